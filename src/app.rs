@@ -1,0 +1,278 @@
+//! The command service: the one path by which anything is written.
+//!
+//! For each command: load the case (its projected state, topped up from its stream, so
+//! it is always current), `decide`, append the events with the version the decision
+//! was based on, then wait until the projections show them (read-your-writes).
+//!
+//! Concurrency: a client that sends `expected_version` gets `VersionConflict` when the
+//! case moved on. A client that does not is retried here on conflict, with the
+//! command decided again against the new state, so it can never overwrite a change it
+//! did not see. Idempotency keys make retries of a whole request safe: the first
+//! result is returned and nothing is written twice.
+
+use std::sync::{Arc, RwLock};
+use thiserror::Error;
+use tracing::{info_span, Instrument};
+use ulid::Ulid;
+
+use crate::clock::Clock;
+use crate::domain::{
+    decide_all, Actor, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase, RouteCase, Timestamp,
+    TierLadder,
+};
+use crate::projection::runner::ProjectionError;
+use crate::projection::ProjectionRunner;
+use crate::store::{
+    fingerprint, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
+    StoreError,
+};
+
+/// How often a command without `expected_version` is re-decided after losing a race.
+const MAX_RETRIES: usize = 8;
+
+#[derive(Debug, Clone, Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("case is at version {current}, expected {expected}")]
+    VersionConflict { expected: u64, current: u64 },
+    #[error("idempotency key `{0}` was already used for a different request")]
+    IdempotencyKeyReused(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("projections: {0}")]
+    Projection(#[from] ProjectionError),
+    #[error("unreadable event: {0}")]
+    Codec(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict { expected, current, .. } => AppError::VersionConflict { expected, current },
+            StoreError::IdempotencyKeyReused(k) => AppError::IdempotencyKeyReused(k),
+            StoreError::InvalidImport(m) => AppError::Invalid(m),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+impl From<crate::domain::CodecError> for AppError {
+    fn from(e: crate::domain::CodecError) -> Self {
+        AppError::Codec(e.to_string())
+    }
+}
+
+/// Per-request options of a write.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Refuse the write unless the case is at this version.
+    pub expected_version: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: Option<Ulid>,
+}
+
+/// The result of a successful write: the case after it, and where its events landed.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub case: Case,
+    pub outcome: AppendOutcome,
+}
+
+/// Decodes one recorded case event.
+pub fn decode(record: &RecordedEvent) -> Result<CaseEvent, AppError> {
+    Ok(CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?)
+}
+
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+pub struct App {
+    store: Arc<dyn EventStore>,
+    projections: ProjectionRunner,
+    clock: Arc<dyn Clock>,
+    tiers: RwLock<TierLadder>,
+    /// Where cases go when no routing rule matches.
+    default_route: RouteCase,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        projections: ProjectionRunner,
+        clock: Arc<dyn Clock>,
+        tiers: TierLadder,
+        default_route: RouteCase,
+    ) -> Self {
+        App { store, projections, clock, tiers: RwLock::new(tiers), default_route }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn projections(&self) -> &ProjectionRunner {
+        &self.projections
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn tiers(&self) -> TierLadder {
+        self.tiers.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Opens a case and routes it, as one atomic append.
+    pub async fn open_case(&self, actor: &Actor, mut open: OpenCase, opts: WriteOptions) -> Result<Written, AppError> {
+        // The fingerprint must not depend on the id this attempt happens to draw.
+        open.case_id = CaseId(Ulid::nil());
+        let fp = fingerprint(format!("open {open:?}").as_bytes());
+        if let Some(done) = self.replayed(&opts, fp).await? {
+            return Ok(done);
+        }
+        open.case_id = CaseId(Ulid::new());
+        let route = self.default_route.clone();
+        let commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        self.write(actor, open.case_id, commands, fp, WriteOptions { expected_version: Some(0), ..opts }).await
+    }
+
+    /// Runs one command on an existing case.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        let fp = fingerprint(format!("{case_id} {command:?}").as_bytes());
+        if let Some(done) = self.replayed(&opts, fp).await? {
+            return Ok(done);
+        }
+        self.write(actor, case_id, vec![command], fp, opts).await
+    }
+
+    /// The stored result of an earlier request with the same idempotency key.
+    async fn replayed(&self, opts: &WriteOptions, fp: u64) -> Result<Option<Written>, AppError> {
+        let Some(key) = &opts.idempotency_key else { return Ok(None) };
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(AppError::Invalid(format!("idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes")));
+        }
+        match self.store.idempotent_result(key).await? {
+            None => Ok(None),
+            Some(r) if r.fingerprint != fp => Err(AppError::IdempotencyKeyReused(key.clone())),
+            Some(r) => Ok(Some(self.written(AppendOutcome { deduplicated: true, ..r.outcome }).await?)),
+        }
+    }
+
+    async fn written(&self, outcome: AppendOutcome) -> Result<Written, AppError> {
+        let id = CaseId::from_stream(&outcome.stream).ok_or_else(|| AppError::NotFound(outcome.stream.clone()))?;
+        self.projections.wait_for(outcome.last_position).await?;
+        let case = self.case_at_version(id, outcome.last_version).await?;
+        Ok(Written { case, outcome })
+    }
+
+    async fn write(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        commands: Vec<Command>,
+        fp: u64,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        let span = info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
+        async move {
+            let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let state = self.load(case_id).await?;
+                if let Some(expected) = opts.expected_version {
+                    if expected != state.version {
+                        return Err(AppError::VersionConflict { expected, current: state.version });
+                    }
+                }
+                let now = self.clock.now();
+                let tiers = self.tiers();
+                let ctx = Context { tiers: &tiers, actor, now };
+                let events = decide_all(&state, commands.clone(), &ctx)?;
+                let request = AppendRequest {
+                    stream: case_id.stream(),
+                    expected: ExpectedVersion::Exact(state.version),
+                    idempotency_key: opts.idempotency_key.clone(),
+                    fingerprint: fp,
+                    metadata: Metadata { actor: actor.clone(), occurred_at: now, correlation_id, causation_id: None },
+                    events: events
+                        .iter()
+                        .map(|e| NewEvent {
+                            event_type: e.event_type().into(),
+                            schema_version: e.schema_version(),
+                            payload: e.encode(),
+                        })
+                        .collect(),
+                };
+                match self.store.append(request).await {
+                    Ok(outcome) if outcome.deduplicated => return self.written(outcome).await,
+                    Ok(outcome) => {
+                        let mut case = state;
+                        for (i, e) in events.iter().enumerate() {
+                            case.apply(e, outcome.first_version + i as u64, now);
+                        }
+                        self.projections.wait_for(outcome.last_position).await?;
+                        return Ok(Written { case, outcome });
+                    }
+                    Err(StoreError::VersionConflict { .. })
+                        if opts.expected_version.is_none() && attempt < MAX_RETRIES =>
+                    {
+                        continue
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The case's current state: its projected view, topped up from its stream.
+    pub async fn load(&self, id: CaseId) -> Result<Case, AppError> {
+        let mut case = self.projections.read().case(id).map(|v| v.case.clone()).unwrap_or_default();
+        for record in self.store.read_stream(&id.stream(), case.version + 1, usize::MAX).await? {
+            case.apply(&decode(&record)?, record.version, record.metadata.occurred_at);
+        }
+        Ok(case)
+    }
+
+    /// The case's stream from `from_version`, at most `limit` events.
+    pub async fn history(&self, id: CaseId, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, AppError> {
+        Ok(self.store.read_stream(&id.stream(), from_version, limit).await?)
+    }
+
+    /// The case exactly as it was after stream version `version`.
+    pub async fn case_at_version(&self, id: CaseId, version: u64) -> Result<Case, AppError> {
+        self.fold_until(id, |r| r.version <= version).await
+    }
+
+    /// The case exactly as it was at time `at` (every event that occurred at or before it).
+    pub async fn case_at_time(&self, id: CaseId, at: Timestamp) -> Result<Case, AppError> {
+        self.fold_until(id, |r| r.metadata.occurred_at <= at).await
+    }
+
+    async fn fold_until(&self, id: CaseId, keep: impl Fn(&RecordedEvent) -> bool) -> Result<Case, AppError> {
+        let mut case = Case::default();
+        for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
+            if !keep(&record) {
+                break;
+            }
+            case.apply(&decode(&record)?, record.version, record.metadata.occurred_at);
+        }
+        if !case.exists() {
+            return Err(AppError::NotFound(format!("case {id}")));
+        }
+        Ok(case)
+    }
+}

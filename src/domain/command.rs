@@ -1,0 +1,369 @@
+//! Commands and `decide`: the one place where a case's rules live.
+//!
+//! `decide(&case, command, &ctx)` returns the events the command produces, or why it
+//! is refused. It is a pure function: the clock and the actor arrive in [`Context`],
+//! so tests replay any scenario exactly.
+
+use super::case::{Case, Channel, Customer, MessageKind, Priority, Status};
+use super::error::DomainError;
+use super::event::*;
+use super::ids::{Actor, AgentId, CaseId, Timestamp};
+use super::tier::{Tier, TierLadder};
+
+/// Longest subject, in bytes.
+pub const MAX_SUBJECT: usize = 300;
+/// Longest body, message or resolution text, in bytes.
+pub const MAX_TEXT: usize = 64 * 1024;
+/// Longest tag, in bytes.
+pub const MAX_TAG: usize = 64;
+/// Most tags on one case.
+pub const MAX_TAGS: usize = 32;
+
+/// What `decide` needs besides the case: the tiers in force, who acts, and when.
+#[derive(Clone, Debug)]
+pub struct Context<'a> {
+    pub tiers: &'a TierLadder,
+    pub actor: &'a Actor,
+    pub now: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenCase {
+    pub case_id: CaseId,
+    pub subject: String,
+    pub body: String,
+    pub channel: Channel,
+    pub customer: Customer,
+    pub language: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteCase {
+    pub tier: Tier,
+    pub team: Option<String>,
+    pub priority: Option<Priority>,
+    pub tags: Vec<String>,
+    pub sensitive: bool,
+    pub rule_id: Option<String>,
+    pub rule_set_version: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Open(OpenCase),
+    Route(RouteCase),
+    /// Up one tier, or to a named higher tier.
+    Escalate { to: Option<Tier>, reason: String },
+    /// Down one tier, or to a named lower tier.
+    Deescalate { to: Option<Tier>, reason: String },
+    Assign { agent: AgentId },
+    Unassign,
+    /// Starts a swarm led by `lead` (who becomes its first member).
+    StartSwarm { lead: AgentId, reason: String },
+    JoinSwarm { agent: AgentId },
+    LeaveSwarm { agent: AgentId },
+    SetSwarmLead { agent: AgentId },
+    PostMessage { kind: MessageKind, body: String },
+    ChangePriority { priority: Priority, reason: String },
+    Tag { tag: String },
+    Untag { tag: String },
+    Resolve { resolution: String },
+    Reopen { reason: String },
+    Close { reason: String },
+}
+
+impl Command {
+    /// A short verb for errors and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Open(_) => "open",
+            Command::Route(_) => "route",
+            Command::Escalate { .. } => "escalate",
+            Command::Deescalate { .. } => "de-escalate",
+            Command::Assign { .. } => "assign",
+            Command::Unassign => "unassign",
+            Command::StartSwarm { .. } => "start swarm",
+            Command::JoinSwarm { .. } => "join swarm",
+            Command::LeaveSwarm { .. } => "leave swarm",
+            Command::SetSwarmLead { .. } => "set swarm lead",
+            Command::PostMessage { .. } => "post message",
+            Command::ChangePriority { .. } => "change priority",
+            Command::Tag { .. } => "tag",
+            Command::Untag { .. } => "untag",
+            Command::Resolve { .. } => "resolve",
+            Command::Reopen { .. } => "reopen",
+            Command::Close { .. } => "close",
+        }
+    }
+}
+
+fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, DomainError> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(DomainError::Invalid(format!("{field} must not be empty")));
+    }
+    if v.len() > max {
+        return Err(DomainError::Invalid(format!("{field} is longer than {max} bytes")));
+    }
+    Ok(v.to_string())
+}
+
+fn tag(value: &str) -> Result<String, DomainError> {
+    let t = value.trim().to_lowercase();
+    let ok = |c: char| c.is_alphanumeric() || "-_:./".contains(c);
+    if t.is_empty() || t.len() > MAX_TAG || !t.chars().all(ok) {
+        return Err(DomainError::Invalid(format!(
+            "`{value}` is not a valid tag (1-{MAX_TAG} letters, digits, - _ : . /)"
+        )));
+    }
+    Ok(t)
+}
+
+fn tags(values: &[String]) -> Result<Vec<String>, DomainError> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let t = tag(v)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+/// Decides one command against the case's current state.
+pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, DomainError> {
+    let action = command.name();
+    if let Command::Open(open) = command {
+        if case.exists() {
+            return Err(DomainError::CaseExists);
+        }
+        let customer = Customer {
+            id: text("customer id", &open.customer.id, 128, true)?,
+            name: text("customer name", &open.customer.name, 200, false)?,
+            ..open.customer
+        };
+        let language = text("language", &open.language, 16, false)?;
+        return Ok(vec![CaseEvent::Opened(CaseOpened {
+            case_id: open.case_id,
+            subject: text("subject", &open.subject, MAX_SUBJECT, true)?,
+            body: text("body", &open.body, MAX_TEXT, false)?,
+            channel: open.channel,
+            customer,
+            language: if language.is_empty() { "en".into() } else { language.to_lowercase() },
+            priority: open.priority,
+            tags: tags(&open.tags)?,
+        })]);
+    }
+    if !case.exists() {
+        return Err(DomainError::CaseNotFound);
+    }
+    // Reopening is the only way out of Resolved; nothing leaves Closed.
+    match (&command, case.status) {
+        (_, Status::Closed) => return Err(DomainError::transition(action, "the case is closed")),
+        (Command::Reopen { .. } | Command::Close { .. } | Command::PostMessage { .. }, _) => {}
+        (Command::Tag { .. } | Command::Untag { .. }, _) => {}
+        (_, Status::Resolved) => {
+            return Err(DomainError::transition(action, "the case is resolved; reopen it first"))
+        }
+        _ => {}
+    }
+    let event = match command {
+        Command::Open(_) => unreachable!("handled above"),
+        Command::Route(r) => {
+            let tier = ctx.tiers.get(r.tier.as_str())?;
+            let team = match r.team {
+                Some(t) => Some(text("team", &t, 64, true)?),
+                None => None,
+            };
+            let new_tags: Vec<String> = tags(&r.tags)?.into_iter().filter(|t| !case.tags.contains(t)).collect();
+            if case.tags.len() + new_tags.len() > MAX_TAGS {
+                return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
+            }
+            CaseEvent::Routed(CaseRouted {
+                tier,
+                team,
+                priority: r.priority,
+                tags: new_tags,
+                sensitive: r.sensitive,
+                rule_id: r.rule_id,
+                rule_set_version: r.rule_set_version,
+            })
+        }
+        Command::Escalate { to, reason } => {
+            let from = current_tier(case, action)?;
+            let to = match to {
+                Some(t) => ctx.tiers.get(t.as_str())?,
+                None => ctx.tiers.above(&from).cloned().ok_or_else(|| DomainError::TopTier(from.clone()))?,
+            };
+            if ctx.tiers.rank(&to) <= ctx.tiers.rank(&from) {
+                return Err(DomainError::transition(action, format!("`{to}` is not above `{from}`")));
+            }
+            CaseEvent::Escalated(TierChanged { from, to, reason: text("reason", &reason, 2000, true)? })
+        }
+        Command::Deescalate { to, reason } => {
+            let from = current_tier(case, action)?;
+            let to = match to {
+                Some(t) => ctx.tiers.get(t.as_str())?,
+                None => ctx.tiers.below(&from).cloned().ok_or_else(|| DomainError::BottomTier(from.clone()))?,
+            };
+            if ctx.tiers.rank(&to) >= ctx.tiers.rank(&from) {
+                return Err(DomainError::transition(action, format!("`{to}` is not below `{from}`")));
+            }
+            CaseEvent::Deescalated(TierChanged { from, to, reason: text("reason", &reason, 2000, true)? })
+        }
+        Command::Assign { agent } => {
+            if case.assignee.as_ref() == Some(&agent) {
+                return Err(DomainError::transition(action, format!("already assigned to `{agent}`")));
+            }
+            CaseEvent::Assigned(AgentRef { agent })
+        }
+        Command::Unassign => match &case.assignee {
+            Some(agent) => CaseEvent::Unassigned(AgentRef { agent: agent.clone() }),
+            None => return Err(DomainError::transition(action, "the case has no assignee")),
+        },
+        Command::StartSwarm { lead, reason } => {
+            if case.swarm.is_some() {
+                return Err(DomainError::transition(action, "a swarm is already active"));
+            }
+            CaseEvent::SwarmStarted(SwarmStarted { lead, reason: text("reason", &reason, 2000, false)? })
+        }
+        Command::JoinSwarm { agent } => {
+            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+            if swarm.members.contains_key(&agent) {
+                return Err(DomainError::transition(action, format!("`{agent}` is already in the swarm")));
+            }
+            CaseEvent::SwarmJoined(AgentRef { agent })
+        }
+        Command::LeaveSwarm { agent } => {
+            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+            if !swarm.members.contains_key(&agent) {
+                return Err(DomainError::transition(action, format!("`{agent}` is not in the swarm")));
+            }
+            let mut events = vec![CaseEvent::SwarmLeft(AgentRef { agent: agent.clone() })];
+            // The lead is always a member: when the lead leaves, the longest-standing
+            // member takes over; when the last member leaves, the swarm ends.
+            let successor = swarm
+                .members
+                .iter()
+                .filter(|(a, _)| **a != agent)
+                .min_by_key(|(a, at)| (**at, (*a).clone()))
+                .map(|(a, _)| a.clone());
+            match successor {
+                None => events.push(CaseEvent::SwarmEnded(SwarmEnded { reason: "last member left".into() })),
+                Some(next) if swarm.lead == agent => {
+                    events.push(CaseEvent::SwarmLeadChanged(SwarmLeadChanged { from: agent, to: next }))
+                }
+                Some(_) => {}
+            }
+            return Ok(events);
+        }
+        Command::SetSwarmLead { agent } => {
+            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+            if !swarm.members.contains_key(&agent) {
+                return Err(DomainError::transition(action, format!("`{agent}` is not in the swarm")));
+            }
+            if swarm.lead == agent {
+                return Err(DomainError::transition(action, format!("`{agent}` already leads the swarm")));
+            }
+            CaseEvent::SwarmLeadChanged(SwarmLeadChanged { from: swarm.lead.clone(), to: agent })
+        }
+        Command::PostMessage { kind, body } => {
+            if kind == MessageKind::SwarmChat && !case.is_swarm_member(&ctx.actor.id) {
+                return Err(DomainError::transition(action, "only swarm members can post swarm chat"));
+            }
+            CaseEvent::MessagePosted(MessagePosted {
+                kind,
+                author: ctx.actor.id.clone(),
+                body: text("message", &body, MAX_TEXT, true)?,
+            })
+        }
+        Command::ChangePriority { priority, reason } => {
+            if case.priority == priority {
+                return Err(DomainError::transition(action, format!("priority is already {}", priority.as_str())));
+            }
+            CaseEvent::PriorityChanged(PriorityChanged {
+                from: case.priority,
+                to: priority,
+                reason: text("reason", &reason, 2000, false)?,
+            })
+        }
+        Command::Tag { tag: t } => {
+            let t = tag(&t)?;
+            if case.tags.contains(&t) {
+                return Err(DomainError::transition(action, format!("already tagged `{t}`")));
+            }
+            if case.tags.len() >= MAX_TAGS {
+                return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
+            }
+            CaseEvent::Tagged(TagRef { tag: t })
+        }
+        Command::Untag { tag: t } => {
+            let t = tag(&t)?;
+            if !case.tags.contains(&t) {
+                return Err(DomainError::transition(action, format!("not tagged `{t}`")));
+            }
+            CaseEvent::Untagged(TagRef { tag: t })
+        }
+        Command::Resolve { resolution } => {
+            let resolved = CaseEvent::Resolved(CaseResolved {
+                resolution: text("resolution", &resolution, MAX_TEXT, true)?,
+                tier: case.tier.clone(),
+                by: ctx.actor.id.clone(),
+            });
+            return Ok(with_swarm_ended(case, resolved, "case resolved"));
+        }
+        Command::Reopen { reason } => {
+            if case.status != Status::Resolved {
+                return Err(DomainError::transition(action, "only a resolved case can be reopened"));
+            }
+            CaseEvent::Reopened(Reason { reason: text("reason", &reason, 2000, false)? })
+        }
+        Command::Close { reason } => {
+            let closed = CaseEvent::Closed(Reason { reason: text("reason", &reason, 2000, false)? });
+            return Ok(with_swarm_ended(case, closed, "case closed"));
+        }
+    };
+    Ok(vec![event])
+}
+
+/// Decides several commands as one unit (e.g. open + route): each sees the state the
+/// previous ones produced; any refusal refuses them all.
+pub fn decide_all(
+    case: &Case,
+    commands: impl IntoIterator<Item = Command>,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let mut state = case.clone();
+    let mut out = Vec::new();
+    for command in commands {
+        let events = decide(&state, command, ctx)?;
+        for e in &events {
+            state.apply(e, state.version + 1, ctx.now);
+        }
+        out.extend(events);
+    }
+    Ok(out)
+}
+
+fn current_tier(case: &Case, action: &'static str) -> Result<Tier, DomainError> {
+    case.tier.clone().ok_or_else(|| DomainError::transition(action, "the case has not been routed to a tier"))
+}
+
+fn no_swarm(action: &'static str) -> DomainError {
+    DomainError::transition(action, "the case has no active swarm")
+}
+
+/// A resolved or closed case has no active swarm: end it in the same command.
+fn with_swarm_ended(case: &Case, event: CaseEvent, reason: &str) -> Vec<CaseEvent> {
+    let mut events = Vec::with_capacity(2);
+    if case.swarm.is_some() {
+        events.push(CaseEvent::SwarmEnded(SwarmEnded { reason: reason.into() }));
+    }
+    events.push(event);
+    events
+}

@@ -1,0 +1,204 @@
+//! Case events: facts, named in the past tense, never changed once written.
+//!
+//! Each event type has a stable name (`CaseOpened`) and a schema version. Payloads are
+//! stored in a compact binary form (postcard) keyed by that name and version, and
+//! exported as JSON. Because postcard is positional, a payload's shape is frozen per
+//! version: to change one, add a new version here, keep the old struct, and map it to
+//! the new one in [`CaseEvent::decode`] (an upcast). Old events stay readable forever;
+//! `tests/fixtures/` holds bytes written by version 1 that every build must decode.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::case::{Channel, Customer, MessageKind, Priority};
+use super::ids::{AgentId, CaseId};
+use super::tier::Tier;
+
+#[derive(Debug, Error)]
+pub enum CodecError {
+    #[error("unknown event type `{0}` (schema version {1})")]
+    UnknownType(String, u16),
+    #[error("cannot decode {0} v{1}: {2}")]
+    Payload(String, u16, String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseOpened {
+    pub case_id: CaseId,
+    pub subject: String,
+    pub body: String,
+    pub channel: Channel,
+    pub customer: Customer,
+    pub language: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+}
+
+/// Where a case was sent, and by which rule (none when routed by hand or by default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRouted {
+    pub tier: Tier,
+    pub team: Option<String>,
+    pub priority: Option<Priority>,
+    pub tags: Vec<String>,
+    pub sensitive: bool,
+    pub rule_id: Option<String>,
+    pub rule_set_version: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChanged {
+    pub from: Tier,
+    pub to: Tier,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub agent: AgentId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmStarted {
+    pub lead: AgentId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmLeadChanged {
+    pub from: AgentId,
+    pub to: AgentId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmEnded {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePosted {
+    pub kind: MessageKind,
+    pub author: AgentId,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityChanged {
+    pub from: Priority,
+    pub to: Priority,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRef {
+    pub tag: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseResolved {
+    pub resolution: String,
+    /// The tier that resolved it.
+    pub tier: Option<Tier>,
+    pub by: AgentId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub reason: String,
+}
+
+/// Every event a case stream can hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseEvent {
+    Opened(CaseOpened),
+    Routed(CaseRouted),
+    Escalated(TierChanged),
+    Deescalated(TierChanged),
+    Assigned(AgentRef),
+    Unassigned(AgentRef),
+    SwarmStarted(SwarmStarted),
+    SwarmJoined(AgentRef),
+    SwarmLeft(AgentRef),
+    SwarmLeadChanged(SwarmLeadChanged),
+    SwarmEnded(SwarmEnded),
+    MessagePosted(MessagePosted),
+    PriorityChanged(PriorityChanged),
+    Tagged(TagRef),
+    Untagged(TagRef),
+    Resolved(CaseResolved),
+    Reopened(Reason),
+    Closed(Reason),
+}
+
+/// One table gives every event its stable name and current schema version, and
+/// derives encode/decode for both the binary and the JSON form from it.
+macro_rules! event_registry {
+    ($($variant:ident = $name:literal v $ver:literal),* $(,)?) => {
+        impl CaseEvent {
+            /// Every stable type name, for documentation and validation.
+            pub const TYPES: &'static [&'static str] = &[$($name),*];
+
+            /// The stable type name stored with the event.
+            pub fn event_type(&self) -> &'static str {
+                match self { $(CaseEvent::$variant(_) => $name),* }
+            }
+
+            /// The schema version this build writes for the event's type.
+            pub fn schema_version(&self) -> u16 {
+                match self { $(CaseEvent::$variant(_) => $ver),* }
+            }
+
+            /// The compact binary payload.
+            pub fn encode(&self) -> Vec<u8> {
+                let r = match self { $(CaseEvent::$variant(e) => postcard::to_allocvec(e)),* };
+                // Serializing these plain structs into a Vec cannot fail.
+                r.unwrap_or_default()
+            }
+
+            /// The payload as JSON (exports, the API's `payload` field).
+            pub fn to_json(&self) -> serde_json::Value {
+                let r = match self { $(CaseEvent::$variant(e) => serde_json::to_value(e)),* };
+                r.unwrap_or(serde_json::Value::Null)
+            }
+
+            /// Decodes a stored binary payload, upcasting old schema versions.
+            pub fn decode(event_type: &str, version: u16, payload: &[u8]) -> Result<Self, CodecError> {
+                let err = |e: postcard::Error| CodecError::Payload(event_type.into(), version, e.to_string());
+                match (event_type, version) {
+                    $(($name, $ver) => postcard::from_bytes(payload).map(CaseEvent::$variant).map_err(err),)*
+                    _ => Err(CodecError::UnknownType(event_type.into(), version)),
+                }
+            }
+
+            /// Reads the JSON form back (imports), upcasting old schema versions.
+            pub fn from_json(event_type: &str, version: u16, payload: serde_json::Value) -> Result<Self, CodecError> {
+                let err = |e: serde_json::Error| CodecError::Payload(event_type.into(), version, e.to_string());
+                match (event_type, version) {
+                    $(($name, $ver) => serde_json::from_value(payload).map(CaseEvent::$variant).map_err(err),)*
+                    _ => Err(CodecError::UnknownType(event_type.into(), version)),
+                }
+            }
+        }
+    };
+}
+
+event_registry! {
+    Opened = "CaseOpened" v 1,
+    Routed = "CaseRouted" v 1,
+    Escalated = "CaseEscalated" v 1,
+    Deescalated = "CaseDeescalated" v 1,
+    Assigned = "AgentAssigned" v 1,
+    Unassigned = "AgentUnassigned" v 1,
+    SwarmStarted = "SwarmStarted" v 1,
+    SwarmJoined = "SwarmJoined" v 1,
+    SwarmLeft = "SwarmLeft" v 1,
+    SwarmLeadChanged = "SwarmLeadChanged" v 1,
+    SwarmEnded = "SwarmEnded" v 1,
+    MessagePosted = "MessagePosted" v 1,
+    PriorityChanged = "PriorityChanged" v 1,
+    Tagged = "CaseTagged" v 1,
+    Untagged = "CaseUntagged" v 1,
+    Resolved = "CaseResolved" v 1,
+    Reopened = "CaseReopened" v 1,
+    Closed = "CaseClosed" v 1,
+}

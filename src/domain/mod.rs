@@ -1,0 +1,27 @@
+//! The pure domain: what a support case is, which commands it accepts, which events
+//! those commands produce, and how events fold back into state.
+//!
+//! Nothing here performs I/O, reads a clock or draws randomness: `decide` gets the
+//! current time and actor in a [`Context`], and the same inputs always give the same
+//! events. Every invariant of a case is enforced here and tested without a store.
+//!
+//! - [`ids`]: identifiers, timestamps and actors shared by every layer.
+//! - [`tier`]: the configurable tier ladder (L0..L3, optionally L4, or fewer).
+//! - [`case`]: case state and its value types; `Case::apply` is the fold.
+//! - [`event`]: the events, their stable type names, schema versions and codec.
+//! - [`command`]: the commands and `decide`.
+//! - [`error`]: why a command was refused.
+
+pub mod case;
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod tier;
+
+pub use case::{Case, Channel, Customer, MessageKind, Priority, Segment, Status, Swarm};
+pub use command::{decide, decide_all, Command, Context, OpenCase, RouteCase};
+pub use error::DomainError;
+pub use event::{CaseEvent, CodecError};
+pub use ids::{Actor, AgentId, CaseId, Role, Timestamp};
+pub use tier::{Tier, TierLadder};

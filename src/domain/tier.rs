@@ -1,0 +1,93 @@
+//! The tier ladder. Businesses run different numbers of tiers (a small shop may have
+//! only L0 and L1; an integrator adds an L4 vendor tier), so tiers are configuration:
+//! an ordered list of names, lowest first. Escalation moves up the list.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::error::DomainError;
+
+/// A tier's name, e.g. `L2`. Its rank comes from the ladder it is part of.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Tier(pub String);
+
+impl Tier {
+    pub fn new(name: impl Into<String>) -> Self {
+        Tier(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The ordered tiers in force, lowest (self-service) first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierLadder {
+    tiers: Vec<Tier>,
+}
+
+impl TierLadder {
+    /// A ladder from names, lowest first. Names must be unique, non-empty, and there
+    /// must be at least one.
+    pub fn new<I, S>(names: I) -> Result<Self, DomainError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let tiers: Vec<Tier> = names.into_iter().map(|n| Tier(n.into().trim().to_string())).collect();
+        if tiers.is_empty() {
+            return Err(DomainError::Invalid("at least one tier is required".into()));
+        }
+        for (i, t) in tiers.iter().enumerate() {
+            if t.0.is_empty() || t.0.len() > 32 {
+                return Err(DomainError::Invalid("tier names must have 1-32 characters".into()));
+            }
+            if tiers[..i].contains(t) {
+                return Err(DomainError::Invalid(format!("tier `{t}` is listed twice")));
+            }
+        }
+        Ok(TierLadder { tiers })
+    }
+
+    /// L0 self-service, L1 front line, L2 specialists, L3 experts.
+    pub fn standard() -> Self {
+        TierLadder::new(["L0", "L1", "L2", "L3"]).expect("static ladder is valid")
+    }
+
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+
+    /// The tier's position, 0 for the lowest; `None` if it is not on this ladder.
+    pub fn rank(&self, tier: &Tier) -> Option<usize> {
+        self.tiers.iter().position(|t| t == tier)
+    }
+
+    /// Looks a tier up by name, with a clear error if it is not configured.
+    pub fn get(&self, name: &str) -> Result<Tier, DomainError> {
+        self.tiers
+            .iter()
+            .find(|t| t.0 == name)
+            .cloned()
+            .ok_or_else(|| DomainError::UnknownTier(name.to_string()))
+    }
+
+    pub fn above(&self, tier: &Tier) -> Option<&Tier> {
+        self.rank(tier).and_then(|r| self.tiers.get(r + 1))
+    }
+
+    pub fn below(&self, tier: &Tier) -> Option<&Tier> {
+        self.rank(tier).and_then(|r| r.checked_sub(1)).map(|r| &self.tiers[r])
+    }
+
+    pub fn top(&self) -> &Tier {
+        self.tiers.last().expect("ladder is never empty")
+    }
+}

@@ -1,0 +1,318 @@
+//! Read models folded from the log: case views, tier queues, swarm rooms and agent
+//! workload. They are caches: drop them, replay the log, and they come back identical
+//! (tests compare a live instance with a rebuilt one).
+//!
+//! Each case view holds the domain's own folded [`Case`], so a view can never disagree
+//! with what `decide` sees. The indexes (queues, rooms, workload) are maintained by
+//! comparing a case's index entries before and after each event, which keeps them
+//! correct for every event type without per-event bookkeeping.
+//!
+//! [`Projections::position`] is the last global position applied; an event at or
+//! below it is skipped, so a restart from a snapshot never applies anything twice.
+//!
+//! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it.
+
+pub mod runner;
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::domain::{AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp};
+use crate::store::RecordedEvent;
+
+pub use runner::{ProjectionRunner, SharedProjections};
+
+/// A message on a case. Its id is the stream version of the event that posted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: u64,
+    pub kind: MessageKind,
+    pub author: AgentId,
+    pub body: String,
+    pub at: Timestamp,
+}
+
+/// What the API shows of a case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case: Case,
+    pub messages: Vec<Message>,
+    /// Global position of the case's last event.
+    pub last_position: u64,
+}
+
+/// A tier queue entry's sort key: most urgent first, then oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QueueKey {
+    pub priority: Priority,
+    pub opened_at: Timestamp,
+    pub case: CaseId,
+}
+
+/// An agent's current load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Open cases assigned to the agent.
+    pub assigned: BTreeSet<CaseId>,
+    /// Active swarms the agent is a member of.
+    pub swarms: BTreeSet<CaseId>,
+}
+
+/// A live swarm room, as derived from the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmRoom<'a> {
+    pub view: &'a CaseView,
+}
+
+impl SwarmRoom<'_> {
+    pub fn case(&self) -> &Case {
+        &self.view.case
+    }
+
+    /// Chat of the current swarm, oldest first.
+    pub fn chat(&self) -> impl Iterator<Item = &Message> {
+        let since = self.view.case.swarm.as_ref().map(|s| s.started_at).unwrap_or_default();
+        self.view.messages.iter().filter(move |m| m.kind == MessageKind::SwarmChat && m.at >= since)
+    }
+}
+
+/// Which cases a listing returns. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    pub status: Option<Status>,
+    pub tier: Option<Tier>,
+    pub team: Option<String>,
+    pub priority: Option<Priority>,
+    pub tag: Option<String>,
+    pub assignee: Option<AgentId>,
+    pub customer: Option<String>,
+    /// Case-insensitive substring of subject or body.
+    pub text: Option<String>,
+}
+
+impl CaseFilter {
+    pub fn matches(&self, c: &Case) -> bool {
+        let text_ok = || match &self.text {
+            None => true,
+            Some(t) => {
+                let t = t.to_lowercase();
+                c.subject.to_lowercase().contains(&t) || c.body.to_lowercase().contains(&t)
+            }
+        };
+        self.status.is_none_or(|s| c.status == s)
+            && self.tier.as_ref().is_none_or(|t| c.tier.as_ref() == Some(t))
+            && self.team.as_ref().is_none_or(|t| c.team.as_ref() == Some(t))
+            && self.priority.is_none_or(|p| c.priority == p)
+            && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
+            && self.assignee.as_ref().is_none_or(|a| c.assignee.as_ref() == Some(a))
+            && self.customer.as_ref().is_none_or(|id| c.customer.as_ref().is_some_and(|x| &x.id == id))
+            && text_ok()
+    }
+}
+
+/// Counts for dashboards and the replay command.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub events: u64,
+    pub cases: u64,
+    pub open: u64,
+    pub resolved: u64,
+    pub closed: u64,
+    pub active_swarms: u64,
+    /// Resolutions per tier (compare with the 80 / 15-20 / 5 targets).
+    pub resolved_by_tier: BTreeMap<String, u64>,
+}
+
+/// All read models, at one log position.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projections {
+    position: u64,
+    cases: HashMap<CaseId, CaseView>,
+    /// Open, routed cases per tier, most urgent first.
+    queues: BTreeMap<Tier, BTreeSet<QueueKey>>,
+    /// Cases with an active swarm.
+    swarms: BTreeSet<CaseId>,
+    workload: BTreeMap<AgentId, Workload>,
+    events: u64,
+}
+
+/// A case's entries in every index, for before/after comparison.
+#[derive(PartialEq)]
+struct IndexEntries {
+    queue: Option<(Tier, QueueKey)>,
+    swarm_members: Vec<AgentId>,
+    assignee: Option<AgentId>,
+}
+
+impl IndexEntries {
+    fn of(c: &Case, id: CaseId) -> Self {
+        let queue = match (&c.tier, c.status) {
+            (Some(t), Status::Open) => {
+                Some((t.clone(), QueueKey { priority: c.priority, opened_at: c.opened_at, case: id }))
+            }
+            _ => None,
+        };
+        let open = c.status == Status::Open;
+        IndexEntries {
+            queue,
+            swarm_members: c.swarm.as_ref().map(|s| s.members.keys().cloned().collect()).unwrap_or_default(),
+            assignee: c.assignee.clone().filter(|_| open),
+        }
+    }
+}
+
+impl Projections {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last global position applied.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Applies one recorded event. Events at or below [`position`](Self::position) are
+    /// skipped. Events of other streams (configuration, access) only advance the position.
+    pub fn apply(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
+        if record.position <= self.position {
+            return Ok(());
+        }
+        if let Some(id) = crate::domain::CaseId::from_stream(&record.stream) {
+            let event = CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?;
+            self.apply_case(id, record, &event);
+        }
+        self.position = record.position;
+        self.events += 1;
+        Ok(())
+    }
+
+    fn apply_case(&mut self, id: CaseId, record: &RecordedEvent, event: &CaseEvent) {
+        let at = record.metadata.occurred_at;
+        let view = self.cases.entry(id).or_insert_with(|| CaseView {
+            case: Case::default(),
+            messages: Vec::new(),
+            last_position: 0,
+        });
+        let before = IndexEntries::of(&view.case, id);
+        view.case.apply(event, record.version, at);
+        view.last_position = record.position;
+        if let CaseEvent::MessagePosted(m) = event {
+            view.messages.push(Message {
+                id: record.version,
+                kind: m.kind,
+                author: m.author.clone(),
+                body: m.body.clone(),
+                at,
+            });
+        }
+        let after = IndexEntries::of(&view.case, id);
+        if before != after {
+            self.reindex(id, before, after);
+        }
+    }
+
+    fn reindex(&mut self, id: CaseId, before: IndexEntries, after: IndexEntries) {
+        if before.queue != after.queue {
+            if let Some((tier, key)) = before.queue {
+                if let Some(q) = self.queues.get_mut(&tier) {
+                    q.remove(&key);
+                    if q.is_empty() {
+                        self.queues.remove(&tier);
+                    }
+                }
+            }
+            if let Some((tier, key)) = after.queue {
+                self.queues.entry(tier).or_default().insert(key);
+            }
+        }
+        if before.swarm_members != after.swarm_members {
+            for a in &before.swarm_members {
+                self.workload_mut(a).swarms.remove(&id);
+            }
+            for a in &after.swarm_members {
+                self.workload_mut(a).swarms.insert(id);
+            }
+            if after.swarm_members.is_empty() {
+                self.swarms.remove(&id);
+            } else {
+                self.swarms.insert(id);
+            }
+        }
+        if before.assignee != after.assignee {
+            if let Some(a) = &before.assignee {
+                self.workload_mut(a).assigned.remove(&id);
+            }
+            if let Some(a) = &after.assignee {
+                self.workload_mut(a).assigned.insert(id);
+            }
+        }
+        self.workload.retain(|_, w| !w.assigned.is_empty() || !w.swarms.is_empty());
+    }
+
+    fn workload_mut(&mut self, agent: &AgentId) -> &mut Workload {
+        self.workload.entry(agent.clone()).or_default()
+    }
+
+    pub fn case(&self, id: CaseId) -> Option<&CaseView> {
+        self.cases.get(&id)
+    }
+
+    /// Cases matching `filter`, newest first (ULIDs sort by creation time), starting
+    /// after the case `after` (exclusive), at most `first`. Also returns whether more follow.
+    pub fn cases(&self, filter: &CaseFilter, after: Option<CaseId>, first: usize) -> (Vec<&CaseView>, bool) {
+        let mut ids: Vec<&CaseId> = self.cases.keys().collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let start = match after {
+            Some(a) => ids.partition_point(|id| **id > a),
+            None => 0,
+        };
+        let mut matching = ids[start..].iter().map(|id| &self.cases[*id]).filter(|v| filter.matches(&v.case));
+        let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
+        let more = matching.next().is_some();
+        (page, more)
+    }
+
+    /// The tier's open cases, most urgent first, then oldest first.
+    pub fn tier_queue(&self, tier: &Tier) -> impl Iterator<Item = &CaseView> {
+        self.queues.get(tier).into_iter().flatten().map(|k| &self.cases[&k.case])
+    }
+
+    /// Tiers that currently have a queue, with their lengths.
+    pub fn queue_lengths(&self) -> impl Iterator<Item = (&Tier, usize)> {
+        self.queues.iter().map(|(t, q)| (t, q.len()))
+    }
+
+    pub fn swarm_room(&self, id: CaseId) -> Option<SwarmRoom<'_>> {
+        self.cases.get(&id).filter(|v| v.case.swarm.is_some()).map(|view| SwarmRoom { view })
+    }
+
+    /// Active swarms, oldest case first.
+    pub fn swarm_rooms(&self) -> impl Iterator<Item = SwarmRoom<'_>> {
+        self.swarms.iter().map(|id| SwarmRoom { view: &self.cases[id] })
+    }
+
+    pub fn workload(&self, agent: &AgentId) -> Option<&Workload> {
+        self.workload.get(agent)
+    }
+
+    pub fn workloads(&self) -> impl Iterator<Item = (&AgentId, &Workload)> {
+        self.workload.iter()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats { events: self.events, cases: self.cases.len() as u64, ..Stats::default() };
+        for v in self.cases.values() {
+            match v.case.status {
+                Status::Open => s.open += 1,
+                Status::Resolved => s.resolved += 1,
+                Status::Closed => s.closed += 1,
+            }
+            if let Some(r) = &v.case.resolution {
+                let tier = r.tier.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| "unrouted".into());
+                *s.resolved_by_tier.entry(tier).or_default() += 1;
+            }
+        }
+        s.active_swarms = self.swarms.len() as u64;
+        s
+    }
+}

@@ -1,0 +1,245 @@
+//! Keeps one shared [`Projections`] up to date from the log, and snapshots it.
+//!
+//! At start the runner loads the last snapshot (if its format matches this build) and
+//! subscribes from the position after it: events already in the snapshot are not
+//! applied again, events after it are not lost. Without a usable snapshot it replays
+//! the whole log. A snapshot is written every [`SNAPSHOT_EVERY`] and at stop.
+
+use futures_util::{FutureExt, StreamExt};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::Projections;
+use crate::domain::CodecError;
+use crate::store::{feed::FeedEvent, subscribe_from, EventStore, StoreError};
+
+/// Name of the projections snapshot in the store.
+pub const SNAPSHOT_NAME: &str = "projections";
+/// Bump when [`Projections`]' serialized shape changes: older snapshots are then
+/// ignored and the projections rebuilt from the log.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+/// How often a changed projection is snapshotted.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read event: {0}")]
+    Codec(String),
+    #[error("projections did not reach position {0} in time")]
+    Timeout(u64),
+    #[error("projections stopped: {0}")]
+    Stopped(String),
+}
+
+impl From<CodecError> for ProjectionError {
+    fn from(e: CodecError) -> Self {
+        ProjectionError::Codec(e.to_string())
+    }
+}
+
+pub type SharedProjections = Arc<RwLock<Projections>>;
+
+/// Status of the runner, watched by writers waiting for their events to be visible.
+#[derive(Clone, Debug, PartialEq)]
+enum Progress {
+    At(u64),
+    Failed(String),
+}
+
+pub struct ProjectionRunner {
+    shared: SharedProjections,
+    store: Arc<dyn EventStore>,
+    progress: watch::Receiver<Progress>,
+    task: JoinHandle<()>,
+    snapshotter: JoinHandle<()>,
+}
+
+/// Replays the whole log into fresh projections.
+pub async fn rebuild(store: &dyn EventStore) -> Result<Projections, ProjectionError> {
+    let mut p = Projections::new();
+    catch_up(store, &mut p).await?;
+    Ok(p)
+}
+
+/// Applies everything in the log after `p`'s position.
+pub async fn catch_up(store: &dyn EventStore, p: &mut Projections) -> Result<(), ProjectionError> {
+    loop {
+        let page = store.read_all(p.position() + 1, 4096).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for e in &page {
+            p.apply(e)?;
+        }
+    }
+}
+
+pub fn encode_snapshot(p: &Projections) -> Vec<u8> {
+    let mut out = SNAPSHOT_FORMAT.to_be_bytes().to_vec();
+    out.extend(postcard::to_allocvec(p).unwrap_or_default());
+    out
+}
+
+pub fn decode_snapshot(bytes: &[u8]) -> Option<Projections> {
+    let (format, body) = bytes.split_at_checked(4)?;
+    if format != SNAPSHOT_FORMAT.to_be_bytes() {
+        return None;
+    }
+    postcard::from_bytes(body).ok()
+}
+
+/// Loads the snapshot, if there is one this build can read and it is not ahead of
+/// the log (a snapshot from another data directory would be).
+pub async fn load_snapshot(store: &dyn EventStore) -> Result<Option<Projections>, StoreError> {
+    let Some(bytes) = store.load_snapshot(SNAPSHOT_NAME).await? else {
+        return Ok(None);
+    };
+    match decode_snapshot(&bytes) {
+        Some(p) if p.position() <= store.head() => Ok(Some(p)),
+        _ => {
+            warn!("ignoring a projections snapshot this build cannot use; replaying the log");
+            Ok(None)
+        }
+    }
+}
+
+impl ProjectionRunner {
+    /// Loads the snapshot and starts following the log.
+    pub async fn start(store: Arc<dyn EventStore>) -> Result<Self, ProjectionError> {
+        let started = std::time::Instant::now();
+        let mut initial = load_snapshot(store.as_ref()).await?.unwrap_or_default();
+        let from_snapshot = initial.position();
+        catch_up(store.as_ref(), &mut initial).await?;
+        info!(
+            snapshot_position = from_snapshot,
+            position = initial.position(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "projections ready"
+        );
+        let (tx, progress) = watch::channel(Progress::At(initial.position()));
+        let feed = subscribe_from(store.clone(), initial.position() + 1);
+        let shared: SharedProjections = Arc::new(RwLock::new(initial));
+        let task = tokio::spawn(follow(feed, shared.clone(), tx));
+        let snapshotter = tokio::spawn(snapshot_periodically(store.clone(), shared.clone()));
+        Ok(ProjectionRunner { shared, store, progress, task, snapshotter })
+    }
+
+    pub fn shared(&self) -> SharedProjections {
+        self.shared.clone()
+    }
+
+    /// A read lock on the current projections. Do not hold it across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, Projections> {
+        self.shared.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn position(&self) -> u64 {
+        match &*self.progress.borrow() {
+            Progress::At(p) => *p,
+            Progress::Failed(_) => self.read().position(),
+        }
+    }
+
+    /// Waits until every event up to `position` is visible in the projections, so a
+    /// client reads its own writes.
+    pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {
+        let mut rx = self.progress.clone();
+        let wait = async move {
+            match rx.wait_for(|p| !matches!(p, Progress::At(at) if *at < position)).await {
+                Ok(p) => match &*p {
+                    Progress::Failed(e) => Err(ProjectionError::Stopped(e.clone())),
+                    Progress::At(_) => Ok(()),
+                },
+                Err(_) => Err(ProjectionError::Stopped("runner ended".into())),
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or(Err(ProjectionError::Timeout(position)))
+    }
+
+    /// Writes a snapshot now.
+    pub async fn snapshot(&self) -> Result<(), ProjectionError> {
+        let bytes = encode_snapshot(&self.read());
+        self.store.save_snapshot(SNAPSHOT_NAME, bytes).await?;
+        Ok(())
+    }
+
+    /// Stops following the log and writes a final snapshot.
+    pub async fn stop(self) -> Result<(), ProjectionError> {
+        self.task.abort();
+        self.snapshotter.abort();
+        self.snapshot().await
+    }
+}
+
+async fn follow(mut feed: crate::store::FeedStream, shared: SharedProjections, tx: watch::Sender<Progress>) {
+    while let Some(item) = feed.next().await {
+        let mut batch = vec![item];
+        // Apply whatever else is ready under the same lock.
+        while batch.len() < 1024 {
+            match feed.next().now_or_never() {
+                Some(Some(item)) => batch.push(item),
+                _ => break,
+            }
+        }
+        let result = {
+            let mut p = shared.write().unwrap_or_else(|p| p.into_inner());
+            let mut result = Ok(p.position());
+            for item in batch {
+                match item {
+                    Ok(FeedEvent::Event(e)) => {
+                        if let Err(err) = p.apply(&e) {
+                            result = Err(err.to_string());
+                            break;
+                        }
+                    }
+                    Ok(FeedEvent::Lagged { last_position }) => {
+                        warn!(last_position, "projections fell behind the live feed; catching up from the log")
+                    }
+                    Err(err) => {
+                        result = Err(err.to_string());
+                        break;
+                    }
+                }
+            }
+            result.map(|_| p.position())
+        };
+        match result {
+            Ok(position) => {
+                let _ = tx.send(Progress::At(position));
+            }
+            Err(e) => {
+                error!(error = %e, "projections stopped");
+                let _ = tx.send(Progress::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+async fn snapshot_periodically(store: Arc<dyn EventStore>, shared: SharedProjections) {
+    let mut saved = shared.read().map(|p| p.position()).unwrap_or(0);
+    let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let (position, bytes) = {
+            let p = shared.read().unwrap_or_else(|p| p.into_inner());
+            if p.position() == saved {
+                continue;
+            }
+            (p.position(), encode_snapshot(&p))
+        };
+        match store.save_snapshot(SNAPSHOT_NAME, bytes).await {
+            Ok(()) => saved = position,
+            Err(e) => warn!(error = %e, "projection snapshot failed"),
+        }
+    }
+}

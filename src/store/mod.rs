@@ -1,0 +1,141 @@
+//! The event log: the only source of truth.
+//!
+//! Everything above this module talks to the [`EventStore`] trait: append with an
+//! expected stream version and an optional idempotency key, read a stream, read the
+//! whole log from a global position, subscribe to what is appended. The store knows
+//! nothing of cases: payloads are opaque bytes tagged with a type name and schema
+//! version. [`sled`](self::sled) is the embedded default backend.
+//!
+//! - [`envelope`]: the stored record and its versioned binary encoding.
+//! - [`sled`]: the sled backend, with group commit.
+//! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
+
+pub mod envelope;
+pub mod feed;
+pub mod sled;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::sync::broadcast;
+
+pub use envelope::{Metadata, NewEvent, RecordedEvent};
+pub use feed::{subscribe_from, FeedStream};
+
+/// What the writer expects the stream's current version to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the current version (no concurrency check).
+    Any,
+    /// The stream must be at exactly this version; 0 means it must not exist yet.
+    Exact(u64),
+}
+
+/// One command's events, appended atomically to one stream.
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    pub stream: String,
+    pub expected: ExpectedVersion,
+    /// A client-chosen key: appending again with it returns the first result.
+    pub idempotency_key: Option<String>,
+    /// A hash of the request's meaning, so a key reused for a different request is
+    /// refused instead of silently returning an unrelated result.
+    pub fingerprint: u64,
+    pub metadata: Metadata,
+    pub events: Vec<NewEvent>,
+}
+
+/// Where an append landed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppendOutcome {
+    pub stream: String,
+    pub first_version: u64,
+    pub last_version: u64,
+    pub first_position: u64,
+    pub last_position: u64,
+    /// True when this is the stored result of an earlier append with the same key.
+    pub deduplicated: bool,
+}
+
+/// The first result stored under an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdempotentResult {
+    pub fingerprint: u64,
+    pub outcome: AppendOutcome,
+}
+
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    #[error("stream `{stream}` is at version {current}, expected {expected}")]
+    VersionConflict { stream: String, expected: u64, current: u64 },
+    #[error("idempotency key `{0}` was already used for a different request")]
+    IdempotencyKeyReused(String),
+    #[error("an append must carry at least one event")]
+    EmptyAppend,
+    #[error("invalid import: {0}")]
+    InvalidImport(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage failure: {0}")]
+    Io(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+impl From<::sled::Error> for StoreError {
+    fn from(e: ::sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+/// The log's interface. Implementations must make appends atomic and durable before
+/// they return, assign gapless, strictly increasing global positions, and publish each
+/// appended event to subscribers in position order.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends one command's events, or nothing.
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;
+
+    /// Writes already-recorded events (an import) verbatim, after checking that their
+    /// positions continue the log without a gap and each stream's versions do too.
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError>;
+
+    /// Events of one stream with version >= `from_version`, at most `limit`.
+    async fn read_stream(&self, stream: &str, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The whole log from global position `from` (1-based), at most `limit` events.
+    async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's current version (0 if it does not exist).
+    async fn stream_version(&self, stream: &str) -> Result<u64, StoreError>;
+
+    /// The stored result for an idempotency key, if any.
+    async fn idempotent_result(&self, key: &str) -> Result<Option<IdempotentResult>, StoreError>;
+
+    /// The position of the last durable event (0 for an empty log).
+    fn head(&self) -> u64;
+
+    /// Live events as they become durable. Receivers that fall behind get `Lagged`;
+    /// use [`subscribe_from`] for a gap-free catch-up subscription.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<RecordedEvent>>;
+
+    /// Saves an opaque snapshot (e.g. of projections) under `name`.
+    async fn save_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Loads the snapshot saved under `name`.
+    async fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Makes everything written so far durable and stops accepting appends.
+    async fn shutdown(&self) -> Result<(), StoreError>;
+}
+
+/// FNV-1a, 64 bit: a stable hash (unlike `DefaultHasher`) for request fingerprints
+/// that are stored and compared across restarts and releases.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
