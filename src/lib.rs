@@ -6,8 +6,15 @@
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
 //! - [`app`]: the command service: load, decide, append, wait for projections.
 
+pub mod api;
 pub mod app;
+pub mod auth;
+pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod metrics;
 pub mod projection;
+pub mod server;
 pub mod store;

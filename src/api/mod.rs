@@ -1,0 +1,94 @@
+//! The GraphQL schema: queries, mutations and subscriptions, and nothing of HTTP.
+//! [`crate::http`] serves it; tests and `swarmdesk schema` use it directly.
+//!
+//! - [`types`]: the GraphQL objects, enums and inputs.
+//! - [`query`], [`mutation`], [`subscription`]: the three roots.
+//! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
+
+pub mod error;
+pub mod mutation;
+pub mod query;
+pub mod subscription;
+pub mod types;
+
+use async_graphql::{Context, Result, Schema, ID};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::domain::{Actor, CaseId};
+use error::{bad_input, coded, UNAUTHENTICATED};
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The authenticated caller of a request or WebSocket connection. The server
+/// derives it from the token; a client can never choose it.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub actor: Actor,
+}
+
+/// Limits on what one GraphQL operation may ask for.
+#[derive(Clone, Debug)]
+pub struct QueryLimits {
+    pub depth: usize,
+    pub complexity: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            depth: 12,
+            complexity: 5_000,
+        }
+    }
+}
+
+/// Resolves when the server is shutting down; subscriptions end on it.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn new() -> (watch::Sender<bool>, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Shutdown(rx))
+    }
+
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|down| *down).await;
+    }
+}
+
+/// The schema, built once and shared by every worker.
+pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> SwarmSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(app)
+        .data(shutdown)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .finish()
+}
+
+/// The schema's SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<App>> {
+    ctx.data::<Arc<App>>()
+}
+
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    ctx.data_opt::<Principal>()
+        .ok_or_else(|| coded(UNAUTHENTICATED, "missing or invalid bearer token"))
+}
+
+pub(crate) fn parse_case_id(id: &ID) -> Result<CaseId> {
+    id.parse::<CaseId>().map_err(|e| bad_input(e.to_string()))
+}

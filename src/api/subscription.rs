@@ -1,0 +1,252 @@
+//! Subscriptions over WebSocket. All sit on the store's catch-up feed, so a client
+//! that starts from a past position gets history and then live events, in order,
+//! with no gap and no duplicate. Streams end cleanly when the server shuts down.
+
+use async_graphql::{Context, Enum, Result, SimpleObject, Subscription, ID};
+use futures_util::stream::{self, Stream, StreamExt};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::error::{bad_input, gql};
+use super::types::*;
+use super::{app, parse_case_id, principal, Shutdown};
+use crate::app::App;
+use crate::domain::{CaseEvent, CaseId};
+use crate::store::feed::FeedEvent;
+use crate::store::{subscribe_from, RecordedEvent};
+
+pub struct SubscriptionRoot;
+
+/// Live events from `from` on, ending at shutdown or on a store error.
+fn feed(
+    ctx: &Context<'_>,
+    from: u64,
+) -> Result<impl Stream<Item = Arc<RecordedEvent>> + Send + 'static> {
+    let app = app(ctx)?;
+    let shutdown = ctx.data::<Shutdown>()?.clone();
+    let events = subscribe_from(app.store().clone(), from)
+        .take_while(|item| std::future::ready(item.is_ok()))
+        .filter_map(|item| async move {
+            match item {
+                Ok(FeedEvent::Event(e)) => Some(e),
+                _ => None,
+            }
+        });
+    Ok(events.take_until(shutdown.wait()))
+}
+
+/// Where a case's stream reaches `from_version`, or the next position if not yet.
+async fn case_start(app: &App, id: CaseId, from_version: u64) -> Result<u64> {
+    // Read the head first: anything appended after it has a later position.
+    let head = app.store().head();
+    let first = app.history(id, from_version.max(1), 1).await.map_err(gql)?;
+    Ok(first.first().map(|e| e.position).unwrap_or(head + 1))
+}
+
+/// How a case's change affected a tier queue.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum QueueChange {
+    /// The queue as it is when the subscription starts.
+    Snapshot,
+    Entered,
+    Left,
+    /// A case in the queue changed (priority, assignee, ...), possibly its rank.
+    Updated,
+}
+
+/// A change to a tier queue, with the queue after it.
+#[derive(SimpleObject, Clone)]
+pub struct TierQueueUpdate {
+    /// Log position of the event that changed the queue (the head, for the snapshot).
+    pub position: u64,
+    pub change: QueueChange,
+    pub case_id: Option<ID>,
+    pub event_type: Option<String>,
+    pub queue: TierQueue,
+}
+
+/// What happened in a swarm room.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SwarmRoomChange {
+    Started,
+    Joined,
+    Left,
+    LeadChanged,
+    Chat,
+    Ended,
+}
+
+/// One change in a swarm room, with the room after it (null once the swarm ended).
+#[derive(SimpleObject, Clone)]
+pub struct SwarmRoomUpdate {
+    pub position: u64,
+    pub version: u64,
+    pub change: SwarmRoomChange,
+    /// The agent who joined, left or now leads, or the chat's author.
+    pub agent: Option<String>,
+    pub message: Option<MessageObj>,
+    pub room: Option<SwarmRoomObj>,
+}
+
+/// Entries shown in each tier queue update.
+const QUEUE_UPDATE_SIZE: usize = 50;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// A case's events from `fromVersion` (1 = its whole history), then live.
+    async fn case_events(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        #[graphql(default = 1)] from_version: u64,
+    ) -> Result<impl Stream<Item = EventObj>> {
+        principal(ctx)?;
+        let id = parse_case_id(&case_id)?;
+        let stream = id.stream();
+        let start = case_start(app(ctx)?, id, from_version).await?;
+        Ok(feed(ctx, start)?
+            .filter(move |e| std::future::ready(e.stream == stream && e.version >= from_version))
+            .map(EventObj))
+    }
+
+    /// Every event of the log from `fromPosition` (1 = the beginning), then live.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] from_position: u64,
+    ) -> Result<impl Stream<Item = EventObj>> {
+        principal(ctx)?;
+        Ok(feed(ctx, from_position)?.map(EventObj))
+    }
+
+    /// A tier queue: its current state first, then one update per change to it.
+    async fn tier_queue(
+        &self,
+        ctx: &Context<'_>,
+        tier: String,
+    ) -> Result<impl Stream<Item = TierQueueUpdate>> {
+        principal(ctx)?;
+        let app_arc = ctx.data::<Arc<App>>()?.clone();
+        let tier = app_arc
+            .tiers()
+            .get(&tier)
+            .map_err(|e| bad_input(e.to_string()))?;
+        let (snapshot, members, position) = {
+            let p = app_arc.projections().read();
+            let members: HashSet<CaseId> = p.tier_queue(&tier).filter_map(|v| v.case.id).collect();
+            (
+                TierQueue::build(&p, &tier, QUEUE_UPDATE_SIZE),
+                members,
+                p.position(),
+            )
+        };
+        let first = TierQueueUpdate {
+            position,
+            change: QueueChange::Snapshot,
+            case_id: None,
+            event_type: None,
+            queue: snapshot,
+        };
+        let events = Box::pin(feed(ctx, position + 1)?);
+        let updates = stream::unfold((events, members), move |(mut events, mut members)| {
+            let app = app_arc.clone();
+            let tier = tier.clone();
+            async move {
+                loop {
+                    let e = events.next().await?;
+                    let Some(id) = CaseId::from_stream(&e.stream) else {
+                        continue;
+                    };
+                    app.projections().wait_for(e.position).await.ok()?;
+                    let update = {
+                        let p = app.projections().read();
+                        let now_in: HashSet<CaseId> =
+                            p.tier_queue(&tier).filter_map(|v| v.case.id).collect();
+                        let change = match (members.contains(&id), now_in.contains(&id)) {
+                            (false, true) => QueueChange::Entered,
+                            (true, false) => QueueChange::Left,
+                            (true, true) => QueueChange::Updated,
+                            (false, false) => continue,
+                        };
+                        members = now_in;
+                        TierQueueUpdate {
+                            position: e.position,
+                            change,
+                            case_id: Some(ID(id.to_string())),
+                            event_type: Some(e.event_type.clone()),
+                            queue: TierQueue::build(&p, &tier, QUEUE_UPDATE_SIZE),
+                        }
+                    };
+                    return Some((update, (events, members)));
+                }
+            }
+        });
+        Ok(stream::once(async move { first }).chain(updates))
+    }
+
+    /// A case's swarm room, live: starts, joins, leaves, lead changes, chat, end.
+    async fn swarm_room(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+    ) -> Result<impl Stream<Item = SwarmRoomUpdate>> {
+        principal(ctx)?;
+        let id = parse_case_id(&case_id)?;
+        let app_arc = ctx.data::<Arc<App>>()?.clone();
+        let stream_name = id.stream();
+        let start = app_arc.store().head() + 1;
+        Ok(feed(ctx, start)?
+            .filter(move |e| std::future::ready(e.stream == stream_name))
+            .filter_map(move |e| {
+                let app = app_arc.clone();
+                async move {
+                    let event =
+                        CaseEvent::decode(&e.event_type, e.schema_version, &e.payload).ok()?;
+                    let at = DateTime(e.metadata.occurred_at);
+                    let (change, agent, message) = match event {
+                        CaseEvent::SwarmStarted(s) => {
+                            (SwarmRoomChange::Started, Some(s.lead.to_string()), None)
+                        }
+                        CaseEvent::SwarmJoined(a) => {
+                            (SwarmRoomChange::Joined, Some(a.agent.to_string()), None)
+                        }
+                        CaseEvent::SwarmLeft(a) => {
+                            (SwarmRoomChange::Left, Some(a.agent.to_string()), None)
+                        }
+                        CaseEvent::SwarmLeadChanged(l) => {
+                            (SwarmRoomChange::LeadChanged, Some(l.to.to_string()), None)
+                        }
+                        CaseEvent::SwarmEnded(_) => (SwarmRoomChange::Ended, None, None),
+                        CaseEvent::MessagePosted(m)
+                            if m.kind == crate::domain::MessageKind::SwarmChat =>
+                        {
+                            let msg = MessageObj {
+                                id: e.version,
+                                kind: MessageKind::SwarmChat,
+                                author: m.author.to_string(),
+                                body: m.body,
+                                at,
+                            };
+                            (SwarmRoomChange::Chat, Some(msg.author.clone()), Some(msg))
+                        }
+                        _ => return None,
+                    };
+                    app.projections().wait_for(e.position).await.ok()?;
+                    let room = app
+                        .projections()
+                        .read()
+                        .swarm_room(id)
+                        .as_ref()
+                        .and_then(SwarmRoomObj::from_room);
+                    Some(SwarmRoomUpdate {
+                        position: e.position,
+                        version: e.version,
+                        change,
+                        agent,
+                        message,
+                        room,
+                    })
+                }
+            }))
+    }
+}

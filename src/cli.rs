@@ -1,0 +1,301 @@
+//! The `swarmdesk` command line: serve, replay, export, import, demo, schema.
+
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::domain::{Actor, CaseEvent, CaseId, TierLadder, Timestamp};
+use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
+use crate::server::{self, default_route, ServerOptions};
+use crate::store::sled::{SledOptions, SledStore};
+use crate::store::{EventStore, Metadata, RecordedEvent};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "swarmdesk",
+    version,
+    about = "Event-sourced customer-support case management over GraphQL"
+)]
+pub struct Cli {
+    /// Data directory of the embedded event log.
+    #[arg(long, global = true, env = "SWARMDESK_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API.
+    Serve(ServeArgs),
+    /// Rebuild all projections from the log and print counts and the time taken.
+    Replay,
+    /// Write all events (or one case's) to stdout as NDJSON.
+    Export {
+        /// Only this case's events.
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Append events from NDJSON (a file, or stdin) after checking positions and versions.
+    Import {
+        /// The file to read; stdin when omitted.
+        file: Option<PathBuf>,
+    },
+    /// Append the realistic sample data.
+    Demo {
+        /// Ordinary cases to create besides the overnight example.
+        #[arg(long, default_value_t = 300)]
+        cases: usize,
+        #[command(flatten)]
+        routing: RoutingArgs,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RoutingArgs {
+    /// The tiers, lowest first.
+    #[arg(
+        long,
+        env = "SWARMDESK_TIERS",
+        value_delimiter = ',',
+        default_value = "L0,L1,L2,L3"
+    )]
+    pub tiers: Vec<String>,
+    /// Tier for cases no rule matches.
+    #[arg(long, env = "SWARMDESK_DEFAULT_TIER", default_value = "L1")]
+    pub default_tier: String,
+    /// Team for cases no rule matches.
+    #[arg(long, env = "SWARMDESK_DEFAULT_TEAM", default_value = "general")]
+    pub default_team: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWARMDESK_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Load the sample data into an empty store first, and print demo tokens.
+    #[arg(long)]
+    pub demo: bool,
+    /// An admin token accepted from start, for automation.
+    #[arg(long, env = "SWARMDESK_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+    /// HTTP worker threads.
+    #[arg(long, env = "SWARMDESK_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_body: usize,
+    /// Deepest query nesting.
+    #[arg(long, default_value_t = 12)]
+    pub max_depth: usize,
+    /// Highest query complexity.
+    #[arg(long, default_value_t = 5000)]
+    pub max_complexity: usize,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
+}
+
+impl RoutingArgs {
+    fn apply(&self, options: &mut ServerOptions) -> anyhow::Result<()> {
+        options.tiers = TierLadder::new(self.tiers.iter().cloned())?;
+        options.default_route = default_route(&self.default_tier, Some(&self.default_team));
+        Ok(())
+    }
+}
+
+/// One exported event: self-describing JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedEvent {
+    pub position: u64,
+    pub id: String,
+    pub stream: String,
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema_version: u16,
+    pub occurred_at: String,
+    pub actor: Actor,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+impl ExportedEvent {
+    pub fn from_record(r: &RecordedEvent) -> anyhow::Result<Self> {
+        let event = CaseEvent::decode(&r.event_type, r.schema_version, &r.payload)?;
+        Ok(ExportedEvent {
+            position: r.position,
+            id: r.id.to_string(),
+            stream: r.stream.clone(),
+            version: r.version,
+            event_type: r.event_type.clone(),
+            schema_version: r.schema_version,
+            occurred_at: r.metadata.occurred_at.to_rfc3339(),
+            actor: r.metadata.actor.clone(),
+            correlation_id: r.metadata.correlation_id.to_string(),
+            causation_id: r.metadata.causation_id.map(|c| c.to_string()),
+            payload: event.to_json(),
+        })
+    }
+
+    pub fn into_record(self) -> anyhow::Result<RecordedEvent> {
+        let event = CaseEvent::from_json(&self.event_type, self.schema_version, self.payload)?;
+        Ok(RecordedEvent {
+            position: self.position,
+            id: self.id.parse()?,
+            stream: self.stream,
+            version: self.version,
+            event_type: event.event_type().into(),
+            schema_version: event.schema_version(),
+            metadata: Metadata {
+                actor: self.actor,
+                occurred_at: Timestamp::parse_rfc3339(&self.occurred_at)?,
+                correlation_id: self.correlation_id.parse()?,
+                causation_id: self.causation_id.map(|c| c.parse()).transpose()?,
+            },
+            payload: event.encode(),
+        })
+    }
+}
+
+fn open_store(data: &PathBuf) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(SledStore::open(data, SledOptions::default())?))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match execute(cli).await {
+        // `swarmdesk export | head` closing the pipe early is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let mut options = ServerOptions::new(cli.data);
+            args.routing.apply(&mut options)?;
+            options.demo = args.demo;
+            options.bootstrap_token = args.bootstrap_token.filter(|t| !t.is_empty());
+            options.workers = args.workers;
+            options.http_limits.body_bytes = args.max_body;
+            options.query_limits.depth = args.max_depth;
+            options.query_limits.complexity = args.max_complexity;
+            let listener = TcpListener::bind(&args.addr)?;
+            server::run(options, listener, server::signal()).await?;
+        }
+        Command::Replay => {
+            let store = open_store(&cli.data)?;
+            let started = Instant::now();
+            let p = rebuild(store.as_ref()).await?;
+            let elapsed = started.elapsed();
+            store
+                .save_snapshot(SNAPSHOT_NAME, encode_snapshot(&p))
+                .await?;
+            let s = p.stats();
+            let rate = s.events as f64 / elapsed.as_secs_f64().max(1e-9);
+            println!(
+                "replayed {} events in {:.3} s ({:.0} events/s)",
+                s.events,
+                elapsed.as_secs_f64(),
+                rate
+            );
+            println!(
+                "cases {}  open {}  resolved {}  closed {}  active swarms {}",
+                s.cases, s.open, s.resolved, s.closed, s.active_swarms
+            );
+            for (tier, len) in p.queue_lengths() {
+                println!("queue {tier}: {len} open");
+            }
+            for (tier, n) in &s.resolved_by_tier {
+                println!("resolved at {tier}: {n}");
+            }
+            store.shutdown().await?;
+        }
+        Command::Export { case } => {
+            let store = open_store(&cli.data)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            match case {
+                Some(id) => {
+                    let id: CaseId = id.parse()?;
+                    for r in store.read_stream(&id.stream(), 1, usize::MAX).await? {
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::to_string(&ExportedEvent::from_record(&r)?)?
+                        )?;
+                    }
+                }
+                None => {
+                    let mut from = 1;
+                    loop {
+                        let page = store.read_all(from, 4096).await?;
+                        let Some(last) = page.last() else { break };
+                        from = last.position + 1;
+                        for r in &page {
+                            writeln!(
+                                out,
+                                "{}",
+                                serde_json::to_string(&ExportedEvent::from_record(r)?)?
+                            )?;
+                        }
+                    }
+                }
+            }
+            out.flush()?;
+        }
+        Command::Import { file } => {
+            let store = open_store(&cli.data)?;
+            let reader: Box<dyn BufRead> = match file {
+                Some(f) => Box::new(std::io::BufReader::new(std::fs::File::open(f)?)),
+                None => Box::new(std::io::BufReader::new(std::io::stdin())),
+            };
+            // Parse and check everything first, so a bad line imports nothing.
+            let mut records = Vec::new();
+            for (n, line) in reader.lines().enumerate() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let e: ExportedEvent = serde_json::from_str(&line)
+                    .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?;
+                records.push(
+                    e.into_record()
+                        .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?,
+                );
+            }
+            let n = store.import(records).await?;
+            store.shutdown().await?;
+            println!("imported {n} events");
+        }
+        Command::Demo { cases, routing } => {
+            let store = open_store(&cli.data)?;
+            let mut options = ServerOptions::new(cli.data.clone());
+            routing.apply(&mut options)?;
+            let before = store.head();
+            server::load_demo(store.clone(), &options, cases).await?;
+            println!(
+                "appended {} events (log head {})",
+                store.head() - before,
+                store.head()
+            );
+            store.shutdown().await?;
+        }
+        Command::Schema => print!("{}", crate::api::sdl()),
+    }
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! Realistic sample data for `swarmdesk demo` and `serve --demo`: a few hundred cases
+//! across tiers over the last three days, with escalations, swarms, sensitive billing
+//! cases, and domain.md's overnight example: a run of bank-holiday opening-hours
+//! questions and one customer frantically asking why they were overcharged.
+//!
+//! Everything goes through the command service, so the sample is made of the same
+//! decided events real use produces. A fixed seed makes it the same every time.
+
+use crate::app::{App, AppError, WriteOptions};
+use crate::clock::ManualClock;
+use crate::domain::{
+    Actor, CaseId, Channel, Command, Customer, MessageKind, OpenCase, Priority, Role, RouteCase,
+    Segment, Tier,
+};
+
+/// Agents of the sample, with their tier.
+pub const AGENTS: &[(&str, &str)] = &[
+    ("alice", "L1"),
+    ("bob", "L1"),
+    ("chen", "L1"),
+    ("dana", "L2"),
+    ("emeka", "L2"),
+    ("farah", "L3"),
+    ("gustav", "L3"),
+];
+
+const TOPICS: &[(&str, &str, Priority, &[&str])] = &[
+    (
+        "Password reset link expired",
+        "The reset email link says it has expired, twice now.",
+        Priority::Normal,
+        &["account"],
+    ),
+    (
+        "Cannot log in after update",
+        "Since this morning's update the login page loops back to itself.",
+        Priority::High,
+        &["login"],
+    ),
+    (
+        "How do I export my invoices?",
+        "Where can I download all invoices for last year as PDF?",
+        Priority::Low,
+        &["billing", "how-to"],
+    ),
+    (
+        "API returns 502 on bulk import",
+        "POST /v2/import fails with 502 for files over 20 MB.",
+        Priority::High,
+        &["api", "import"],
+    ),
+    (
+        "SSO with Okta stopped working",
+        "SAML assertions are rejected with 'audience mismatch' since Friday.",
+        Priority::Urgent,
+        &["sso", "integration"],
+    ),
+    (
+        "Dashboard very slow",
+        "The analytics dashboard takes over a minute to load for our team.",
+        Priority::Normal,
+        &["performance"],
+    ),
+    (
+        "Feature question: scheduled reports",
+        "Can reports be emailed every Monday automatically?",
+        Priority::Low,
+        &["how-to"],
+    ),
+    (
+        "Webhook deliveries delayed",
+        "Webhooks arrive 10-15 minutes late for the last two days.",
+        Priority::High,
+        &["webhooks"],
+    ),
+    (
+        "Data sync conflict with ERP",
+        "Custom field mapping to our SAP instance duplicates orders.",
+        Priority::High,
+        &["integration", "erp"],
+    ),
+    (
+        "Mobile app crashes on upload",
+        "Android app crashes when attaching photos larger than 8 MB.",
+        Priority::Normal,
+        &["mobile"],
+    ),
+    (
+        "Unlock my account",
+        "Account locked after too many attempts; I need access for payroll today.",
+        Priority::High,
+        &["account"],
+    ),
+    (
+        "Explain usage-based pricing",
+        "How are API calls counted towards our monthly plan?",
+        Priority::Low,
+        &["billing", "how-to"],
+    ),
+];
+
+const CUSTOMERS: &[(&str, &str, Segment, bool)] = &[
+    ("acme", "Acme Corp", Segment::B2b, true),
+    ("globex", "Globex Ltd", Segment::B2b, false),
+    ("initech", "Initech", Segment::B2b, true),
+    ("umbrella", "Umbrella Health", Segment::B2b, false),
+    ("jane.doe", "Jane Doe", Segment::B2c, false),
+    ("raj.patel", "Raj Patel", Segment::B2c, false),
+    ("li.wei", "Li Wei", Segment::B2c, false),
+    ("maria.garcia", "Maria Garcia", Segment::B2c, false),
+];
+
+const CHANNELS: &[Channel] = &[
+    Channel::Email,
+    Channel::Chat,
+    Channel::Portal,
+    Channel::Phone,
+    Channel::SocialDm,
+    Channel::Email,
+];
+
+/// A small deterministic generator (xorshift64*), so the sample is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// What the sample created.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    pub cases: usize,
+    pub swarms: usize,
+    pub events: u64,
+    /// The overcharged customer's case.
+    pub overcharged: Option<CaseId>,
+    /// The bank-holiday questions.
+    pub holiday_questions: Vec<CaseId>,
+}
+
+fn agent(id: &str, tier: &str) -> Actor {
+    let role = if id == "dana" || id == "farah" {
+        Role::Lead
+    } else {
+        Role::Agent
+    };
+    let _ = tier;
+    Actor::new(id, role).expect("static agent ids are valid")
+}
+
+fn tier_agents(tier: &str) -> Vec<Actor> {
+    AGENTS
+        .iter()
+        .filter(|(_, t)| *t == tier)
+        .map(|(id, t)| agent(id, t))
+        .collect()
+}
+
+/// Appends the sample through `app`, whose clock must be `clock`. `cases` sets how many
+/// ordinary cases to create besides the overnight example.
+pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSummary, AppError> {
+    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    let mut summary = DemoSummary::default();
+    let system = Actor::system();
+    let opts = WriteOptions::default;
+    let tiers = app.tiers();
+    let has = |t: &str| tiers.get(t).is_ok();
+
+    for n in 0..cases {
+        clock.advance_secs(60 + rng.below(900) as i64);
+        let (subject, body, priority, tags) = TOPICS[rng.below(TOPICS.len())];
+        let (cid, cname, segment, key_account) = CUSTOMERS[rng.below(CUSTOMERS.len())];
+        let customer_actor = Actor::new(cid, Role::Customer)?;
+        let open = OpenCase {
+            case_id: CaseId(ulid::Ulid::nil()),
+            subject: subject.into(),
+            body: body.into(),
+            channel: CHANNELS[rng.below(CHANNELS.len())],
+            customer: Customer {
+                id: cid.into(),
+                name: cname.into(),
+                segment,
+                key_account,
+            },
+            language: "en".into(),
+            priority,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        let w = app.open_case(&customer_actor, open, opts()).await?;
+        let id = w.case.id.expect("opened case has an id");
+        summary.cases += 1;
+        let l1 = tier_agents("L1");
+        let first = &l1[rng.below(l1.len())];
+        app.execute(
+            first,
+            id,
+            Command::Assign {
+                agent: first.id.clone(),
+            },
+            opts(),
+        )
+        .await?;
+        app.execute(
+            first,
+            id,
+            Command::PostMessage {
+                kind: MessageKind::PublicReply,
+                body: "Thanks for reaching out, looking into it now.".into(),
+            },
+            opts(),
+        )
+        .await?;
+        // About 80% stay at L1, 15% reach L2, 5% reach L3, as the domain's targets.
+        let roll = rng.below(100);
+        let mut at = "L1";
+        if roll >= 80 && has("L2") {
+            clock.advance_secs(300 + rng.below(3600) as i64);
+            app.execute(
+                first,
+                id,
+                Command::Escalate {
+                    to: None,
+                    reason: "needs a specialist".into(),
+                },
+                opts(),
+            )
+            .await?;
+            at = "L2";
+            let l2 = tier_agents("L2");
+            let a = &l2[rng.below(l2.len())];
+            app.execute(
+                a,
+                id,
+                Command::Assign {
+                    agent: a.id.clone(),
+                },
+                opts(),
+            )
+            .await?;
+            app.execute(
+                a,
+                id,
+                Command::PostMessage {
+                    kind: MessageKind::InternalNote,
+                    body: "Reproduced on staging; checking logs.".into(),
+                },
+                opts(),
+            )
+            .await?;
+            if roll >= 95 && has("L3") {
+                clock.advance_secs(600 + rng.below(7200) as i64);
+                app.execute(
+                    a,
+                    id,
+                    Command::Escalate {
+                        to: None,
+                        reason: "looks like a product bug".into(),
+                    },
+                    opts(),
+                )
+                .await?;
+                at = "L3";
+            }
+        }
+        // Complex B2B problems are swarmed rather than passed along.
+        if segment == Segment::B2b && at != "L1" && rng.chance(50) {
+            swarm(app, clock, id, &mut rng).await?;
+            summary.swarms += 1;
+        }
+        // Older cases are mostly resolved; the newest are still in the queues.
+        if n < cases * 2 / 3 && rng.chance(85) {
+            clock.advance_secs(600 + rng.below(5400) as i64);
+            let resolver = tier_agents(at)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| first.clone());
+            app.execute(
+                &resolver,
+                id,
+                Command::Resolve {
+                    resolution: "Fixed; see the public reply for the steps.".into(),
+                },
+                opts(),
+            )
+            .await?;
+            if rng.chance(60) {
+                app.execute(
+                    &system,
+                    id,
+                    Command::Close {
+                        reason: "no reply within 3 days".into(),
+                    },
+                    opts(),
+                )
+                .await?;
+            }
+        }
+    }
+
+    // Overnight: bank-holiday opening-hours questions, and one overcharged customer.
+    clock.advance_secs(6 * 3600);
+    for who in [
+        "jane.doe",
+        "raj.patel",
+        "li.wei",
+        "maria.garcia",
+        "tom.h",
+        "anna.k",
+    ] {
+        clock.advance_secs(400);
+        let open = OpenCase {
+            case_id: CaseId(ulid::Ulid::nil()),
+            subject: "Are you open on the bank holiday Monday?".into(),
+            body: "Do your opening hours change on the bank holiday?".into(),
+            channel: Channel::Chat,
+            customer: Customer {
+                id: who.into(),
+                name: who.into(),
+                segment: Segment::B2c,
+                key_account: false,
+            },
+            language: "en".into(),
+            priority: Priority::Low,
+            tags: vec!["opening-hours".into()],
+        };
+        let w = app
+            .open_case(&Actor::new(who, Role::Customer)?, open, opts())
+            .await?;
+        summary.holiday_questions.extend(w.case.id);
+        summary.cases += 1;
+    }
+    clock.advance_secs(300);
+    let overcharged = OpenCase {
+        case_id: CaseId(ulid::Ulid::nil()),
+        subject: "Why was I charged twice this month??".into(),
+        body:
+            "My card was charged twice for the same plan, rent is due tomorrow, please refund ASAP!"
+                .into(),
+        channel: Channel::SocialDm,
+        customer: Customer {
+            id: "sam.okafor".into(),
+            name: "Sam Okafor".into(),
+            segment: Segment::B2c,
+            key_account: false,
+        },
+        language: "en".into(),
+        priority: Priority::Urgent,
+        tags: vec!["billing".into(), "overcharge".into()],
+    };
+    let w = app
+        .open_case(
+            &Actor::new("sam.okafor", Role::Customer)?,
+            overcharged,
+            opts(),
+        )
+        .await?;
+    let id = w.case.id.expect("opened case has an id");
+    if has("L2") {
+        // Billing data must leave the social channel: private, at least L2.
+        let route = RouteCase {
+            tier: Tier::new("L2"),
+            team: Some("billing".into()),
+            priority: Some(Priority::Urgent),
+            tags: vec!["sensitive".into()],
+            sensitive: true,
+            rule_id: None,
+            rule_set_version: None,
+        };
+        app.execute(&system, id, Command::Route(route), opts())
+            .await?;
+    }
+    summary.overcharged = Some(id);
+    summary.cases += 1;
+    summary.events = app.store().head();
+    Ok(summary)
+}
+
+async fn swarm(app: &App, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {
+    let opts = WriteOptions::default;
+    let lead = agent("dana", "L2");
+    app.execute(
+        &lead,
+        id,
+        Command::StartSwarm {
+            lead: lead.id.clone(),
+            reason: "customised setup".into(),
+        },
+        opts(),
+    )
+    .await?;
+    let experts = [
+        agent("farah", "L3"),
+        agent("emeka", "L2"),
+        agent("gustav", "L3"),
+    ];
+    let joined = 1 + rng.below(experts.len());
+    for e in &experts[..joined] {
+        clock.advance_secs(60 + rng.below(600) as i64);
+        app.execute(
+            e,
+            id,
+            Command::JoinSwarm {
+                agent: e.id.clone(),
+            },
+            opts(),
+        )
+        .await?;
+        app.execute(
+            e,
+            id,
+            Command::PostMessage {
+                kind: MessageKind::SwarmChat,
+                body: format!("{} here, checking the config export.", e.id),
+            },
+            opts(),
+        )
+        .await?;
+    }
+    if rng.chance(30) {
+        app.execute(
+            &lead,
+            id,
+            Command::SetSwarmLead {
+                agent: experts[0].id.clone(),
+            },
+            opts(),
+        )
+        .await?;
+    }
+    Ok(())
+}

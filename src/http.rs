@@ -1,0 +1,264 @@
+//! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
+//! same path (`graphql-transport-ws` and the legacy `graphql-ws`), GraphiQL at `/`,
+//! `/healthz`, `/schema.graphql` and `/metrics`. Handlers are thin: authenticate,
+//! enforce request limits, hand the request to the schema.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use async_graphql::http::parse_query_string;
+use async_graphql::{BatchRequest, BatchResponse, Data};
+use async_graphql_actix_web::GraphQLSubscription;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::error::{BAD_USER_INPUT, UNAUTHENTICATED};
+use crate::api::{Principal, SwarmSchema};
+use crate::app::App;
+use crate::auth::TokenRegistry;
+use crate::metrics::Metrics;
+
+/// Request limits enforced before GraphQL sees a request.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    pub body_bytes: usize,
+    /// Operations in one batched request.
+    pub batch: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            body_bytes: 256 * 1024,
+            batch: 10,
+        }
+    }
+}
+
+/// Everything the handlers share; built once, outside `HttpServer::new`.
+pub struct HttpState {
+    pub schema: SwarmSchema,
+    pub app: Arc<App>,
+    pub tokens: Arc<TokenRegistry>,
+    pub metrics: Arc<Metrics>,
+    pub limits: HttpLimits,
+}
+
+/// Registers the routes.
+pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let body_limit = state.limits.body_bytes;
+        cfg.app_data(state)
+            .app_data(web::PayloadConfig::new(body_limit))
+            .route("/graphql", web::post().to(graphql_post))
+            .route("/graphql", web::get().to(graphql_get))
+            .route("/", web::get().to(graphiql))
+            .route("/healthz", web::get().to(healthz))
+            .route("/schema.graphql", web::get().to(schema_sdl))
+            .route("/metrics", web::get().to(metrics));
+    }
+}
+
+fn error_body(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+fn principal(state: &HttpState, req: &HttpRequest) -> Option<Principal> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state.tokens.authenticate(header, state.app.clock().now())
+}
+
+/// `application/graphql-response+json` when the client accepts it, else `application/json`.
+fn respond(req: &HttpRequest, response: BatchResponse) -> HttpResponse {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let content_type = if accept.contains("application/graphql-response+json") {
+        "application/graphql-response+json"
+    } else {
+        "application/json"
+    };
+    match serde_json::to_vec(&response) {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .body(body),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> HttpResponse {
+    let started = Instant::now();
+    if let BatchRequest::Batch(items) = &batch {
+        if items.len() > state.limits.batch {
+            let msg = format!("at most {} operations per request", state.limits.batch);
+            return error_body(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                &msg,
+            );
+        }
+    }
+    let batch = match principal(state, req) {
+        Some(p) => batch.data(p),
+        None => batch,
+    };
+    let response = state.schema.execute_batch(batch).await;
+    let out = respond(req, response);
+    state.metrics.observe_request(
+        "graphql",
+        out.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    out
+}
+
+async fn graphql_post(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(batch) => execute(&state, &req, batch).await,
+        Err(e) => error_body(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            &format!("the body is not a GraphQL request: {e}"),
+        ),
+    }
+}
+
+async fn graphql_get(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok());
+    if upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return websocket(state, req, payload);
+    }
+    let request = match parse_query_string(req.query_string()) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_body(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                &e.to_string(),
+            )
+        }
+    };
+    // GET must not change anything (it may be cached or prefetched).
+    let is_mutation = async_graphql::parser::parse_query(&request.query).is_ok_and(|doc| {
+        doc.operations
+            .iter()
+            .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation)
+    });
+    if is_mutation {
+        return error_body(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            BAD_USER_INPUT,
+            "mutations need POST",
+        );
+    }
+    execute(&state, &req, BatchRequest::Single(request)).await
+}
+
+fn websocket(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    // A token on the upgrade request itself is accepted too (for clients that can set headers).
+    let from_header = principal(&state, &req);
+    let tokens = state.tokens.clone();
+    let app = state.app.clone();
+    let metrics = state.metrics.clone();
+    let subscription =
+        GraphQLSubscription::new(state.schema.clone()).on_connection_init(move |init| {
+            let header = init
+                .get("authorization")
+                .or_else(|| init.get("Authorization"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            let found = match header {
+                Some(h) => tokens.authenticate(Some(&h), app.clock().now()),
+                None => from_header,
+            };
+            async move {
+                let principal = found.ok_or_else(|| {
+                    crate::api::error::coded(
+                        UNAUTHENTICATED,
+                        "missing or invalid bearer token in connection_init",
+                    )
+                })?;
+                let mut data = Data::default();
+                data.insert(principal);
+                Ok(data)
+            }
+        });
+    match subscription.start(&req, payload) {
+        Ok(response) => {
+            metrics.websocket_connections.inc();
+            response
+        }
+        Err(e) => error_body(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            &e.to_string(),
+        ),
+    }
+}
+
+async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "logHead": state.app.store().head(),
+        "projectionPosition": state.app.projections().position(),
+    }))
+}
+
+async fn schema_sdl() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(crate::api::sdl())
+}
+
+async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    state.metrics.log_head.set(state.app.store().head() as i64);
+    state
+        .metrics
+        .projection_position
+        .set(state.app.projections().position() as i64);
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        ))
+        .body(state.metrics.render())
+}
+
+async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GRAPHIQL)
+}
+
+/// GraphiQL, loaded by the browser from its CDN. Paste a token into the headers tab:
+/// `{"Authorization": "Bearer ..."}`.
+const GRAPHIQL: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>swarmdesk GraphiQL</title>
+<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css"></head>
+<body style="margin:0"><div id="graphiql" style="height:100vh"></div>
+<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
+<script>
+const url = location.origin + '/graphql';
+const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl: url.replace(/^http/, 'ws') });
+ReactDOM.createRoot(document.getElementById('graphiql')).render(
+  React.createElement(GraphiQL, { fetcher, defaultHeaders: '{"Authorization": "Bearer <token>"}' }));
+</script></body></html>"#;

@@ -1,0 +1,284 @@
+//! Starting and stopping the server: open the log, bring projections up to date, build
+//! the schema once, serve HTTP on the given listener, and on shutdown finish in-flight
+//! requests, end subscriptions, snapshot projections and flush the log.
+
+use actix_web::dev::ServerHandle;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::api::{build_schema, QueryLimits, Shutdown};
+use crate::app::{App, AppError};
+use crate::auth::{generate_token, Grant, TokenRegistry};
+use crate::clock::{Clock, ManualClock};
+use crate::domain::{Actor, Role, RouteCase, Tier, TierLadder};
+use crate::http::{configure, HttpLimits, HttpState};
+use crate::metrics::Metrics;
+use crate::projection::runner::ProjectionError;
+use crate::projection::ProjectionRunner;
+use crate::store::sled::{SledOptions, SledStore};
+use crate::store::{EventStore, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("projections: {0}")]
+    Projection(#[from] ProjectionError),
+    #[error("loading the demo data: {0}")]
+    Demo(#[from] AppError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Everything `serve` needs.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub data: PathBuf,
+    pub tiers: TierLadder,
+    /// Where cases go when no routing rule matches.
+    pub default_route: RouteCase,
+    /// Load the sample data into an empty store first, and issue demo tokens.
+    pub demo: bool,
+    /// An admin token accepted from start (e.g. `SWARMDESK_BOOTSTRAP_TOKEN`).
+    pub bootstrap_token: Option<String>,
+    pub query_limits: QueryLimits,
+    pub http_limits: HttpLimits,
+    pub clock: Arc<dyn Clock>,
+    pub workers: usize,
+}
+
+impl ServerOptions {
+    pub fn new(data: PathBuf) -> Self {
+        ServerOptions {
+            data,
+            tiers: TierLadder::standard(),
+            default_route: default_route("L1", Some("general")),
+            demo: false,
+            bootstrap_token: None,
+            query_limits: QueryLimits::default(),
+            http_limits: HttpLimits::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            workers: 2,
+        }
+    }
+}
+
+/// A route to `tier`/`team` applied when no rule matches.
+pub fn default_route(tier: &str, team: Option<&str>) -> RouteCase {
+    RouteCase {
+        tier: Tier::new(tier),
+        team: team.map(str::to_owned),
+        priority: None,
+        tags: Vec::new(),
+        sensitive: false,
+        rule_id: None,
+        rule_set_version: None,
+    }
+}
+
+/// A demo token, printed at start with `--demo`.
+#[derive(Clone, Debug)]
+pub struct DemoToken {
+    pub role: Role,
+    pub user: String,
+    pub token: String,
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub demo_tokens: Vec<DemoToken>,
+    handle: ServerHandle,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the store in `options.data`, loads the demo if asked, and brings projections up.
+pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> {
+    options
+        .tiers
+        .get(options.default_route.tier.as_str())
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let store: Arc<dyn EventStore> =
+        Arc::new(SledStore::open(&options.data, SledOptions::default())?);
+    if options.demo && store.head() == 0 {
+        load_demo(store.clone(), options, 300).await?;
+    }
+    let projections = ProjectionRunner::start(store.clone()).await?;
+    Ok(Arc::new(App::new(
+        store,
+        projections,
+        options.clock.clone(),
+        options.tiers.clone(),
+        options.default_route.clone(),
+    )))
+}
+
+/// Appends the sample data, timed over the three days before now.
+pub async fn load_demo(
+    store: Arc<dyn EventStore>,
+    options: &ServerOptions,
+    cases: usize,
+) -> Result<(), ServerError> {
+    let clock = ManualClock::new(options.clock.now().plus_secs(-3 * 24 * 3600));
+    let runner = ProjectionRunner::start(store.clone()).await?;
+    let app = App::new(
+        store,
+        runner,
+        Arc::new(clock.clone()),
+        options.tiers.clone(),
+        options.default_route.clone(),
+    );
+    let summary = crate::demo::load(&app, &clock, cases).await?;
+    info!(
+        cases = summary.cases,
+        swarms = summary.swarms,
+        events = summary.events,
+        "demo data loaded"
+    );
+    app.into_projections().stop().await?;
+    Ok(())
+}
+
+/// Starts serving on `listener`. Stop it with [`Running::stop`].
+pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Running, ServerError> {
+    let app = open_app(&options).await?;
+    let tokens = Arc::new(TokenRegistry::new());
+    if let Some(t) = &options.bootstrap_token {
+        let actor = Actor::new("bootstrap-admin", Role::Admin)
+            .map_err(|e| ServerError::Config(e.to_string()))?;
+        tokens.insert(
+            t,
+            Grant {
+                actor,
+                expires_at: None,
+            },
+        );
+    }
+    let mut demo_tokens = Vec::new();
+    if options.demo {
+        for (user, role) in [
+            ("admin", Role::Admin),
+            ("dana", Role::Lead),
+            ("alice", Role::Agent),
+            ("audrey", Role::Auditor),
+            ("sam.okafor", Role::Customer),
+        ] {
+            let token =
+                generate_token().map_err(|e| ServerError::Config(format!("no randomness: {e}")))?;
+            let actor = Actor::new(user, role).map_err(|e| ServerError::Config(e.to_string()))?;
+            tokens.insert(
+                &token,
+                Grant {
+                    actor,
+                    expires_at: None,
+                },
+            );
+            demo_tokens.push(DemoToken {
+                role,
+                user: user.into(),
+                token,
+            });
+        }
+    }
+    let (shutdown_tx, shutdown) = Shutdown::new();
+    let state = actix_web::web::Data::new(HttpState {
+        schema: build_schema(app.clone(), shutdown, &options.query_limits),
+        app: app.clone(),
+        tokens,
+        metrics: Arc::new(Metrics::new()),
+        limits: options.http_limits.clone(),
+    });
+    let addr = listener.local_addr()?;
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(configure(state.clone()))
+    })
+    .workers(options.workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(15)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    info!(%addr, head = app.store().head(), "swarmdesk listening");
+    Ok(Running {
+        addr,
+        app,
+        demo_tokens,
+        handle,
+        shutdown: shutdown_tx,
+        server,
+    })
+}
+
+impl Running {
+    /// Graceful stop: subscriptions end, in-flight requests finish (their writes are
+    /// durable), projections are snapshotted and the log is flushed.
+    pub async fn stop(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(true);
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+        let app = Arc::try_unwrap(self.app)
+            .map_err(|_| ServerError::Config("app still in use at shutdown".into()));
+        match app {
+            Ok(app) => {
+                let store = app.store().clone();
+                app.into_projections().stop().await?;
+                store.shutdown().await?;
+            }
+            Err(e) => tracing::warn!(error = %e, "skipping the final snapshot"),
+        }
+        info!("swarmdesk stopped");
+        Ok(())
+    }
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn run(
+    options: ServerOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let running = start(options, listener).await?;
+    for t in &running.demo_tokens {
+        println!(
+            "demo token  {:<9} {:<11} {}",
+            t.role.as_str(),
+            t.user,
+            t.token
+        );
+    }
+    shutdown.await;
+    info!("shutting down");
+    running.stop().await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
