@@ -48,6 +48,8 @@ pub struct ServerOptions {
     pub demo: bool,
     /// An admin token accepted from start (e.g. `SWARMDESK_BOOTSTRAP_TOKEN`).
     pub bootstrap_token: Option<String>,
+    /// Further tokens accepted from start, each bound to a user and role.
+    pub tokens: Vec<(String, Actor)>,
     pub query_limits: QueryLimits,
     pub http_limits: HttpLimits,
     pub clock: Arc<dyn Clock>,
@@ -62,6 +64,7 @@ impl ServerOptions {
             default_route: default_route("L1", Some("general")),
             demo: false,
             bootstrap_token: None,
+            tokens: Vec::new(),
             query_limits: QueryLimits::default(),
             http_limits: HttpLimits::default(),
             clock: Arc::new(crate::clock::SystemClock),
@@ -162,6 +165,9 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
                 expires_at: None,
             },
         );
+    }
+    for (token, actor) in &options.tokens {
+        tokens.insert(token, Grant { actor: actor.clone(), expires_at: None });
     }
     let mut demo_tokens = Vec::new();
     if options.demo {

@@ -160,6 +160,12 @@ impl SubscriptionRoot {
                     app.projections().wait_for(e.position).await.ok()?;
                     let update = {
                         let p = app.projections().read();
+                        // Report a case's change once the projection shows exactly it;
+                        // if the case already changed again (e.g. the second event of
+                        // the same command), that later event reports it.
+                        if p.case(id).map(|v| v.last_position) != Some(e.position) {
+                            continue;
+                        }
                         let now_in: HashSet<CaseId> =
                             p.tier_queue(&tier).filter_map(|v| v.case.id).collect();
                         let change = match (members.contains(&id), now_in.contains(&id)) {

@@ -1,0 +1,177 @@
+//! End-to-end tests of the GraphQL API: a real server on a loopback port, spoken to
+//! over HTTP (reqwest) and WebSocket (tokio-tungstenite).
+
+mod errors;
+mod lifecycle;
+mod schema;
+mod subscriptions;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::time::Duration;
+use swarmdesk::domain::{Actor, Role};
+use swarmdesk::server::{self, Running, ServerOptions};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const ADMIN: &str = "admin-token";
+
+/// Test users: (token, id, role).
+pub const USERS: &[(&str, &str, Role)] = &[
+    ("alice-token", "alice", Role::Agent),
+    ("bob-token", "bob", Role::Agent),
+    ("dana-token", "dana", Role::Lead),
+    ("farah-token", "farah", Role::Agent),
+    ("gustav-token", "gustav", Role::Agent),
+    ("sam-token", "sam.okafor", Role::Customer),
+];
+
+pub fn options(dir: &std::path::Path) -> ServerOptions {
+    let mut o = ServerOptions::new(dir.to_path_buf());
+    o.bootstrap_token = Some(ADMIN.into());
+    o.tokens = USERS.iter().map(|(t, id, role)| (t.to_string(), Actor::new(id, *role).unwrap())).collect();
+    o
+}
+
+/// A running server with a temp data dir.
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, |_| {}).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerOptions)) -> Self {
+        let mut o = options(dir.path());
+        tweak(&mut o);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let running = server::start(o, listener).await.unwrap();
+        let url = format!("http://{}", running.addr);
+        TestServer { running: Some(running), url, dir, http: reqwest::Client::new() }
+    }
+
+    /// Stops gracefully and hands back the data dir (for restart tests).
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.running.take().unwrap().stop().await.unwrap();
+        self.dir
+    }
+
+    pub fn head(&self) -> u64 {
+        self.running.as_ref().unwrap().app.store().head()
+    }
+
+    /// POSTs a GraphQL request with `token` and returns the JSON body.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let res = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "HTTP {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(ADMIN, query, variables).await
+    }
+
+    /// Like `gql_as`, but panics on GraphQL errors and returns `data`.
+    pub async fn ok_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let v = self.gql_as(token, query, variables).await;
+        assert!(v.get("errors").is_none(), "unexpected errors: {v}");
+        v["data"].clone()
+    }
+
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        self.ok_as(ADMIN, query, variables).await
+    }
+
+    pub async fn open_case(&self, subject: &str, priority: &str) -> String {
+        let d = self
+            .ok(
+                "mutation($s: String!, $p: Priority!) { openCase(input: {subject: $s, channel: EMAIL, priority: $p, customer: {id: \"acme\", segment: B2B}}) { id version tier } }",
+                json!({ "s": subject, "p": priority }),
+            )
+            .await;
+        d["openCase"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn ws(&self, protocol: &str, token: &str) -> Ws {
+        Ws::connect(&self.url, protocol, token).await
+    }
+}
+
+/// A GraphQL WebSocket client speaking `graphql-transport-ws` or legacy `graphql-ws`.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    legacy: bool,
+}
+
+impl Ws {
+    pub async fn connect_raw(url: &str, protocol: &str, init: Value) -> (Self, Value) {
+        let mut req = format!("{}/graphql", url.replace("http", "ws")).into_client_request().unwrap();
+        req.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let mut ws = Ws { stream, legacy: protocol == "graphql-ws" };
+        ws.send(json!({ "type": "connection_init", "payload": init })).await;
+        let ack = ws.next_json().await;
+        (ws, ack)
+    }
+
+    pub async fn connect(url: &str, protocol: &str, token: &str) -> Self {
+        let (ws, ack) = Self::connect_raw(url, protocol, json!({ "authorization": format!("Bearer {token}") })).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream.send(Message::Text(v.to_string())).await.unwrap();
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
+    }
+
+    /// The next JSON message (pings answered, keep-alives skipped), or panics after 10 s.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("timed out waiting for a WebSocket message")
+                .expect("WebSocket closed")
+                .expect("WebSocket error");
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    match v["type"].as_str() {
+                        Some("ka") => continue,
+                        Some("ping") => self.send(json!({ "type": "pong" })).await,
+                        _ => return v,
+                    }
+                }
+                Message::Close(frame) => return json!({ "type": "closed", "frame": format!("{frame:?}") }),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next subscription payload's `data`, panicking on anything else.
+    pub async fn next_data(&mut self) -> Value {
+        let v = self.next_json().await;
+        let kind = if self.legacy { "data" } else { "next" };
+        assert_eq!(v["type"], kind, "expected {kind}: {v}");
+        assert!(v["payload"].get("errors").is_none(), "subscription error: {v}");
+        v["payload"]["data"].clone()
+    }
+}
