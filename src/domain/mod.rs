@@ -19,6 +19,9 @@ pub mod event;
 pub mod ids;
 pub mod tier;
 
+#[cfg(test)]
+mod tests;
+
 pub use case::{Case, Channel, Customer, MessageKind, Priority, Segment, Status, Swarm};
 pub use command::{decide, decide_all, Command, Context, OpenCase, RouteCase};
 pub use error::DomainError;

@@ -1,0 +1,2134 @@
+//! Tests of the pure domain, written as given / when / then scenarios:
+//!
+//! ```text
+//! given([opened(), routed("L1")]).when(escalate()).then_events([escalated("L1", "L2", ..)]);
+//! ```
+//!
+//! `given` folds a history (versions 1..n, one second apart), `when` runs `decide`
+//! against it, and `then_*` checks what came out. Below the scenarios: the event
+//! codec, the v1 golden fixture, and property tests over random command sequences.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use proptest::strategy::Union;
+
+use super::command::{MAX_SUBJECT, MAX_TAGS};
+use super::event::{
+    AgentRef, CaseOpened, CaseResolved, CaseRouted, MessagePosted, PriorityChanged, Reason,
+    SwarmEnded, SwarmLeadChanged, SwarmStarted, TagRef, TierChanged,
+};
+use super::*;
+
+// ---------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------
+
+/// An arbitrary fixed instant (2026-09-15), in microseconds.
+const T0: i64 = 1_789_500_000_000_000;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix_micros(T0).plus_secs(secs)
+}
+
+fn agent(id: &str) -> AgentId {
+    AgentId::new(id).expect("test agent ids are valid")
+}
+
+fn actor(id: &str) -> Actor {
+    Actor::new(id, Role::Agent).expect("test agent ids are valid")
+}
+
+fn tier(name: &str) -> Tier {
+    Tier::new(name)
+}
+
+fn case_id() -> CaseId {
+    "01HZX3N8Q4T5V6W7X8Y9Z0ABCD".parse().expect("a valid ULID")
+}
+
+fn customer() -> Customer {
+    Customer {
+        id: "cust-42".into(),
+        name: "Ada's Bakery".into(),
+        segment: Segment::B2b,
+        key_account: true,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------
+
+fn open_case() -> OpenCase {
+    OpenCase {
+        case_id: case_id(),
+        subject: "Why was I charged twice?".into(),
+        body: "My card shows two payments for May.".into(),
+        channel: Channel::Email,
+        customer: customer(),
+        language: "en".into(),
+        priority: Priority::Normal,
+        tags: vec!["billing".into()],
+    }
+}
+
+fn open() -> Command {
+    Command::Open(open_case())
+}
+
+fn route_case(tier_name: &str) -> RouteCase {
+    RouteCase {
+        tier: tier(tier_name),
+        team: None,
+        priority: None,
+        tags: vec![],
+        sensitive: false,
+        rule_id: None,
+        rule_set_version: None,
+    }
+}
+
+fn route(tier_name: &str) -> Command {
+    Command::Route(route_case(tier_name))
+}
+
+const ESCALATION_REASON: &str = "needs a specialist";
+
+fn escalate() -> Command {
+    Command::Escalate {
+        to: None,
+        reason: ESCALATION_REASON.into(),
+    }
+}
+
+fn escalate_to(tier_name: &str) -> Command {
+    Command::Escalate {
+        to: Some(tier(tier_name)),
+        reason: ESCALATION_REASON.into(),
+    }
+}
+
+fn deescalate() -> Command {
+    Command::Deescalate {
+        to: None,
+        reason: ESCALATION_REASON.into(),
+    }
+}
+
+fn deescalate_to(tier_name: &str) -> Command {
+    Command::Deescalate {
+        to: Some(tier(tier_name)),
+        reason: ESCALATION_REASON.into(),
+    }
+}
+
+fn assign(a: &str) -> Command {
+    Command::Assign { agent: agent(a) }
+}
+
+fn unassign() -> Command {
+    Command::Unassign
+}
+
+fn start_swarm(lead: &str) -> Command {
+    Command::StartSwarm {
+        lead: agent(lead),
+        reason: "complex billing bug".into(),
+    }
+}
+
+fn join(a: &str) -> Command {
+    Command::JoinSwarm { agent: agent(a) }
+}
+
+fn leave(a: &str) -> Command {
+    Command::LeaveSwarm { agent: agent(a) }
+}
+
+fn set_lead(a: &str) -> Command {
+    Command::SetSwarmLead { agent: agent(a) }
+}
+
+fn post(kind: MessageKind, body: &str) -> Command {
+    Command::PostMessage {
+        kind,
+        body: body.into(),
+    }
+}
+
+fn change_priority(priority: Priority) -> Command {
+    Command::ChangePriority {
+        priority,
+        reason: "customer overcharged".into(),
+    }
+}
+
+fn tag(t: &str) -> Command {
+    Command::Tag { tag: t.into() }
+}
+
+fn untag(t: &str) -> Command {
+    Command::Untag { tag: t.into() }
+}
+
+fn resolve(text: &str) -> Command {
+    Command::Resolve {
+        resolution: text.into(),
+    }
+}
+
+fn reopen(reason: &str) -> Command {
+    Command::Reopen {
+        reason: reason.into(),
+    }
+}
+
+fn close(reason: &str) -> Command {
+    Command::Close {
+        reason: reason.into(),
+    }
+}
+
+/// One well-formed instance of every command, `open` first.
+fn every_command() -> Vec<Command> {
+    vec![
+        open(),
+        route("L1"),
+        escalate(),
+        deescalate(),
+        assign("bob"),
+        unassign(),
+        start_swarm("alice"),
+        join("bob"),
+        leave("alice"),
+        set_lead("bob"),
+        post(MessageKind::PublicReply, "We are on it."),
+        change_priority(Priority::Urgent),
+        tag("refund"),
+        untag("billing"),
+        resolve("refunded the duplicate charge"),
+        reopen("still charged twice"),
+        close("done"),
+    ]
+}
+
+// ---------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------
+
+/// What `open()` produces.
+fn opened() -> CaseEvent {
+    CaseEvent::Opened(CaseOpened {
+        case_id: case_id(),
+        subject: "Why was I charged twice?".into(),
+        body: "My card shows two payments for May.".into(),
+        channel: Channel::Email,
+        customer: customer(),
+        language: "en".into(),
+        priority: Priority::Normal,
+        tags: vec!["billing".into()],
+    })
+}
+
+fn routed(tier_name: &str) -> CaseEvent {
+    CaseEvent::Routed(CaseRouted {
+        tier: tier(tier_name),
+        team: None,
+        priority: None,
+        tags: vec![],
+        sensitive: false,
+        rule_id: None,
+        rule_set_version: None,
+    })
+}
+
+fn escalated(from: &str, to: &str) -> CaseEvent {
+    CaseEvent::Escalated(TierChanged {
+        from: tier(from),
+        to: tier(to),
+        reason: ESCALATION_REASON.into(),
+    })
+}
+
+fn deescalated(from: &str, to: &str) -> CaseEvent {
+    CaseEvent::Deescalated(TierChanged {
+        from: tier(from),
+        to: tier(to),
+        reason: ESCALATION_REASON.into(),
+    })
+}
+
+fn assigned(a: &str) -> CaseEvent {
+    CaseEvent::Assigned(AgentRef { agent: agent(a) })
+}
+
+fn unassigned(a: &str) -> CaseEvent {
+    CaseEvent::Unassigned(AgentRef { agent: agent(a) })
+}
+
+fn swarm_started(lead: &str) -> CaseEvent {
+    CaseEvent::SwarmStarted(SwarmStarted {
+        lead: agent(lead),
+        reason: "complex billing bug".into(),
+    })
+}
+
+fn joined(a: &str) -> CaseEvent {
+    CaseEvent::SwarmJoined(AgentRef { agent: agent(a) })
+}
+
+fn left(a: &str) -> CaseEvent {
+    CaseEvent::SwarmLeft(AgentRef { agent: agent(a) })
+}
+
+fn lead_changed(from: &str, to: &str) -> CaseEvent {
+    CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+        from: agent(from),
+        to: agent(to),
+    })
+}
+
+fn swarm_ended(reason: &str) -> CaseEvent {
+    CaseEvent::SwarmEnded(SwarmEnded {
+        reason: reason.into(),
+    })
+}
+
+fn posted(kind: MessageKind, author: &str, body: &str) -> CaseEvent {
+    CaseEvent::MessagePosted(MessagePosted {
+        kind,
+        author: agent(author),
+        body: body.into(),
+    })
+}
+
+fn priority_changed(from: Priority, to: Priority) -> CaseEvent {
+    CaseEvent::PriorityChanged(PriorityChanged {
+        from,
+        to,
+        reason: "customer overcharged".into(),
+    })
+}
+
+fn tagged(t: &str) -> CaseEvent {
+    CaseEvent::Tagged(TagRef { tag: t.into() })
+}
+
+fn untagged(t: &str) -> CaseEvent {
+    CaseEvent::Untagged(TagRef { tag: t.into() })
+}
+
+fn resolved(text: &str, tier_name: Option<&str>, by: &str) -> CaseEvent {
+    CaseEvent::Resolved(CaseResolved {
+        resolution: text.into(),
+        tier: tier_name.map(tier),
+        by: agent(by),
+    })
+}
+
+fn reopened(reason: &str) -> CaseEvent {
+    CaseEvent::Reopened(Reason {
+        reason: reason.into(),
+    })
+}
+
+fn closed(reason: &str) -> CaseEvent {
+    CaseEvent::Closed(Reason {
+        reason: reason.into(),
+    })
+}
+
+/// An open case routed to `tier_name`.
+fn routed_to(tier_name: &str) -> Vec<CaseEvent> {
+    vec![opened(), routed(tier_name)]
+}
+
+/// An open case at L1 with a swarm led by `lead`, joined by `others` in that order.
+fn swarming(lead: &str, others: &[&str]) -> Vec<CaseEvent> {
+    let mut events = routed_to("L1");
+    events.push(swarm_started(lead));
+    events.extend(others.iter().map(|a| joined(a)));
+    events
+}
+
+// ---------------------------------------------------------------------------------
+// given / when / then
+// ---------------------------------------------------------------------------------
+
+struct Given {
+    history: Vec<(CaseEvent, Timestamp)>,
+    ladder: TierLadder,
+    actor: Actor,
+}
+
+/// A case whose stream holds `events`, recorded one second apart; by default the
+/// standard ladder and agent `alice` acting.
+fn given(events: impl IntoIterator<Item = CaseEvent>) -> Given {
+    let history = events
+        .into_iter()
+        .zip(1..)
+        .map(|(e, i)| (e, at(i)))
+        .collect();
+    Given {
+        history,
+        ladder: TierLadder::standard(),
+        actor: actor("alice"),
+    }
+}
+
+/// No case yet.
+fn nothing() -> Vec<CaseEvent> {
+    Vec::new()
+}
+
+impl Given {
+    fn on_ladder(mut self, names: &[&str]) -> Self {
+        self.ladder = TierLadder::new(names.iter().copied()).expect("a valid ladder");
+        self
+    }
+
+    fn by(mut self, id: &str) -> Self {
+        self.actor = actor(id);
+        self
+    }
+
+    fn state(&self) -> Case {
+        Case::fold(self.history.iter().zip(1..).map(|((e, t), v)| (e, v, *t)))
+    }
+
+    fn when(self, command: Command) -> Then {
+        let before = self.state();
+        let now = at(self.history.len() as i64 + 1);
+        let ctx = Context {
+            tiers: &self.ladder,
+            actor: &self.actor,
+            now,
+        };
+        let result = decide(&before, command, &ctx);
+        Then {
+            before,
+            result,
+            now,
+        }
+    }
+
+    fn when_all(self, commands: Vec<Command>) -> Then {
+        let before = self.state();
+        let now = at(self.history.len() as i64 + 1);
+        let ctx = Context {
+            tiers: &self.ladder,
+            actor: &self.actor,
+            now,
+        };
+        let result = decide_all(&before, commands, &ctx);
+        Then {
+            before,
+            result,
+            now,
+        }
+    }
+}
+
+struct Then {
+    before: Case,
+    result: Result<Vec<CaseEvent>, DomainError>,
+    now: Timestamp,
+}
+
+impl Then {
+    /// The command was accepted with exactly these events; returns the state after them.
+    #[track_caller]
+    fn then_events(self, expected: impl Into<Vec<CaseEvent>>) -> Case {
+        let expected = expected.into();
+        let events = match self.result {
+            Ok(events) => events,
+            Err(e) => panic!("expected {expected:#?}\nbut the command was refused: {e:?}"),
+        };
+        assert_eq!(events, expected, "unexpected events");
+        let mut case = self.before;
+        for e in &events {
+            case.apply(e, case.version + 1, self.now);
+        }
+        case
+    }
+
+    #[track_caller]
+    fn then_error(self, expected: DomainError) {
+        match self.result {
+            Ok(events) => panic!("expected {expected:?}, but the command produced {events:#?}"),
+            Err(e) => assert_eq!(e, expected),
+        }
+    }
+
+    /// Refused as an invalid transition of `action`; returns the reason.
+    #[track_caller]
+    fn then_refused(self, action: &str) -> String {
+        match self.result {
+            Err(DomainError::InvalidTransition { action: a, reason }) => {
+                assert_eq!(a, action, "refused, but for another action ({reason})");
+                reason
+            }
+            other => panic!("expected `{action}` to be refused as a transition, got {other:#?}"),
+        }
+    }
+
+    /// Refused as malformed input; the message must mention `mentions`.
+    #[track_caller]
+    fn then_invalid(self, mentions: &str) {
+        match self.result {
+            Err(DomainError::Invalid(msg)) => {
+                assert!(
+                    msg.contains(mentions),
+                    "`{msg}` does not mention `{mentions}`"
+                )
+            }
+            other => panic!("expected invalid input about `{mentions}`, got {other:#?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Open
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn open_starts_a_case_at_version_one_unrouted() {
+    let case = given(nothing()).when(open()).then_events([opened()]);
+    assert!(case.exists());
+    assert_eq!(case.version, 1);
+    assert_eq!(case.id, Some(case_id()));
+    assert_eq!(case.status, Status::Open);
+    assert_eq!(case.tier, None);
+    assert_eq!(case.customer, Some(customer()));
+    assert_eq!(case.tags, BTreeSet::from(["billing".to_string()]));
+    assert_eq!(case.opened_at, at(1));
+}
+
+#[test]
+fn open_normalises_text_language_and_tags() {
+    let command = Command::Open(OpenCase {
+        subject: "  Why was I charged twice?\n".into(),
+        customer: Customer {
+            id: " cust-42 ".into(),
+            ..customer()
+        },
+        language: "EN".into(),
+        tags: vec!["Billing".into(), " billing ".into(), "VIP".into()],
+        ..open_case()
+    });
+    let expected = match opened() {
+        CaseEvent::Opened(e) => CaseEvent::Opened(CaseOpened {
+            tags: vec!["billing".into(), "vip".into()],
+            ..e
+        }),
+        _ => unreachable!(),
+    };
+    given(nothing()).when(command).then_events([expected]);
+}
+
+#[test]
+fn open_without_language_defaults_to_english() {
+    let command = Command::Open(OpenCase {
+        language: "  ".into(),
+        ..open_case()
+    });
+    let case = given(nothing()).when(command).then_events([opened()]);
+    assert_eq!(case.language, "en");
+}
+
+#[test]
+fn open_twice_is_refused() {
+    given([opened()])
+        .when(open())
+        .then_error(DomainError::CaseExists);
+}
+
+#[test]
+fn open_with_empty_subject_is_invalid() {
+    let command = Command::Open(OpenCase {
+        subject: " \t ".into(),
+        ..open_case()
+    });
+    given(nothing()).when(command).then_invalid("subject");
+}
+
+#[test]
+fn open_subject_is_limited_to_max_length() {
+    let at_limit = Command::Open(OpenCase {
+        subject: "x".repeat(MAX_SUBJECT),
+        ..open_case()
+    });
+    assert!(given(nothing()).when(at_limit).result.is_ok());
+    let too_long = Command::Open(OpenCase {
+        subject: "x".repeat(MAX_SUBJECT + 1),
+        ..open_case()
+    });
+    given(nothing()).when(too_long).then_invalid("subject");
+}
+
+#[test]
+fn open_needs_a_customer_id() {
+    let command = Command::Open(OpenCase {
+        customer: Customer {
+            id: "".into(),
+            ..customer()
+        },
+        ..open_case()
+    });
+    given(nothing()).when(command).then_invalid("customer id");
+}
+
+#[test]
+fn open_with_a_malformed_tag_is_invalid() {
+    let command = Command::Open(OpenCase {
+        tags: vec!["two words".into()],
+        ..open_case()
+    });
+    given(nothing()).when(command).then_invalid("two words");
+}
+
+#[test]
+fn open_with_too_many_tags_is_invalid() {
+    let tags = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+    let command = Command::Open(OpenCase {
+        tags,
+        ..open_case()
+    });
+    given(nothing()).when(command).then_invalid("tags");
+}
+
+#[test]
+fn every_other_command_needs_an_existing_case() {
+    for command in every_command().into_iter().skip(1) {
+        let name = command.name();
+        let result = given(nothing()).when(command).result;
+        assert_eq!(result, Err(DomainError::CaseNotFound), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Route
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn route_sets_tier_team_priority_sensitivity_and_adds_only_new_tags() {
+    let command = Command::Route(RouteCase {
+        tier: tier("L1"),
+        team: Some(" billing-team ".into()),
+        priority: Some(Priority::High),
+        tags: vec!["Billing".into(), "refund".into()],
+        sensitive: true,
+        rule_id: Some("rule-7".into()),
+        rule_set_version: Some(3),
+    });
+    let case = given([opened()])
+        .when(command)
+        .then_events([CaseEvent::Routed(CaseRouted {
+            tier: tier("L1"),
+            team: Some("billing-team".into()),
+            priority: Some(Priority::High),
+            tags: vec!["refund".into()],
+            sensitive: true,
+            rule_id: Some("rule-7".into()),
+            rule_set_version: Some(3),
+        })]);
+    assert_eq!(case.tier, Some(tier("L1")));
+    assert_eq!(case.team.as_deref(), Some("billing-team"));
+    assert_eq!(case.priority, Priority::High);
+    assert!(case.sensitive);
+    assert_eq!(
+        case.tags,
+        BTreeSet::from(["billing".to_string(), "refund".to_string()])
+    );
+}
+
+#[test]
+fn route_without_priority_keeps_the_current_one() {
+    let case = given([
+        opened(),
+        priority_changed(Priority::Normal, Priority::Urgent),
+    ])
+    .when(route("L1"))
+    .then_events([routed("L1")]);
+    assert_eq!(case.priority, Priority::Urgent);
+}
+
+#[test]
+fn rerouting_never_drops_sensitivity() {
+    let sensitive = CaseEvent::Routed(CaseRouted {
+        sensitive: true,
+        ..match routed("L2") {
+            CaseEvent::Routed(r) => r,
+            _ => unreachable!(),
+        }
+    });
+    let case = given([opened(), sensitive])
+        .when(route("L1"))
+        .then_events([routed("L1")]);
+    assert_eq!(case.tier, Some(tier("L1")));
+    assert!(
+        case.sensitive,
+        "a case that involved sensitive data stays sensitive"
+    );
+}
+
+#[test]
+fn route_to_an_unknown_tier_is_refused() {
+    given([opened()])
+        .when(route("L9"))
+        .then_error(DomainError::UnknownTier("L9".into()));
+}
+
+#[test]
+fn route_with_blank_team_is_invalid() {
+    let command = Command::Route(RouteCase {
+        team: Some("  ".into()),
+        ..route_case("L1")
+    });
+    given([opened()]).when(command).then_invalid("team");
+}
+
+#[test]
+fn route_of_a_resolved_case_is_refused() {
+    given([opened(), resolved("done", None, "alice")])
+        .when(route("L1"))
+        .then_refused("route");
+}
+
+// ---------------------------------------------------------------------------------
+// Escalate / de-escalate
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn escalate_moves_up_one_tier_and_counts() {
+    let case = given(routed_to("L1"))
+        .when(escalate())
+        .then_events([escalated("L1", "L2")]);
+    assert_eq!(case.tier, Some(tier("L2")));
+    assert_eq!(case.escalations, 1);
+}
+
+#[test]
+fn escalate_to_a_named_higher_tier_may_skip_tiers() {
+    let case = given(routed_to("L1"))
+        .when(escalate_to("L3"))
+        .then_events([escalated("L1", "L3")]);
+    assert_eq!(case.tier, Some(tier("L3")));
+}
+
+#[test]
+fn escalate_to_a_named_tier_that_is_not_above_is_refused() {
+    given(routed_to("L2"))
+        .when(escalate_to("L1"))
+        .then_refused("escalate");
+    given(routed_to("L2"))
+        .when(escalate_to("L2"))
+        .then_refused("escalate");
+}
+
+#[test]
+fn escalate_to_an_unknown_tier_is_refused() {
+    given(routed_to("L1"))
+        .when(escalate_to("L4"))
+        .then_error(DomainError::UnknownTier("L4".into()));
+}
+
+#[test]
+fn escalate_past_the_top_tier_is_refused() {
+    given(routed_to("L3"))
+        .when(escalate())
+        .then_error(DomainError::TopTier(tier("L3")));
+    let case = given([opened(), routed("L2"), escalated("L2", "L3")]).state();
+    assert_eq!(case.escalations, 1);
+    given([opened(), routed("L2"), escalated("L2", "L3")])
+        .when(escalate())
+        .then_error(DomainError::TopTier(tier("L3")));
+}
+
+#[test]
+fn escalate_needs_a_routed_case() {
+    let reason = given([opened()]).when(escalate()).then_refused("escalate");
+    assert!(reason.contains("routed"), "{reason}");
+}
+
+#[test]
+fn escalate_needs_a_reason() {
+    let command = Command::Escalate {
+        to: None,
+        reason: "  ".into(),
+    };
+    given(routed_to("L1")).when(command).then_invalid("reason");
+}
+
+#[test]
+fn escalate_a_resolved_case_is_refused() {
+    let mut history = routed_to("L1");
+    history.push(resolved("done", Some("L1"), "alice"));
+    given(history).when(escalate()).then_refused("escalate");
+}
+
+#[test]
+fn escalate_a_closed_case_is_refused() {
+    let mut history = routed_to("L1");
+    history.push(closed("spam"));
+    let reason = given(history).when(escalate()).then_refused("escalate");
+    assert!(reason.contains("closed"), "{reason}");
+}
+
+#[test]
+fn deescalate_moves_down_one_tier_without_counting_an_escalation() {
+    let case = given(routed_to("L2"))
+        .when(deescalate())
+        .then_events([deescalated("L2", "L1")]);
+    assert_eq!(case.tier, Some(tier("L1")));
+    assert_eq!(case.escalations, 0);
+}
+
+#[test]
+fn deescalate_to_a_named_lower_tier() {
+    given(routed_to("L3"))
+        .when(deescalate_to("L0"))
+        .then_events([deescalated("L3", "L0")]);
+}
+
+#[test]
+fn deescalate_below_the_bottom_tier_is_refused() {
+    given(routed_to("L0"))
+        .when(deescalate())
+        .then_error(DomainError::BottomTier(tier("L0")));
+}
+
+#[test]
+fn deescalate_to_a_named_tier_that_is_not_below_is_refused() {
+    given(routed_to("L1"))
+        .when(deescalate_to("L2"))
+        .then_refused("de-escalate");
+    given(routed_to("L1"))
+        .when(deescalate_to("L1"))
+        .then_refused("de-escalate");
+}
+
+#[test]
+fn deescalate_needs_a_routed_case() {
+    given([opened()])
+        .when(deescalate())
+        .then_refused("de-escalate");
+}
+
+// ---------------------------------------------------------------------------------
+// Configurable ladders
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn two_tier_ladder_tops_out_at_l1() {
+    let small = ["L0", "L1"];
+    let case = given([opened()])
+        .on_ladder(&small)
+        .when(route("L1"))
+        .then_events([routed("L1")]);
+    assert_eq!(case.tier, Some(tier("L1")));
+    given(routed_to("L1"))
+        .on_ladder(&small)
+        .when(escalate())
+        .then_error(DomainError::TopTier(tier("L1")));
+    given(routed_to("L1"))
+        .on_ladder(&small)
+        .when(escalate_to("L2"))
+        .then_error(DomainError::UnknownTier("L2".into()));
+    given([opened()])
+        .on_ladder(&small)
+        .when(route("L2"))
+        .then_error(DomainError::UnknownTier("L2".into()));
+    given(routed_to("L0"))
+        .on_ladder(&small)
+        .when(escalate())
+        .then_events([escalated("L0", "L1")]);
+}
+
+#[test]
+fn ladder_with_a_vendor_tier_escalates_from_l3_to_l4() {
+    let five = ["L0", "L1", "L2", "L3", "L4"];
+    given(routed_to("L3"))
+        .on_ladder(&five)
+        .when(escalate())
+        .then_events([escalated("L3", "L4")]);
+    given(routed_to("L1"))
+        .on_ladder(&five)
+        .when(escalate_to("L4"))
+        .then_events([escalated("L1", "L4")]);
+    given(routed_to("L4"))
+        .on_ladder(&five)
+        .when(escalate())
+        .then_error(DomainError::TopTier(tier("L4")));
+    given(routed_to("L4"))
+        .on_ladder(&five)
+        .when(deescalate())
+        .then_events([deescalated("L4", "L3")]);
+}
+
+#[test]
+fn custom_tier_names_work_like_any_other() {
+    let ladder = ["bot", "front", "experts"];
+    given(routed_to("front"))
+        .on_ladder(&ladder)
+        .when(escalate())
+        .then_events([escalated("front", "experts")]);
+}
+
+#[test]
+fn ladder_must_be_non_empty_with_unique_names() {
+    assert!(matches!(
+        TierLadder::new(Vec::<String>::new()),
+        Err(DomainError::Invalid(_))
+    ));
+    assert!(matches!(
+        TierLadder::new(["L0", "L1", "L0"]),
+        Err(DomainError::Invalid(_))
+    ));
+    assert!(matches!(
+        TierLadder::new(["L0", " "]),
+        Err(DomainError::Invalid(_))
+    ));
+    assert!(matches!(
+        TierLadder::new(["L0", " L0 "]),
+        Err(DomainError::Invalid(_))
+    ));
+    let ladder = TierLadder::new([" L0 ", "L1"]).unwrap();
+    assert_eq!(ladder.tiers(), &[tier("L0"), tier("L1")]);
+    assert_eq!(ladder.top(), &tier("L1"));
+    assert_eq!(ladder.rank(&tier("L1")), Some(1));
+    assert_eq!(ladder.rank(&tier("L2")), None);
+}
+
+// ---------------------------------------------------------------------------------
+// Assign / unassign
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn assign_sets_the_assignee() {
+    let case = given(routed_to("L1"))
+        .when(assign("bob"))
+        .then_events([assigned("bob")]);
+    assert_eq!(case.assignee, Some(agent("bob")));
+}
+
+#[test]
+fn reassigning_to_someone_else_is_allowed() {
+    let mut history = routed_to("L1");
+    history.push(assigned("bob"));
+    let case = given(history)
+        .when(assign("carol"))
+        .then_events([assigned("carol")]);
+    assert_eq!(case.assignee, Some(agent("carol")));
+}
+
+#[test]
+fn assigning_the_current_assignee_again_is_refused() {
+    let mut history = routed_to("L1");
+    history.push(assigned("bob"));
+    given(history).when(assign("bob")).then_refused("assign");
+}
+
+#[test]
+fn unassign_names_the_agent_who_was_assigned() {
+    let mut history = routed_to("L1");
+    history.push(assigned("bob"));
+    let case = given(history)
+        .when(unassign())
+        .then_events([unassigned("bob")]);
+    assert_eq!(case.assignee, None);
+}
+
+#[test]
+fn unassign_without_assignee_is_refused() {
+    given(routed_to("L1"))
+        .when(unassign())
+        .then_refused("unassign");
+    given([opened(), assigned("bob"), unassigned("bob")])
+        .when(unassign())
+        .then_refused("unassign");
+}
+
+// ---------------------------------------------------------------------------------
+// Swarming
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn start_swarm_makes_the_lead_its_first_member() {
+    let case = given(routed_to("L1"))
+        .when(start_swarm("alice"))
+        .then_events([swarm_started("alice")]);
+    let swarm = case.swarm.expect("a swarm");
+    assert_eq!(swarm.lead, agent("alice"));
+    assert_eq!(swarm.members.keys().collect::<Vec<_>>(), [&agent("alice")]);
+    assert_eq!(swarm.started_at, at(3));
+}
+
+#[test]
+fn start_swarm_works_before_routing() {
+    given([opened()])
+        .when(start_swarm("alice"))
+        .then_events([swarm_started("alice")]);
+}
+
+#[test]
+fn start_swarm_twice_is_refused() {
+    given(swarming("alice", &[]))
+        .when(start_swarm("bob"))
+        .then_refused("start swarm");
+}
+
+#[test]
+fn join_adds_a_member_with_the_join_time() {
+    let case = given(swarming("alice", &[]))
+        .when(join("bob"))
+        .then_events([joined("bob")]);
+    assert!(case.is_swarm_member(&agent("bob")));
+    let swarm = case.swarm.unwrap();
+    assert_eq!(swarm.members.get(&agent("bob")), Some(&at(4)));
+    assert_eq!(
+        swarm.lead,
+        agent("alice"),
+        "joining does not change the lead"
+    );
+}
+
+#[test]
+fn join_twice_is_refused() {
+    given(swarming("alice", &["bob"]))
+        .when(join("bob"))
+        .then_refused("join swarm");
+    given(swarming("alice", &["bob"]))
+        .when(join("alice"))
+        .then_refused("join swarm");
+}
+
+#[test]
+fn join_without_a_swarm_is_refused() {
+    let reason = given(routed_to("L1"))
+        .when(join("bob"))
+        .then_refused("join swarm");
+    assert!(reason.contains("no active swarm"), "{reason}");
+}
+
+#[test]
+fn leave_by_a_non_member_is_refused() {
+    given(swarming("alice", &["bob"]))
+        .when(leave("carol"))
+        .then_refused("leave swarm");
+}
+
+#[test]
+fn leave_without_a_swarm_is_refused() {
+    given(routed_to("L1"))
+        .when(leave("alice"))
+        .then_refused("leave swarm");
+}
+
+#[test]
+fn a_member_leaving_keeps_the_lead() {
+    let case = given(swarming("alice", &["bob", "carol"]))
+        .when(leave("bob"))
+        .then_events([left("bob")]);
+    let swarm = case.swarm.unwrap();
+    assert_eq!(swarm.lead, agent("alice"));
+    assert!(!swarm.members.contains_key(&agent("bob")));
+    assert_eq!(swarm.members.len(), 2);
+}
+
+#[test]
+fn lead_leaving_hands_the_lead_to_the_longest_standing_member() {
+    // zoe joined before bob, although bob sorts first by name.
+    let case = given(swarming("alice", &["zoe", "bob"]))
+        .when(leave("alice"))
+        .then_events([left("alice"), lead_changed("alice", "zoe")]);
+    let swarm = case.swarm.unwrap();
+    assert_eq!(swarm.lead, agent("zoe"));
+    assert_eq!(swarm.members.len(), 2);
+}
+
+#[test]
+fn lead_leaving_skips_members_who_already_left() {
+    let mut history = swarming("alice", &["zoe", "bob", "carol"]);
+    history.push(left("zoe"));
+    given(history)
+        .when(leave("alice"))
+        .then_events([left("alice"), lead_changed("alice", "bob")]);
+}
+
+#[test]
+fn lead_succession_ties_on_join_time_go_to_the_smaller_id() {
+    // Everyone joined in one unit of work, hence at the same instant.
+    let case = given(routed_to("L1"))
+        .when_all(vec![start_swarm("alice"), join("zoe"), join("bob")])
+        .then_events([swarm_started("alice"), joined("zoe"), joined("bob")]);
+    let ladder = TierLadder::standard();
+    let me = actor("alice");
+    let ctx = Context {
+        tiers: &ladder,
+        actor: &me,
+        now: at(10),
+    };
+    assert_eq!(
+        decide(&case, leave("alice"), &ctx),
+        Ok(vec![left("alice"), lead_changed("alice", "bob")])
+    );
+}
+
+#[test]
+fn last_member_leaving_ends_the_swarm() {
+    let case = given(swarming("alice", &[]))
+        .when(leave("alice"))
+        .then_events([left("alice"), swarm_ended("last member left")]);
+    assert_eq!(case.swarm, None);
+    // ...after which a new swarm can start.
+    let mut history = swarming("alice", &[]);
+    history.extend([left("alice"), swarm_ended("last member left")]);
+    given(history)
+        .when(start_swarm("bob"))
+        .then_events([swarm_started("bob")]);
+}
+
+#[test]
+fn set_lead_hands_the_lead_to_a_member() {
+    let case = given(swarming("alice", &["bob"]))
+        .when(set_lead("bob"))
+        .then_events([lead_changed("alice", "bob")]);
+    let swarm = case.swarm.unwrap();
+    assert_eq!(swarm.lead, agent("bob"));
+    assert!(
+        swarm.members.contains_key(&agent("alice")),
+        "the old lead stays a member"
+    );
+}
+
+#[test]
+fn set_lead_to_a_non_member_is_refused() {
+    given(swarming("alice", &["bob"]))
+        .when(set_lead("carol"))
+        .then_refused("set swarm lead");
+}
+
+#[test]
+fn set_lead_to_the_current_lead_is_refused() {
+    given(swarming("alice", &["bob"]))
+        .when(set_lead("alice"))
+        .then_refused("set swarm lead");
+}
+
+#[test]
+fn set_lead_without_a_swarm_is_refused() {
+    given(routed_to("L1"))
+        .when(set_lead("alice"))
+        .then_refused("set swarm lead");
+}
+
+// ---------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn post_message_records_the_acting_agent_as_author() {
+    let case = given(routed_to("L1"))
+        .by("bob")
+        .when(post(MessageKind::PublicReply, "  We refunded you.  "))
+        .then_events([posted(MessageKind::PublicReply, "bob", "We refunded you.")]);
+    assert_eq!(case.message_count, 1);
+}
+
+#[test]
+fn internal_notes_are_allowed_on_a_resolved_case() {
+    given([opened(), resolved("done", None, "alice")])
+        .when(post(MessageKind::InternalNote, "follow up next week"))
+        .then_events([posted(
+            MessageKind::InternalNote,
+            "alice",
+            "follow up next week",
+        )]);
+}
+
+#[test]
+fn swarm_chat_by_a_member_is_accepted() {
+    given(swarming("alice", &["bob"]))
+        .by("bob")
+        .when(post(MessageKind::SwarmChat, "I know this bug"))
+        .then_events([posted(MessageKind::SwarmChat, "bob", "I know this bug")]);
+}
+
+#[test]
+fn swarm_chat_by_a_non_member_is_refused() {
+    given(swarming("alice", &["bob"]))
+        .by("carol")
+        .when(post(MessageKind::SwarmChat, "hi"))
+        .then_refused("post message");
+    given(routed_to("L1"))
+        .when(post(MessageKind::SwarmChat, "hi"))
+        .then_refused("post message");
+}
+
+#[test]
+fn post_message_with_empty_body_is_invalid() {
+    given(routed_to("L1"))
+        .when(post(MessageKind::PublicReply, " \n "))
+        .then_invalid("message");
+}
+
+// ---------------------------------------------------------------------------------
+// Priority and tags
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn change_priority_records_from_and_to() {
+    let case = given(routed_to("L1"))
+        .when(change_priority(Priority::Urgent))
+        .then_events([priority_changed(Priority::Normal, Priority::Urgent)]);
+    assert_eq!(case.priority, Priority::Urgent);
+}
+
+#[test]
+fn change_priority_to_the_same_priority_is_refused() {
+    given(routed_to("L1"))
+        .when(change_priority(Priority::Normal))
+        .then_refused("change priority");
+}
+
+#[test]
+fn tag_is_normalised_to_lowercase() {
+    let case = given([opened()])
+        .when(tag(" Refund "))
+        .then_events([tagged("refund")]);
+    assert!(case.tags.contains("refund"));
+}
+
+#[test]
+fn tag_twice_is_refused_whatever_the_case() {
+    given([opened()]).when(tag("BILLING")).then_refused("tag");
+}
+
+#[test]
+fn malformed_tags_are_invalid() {
+    given([opened()])
+        .when(tag("no spaces"))
+        .then_invalid("not a valid tag");
+    given([opened()])
+        .when(tag(""))
+        .then_invalid("not a valid tag");
+    given([opened()])
+        .when(tag(&"x".repeat(65)))
+        .then_invalid("not a valid tag");
+    given([opened()])
+        .when(untag("no spaces"))
+        .then_invalid("not a valid tag");
+}
+
+#[test]
+fn tags_are_capped() {
+    let mut history = vec![opened()];
+    // `billing` came with the case; add tags up to the cap.
+    history.extend((1..MAX_TAGS).map(|i| tagged(&format!("t{i}"))));
+    assert_eq!(given(history.clone()).state().tags.len(), MAX_TAGS);
+    given(history).when(tag("one-more")).then_invalid("tags");
+}
+
+#[test]
+fn untag_removes_a_present_tag() {
+    let case = given([opened()])
+        .when(untag("Billing"))
+        .then_events([untagged("billing")]);
+    assert!(case.tags.is_empty());
+}
+
+#[test]
+fn untag_of_a_missing_tag_is_refused() {
+    given([opened()])
+        .when(untag("refund"))
+        .then_refused("untag");
+}
+
+#[test]
+fn tagging_a_resolved_case_is_allowed() {
+    given([opened(), resolved("done", None, "alice")])
+        .when(tag("recurring"))
+        .then_events([tagged("recurring")]);
+}
+
+// ---------------------------------------------------------------------------------
+// Resolve / reopen / close
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn resolve_records_the_current_tier_and_resolver() {
+    let case = given([opened(), routed("L1"), escalated("L1", "L2")])
+        .by("bob")
+        .when(resolve("refunded the duplicate charge"))
+        .then_events([resolved("refunded the duplicate charge", Some("L2"), "bob")]);
+    assert_eq!(case.status, Status::Resolved);
+    let resolution = case.resolution.expect("a resolution");
+    assert_eq!(resolution.tier, Some(tier("L2")));
+    assert_eq!(resolution.by, agent("bob"));
+    assert_eq!(resolution.at, at(4));
+}
+
+#[test]
+fn resolve_of_an_unrouted_case_has_no_tier() {
+    given([opened()])
+        .when(resolve("answered"))
+        .then_events([resolved("answered", None, "alice")]);
+}
+
+#[test]
+fn resolve_ends_an_active_swarm_first() {
+    let case = given(swarming("alice", &["bob"]))
+        .when(resolve("fixed"))
+        .then_events([
+            swarm_ended("case resolved"),
+            resolved("fixed", Some("L1"), "alice"),
+        ]);
+    assert_eq!(case.swarm, None);
+    assert_eq!(case.status, Status::Resolved);
+}
+
+#[test]
+fn resolve_twice_is_refused() {
+    given([opened(), resolved("done", None, "alice")])
+        .when(resolve("again"))
+        .then_refused("resolve");
+}
+
+#[test]
+fn resolve_needs_a_text() {
+    given([opened()])
+        .when(resolve("  "))
+        .then_invalid("resolution");
+}
+
+#[test]
+fn a_resolved_case_accepts_only_messages_tags_reopen_and_close() {
+    let history = [
+        opened(),
+        routed("L2"),
+        assigned("bob"),
+        resolved("done", Some("L2"), "bob"),
+    ];
+    let allowed = ["post message", "tag", "untag", "reopen", "close"];
+    for command in every_command() {
+        let name = command.name();
+        let result = given(history.clone()).when(command).result;
+        match name {
+            "open" => assert_eq!(result, Err(DomainError::CaseExists)),
+            n if allowed.contains(&n) => assert!(result.is_ok(), "{n}: {result:?}"),
+            n => assert!(
+                matches!(&result, Err(DomainError::InvalidTransition { action, .. }) if *action == n),
+                "{n}: {result:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn reopen_a_resolved_case_clears_the_resolution() {
+    let case = given([opened(), resolved("done", None, "alice")])
+        .when(reopen("still charged twice"))
+        .then_events([reopened("still charged twice")]);
+    assert_eq!(case.status, Status::Open);
+    assert_eq!(case.resolution, None);
+}
+
+#[test]
+fn reopened_case_can_be_resolved_again() {
+    given([opened(), resolved("done", None, "alice"), reopened("no")])
+        .when(resolve("really done"))
+        .then_events([resolved("really done", None, "alice")]);
+}
+
+#[test]
+fn reopen_an_open_case_is_refused() {
+    given(routed_to("L1"))
+        .when(reopen("why"))
+        .then_refused("reopen");
+}
+
+#[test]
+fn close_an_open_case() {
+    let case = given(routed_to("L1"))
+        .when(close("duplicate"))
+        .then_events([closed("duplicate")]);
+    assert_eq!(case.status, Status::Closed);
+}
+
+#[test]
+fn close_a_resolved_case_keeps_its_resolution() {
+    let case = given([opened(), resolved("done", None, "alice")])
+        .when(close("confirmed"))
+        .then_events([closed("confirmed")]);
+    assert_eq!(case.status, Status::Closed);
+    assert!(case.resolution.is_some());
+}
+
+#[test]
+fn close_ends_an_active_swarm_first() {
+    let case = given(swarming("alice", &["bob"]))
+        .when(close("spam"))
+        .then_events([swarm_ended("case closed"), closed("spam")]);
+    assert_eq!(case.swarm, None);
+}
+
+#[test]
+fn a_closed_case_refuses_every_command() {
+    let closed_from_open = vec![opened(), routed("L1"), assigned("bob"), closed("spam")];
+    let closed_from_resolved = vec![
+        opened(),
+        routed("L1"),
+        resolved("done", Some("L1"), "bob"),
+        closed("ok"),
+    ];
+    for history in [closed_from_open, closed_from_resolved] {
+        for command in every_command() {
+            let name = command.name();
+            let result = given(history.clone()).when(command).result;
+            if name == "open" {
+                assert_eq!(result, Err(DomainError::CaseExists));
+            } else {
+                assert!(
+                    matches!(&result, Err(DomainError::InvalidTransition { action, reason })
+                        if *action == name && reason.contains("closed")),
+                    "{name}: {result:?}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// decide_all and error codes
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn decide_all_opens_and_routes_as_one_unit() {
+    let case = given(nothing())
+        .when_all(vec![open(), route("L1"), assign("bob")])
+        .then_events([opened(), routed("L1"), assigned("bob")]);
+    assert_eq!(case.version, 3);
+    assert_eq!(case.tier, Some(tier("L1")));
+}
+
+#[test]
+fn decide_all_refuses_everything_if_one_command_is_refused() {
+    given(nothing())
+        .when_all(vec![open(), route("L9"), assign("bob")])
+        .then_error(DomainError::UnknownTier("L9".into()));
+    given(nothing())
+        .when_all(vec![open(), open()])
+        .then_error(DomainError::CaseExists);
+}
+
+#[test]
+fn decide_all_of_nothing_produces_nothing() {
+    given([opened()]).when_all(vec![]).then_events(nothing());
+}
+
+#[test]
+fn error_codes_are_stable() {
+    let code = |g: Given, command: Command| g.when(command).result.unwrap_err().code();
+    assert_eq!(code(given(nothing()), escalate()), "NOT_FOUND");
+    assert_eq!(code(given([opened()]), open()), "INVALID_TRANSITION");
+    assert_eq!(code(given([opened()]), route("L9")), "BAD_USER_INPUT");
+    assert_eq!(code(given([opened()]), tag("a b")), "BAD_USER_INPUT");
+    assert_eq!(
+        code(given(routed_to("L3")), escalate()),
+        "INVALID_TRANSITION"
+    );
+    assert_eq!(
+        code(given(routed_to("L0")), deescalate()),
+        "INVALID_TRANSITION"
+    );
+    assert_eq!(code(given([opened()]), unassign()), "INVALID_TRANSITION");
+}
+
+#[test]
+fn ids_and_enums_parse_and_reject() {
+    assert_eq!(CaseId::from_stream(&case_id().stream()), Some(case_id()));
+    assert_eq!(
+        CaseId::from_stream("tenant-01HZX3N8Q4T5V6W7X8Y9Z0ABCD"),
+        None
+    );
+    assert!(matches!(
+        "not-a-ulid".parse::<CaseId>(),
+        Err(DomainError::Invalid(_))
+    ));
+    assert!(AgentId::new("alice@example.com").is_ok());
+    assert!(AgentId::new("").is_err());
+    assert!(AgentId::new("has space").is_err());
+    assert!(AgentId::new("x".repeat(AgentId::MAX_LEN + 1)).is_err());
+    assert_eq!("urgent".parse::<Priority>(), Ok(Priority::Urgent));
+    assert!("asap".parse::<Priority>().is_err());
+    assert!(
+        Priority::Urgent < Priority::Low,
+        "queues sort most urgent first"
+    );
+    let ts = Timestamp::from_unix_micros(1_000_001);
+    assert_eq!(ts.to_rfc3339(), "1970-01-01T00:00:01.000001Z");
+    assert_eq!(Timestamp::parse_rfc3339(&ts.to_rfc3339()), Ok(ts));
+}
+
+// ---------------------------------------------------------------------------------
+// Event codec
+// ---------------------------------------------------------------------------------
+
+/// One hand-built instance of every event type, as written by schema version 1.
+/// FROZEN: `tests/fixtures/case_events_v1.txt` holds exactly these values encoded by
+/// v1. Fields of the same type carry different values, so that reordering the fields
+/// of a payload struct changes what the fixture decodes to.
+fn golden_v1_events() -> Vec<CaseEvent> {
+    vec![
+        CaseEvent::Opened(CaseOpened {
+            case_id: case_id(),
+            subject: "Charged twice".into(),
+            body: "Two payments in May".into(),
+            channel: Channel::SocialDm,
+            customer: Customer {
+                id: "cust-42".into(),
+                name: "Ada's Bakery".into(),
+                segment: Segment::B2c,
+                key_account: true,
+            },
+            language: "de".into(),
+            priority: Priority::High,
+            tags: vec!["billing".into(), "vip".into()],
+        }),
+        CaseEvent::Routed(CaseRouted {
+            tier: tier("L2"),
+            team: Some("payments".into()),
+            priority: Some(Priority::Urgent),
+            tags: vec!["refund".into()],
+            sensitive: true,
+            rule_id: Some("rule-7".into()),
+            rule_set_version: Some(300),
+        }),
+        CaseEvent::Escalated(TierChanged {
+            from: tier("L1"),
+            to: tier("L2"),
+            reason: "bug".into(),
+        }),
+        CaseEvent::Deescalated(TierChanged {
+            from: tier("L3"),
+            to: tier("L0"),
+            reason: "faq".into(),
+        }),
+        CaseEvent::Assigned(AgentRef {
+            agent: agent("bob"),
+        }),
+        CaseEvent::Unassigned(AgentRef {
+            agent: agent("carol"),
+        }),
+        CaseEvent::SwarmStarted(SwarmStarted {
+            lead: agent("dave"),
+            reason: "outage".into(),
+        }),
+        CaseEvent::SwarmJoined(AgentRef {
+            agent: agent("erin"),
+        }),
+        CaseEvent::SwarmLeft(AgentRef {
+            agent: agent("frank"),
+        }),
+        CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+            from: agent("gina"),
+            to: agent("hank"),
+        }),
+        CaseEvent::SwarmEnded(SwarmEnded {
+            reason: "last member left".into(),
+        }),
+        CaseEvent::MessagePosted(MessagePosted {
+            kind: MessageKind::SwarmChat,
+            author: agent("ivy"),
+            body: "repro found".into(),
+        }),
+        CaseEvent::PriorityChanged(PriorityChanged {
+            from: Priority::Low,
+            to: Priority::Urgent,
+            reason: "overcharged".into(),
+        }),
+        CaseEvent::Tagged(TagRef {
+            tag: "refund".into(),
+        }),
+        CaseEvent::Untagged(TagRef { tag: "vip".into() }),
+        CaseEvent::Resolved(CaseResolved {
+            resolution: "refunded".into(),
+            tier: Some(tier("L2")),
+            by: agent("jack"),
+        }),
+        CaseEvent::Reopened(Reason {
+            reason: "charged again".into(),
+        }),
+        CaseEvent::Closed(Reason {
+            reason: "confirmed".into(),
+        }),
+    ]
+}
+
+/// The same types with empty options and collections, which encode differently.
+fn sparse_events() -> Vec<CaseEvent> {
+    vec![
+        CaseEvent::Opened(CaseOpened {
+            tags: vec![],
+            ..opened_payload()
+        }),
+        routed("L0"),
+        resolved("answered", None, "alice"),
+        posted(MessageKind::PublicReply, "alice", "héllo ✓ unicode"),
+        CaseEvent::Reopened(Reason {
+            reason: String::new(),
+        }),
+    ]
+}
+
+fn opened_payload() -> CaseOpened {
+    match opened() {
+        CaseEvent::Opened(e) => e,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn golden_events_cover_every_event_type_once() {
+    let types: Vec<&str> = golden_v1_events().iter().map(|e| e.event_type()).collect();
+    let distinct: BTreeSet<&str> = types.iter().copied().collect();
+    assert_eq!(distinct.len(), types.len(), "a type appears twice");
+    assert_eq!(distinct, CaseEvent::TYPES.iter().copied().collect());
+    assert_eq!(CaseEvent::TYPES.len(), 18);
+}
+
+#[test]
+fn every_event_round_trips_through_the_binary_codec() {
+    for event in golden_v1_events().into_iter().chain(sparse_events()) {
+        let bytes = event.encode();
+        assert!(!bytes.is_empty(), "{}", event.event_type());
+        let back = CaseEvent::decode(event.event_type(), event.schema_version(), &bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", event.event_type()));
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn every_event_round_trips_through_json() {
+    for event in golden_v1_events().into_iter().chain(sparse_events()) {
+        let json = event.to_json();
+        assert!(json.is_object(), "{}: {json}", event.event_type());
+        let back = CaseEvent::from_json(event.event_type(), event.schema_version(), json)
+            .unwrap_or_else(|e| panic!("{}: {e}", event.event_type()));
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn json_payloads_use_plain_field_names() {
+    assert_eq!(
+        escalated("L1", "L2").to_json(),
+        serde_json::json!({ "from": "L1", "to": "L2", "reason": ESCALATION_REASON })
+    );
+    assert_eq!(
+        opened().to_json()["case_id"],
+        serde_json::json!(case_id().to_string())
+    );
+}
+
+#[test]
+fn decoding_an_unknown_type_or_version_is_an_error() {
+    let bytes = tagged("x").encode();
+    assert!(matches!(
+        CaseEvent::decode("CaseTeleported", 1, &bytes),
+        Err(CodecError::UnknownType(t, 1)) if t == "CaseTeleported"
+    ));
+    assert!(matches!(
+        CaseEvent::decode("CaseTagged", 99, &bytes),
+        Err(CodecError::UnknownType(t, 99)) if t == "CaseTagged"
+    ));
+    assert!(matches!(
+        CaseEvent::from_json("CaseTeleported", 1, tagged("x").to_json()),
+        Err(CodecError::UnknownType(..))
+    ));
+}
+
+#[test]
+fn decoding_a_malformed_payload_is_an_error() {
+    assert!(matches!(
+        CaseEvent::decode("CaseOpened", 1, &[0xff, 0xff]),
+        Err(CodecError::Payload(t, 1, _)) if t == "CaseOpened"
+    ));
+    assert!(matches!(
+        CaseEvent::decode("CaseEscalated", 1, &[]),
+        Err(CodecError::Payload(..))
+    ));
+    assert!(matches!(
+        CaseEvent::from_json("CaseTagged", 1, serde_json::json!({ "label": "x" })),
+        Err(CodecError::Payload(..))
+    ));
+}
+
+// ---------------------------------------------------------------------------------
+// Golden fixture: events written by v1 stay readable forever
+// ---------------------------------------------------------------------------------
+
+const FIXTURE_V1: &str = include_str!("../../tests/fixtures/case_events_v1.txt");
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    assert!(hex.len().is_multiple_of(2), "odd-length hex `{hex}`");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// (type, schema version, payload) per fixture line.
+fn fixture_lines() -> Vec<(&'static str, u16, Vec<u8>)> {
+    FIXTURE_V1
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 3, "malformed fixture line `{line}`");
+            let version = fields[1].parse().expect("a schema version");
+            (fields[0], version, from_hex(fields[2]))
+        })
+        .collect()
+}
+
+#[test]
+fn v1_fixture_decodes_to_the_frozen_values() {
+    let golden = golden_v1_events();
+    let lines = fixture_lines();
+    assert_eq!(
+        lines.len(),
+        CaseEvent::TYPES.len(),
+        "one line per event type"
+    );
+    for (event_type, version, payload) in lines {
+        assert_eq!(version, 1, "{event_type}: this fixture holds v1 payloads");
+        let expected = golden
+            .iter()
+            .find(|e| e.event_type() == event_type)
+            .unwrap_or_else(|| panic!("no golden value for `{event_type}`"));
+        let decoded = CaseEvent::decode(event_type, version, &payload)
+            .unwrap_or_else(|e| panic!("v1 `{event_type}` is no longer readable: {e}"));
+        assert_eq!(
+            &decoded, expected,
+            "v1 `{event_type}` decodes to something else"
+        );
+        // While v1 is still the version written, the writer must produce the same bytes.
+        if expected.schema_version() == 1 {
+            assert_eq!(
+                to_hex(&expected.encode()),
+                to_hex(&payload),
+                "{event_type} v1 bytes changed"
+            );
+        }
+    }
+}
+
+/// Shows the fixture catches reordered fields: the same bytes read through a struct
+/// whose `from` and `to` are swapped give a different (wrong) value.
+#[test]
+fn v1_fixture_detects_swapped_fields() {
+    #[derive(serde::Deserialize)]
+    struct Swapped {
+        to: Tier,
+        from: Tier,
+        #[allow(dead_code)]
+        reason: String,
+    }
+    let (_, _, payload) = fixture_lines()
+        .into_iter()
+        .find(|(t, _, _)| *t == "CaseEscalated")
+        .expect("an escalation line");
+    let swapped: Swapped = postcard::from_bytes(&payload).expect("same shape");
+    assert_eq!((swapped.from, swapped.to), (tier("L2"), tier("L1")));
+}
+
+// ---------------------------------------------------------------------------------
+// Properties over random command sequences
+// ---------------------------------------------------------------------------------
+
+const AGENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+const TIER_POOL: [&str; 6] = ["L0", "L1", "L2", "L3", "L4", "L9"];
+const TAG_POOL: [&str; 7] = ["billing", "refund", "VIP", "vip", "outage", "not a tag", ""];
+
+fn ladders() -> [TierLadder; 3] {
+    [
+        TierLadder::standard(),
+        TierLadder::new(["L0", "L1"]).unwrap(),
+        TierLadder::new(["L0", "L1", "L2", "L3", "L4"]).unwrap(),
+    ]
+}
+
+fn arb_agent() -> impl Strategy<Value = AgentId> {
+    prop::sample::select(AGENTS.to_vec()).prop_map(agent)
+}
+
+fn arb_tier() -> impl Strategy<Value = Tier> {
+    prop::sample::select(TIER_POOL.to_vec()).prop_map(tier)
+}
+
+fn arb_tag() -> impl Strategy<Value = String> {
+    prop::sample::select(TAG_POOL.to_vec()).prop_map(String::from)
+}
+
+/// Mostly real text, sometimes blank (which required fields refuse).
+fn arb_text() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["needs work", "done", "  "]).prop_map(String::from)
+}
+
+fn arb_priority() -> impl Strategy<Value = Priority> {
+    prop::sample::select(vec![
+        Priority::Urgent,
+        Priority::High,
+        Priority::Normal,
+        Priority::Low,
+    ])
+}
+
+fn arb_kind() -> impl Strategy<Value = MessageKind> {
+    prop::sample::select(vec![
+        MessageKind::PublicReply,
+        MessageKind::InternalNote,
+        MessageKind::SwarmChat,
+    ])
+}
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let arms: Vec<(u32, BoxedStrategy<Command>)> = vec![
+        (
+            1,
+            prop::sample::select(vec!["Overcharged", " "])
+                .prop_map(|s| {
+                    Command::Open(OpenCase {
+                        subject: s.into(),
+                        ..open_case()
+                    })
+                })
+                .boxed(),
+        ),
+        (
+            4,
+            (
+                arb_tier(),
+                prop::option::of(arb_priority()),
+                prop::collection::vec(arb_tag(), 0..3),
+                any::<bool>(),
+            )
+                .prop_map(|(tier, priority, tags, sensitive)| {
+                    Command::Route(RouteCase {
+                        priority,
+                        tags,
+                        sensitive,
+                        ..route_case(tier.as_str())
+                    })
+                })
+                .boxed(),
+        ),
+        (
+            4,
+            (prop::option::of(arb_tier()), arb_text())
+                .prop_map(|(to, reason)| Command::Escalate { to, reason })
+                .boxed(),
+        ),
+        (
+            3,
+            (prop::option::of(arb_tier()), arb_text())
+                .prop_map(|(to, reason)| Command::Deescalate { to, reason })
+                .boxed(),
+        ),
+        (
+            2,
+            arb_agent()
+                .prop_map(|agent| Command::Assign { agent })
+                .boxed(),
+        ),
+        (1, Just(Command::Unassign).boxed()),
+        (
+            3,
+            (arb_agent(), arb_text())
+                .prop_map(|(lead, reason)| Command::StartSwarm { lead, reason })
+                .boxed(),
+        ),
+        (
+            5,
+            arb_agent()
+                .prop_map(|agent| Command::JoinSwarm { agent })
+                .boxed(),
+        ),
+        (
+            4,
+            arb_agent()
+                .prop_map(|agent| Command::LeaveSwarm { agent })
+                .boxed(),
+        ),
+        (
+            2,
+            arb_agent()
+                .prop_map(|agent| Command::SetSwarmLead { agent })
+                .boxed(),
+        ),
+        (
+            3,
+            (arb_kind(), arb_text())
+                .prop_map(|(kind, body)| Command::PostMessage { kind, body })
+                .boxed(),
+        ),
+        (
+            2,
+            (arb_priority(), arb_text())
+                .prop_map(|(priority, reason)| Command::ChangePriority { priority, reason })
+                .boxed(),
+        ),
+        (2, arb_tag().prop_map(|tag| Command::Tag { tag }).boxed()),
+        (2, arb_tag().prop_map(|tag| Command::Untag { tag }).boxed()),
+        (
+            2,
+            arb_text()
+                .prop_map(|resolution| Command::Resolve { resolution })
+                .boxed(),
+        ),
+        (
+            2,
+            arb_text()
+                .prop_map(|reason| Command::Reopen { reason })
+                .boxed(),
+        ),
+        (
+            1,
+            arb_text()
+                .prop_map(|reason| Command::Close { reason })
+                .boxed(),
+        ),
+    ];
+    Union::new_weighted(arms)
+}
+
+/// A command and the agent issuing it.
+fn arb_step() -> impl Strategy<Value = (&'static str, Command)> {
+    (prop::sample::select(AGENTS.to_vec()), arb_command())
+}
+
+/// A ladder and up to 40 steps. Most scenarios start with a valid `open`, many also
+/// route and start a swarm, so that later steps exercise more than "case not found".
+fn arb_scenario() -> impl Strategy<Value = (usize, Vec<(&'static str, Command)>)> {
+    let prefix = prop_oneof![
+        1 => Just(vec![]),
+        2 => Just(vec![("alice", open())]),
+        3 => Just(vec![("alice", open()), ("alice", route("L1"))]),
+        4 => prop::sample::select(AGENTS.to_vec())
+            .prop_map(|lead| vec![("alice", open()), ("alice", route("L1")), (lead, start_swarm(lead))]),
+    ];
+    (0..3usize, prefix, prop::collection::vec(arb_step(), 0..40)).prop_map(
+        |(ladder, mut steps, rest)| {
+            steps.extend(rest);
+            (ladder, steps)
+        },
+    )
+}
+
+fn count(log: &[(CaseEvent, u64, Timestamp)], pred: impl Fn(&CaseEvent) -> bool) -> usize {
+    log.iter().filter(|(e, _, _)| pred(e)).count()
+}
+
+/// Every invariant a case must keep, whatever commands it was sent.
+fn check_invariants(
+    case: &Case,
+    log: &[(CaseEvent, u64, Timestamp)],
+    ladder: &TierLadder,
+) -> Result<(), TestCaseError> {
+    // Versions run 1..n without gaps, and the case is at the last one.
+    for (i, (_, v, _)) in log.iter().enumerate() {
+        prop_assert_eq!(*v, i as u64 + 1);
+    }
+    prop_assert_eq!(case.version, log.len() as u64);
+    prop_assert_eq!(case.exists(), !log.is_empty());
+    if let Some((first, _, _)) = log.first() {
+        prop_assert!(
+            matches!(first, CaseEvent::Opened(_)),
+            "first event is {:?}",
+            first
+        );
+    }
+    prop_assert!(
+        count(log, |e| matches!(e, CaseEvent::Opened(_))) <= 1,
+        "opened twice"
+    );
+
+    // Replaying the stream gives exactly the incrementally built state.
+    let folded = Case::fold(log.iter().map(|(e, v, t)| (e, *v, *t)));
+    prop_assert_eq!(&folded, case);
+
+    // Swarm: at least one member, and the lead is one of them; only open cases swarm.
+    if let Some(swarm) = &case.swarm {
+        prop_assert!(!swarm.members.is_empty(), "empty swarm");
+        prop_assert!(
+            swarm.members.contains_key(&swarm.lead),
+            "lead {} is not a member of {:?}",
+            swarm.lead,
+            swarm.members
+        );
+        prop_assert_eq!(
+            case.status,
+            Status::Open,
+            "a resolved or closed case has a swarm"
+        );
+    }
+
+    // Status and resolution agree.
+    match case.status {
+        Status::Open => prop_assert!(case.resolution.is_none()),
+        Status::Resolved => prop_assert!(case.resolution.is_some()),
+        Status::Closed => {}
+    }
+
+    // The tier is always one the ladder knows.
+    if let Some(t) = &case.tier {
+        prop_assert!(ladder.rank(t).is_some(), "tier {} is not on the ladder", t);
+    }
+
+    // Tags are normalised and capped.
+    prop_assert!(case.tags.len() <= MAX_TAGS);
+    for t in &case.tags {
+        prop_assert!(
+            !t.is_empty() && *t == t.trim().to_lowercase(),
+            "tag `{}`",
+            t
+        );
+    }
+
+    // Counters match the stream.
+    prop_assert_eq!(
+        case.escalations as usize,
+        count(log, |e| matches!(e, CaseEvent::Escalated(_)))
+    );
+    prop_assert_eq!(
+        case.message_count as usize,
+        count(log, |e| matches!(e, CaseEvent::MessagePosted(_)))
+    );
+    Ok(())
+}
+
+fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), TestCaseError> {
+    let mut case = Case::default();
+    let mut log: Vec<(CaseEvent, u64, Timestamp)> = Vec::new();
+    for (i, (who, command)) in steps.into_iter().enumerate() {
+        let me = actor(who);
+        let now = at(i as i64 + 1);
+        let ctx = Context {
+            tiers: ladder,
+            actor: &me,
+            now,
+        };
+        let before = case.clone();
+        let was_closed = case.status == Status::Closed;
+        let is_open = matches!(command, Command::Open(_));
+        let result = decide(&case, command.clone(), &ctx);
+        prop_assert_eq!(
+            &result,
+            &decide(&case, command.clone(), &ctx),
+            "decide is not deterministic"
+        );
+
+        match result {
+            Err(err) => {
+                if before.exists() && is_open {
+                    prop_assert_eq!(err, DomainError::CaseExists);
+                } else if !before.exists() && !is_open {
+                    prop_assert_eq!(err, DomainError::CaseNotFound);
+                }
+                // Nothing was recorded and nothing changed.
+                prop_assert_eq!(&case, &before);
+                prop_assert_eq!(case.version, log.len() as u64);
+            }
+            Ok(events) => {
+                prop_assert!(
+                    !was_closed,
+                    "closed case accepted {:?}: {:?}",
+                    command,
+                    events
+                );
+                prop_assert!(
+                    !events.is_empty(),
+                    "{:?} was accepted without events",
+                    command
+                );
+                for event in events.iter() {
+                    // Every event the domain produces survives both codecs.
+                    let bytes = event.encode();
+                    let decoded =
+                        CaseEvent::decode(event.event_type(), event.schema_version(), &bytes);
+                    prop_assert_eq!(decoded.ok(), Some(event.clone()));
+                    let json = CaseEvent::from_json(
+                        event.event_type(),
+                        event.schema_version(),
+                        event.to_json(),
+                    );
+                    prop_assert_eq!(json.ok(), Some(event.clone()));
+
+                    let version = log.len() as u64 + 1;
+                    case.apply(event, version, now);
+                    log.push((event.clone(), version, now));
+                }
+                // A lead who leaves hands over to the longest-standing remaining member.
+                if let (Command::LeaveSwarm { agent }, Some(old)) = (&command, &before.swarm) {
+                    if &old.lead == agent {
+                        if let Some(new) = &case.swarm {
+                            let earliest = new.members.values().min().copied();
+                            prop_assert_eq!(new.members.get(&new.lead).copied(), earliest);
+                        }
+                    }
+                }
+            }
+        }
+        if was_closed {
+            prop_assert_eq!(case.status, Status::Closed, "a closed case was reopened");
+        }
+        check_invariants(&case, &log, ladder)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_command_sequences_keep_every_invariant((ladder, steps) in arb_scenario()) {
+        let ladder = &ladders()[ladder];
+        run_scenario(ladder, steps)?;
+    }
+
+    /// `decide_all` is `decide` applied in sequence, with any refusal refusing all.
+    #[test]
+    fn decide_all_equals_sequential_decide(commands in prop::collection::vec(arb_command(), 0..8)) {
+        let ladder = TierLadder::standard();
+        let me = actor("alice");
+        let ctx = Context { tiers: &ladder, actor: &me, now: at(100) };
+        let base = given(swarming("alice", &["bob"])).state();
+
+        let mut expected = Ok(Vec::new());
+        let mut state = base.clone();
+        for command in commands.iter().cloned() {
+            match decide(&state, command, &ctx) {
+                Ok(events) => {
+                    for e in &events {
+                        state.apply(e, state.version + 1, ctx.now);
+                    }
+                    if let Ok(all) = &mut expected {
+                        all.extend(events);
+                    }
+                }
+                Err(e) => {
+                    expected = Err(e);
+                    break;
+                }
+            }
+        }
+        prop_assert_eq!(decide_all(&base, commands, &ctx), expected);
+    }
+}
