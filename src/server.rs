@@ -167,7 +167,13 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         );
     }
     for (token, actor) in &options.tokens {
-        tokens.insert(token, Grant { actor: actor.clone(), expires_at: None });
+        tokens.insert(
+            token,
+            Grant {
+                actor: actor.clone(),
+                expires_at: None,
+            },
+        );
     }
     let mut demo_tokens = Vec::new();
     if options.demo {

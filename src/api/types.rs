@@ -66,7 +66,9 @@ pub enum Channel {
 #[graphql(remote = "domain::Segment")]
 /// Business or consumer customer.
 pub enum Segment {
+    #[graphql(name = "B2B")]
     B2b,
+    #[graphql(name = "B2C")]
     B2c,
 }
 

@@ -8,7 +8,12 @@ const CASE_FIELDS: &str = "id version status tier assignee swarm { lead members 
 async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
     let s = TestServer::start().await;
     let id = s.open_case("SSO with Okta stopped working", "HIGH").await;
-    let l1 = s.ok(r#"{ tierQueue(tier: "L1") { length entries { rank case { id } } } }"#, json!({})).await;
+    let l1 = s
+        .ok(
+            r#"{ tierQueue(tier: "L1") { length entries { rank case { id } } } }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(l1["tierQueue"]["entries"][0]["case"]["id"], id.as_str());
 
     // Subscribers: the L2 queue and the case's swarm room.
@@ -29,35 +34,71 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
 
     let m = |q: &str| format!("mutation($id: ID!) {{ {q} {{ {CASE_FIELDS} }} }}");
     let v = json!({ "id": id });
-    let c = s.ok_as("alice-token", &m("assignCase(caseId: $id)"), v.clone()).await;
+    let c = s
+        .ok_as("alice-token", &m("assignCase(caseId: $id)"), v.clone())
+        .await;
     assert_eq!(c["assignCase"]["assignee"], "alice");
     assert_eq!(c["assignCase"]["version"], 3);
-    let c = s.ok_as("alice-token", &m(r#"escalateCase(caseId: $id, reason: "SAML audience mismatch")"#), v.clone()).await;
+    let c = s
+        .ok_as(
+            "alice-token",
+            &m(r#"escalateCase(caseId: $id, reason: "SAML audience mismatch")"#),
+            v.clone(),
+        )
+        .await;
     assert_eq!(c["escalateCase"]["tier"], "L2");
     assert_eq!(c["escalateCase"]["version"], 4);
-    let c = s.ok_as("dana-token", &m("startSwarm(caseId: $id)"), v.clone()).await;
-    assert_eq!(c["startSwarm"]["swarm"]["lead"], "dana");
-    s.ok_as("farah-token", &m("joinSwarm(caseId: $id)"), v.clone()).await;
-    let c = s.ok_as("gustav-token", &m("joinSwarm(caseId: $id)"), v.clone()).await;
-    assert_eq!(c["joinSwarm"]["swarm"]["members"].as_array().unwrap().len(), 3);
-    s.ok_as("farah-token", &m(r#"postMessage(caseId: $id, kind: SWARM_CHAT, body: "IdP metadata rotated on Friday")"#), v.clone())
+    let c = s
+        .ok_as("dana-token", &m("startSwarm(caseId: $id)"), v.clone())
         .await;
-    let c = s.ok_as("dana-token", &m(r#"setSwarmLead(caseId: $id, agent: "farah")"#), v.clone()).await;
+    assert_eq!(c["startSwarm"]["swarm"]["lead"], "dana");
+    s.ok_as("farah-token", &m("joinSwarm(caseId: $id)"), v.clone())
+        .await;
+    let c = s
+        .ok_as("gustav-token", &m("joinSwarm(caseId: $id)"), v.clone())
+        .await;
+    assert_eq!(
+        c["joinSwarm"]["swarm"]["members"].as_array().unwrap().len(),
+        3
+    );
+    s.ok_as(
+        "farah-token",
+        &m(r#"postMessage(caseId: $id, kind: SWARM_CHAT, body: "IdP metadata rotated on Friday")"#),
+        v.clone(),
+    )
+    .await;
+    let c = s
+        .ok_as(
+            "dana-token",
+            &m(r#"setSwarmLead(caseId: $id, agent: "farah")"#),
+            v.clone(),
+        )
+        .await;
     assert_eq!(c["setSwarmLead"]["swarm"]["lead"], "farah");
     let c = s
-        .ok_as("farah-token", &m(r#"resolveCase(caseId: $id, resolution: "Re-imported the IdP metadata")"#), v.clone())
+        .ok_as(
+            "farah-token",
+            &m(r#"resolveCase(caseId: $id, resolution: "Re-imported the IdP metadata")"#),
+            v.clone(),
+        )
         .await;
     assert_eq!(c["resolveCase"]["status"], "RESOLVED");
     assert_eq!(c["resolveCase"]["resolution"]["tier"], "L2");
     assert_eq!(c["resolveCase"]["resolution"]["by"], "farah");
-    assert!(c["resolveCase"]["swarm"].is_null(), "resolving ends the swarm");
+    assert!(
+        c["resolveCase"]["swarm"].is_null(),
+        "resolving ends the swarm"
+    );
 
     // The swarm room saw every step, in order.
     let mut seen = Vec::new();
     for _ in 0..6 {
         let d = room.next_data().await;
         let u = &d["swarmRoom"];
-        seen.push((u["change"].as_str().unwrap().to_string(), u["agent"].as_str().map(str::to_string)));
+        seen.push((
+            u["change"].as_str().unwrap().to_string(),
+            u["agent"].as_str().map(str::to_string),
+        ));
         if u["change"] == "CHAT" {
             assert_eq!(u["message"]["body"], "IdP metadata rotated on Friday");
             assert_eq!(u["room"]["members"].as_array().unwrap().len(), 3);
@@ -82,7 +123,11 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
         let d = queue.next_data().await;
         let u = &d["tierQueue"];
         assert_eq!(u["caseId"], id.as_str());
-        changes.push(format!("{}:{}", u["change"].as_str().unwrap(), u["eventType"].as_str().unwrap()));
+        changes.push(format!(
+            "{}:{}",
+            u["change"].as_str().unwrap(),
+            u["eventType"].as_str().unwrap()
+        ));
         let len = u["queue"]["length"].as_u64().unwrap();
         assert_eq!(len, if u["change"] == "LEFT" { 0 } else { 1 });
     }
@@ -100,8 +145,18 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
     );
 
     // History: every change is an event, in order, with its actor.
-    let h = s.ok("query($id: ID!) { caseHistory(caseId: $id) { version type actor { id role } } }", v.clone()).await;
-    let types: Vec<&str> = h["caseHistory"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let h = s
+        .ok(
+            "query($id: ID!) { caseHistory(caseId: $id) { version type actor { id role } } }",
+            v.clone(),
+        )
+        .await;
+    let types: Vec<&str> = h["caseHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(
         types,
         [
@@ -124,7 +179,10 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
     let past = s.ok("query($id: ID!) { caseAt(caseId: $id, version: 6) { version status swarm { members { agent } } } }", v).await;
     assert_eq!(past["caseAt"]["version"], 6);
     assert_eq!(past["caseAt"]["status"], "OPEN");
-    assert_eq!(past["caseAt"]["swarm"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        past["caseAt"]["swarm"]["members"].as_array().unwrap().len(),
+        2
+    );
     s.stop().await;
 }
 
@@ -138,8 +196,14 @@ async fn concurrent_writes_with_the_same_expected_version_have_one_winner() {
         s.gql(q, json!({ "id": id, "tag": "dashboard" }))
     );
     let results = [a, b];
-    let wins: Vec<_> = results.iter().filter(|r| r.get("errors").is_none()).collect();
-    let losses: Vec<_> = results.iter().filter(|r| r.get("errors").is_some()).collect();
+    let wins: Vec<_> = results
+        .iter()
+        .filter(|r| r.get("errors").is_none())
+        .collect();
+    let losses: Vec<_> = results
+        .iter()
+        .filter(|r| r.get("errors").is_some())
+        .collect();
     assert_eq!(wins.len(), 1, "{results:?}");
     assert_eq!(wins[0]["data"]["tagCase"]["version"], 3);
     let err = &losses[0]["errors"][0]["extensions"];
@@ -170,17 +234,36 @@ async fn every_acknowledged_change_survives_a_restart() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let id = s.open_case(&format!("Case {i}"), "LOW").await;
-        s.ok("mutation($id: ID!) { escalateCase(caseId: $id, reason: \"needs L2\") { version } }", json!({ "id": id })).await;
+        s.ok(
+            "mutation($id: ID!) { escalateCase(caseId: $id, reason: \"needs L2\") { version } }",
+            json!({ "id": id }),
+        )
+        .await;
         ids.push(id);
     }
-    let before = s.ok("{ stats { events cases open } tierQueue(tier: \"L2\") { length } }", json!({})).await;
+    let before = s
+        .ok(
+            "{ stats { events cases open } tierQueue(tier: \"L2\") { length } }",
+            json!({}),
+        )
+        .await;
     let dir = s.stop().await;
     let s = TestServer::start_in(dir, |_| {}).await;
-    let after = s.ok("{ stats { events cases open } tierQueue(tier: \"L2\") { length } }", json!({})).await;
+    let after = s
+        .ok(
+            "{ stats { events cases open } tierQueue(tier: \"L2\") { length } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(before, after);
     assert_eq!(after["stats"]["events"], 15);
     for id in &ids {
-        let c = s.ok("query($id: ID!) { case(id: $id) { version tier } }", json!({ "id": id })).await;
+        let c = s
+            .ok(
+                "query($id: ID!) { case(id: $id) { version tier } }",
+                json!({ "id": id }),
+            )
+            .await;
         assert_eq!(c["case"]["version"], 3);
         assert_eq!(c["case"]["tier"], "L2");
     }

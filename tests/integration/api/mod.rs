@@ -30,7 +30,10 @@ pub const USERS: &[(&str, &str, Role)] = &[
 pub fn options(dir: &std::path::Path) -> ServerOptions {
     let mut o = ServerOptions::new(dir.to_path_buf());
     o.bootstrap_token = Some(ADMIN.into());
-    o.tokens = USERS.iter().map(|(t, id, role)| (t.to_string(), Actor::new(id, *role).unwrap())).collect();
+    o.tokens = USERS
+        .iter()
+        .map(|(t, id, role)| (t.to_string(), Actor::new(id, *role).unwrap()))
+        .collect();
     o
 }
 
@@ -54,7 +57,12 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running = server::start(o, listener).await.unwrap();
         let url = format!("http://{}", running.addr);
-        TestServer { running: Some(running), url, dir, http: reqwest::Client::new() }
+        TestServer {
+            running: Some(running),
+            url,
+            dir,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Stops gracefully and hands back the data dir (for restart tests).
@@ -113,29 +121,46 @@ impl TestServer {
 
 /// A GraphQL WebSocket client speaking `graphql-transport-ws` or legacy `graphql-ws`.
 pub struct Ws {
-    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     legacy: bool,
 }
 
 impl Ws {
     pub async fn connect_raw(url: &str, protocol: &str, init: Value) -> (Self, Value) {
-        let mut req = format!("{}/graphql", url.replace("http", "ws")).into_client_request().unwrap();
-        req.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let mut req = format!("{}/graphql", url.replace("http", "ws"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let mut ws = Ws { stream, legacy: protocol == "graphql-ws" };
-        ws.send(json!({ "type": "connection_init", "payload": init })).await;
+        let mut ws = Ws {
+            stream,
+            legacy: protocol == "graphql-ws",
+        };
+        ws.send(json!({ "type": "connection_init", "payload": init }))
+            .await;
         let ack = ws.next_json().await;
         (ws, ack)
     }
 
     pub async fn connect(url: &str, protocol: &str, token: &str) -> Self {
-        let (ws, ack) = Self::connect_raw(url, protocol, json!({ "authorization": format!("Bearer {token}") })).await;
+        let (ws, ack) = Self::connect_raw(
+            url,
+            protocol,
+            json!({ "authorization": format!("Bearer {token}") }),
+        )
+        .await;
         assert_eq!(ack["type"], "connection_ack", "{ack}");
         ws
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.stream.send(Message::Text(v.to_string())).await.unwrap();
+        self.stream
+            .send(Message::Text(v.to_string()))
+            .await
+            .unwrap();
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
@@ -160,7 +185,9 @@ impl Ws {
                         _ => return v,
                     }
                 }
-                Message::Close(frame) => return json!({ "type": "closed", "frame": format!("{frame:?}") }),
+                Message::Close(frame) => {
+                    return json!({ "type": "closed", "frame": format!("{frame:?}") })
+                }
                 _ => continue,
             }
         }
@@ -171,7 +198,10 @@ impl Ws {
         let v = self.next_json().await;
         let kind = if self.legacy { "data" } else { "next" };
         assert_eq!(v["type"], kind, "expected {kind}: {v}");
-        assert!(v["payload"].get("errors").is_none(), "subscription error: {v}");
+        assert!(
+            v["payload"].get("errors").is_none(),
+            "subscription error: {v}"
+        );
         v["payload"]["data"].clone()
     }
 }

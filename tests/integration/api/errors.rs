@@ -1,0 +1,243 @@
+//! Bad input gets a clear, coded error, never a panic or a 500, and leaves the log untouched.
+
+use super::*;
+
+async fn code(s: &TestServer, token: &str, query: &str, variables: Value) -> String {
+    let head = s.head();
+    let v = s.gql_as(token, query, variables).await;
+    assert_eq!(s.head(), head, "a failed request must not write: {v}");
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_kind_of_failure_has_its_stable_code() {
+    let s = TestServer::start().await;
+    let id = s.open_case("Cannot log in after update", "HIGH").await;
+    let v = json!({ "id": id });
+
+    assert_eq!(
+        code(&s, "wrong", "{ stats { cases } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        code(&s, "", "{ cases { edges { cursor } } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        code(&s, ADMIN, r#"mutation { openCase(input: {subject: "  ", channel: EMAIL, customer: {id: "x"}}) { id } }"#, json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        code(&s, ADMIN, "{ case(id: \"not-an-id\") { id } }", json!({})).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        code(
+            &s,
+            ADMIN,
+            "mutation { tagCase(caseId: \"01ARZ3NDEKTSV4RRFFQ69G5FAV\", tag: \"x\") { id } }",
+            json!({})
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(
+            &s,
+            ADMIN,
+            r#"mutation($id: ID!) { escalateCase(caseId: $id, toTier: "L9", reason: "r") { id } }"#,
+            v.clone()
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+    s.ok(
+        r#"mutation($id: ID!) { closeCase(caseId: $id, reason: "spam") { id } }"#,
+        v.clone(),
+    )
+    .await;
+    assert_eq!(
+        code(
+            &s,
+            ADMIN,
+            r#"mutation($id: ID!) { escalateCase(caseId: $id, reason: "r") { id } }"#,
+            v.clone()
+        )
+        .await,
+        "INVALID_TRANSITION"
+    );
+    assert_eq!(
+        code(
+            &s,
+            ADMIN,
+            r#"mutation($id: ID!) { tagCase(caseId: $id, tag: "x", expectedVersion: 1) { id } }"#,
+            v.clone()
+        )
+        .await,
+        "VERSION_CONFLICT"
+    );
+    // Wrong types and unknown fields are validation errors.
+    let wrong = s
+        .gql(
+            r#"mutation($id: ID!) { changePriority(caseId: $id, priority: SOON) { id } }"#,
+            v.clone(),
+        )
+        .await;
+    assert!(
+        wrong["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SOON"),
+        "{wrong}"
+    );
+    let unknown = s.gql("{ stats { nope } }", json!({})).await;
+    assert!(unknown["errors"].is_array());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_oversized_and_abusive_requests_get_4xx_or_errors() {
+    let s = TestServer::start().await;
+    let head = s.head();
+    let url = format!("{}/graphql", s.url);
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let big = "x".repeat(300 * 1024);
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&json!({ "query": format!("{{ stats {{ cases }} }} #{big}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // Absurd nesting and complexity are refused before execution.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {}name{} }} }} }} }}",
+        "ofType { ".repeat(12),
+        " }".repeat(12)
+    );
+    let v = s.gql(&deep, json!({})).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nested"),
+        "{v}"
+    );
+    let aliases: String = (0..2000)
+        .map(|i| format!("a{i}: stats {{ cases open closed }} "))
+        .collect();
+    let v = s.gql(&format!("{{ {aliases} }}"), json!({})).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{v}"
+    );
+    // Mutations are not accepted over GET.
+    let r = s
+        .http
+        .get(&url)
+        .bearer_auth(ADMIN)
+        .query(&[("query", r#"mutation { openCase(input: {subject: "s", channel: EMAIL, customer: {id: "x"}}) { id } }"#)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    // Too many operations in one batch.
+    let batch: Vec<Value> = (0..20).map(|_| json!({ "query": "{ tiers }" })).collect();
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(s.head(), head);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_schema_metrics_and_graphiql_are_served() {
+    let s = TestServer::start().await;
+    s.open_case("Metrics check", "LOW").await;
+    let h: Value = s
+        .http
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["logHead"], 2);
+    let sdl = s
+        .http
+        .get(format!("{}/schema.graphql", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sdl, swarmdesk::api::sdl());
+    let m = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("swarmdesk_log_head_position 2"), "{m}");
+    assert!(
+        m.contains("swarmdesk_http_requests_total{route=\"graphql\",status=\"200\"}"),
+        "{m}"
+    );
+    let page = s
+        .http
+        .get(&s.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("GraphiQL"));
+    // GraphQL over HTTP: the newer media type when asked for.
+    let r = s
+        .http
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(ADMIN)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ tiers }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    s.stop().await;
+}
