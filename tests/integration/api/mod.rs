@@ -5,6 +5,7 @@ mod errors;
 mod lifecycle;
 mod schema;
 mod subscriptions;
+mod tour;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
