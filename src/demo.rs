@@ -151,13 +151,13 @@ pub struct DemoSummary {
     pub holiday_questions: Vec<CaseId>,
 }
 
-fn agent(id: &str, tier: &str) -> Actor {
+/// Dana (L2) and Farah (L3) lead their tiers; the others are agents.
+fn agent(id: &str) -> Actor {
     let role = if id == "dana" || id == "farah" {
         Role::Lead
     } else {
         Role::Agent
     };
-    let _ = tier;
     Actor::new(id, role).expect("static agent ids are valid")
 }
 
@@ -165,7 +165,7 @@ fn tier_agents(tier: &str) -> Vec<Actor> {
     AGENTS
         .iter()
         .filter(|(_, t)| *t == tier)
-        .map(|(id, t)| agent(id, t))
+        .map(|(id, _)| agent(id))
         .collect()
 }
 
@@ -390,7 +390,7 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
 
 async fn swarm(app: &App, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {
     let opts = WriteOptions::default;
-    let lead = agent("dana", "L2");
+    let lead = agent("dana");
     app.execute(
         &lead,
         id,
@@ -401,11 +401,7 @@ async fn swarm(app: &App, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Res
         opts(),
     )
     .await?;
-    let experts = [
-        agent("farah", "L3"),
-        agent("emeka", "L2"),
-        agent("gustav", "L3"),
-    ];
+    let experts = [agent("farah"), agent("emeka"), agent("gustav")];
     let joined = 1 + rng.below(experts.len());
     for e in &experts[..joined] {
         clock.advance_secs(60 + rng.below(600) as i64);

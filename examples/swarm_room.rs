@@ -1,0 +1,171 @@
+//! A runnable client: opens a case, starts a swarm, has two agents join it, and prints the
+//! swarm room's live updates received over a WebSocket subscription.
+//!
+//! By default it starts its own server in-process (temp data dir, seeded tokens):
+//!
+//! ```sh
+//! cargo run --example swarm_room
+//! ```
+//!
+//! Against a running server, give its URL and one token per user (lead, two agents):
+//!
+//! ```sh
+//! cargo run --example swarm_room -- http://127.0.0.1:8080 LEAD_TOKEN AGENT1_TOKEN AGENT2_TOKEN
+//! ```
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+async fn gql(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let v: Value = http
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if let Some(errors) = v.get("errors") {
+        anyhow::bail!("GraphQL errors: {errors}");
+    }
+    Ok(v["data"].clone())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (_server, _dir, url, tokens) = if args.len() >= 4 {
+        (
+            None,
+            None,
+            args[0].clone(),
+            [args[1].clone(), args[2].clone(), args[3].clone()],
+        )
+    } else {
+        let dir = tempfile::tempdir()?;
+        let mut options = swarmdesk::server::ServerOptions::new(dir.path().to_path_buf());
+        let users = [
+            ("dana", "dana-token"),
+            ("farah", "farah-token"),
+            ("gustav", "gustav-token"),
+        ];
+        for (user, token) in users {
+            options.tokens.push((
+                token.into(),
+                swarmdesk::domain::Actor::new(user, swarmdesk::domain::Role::Agent)?,
+            ));
+        }
+        let running =
+            swarmdesk::server::start(options, std::net::TcpListener::bind("127.0.0.1:0")?).await?;
+        let url = format!("http://{}", running.addr);
+        println!("started a server at {url}");
+        (
+            Some(running),
+            Some(dir),
+            url,
+            users.map(|(_, t)| t.to_string()),
+        )
+    };
+    let [lead, agent1, agent2] = &tokens;
+    let http = reqwest::Client::new();
+
+    let opened = gql(
+        &http,
+        &url,
+        lead,
+        r#"mutation { openCase(input: { subject: "Data sync conflict with ERP", channel: EMAIL, priority: HIGH,
+             customer: { id: "initech", name: "Initech", segment: B2B, keyAccount: true } }) { id tier } }"#,
+        json!({}),
+    )
+    .await?;
+    let case_id = opened["openCase"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    println!("opened case {case_id} in {}", opened["openCase"]["tier"]);
+
+    // Subscribe to the room before anything happens in it.
+    let mut request = format!("{}/graphql", url.replacen("http", "ws", 1)).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {lead}") } });
+    ws.send(Message::Text(init.to_string())).await?;
+    let subscribe = json!({ "id": "room", "type": "subscribe", "payload": {
+        "query": "subscription($id: ID!) { swarmRoom(caseId: $id) { change agent version message { author body } room { lead members { agent } } } }",
+        "variables": { "id": case_id } } });
+    ws.send(Message::Text(subscribe.to_string())).await?;
+
+    let v = json!({ "id": case_id });
+    gql(&http, &url, lead, "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"custom ERP mapping\") { version } }", v.clone())
+        .await?;
+    gql(
+        &http,
+        &url,
+        agent1,
+        "mutation($id: ID!) { joinSwarm(caseId: $id) { version } }",
+        v.clone(),
+    )
+    .await?;
+    gql(
+        &http,
+        &url,
+        agent2,
+        "mutation($id: ID!) { joinSwarm(caseId: $id) { version } }",
+        v.clone(),
+    )
+    .await?;
+    gql(
+        &http,
+        &url,
+        agent1,
+        "mutation($id: ID!) { postMessage(caseId: $id, kind: SWARM_CHAT, body: \"The SAP field map duplicates order ids\") { version } }",
+        v.clone(),
+    )
+    .await?;
+    gql(&http, &url, lead, "mutation($id: ID!) { resolveCase(caseId: $id, resolution: \"Fixed the field map\") { version } }", v)
+        .await?;
+
+    // Print the room's updates until the swarm ends.
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await?;
+        let Some(Ok(Message::Text(text))) = msg else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&text)?;
+        if v["type"] != "next" {
+            continue;
+        }
+        let u = &v["payload"]["data"]["swarmRoom"];
+        let members: Vec<&str> = u["room"]["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["agent"].as_str())
+            .collect();
+        println!(
+            "v{:<3} {:<12} {:<8} {}  members: {:?}",
+            u["version"],
+            u["change"].as_str().unwrap_or(""),
+            u["agent"].as_str().unwrap_or(""),
+            u["message"]["body"].as_str().unwrap_or(""),
+            members
+        );
+        if u["change"] == "ENDED" {
+            break;
+        }
+    }
+    if let Some(server) = _server {
+        server.stop().await?;
+    }
+    Ok(())
+}
