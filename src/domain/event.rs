@@ -132,50 +132,51 @@ pub enum CaseEvent {
 
 /// One table gives every event its stable name and current schema version, and
 /// derives encode/decode for both the binary and the JSON form from it.
+#[macro_export]
 macro_rules! event_registry {
-    ($($variant:ident = $name:literal v $ver:literal),* $(,)?) => {
-        impl CaseEvent {
+    ($enum:ident { $($variant:ident = $name:literal v $ver:literal),* $(,)? }) => {
+        impl $enum {
             /// Every stable type name, for documentation and validation.
             pub const TYPES: &'static [&'static str] = &[$($name),*];
 
             /// The stable type name stored with the event.
             pub fn event_type(&self) -> &'static str {
-                match self { $(CaseEvent::$variant(_) => $name),* }
+                match self { $($enum::$variant(_) => $name),* }
             }
 
             /// The schema version this build writes for the event's type.
             pub fn schema_version(&self) -> u16 {
-                match self { $(CaseEvent::$variant(_) => $ver),* }
+                match self { $($enum::$variant(_) => $ver),* }
             }
 
             /// The compact binary payload.
             pub fn encode(&self) -> Vec<u8> {
-                let r = match self { $(CaseEvent::$variant(e) => postcard::to_allocvec(e)),* };
+                let r = match self { $($enum::$variant(e) => postcard::to_allocvec(e)),* };
                 // Serializing these plain structs into a Vec cannot fail.
                 r.unwrap_or_default()
             }
 
             /// The payload as JSON (exports, the API's `payload` field).
             pub fn to_json(&self) -> serde_json::Value {
-                let r = match self { $(CaseEvent::$variant(e) => serde_json::to_value(e)),* };
+                let r = match self { $($enum::$variant(e) => serde_json::to_value(e)),* };
                 r.unwrap_or(serde_json::Value::Null)
             }
 
             /// Decodes a stored binary payload, upcasting old schema versions.
-            pub fn decode(event_type: &str, version: u16, payload: &[u8]) -> Result<Self, CodecError> {
-                let err = |e: postcard::Error| CodecError::Payload(event_type.into(), version, e.to_string());
+            pub fn decode(event_type: &str, version: u16, payload: &[u8]) -> Result<Self, $crate::domain::CodecError> {
+                let err = |e: postcard::Error| $crate::domain::CodecError::Payload(event_type.into(), version, e.to_string());
                 match (event_type, version) {
-                    $(($name, $ver) => postcard::from_bytes(payload).map(CaseEvent::$variant).map_err(err),)*
-                    _ => Err(CodecError::UnknownType(event_type.into(), version)),
+                    $(($name, $ver) => postcard::from_bytes(payload).map($enum::$variant).map_err(err),)*
+                    _ => Err($crate::domain::CodecError::UnknownType(event_type.into(), version)),
                 }
             }
 
             /// Reads the JSON form back (imports), upcasting old schema versions.
-            pub fn from_json(event_type: &str, version: u16, payload: serde_json::Value) -> Result<Self, CodecError> {
-                let err = |e: serde_json::Error| CodecError::Payload(event_type.into(), version, e.to_string());
+            pub fn from_json(event_type: &str, version: u16, payload: serde_json::Value) -> Result<Self, $crate::domain::CodecError> {
+                let err = |e: serde_json::Error| $crate::domain::CodecError::Payload(event_type.into(), version, e.to_string());
                 match (event_type, version) {
-                    $(($name, $ver) => serde_json::from_value(payload).map(CaseEvent::$variant).map_err(err),)*
-                    _ => Err(CodecError::UnknownType(event_type.into(), version)),
+                    $(($name, $ver) => serde_json::from_value(payload).map($enum::$variant).map_err(err),)*
+                    _ => Err($crate::domain::CodecError::UnknownType(event_type.into(), version)),
                 }
             }
         }
@@ -183,22 +184,24 @@ macro_rules! event_registry {
 }
 
 event_registry! {
-    Opened = "CaseOpened" v 1,
-    Routed = "CaseRouted" v 1,
-    Escalated = "CaseEscalated" v 1,
-    Deescalated = "CaseDeescalated" v 1,
-    Assigned = "AgentAssigned" v 1,
-    Unassigned = "AgentUnassigned" v 1,
-    SwarmStarted = "SwarmStarted" v 1,
-    SwarmJoined = "SwarmJoined" v 1,
-    SwarmLeft = "SwarmLeft" v 1,
-    SwarmLeadChanged = "SwarmLeadChanged" v 1,
-    SwarmEnded = "SwarmEnded" v 1,
-    MessagePosted = "MessagePosted" v 1,
-    PriorityChanged = "PriorityChanged" v 1,
-    Tagged = "CaseTagged" v 1,
-    Untagged = "CaseUntagged" v 1,
-    Resolved = "CaseResolved" v 1,
-    Reopened = "CaseReopened" v 1,
-    Closed = "CaseClosed" v 1,
+    CaseEvent {
+        Opened = "CaseOpened" v 1,
+        Routed = "CaseRouted" v 1,
+        Escalated = "CaseEscalated" v 1,
+        Deescalated = "CaseDeescalated" v 1,
+        Assigned = "AgentAssigned" v 1,
+        Unassigned = "AgentUnassigned" v 1,
+        SwarmStarted = "SwarmStarted" v 1,
+        SwarmJoined = "SwarmJoined" v 1,
+        SwarmLeft = "SwarmLeft" v 1,
+        SwarmLeadChanged = "SwarmLeadChanged" v 1,
+        SwarmEnded = "SwarmEnded" v 1,
+        MessagePosted = "MessagePosted" v 1,
+        PriorityChanged = "PriorityChanged" v 1,
+        Tagged = "CaseTagged" v 1,
+        Untagged = "CaseUntagged" v 1,
+        Resolved = "CaseResolved" v 1,
+        Reopened = "CaseReopened" v 1,
+        Closed = "CaseClosed" v 1,
+    }
 }
