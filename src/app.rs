@@ -343,6 +343,36 @@ impl App {
         self.fold_until(id, |r| r.metadata.occurred_at <= at).await
     }
 
+    /// The case's full view (with messages) exactly as it was after `version`.
+    pub async fn view_at_version(
+        &self,
+        id: CaseId,
+        version: u64,
+    ) -> Result<crate::projection::CaseView, AppError> {
+        let mut past = crate::projection::Projections::new();
+        for record in self
+            .store
+            .read_stream(&id.stream(), 1, version as usize)
+            .await?
+        {
+            past.apply(&record)?;
+        }
+        past.case(id)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("case {id}")))
+    }
+
+    /// Whether the event is followed, in the same atomic append, by another one.
+    /// Appends are durable before they are published, so the whole append is readable.
+    pub async fn continues_in_same_append(&self, record: &RecordedEvent) -> Result<bool, AppError> {
+        let next = self.store.read_all(record.position + 1, 1).await?;
+        Ok(next.first().is_some_and(|n| {
+            n.stream == record.stream
+                && n.version == record.version + 1
+                && n.metadata.correlation_id == record.metadata.correlation_id
+        }))
+    }
+
     async fn fold_until(
         &self,
         id: CaseId,

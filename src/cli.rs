@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::domain::{Actor, CaseEvent, CaseId, TierLadder, Timestamp};
+use crate::domain::event::{payload_from_json, payload_json};
+use crate::domain::{Actor, CaseId, TierLadder, Timestamp};
 use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
 use crate::server::{self, default_route, ServerOptions};
 use crate::store::sled::{SledOptions, SledStore};
@@ -130,7 +131,7 @@ pub struct ExportedEvent {
 
 impl ExportedEvent {
     pub fn from_record(r: &RecordedEvent) -> anyhow::Result<Self> {
-        let event = CaseEvent::decode(&r.event_type, r.schema_version, &r.payload)?;
+        let payload = payload_json(&r.event_type, r.schema_version, &r.payload)?;
         Ok(ExportedEvent {
             position: r.position,
             id: r.id.to_string(),
@@ -142,26 +143,27 @@ impl ExportedEvent {
             actor: r.metadata.actor.clone(),
             correlation_id: r.metadata.correlation_id.to_string(),
             causation_id: r.metadata.causation_id.map(|c| c.to_string()),
-            payload: event.to_json(),
+            payload,
         })
     }
 
     pub fn into_record(self) -> anyhow::Result<RecordedEvent> {
-        let event = CaseEvent::from_json(&self.event_type, self.schema_version, self.payload)?;
+        let (event_type, schema_version, payload) =
+            payload_from_json(&self.event_type, self.schema_version, self.payload)?;
         Ok(RecordedEvent {
             position: self.position,
             id: self.id.parse()?,
             stream: self.stream,
             version: self.version,
-            event_type: event.event_type().into(),
-            schema_version: event.schema_version(),
+            event_type: event_type.into(),
+            schema_version,
             metadata: Metadata {
                 actor: self.actor,
                 occurred_at: Timestamp::parse_rfc3339(&self.occurred_at)?,
                 correlation_id: self.correlation_id.parse()?,
                 causation_id: self.causation_id.map(|c| c.parse()).transpose()?,
             },
-            payload: event.encode(),
+            payload,
         })
     }
 }

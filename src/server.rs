@@ -238,16 +238,28 @@ impl Running {
         let _ = self.shutdown.send(true);
         self.handle.stop(true).await;
         let _ = self.server.await;
-        let app = Arc::try_unwrap(self.app)
-            .map_err(|_| ServerError::Config("app still in use at shutdown".into()));
-        match app {
-            Ok(app) => {
-                let store = app.store().clone();
-                app.into_projections().stop().await?;
-                store.shutdown().await?;
+        // Workers and WebSocket sessions release their handles as they wind down; the
+        // log can only be closed (and its file lock released) after the last one.
+        let mut app = self.app;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let app = loop {
+            match Arc::try_unwrap(app) {
+                Ok(app) => break app,
+                Err(shared) if tokio::time::Instant::now() < deadline => {
+                    app = shared;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(_) => {
+                    return Err(ServerError::Config(
+                        "the server did not release the store in time".into(),
+                    ))
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "skipping the final snapshot"),
-        }
+        };
+        let store = app.store().clone();
+        app.into_projections().stop().await?;
+        store.shutdown().await?;
+        drop(store);
         info!("swarmdesk stopped");
         Ok(())
     }

@@ -11,7 +11,8 @@ use super::error::{bad_input, gql};
 use super::types::*;
 use super::{app, parse_case_id, principal, Shutdown};
 use crate::app::App;
-use crate::domain::{CaseEvent, CaseId};
+use crate::domain::{CaseEvent, CaseId, Status};
+use crate::projection::SwarmRoom;
 use crate::store::feed::FeedEvent;
 use crate::store::{subscribe_from, RecordedEvent};
 
@@ -54,7 +55,8 @@ pub enum QueueChange {
     Updated,
 }
 
-/// A change to a tier queue, with the queue after it.
+/// A change to a tier queue (one per command that moved a case into, out of, or
+/// within it), with the queue as it is when the update is sent.
 #[derive(SimpleObject, Clone)]
 pub struct TierQueueUpdate {
     /// Log position of the event that changed the queue (the head, for the snapshot).
@@ -157,31 +159,35 @@ impl SubscriptionRoot {
                     let Some(id) = CaseId::from_stream(&e.stream) else {
                         continue;
                     };
+                    // One update per command: report an append at its last event.
+                    if app.continues_in_same_append(&e).await.ok()? {
+                        continue;
+                    }
+                    // Whether the case is in the queue is judged at exactly this version.
+                    let case = app.case_at_version(id, e.version).await.ok()?;
+                    let in_queue = case.status == Status::Open && case.tier.as_ref() == Some(&tier);
+                    let change = match (members.contains(&id), in_queue) {
+                        (false, true) => QueueChange::Entered,
+                        (true, false) => QueueChange::Left,
+                        (true, true) => QueueChange::Updated,
+                        (false, false) => continue,
+                    };
+                    if in_queue {
+                        members.insert(id);
+                    } else {
+                        members.remove(&id);
+                    }
                     app.projections().wait_for(e.position).await.ok()?;
-                    let update = {
-                        let p = app.projections().read();
-                        // Report a case's change once the projection shows exactly it;
-                        // if the case already changed again (e.g. the second event of
-                        // the same command), that later event reports it.
-                        if p.case(id).map(|v| v.last_position) != Some(e.position) {
-                            continue;
-                        }
-                        let now_in: HashSet<CaseId> =
-                            p.tier_queue(&tier).filter_map(|v| v.case.id).collect();
-                        let change = match (members.contains(&id), now_in.contains(&id)) {
-                            (false, true) => QueueChange::Entered,
-                            (true, false) => QueueChange::Left,
-                            (true, true) => QueueChange::Updated,
-                            (false, false) => continue,
-                        };
-                        members = now_in;
-                        TierQueueUpdate {
-                            position: e.position,
-                            change,
-                            case_id: Some(ID(id.to_string())),
-                            event_type: Some(e.event_type.clone()),
-                            queue: TierQueue::build(&p, &tier, QUEUE_UPDATE_SIZE),
-                        }
+                    let update = TierQueueUpdate {
+                        position: e.position,
+                        change,
+                        case_id: Some(ID(id.to_string())),
+                        event_type: Some(e.event_type.clone()),
+                        queue: TierQueue::build(
+                            &app.projections().read(),
+                            &tier,
+                            QUEUE_UPDATE_SIZE,
+                        ),
                     };
                     return Some((update, (events, members)));
                 }
@@ -237,13 +243,13 @@ impl SubscriptionRoot {
                         }
                         _ => return None,
                     };
-                    app.projections().wait_for(e.position).await.ok()?;
-                    let room = app
-                        .projections()
-                        .read()
-                        .swarm_room(id)
+                    // The room exactly as it was after this event.
+                    let view = app.view_at_version(id, e.version).await.ok()?;
+                    let room = view
+                        .case
+                        .swarm
                         .as_ref()
-                        .and_then(SwarmRoomObj::from_room);
+                        .and_then(|_| SwarmRoomObj::from_room(&SwarmRoom { view: &view }));
                     Some(SwarmRoomUpdate {
                         position: e.position,
                         version: e.version,

@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use std::sync::Arc;
 
-use crate::domain::{self, CaseEvent, CaseId, Timestamp};
+use crate::domain::{self, CaseId, Timestamp};
 use crate::projection::{self, CaseView, Message, SwarmRoom};
 use crate::store::RecordedEvent;
 
@@ -394,8 +394,7 @@ impl EventObj {
 
 /// The payload of any event as JSON.
 pub fn decode_payload(r: &RecordedEvent) -> serde_json::Value {
-    CaseEvent::decode(&r.event_type, r.schema_version, &r.payload)
-        .map(|e| e.to_json())
+    crate::domain::event::payload_json(&r.event_type, r.schema_version, &r.payload)
         .unwrap_or(serde_json::Value::Null)
 }
 

@@ -5,6 +5,7 @@
 //! current time and actor in a [`Context`], and the same inputs always give the same
 //! events. Every invariant of a case is enforced here and tested without a store.
 //!
+//! - [`access`]: token and access-log events (who may act, who looked).
 //! - [`ids`]: identifiers, timestamps and actors shared by every layer.
 //! - [`tier`]: the configurable tier ladder (L0..L3, optionally L4, or fewer).
 //! - [`case`]: case state and its value types; `Case::apply` is the fold.
@@ -12,6 +13,7 @@
 //! - [`command`]: the commands and `decide`.
 //! - [`error`]: why a command was refused.
 
+pub mod access;
 pub mod case;
 pub mod command;
 pub mod error;

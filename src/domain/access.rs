@@ -1,0 +1,53 @@
+//! Access events: bearer tokens issued and revoked, and auditors' reads. They live in
+//! the same log as cases (streams `tokens` and `access-log`), so who could do what, and
+//! who looked at what, is as auditable as the cases themselves. A token itself is never
+//! stored: only its SHA-256 hash, and a short id derived from it.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AgentId, CaseId, Role, Timestamp};
+
+/// The stream of token events.
+pub const TOKENS_STREAM: &str = "tokens";
+/// The stream recording auditors' reads.
+pub const ACCESS_LOG_STREAM: &str = "access-log";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub token_id: String,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    pub user: AgentId,
+    pub role: Role,
+    /// The tiers an agent or lead works in (a lead also sees the tiers below).
+    pub tiers: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub token_id: String,
+}
+
+/// An auditor read a case (its view, history or past state).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseViewed {
+    pub case_id: CaseId,
+    /// What was read: `case`, `history`, `caseAt`, ...
+    pub what: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessEvent {
+    TokenIssued(TokenIssued),
+    TokenRevoked(TokenRevoked),
+    CaseViewed(CaseViewed),
+}
+
+crate::event_registry! {
+    AccessEvent {
+        TokenIssued = "TokenIssued" v 1,
+        TokenRevoked = "TokenRevoked" v 1,
+        CaseViewed = "CaseViewed" v 1,
+    }
+}
