@@ -15,10 +15,14 @@ use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
+use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
 use crate::clock::Clock;
+use crate::domain::access::{
+    AccessEvent, CaseViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM, TOKENS_STREAM,
+};
 use crate::domain::{
-    decide_all, Actor, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase, RouteCase,
-    TierLadder, Timestamp,
+    decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
+    Role, RouteCase, TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
@@ -106,6 +110,7 @@ pub struct App {
     tiers: RwLock<TierLadder>,
     /// Where cases go when no routing rule matches.
     default_route: RouteCase,
+    tokens: Arc<TokenRegistry>,
 }
 
 impl App {
@@ -122,6 +127,7 @@ impl App {
             clock,
             tiers: RwLock::new(tiers),
             default_route,
+            tokens: Arc::default(),
         }
     }
 
@@ -136,6 +142,107 @@ impl App {
     /// Hands over the projection runner, e.g. to stop it at shutdown.
     pub fn into_projections(self) -> ProjectionRunner {
         self.projections
+    }
+
+    /// The accepted bearer tokens.
+    pub fn tokens(&self) -> &Arc<TokenRegistry> {
+        &self.tokens
+    }
+
+    /// Folds the `tokens` stream into the registry (at start).
+    pub async fn load_tokens(&self) -> Result<(), AppError> {
+        for r in self.store.read_stream(TOKENS_STREAM, 1, usize::MAX).await? {
+            self.tokens.apply(&AccessEvent::decode(
+                &r.event_type,
+                r.schema_version,
+                &r.payload,
+            )?);
+        }
+        Ok(())
+    }
+
+    async fn append_access(
+        &self,
+        by: &Actor,
+        stream: &str,
+        event: &AccessEvent,
+    ) -> Result<(), AppError> {
+        let request = AppendRequest {
+            stream: stream.into(),
+            expected: ExpectedVersion::Any,
+            idempotency_key: None,
+            fingerprint: 0,
+            metadata: Metadata {
+                actor: by.clone(),
+                occurred_at: self.clock.now(),
+                correlation_id: Ulid::new(),
+                causation_id: None,
+            },
+            events: vec![NewEvent {
+                event_type: event.event_type().into(),
+                schema_version: event.schema_version(),
+                payload: event.encode(),
+            }],
+        };
+        let outcome = self.store.append(request).await?;
+        self.projections.wait_for(outcome.last_position).await?;
+        Ok(())
+    }
+
+    /// Issues a new token for `user`; returns the token (shown once) and its id.
+    pub async fn issue_token(
+        &self,
+        by: &Actor,
+        user: AgentId,
+        role: Role,
+        tiers: Vec<String>,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(String, String), AppError> {
+        let ladder = self.tiers();
+        for t in &tiers {
+            ladder.get(t)?;
+        }
+        let token = generate_token()
+            .map_err(|e| AppError::Invalid(format!("no randomness available: {e}")))?;
+        let hash = hash_token(&token);
+        let event = AccessEvent::TokenIssued(TokenIssued {
+            token_id: token_id(&hash),
+            hash: hex(&hash),
+            user,
+            role,
+            tiers,
+            expires_at,
+        });
+        self.append_access(by, TOKENS_STREAM, &event).await?;
+        self.tokens.apply(&event);
+        Ok((token, token_id(&hash)))
+    }
+
+    /// Revokes a token by id; it stops working at once, on open connections too.
+    pub async fn revoke_token(&self, by: &Actor, id: &str) -> Result<(), AppError> {
+        if !self.tokens.list().iter().any(|t| t.token_id == id) {
+            return Err(AppError::NotFound(format!("token {id}")));
+        }
+        let event = AccessEvent::TokenRevoked(TokenRevoked {
+            token_id: id.into(),
+        });
+        self.append_access(by, TOKENS_STREAM, &event).await?;
+        self.tokens.apply(&event);
+        Ok(())
+    }
+
+    /// Records that an auditor read a case.
+    pub async fn record_view(
+        &self,
+        by: &Actor,
+        case_id: CaseId,
+        what: &str,
+    ) -> Result<(), AppError> {
+        let event = AccessEvent::CaseViewed(CaseViewed {
+            case_id,
+            what: what.into(),
+        });
+        self.append_access(by, ACCESS_LOG_STREAM, &event).await
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

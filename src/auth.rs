@@ -3,13 +3,17 @@
 //! Tokens are 256 random bits, shown once when created and kept only as a SHA-256
 //! hash (a fast hash is right here: the input has full entropy, so there is nothing
 //! to brute-force). A token's id is a prefix of its hash, safe to show and log.
+//! Issued and revoked tokens are events in the log (`tokens` stream); the registry is
+//! their fold, plus the bootstrap and demo tokens configured at start.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::RwLock;
+use tokio::sync::watch;
 
 use crate::api::Principal;
-use crate::domain::{Actor, Timestamp};
+use crate::domain::access::AccessEvent;
+use crate::domain::{Actor, Tier, Timestamp};
 
 /// A token's hash.
 pub type TokenHash = [u8; 32];
@@ -18,32 +22,62 @@ pub fn hash_token(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
 
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<TokenHash> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// The public id of a token: the first 12 hex digits of its hash.
 pub fn token_id(hash: &TokenHash) -> String {
-    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hash[..6])
 }
 
 /// A new random token, `sd_` and 64 hex digits.
 pub fn generate_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(format!(
-        "sd_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    Ok(format!("sd_{}", hex(&bytes)))
 }
 
 /// What a token grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     pub actor: Actor,
+    pub tiers: Vec<Tier>,
     pub expires_at: Option<Timestamp>,
 }
 
+/// A token as listed to admins (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub token_id: String,
+    pub grant: Grant,
+}
+
 /// The tokens the server accepts.
-#[derive(Default)]
 pub struct TokenRegistry {
     tokens: RwLock<HashMap<TokenHash, Grant>>,
+    /// Bumped on every revocation, so open connections can re-check their token.
+    revocations: watch::Sender<u64>,
+}
+
+impl Default for TokenRegistry {
+    fn default() -> Self {
+        TokenRegistry {
+            tokens: RwLock::default(),
+            revocations: watch::channel(0).0,
+        }
+    }
 }
 
 impl TokenRegistry {
@@ -51,23 +85,94 @@ impl TokenRegistry {
         Self::default()
     }
 
-    pub fn insert(&self, token: &str, grant: Grant) {
+    /// Accepts `token` with `grant` (bootstrap and demo tokens; not in the log).
+    pub fn insert(&self, token: &str, grant: Grant) -> String {
+        let hash = hash_token(token);
         self.tokens
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(hash_token(token), grant);
+            .insert(hash, grant);
+        token_id(&hash)
+    }
+
+    /// Folds one token event.
+    pub fn apply(&self, event: &AccessEvent) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        match event {
+            AccessEvent::TokenIssued(t) => {
+                if let Some(hash) = unhex(&t.hash) {
+                    let actor = Actor {
+                        id: t.user.clone(),
+                        role: t.role,
+                    };
+                    let tiers = t.tiers.iter().map(|n| Tier::new(n.clone())).collect();
+                    tokens.insert(
+                        hash,
+                        Grant {
+                            actor,
+                            tiers,
+                            expires_at: t.expires_at,
+                        },
+                    );
+                }
+            }
+            AccessEvent::TokenRevoked(t) => {
+                tokens.retain(|hash, _| token_id(hash) != t.token_id);
+                drop(tokens);
+                self.revocations.send_modify(|n| *n += 1);
+            }
+            AccessEvent::CaseViewed(_) => {}
+        }
     }
 
     /// The principal for an `Authorization` header value, if it holds a valid token.
     pub fn authenticate(&self, header: Option<&str>, now: Timestamp) -> Option<Principal> {
         let token = header?.trim().strip_prefix("Bearer ")?.trim();
+        let hash = hash_token(token);
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
-        let grant = tokens.get(&hash_token(token))?;
+        let grant = tokens.get(&hash)?;
         if grant.expires_at.is_some_and(|t| t <= now) {
             return None;
         }
         Some(Principal {
             actor: grant.actor.clone(),
+            tiers: grant.tiers.clone(),
+            token_id: Some(token_id(&hash)),
         })
+    }
+
+    /// Whether the token is still accepted (not revoked, not expired).
+    pub fn is_active(&self, token_id: &str, now: Timestamp) -> bool {
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        tokens
+            .iter()
+            .any(|(h, g)| self::token_id(h) == token_id && g.expires_at.is_none_or(|t| t > now))
+    }
+
+    /// Every accepted token, for admins.
+    pub fn list(&self) -> Vec<TokenInfo> {
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<TokenInfo> = tokens
+            .iter()
+            .map(|(h, g)| TokenInfo {
+                token_id: token_id(h),
+                grant: g.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.token_id.cmp(&b.token_id));
+        out
+    }
+
+    /// Resolves once `token_id` is no longer accepted.
+    pub async fn revoked(&self, token_id: String, clock: std::sync::Arc<dyn crate::clock::Clock>) {
+        let mut rx = self.revocations.subscribe();
+        loop {
+            if !self.is_active(&token_id, clock.now()) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }

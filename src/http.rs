@@ -15,7 +15,6 @@ use std::time::Instant;
 use crate::api::error::{BAD_USER_INPUT, UNAUTHENTICATED};
 use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
-use crate::auth::TokenRegistry;
 use crate::metrics::Metrics;
 
 /// Request limits enforced before GraphQL sees a request.
@@ -39,7 +38,6 @@ impl Default for HttpLimits {
 pub struct HttpState {
     pub schema: SwarmSchema,
     pub app: Arc<App>,
-    pub tokens: Arc<TokenRegistry>,
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
 }
@@ -69,7 +67,10 @@ fn principal(state: &HttpState, req: &HttpRequest) -> Option<Principal> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    state.tokens.authenticate(header, state.app.clock().now())
+    state
+        .app
+        .tokens()
+        .authenticate(header, state.app.clock().now())
 }
 
 /// `application/graphql-response+json` when the client accepts it, else `application/json`.
@@ -174,7 +175,7 @@ async fn graphql_get(
 fn websocket(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     // A token on the upgrade request itself is accepted too (for clients that can set headers).
     let from_header = principal(&state, &req);
-    let tokens = state.tokens.clone();
+    let tokens = state.app.tokens().clone();
     let app = state.app.clone();
     let metrics = state.metrics.clone();
     let subscription =

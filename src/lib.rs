@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod projection;
 pub mod server;
 pub mod store;

@@ -13,7 +13,7 @@ use tracing::info;
 
 use crate::api::{build_schema, QueryLimits, Shutdown};
 use crate::app::{App, AppError};
-use crate::auth::{generate_token, Grant, TokenRegistry};
+use crate::auth::{generate_token, Grant};
 use crate::clock::{Clock, ManualClock};
 use crate::domain::{Actor, Role, RouteCase, Tier, TierLadder};
 use crate::http::{configure, HttpLimits, HttpState};
@@ -48,8 +48,8 @@ pub struct ServerOptions {
     pub demo: bool,
     /// An admin token accepted from start (e.g. `SWARMDESK_BOOTSTRAP_TOKEN`).
     pub bootstrap_token: Option<String>,
-    /// Further tokens accepted from start, each bound to a user and role.
-    pub tokens: Vec<(String, Actor)>,
+    /// Further tokens accepted from start, each bound to a user, role and tiers.
+    pub tokens: Vec<(String, Grant)>,
     pub query_limits: QueryLimits,
     pub http_limits: HttpLimits,
     pub clock: Arc<dyn Clock>,
@@ -116,13 +116,15 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> 
         load_demo(store.clone(), options, 300).await?;
     }
     let projections = ProjectionRunner::start(store.clone()).await?;
-    Ok(Arc::new(App::new(
+    let app = App::new(
         store,
         projections,
         options.clock.clone(),
         options.tiers.clone(),
         options.default_route.clone(),
-    )))
+    );
+    app.load_tokens().await?;
+    Ok(Arc::new(app))
 }
 
 /// Appends the sample data, timed over the three days before now.
@@ -154,7 +156,7 @@ pub async fn load_demo(
 /// Starts serving on `listener`. Stop it with [`Running::stop`].
 pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Running, ServerError> {
     let app = open_app(&options).await?;
-    let tokens = Arc::new(TokenRegistry::new());
+    let tokens = app.tokens().clone();
     if let Some(t) = &options.bootstrap_token {
         let actor = Actor::new("bootstrap-admin", Role::Admin)
             .map_err(|e| ServerError::Config(e.to_string()))?;
@@ -162,35 +164,35 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             t,
             Grant {
                 actor,
+                tiers: Vec::new(),
                 expires_at: None,
             },
         );
     }
-    for (token, actor) in &options.tokens {
-        tokens.insert(
-            token,
-            Grant {
-                actor: actor.clone(),
-                expires_at: None,
-            },
-        );
+    for (token, grant) in &options.tokens {
+        tokens.insert(token, grant.clone());
     }
     let mut demo_tokens = Vec::new();
     if options.demo {
-        for (user, role) in [
-            ("admin", Role::Admin),
-            ("dana", Role::Lead),
-            ("alice", Role::Agent),
-            ("audrey", Role::Auditor),
-            ("sam.okafor", Role::Customer),
+        for (user, role, tiers) in [
+            ("admin", Role::Admin, vec![]),
+            ("dana", Role::Lead, vec!["L2"]),
+            ("alice", Role::Agent, vec!["L1"]),
+            ("audrey", Role::Auditor, vec![]),
+            ("sam.okafor", Role::Customer, vec![]),
         ] {
             let token =
                 generate_token().map_err(|e| ServerError::Config(format!("no randomness: {e}")))?;
             let actor = Actor::new(user, role).map_err(|e| ServerError::Config(e.to_string()))?;
+            let tiers = tiers
+                .into_iter()
+                .filter_map(|t| options.tiers.get(t).ok())
+                .collect();
             tokens.insert(
                 &token,
                 Grant {
                     actor,
+                    tiers,
                     expires_at: None,
                 },
             );
@@ -205,7 +207,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let state = actix_web::web::Data::new(HttpState {
         schema: build_schema(app.clone(), shutdown, &options.query_limits),
         app: app.clone(),
-        tokens,
+
         metrics: Arc::new(Metrics::new()),
         limits: options.http_limits.clone(),
     });

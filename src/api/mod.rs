@@ -6,6 +6,7 @@
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 
 pub mod error;
+pub mod guard;
 pub mod mutation;
 pub mod query;
 pub mod subscription;
@@ -30,6 +31,21 @@ pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub actor: Actor,
+    /// The tiers an agent or lead works in.
+    pub tiers: Vec<crate::domain::Tier>,
+    /// The token it authenticated with (none for in-process callers).
+    pub token_id: Option<String>,
+}
+
+impl Principal {
+    /// An in-process caller with a role and no token (demo loader, tests).
+    pub fn internal(actor: Actor) -> Self {
+        Principal {
+            actor,
+            tiers: Vec::new(),
+            token_id: None,
+        }
+    }
 }
 
 /// Limits on what one GraphQL operation may ask for.
@@ -85,8 +101,29 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<App>> {
 }
 
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
-    ctx.data_opt::<Principal>()
-        .ok_or_else(|| coded(UNAUTHENTICATED, "missing or invalid bearer token"))
+    let p = ctx
+        .data_opt::<Principal>()
+        .ok_or_else(|| coded(UNAUTHENTICATED, "missing or invalid bearer token"))?;
+    // A token revoked while a WebSocket stays open stops working at once.
+    if let Some(id) = &p.token_id {
+        let app = app(ctx)?;
+        if !app.tokens().is_active(id, app.clock().now()) {
+            return Err(coded(
+                UNAUTHENTICATED,
+                "the token was revoked or has expired",
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// The authenticated caller's guarded view of the application: every query,
+/// mutation and subscription goes through it, so authorization lives in one place.
+pub(crate) fn guard(ctx: &Context<'_>) -> Result<guard::Guard> {
+    Ok(guard::Guard {
+        app: app(ctx)?.clone(),
+        principal: principal(ctx)?.clone(),
+    })
 }
 
 pub(crate) fn parse_case_id(id: &ID) -> Result<CaseId> {

@@ -6,10 +6,11 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::error::{bad_input, gql};
+use super::guard::Guard;
 use super::types::*;
-use super::{app, parse_case_id, principal};
+use super::{guard, parse_case_id};
 use crate::app::{WriteOptions, Written};
-use crate::domain::{self, AgentId, CaseId, Command, Customer, OpenCase, Role, RouteCase, Tier};
+use crate::domain::{self, AgentId, CaseId, Command, Customer, OpenCase, RouteCase, Tier};
 
 pub struct MutationRoot;
 
@@ -28,14 +29,17 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
     }
 }
 
-/// The case after a write, with the messages it had at that version.
-fn written(ctx: &Context<'_>, w: Written) -> Result<CaseObj> {
-    let p = app(ctx)?.projections().read();
+/// The case after a write, with the messages it had at that version (those the
+/// caller may see).
+fn written(g: &Guard, w: Written) -> Result<CaseObj> {
+    let p = g.app.projections().read();
     let messages = match w.case.id.and_then(|id| p.case(id)) {
         Some(v) => v
             .messages
             .iter()
-            .filter(|m| m.id <= w.case.version)
+            .filter(|m| {
+                m.id <= w.case.version && crate::policy::can_see_message(&g.principal, m.kind)
+            })
             .cloned()
             .collect(),
         None => Vec::new(),
@@ -50,13 +54,12 @@ async fn run(
     expected_version: Option<u64>,
     idempotency_key: Option<String>,
 ) -> Result<CaseObj> {
-    let actor = &principal(ctx)?.actor;
+    let g = guard(ctx)?;
     let id: CaseId = parse_case_id(case_id)?;
-    let w = app(ctx)?
-        .execute(actor, id, command, opts(expected_version, idempotency_key))
-        .await
-        .map_err(gql)?;
-    written(ctx, w)
+    let w = g
+        .execute(id, command, opts(expected_version, idempotency_key))
+        .await?;
+    written(&g, w)
 }
 
 #[Object]
@@ -68,9 +71,10 @@ impl MutationRoot {
         input: OpenCaseInput,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let actor = &principal(ctx)?.actor;
+        let g = guard(ctx)?;
+        let actor = &g.principal.actor;
         // A customer can only open cases for themselves.
-        let customer_id = if actor.role == Role::Customer {
+        let customer_id = if actor.role == domain::Role::Customer {
             actor.id.to_string()
         } else {
             input.customer.id
@@ -90,11 +94,8 @@ impl MutationRoot {
             priority: input.priority.into(),
             tags: input.tags,
         };
-        let w = app(ctx)?
-            .open_case(actor, open, opts(None, idempotency_key))
-            .await
-            .map_err(gql)?;
-        written(ctx, w)
+        let w = g.open_case(open, opts(None, idempotency_key)).await?;
+        written(&g, w)
     }
 
     /// Sends a case to a tier and team (by hand; new cases are routed by the rules).
@@ -172,7 +173,7 @@ impl MutationRoot {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = principal(ctx)?.actor.id.clone();
+        let me = guard(ctx)?.principal.actor.id;
         let cmd = Command::Assign {
             agent: self::agent(agent, &me)?,
         };
@@ -207,7 +208,7 @@ impl MutationRoot {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = principal(ctx)?.actor.id.clone();
+        let me = guard(ctx)?.principal.actor.id;
         let cmd = Command::StartSwarm {
             lead: agent(lead, &me)?,
             reason,
@@ -224,7 +225,7 @@ impl MutationRoot {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = principal(ctx)?.actor.id.clone();
+        let me = guard(ctx)?.principal.actor.id;
         let cmd = Command::JoinSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -241,7 +242,7 @@ impl MutationRoot {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = principal(ctx)?.actor.id.clone();
+        let me = guard(ctx)?.principal.actor.id;
         let cmd = Command::LeaveSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -257,7 +258,7 @@ impl MutationRoot {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = principal(ctx)?.actor.id.clone();
+        let me = guard(ctx)?.principal.actor.id;
         let cmd = Command::SetSwarmLead {
             agent: self::agent(Some(agent), &me)?,
         };
@@ -392,4 +393,56 @@ impl MutationRoot {
         )
         .await
     }
+
+    /// Issues a bearer token (admins only). The token is shown once, here; only its
+    /// hash is kept. `tiers` are the tiers an agent or lead works in.
+    async fn create_token(
+        &self,
+        ctx: &Context<'_>,
+        user: String,
+        role: Role,
+        #[graphql(default)] tiers: Vec<String>,
+        expires_at: Option<DateTime>,
+    ) -> Result<CreatedToken> {
+        let g = guard(ctx)?;
+        g.require_admin()?;
+        let user = AgentId::new(user).map_err(|e| bad_input(e.to_string()))?;
+        let (token, token_id) = g
+            .app
+            .issue_token(
+                &g.principal.actor,
+                user.clone(),
+                role.into(),
+                tiers,
+                expires_at.map(|t| t.0),
+            )
+            .await
+            .map_err(gql)?;
+        Ok(CreatedToken {
+            token,
+            token_id,
+            user: user.to_string(),
+            role,
+        })
+    }
+
+    /// Revokes a token (admins only); it stops working at once, also on open WebSockets.
+    async fn revoke_token(&self, ctx: &Context<'_>, token_id: String) -> Result<bool> {
+        let g = guard(ctx)?;
+        g.require_admin()?;
+        g.app
+            .revoke_token(&g.principal.actor, &token_id)
+            .await
+            .map_err(gql)?;
+        Ok(true)
+    }
+}
+
+/// A newly issued token: the only time the token itself is shown.
+#[derive(async_graphql::SimpleObject)]
+pub struct CreatedToken {
+    pub token: String,
+    pub token_id: String,
+    pub user: String,
+    pub role: Role,
 }

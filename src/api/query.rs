@@ -1,13 +1,15 @@
 //! Queries: read models for consoles and portals, and the log itself for auditors.
+//! Every resolver reads through the caller's [`Guard`](super::guard::Guard): what the
+//! caller may not see is simply absent.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
 use super::error::{bad_input, gql, not_found};
 use super::types::*;
-use super::{app, parse_case_id, principal};
-use crate::domain::{AgentId, Tier};
+use super::{app, guard, parse_case_id};
+use crate::domain::{AgentId, Role, Tier};
 use crate::projection::{CaseFilter, Projections};
 
 /// Most items one page may hold.
@@ -22,16 +24,24 @@ pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
     }
 }
 
+/// A bearer token as listed to admins: never the token itself.
+#[derive(SimpleObject)]
+pub struct TokenObj {
+    pub token_id: String,
+    pub user: String,
+    pub role: super::types::Role,
+    pub tiers: Vec<String>,
+    pub expires_at: Option<DateTime>,
+}
+
 pub struct QueryRoot;
 
 #[Object]
 impl QueryRoot {
-    /// One case by id.
+    /// One case by id (null if it does not exist or is not yours to see).
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CaseObj>> {
-        principal(ctx)?;
-        let id = parse_case_id(&id)?;
-        let p = app(ctx)?.projections().read();
-        Ok(p.case(id).map(CaseObj::from_view))
+        let g = guard(ctx)?;
+        g.case(parse_case_id(&id)?).await
     }
 
     /// Cases matching `filter`, newest first, with cursor pagination.
@@ -42,7 +52,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, CaseObj>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
         let first = page_size(first)?;
         let after = after.map(|a| parse_case_id(&ID(a))).transpose()?;
         let f = filter.unwrap_or_default();
@@ -60,12 +70,12 @@ impl QueryRoot {
             customer: f.customer,
             text: f.text,
         };
-        let p = app(ctx)?.projections().read();
-        let (page, more) = p.cases(&filter, after, first);
+        let p = g.app.projections().read();
+        let (page, more) = p.cases_visible(&filter, after, first, &|c| g.can_read(c));
         let mut conn = Connection::new(after.is_some(), more);
         conn.edges.extend(page.into_iter().map(|v| {
             let cursor = v.case.id.map(|i| i.to_string()).unwrap_or_default();
-            Edge::new(cursor, CaseObj::from_view(v))
+            Edge::new(cursor, g.case_obj(v))
         }));
         Ok(conn)
     }
@@ -77,30 +87,37 @@ impl QueryRoot {
         tier: String,
         first: Option<i32>,
     ) -> Result<TierQueue> {
-        principal(ctx)?;
-        let app = app(ctx)?;
-        let tier = app
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        let tier = g
+            .app
             .tiers()
             .get(&tier)
             .map_err(|e| bad_input(e.to_string()))?;
         let first = page_size(first)?;
-        let p = app.projections().read();
-        Ok(TierQueue::build(&p, &tier, first))
+        let p = g.app.projections().read();
+        Ok(TierQueue::build(&p, &tier, first, &g))
     }
 
     /// A case's active swarm room.
     async fn swarm_room(&self, ctx: &Context<'_>, case_id: ID) -> Result<Option<SwarmRoomObj>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
+        g.require_staff()?;
         let id = parse_case_id(&case_id)?;
-        let p = app(ctx)?.projections().read();
-        Ok(p.swarm_room(id).as_ref().and_then(SwarmRoomObj::from_room))
+        let p = g.app.projections().read();
+        Ok(p.swarm_room(id)
+            .filter(|r| g.can_read(r.case()))
+            .as_ref()
+            .and_then(SwarmRoomObj::from_room))
     }
 
-    /// All active swarm rooms.
+    /// All active swarm rooms you may see.
     async fn swarm_rooms(&self, ctx: &Context<'_>) -> Result<Vec<SwarmRoomObj>> {
-        principal(ctx)?;
-        let p = app(ctx)?.projections().read();
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        let p = g.app.projections().read();
         Ok(p.swarm_rooms()
+            .filter(|r| g.can_read(r.case()))
             .filter_map(|r| SwarmRoomObj::from_room(&r))
             .collect())
     }
@@ -113,37 +130,43 @@ impl QueryRoot {
         #[graphql(default = 1)] from_version: u64,
         first: Option<i32>,
     ) -> Result<Vec<EventObj>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
         let id = parse_case_id(&case_id)?;
+        g.require_visible(id)?;
         let limit = first
             .map(|_| page_size(first))
             .transpose()?
             .unwrap_or(usize::MAX);
-        let events = app(ctx)?
-            .history(id, from_version, limit)
-            .await
-            .map_err(gql)?;
-        if events.is_empty() && from_version <= 1 {
-            return Err(not_found(format!("case {id}")));
-        }
-        Ok(events.into_iter().map(|e| EventObj(Arc::new(e))).collect())
+        let events = g.app.history(id, from_version, limit).await.map_err(gql)?;
+        g.audit(id, "history").await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| g.event_visible(e))
+            .map(|e| EventObj(Arc::new(e)))
+            .collect())
     }
 
-    /// The log from `fromPosition` (1 = the beginning), at most `limit` events.
+    /// The log from `fromPosition` (1 = the beginning): the events among the next
+    /// `limit` that you may see.
     async fn events(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 1)] from_position: u64,
         limit: Option<i32>,
     ) -> Result<Vec<EventObj>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
         let limit = page_size(limit)?;
-        let events = app(ctx)?
+        let events = g
+            .app
             .store()
             .read_all(from_position, limit)
             .await
             .map_err(|e| gql(e.into()))?;
-        Ok(events.into_iter().map(|e| EventObj(Arc::new(e))).collect())
+        Ok(events
+            .into_iter()
+            .filter(|e| g.event_visible(e))
+            .map(|e| EventObj(Arc::new(e)))
+            .collect())
     }
 
     /// A case exactly as it was at a past moment (`at`) or after a given `version`.
@@ -154,10 +177,10 @@ impl QueryRoot {
         at: Option<DateTime>,
         version: Option<u64>,
     ) -> Result<CaseObj> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
         let id = parse_case_id(&case_id)?;
-        let app = app(ctx)?;
-        let records = app.history(id, 1, usize::MAX).await.map_err(gql)?;
+        g.require_visible(id)?;
+        let records = g.app.history(id, 1, usize::MAX).await.map_err(gql)?;
         let mut past = Projections::new();
         for r in records.iter().filter(|r| {
             at.is_none_or(|at| r.metadata.occurred_at <= at.0)
@@ -165,9 +188,11 @@ impl QueryRoot {
         }) {
             past.apply(r).map_err(|e| gql(e.into()))?;
         }
-        past.case(id)
-            .map(CaseObj::from_view)
-            .ok_or_else(|| not_found(format!("case {id} at that point")))
+        let view = past
+            .case(id)
+            .ok_or_else(|| not_found(format!("case {id} at that point")))?;
+        g.audit(id, "caseAt").await?;
+        Ok(g.case_obj(view))
     }
 
     /// The configured tiers, lowest first.
@@ -180,11 +205,18 @@ impl QueryRoot {
             .collect())
     }
 
-    /// An agent's open assigned cases and active swarms.
+    /// An agent's open assigned cases and active swarms (agents: only their own).
     async fn workload(&self, ctx: &Context<'_>, agent: String) -> Result<WorkloadObj> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
+        g.require_staff()?;
         let id = AgentId::new(agent).map_err(|e| bad_input(e.to_string()))?;
-        let p = app(ctx)?.projections().read();
+        if g.principal.actor.role == Role::Agent && g.principal.actor.id != id {
+            return Err(super::error::coded(
+                super::error::FORBIDDEN,
+                "forbidden: agents see only their own workload",
+            ));
+        }
+        let p = g.app.projections().read();
         let w = p.workload(&id).cloned().unwrap_or_default();
         Ok(WorkloadObj {
             agent: id.to_string(),
@@ -193,10 +225,11 @@ impl QueryRoot {
         })
     }
 
-    /// Counts across all cases.
+    /// Counts across all cases (staff only).
     async fn stats(&self, ctx: &Context<'_>) -> Result<StatsObj> {
-        principal(ctx)?;
-        let s = app(ctx)?.projections().read().stats();
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        let s = g.app.projections().read().stats();
         Ok(StatsObj {
             events: s.events,
             cases: s.cases,
@@ -214,10 +247,28 @@ impl QueryRoot {
 
     /// Who the caller is authenticated as.
     async fn me(&self, ctx: &Context<'_>) -> Result<ActorObj> {
-        let p = principal(ctx)?;
+        let g = guard(ctx)?;
         Ok(ActorObj {
-            id: p.actor.id.to_string(),
-            role: p.actor.role.into(),
+            id: g.principal.actor.id.to_string(),
+            role: g.principal.actor.role.into(),
         })
+    }
+
+    /// The accepted tokens (admins only; never the tokens themselves).
+    async fn tokens(&self, ctx: &Context<'_>) -> Result<Vec<TokenObj>> {
+        let g = guard(ctx)?;
+        g.require_admin()?;
+        Ok(g.app
+            .tokens()
+            .list()
+            .into_iter()
+            .map(|t| TokenObj {
+                token_id: t.token_id,
+                user: t.grant.actor.id.to_string(),
+                role: t.grant.actor.role.into(),
+                tiers: t.grant.tiers.iter().map(|x| x.to_string()).collect(),
+                expires_at: t.grant.expires_at.map(DateTime),
+            })
+            .collect())
     }
 }

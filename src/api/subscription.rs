@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::error::{bad_input, gql};
+use super::guard::Guard;
 use super::types::*;
-use super::{app, parse_case_id, principal, Shutdown};
+use super::{guard, parse_case_id, Shutdown};
 use crate::app::App;
 use crate::domain::{CaseEvent, CaseId, Status};
 use crate::projection::SwarmRoom;
@@ -18,22 +19,31 @@ use crate::store::{subscribe_from, RecordedEvent};
 
 pub struct SubscriptionRoot;
 
-/// Live events from `from` on, ending at shutdown or on a store error.
+/// The events from `from` on that the caller may see, ending at shutdown, when the
+/// caller's token is revoked, or on a store error.
 fn feed(
     ctx: &Context<'_>,
+    g: &Guard,
     from: u64,
 ) -> Result<impl Stream<Item = Arc<RecordedEvent>> + Send + 'static> {
-    let app = app(ctx)?;
     let shutdown = ctx.data::<Shutdown>()?.clone();
-    let events = subscribe_from(app.store().clone(), from)
+    let visible = g.clone();
+    let events = subscribe_from(g.app.store().clone(), from)
         .take_while(|item| std::future::ready(item.is_ok()))
-        .filter_map(|item| async move {
-            match item {
-                Ok(FeedEvent::Event(e)) => Some(e),
+        .filter_map(move |item| {
+            let e = match item {
+                Ok(FeedEvent::Event(e)) if visible.event_visible(&e) => Some(e),
                 _ => None,
-            }
+            };
+            std::future::ready(e)
         });
-    Ok(events.take_until(shutdown.wait()))
+    let stop = g.revoked();
+    Ok(events.take_until(async move {
+        tokio::select! {
+            _ = shutdown.wait() => {}
+            _ = stop => {}
+        }
+    }))
 }
 
 /// Where a case's stream reaches `from_version`, or the next position if not yet.
@@ -102,11 +112,13 @@ impl SubscriptionRoot {
         case_id: ID,
         #[graphql(default = 1)] from_version: u64,
     ) -> Result<impl Stream<Item = EventObj>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
         let id = parse_case_id(&case_id)?;
+        g.require_visible(id)?;
+        g.audit(id, "caseEvents").await?;
         let stream = id.stream();
-        let start = case_start(app(ctx)?, id, from_version).await?;
-        Ok(feed(ctx, start)?
+        let start = case_start(&g.app, id, from_version).await?;
+        Ok(feed(ctx, &g, start)?
             .filter(move |e| std::future::ready(e.stream == stream && e.version >= from_version))
             .map(EventObj))
     }
@@ -117,8 +129,8 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(default = 1)] from_position: u64,
     ) -> Result<impl Stream<Item = EventObj>> {
-        principal(ctx)?;
-        Ok(feed(ctx, from_position)?.map(EventObj))
+        let g = guard(ctx)?;
+        Ok(feed(ctx, &g, from_position)?.map(EventObj))
     }
 
     /// A tier queue: its current state first, then one update per change to it.
@@ -127,8 +139,9 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         tier: String,
     ) -> Result<impl Stream<Item = TierQueueUpdate>> {
-        principal(ctx)?;
-        let app_arc = ctx.data::<Arc<App>>()?.clone();
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        let app_arc = g.app.clone();
         let tier = app_arc
             .tiers()
             .get(&tier)
@@ -137,7 +150,7 @@ impl SubscriptionRoot {
             let p = app_arc.projections().read();
             let members: HashSet<CaseId> = p.tier_queue(&tier).filter_map(|v| v.case.id).collect();
             (
-                TierQueue::build(&p, &tier, QUEUE_UPDATE_SIZE),
+                TierQueue::build(&p, &tier, QUEUE_UPDATE_SIZE, &g),
                 members,
                 p.position(),
             )
@@ -149,10 +162,11 @@ impl SubscriptionRoot {
             event_type: None,
             queue: snapshot,
         };
-        let events = Box::pin(feed(ctx, position + 1)?);
+        let events = Box::pin(feed(ctx, &g, position + 1)?);
         let updates = stream::unfold((events, members), move |(mut events, mut members)| {
             let app = app_arc.clone();
             let tier = tier.clone();
+            let g = g.clone();
             async move {
                 loop {
                     let e = events.next().await?;
@@ -187,6 +201,7 @@ impl SubscriptionRoot {
                             &app.projections().read(),
                             &tier,
                             QUEUE_UPDATE_SIZE,
+                            &g,
                         ),
                     };
                     return Some((update, (events, members)));
@@ -202,12 +217,14 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         case_id: ID,
     ) -> Result<impl Stream<Item = SwarmRoomUpdate>> {
-        principal(ctx)?;
+        let g = guard(ctx)?;
+        g.require_staff()?;
         let id = parse_case_id(&case_id)?;
-        let app_arc = ctx.data::<Arc<App>>()?.clone();
+        g.require_visible(id)?;
+        let app_arc = g.app.clone();
         let stream_name = id.stream();
         let start = app_arc.store().head() + 1;
-        Ok(feed(ctx, start)?
+        Ok(feed(ctx, &g, start)?
             .filter(move |e| std::future::ready(e.stream == stream_name))
             .filter_map(move |e| {
                 let app = app_arc.clone();

@@ -283,8 +283,14 @@ pub struct TierQueue {
 }
 
 impl TierQueue {
-    pub fn build(p: &projection::Projections, tier: &domain::Tier, first: usize) -> Self {
-        let all: Vec<&CaseView> = p.tier_queue(tier).collect();
+    /// The queue as `g`'s caller may see it.
+    pub fn build(
+        p: &projection::Projections,
+        tier: &domain::Tier,
+        first: usize,
+        g: &super::guard::Guard,
+    ) -> Self {
+        let all: Vec<&CaseView> = p.tier_queue(tier).filter(|v| g.can_read(&v.case)).collect();
         TierQueue {
             tier: tier.to_string(),
             length: all.len() as u32,
@@ -294,7 +300,7 @@ impl TierQueue {
                 .enumerate()
                 .map(|(i, v)| QueueEntry {
                     rank: i as u32 + 1,
-                    case: CaseObj::from_view(v),
+                    case: g.case_obj(v),
                 })
                 .collect(),
         }

@@ -299,6 +299,17 @@ impl Projections {
         after: Option<CaseId>,
         first: usize,
     ) -> (Vec<&CaseView>, bool) {
+        self.cases_visible(filter, after, first, &|_| true)
+    }
+
+    /// Like [`cases`](Self::cases), among the cases `visible` accepts.
+    pub fn cases_visible(
+        &self,
+        filter: &CaseFilter,
+        after: Option<CaseId>,
+        first: usize,
+        visible: &dyn Fn(&Case) -> bool,
+    ) -> (Vec<&CaseView>, bool) {
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         let start = match after {
@@ -308,7 +319,7 @@ impl Projections {
         let mut matching = ids[start..]
             .iter()
             .map(|id| &self.cases[*id])
-            .filter(|v| filter.matches(&v.case));
+            .filter(|v| filter.matches(&v.case) && visible(&v.case));
         let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
         let more = matching.next().is_some();
         (page, more)

@@ -52,10 +52,23 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
         .ok_as("dana-token", &m("startSwarm(caseId: $id)"), v.clone())
         .await;
     assert_eq!(c["startSwarm"]["swarm"]["lead"], "dana");
-    s.ok_as("farah-token", &m("joinSwarm(caseId: $id)"), v.clone())
+    // L3 experts cannot see an L2 case on their own; the lead pulls them in.
+    let refused = s
+        .gql_as("farah-token", &m("joinSwarm(caseId: $id)"), v.clone())
         .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    s.ok_as(
+        "dana-token",
+        &m(r#"joinSwarm(caseId: $id, agent: "farah")"#),
+        v.clone(),
+    )
+    .await;
     let c = s
-        .ok_as("gustav-token", &m("joinSwarm(caseId: $id)"), v.clone())
+        .ok_as(
+            "dana-token",
+            &m(r#"joinSwarm(caseId: $id, agent: "gustav")"#),
+            v.clone(),
+        )
         .await;
     assert_eq!(
         c["joinSwarm"]["swarm"]["members"].as_array().unwrap().len(),

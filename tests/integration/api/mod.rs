@@ -1,6 +1,7 @@
 //! End-to-end tests of the GraphQL API: a real server on a loopback port, spoken to
 //! over HTTP (reqwest) and WebSocket (tokio-tungstenite).
 
+mod access;
 mod errors;
 mod lifecycle;
 mod schema;
@@ -11,21 +12,23 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::time::Duration;
-use swarmdesk::domain::{Actor, Role};
+use swarmdesk::auth::Grant;
+use swarmdesk::domain::{Actor, Role, Tier};
 use swarmdesk::server::{self, Running, ServerOptions};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const ADMIN: &str = "admin-token";
 
-/// Test users: (token, id, role).
-pub const USERS: &[(&str, &str, Role)] = &[
-    ("alice-token", "alice", Role::Agent),
-    ("bob-token", "bob", Role::Agent),
-    ("dana-token", "dana", Role::Lead),
-    ("farah-token", "farah", Role::Agent),
-    ("gustav-token", "gustav", Role::Agent),
-    ("sam-token", "sam.okafor", Role::Customer),
+/// Test users: (token, id, role, tiers).
+pub const USERS: &[(&str, &str, Role, &[&str])] = &[
+    ("alice-token", "alice", Role::Agent, &["L1"]),
+    ("bob-token", "bob", Role::Agent, &["L1"]),
+    ("dana-token", "dana", Role::Lead, &["L2"]),
+    ("farah-token", "farah", Role::Agent, &["L3"]),
+    ("gustav-token", "gustav", Role::Agent, &["L3"]),
+    ("audrey-token", "audrey", Role::Auditor, &[]),
+    ("sam-token", "sam.okafor", Role::Customer, &[]),
 ];
 
 pub fn options(dir: &std::path::Path) -> ServerOptions {
@@ -33,7 +36,14 @@ pub fn options(dir: &std::path::Path) -> ServerOptions {
     o.bootstrap_token = Some(ADMIN.into());
     o.tokens = USERS
         .iter()
-        .map(|(t, id, role)| (t.to_string(), Actor::new(id, *role).unwrap()))
+        .map(|(t, id, role, tiers)| {
+            let grant = Grant {
+                actor: Actor::new(id, *role).unwrap(),
+                tiers: tiers.iter().map(|t| Tier::new(*t)).collect(),
+                expires_at: None,
+            };
+            (t.to_string(), grant)
+        })
         .collect();
     o
 }

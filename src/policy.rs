@@ -1,0 +1,123 @@
+//! Who may see and do what: pure rules, decided in this one place.
+//!
+//! - `admin`: everything, including configuration and tokens.
+//! - `auditor`: reads everything; writes nothing.
+//! - `lead`: what an agent may, for their tiers and every tier below; may pull any
+//!   agent into (or out of) a swarm, assign others, and re-route.
+//! - `agent`: cases routed to their tiers, cases assigned to them, swarms they are in.
+//! - `customer`: their own cases and the public replies on them; may open a case,
+//!   reply publicly and reopen.
+//! - A sensitive (private) case is visible only to agents whose tiers reach the tier it
+//!   was routed to, whatever else would grant access.
+//! - Internal notes and swarm chat are never shown to customers.
+
+use crate::api::Principal;
+use crate::domain::{AgentId, Case, Command, MessageKind, Role, TierLadder};
+
+/// The highest rank among the principal's tiers.
+fn top_rank(p: &Principal, ladder: &TierLadder) -> Option<usize> {
+    p.tiers.iter().filter_map(|t| ladder.rank(t)).max()
+}
+
+/// May `p` see this case at all?
+pub fn can_read(p: &Principal, case: &Case, ladder: &TierLadder) -> bool {
+    match p.actor.role {
+        Role::Admin | Role::Auditor | Role::System => true,
+        Role::Customer => case
+            .customer
+            .as_ref()
+            .is_some_and(|c| c.id == p.actor.id.as_str()),
+        Role::Agent | Role::Lead => {
+            let case_rank = case.tier.as_ref().and_then(|t| ladder.rank(t));
+            let reach = top_rank(p, ladder);
+            if case.sensitive && !matches!((case_rank, reach), (Some(c), Some(r)) if r >= c) {
+                return false;
+            }
+            let mine =
+                case.assignee.as_ref() == Some(&p.actor.id) || case.is_swarm_member(&p.actor.id);
+            let by_tier = match (&case.tier, case_rank) {
+                // Unrouted cases are triage work for every agent.
+                (None, _) => true,
+                (Some(t), Some(c)) => match p.actor.role {
+                    Role::Lead => reach.is_some_and(|r| r >= c),
+                    _ => p.tiers.contains(t),
+                },
+                (Some(_), None) => false,
+            };
+            mine || by_tier
+        }
+    }
+}
+
+/// May `p` read messages of this kind?
+pub fn can_see_message(p: &Principal, kind: MessageKind) -> bool {
+    p.actor.role != Role::Customer || kind == MessageKind::PublicReply
+}
+
+/// May `p` open a case?
+pub fn can_open(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Auditor => Err("auditors are read-only".into()),
+        _ => Ok(()),
+    }
+}
+
+/// May `p` run `command` on `case`?
+pub fn can_execute(
+    p: &Principal,
+    case: &Case,
+    command: &Command,
+    ladder: &TierLadder,
+) -> Result<(), String> {
+    let me = &p.actor.id;
+    let other = |a: &AgentId| a != me;
+    match p.actor.role {
+        Role::Admin | Role::System => return Ok(()),
+        Role::Auditor => return Err("auditors are read-only".into()),
+        Role::Customer => {
+            let own = can_read(p, case, ladder);
+            return match command {
+                Command::PostMessage {
+                    kind: MessageKind::PublicReply,
+                    ..
+                }
+                | Command::Reopen { .. }
+                    if own =>
+                {
+                    Ok(())
+                }
+                _ if !own => Err("not your case".into()),
+                _ => Err("customers may only reply publicly or reopen".into()),
+            };
+        }
+        Role::Agent | Role::Lead => {}
+    }
+    if case.exists() && !can_read(p, case, ladder) {
+        return Err("the case is outside your tiers and assignments".into());
+    }
+    let lead_only = match command {
+        Command::Route(_) => Some("re-routing"),
+        Command::Assign { agent } if other(agent) => Some("assigning someone else"),
+        Command::StartSwarm { lead, .. } if other(lead) => {
+            Some("starting a swarm for someone else")
+        }
+        Command::JoinSwarm { agent } | Command::LeaveSwarm { agent } if other(agent) => {
+            Some("moving someone else in or out of a swarm")
+        }
+        _ => None,
+    };
+    match lead_only {
+        Some(what) if p.actor.role != Role::Lead => Err(format!("{what} needs a lead")),
+        _ => Ok(()),
+    }
+}
+
+/// May `p` manage configuration and tokens?
+pub fn is_admin(p: &Principal) -> bool {
+    p.actor.role == Role::Admin
+}
+
+/// May `p` see events of streams other than cases (tokens, access log)?
+pub fn can_read_system_streams(p: &Principal) -> bool {
+    matches!(p.actor.role, Role::Admin | Role::Auditor)
+}
