@@ -52,16 +52,21 @@ async fn main() -> anyhow::Result<()> {
     } else {
         let dir = tempfile::tempdir()?;
         let mut options = swarmdesk::server::ServerOptions::new(dir.path().to_path_buf());
+        use swarmdesk::domain::{Actor, Role, Tier};
         let users = [
-            ("dana", "dana-token"),
-            ("farah", "farah-token"),
-            ("gustav", "gustav-token"),
+            ("dana", "dana-token", Role::Lead),
+            ("farah", "farah-token", Role::Agent),
+            ("gustav", "gustav-token", Role::Agent),
         ];
-        for (user, token) in users {
-            options.tokens.push((
-                token.into(),
-                swarmdesk::domain::Actor::new(user, swarmdesk::domain::Role::Agent)?,
-            ));
+        for (user, token, role) in users {
+            // Everyone works L1, where new cases land; the lead also sees the tiers below L2.
+            let tiers = vec![Tier::new(if role == Role::Lead { "L2" } else { "L1" })];
+            let grant = swarmdesk::auth::Grant {
+                actor: Actor::new(user, role)?,
+                tiers,
+                expires_at: None,
+            };
+            options.tokens.push((token.into(), grant));
         }
         let running =
             swarmdesk::server::start(options, std::net::TcpListener::bind("127.0.0.1:0")?).await?;
@@ -71,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
             Some(running),
             Some(dir),
             url,
-            users.map(|(_, t)| t.to_string()),
+            users.map(|(_, t, _)| t.to_string()),
         )
     };
     let [lead, agent1, agent2] = &tokens;
