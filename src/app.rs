@@ -17,14 +17,14 @@ use ulid::Ulid;
 
 use crate::clock::Clock;
 use crate::domain::{
-    decide_all, Actor, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase, RouteCase, Timestamp,
-    TierLadder,
+    decide_all, Actor, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase, RouteCase,
+    TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::store::{
-    fingerprint, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
-    StoreError,
+    fingerprint, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent,
+    RecordedEvent, StoreError,
 };
 
 /// How often a command without `expected_version` is re-decided after losing a race.
@@ -53,7 +53,9 @@ pub enum AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::VersionConflict { expected, current, .. } => AppError::VersionConflict { expected, current },
+            StoreError::VersionConflict {
+                expected, current, ..
+            } => AppError::VersionConflict { expected, current },
             StoreError::IdempotencyKeyReused(k) => AppError::IdempotencyKeyReused(k),
             StoreError::InvalidImport(m) => AppError::Invalid(m),
             other => AppError::Store(other),
@@ -85,7 +87,11 @@ pub struct Written {
 
 /// Decodes one recorded case event.
 pub fn decode(record: &RecordedEvent) -> Result<CaseEvent, AppError> {
-    Ok(CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?)
+    Ok(CaseEvent::decode(
+        &record.event_type,
+        record.schema_version,
+        &record.payload,
+    )?)
 }
 
 /// Longest idempotency key accepted.
@@ -108,7 +114,13 @@ impl App {
         tiers: TierLadder,
         default_route: RouteCase,
     ) -> Self {
-        App { store, projections, clock, tiers: RwLock::new(tiers), default_route }
+        App {
+            store,
+            projections,
+            clock,
+            tiers: RwLock::new(tiers),
+            default_route,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -128,7 +140,12 @@ impl App {
     }
 
     /// Opens a case and routes it, as one atomic append.
-    pub async fn open_case(&self, actor: &Actor, mut open: OpenCase, opts: WriteOptions) -> Result<Written, AppError> {
+    pub async fn open_case(
+        &self,
+        actor: &Actor,
+        mut open: OpenCase,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
         // The fingerprint must not depend on the id this attempt happens to draw.
         open.case_id = CaseId(Ulid::nil());
         let fp = fingerprint(format!("open {open:?}").as_bytes());
@@ -138,7 +155,17 @@ impl App {
         open.case_id = CaseId(Ulid::new());
         let route = self.default_route.clone();
         let commands = vec![Command::Open(open.clone()), Command::Route(route)];
-        self.write(actor, open.case_id, commands, fp, WriteOptions { expected_version: Some(0), ..opts }).await
+        self.write(
+            actor,
+            open.case_id,
+            commands,
+            fp,
+            WriteOptions {
+                expected_version: Some(0),
+                ..opts
+            },
+        )
+        .await
     }
 
     /// Runs one command on an existing case.
@@ -158,19 +185,30 @@ impl App {
 
     /// The stored result of an earlier request with the same idempotency key.
     async fn replayed(&self, opts: &WriteOptions, fp: u64) -> Result<Option<Written>, AppError> {
-        let Some(key) = &opts.idempotency_key else { return Ok(None) };
+        let Some(key) = &opts.idempotency_key else {
+            return Ok(None);
+        };
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-            return Err(AppError::Invalid(format!("idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes")));
+            return Err(AppError::Invalid(format!(
+                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes"
+            )));
         }
         match self.store.idempotent_result(key).await? {
             None => Ok(None),
             Some(r) if r.fingerprint != fp => Err(AppError::IdempotencyKeyReused(key.clone())),
-            Some(r) => Ok(Some(self.written(AppendOutcome { deduplicated: true, ..r.outcome }).await?)),
+            Some(r) => Ok(Some(
+                self.written(AppendOutcome {
+                    deduplicated: true,
+                    ..r.outcome
+                })
+                .await?,
+            )),
         }
     }
 
     async fn written(&self, outcome: AppendOutcome) -> Result<Written, AppError> {
-        let id = CaseId::from_stream(&outcome.stream).ok_or_else(|| AppError::NotFound(outcome.stream.clone()))?;
+        let id = CaseId::from_stream(&outcome.stream)
+            .ok_or_else(|| AppError::NotFound(outcome.stream.clone()))?;
         self.projections.wait_for(outcome.last_position).await?;
         let case = self.case_at_version(id, outcome.last_version).await?;
         Ok(Written { case, outcome })
@@ -184,7 +222,8 @@ impl App {
         fp: u64,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
-        let span = info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
+        let span =
+            info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
         async move {
             let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
             let mut attempt = 0;
@@ -193,19 +232,31 @@ impl App {
                 let state = self.load(case_id).await?;
                 if let Some(expected) = opts.expected_version {
                     if expected != state.version {
-                        return Err(AppError::VersionConflict { expected, current: state.version });
+                        return Err(AppError::VersionConflict {
+                            expected,
+                            current: state.version,
+                        });
                     }
                 }
                 let now = self.clock.now();
                 let tiers = self.tiers();
-                let ctx = Context { tiers: &tiers, actor, now };
+                let ctx = Context {
+                    tiers: &tiers,
+                    actor,
+                    now,
+                };
                 let events = decide_all(&state, commands.clone(), &ctx)?;
                 let request = AppendRequest {
                     stream: case_id.stream(),
                     expected: ExpectedVersion::Exact(state.version),
                     idempotency_key: opts.idempotency_key.clone(),
                     fingerprint: fp,
-                    metadata: Metadata { actor: actor.clone(), occurred_at: now, correlation_id, causation_id: None },
+                    metadata: Metadata {
+                        actor: actor.clone(),
+                        occurred_at: now,
+                        correlation_id,
+                        causation_id: None,
+                    },
                     events: events
                         .iter()
                         .map(|e| NewEvent {
@@ -240,16 +291,37 @@ impl App {
 
     /// The case's current state: its projected view, topped up from its stream.
     pub async fn load(&self, id: CaseId) -> Result<Case, AppError> {
-        let mut case = self.projections.read().case(id).map(|v| v.case.clone()).unwrap_or_default();
-        for record in self.store.read_stream(&id.stream(), case.version + 1, usize::MAX).await? {
-            case.apply(&decode(&record)?, record.version, record.metadata.occurred_at);
+        let mut case = self
+            .projections
+            .read()
+            .case(id)
+            .map(|v| v.case.clone())
+            .unwrap_or_default();
+        for record in self
+            .store
+            .read_stream(&id.stream(), case.version + 1, usize::MAX)
+            .await?
+        {
+            case.apply(
+                &decode(&record)?,
+                record.version,
+                record.metadata.occurred_at,
+            );
         }
         Ok(case)
     }
 
     /// The case's stream from `from_version`, at most `limit` events.
-    pub async fn history(&self, id: CaseId, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, AppError> {
-        Ok(self.store.read_stream(&id.stream(), from_version, limit).await?)
+    pub async fn history(
+        &self,
+        id: CaseId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, AppError> {
+        Ok(self
+            .store
+            .read_stream(&id.stream(), from_version, limit)
+            .await?)
     }
 
     /// The case exactly as it was after stream version `version`.
@@ -262,13 +334,21 @@ impl App {
         self.fold_until(id, |r| r.metadata.occurred_at <= at).await
     }
 
-    async fn fold_until(&self, id: CaseId, keep: impl Fn(&RecordedEvent) -> bool) -> Result<Case, AppError> {
+    async fn fold_until(
+        &self,
+        id: CaseId,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Case, AppError> {
         let mut case = Case::default();
         for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
             if !keep(&record) {
                 break;
             }
-            case.apply(&decode(&record)?, record.version, record.metadata.occurred_at);
+            case.apply(
+                &decode(&record)?,
+                record.version,
+                record.metadata.occurred_at,
+            );
         }
         if !case.exists() {
             return Err(AppError::NotFound(format!("case {id}")));

@@ -12,7 +12,9 @@ use super::ids::{AgentId, CaseId, Timestamp};
 use super::tier::Tier;
 
 /// How urgent a case is. Declared most urgent first, so `Ord` sorts queues directly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum Priority {
     Urgent,
     High,
@@ -50,7 +52,9 @@ pub struct Customer {
     pub key_account: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum Status {
     /// Being worked on (possibly not yet routed).
     #[default]
@@ -212,7 +216,9 @@ impl Case {
 
     /// Whether `agent` is currently in this case's swarm.
     pub fn is_swarm_member(&self, agent: &AgentId) -> bool {
-        self.swarm.as_ref().is_some_and(|s| s.members.contains_key(agent))
+        self.swarm
+            .as_ref()
+            .is_some_and(|s| s.members.contains_key(agent))
     }
 }
 

@@ -55,23 +55,56 @@ pub enum Command {
     Open(OpenCase),
     Route(RouteCase),
     /// Up one tier, or to a named higher tier.
-    Escalate { to: Option<Tier>, reason: String },
+    Escalate {
+        to: Option<Tier>,
+        reason: String,
+    },
     /// Down one tier, or to a named lower tier.
-    Deescalate { to: Option<Tier>, reason: String },
-    Assign { agent: AgentId },
+    Deescalate {
+        to: Option<Tier>,
+        reason: String,
+    },
+    Assign {
+        agent: AgentId,
+    },
     Unassign,
     /// Starts a swarm led by `lead` (who becomes its first member).
-    StartSwarm { lead: AgentId, reason: String },
-    JoinSwarm { agent: AgentId },
-    LeaveSwarm { agent: AgentId },
-    SetSwarmLead { agent: AgentId },
-    PostMessage { kind: MessageKind, body: String },
-    ChangePriority { priority: Priority, reason: String },
-    Tag { tag: String },
-    Untag { tag: String },
-    Resolve { resolution: String },
-    Reopen { reason: String },
-    Close { reason: String },
+    StartSwarm {
+        lead: AgentId,
+        reason: String,
+    },
+    JoinSwarm {
+        agent: AgentId,
+    },
+    LeaveSwarm {
+        agent: AgentId,
+    },
+    SetSwarmLead {
+        agent: AgentId,
+    },
+    PostMessage {
+        kind: MessageKind,
+        body: String,
+    },
+    ChangePriority {
+        priority: Priority,
+        reason: String,
+    },
+    Tag {
+        tag: String,
+    },
+    Untag {
+        tag: String,
+    },
+    Resolve {
+        resolution: String,
+    },
+    Reopen {
+        reason: String,
+    },
+    Close {
+        reason: String,
+    },
 }
 
 impl Command {
@@ -105,7 +138,9 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, 
         return Err(DomainError::Invalid(format!("{field} must not be empty")));
     }
     if v.len() > max {
-        return Err(DomainError::Invalid(format!("{field} is longer than {max} bytes")));
+        return Err(DomainError::Invalid(format!(
+            "{field} is longer than {max} bytes"
+        )));
     }
     Ok(v.to_string())
 }
@@ -136,7 +171,11 @@ fn tags(values: &[String]) -> Result<Vec<String>, DomainError> {
 }
 
 /// Decides one command against the case's current state.
-pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, DomainError> {
+pub fn decide(
+    case: &Case,
+    command: Command,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
     let action = command.name();
     if let Command::Open(open) = command {
         if case.exists() {
@@ -154,7 +193,11 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
             body: text("body", &open.body, MAX_TEXT, false)?,
             channel: open.channel,
             customer,
-            language: if language.is_empty() { "en".into() } else { language.to_lowercase() },
+            language: if language.is_empty() {
+                "en".into()
+            } else {
+                language.to_lowercase()
+            },
             priority: open.priority,
             tags: tags(&open.tags)?,
         })]);
@@ -168,7 +211,10 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
         (Command::Reopen { .. } | Command::Close { .. } | Command::PostMessage { .. }, _) => {}
         (Command::Tag { .. } | Command::Untag { .. }, _) => {}
         (_, Status::Resolved) => {
-            return Err(DomainError::transition(action, "the case is resolved; reopen it first"))
+            return Err(DomainError::transition(
+                action,
+                "the case is resolved; reopen it first",
+            ))
         }
         _ => {}
     }
@@ -180,7 +226,10 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
                 Some(t) => Some(text("team", &t, 64, true)?),
                 None => None,
             };
-            let new_tags: Vec<String> = tags(&r.tags)?.into_iter().filter(|t| !case.tags.contains(t)).collect();
+            let new_tags: Vec<String> = tags(&r.tags)?
+                .into_iter()
+                .filter(|t| !case.tags.contains(t))
+                .collect();
             if case.tags.len() + new_tags.len() > MAX_TAGS {
                 return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
             }
@@ -198,53 +247,91 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
             let from = current_tier(case, action)?;
             let to = match to {
                 Some(t) => ctx.tiers.get(t.as_str())?,
-                None => ctx.tiers.above(&from).cloned().ok_or_else(|| DomainError::TopTier(from.clone()))?,
+                None => ctx
+                    .tiers
+                    .above(&from)
+                    .cloned()
+                    .ok_or_else(|| DomainError::TopTier(from.clone()))?,
             };
             if ctx.tiers.rank(&to) <= ctx.tiers.rank(&from) {
-                return Err(DomainError::transition(action, format!("`{to}` is not above `{from}`")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{to}` is not above `{from}`"),
+                ));
             }
-            CaseEvent::Escalated(TierChanged { from, to, reason: text("reason", &reason, 2000, true)? })
+            CaseEvent::Escalated(TierChanged {
+                from,
+                to,
+                reason: text("reason", &reason, 2000, true)?,
+            })
         }
         Command::Deescalate { to, reason } => {
             let from = current_tier(case, action)?;
             let to = match to {
                 Some(t) => ctx.tiers.get(t.as_str())?,
-                None => ctx.tiers.below(&from).cloned().ok_or_else(|| DomainError::BottomTier(from.clone()))?,
+                None => ctx
+                    .tiers
+                    .below(&from)
+                    .cloned()
+                    .ok_or_else(|| DomainError::BottomTier(from.clone()))?,
             };
             if ctx.tiers.rank(&to) >= ctx.tiers.rank(&from) {
-                return Err(DomainError::transition(action, format!("`{to}` is not below `{from}`")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{to}` is not below `{from}`"),
+                ));
             }
-            CaseEvent::Deescalated(TierChanged { from, to, reason: text("reason", &reason, 2000, true)? })
+            CaseEvent::Deescalated(TierChanged {
+                from,
+                to,
+                reason: text("reason", &reason, 2000, true)?,
+            })
         }
         Command::Assign { agent } => {
             if case.assignee.as_ref() == Some(&agent) {
-                return Err(DomainError::transition(action, format!("already assigned to `{agent}`")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("already assigned to `{agent}`"),
+                ));
             }
             CaseEvent::Assigned(AgentRef { agent })
         }
         Command::Unassign => match &case.assignee {
-            Some(agent) => CaseEvent::Unassigned(AgentRef { agent: agent.clone() }),
+            Some(agent) => CaseEvent::Unassigned(AgentRef {
+                agent: agent.clone(),
+            }),
             None => return Err(DomainError::transition(action, "the case has no assignee")),
         },
         Command::StartSwarm { lead, reason } => {
             if case.swarm.is_some() {
                 return Err(DomainError::transition(action, "a swarm is already active"));
             }
-            CaseEvent::SwarmStarted(SwarmStarted { lead, reason: text("reason", &reason, 2000, false)? })
+            CaseEvent::SwarmStarted(SwarmStarted {
+                lead,
+                reason: text("reason", &reason, 2000, false)?,
+            })
         }
         Command::JoinSwarm { agent } => {
             let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
             if swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(action, format!("`{agent}` is already in the swarm")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{agent}` is already in the swarm"),
+                ));
             }
             CaseEvent::SwarmJoined(AgentRef { agent })
         }
         Command::LeaveSwarm { agent } => {
             let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
             if !swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(action, format!("`{agent}` is not in the swarm")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{agent}` is not in the swarm"),
+                ));
             }
-            let mut events = vec![CaseEvent::SwarmLeft(AgentRef { agent: agent.clone() })];
+            let mut events = vec![CaseEvent::SwarmLeft(AgentRef {
+                agent: agent.clone(),
+            })];
             // The lead is always a member: when the lead leaves, the longest-standing
             // member takes over; when the last member leaves, the swarm ends.
             let successor = swarm
@@ -254,9 +341,14 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
                 .min_by_key(|(a, at)| (**at, (*a).clone()))
                 .map(|(a, _)| a.clone());
             match successor {
-                None => events.push(CaseEvent::SwarmEnded(SwarmEnded { reason: "last member left".into() })),
+                None => events.push(CaseEvent::SwarmEnded(SwarmEnded {
+                    reason: "last member left".into(),
+                })),
                 Some(next) if swarm.lead == agent => {
-                    events.push(CaseEvent::SwarmLeadChanged(SwarmLeadChanged { from: agent, to: next }))
+                    events.push(CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+                        from: agent,
+                        to: next,
+                    }))
                 }
                 Some(_) => {}
             }
@@ -265,16 +357,28 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
         Command::SetSwarmLead { agent } => {
             let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
             if !swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(action, format!("`{agent}` is not in the swarm")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{agent}` is not in the swarm"),
+                ));
             }
             if swarm.lead == agent {
-                return Err(DomainError::transition(action, format!("`{agent}` already leads the swarm")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("`{agent}` already leads the swarm"),
+                ));
             }
-            CaseEvent::SwarmLeadChanged(SwarmLeadChanged { from: swarm.lead.clone(), to: agent })
+            CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+                from: swarm.lead.clone(),
+                to: agent,
+            })
         }
         Command::PostMessage { kind, body } => {
             if kind == MessageKind::SwarmChat && !case.is_swarm_member(&ctx.actor.id) {
-                return Err(DomainError::transition(action, "only swarm members can post swarm chat"));
+                return Err(DomainError::transition(
+                    action,
+                    "only swarm members can post swarm chat",
+                ));
             }
             CaseEvent::MessagePosted(MessagePosted {
                 kind,
@@ -284,7 +388,10 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
         }
         Command::ChangePriority { priority, reason } => {
             if case.priority == priority {
-                return Err(DomainError::transition(action, format!("priority is already {}", priority.as_str())));
+                return Err(DomainError::transition(
+                    action,
+                    format!("priority is already {}", priority.as_str()),
+                ));
             }
             CaseEvent::PriorityChanged(PriorityChanged {
                 from: case.priority,
@@ -295,7 +402,10 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
         Command::Tag { tag: t } => {
             let t = tag(&t)?;
             if case.tags.contains(&t) {
-                return Err(DomainError::transition(action, format!("already tagged `{t}`")));
+                return Err(DomainError::transition(
+                    action,
+                    format!("already tagged `{t}`"),
+                ));
             }
             if case.tags.len() >= MAX_TAGS {
                 return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
@@ -319,12 +429,19 @@ pub fn decide(case: &Case, command: Command, ctx: &Context<'_>) -> Result<Vec<Ca
         }
         Command::Reopen { reason } => {
             if case.status != Status::Resolved {
-                return Err(DomainError::transition(action, "only a resolved case can be reopened"));
+                return Err(DomainError::transition(
+                    action,
+                    "only a resolved case can be reopened",
+                ));
             }
-            CaseEvent::Reopened(Reason { reason: text("reason", &reason, 2000, false)? })
+            CaseEvent::Reopened(Reason {
+                reason: text("reason", &reason, 2000, false)?,
+            })
         }
         Command::Close { reason } => {
-            let closed = CaseEvent::Closed(Reason { reason: text("reason", &reason, 2000, false)? });
+            let closed = CaseEvent::Closed(Reason {
+                reason: text("reason", &reason, 2000, false)?,
+            });
             return Ok(with_swarm_ended(case, closed, "case closed"));
         }
     };
@@ -351,7 +468,9 @@ pub fn decide_all(
 }
 
 fn current_tier(case: &Case, action: &'static str) -> Result<Tier, DomainError> {
-    case.tier.clone().ok_or_else(|| DomainError::transition(action, "the case has not been routed to a tier"))
+    case.tier
+        .clone()
+        .ok_or_else(|| DomainError::transition(action, "the case has not been routed to a tier"))
 }
 
 fn no_swarm(action: &'static str) -> DomainError {
@@ -362,7 +481,9 @@ fn no_swarm(action: &'static str) -> DomainError {
 fn with_swarm_ended(case: &Case, event: CaseEvent, reason: &str) -> Vec<CaseEvent> {
     let mut events = Vec::with_capacity(2);
     if case.swarm.is_some() {
-        events.push(CaseEvent::SwarmEnded(SwarmEnded { reason: reason.into() }));
+        events.push(CaseEvent::SwarmEnded(SwarmEnded {
+            reason: reason.into(),
+        }));
     }
     events.push(event);
     events

@@ -18,7 +18,10 @@ pub enum DomainError {
     CaseExists,
     /// The case is in a state where this command makes no sense.
     #[error("cannot {action}: {reason}")]
-    InvalidTransition { action: &'static str, reason: String },
+    InvalidTransition {
+        action: &'static str,
+        reason: String,
+    },
     #[error("cannot escalate: the case is already at the top tier `{0}`")]
     TopTier(Tier),
     #[error("cannot de-escalate: the case is already at the lowest tier `{0}`")]
@@ -27,7 +30,10 @@ pub enum DomainError {
 
 impl DomainError {
     pub(crate) fn transition(action: &'static str, reason: impl Into<String>) -> Self {
-        DomainError::InvalidTransition { action, reason: reason.into() }
+        DomainError::InvalidTransition {
+            action,
+            reason: reason.into(),
+        }
     }
 
     /// The stable API code: `BAD_USER_INPUT`, `NOT_FOUND` or `INVALID_TRANSITION`.

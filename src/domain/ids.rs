@@ -37,9 +37,9 @@ impl fmt::Display for CaseId {
 impl FromStr for CaseId {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse()
-            .map(CaseId)
-            .map_err(|_| DomainError::Invalid(format!("`{s}` is not a case id (a 26-character ULID)")))
+        s.parse().map(CaseId).map_err(|_| {
+            DomainError::Invalid(format!("`{s}` is not a case id (a 26-character ULID)"))
+        })
     }
 }
 
@@ -76,7 +76,9 @@ impl fmt::Display for AgentId {
 
 /// Microseconds since the Unix epoch, UTC. A plain integer keeps events compact and
 /// comparisons exact; formatting to RFC 3339 happens at the edges.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -105,7 +107,10 @@ impl Timestamp {
         let nanos = self.0 as i128 * 1000;
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| self.0.to_string())
     }
 
@@ -166,11 +171,17 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(id: &str, role: Role) -> Result<Self, DomainError> {
-        Ok(Actor { id: AgentId::new(id)?, role })
+        Ok(Actor {
+            id: AgentId::new(id)?,
+            role,
+        })
     }
 
     /// The server acting on its own behalf.
     pub fn system() -> Self {
-        Actor { id: AgentId("system".into()), role: Role::System }
+        Actor {
+            id: AgentId("system".into()),
+            role: Role::System,
+        }
     }
 }

@@ -41,13 +41,18 @@ impl TierLadder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let tiers: Vec<Tier> = names.into_iter().map(|n| Tier(n.into().trim().to_string())).collect();
+        let tiers: Vec<Tier> = names
+            .into_iter()
+            .map(|n| Tier(n.into().trim().to_string()))
+            .collect();
         if tiers.is_empty() {
             return Err(DomainError::Invalid("at least one tier is required".into()));
         }
         for (i, t) in tiers.iter().enumerate() {
             if t.0.is_empty() || t.0.len() > 32 {
-                return Err(DomainError::Invalid("tier names must have 1-32 characters".into()));
+                return Err(DomainError::Invalid(
+                    "tier names must have 1-32 characters".into(),
+                ));
             }
             if tiers[..i].contains(t) {
                 return Err(DomainError::Invalid(format!("tier `{t}` is listed twice")));
@@ -84,7 +89,9 @@ impl TierLadder {
     }
 
     pub fn below(&self, tier: &Tier) -> Option<&Tier> {
-        self.rank(tier).and_then(|r| r.checked_sub(1)).map(|r| &self.tiers[r])
+        self.rank(tier)
+            .and_then(|r| r.checked_sub(1))
+            .map(|r| &self.tiers[r])
     }
 
     pub fn top(&self) -> &Tier {

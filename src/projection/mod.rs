@@ -17,7 +17,9 @@ pub mod runner;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::domain::{AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp};
+use crate::domain::{
+    AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp,
+};
 use crate::store::RecordedEvent;
 
 pub use runner::{ProjectionRunner, SharedProjections};
@@ -71,8 +73,17 @@ impl SwarmRoom<'_> {
 
     /// Chat of the current swarm, oldest first.
     pub fn chat(&self) -> impl Iterator<Item = &Message> {
-        let since = self.view.case.swarm.as_ref().map(|s| s.started_at).unwrap_or_default();
-        self.view.messages.iter().filter(move |m| m.kind == MessageKind::SwarmChat && m.at >= since)
+        let since = self
+            .view
+            .case
+            .swarm
+            .as_ref()
+            .map(|s| s.started_at)
+            .unwrap_or_default();
+        self.view
+            .messages
+            .iter()
+            .filter(move |m| m.kind == MessageKind::SwarmChat && m.at >= since)
     }
 }
 
@@ -100,12 +111,24 @@ impl CaseFilter {
             }
         };
         self.status.is_none_or(|s| c.status == s)
-            && self.tier.as_ref().is_none_or(|t| c.tier.as_ref() == Some(t))
-            && self.team.as_ref().is_none_or(|t| c.team.as_ref() == Some(t))
+            && self
+                .tier
+                .as_ref()
+                .is_none_or(|t| c.tier.as_ref() == Some(t))
+            && self
+                .team
+                .as_ref()
+                .is_none_or(|t| c.team.as_ref() == Some(t))
             && self.priority.is_none_or(|p| c.priority == p)
             && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
-            && self.assignee.as_ref().is_none_or(|a| c.assignee.as_ref() == Some(a))
-            && self.customer.as_ref().is_none_or(|id| c.customer.as_ref().is_some_and(|x| &x.id == id))
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| c.assignee.as_ref() == Some(a))
+            && self
+                .customer
+                .as_ref()
+                .is_none_or(|id| c.customer.as_ref().is_some_and(|x| &x.id == id))
             && text_ok()
     }
 }
@@ -147,15 +170,24 @@ struct IndexEntries {
 impl IndexEntries {
     fn of(c: &Case, id: CaseId) -> Self {
         let queue = match (&c.tier, c.status) {
-            (Some(t), Status::Open) => {
-                Some((t.clone(), QueueKey { priority: c.priority, opened_at: c.opened_at, case: id }))
-            }
+            (Some(t), Status::Open) => Some((
+                t.clone(),
+                QueueKey {
+                    priority: c.priority,
+                    opened_at: c.opened_at,
+                    case: id,
+                },
+            )),
             _ => None,
         };
         let open = c.status == Status::Open;
         IndexEntries {
             queue,
-            swarm_members: c.swarm.as_ref().map(|s| s.members.keys().cloned().collect()).unwrap_or_default(),
+            swarm_members: c
+                .swarm
+                .as_ref()
+                .map(|s| s.members.keys().cloned().collect())
+                .unwrap_or_default(),
             assignee: c.assignee.clone().filter(|_| open),
         }
     }
@@ -178,7 +210,8 @@ impl Projections {
             return Ok(());
         }
         if let Some(id) = crate::domain::CaseId::from_stream(&record.stream) {
-            let event = CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?;
+            let event =
+                CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?;
             self.apply_case(id, record, &event);
         }
         self.position = record.position;
@@ -246,7 +279,8 @@ impl Projections {
                 self.workload_mut(a).assigned.insert(id);
             }
         }
-        self.workload.retain(|_, w| !w.assigned.is_empty() || !w.swarms.is_empty());
+        self.workload
+            .retain(|_, w| !w.assigned.is_empty() || !w.swarms.is_empty());
     }
 
     fn workload_mut(&mut self, agent: &AgentId) -> &mut Workload {
@@ -259,14 +293,22 @@ impl Projections {
 
     /// Cases matching `filter`, newest first (ULIDs sort by creation time), starting
     /// after the case `after` (exclusive), at most `first`. Also returns whether more follow.
-    pub fn cases(&self, filter: &CaseFilter, after: Option<CaseId>, first: usize) -> (Vec<&CaseView>, bool) {
+    pub fn cases(
+        &self,
+        filter: &CaseFilter,
+        after: Option<CaseId>,
+        first: usize,
+    ) -> (Vec<&CaseView>, bool) {
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         let start = match after {
             Some(a) => ids.partition_point(|id| **id > a),
             None => 0,
         };
-        let mut matching = ids[start..].iter().map(|id| &self.cases[*id]).filter(|v| filter.matches(&v.case));
+        let mut matching = ids[start..]
+            .iter()
+            .map(|id| &self.cases[*id])
+            .filter(|v| filter.matches(&v.case));
         let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
         let more = matching.next().is_some();
         (page, more)
@@ -274,7 +316,11 @@ impl Projections {
 
     /// The tier's open cases, most urgent first, then oldest first.
     pub fn tier_queue(&self, tier: &Tier) -> impl Iterator<Item = &CaseView> {
-        self.queues.get(tier).into_iter().flatten().map(|k| &self.cases[&k.case])
+        self.queues
+            .get(tier)
+            .into_iter()
+            .flatten()
+            .map(|k| &self.cases[&k.case])
     }
 
     /// Tiers that currently have a queue, with their lengths.
@@ -283,12 +329,17 @@ impl Projections {
     }
 
     pub fn swarm_room(&self, id: CaseId) -> Option<SwarmRoom<'_>> {
-        self.cases.get(&id).filter(|v| v.case.swarm.is_some()).map(|view| SwarmRoom { view })
+        self.cases
+            .get(&id)
+            .filter(|v| v.case.swarm.is_some())
+            .map(|view| SwarmRoom { view })
     }
 
     /// Active swarms, oldest case first.
     pub fn swarm_rooms(&self) -> impl Iterator<Item = SwarmRoom<'_>> {
-        self.swarms.iter().map(|id| SwarmRoom { view: &self.cases[id] })
+        self.swarms.iter().map(|id| SwarmRoom {
+            view: &self.cases[id],
+        })
     }
 
     pub fn workload(&self, agent: &AgentId) -> Option<&Workload> {
@@ -300,7 +351,11 @@ impl Projections {
     }
 
     pub fn stats(&self) -> Stats {
-        let mut s = Stats { events: self.events, cases: self.cases.len() as u64, ..Stats::default() };
+        let mut s = Stats {
+            events: self.events,
+            cases: self.cases.len() as u64,
+            ..Stats::default()
+        };
         for v in self.cases.values() {
             match v.case.status {
                 Status::Open => s.open += 1,
@@ -308,7 +363,11 @@ impl Projections {
                 Status::Closed => s.closed += 1,
             }
             if let Some(r) = &v.case.resolution {
-                let tier = r.tier.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| "unrouted".into());
+                let tier = r
+                    .tier
+                    .as_ref()
+                    .map(|t| t.0.clone())
+                    .unwrap_or_else(|| "unrouted".into());
                 *s.resolved_by_tier.entry(tier).or_default() += 1;
             }
         }

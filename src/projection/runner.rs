@@ -127,7 +127,13 @@ impl ProjectionRunner {
         let shared: SharedProjections = Arc::new(RwLock::new(initial));
         let task = tokio::spawn(follow(feed, shared.clone(), tx));
         let snapshotter = tokio::spawn(snapshot_periodically(store.clone(), shared.clone()));
-        Ok(ProjectionRunner { shared, store, progress, task, snapshotter })
+        Ok(ProjectionRunner {
+            shared,
+            store,
+            progress,
+            task,
+            snapshotter,
+        })
     }
 
     pub fn shared(&self) -> SharedProjections {
@@ -151,7 +157,10 @@ impl ProjectionRunner {
     pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {
         let mut rx = self.progress.clone();
         let wait = async move {
-            match rx.wait_for(|p| !matches!(p, Progress::At(at) if *at < position)).await {
+            match rx
+                .wait_for(|p| !matches!(p, Progress::At(at) if *at < position))
+                .await
+            {
                 Ok(p) => match &*p {
                     Progress::Failed(e) => Err(ProjectionError::Stopped(e.clone())),
                     Progress::At(_) => Ok(()),
@@ -179,7 +188,11 @@ impl ProjectionRunner {
     }
 }
 
-async fn follow(mut feed: crate::store::FeedStream, shared: SharedProjections, tx: watch::Sender<Progress>) {
+async fn follow(
+    mut feed: crate::store::FeedStream,
+    shared: SharedProjections,
+    tx: watch::Sender<Progress>,
+) {
     while let Some(item) = feed.next().await {
         let mut batch = vec![item];
         // Apply whatever else is ready under the same lock.
@@ -201,7 +214,10 @@ async fn follow(mut feed: crate::store::FeedStream, shared: SharedProjections, t
                         }
                     }
                     Ok(FeedEvent::Lagged { last_position }) => {
-                        warn!(last_position, "projections fell behind the live feed; catching up from the log")
+                        warn!(
+                            last_position,
+                            "projections fell behind the live feed; catching up from the log"
+                        )
                     }
                     Err(err) => {
                         result = Err(err.to_string());

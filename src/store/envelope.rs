@@ -58,9 +58,8 @@ impl RecordedEvent {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
-            Some((&FORMAT_V1, rest)) => {
-                postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("undecodable event record: {e}")))
-            }
+            Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| StoreError::Corrupt(format!("undecodable event record: {e}"))),
             Some((v, _)) => Err(StoreError::Corrupt(format!("unknown record format {v}"))),
             None => Err(StoreError::Corrupt("empty event record".into())),
         }

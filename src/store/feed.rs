@@ -26,7 +26,9 @@ pub enum FeedEvent {
     /// The subscriber fell behind the live channel; it continues from the log after
     /// `last_position`, so no event is lost. Useful for metrics and for clients that
     /// want to know they are replaying.
-    Lagged { last_position: u64 },
+    Lagged {
+        last_position: u64,
+    },
 }
 
 pub type FeedStream = Pin<Box<dyn Stream<Item = Result<FeedEvent, StoreError>> + Send>>;
@@ -45,7 +47,14 @@ struct State {
 /// Every event with position >= `from` (1-based; 0 means from the start).
 pub fn subscribe_from(store: Arc<dyn EventStore>, from: u64) -> FeedStream {
     let live = store.subscribe();
-    let state = State { store, live, next: from.max(1), buffer: VecDeque::new(), catching_up: true, done: false };
+    let state = State {
+        store,
+        live,
+        next: from.max(1),
+        buffer: VecDeque::new(),
+        catching_up: true,
+        done: false,
+    };
     Box::pin(stream::unfold(state, |mut st| async move {
         loop {
             if st.done {

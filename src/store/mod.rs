@@ -67,7 +67,11 @@ pub struct IdempotentResult {
 #[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("stream `{stream}` is at version {current}, expected {expected}")]
-    VersionConflict { stream: String, expected: u64, current: u64 },
+    VersionConflict {
+        stream: String,
+        expected: u64,
+        current: u64,
+    },
     #[error("idempotency key `{0}` was already used for a different request")]
     IdempotencyKeyReused(String),
     #[error("an append must carry at least one event")]
@@ -101,7 +105,12 @@ pub trait EventStore: Send + Sync + 'static {
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError>;
 
     /// Events of one stream with version >= `from_version`, at most `limit`.
-    async fn read_stream(&self, stream: &str, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// The whole log from global position `from` (1-based), at most `limit` events.
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;

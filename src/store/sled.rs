@@ -31,7 +31,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info_span};
 
 use super::{
-    AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotentResult, RecordedEvent, StoreError,
+    AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotentResult, RecordedEvent,
+    StoreError,
 };
 
 /// Most requests committed together in one batch.
@@ -93,12 +94,18 @@ pub struct SledOptions {
 
 impl Default for SledOptions {
     fn default() -> Self {
-        SledOptions { cache_bytes: 512 * 1024 * 1024, live_buffer: 16 * 1024 }
+        SledOptions {
+            cache_bytes: 512 * 1024 * 1024,
+            live_buffer: 16 * 1024,
+        }
     }
 }
 
 enum Job {
-    Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
+    Append(
+        AppendRequest,
+        oneshot::Sender<Result<AppendOutcome, StoreError>>,
+    ),
     Import(Vec<RecordedEvent>, oneshot::Sender<Result<u64, StoreError>>),
 }
 
@@ -136,21 +143,38 @@ impl SledStore {
             None => 0,
         };
         let (live, _) = broadcast::channel(options.live_buffer.max(16));
-        let shared = Arc::new(Shared { db, log, snapshots, head: AtomicU64::new(head), live, failed: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            db,
+            log,
+            snapshots,
+            head: AtomicU64::new(head),
+            live,
+            failed: AtomicBool::new(false),
+        });
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("swarmdesk-writer".into())
             .spawn(move || Writer::new(writer_shared).run(rx))
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        Ok(SledStore { shared, jobs: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) })
+        Ok(SledStore {
+            shared,
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+        })
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Job>, StoreError> {
         if self.shared.failed.load(Ordering::Acquire) {
-            return Err(StoreError::Io("the store failed to flush earlier and accepts no more writes".into()));
+            return Err(StoreError::Io(
+                "the store failed to flush earlier and accepts no more writes".into(),
+            ));
         }
-        self.jobs.lock().map_err(|_| StoreError::Closed)?.clone().ok_or(StoreError::Closed)
+        self.jobs
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .clone()
+            .ok_or(StoreError::Closed)
     }
 
     fn stop_writer(&self) {
@@ -167,15 +191,19 @@ impl SledStore {
     fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
         match self.shared.log.get(key::event(position))? {
             Some(bytes) => RecordedEvent::from_bytes(&bytes),
-            None => Err(StoreError::Corrupt(format!("position {position} is indexed but missing"))),
+            None => Err(StoreError::Corrupt(format!(
+                "position {position} is indexed but missing"
+            ))),
         }
     }
 
     fn version_of(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
-        Ok(match log.scan_prefix(key::stream_prefix(stream)).next_back() {
-            Some(kv) => key::u64_suffix(&kv?.0),
-            None => 0,
-        })
+        Ok(
+            match log.scan_prefix(key::stream_prefix(stream)).next_back() {
+                Some(kv) => key::u64_suffix(&kv?.0),
+                None => 0,
+            },
+        )
     }
 }
 
@@ -194,17 +222,28 @@ impl EventStore for SledStore {
         let span = info_span!("append", stream = %request.stream, events = request.events.len());
         let _enter = span.enter();
         let (tx, rx) = oneshot::channel();
-        self.sender()?.send(Job::Append(request, tx)).await.map_err(|_| StoreError::Closed)?;
+        self.sender()?
+            .send(Job::Append(request, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.sender()?.send(Job::Import(events, tx)).await.map_err(|_| StoreError::Closed)?;
+        self.sender()?
+            .send(Job::Import(events, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn read_stream(&self, stream: &str, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let start = key::stream(stream, from_version.max(1));
         let end = key::stream(stream, u64::MAX);
         let mut out = Vec::new();
@@ -258,7 +297,11 @@ impl EventStore for SledStore {
     }
 
     async fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self
+            .shared
+            .snapshots
+            .get(name.as_bytes())?
+            .map(|v| v.to_vec()))
     }
 
     async fn shutdown(&self) -> Result<(), StoreError> {
@@ -278,13 +321,25 @@ struct Writer {
 
 /// One accepted request, waiting for the flush.
 enum Staged {
-    Append(oneshot::Sender<Result<AppendOutcome, StoreError>>, AppendOutcome, Vec<Arc<RecordedEvent>>),
-    Import(oneshot::Sender<Result<u64, StoreError>>, u64, Vec<Arc<RecordedEvent>>),
+    Append(
+        oneshot::Sender<Result<AppendOutcome, StoreError>>,
+        AppendOutcome,
+        Vec<Arc<RecordedEvent>>,
+    ),
+    Import(
+        oneshot::Sender<Result<u64, StoreError>>,
+        u64,
+        Vec<Arc<RecordedEvent>>,
+    ),
 }
 
 impl Writer {
     fn new(shared: Arc<Shared>) -> Self {
-        Writer { shared, versions: HashMap::new(), ids: ulid::Generator::new() }
+        Writer {
+            shared,
+            versions: HashMap::new(),
+            ids: ulid::Generator::new(),
+        }
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -322,24 +377,34 @@ impl Writer {
                             // too, since the first write may be in this very batch.
                             staged.push(Staged::Append(reply, outcome, events));
                         }
-                        Ok((outcome, events)) => staged.push(Staged::Append(reply, outcome, events)),
+                        Ok((outcome, events)) => {
+                            staged.push(Staged::Append(reply, outcome, events))
+                        }
                         Err(e) => {
                             let _ = reply.send(Err(e));
                         }
                     }
                 }
-                Job::Import(events, reply) => match self.stage_import(events, &mut batch, &mut versions, &mut next) {
-                    Ok(events) => staged.push(Staged::Import(reply, events.len() as u64, events)),
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
+                Job::Import(events, reply) => {
+                    match self.stage_import(events, &mut batch, &mut versions, &mut next) {
+                        Ok(events) => {
+                            staged.push(Staged::Import(reply, events.len() as u64, events))
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
                     }
-                },
+                }
             }
         }
         if staged.is_empty() {
             return;
         }
-        let durable = self.shared.log.apply_batch(batch).and_then(|_| self.shared.db.flush().map(|_| ()));
+        let durable = self
+            .shared
+            .log
+            .apply_batch(batch)
+            .and_then(|_| self.shared.db.flush().map(|_| ()));
         if let Err(e) = durable {
             error!(error = %e, "append failed; the store stops accepting writes");
             self.shared.failed.store(true, Ordering::Release);
@@ -376,7 +441,11 @@ impl Writer {
         }
     }
 
-    fn current_version(&mut self, staged: &HashMap<String, u64>, stream: &str) -> Result<u64, StoreError> {
+    fn current_version(
+        &mut self,
+        staged: &HashMap<String, u64>,
+        stream: &str,
+    ) -> Result<u64, StoreError> {
         if let Some(v) = staged.get(stream).or_else(|| self.versions.get(stream)) {
             return Ok(*v);
         }
@@ -412,13 +481,23 @@ impl Writer {
                 if r.fingerprint != req.fingerprint {
                     return Err(StoreError::IdempotencyKeyReused(k.clone()));
                 }
-                return Ok((AppendOutcome { deduplicated: true, ..r.outcome }, Vec::new()));
+                return Ok((
+                    AppendOutcome {
+                        deduplicated: true,
+                        ..r.outcome
+                    },
+                    Vec::new(),
+                ));
             }
         }
         let current = self.current_version(versions, &req.stream)?;
         if let ExpectedVersion::Exact(expected) = req.expected {
             if expected != current {
-                return Err(StoreError::VersionConflict { stream: req.stream, expected, current });
+                return Err(StoreError::VersionConflict {
+                    stream: req.stream,
+                    expected,
+                    current,
+                });
             }
         }
         let mut events = Vec::with_capacity(req.events.len());
@@ -434,7 +513,10 @@ impl Writer {
                 payload: e.payload,
             };
             batch.insert(&key::event(record.position), record.to_bytes());
-            batch.insert(key::stream(&record.stream, record.version), &record.position.to_be_bytes());
+            batch.insert(
+                key::stream(&record.stream, record.version),
+                &record.position.to_be_bytes(),
+            );
             events.push(Arc::new(record));
         }
         let n = events.len() as u64;
@@ -449,8 +531,14 @@ impl Writer {
         *next += n;
         versions.insert(req.stream, current + n);
         if let Some(k) = req.idempotency_key {
-            let r = IdempotentResult { fingerprint: req.fingerprint, outcome: outcome.clone() };
-            batch.insert(key::idempotency(&k), postcard::to_allocvec(&r).unwrap_or_default());
+            let r = IdempotentResult {
+                fingerprint: req.fingerprint,
+                outcome: outcome.clone(),
+            };
+            batch.insert(
+                key::idempotency(&k),
+                postcard::to_allocvec(&r).unwrap_or_default(),
+            );
             keys.insert(k, r);
         }
         Ok((outcome, events))
