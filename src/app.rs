@@ -225,6 +225,8 @@ impl App {
         let span =
             info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
         async move {
+            // A fresh random id: `Ulid::default()` would be the all-zero id.
+            #[allow(clippy::unwrap_or_default)]
             let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
             let mut attempt = 0;
             loop {
