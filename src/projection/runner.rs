@@ -188,6 +188,16 @@ impl ProjectionRunner {
     }
 }
 
+impl Drop for ProjectionRunner {
+    /// A runner dropped without [`stop`](Self::stop) (e.g. with the `App` that owns it)
+    /// must not leave its tasks running: they hold the store, which would then never
+    /// close (no final flush, the data directory stays locked).
+    fn drop(&mut self) {
+        self.task.abort();
+        self.snapshotter.abort();
+    }
+}
+
 async fn follow(
     mut feed: crate::store::FeedStream,
     shared: SharedProjections,
