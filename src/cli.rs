@@ -93,6 +93,12 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     pub max_body: usize,
+    /// Sustained GraphQL requests per second per token.
+    #[arg(long, env = "SWARMDESK_RATE_LIMIT", default_value_t = 500.0)]
+    pub rate_limit: f64,
+    /// Requests a token may burst above the sustained rate.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate_burst: f64,
     /// Deepest query nesting.
     #[arg(long, default_value_t = 12)]
     pub max_depth: usize,
@@ -194,6 +200,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.bootstrap_token = args.bootstrap_token.filter(|t| !t.is_empty());
             options.workers = args.workers;
             options.http_limits.body_bytes = args.max_body;
+            options.http_limits.rate_per_second = args.rate_limit;
+            options.http_limits.rate_burst = args.rate_burst;
             options.query_limits.depth = args.max_depth;
             options.query_limits.complexity = args.max_complexity;
             let listener = TcpListener::bind(&args.addr)?;

@@ -12,7 +12,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::error::{BAD_USER_INPUT, UNAUTHENTICATED};
+use crate::api::error::{BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
@@ -23,6 +23,10 @@ pub struct HttpLimits {
     pub body_bytes: usize,
     /// Operations in one batched request.
     pub batch: usize,
+    /// Sustained GraphQL requests per second per token (or per client address
+    /// without one), and the burst allowed above it.
+    pub rate_per_second: f64,
+    pub rate_burst: f64,
 }
 
 impl Default for HttpLimits {
@@ -30,6 +34,35 @@ impl Default for HttpLimits {
         HttpLimits {
             body_bytes: 256 * 1024,
             batch: 10,
+            rate_per_second: 500.0,
+            rate_burst: 1000.0,
+        }
+    }
+}
+
+/// A token bucket per caller.
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket; false when it is empty.
+    pub fn allow(&self, key: &str, per_second: f64, burst: f64) -> bool {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Forget idle callers rather than grow without bound.
+            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 60);
+        }
+        let (tokens, at) = buckets.entry(key.to_string()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }
@@ -40,6 +73,7 @@ pub struct HttpState {
     pub app: Arc<App>,
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
+    pub rate: RateLimiter,
 }
 
 /// Registers the routes.
@@ -105,7 +139,27 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
             );
         }
     }
-    let batch = match principal(state, req) {
+    let principal = principal(state, req);
+    let caller = match principal.as_ref().and_then(|p| p.token_id.clone()) {
+        Some(token) => token,
+        None => req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+    };
+    if !state.rate.allow(
+        &caller,
+        state.limits.rate_per_second,
+        state.limits.rate_burst,
+    ) {
+        let msg = "rate limit exceeded; slow down and retry";
+        return error_body(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            RATE_LIMITED,
+            msg,
+        );
+    }
+    let batch = match principal {
         Some(p) => batch.data(p),
         None => batch,
     };

@@ -210,6 +210,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
 
         metrics: Arc::new(Metrics::new()),
         limits: options.http_limits.clone(),
+        rate: Default::default(),
     });
     let addr = listener.local_addr()?;
     let server = actix_web::HttpServer::new(move || {

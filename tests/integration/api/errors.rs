@@ -241,3 +241,46 @@ async fn health_schema_metrics_and_graphiql_are_served() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_token_is_rate_limited_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| {
+        o.http_limits.rate_per_second = 0.5;
+        o.http_limits.rate_burst = 5.0;
+    })
+    .await;
+    let url = format!("{}/graphql", s.url);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = s
+            .http
+            .post(&url)
+            .bearer_auth("alice-token")
+            .json(&json!({ "query": "{ tiers }" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        }
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "the burst is served");
+    assert!(
+        statuses[5..].contains(&429),
+        "then the token is slowed down: {statuses:?}"
+    );
+    // Another token has its own bucket.
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth("bob-token")
+        .json(&json!({ "query": "{ tiers }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
