@@ -2,6 +2,7 @@
 //! over HTTP (reqwest) and WebSocket (tokio-tungstenite).
 
 mod access;
+mod binary;
 mod errors;
 mod lifecycle;
 mod schema;
