@@ -5,6 +5,7 @@
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled is the default backend.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
 //! - [`app`]: the command service: load, decide, append, wait for projections.
+//! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
 
 pub mod api;
 pub mod app;
@@ -17,5 +18,6 @@ pub mod http;
 pub mod metrics;
 pub mod policy;
 pub mod projection;
+pub mod routing;
 pub mod server;
 pub mod store;
