@@ -27,6 +27,8 @@ pub struct HttpLimits {
     /// without one), and the burst allowed above it.
     pub rate_per_second: f64,
     pub rate_burst: f64,
+    /// Subscriptions one WebSocket connection may hold at once.
+    pub subscriptions_per_connection: usize,
 }
 
 impl Default for HttpLimits {
@@ -36,6 +38,7 @@ impl Default for HttpLimits {
             batch: 10,
             rate_per_second: 500.0,
             rate_burst: 1000.0,
+            subscriptions_per_connection: 32,
         }
     }
 }
@@ -232,6 +235,7 @@ fn websocket(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payloa
     let tokens = state.app.tokens().clone();
     let app = state.app.clone();
     let metrics = state.metrics.clone();
+    let max_subscriptions = state.limits.subscriptions_per_connection;
     let subscription =
         GraphQLSubscription::new(state.schema.clone()).on_connection_init(move |init| {
             let header = init
@@ -252,6 +256,7 @@ fn websocket(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payloa
                 })?;
                 let mut data = Data::default();
                 data.insert(principal);
+                data.insert(crate::api::SubscriptionSlots::new(max_subscriptions));
                 Ok(data)
             }
         });

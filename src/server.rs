@@ -218,7 +218,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     })
     .workers(options.workers.max(1))
     .disable_signals()
-    .shutdown_timeout(15)
+    .shutdown_timeout(5)
     .listen(listener)?
     .run();
     let handle = server.handle();
@@ -239,7 +239,14 @@ impl Running {
     /// durable), projections are snapshotted and the log is flushed.
     pub async fn stop(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
-        self.handle.stop(true).await;
+        // Graceful first: in-flight requests finish. WebSocket sessions that outlive
+        // their subscriptions do not hold the stop up for long.
+        let graceful =
+            tokio::time::timeout(std::time::Duration::from_secs(10), self.handle.stop(true));
+        if graceful.await.is_err() {
+            tracing::warn!("graceful stop timed out; closing remaining connections");
+            self.handle.stop(false).await;
+        }
         let _ = self.server.await;
         // Workers and WebSocket sessions release their handles as they wind down; the
         // log can only be closed (and its file lock released) after the last one.

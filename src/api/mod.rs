@@ -129,3 +129,40 @@ pub(crate) fn guard(ctx: &Context<'_>) -> Result<guard::Guard> {
 pub(crate) fn parse_case_id(id: &ID) -> Result<CaseId> {
     id.parse::<CaseId>().map_err(|e| bad_input(e.to_string()))
 }
+
+/// Caps the subscriptions one WebSocket connection may hold at once.
+#[derive(Clone)]
+pub struct SubscriptionSlots {
+    used: Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+/// A held subscription slot, released when the subscription's stream is dropped.
+pub struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl SubscriptionSlots {
+    pub fn new(max: usize) -> Self {
+        SubscriptionSlots {
+            used: Arc::default(),
+            max,
+        }
+    }
+
+    pub(crate) fn acquire(&self) -> Result<Slot> {
+        let used = self.used.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let slot = Slot(self.used.clone());
+        if used >= self.max {
+            return Err(coded(
+                error::RATE_LIMITED,
+                format!("at most {} subscriptions per connection", self.max),
+            ));
+        }
+        Ok(slot)
+    }
+}

@@ -27,15 +27,26 @@ fn feed(
     from: u64,
 ) -> Result<impl Stream<Item = Arc<RecordedEvent>> + Send + 'static> {
     let shutdown = ctx.data::<Shutdown>()?.clone();
+    let slot = ctx
+        .data_opt::<super::SubscriptionSlots>()
+        .map(|s| s.acquire())
+        .transpose()?;
     let visible = g.clone();
     let events = subscribe_from(g.app.store().clone(), from)
         .take_while(|item| std::future::ready(item.is_ok()))
         .filter_map(move |item| {
-            let e = match item {
-                Ok(FeedEvent::Event(e)) if visible.event_visible(&e) => Some(e),
-                _ => None,
-            };
-            std::future::ready(e)
+            // The slot lives as long as the stream.
+            let _held = &slot;
+            let g = visible.clone();
+            async move {
+                let Ok(FeedEvent::Event(e)) = item else {
+                    return None;
+                };
+                // Visibility is judged on the projections, which may be a moment
+                // behind the live feed: wait until they show this event.
+                g.app.projections().wait_for(e.position).await.ok()?;
+                g.event_visible(&e).then_some(e)
+            }
         });
     let stop = g.revoked();
     Ok(events.take_until(async move {

@@ -182,8 +182,10 @@ impl Ws {
 
     /// The next JSON message (pings answered, keep-alives skipped), or panics after 10 s.
     pub async fn next_json(&mut self) -> Value {
+        // One deadline for the whole wait: heartbeats must not extend it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for a WebSocket message")
                 .expect("WebSocket closed")
