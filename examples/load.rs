@@ -1,0 +1,1202 @@
+//! Load benchmark: durable mutations per second and their latency, then subscription
+//! fan-out to many WebSocket subscribers.
+//!
+//! ```sh
+//! cargo run --release --example load                    # in-process server, defaults
+//! cargo run --release --example load -- --sweep         # 1, 8 and 64 clients
+//! cargo run --release --example load -- --url http://127.0.0.1:8080 --token "$TOKEN"
+//! ```
+//!
+//! Without `--url` the real server is started in this process on `127.0.0.1:0` with a
+//! temporary data directory and a bootstrap token. Only loopback targets are accepted.
+//!
+//! 1. Mutations: one case per client, then every client loops `postMessage`
+//!    (INTERNAL_NOTE) on its own case over HTTP for `--seconds`. Each acknowledged
+//!    mutation is durable (group commit + fsync) and visible in the projections.
+//! 2. Fan-out: `--subscribers` WebSocket connections (`graphql-transport-ws`) subscribe
+//!    to `events(fromPosition: head + 1)`. A sentinel mutation proves they are all live,
+//!    then `--fanout-events` mutations are sent at `--fanout-rate` per second. Delivery
+//!    latency is the receive time minus the event's `occurredAt` (same machine, same
+//!    clock; it includes the server's commit and fsync). Every subscriber must receive
+//!    every event exactly once and in order, or the run prints FAIL and exits with 1.
+//!
+//! Everything is bounded by deadlines and timeouts, so the binary always ends.
+
+use clap::Parser;
+use futures_util::stream::{self, StreamExt};
+use futures_util::SinkExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::{IpAddr, TcpListener};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use swarmdesk::domain::Timestamp;
+use swarmdesk::server::{self, Running, ServerOptions};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }";
+const OPEN_CASE: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"load-bench\", segment: B2B}}) { id version } }";
+const SUBSCRIBE: &str =
+    "subscription($from: Int!) { events(fromPosition: $from) { position occurredAt } }";
+
+/// Longest any single HTTP request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a WebSocket handshake step (connect, ack, pong) may take.
+const WS_STEP_TIMEOUT: Duration = Duration::from_secs(15);
+/// WebSocket connections being set up at once (the listen backlog is small).
+const CONNECT_CONCURRENCY: usize = 32;
+/// Cases the fan-out mutations rotate over, so they rarely race on one case.
+const FANOUT_CASES: usize = 8;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "swarmdesk load benchmark: durable mutations/s and subscription fan-out")]
+struct Opts {
+    /// Target an already running server (loopback only), e.g. http://127.0.0.1:8080.
+    #[arg(long, requires = "token")]
+    url: Option<String>,
+    /// Admin bearer token for `--url`.
+    #[arg(long)]
+    token: Option<String>,
+    /// Concurrent HTTP clients in the mutation run.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Length of each mutation run, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unmeasured warm-up before each mutation run, in seconds.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Also run the mutation benchmark with 1 and 8 clients.
+    #[arg(long)]
+    sweep: bool,
+    /// WebSocket subscribers in the fan-out run (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Mutations sent during the fan-out run.
+    #[arg(long, default_value_t = 200)]
+    fanout_events: usize,
+    /// Pace of the fan-out mutations, per second.
+    #[arg(long, default_value_t = 50)]
+    fanout_rate: u32,
+    /// HTTP workers of the in-process server.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Skip the mutation runs.
+    #[arg(long)]
+    skip_mutations: bool,
+}
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    rt.block_on(run(opts))
+}
+
+/// Where the benchmark sends its requests, and the server it started, if any.
+struct Target {
+    base: String,
+    token: String,
+    local: Option<(Running, tempfile::TempDir)>,
+}
+
+async fn run(opts: Opts) -> ExitCode {
+    if opts.clients == 0 || opts.fanout_rate == 0 {
+        eprintln!("--clients and --fanout-rate must be at least 1");
+        return ExitCode::from(2);
+    }
+    print_machine();
+    let target = match connect_target(&opts).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("FAIL cannot start or reach the server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = false;
+    let mut setup_error = false;
+    let pool = opts.clients + FANOUT_CASES + 16;
+    let http = match reqwest::Client::builder()
+        .pool_max_idle_per_host(pool)
+        .tcp_nodelay(true)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("FAIL cannot build the HTTP client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let gql = Arc::new(Gql {
+        http,
+        url: format!("{}/graphql", target.base),
+        token: target.token.clone(),
+    });
+
+    let mut mutation_64: Option<RunStats> = None;
+    if !opts.skip_mutations {
+        match mutation_runs(&opts, &gql).await {
+            Ok(runs) => {
+                for r in &runs {
+                    failed |= r.errors > 0;
+                }
+                mutation_64 = runs.into_iter().find(|r| r.clients == opts.clients);
+            }
+            Err(e) => {
+                println!("FAIL mutation benchmark could not run: {e}");
+                setup_error = true;
+            }
+        }
+    }
+
+    let mut fanout: Option<FanoutStats> = None;
+    if opts.subscribers > 0 && opts.fanout_events > 0 {
+        match fanout_run(&opts, &gql, &target).await {
+            Ok(f) => {
+                failed |= !f.exactly_once;
+                fanout = Some(f);
+            }
+            Err(e) => {
+                println!("FAIL fan-out benchmark could not run: {e}");
+                setup_error = true;
+            }
+        }
+    }
+
+    print_targets(&opts, mutation_64.as_ref(), fanout.as_ref());
+
+    // Close pooled keep-alive connections before a graceful stop waits for them.
+    drop(gql);
+    if let Some((running, dir)) = target.local {
+        match tokio::time::timeout(Duration::from_secs(30), running.stop()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: server stop: {e}"),
+            Err(_) => eprintln!("warning: the server did not stop within 30 s"),
+        }
+        drop(dir);
+    }
+    if setup_error {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Machine, target and HTTP helpers
+
+fn print_machine() {
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let (soft, hard) = open_files_limit();
+    println!("swarmdesk load benchmark");
+    println!(
+        "machine: nproc {nproc}, CPU {model}, open files limit {} (hard {})",
+        fmt_limit(soft),
+        fmt_limit(hard)
+    );
+}
+
+fn fmt_limit(l: Option<u64>) -> String {
+    l.map(|n| n.to_string())
+        .unwrap_or_else(|| "unlimited".into())
+}
+
+/// The soft and hard `ulimit -n`, from /proc (None = unlimited or unknown).
+fn open_files_limit() -> (Option<u64>, Option<u64>) {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) else {
+        return (None, None);
+    };
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let soft = fields.next().and_then(|s| s.parse().ok());
+    let hard = fields.next().and_then(|s| s.parse().ok());
+    (soft, hard)
+}
+
+/// Accepts only `http://` URLs on a loopback address.
+fn loopback_base(url: &str) -> Result<String, String> {
+    let u = reqwest::Url::parse(url).map_err(|e| format!("bad --url `{url}`: {e}"))?;
+    if u.scheme() != "http" {
+        return Err(format!("--url must be http://, got `{}`", u.scheme()));
+    }
+    let host = u.host_str().ok_or("--url has no host")?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Err(format!(
+            "refusing `{host}`: this benchmark only targets loopback"
+        ));
+    }
+    let port = u.port_or_known_default().unwrap_or(80);
+    Ok(format!("http://{host}:{port}"))
+}
+
+async fn connect_target(opts: &Opts) -> Result<Target, String> {
+    if let Some(url) = &opts.url {
+        let base = loopback_base(url)?;
+        let token = opts.token.clone().ok_or("--url needs --token")?;
+        println!("server: external at {base}");
+        return Ok(Target {
+            base,
+            token,
+            local: None,
+        });
+    }
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let token = swarmdesk::auth::generate_token().map_err(|e| format!("token: {e}"))?;
+    let mut o = ServerOptions::new(dir.path().to_path_buf());
+    o.bootstrap_token = Some(token.clone());
+    o.workers = opts.workers.max(1);
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let running = server::start(o, listener)
+        .await
+        .map_err(|e| format!("start: {e}"))?;
+    let base = format!("http://{}", running.addr);
+    println!(
+        "server: in-process at {base}, {} HTTP worker(s), data in {} (temporary)",
+        opts.workers.max(1),
+        dir.path().display()
+    );
+    Ok(Target {
+        base,
+        token,
+        local: Some((running, dir)),
+    })
+}
+
+/// A GraphQL-over-HTTP client with one shared connection pool.
+struct Gql {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Gql {
+    /// Sends one operation; returns `data`, or the HTTP or GraphQL error.
+    async fn call(&self, query: &str, variables: Value) -> Result<Value, String> {
+        let res = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        let status = res.status();
+        let body: Value = res.json().await.map_err(|e| format!("body: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        if let Some(errors) = body.get("errors") {
+            return Err(format!("GraphQL errors: {errors}"));
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// Opens a case; returns its id and version.
+    async fn open_case(&self, subject: String) -> Result<BenchCase, String> {
+        let d = self.call(OPEN_CASE, json!({ "s": subject })).await?;
+        let id = d["openCase"]["id"]
+            .as_str()
+            .ok_or_else(|| format!("openCase returned no id: {d}"))?
+            .to_string();
+        let version = d["openCase"]["version"].as_u64();
+        Ok(BenchCase { id, version })
+    }
+
+    /// Posts an internal note; returns the case's new version.
+    async fn post_note(&self, case: &str, body: String) -> Result<u64, String> {
+        let d = self
+            .call(POST_MESSAGE, json!({ "id": case, "b": body }))
+            .await?;
+        d["postMessage"]["version"]
+            .as_u64()
+            .ok_or_else(|| format!("postMessage returned no version: {d}"))
+    }
+
+    /// The log head, from `/healthz` (no token needed).
+    async fn head(&self) -> Result<u64, String> {
+        let url = self.url.trim_end_matches("/graphql").to_string() + "/healthz";
+        let v: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("healthz: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("healthz body: {e}"))?;
+        v["logHead"]
+            .as_u64()
+            .ok_or_else(|| format!("healthz has no logHead: {v}"))
+    }
+}
+
+async fn open_cases(gql: &Gql, n: usize, label: &str) -> Result<Vec<BenchCase>, String> {
+    let opened: Vec<Result<BenchCase, String>> = stream::iter(0..n)
+        .map(|i| gql.open_case(format!("load bench {label} {i}")))
+        .buffered(16)
+        .collect()
+        .await;
+    opened.into_iter().collect()
+}
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+/// Nearest-rank percentile of an ascending slice (0 if empty).
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// p50, p90, p99 and max of microsecond samples, sorted in place.
+struct Summary {
+    n: usize,
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    max: u64,
+}
+
+impl Summary {
+    fn of(samples: &mut [u64]) -> Summary {
+        samples.sort_unstable();
+        Summary {
+            n: samples.len(),
+            p50: percentile(samples, 50.0),
+            p90: percentile(samples, 90.0),
+            p99: percentile(samples, 99.0),
+            max: samples.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Durable mutations
+
+#[derive(Clone, Debug)]
+struct BenchCase {
+    id: String,
+    /// The version we last saw, None after an error (then any next version is fine).
+    version: Option<u64>,
+}
+
+struct RunStats {
+    clients: usize,
+    mutations: usize,
+    elapsed: Duration,
+    latency: Summary,
+    /// Completed mutations in each second of the run.
+    per_second: Vec<usize>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl RunStats {
+    fn per_sec(&self) -> f64 {
+        self.mutations as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, String> {
+    let mut counts = if opts.sweep {
+        vec![1, 8, opts.clients]
+    } else {
+        vec![opts.clients]
+    };
+    counts.sort_unstable();
+    counts.dedup();
+    let max = counts.iter().copied().max().unwrap_or(1);
+    let started = Instant::now();
+    let mut cases = open_cases(gql, max, "mutations").await?;
+    println!();
+    println!(
+        "Durable mutations: postMessage(INTERNAL_NOTE) over HTTP, each client on its own case,\n\
+         {} s per run after {} s warm-up ({max} cases opened in {:.1} s)",
+        opts.seconds,
+        opts.warmup,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{:>8} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "clients", "mutations", "mut/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+    );
+    let mut runs = Vec::new();
+    for n in counts {
+        if cases.len() < n {
+            return Err(format!("only {} cases left for {n} clients", cases.len()));
+        }
+        if opts.warmup > 0 {
+            let (back, _) =
+                run_clients(gql, cases.drain(..n).collect(), opts.warmup, "warm-up").await;
+            cases.splice(0..0, back);
+        }
+        let (back, stats) = run_clients(gql, cases.drain(..n).collect(), opts.seconds, "run").await;
+        cases.splice(0..0, back);
+        println!(
+            "{:>8} {:>10} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            stats.clients,
+            stats.mutations,
+            stats.per_sec(),
+            ms(stats.latency.p50),
+            ms(stats.latency.p90),
+            ms(stats.latency.p99),
+            ms(stats.latency.max),
+            stats.errors
+        );
+        // The last slot holds what finished after the deadline.
+        let seconds: Vec<String> = stats.per_second[..stats.per_second.len() - 1]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        println!("{:>8} per second: {}", "", seconds.join(" "));
+        if let Some(e) = &stats.first_error {
+            println!(
+                "FAIL {} of the mutations with {} clients failed; first: {e}",
+                stats.errors, stats.clients
+            );
+        }
+        runs.push(stats);
+    }
+    Ok(runs)
+}
+
+/// One client per case, each looping mutations until `seconds` are up. Returns the
+/// cases (with their versions now) and the run's figures.
+async fn run_clients(
+    gql: &Arc<Gql>,
+    cases: Vec<BenchCase>,
+    seconds: u64,
+    label: &'static str,
+) -> (Vec<BenchCase>, RunStats) {
+    let clients = cases.len();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let tasks = cases.into_iter().enumerate().map(|(i, mut case)| {
+        let gql = gql.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let mut per_second = vec![0usize; seconds as usize + 1];
+            let mut errors = 0usize;
+            let mut first_error = None;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let t0 = Instant::now();
+                let result = gql
+                    .post_note(&case.id, format!("{label} note {n} from client {i}"))
+                    .await;
+                let took = t0.elapsed();
+                match result {
+                    Ok(v) if case.version.is_none_or(|old| v == old + 1) => {
+                        latencies.push(took.as_micros() as u64);
+                        let second = (start.elapsed().as_secs() as usize).min(seconds as usize);
+                        per_second[second] += 1;
+                        case.version = Some(v);
+                    }
+                    Ok(v) => {
+                        errors += 1;
+                        first_error.get_or_insert(format!(
+                            "case {} went from version {:?} to {v}, expected +1",
+                            case.id, case.version
+                        ));
+                        case.version = Some(v);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                        case.version = None;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            (case, latencies, per_second, errors, first_error)
+        })
+    });
+    let results = futures_util::future::join_all(tasks).await;
+    let elapsed = start.elapsed();
+    let mut back = Vec::with_capacity(clients);
+    let mut all = Vec::new();
+    let mut per_second = vec![0usize; seconds as usize + 1];
+    let mut errors = 0;
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok((case, lat, ps, e, fe)) => {
+                back.push(case);
+                all.extend(lat);
+                for (total, n) in per_second.iter_mut().zip(ps) {
+                    *total += n;
+                }
+                errors += e;
+                if first_error.is_none() {
+                    first_error = fe;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(format!("client task: {e}"));
+            }
+        }
+    }
+    let stats = RunStats {
+        clients,
+        mutations: all.len(),
+        elapsed,
+        latency: Summary::of(&mut all),
+        per_second,
+        errors,
+        first_error,
+    };
+    (back, stats)
+}
+
+// ---------------------------------------------------------------------------
+// 2. Subscription fan-out
+
+struct FanoutStats {
+    delivery: Summary,
+    exactly_once: bool,
+}
+
+/// A `graphql-transport-ws` message from the server.
+#[derive(Deserialize)]
+struct WsIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    payload: Option<Value>,
+}
+
+/// One event as a subscriber received it.
+#[derive(Clone, Copy)]
+struct Received {
+    position: u64,
+    /// Receive time and the event's `occurredAt`, both in Unix microseconds.
+    received_us: i64,
+    occurred_us: i64,
+}
+
+/// What one subscriber saw.
+struct SubOutcome {
+    ready: bool,
+    error: Option<String>,
+    received: Vec<Received>,
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn unix_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+async fn send_json(ws: &mut WsStream, v: Value) -> Result<(), String> {
+    ws.send(Message::Text(v.to_string()))
+        .await
+        .map_err(|e| format!("WebSocket send: {e}"))
+}
+
+/// What a text frame meant to a subscriber.
+enum Incoming {
+    Event(Received),
+    Control(String),
+    Other,
+}
+
+fn parse_incoming(text: &str, received_us: i64) -> Result<Incoming, String> {
+    let msg: WsIn = serde_json::from_str(text).map_err(|e| format!("bad JSON `{text}`: {e}"))?;
+    match msg.kind.as_str() {
+        "next" => {
+            let payload = msg.payload.unwrap_or(Value::Null);
+            if let Some(errors) = payload.get("errors") {
+                return Err(format!("subscription error: {errors}"));
+            }
+            let e = &payload["data"]["events"];
+            let position = e["position"]
+                .as_u64()
+                .ok_or_else(|| format!("event without position: {text}"))?;
+            let occurred = e["occurredAt"]
+                .as_str()
+                .ok_or_else(|| format!("event without occurredAt: {text}"))?;
+            let occurred_us = Timestamp::parse_rfc3339(occurred)
+                .map_err(|e| e.to_string())?
+                .unix_micros();
+            Ok(Incoming::Event(Received {
+                position,
+                received_us,
+                occurred_us,
+            }))
+        }
+        "error" | "complete" | "connection_error" => Err(format!("server sent {text}")),
+        "ka" => Ok(Incoming::Other),
+        other => Ok(Incoming::Control(other.to_string())),
+    }
+}
+
+/// Connects, authenticates and subscribes; a pong after the subscribe message shows
+/// the server has read it. Events that already arrive are kept in `received`.
+async fn subscribe_ws(
+    ws_url: &str,
+    token: &str,
+    from: u64,
+    received: &mut Vec<Received>,
+) -> Result<WsStream, String> {
+    let mut req = ws_url
+        .into_client_request()
+        .map_err(|e| format!("WebSocket URL: {e}"))?;
+    let protocol = "graphql-transport-ws"
+        .parse()
+        .map_err(|e| format!("header: {e}"))?;
+    req.headers_mut().insert("Sec-WebSocket-Protocol", protocol);
+    let (mut ws, _) = tokio::time::timeout(WS_STEP_TIMEOUT, tokio_tungstenite::connect_async(req))
+        .await
+        .map_err(|_| "WebSocket connect timed out".to_string())?
+        .map_err(|e| format!("WebSocket connect: {e}"))?;
+    send_json(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
+    )
+    .await?;
+    wait_control(&mut ws, "connection_ack", received).await?;
+    send_json(
+        &mut ws,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIBE, "variables": { "from": from } } }),
+    )
+    .await?;
+    send_json(&mut ws, json!({ "type": "ping" })).await?;
+    wait_control(&mut ws, "pong", received).await?;
+    Ok(ws)
+}
+
+/// Reads until a message of type `want` arrives, answering pings on the way.
+async fn wait_control(
+    ws: &mut WsStream,
+    want: &str,
+    received: &mut Vec<Received>,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + WS_STEP_TIMEOUT;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| format!("timed out waiting for {want}"))?;
+        let now = unix_us();
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(f))) => {
+                return Err(format!("closed while waiting for {want}: {f:?}"))
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(format!("WebSocket: {e}")),
+            None => return Err(format!("closed while waiting for {want}")),
+        };
+        match parse_incoming(&text, now)? {
+            Incoming::Event(r) => received.push(r),
+            Incoming::Control(k) if k == want => return Ok(()),
+            Incoming::Control(k) if k == "ping" => send_json(ws, json!({ "type": "pong" })).await?,
+            Incoming::Control(k) => return Err(format!("expected {want}, got {k}: {text}")),
+            Incoming::Other => {}
+        }
+    }
+}
+
+struct SubscriberCtx {
+    ws_url: String,
+    token: String,
+    from: u64,
+    gate: Arc<Semaphore>,
+    ready: mpsc::Sender<(usize, Result<(), String>)>,
+    last: Arc<Vec<AtomicU64>>,
+    stop: watch::Receiver<bool>,
+    hard_deadline: tokio::time::Instant,
+}
+
+async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
+    let mut received = Vec::new();
+    let setup = {
+        let _permit = cx.gate.acquire().await;
+        subscribe_ws(&cx.ws_url, &cx.token, cx.from, &mut received).await
+    };
+    let mut ws = match setup {
+        Ok(ws) => {
+            let _ = cx.ready.send((i, Ok(()))).await;
+            ws
+        }
+        Err(e) => {
+            let _ = cx.ready.send((i, Err(e.clone()))).await;
+            return SubOutcome {
+                ready: false,
+                error: Some(e),
+                received,
+            };
+        }
+    };
+    drop(cx.ready);
+    if let Some(r) = received.last() {
+        cx.last[i].store(r.position, Ordering::Release);
+    }
+    let mut error = None;
+    let mut stop = cx.stop.clone();
+    let stopped = async move {
+        // The guard is dropped at once: it must not live across an await.
+        let _ = stop.wait_for(|s| *s).await.is_ok();
+    };
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            msg = ws.next() => {
+                let now = unix_us();
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(f))) => {
+                        error = Some(format!("closed by the server: {f:?}"));
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        error = Some(format!("WebSocket: {e}"));
+                        break;
+                    }
+                    None => {
+                        error = Some("closed by the server".into());
+                        break;
+                    }
+                };
+                match parse_incoming(&text, now) {
+                    Ok(Incoming::Event(r)) => {
+                        received.push(r);
+                        cx.last[i].store(r.position, Ordering::Release);
+                    }
+                    Ok(Incoming::Control(k)) if k == "ping" => {
+                        if let Err(e) = send_json(&mut ws, json!({ "type": "pong" })).await {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            _ = &mut stopped => break,
+            _ = tokio::time::sleep_until(cx.hard_deadline) => {
+                error = Some("gave up at the hard deadline".into());
+                break;
+            }
+        }
+    }
+    // End politely; never wait long for it.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = send_json(&mut ws, json!({ "id": "1", "type": "complete" })).await;
+        let _ = ws.close(None).await;
+    })
+    .await;
+    SubOutcome {
+        ready: true,
+        error,
+        received,
+    }
+}
+
+/// Waits until every ready subscriber has received `position`; returns how many had.
+async fn wait_reached(
+    last: &[AtomicU64],
+    ready: &[bool],
+    position: u64,
+    timeout: Duration,
+) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let reached = last
+            .iter()
+            .zip(ready)
+            .filter(|(l, r)| **r && l.load(Ordering::Acquire) >= position)
+            .count();
+        let want = ready.iter().filter(|r| **r).count();
+        if reached == want || Instant::now() >= deadline {
+            return reached;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<FanoutStats, String> {
+    let subs = opts.subscribers;
+    // Each subscriber costs one descriptor here, and one more if the server is in-process.
+    let per_sub = if target.local.is_some() { 2 } else { 1 };
+    let need = (subs * per_sub + opts.clients + FANOUT_CASES + 256) as u64;
+    let (soft, hard) = open_files_limit();
+    println!();
+    if let Some(soft) = soft.filter(|s| *s < need) {
+        return Err(format!(
+            "open files limit (ulimit -n) is {soft}, too low for {subs} subscribers \
+             (about {need} needed; hard limit {}): raise it with `ulimit -n {need}`",
+            fmt_limit(hard)
+        ));
+    }
+    let cases = open_cases(gql, FANOUT_CASES, "fan-out").await?;
+    let head = gql.head().await?;
+    let from = head + 1;
+    let ws_url = target.base.replacen("http://", "ws://", 1) + "/graphql";
+    println!(
+        "Subscription fan-out: {subs} WebSocket subscribers (graphql-transport-ws) on \
+         events(fromPosition: {from}) {{ position occurredAt }}\n  open files limit {} (about {need} needed)",
+        fmt_limit(soft)
+    );
+
+    let last: Arc<Vec<AtomicU64>> = Arc::new((0..subs).map(|_| AtomicU64::new(0)).collect());
+    let (ready_tx, mut ready_rx) = mpsc::channel(subs);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let send_time = Duration::from_secs_f64(opts.fanout_events as f64 / opts.fanout_rate as f64);
+    let started = Instant::now();
+    let hard_deadline = tokio::time::Instant::now() + Duration::from_secs(240) + send_time;
+    let handles: Vec<_> = (0..subs)
+        .map(|i| {
+            let cx = SubscriberCtx {
+                ws_url: ws_url.clone(),
+                token: target.token.clone(),
+                from,
+                gate: gate.clone(),
+                ready: ready_tx.clone(),
+                last: last.clone(),
+                stop: stop_rx.clone(),
+                hard_deadline,
+            };
+            tokio::spawn(subscriber(i, cx))
+        })
+        .collect();
+    drop(ready_tx);
+
+    // Wait for every subscriber to be connected, acknowledged and subscribed.
+    let mut ready = vec![false; subs];
+    let mut setup_failures = 0usize;
+    let mut first_setup_error = None;
+    let ready_deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut connected = 0usize;
+    while connected + setup_failures < subs {
+        match tokio::time::timeout_at(ready_deadline, ready_rx.recv()).await {
+            Ok(Some((i, Ok(())))) => {
+                ready[i] = true;
+                connected += 1;
+            }
+            Ok(Some((_, Err(e)))) => {
+                setup_failures += 1;
+                first_setup_error.get_or_insert(e);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    println!(
+        "  subscribed: {connected}/{subs} acknowledged in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(e) = &first_setup_error {
+        println!("  FAIL {setup_failures} subscriber(s) could not subscribe; first: {e}");
+    }
+
+    // A sentinel event proves every subscription is live before measuring.
+    let mut write_errors = 0usize;
+    let mut first_write_error = None;
+    let t = Instant::now();
+    if let Err(e) = gql.post_note(&cases[0].id, "fan-out sentinel".into()).await {
+        write_errors += 1;
+        first_write_error.get_or_insert(e);
+    }
+    let sentinel = gql.head().await?;
+    let live = wait_reached(&last, &ready, sentinel, Duration::from_secs(30)).await;
+    println!(
+        "  live: {live}/{connected} received the sentinel (position {sentinel}) within {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    // The measured events, at a steady pace.
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / opts.fanout_rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let send_start = Instant::now();
+    let mut sends = Vec::with_capacity(opts.fanout_events);
+    for k in 0..opts.fanout_events {
+        tick.tick().await;
+        let gql = gql.clone();
+        let id = cases[k % cases.len()].id.clone();
+        sends.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = gql.post_note(&id, format!("fan-out event {k}")).await;
+            (r, t.elapsed())
+        }));
+    }
+    let mut write_lat = Vec::with_capacity(opts.fanout_events);
+    for s in futures_util::future::join_all(sends).await {
+        match s {
+            Ok((Ok(_), took)) => write_lat.push(took.as_micros() as u64),
+            Ok((Err(e), _)) => {
+                write_errors += 1;
+                first_write_error.get_or_insert(e);
+            }
+            Err(e) => {
+                write_errors += 1;
+                first_write_error.get_or_insert(format!("send task: {e}"));
+            }
+        }
+    }
+    let sent_in = send_start.elapsed();
+    let last_position = gql.head().await?;
+    let write = Summary::of(&mut write_lat);
+    println!(
+        "  sent: {} mutations in {:.2} s ({:.1}/s), write p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {write_errors}",
+        write.n,
+        sent_in.as_secs_f64(),
+        write.n as f64 / sent_in.as_secs_f64().max(1e-9),
+        ms(write.p50),
+        ms(write.p99),
+        ms(write.max),
+    );
+    if let Some(e) = &first_write_error {
+        println!("  FAIL {write_errors} fan-out mutation(s) failed; first: {e}");
+    }
+
+    // Let every subscriber get everything, then a little longer to catch duplicates.
+    let done = wait_reached(&last, &ready, last_position, Duration::from_secs(30)).await;
+    let drained = send_start.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop_tx.send(true);
+    let mut outcomes = Vec::with_capacity(subs);
+    for h in handles {
+        let abort = h.abort_handle();
+        match tokio::time::timeout(Duration::from_secs(10), h).await {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(e)) => outcomes.push(SubOutcome {
+                ready: false,
+                error: Some(format!("subscriber task: {e}")),
+                received: Vec::new(),
+            }),
+            Err(_) => {
+                abort.abort();
+                outcomes.push(SubOutcome {
+                    ready: false,
+                    error: Some("subscriber did not stop".into()),
+                    received: Vec::new(),
+                });
+            }
+        }
+    }
+    println!(
+        "  drained: {done}/{connected} subscribers had position {last_position} {:.2} s after the first send",
+        drained.as_secs_f64()
+    );
+
+    // Exactly once, in order: positions from..=last_position, each once, ascending.
+    // (Events after last_position can only come from other writers; they are ignored.)
+    let mut bad = 0usize;
+    let mut first_bad = None;
+    let mut latencies = Vec::with_capacity(subs * opts.fanout_events);
+    let mut negative = 0usize;
+    for (i, o) in outcomes.iter().enumerate() {
+        let problem = check_sequence(o, from, last_position);
+        if let Some(p) = problem {
+            bad += 1;
+            first_bad.get_or_insert(format!("subscriber {i}: {p}"));
+        }
+        for r in o
+            .received
+            .iter()
+            .filter(|r| r.position > sentinel && r.position <= last_position)
+        {
+            let d = r.received_us - r.occurred_us;
+            if d < 0 {
+                negative += 1;
+            }
+            latencies.push(d.max(0) as u64);
+        }
+    }
+    let measured_events = last_position.saturating_sub(sentinel);
+    let delivery = Summary::of(&mut latencies);
+    println!(
+        "  delivery latency (receive time - occurredAt, includes the server's commit) over {} \
+         (subscriber, event) pairs of {} expected:",
+        delivery.n,
+        subs as u64 * measured_events
+    );
+    println!(
+        "    p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        ms(delivery.p50),
+        ms(delivery.p90),
+        ms(delivery.p99),
+        ms(delivery.max)
+    );
+    if negative > 0 {
+        println!("  note: {negative} deliveries appeared to precede occurredAt (clock step?)");
+    }
+    let exactly_once = bad == 0 && write_errors == 0;
+    if bad == 0 {
+        println!(
+            "  PASS exactly once, in order: all {subs} subscribers received positions \
+             {from}..={last_position} ({} events) each exactly once, in order",
+            last_position + 1 - from
+        );
+    } else {
+        println!(
+            "FAIL exactly once, in order: {bad} of {subs} subscribers did not receive positions \
+             {from}..={last_position} exactly once in order; first: {}",
+            first_bad.unwrap_or_default()
+        );
+    }
+    Ok(FanoutStats {
+        delivery,
+        exactly_once,
+    })
+}
+
+/// None if the subscriber saw exactly `from..=to`, in order; else what went wrong.
+fn check_sequence(o: &SubOutcome, from: u64, to: u64) -> Option<String> {
+    if !o.ready {
+        return Some(o.error.clone().unwrap_or_else(|| "never subscribed".into()));
+    }
+    let mut expected = from;
+    for r in o.received.iter().filter(|r| r.position <= to) {
+        if r.position < expected {
+            return Some(format!(
+                "position {} again (or out of order) after {}",
+                r.position,
+                expected - 1
+            ));
+        }
+        if r.position > expected {
+            return Some(format!("missing position {expected} (got {})", r.position));
+        }
+        expected += 1;
+    }
+    if expected <= to {
+        let why = o.error.as_deref().unwrap_or("stopped receiving");
+        return Some(format!(
+            "received up to {} of {to} ({why})",
+            expected.saturating_sub(1)
+        ));
+    }
+    None
+}
+
+fn print_targets(opts: &Opts, mutations: Option<&RunStats>, fanout: Option<&FanoutStats>) {
+    println!();
+    println!("Against the issue's targets (for reference, not asserted):");
+    if let Some(m) = mutations {
+        let met = m.clients >= 64 && m.per_sec() >= 5000.0 && m.latency.p99 < 50_000;
+        println!(
+            "  >= 5,000 durable mutations/s with 64 clients at p99 < 50 ms: {:.0}/s, p99 {:.2} ms with {} clients -> {}",
+            m.per_sec(),
+            ms(m.latency.p99),
+            m.clients,
+            if met { "met" } else { "NOT met" }
+        );
+    }
+    if let Some(f) = fanout {
+        let met = opts.subscribers >= 1000 && f.delivery.p99 < 100_000 && f.exactly_once;
+        println!(
+            "  fan-out to 1,000 subscribers with p99 delivery < 100 ms: p99 {:.2} ms to {} subscribers -> {}",
+            ms(f.delivery.p99),
+            opts.subscribers,
+            if met { "met" } else { "NOT met" }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(positions: &[u64]) -> SubOutcome {
+        SubOutcome {
+            ready: true,
+            error: None,
+            received: positions
+                .iter()
+                .map(|&position| Received {
+                    position,
+                    received_us: 0,
+                    occurred_us: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 99.0), 99);
+        assert_eq!(percentile(&v, 100.0), 100);
+        assert_eq!(percentile(&[7], 99.0), 7);
+        assert_eq!(percentile(&[], 50.0), 0);
+    }
+
+    #[test]
+    fn exactly_once_in_order_check() {
+        assert_eq!(check_sequence(&outcome(&[5, 6, 7]), 5, 7), None);
+        // Later events (other writers) are ignored.
+        assert_eq!(check_sequence(&outcome(&[5, 6, 7, 8]), 5, 7), None);
+        assert!(check_sequence(&outcome(&[5, 7]), 5, 7).is_some(), "gap");
+        assert!(
+            check_sequence(&outcome(&[5, 6, 6, 7]), 5, 7).is_some(),
+            "duplicate"
+        );
+        assert!(
+            check_sequence(&outcome(&[5, 7, 6]), 5, 7).is_some(),
+            "order"
+        );
+        assert!(
+            check_sequence(&outcome(&[5, 6]), 5, 7).is_some(),
+            "missing tail"
+        );
+        let mut never = outcome(&[]);
+        never.ready = false;
+        assert!(check_sequence(&never, 5, 7).is_some());
+    }
+
+    #[test]
+    fn only_loopback_targets() {
+        assert!(loopback_base("http://127.0.0.1:8080").is_ok());
+        assert!(loopback_base("http://localhost:8080/").is_ok());
+        assert!(loopback_base("http://[::1]:8080").is_ok());
+        assert!(loopback_base("http://10.0.0.1:8080").is_err());
+        assert!(loopback_base("http://example.com").is_err());
+        assert!(loopback_base("https://127.0.0.1").is_err());
+    }
+}
