@@ -445,27 +445,30 @@ impl App {
         self.fold_until(id, |r| r.version <= version).await
     }
 
-    /// The case exactly as it was at time `at` (every event that occurred at or before it).
-    pub async fn case_at_time(&self, id: CaseId, at: Timestamp) -> Result<Case, AppError> {
-        self.fold_until(id, |r| r.metadata.occurred_at <= at).await
+    /// The case's full view (with messages) built from the events `keep` accepts, or
+    /// `None` if none of them opened it: the past state auditors and subscriptions need.
+    pub async fn view_where(
+        &self,
+        id: CaseId,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Option<crate::projection::CaseView>, AppError> {
+        let mut past = crate::projection::Projections::new();
+        for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
+            if keep(&record) {
+                past.apply(&record)?;
+            }
+        }
+        Ok(past.case(id).cloned())
     }
 
-    /// The case's full view (with messages) exactly as it was after `version`.
+    /// The case's full view exactly as it was after `version`.
     pub async fn view_at_version(
         &self,
         id: CaseId,
         version: u64,
     ) -> Result<crate::projection::CaseView, AppError> {
-        let mut past = crate::projection::Projections::new();
-        for record in self
-            .store
-            .read_stream(&id.stream(), 1, version as usize)
+        self.view_where(id, |r| r.version <= version)
             .await?
-        {
-            past.apply(&record)?;
-        }
-        past.case(id)
-            .cloned()
             .ok_or_else(|| AppError::NotFound(format!("case {id}")))
     }
 

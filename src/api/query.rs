@@ -10,7 +10,7 @@ use super::error::{bad_input, gql, not_found};
 use super::types::*;
 use super::{app, guard, parse_case_id};
 use crate::domain::{AgentId, Role, Tier};
-use crate::projection::{CaseFilter, Projections};
+use crate::projection::CaseFilter;
 
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 500;
@@ -180,19 +180,17 @@ impl QueryRoot {
         let g = guard(ctx)?;
         let id = parse_case_id(&case_id)?;
         g.require_visible(id)?;
-        let records = g.app.history(id, 1, usize::MAX).await.map_err(gql)?;
-        let mut past = Projections::new();
-        for r in records.iter().filter(|r| {
-            at.is_none_or(|at| r.metadata.occurred_at <= at.0)
-                && version.is_none_or(|v| r.version <= v)
-        }) {
-            past.apply(r).map_err(|e| gql(e.into()))?;
-        }
-        let view = past
-            .case(id)
+        let view = g
+            .app
+            .view_where(id, |r| {
+                at.is_none_or(|at| r.metadata.occurred_at <= at.0)
+                    && version.is_none_or(|v| r.version <= v)
+            })
+            .await
+            .map_err(gql)?
             .ok_or_else(|| not_found(format!("case {id} at that point")))?;
         g.audit(id, "caseAt").await?;
-        Ok(g.case_obj(view))
+        Ok(g.case_obj(&view))
     }
 
     /// The configured tiers, lowest first.
