@@ -205,7 +205,8 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     }
     let (shutdown_tx, shutdown) = Shutdown::new();
     let state = actix_web::web::Data::new(HttpState {
-        schema: build_schema(app.clone(), shutdown, &options.query_limits),
+        schema: build_schema(app.clone(), shutdown.clone(), &options.query_limits),
+        shutdown,
         app: app.clone(),
 
         metrics: Arc::new(Metrics::new()),

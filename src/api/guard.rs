@@ -7,10 +7,10 @@ use async_graphql::Result;
 use std::sync::Arc;
 
 use super::error::{coded, gql, not_found, FORBIDDEN};
-use super::types::CaseObj;
+use super::types::{CaseMessages, CaseObj};
 use super::Principal;
 use crate::app::{App, WriteOptions, Written};
-use crate::domain::{Case, CaseEvent, CaseId, Command, OpenCase, Role};
+use crate::domain::{Case, CaseEvent, CaseId, Command, MessageKind, OpenCase, Role};
 use crate::policy;
 use crate::projection::CaseView;
 use crate::store::RecordedEvent;
@@ -30,16 +30,25 @@ impl Guard {
         policy::can_read(&self.principal, case, &self.app.tiers())
     }
 
-    /// The case as this caller may see it (customers: public replies only).
+    /// May the caller see a message of this kind? (Customers: public replies only.)
+    pub fn can_see_message(&self, kind: MessageKind) -> bool {
+        policy::can_see_message(&self.principal, kind)
+    }
+
+    /// The live case as this caller may see it; messages are read when asked.
     pub fn case_obj(&self, view: &CaseView) -> CaseObj {
-        let p = &self.principal;
+        CaseObj::new(&view.case, CaseMessages::Live)
+    }
+
+    /// A past view of the case, with the messages the caller may see.
+    pub fn past_case_obj(&self, view: &CaseView) -> CaseObj {
         let messages = view
             .messages
             .iter()
-            .filter(|m| policy::can_see_message(p, m.kind))
+            .filter(|m| self.can_see_message(m.kind))
             .cloned()
             .collect();
-        CaseObj::new(&view.case, messages)
+        CaseObj::new(&view.case, CaseMessages::Fixed(messages))
     }
 
     /// Records an auditor's read of a case.
@@ -101,7 +110,7 @@ impl Guard {
             if let Ok(CaseEvent::MessagePosted(m)) =
                 CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)
             {
-                return policy::can_see_message(&self.principal, m.kind);
+                return self.can_see_message(m.kind);
             }
         }
         true

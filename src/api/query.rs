@@ -190,7 +190,7 @@ impl QueryRoot {
             .map_err(gql)?
             .ok_or_else(|| not_found(format!("case {id} at that point")))?;
         g.audit(id, "caseAt").await?;
-        Ok(g.case_obj(&view))
+        Ok(g.past_case_obj(&view))
     }
 
     /// The configured tiers, lowest first.

@@ -212,25 +212,57 @@ pub struct CaseObj {
     pub updated_at: DateTime,
     pub escalations: u32,
     #[graphql(skip)]
-    pub messages: Vec<Message>,
+    pub messages: CaseMessages,
+}
+
+/// Where a [`CaseObj`]'s messages come from. Most clients never ask for them after a
+/// write, so the live case reads them only when the field is selected, instead of
+/// copying a long thread for every mutation.
+#[derive(Clone)]
+pub enum CaseMessages {
+    /// From the live projection when asked: those up to the object's `version` that
+    /// the caller may see.
+    Live,
+    /// A past view, already filtered for the caller.
+    Fixed(Vec<Message>),
 }
 
 #[ComplexObject]
 impl CaseObj {
     /// Messages, oldest first; `kinds` restricts them.
-    async fn messages(&self, kinds: Option<Vec<MessageKind>>) -> Vec<MessageObj> {
+    async fn messages(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        kinds: Option<Vec<MessageKind>>,
+    ) -> async_graphql::Result<Vec<MessageObj>> {
         let kinds: Option<Vec<domain::MessageKind>> =
             kinds.map(|k| k.into_iter().map(Into::into).collect());
-        self.messages
-            .iter()
-            .filter(|m| kinds.as_ref().is_none_or(|k| k.contains(&m.kind)))
-            .map(MessageObj::from)
-            .collect()
+        let wanted = |m: &&Message| kinds.as_ref().is_none_or(|k| k.contains(&m.kind));
+        match &self.messages {
+            CaseMessages::Fixed(all) => {
+                Ok(all.iter().filter(wanted).map(MessageObj::from).collect())
+            }
+            CaseMessages::Live => {
+                let g = super::guard(ctx)?;
+                let id = super::parse_case_id(&self.id)?;
+                let p = g.app.projections().read();
+                Ok(p.case(id)
+                    .map(|v| {
+                        v.messages
+                            .iter()
+                            .filter(|m| m.id <= self.version && g.can_see_message(m.kind))
+                            .filter(wanted)
+                            .map(MessageObj::from)
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            }
+        }
     }
 }
 
 impl CaseObj {
-    pub fn new(case: &domain::Case, messages: Vec<Message>) -> Self {
+    pub fn new(case: &domain::Case, messages: CaseMessages) -> Self {
         CaseObj {
             id: ID(case.id.map(|i| i.to_string()).unwrap_or_default()),
             version: case.version,
@@ -258,10 +290,6 @@ impl CaseObj {
             escalations: case.escalations,
             messages,
         }
-    }
-
-    pub fn from_view(v: &CaseView) -> Self {
-        Self::new(&v.case, v.messages.clone())
     }
 }
 

@@ -97,11 +97,89 @@ async fn websocket_without_a_valid_token_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_ends_open_subscriptions() {
     let s = TestServer::start().await;
+    s.open_case("Printer offline", "LOW").await;
     let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
-    ws.subscribe("all", "subscription { events { position } }", json!({}))
-        .await;
-    let stop = tokio::spawn(async move { s.stop().await });
+    ws.subscribe(
+        "all",
+        "subscription { events(fromPosition: 1) { position } }",
+        json!({}),
+    )
+    .await;
+    // The first (historical) event shows the subscription is running.
     let v = ws.next_json().await;
-    assert!(v["type"] == "complete" || v["type"] == "closed", "{v}");
+    assert_eq!(v["type"], "next", "{v}");
+    let stop = tokio::spawn(async move { s.stop().await });
+    // The subscription completes, then the server closes the socket as "going away",
+    // so a graceful stop does not wait for clients to hang up.
+    let mut v = ws.next_json().await;
+    while v["type"] == "next" {
+        v = ws.next_json().await;
+    }
+    assert_eq!(v["type"], "complete", "{v}");
+    let v = ws.next_json().await;
+    assert_eq!(v["type"], "closed", "{v}");
+    assert!(v["frame"].as_str().unwrap().contains("Away"), "{v}");
     stop.await.unwrap();
+}
+
+/// Several subscriptions share one WebSocket: each gets every live event meant for it,
+/// and the connection's cap refuses one more with `RATE_LIMITED` without harming the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subscriptions_share_one_connection_up_to_its_cap() {
+    let s = TestServer::start_in(tempfile::tempdir().unwrap(), |o| {
+        o.http_limits.subscriptions_per_connection = 3
+    })
+    .await;
+    let id = s.open_case("Login loop on SSO", "NORMAL").await;
+    let head = s.head();
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    let case_q = "subscription($id: ID!) { caseEvents(caseId: $id, fromVersion: 2) { version } }";
+    let log_q = "subscription($p: Int!) { events(fromPosition: $p) { position } }";
+    // Each subscription is confirmed by its first (historical) event before the next starts.
+    for sub in ["a", "b"] {
+        ws.subscribe(sub, case_q, json!({ "id": id })).await;
+        let v = ws.next_json().await;
+        assert_eq!(
+            (v["id"].as_str(), v["type"].as_str()),
+            (Some(sub), Some("next")),
+            "{v}"
+        );
+        assert_eq!(v["payload"]["data"]["caseEvents"]["version"], 2);
+    }
+    ws.subscribe("c", log_q, json!({ "p": head })).await;
+    let v = ws.next_json().await;
+    assert_eq!(v["payload"]["data"]["events"]["position"], head, "{v}");
+
+    ws.subscribe("d", case_q, json!({ "id": id })).await;
+    let refused = ws.next_json().await;
+    assert_eq!(refused["id"], "d", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+
+    let post = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: PUBLIC_REPLY, body: $b) { version } }";
+    for i in 0..3 {
+        s.ok(post, json!({ "id": id, "b": format!("reply {i}") }))
+            .await;
+    }
+    let mut seen: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    while seen.values().map(Vec::len).sum::<usize>() < 9 {
+        let v = ws.next_json().await;
+        if v["id"] == "d" && v["type"] == "complete" {
+            continue;
+        }
+        assert_eq!(v["type"], "next", "{v}");
+        let sub = v["id"].as_str().unwrap().to_string();
+        let d = &v["payload"]["data"];
+        let n = d["caseEvents"]["version"]
+            .as_u64()
+            .or(d["events"]["position"].as_u64())
+            .unwrap();
+        seen.entry(sub).or_default().push(n);
+    }
+    assert_eq!(seen["a"], vec![3, 4, 5]);
+    assert_eq!(seen["b"], vec![3, 4, 5]);
+    assert_eq!(seen["c"], vec![head + 1, head + 2, head + 3]);
+    s.stop().await;
 }

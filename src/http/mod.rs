@@ -6,16 +6,17 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_graphql::http::parse_query_string;
-use async_graphql::{BatchRequest, BatchResponse, Data};
-use async_graphql_actix_web::GraphQLSubscription;
+use async_graphql::{BatchRequest, BatchResponse};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::error::{BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
+use crate::api::error::{BAD_USER_INPUT, RATE_LIMITED};
 use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
+
+mod ws;
 
 /// Request limits enforced before GraphQL sees a request.
 #[derive(Clone, Debug)]
@@ -73,6 +74,8 @@ impl RateLimiter {
 /// Everything the handlers share; built once, outside `HttpServer::new`.
 pub struct HttpState {
     pub schema: SwarmSchema,
+    /// Resolves when the server shuts down: WebSocket connections close then.
+    pub shutdown: crate::api::Shutdown,
     pub app: Arc<App>,
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
@@ -201,7 +204,7 @@ async fn graphql_get(
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok());
     if upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return websocket(state, req, payload);
+        return ws::upgrade(state, req, payload);
     }
     let request = match parse_query_string(req.query_string()) {
         Ok(r) => r,
@@ -227,50 +230,6 @@ async fn graphql_get(
         );
     }
     execute(&state, &req, BatchRequest::Single(request)).await
-}
-
-fn websocket(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    // A token on the upgrade request itself is accepted too (for clients that can set headers).
-    let from_header = principal(&state, &req);
-    let tokens = state.app.tokens().clone();
-    let app = state.app.clone();
-    let metrics = state.metrics.clone();
-    let max_subscriptions = state.limits.subscriptions_per_connection;
-    let subscription =
-        GraphQLSubscription::new(state.schema.clone()).on_connection_init(move |init| {
-            let header = init
-                .get("authorization")
-                .or_else(|| init.get("Authorization"))
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            let found = match header {
-                Some(h) => tokens.authenticate(Some(&h), app.clock().now()),
-                None => from_header,
-            };
-            async move {
-                let principal = found.ok_or_else(|| {
-                    crate::api::error::coded(
-                        UNAUTHENTICATED,
-                        "missing or invalid bearer token in connection_init",
-                    )
-                })?;
-                let mut data = Data::default();
-                data.insert(principal);
-                data.insert(crate::api::SubscriptionSlots::new(max_subscriptions));
-                Ok(data)
-            }
-        });
-    match subscription.start(&req, payload) {
-        Ok(response) => {
-            metrics.websocket_connections.inc();
-            response
-        }
-        Err(e) => error_body(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            BAD_USER_INPUT,
-            &e.to_string(),
-        ),
-    }
 }
 
 async fn healthz(state: web::Data<HttpState>) -> HttpResponse {

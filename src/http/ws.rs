@@ -1,0 +1,200 @@
+//! GraphQL subscriptions over WebSocket (`graphql-transport-ws` and the legacy
+//! `graphql-ws`), one task per connection.
+//!
+//! The task owns the connection: it feeds the client's frames to async-graphql's
+//! protocol state machine, writes its replies back, answers pings, drops clients that
+//! stop answering ours, and closes every connection with `1001 Going Away` when the
+//! server shuts down, so a graceful stop never waits on an idle socket.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
+use async_graphql::Data;
+use futures_util::StreamExt;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::{error_body, principal, HttpState};
+use crate::api::error::{coded, BAD_USER_INPUT, UNAUTHENTICATED};
+use crate::api::{Shutdown, SubscriptionSlots};
+
+/// How often the server pings an idle client.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A client that answers no ping for this long is disconnected.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest message a client may send (a subscription document).
+const MAX_MESSAGE: usize = 256 * 1024;
+/// Client messages buffered before the connection stops reading.
+const INBOX: usize = 64;
+
+/// The protocol the client asked for, first supported one wins.
+fn protocol(req: &HttpRequest) -> Option<WebSocketProtocols> {
+    req.headers()
+        .get("sec-websocket-protocol")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
+/// Upgrades the request and spawns the connection's task.
+pub fn upgrade(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let Some(protocol) = protocol(&req) else {
+        return error_body(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+        );
+    };
+    let (response, session, messages) = match actix_ws::handle_with_protocols(
+        &req,
+        payload,
+        &[protocol.sec_websocket_protocol()],
+    ) {
+        Ok(parts) => parts,
+        Err(e) => {
+            return error_body(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                &e.to_string(),
+            )
+        }
+    };
+    // A token on the upgrade request itself is accepted too (for clients that can set
+    // headers); one in `connection_init` takes precedence.
+    let from_header = principal(&state, &req);
+    let tokens = state.app.tokens().clone();
+    let app = state.app.clone();
+    let max_subscriptions = state.limits.subscriptions_per_connection;
+    let on_init = move |init: serde_json::Value| {
+        let header = init
+            .get("authorization")
+            .or_else(|| init.get("Authorization"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let found = match header {
+            Some(h) => tokens.authenticate(Some(&h), app.clock().now()),
+            None => from_header,
+        };
+        async move {
+            let principal = found.ok_or_else(|| {
+                coded(
+                    UNAUTHENTICATED,
+                    "missing or invalid bearer token in connection_init",
+                )
+            })?;
+            let mut data = Data::default();
+            data.insert(principal);
+            data.insert(SubscriptionSlots::new(max_subscriptions));
+            Ok(data)
+        }
+    };
+    let (inbox, rx) = mpsc::channel::<Vec<u8>>(INBOX);
+    let graphql = WebSocket::new(state.schema.clone(), ReceiverStream::new(rx), protocol)
+        .on_connection_init(on_init);
+    state.metrics.websocket_connections.inc();
+    let messages = messages
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE);
+    actix_web::rt::spawn(serve(
+        session,
+        messages,
+        inbox,
+        graphql,
+        state.shutdown.clone(),
+    ));
+    response
+}
+
+/// Runs one connection until the client leaves, the protocol ends it, the client
+/// stops answering pings, or the server shuts down.
+async fn serve(
+    mut session: actix_ws::Session,
+    mut messages: actix_ws::AggregatedMessageStream,
+    inbox: mpsc::Sender<Vec<u8>>,
+    graphql: impl futures_util::Stream<Item = WsMessage> + Unpin,
+    shutdown: Shutdown,
+) {
+    let mut graphql = graphql;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let shutdown = shutdown.wait();
+    tokio::pin!(shutdown);
+    let close = loop {
+        tokio::select! {
+            incoming = messages.next() => {
+                last_heard = tokio::time::Instant::now();
+                let bytes = match incoming {
+                    Some(Ok(AggregatedMessage::Text(text))) => text.into_bytes().to_vec(),
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(e)) => break Some(CloseReason {
+                        code: CloseCode::Protocol,
+                        description: Some(e.to_string()),
+                    }),
+                };
+                if inbox.send(bytes).await.is_err() {
+                    break None;
+                }
+            }
+            outgoing = graphql.next() => match outgoing {
+                Some(WsMessage::Text(text)) => {
+                    if session.text(text).await.is_err() {
+                        return;
+                    }
+                }
+                Some(WsMessage::Close(code, why)) => break Some(CloseReason {
+                    code: CloseCode::from(code),
+                    description: Some(why),
+                }),
+                None => break None,
+            },
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > CLIENT_TIMEOUT {
+                    break Some(CloseReason {
+                        code: CloseCode::Policy,
+                        description: Some("no answer to pings".into()),
+                    });
+                }
+                if session.ping(b"").await.is_err() {
+                    return;
+                }
+            }
+            _ = &mut shutdown => {
+                // Subscriptions end at shutdown too: send their `complete` messages
+                // that are ready, then say goodbye.
+                let drain = tokio::time::sleep(Duration::from_millis(100));
+                tokio::pin!(drain);
+                loop {
+                    tokio::select! {
+                        Some(WsMessage::Text(text)) = graphql.next() => {
+                            if session.text(text).await.is_err() {
+                                return;
+                            }
+                        }
+                        _ = &mut drain => break,
+                    }
+                }
+                break Some(CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("server shutting down".into()),
+                });
+            }
+        }
+    };
+    let _ = session.close(close).await;
+}
