@@ -17,12 +17,13 @@ use ulid::Ulid;
 
 use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
 use crate::clock::Clock;
+use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
 use crate::domain::access::{
     AccessEvent, CaseViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM, TOKENS_STREAM,
 };
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
-    Role, RouteCase, TierLadder, Timestamp,
+    Role, TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
@@ -38,6 +39,8 @@ const MAX_RETRIES: usize = 8;
 pub enum AppError {
     #[error(transparent)]
     Domain(#[from] DomainError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("case is at version {current}, expected {expected}")]
     VersionConflict { expected: u64, current: u64 },
     #[error("idempotency key `{0}` was already used for a different request")]
@@ -107,9 +110,9 @@ pub struct App {
     store: Arc<dyn EventStore>,
     projections: ProjectionRunner,
     clock: Arc<dyn Clock>,
-    tiers: RwLock<TierLadder>,
-    /// Where cases go when no routing rule matches.
-    default_route: RouteCase,
+    /// The configuration in force (tiers, teams, agents, rules), folded from the
+    /// config stream; replaced whole on every change.
+    config: RwLock<Arc<Config>>,
     tokens: Arc<TokenRegistry>,
 }
 
@@ -118,15 +121,13 @@ impl App {
         store: Arc<dyn EventStore>,
         projections: ProjectionRunner,
         clock: Arc<dyn Clock>,
-        tiers: TierLadder,
-        default_route: RouteCase,
+        config: Config,
     ) -> Self {
         App {
             store,
             projections,
             clock,
-            tiers: RwLock::new(tiers),
-            default_route,
+            config: RwLock::new(Arc::new(config)),
             tokens: Arc::default(),
         }
     }
@@ -250,7 +251,120 @@ impl App {
     }
 
     pub fn tiers(&self) -> TierLadder {
-        self.tiers.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config().tiers.clone()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Folds the config stream (at start). An empty stream is seeded with `seed`,
+    /// appended as the system's first configuration events, so the log records the
+    /// configuration every case was routed under.
+    pub async fn load_config(&self, seed: Option<&ConfigSeed>) -> Result<(), AppError> {
+        let records = self
+            .store
+            .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
+            .await?;
+        if records.is_empty() {
+            if let Some(seed) = seed {
+                let events = seed.events()?;
+                self.append_config(&Actor::system(), 0, &events).await?;
+            }
+            return Ok(());
+        }
+        let mut state = Config::empty();
+        for r in &records {
+            state.apply(
+                &ConfigEvent::decode(&r.event_type, r.schema_version, &r.payload)?,
+                r.version,
+            );
+        }
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        Ok(())
+    }
+
+    /// Appends decided configuration events after `expected` and puts the new
+    /// configuration in force.
+    async fn append_config(
+        &self,
+        by: &Actor,
+        expected: u64,
+        events: &[ConfigEvent],
+    ) -> Result<Arc<Config>, AppError> {
+        let request = AppendRequest {
+            stream: config::CONFIG_STREAM.into(),
+            expected: ExpectedVersion::Exact(expected),
+            idempotency_key: None,
+            fingerprint: 0,
+            metadata: Metadata {
+                actor: by.clone(),
+                occurred_at: self.clock.now(),
+                correlation_id: Ulid::new(),
+                causation_id: None,
+            },
+            events: events
+                .iter()
+                .map(|e| NewEvent {
+                    event_type: e.event_type().into(),
+                    schema_version: e.schema_version(),
+                    payload: e.encode(),
+                })
+                .collect(),
+        };
+        let outcome = self.store.append(request).await?;
+        let applied = {
+            let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
+            // Only on top of the state the decision saw; if another change got in
+            // first (possible only between stream and memory), re-read the stream.
+            (expected == 0 || guard.version == expected).then(|| {
+                let mut next = if expected == 0 {
+                    Config::empty()
+                } else {
+                    (**guard).clone()
+                };
+                for (i, e) in events.iter().enumerate() {
+                    next.apply(e, outcome.first_version + i as u64);
+                }
+                *guard = Arc::new(next);
+            })
+        };
+        if applied.is_none() {
+            self.load_config(None).await?;
+        }
+        let next = self.config();
+        self.projections.wait_for(outcome.last_position).await?;
+        Ok(next)
+    }
+
+    /// Decides and applies one configuration change. Changes are serialised by the
+    /// config stream's version: one that lost a race is decided again.
+    pub async fn configure(
+        &self,
+        by: &Actor,
+        command: ConfigCommand,
+    ) -> Result<Arc<Config>, AppError> {
+        let span = info_span!("configure", actor = %by.id);
+        async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let current = self.config();
+                let events = config::decide(&current, command.clone())?;
+                match self.append_config(by, current.version, &events).await {
+                    Err(AppError::VersionConflict { .. }) if attempt < MAX_RETRIES => {
+                        self.load_config(None).await?;
+                    }
+                    other => return other,
+                }
+            }
+        }
+        .instrument(span)
+        .await
     }
 
     /// Opens a case and routes it, as one atomic append.
@@ -267,8 +381,7 @@ impl App {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
-        let route = self.default_route.clone();
-        let commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        let commands = self.routed(&open)?;
         self.write(
             actor,
             open.case_id,
@@ -280,6 +393,62 @@ impl App {
             },
         )
         .await
+    }
+
+    /// The commands that open and route a new case: the first matching rule decides
+    /// the route. Its `auto_assign` action assigns the least loaded eligible agent of
+    /// the routed team; `start_swarm` starts a swarm led by that agent (both are
+    /// skipped when no agent is free).
+    fn routed(&self, open: &OpenCase) -> Result<Vec<Command>, AppError> {
+        let config = self.config();
+        let decision = config.rules.route(open);
+        let route = decision.to_route_case().map_err(ConfigError::from)?;
+        let actions = &decision.actions;
+        let agent = if actions.auto_assign || actions.start_swarm {
+            let p = self.projections.read();
+            let load = |a: &AgentId| p.workload(a).map_or(0, |w| w.assigned.len());
+            config.least_loaded(&route.tier, route.team.as_deref(), &open.language, load)
+        } else {
+            None
+        };
+        let mut commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        if let Some(agent) = agent {
+            if actions.auto_assign {
+                commands.push(Command::Assign {
+                    agent: agent.clone(),
+                });
+            }
+            if actions.start_swarm {
+                commands.push(Command::StartSwarm {
+                    lead: agent,
+                    reason: format!(
+                        "routing rule `{}`",
+                        decision.rule_id.as_deref().unwrap_or("default")
+                    ),
+                });
+            }
+        }
+        Ok(commands)
+    }
+
+    /// Checks a command against the configuration: a hand-made route names a team
+    /// that works its tier; an assignee works the case's tier and has room.
+    async fn check_config(&self, case_id: CaseId, command: &Command) -> Result<(), AppError> {
+        match command {
+            Command::Route(r) => Ok(self.config().check_route(&r.tier, r.team.as_deref())?),
+            Command::Assign { agent } => {
+                let case = self.load(case_id).await?;
+                let load = self
+                    .projections
+                    .read()
+                    .workload(agent)
+                    .map_or(0, |w| w.assigned.len());
+                Ok(self
+                    .config()
+                    .check_assignable(agent, case.tier.as_ref(), load)?)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs one command on an existing case.
@@ -294,6 +463,7 @@ impl App {
         if let Some(done) = self.replayed(&opts, fp).await? {
             return Ok(done);
         }
+        self.check_config(case_id, &command).await?;
         self.write(actor, case_id, vec![command], fp, opts).await
     }
 

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::domain::event::{payload_from_json, payload_json};
+use crate::config::ConfigSeed;
 use crate::domain::{Actor, CaseId, TierLadder, Timestamp};
+use crate::events::{payload_from_json, payload_json};
 use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
-use crate::server::{self, default_route, ServerOptions};
+use crate::server::{self, ServerOptions};
 use crate::store::sled::{SledOptions, SledStore};
 use crate::store::{EventStore, Metadata, RecordedEvent};
 
@@ -74,6 +75,10 @@ pub struct RoutingArgs {
     /// Team for cases no rule matches.
     #[arg(long, env = "SWARMDESK_DEFAULT_TEAM", default_value = "general")]
     pub default_team: String,
+    /// A `swarmdesk.toml` seeding the configuration (tiers, teams, agents, rules) of
+    /// a fresh store; ignored once the store has a configuration.
+    #[arg(long, env = "SWARMDESK_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -111,8 +116,17 @@ pub struct ServeArgs {
 
 impl RoutingArgs {
     fn apply(&self, options: &mut ServerOptions) -> anyhow::Result<()> {
-        options.tiers = TierLadder::new(self.tiers.iter().cloned())?;
-        options.default_route = default_route(&self.default_tier, Some(&self.default_team));
+        let tiers = TierLadder::new(self.tiers.iter().cloned())?;
+        let (tier, team) = (
+            Some(self.default_tier.as_str()),
+            Some(self.default_team.as_str()),
+        );
+        options.config = match &self.config {
+            Some(path) => crate::config::file::load(path, &tiers, tier, team)?,
+            None => ConfigSeed::standard(tiers, tier, team),
+        };
+        // Fail at start, not at the first case, on a seed that does not hold together.
+        options.config.events()?;
         Ok(())
     }
 }

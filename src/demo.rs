@@ -8,9 +8,10 @@
 
 use crate::app::{App, AppError, WriteOptions};
 use crate::clock::ManualClock;
+use crate::config::{Agent, ConfigSeed, Team};
 use crate::domain::{
-    Actor, CaseId, Channel, Command, Customer, MessageKind, OpenCase, Priority, Role, RouteCase,
-    Segment, Tier,
+    Actor, AgentId, CaseId, Channel, Command, Customer, MessageKind, OpenCase, Priority, Role,
+    RouteCase, Segment, Tier, TierLadder,
 };
 
 /// Agents of the sample, with their tier.
@@ -151,6 +152,43 @@ pub struct DemoSummary {
     pub holiday_questions: Vec<CaseId>,
 }
 
+/// The demo's configuration: `base` plus a `billing` team at the sensitive floor and
+/// the sample's agents (those whose tier the ladder has) in the directory.
+pub fn seed(base: &ConfigSeed) -> ConfigSeed {
+    let mut seed = base.clone();
+    let ladder =
+        TierLadder::new(seed.tiers.iter().cloned()).unwrap_or_else(|_| TierLadder::standard());
+    let floor = crate::routing::sensitive_floor(&ladder).0;
+    if !seed.teams.iter().any(|t| t.name == "billing") {
+        seed.teams.push(Team {
+            name: "billing".into(),
+            tier: floor,
+            description: "Invoices, refunds and charges".into(),
+        });
+    }
+    for (id, tier) in AGENTS {
+        if ladder.get(tier).is_err() || seed.agents.iter().any(|a| a.id.as_str() == *id) {
+            continue;
+        }
+        let teams = seed
+            .teams
+            .iter()
+            .filter(|t| t.tier == *tier)
+            .map(|t| t.name.clone())
+            .collect();
+        seed.agents.push(Agent {
+            id: AgentId::new(*id).expect("static agent ids are valid"),
+            name: id.to_string(),
+            tiers: vec![tier.to_string()],
+            teams,
+            skills: Vec::new(),
+            languages: vec!["en".into()],
+            max_cases: 200,
+        });
+    }
+    seed
+}
+
 /// Dana (L2) and Farah (L3) lead their tiers; the others are agents.
 fn agent(id: &str) -> Actor {
     let role = if id == "dana" || id == "farah" {
@@ -202,7 +240,15 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
         let w = app.open_case(&customer_actor, open, opts()).await?;
         let id = w.case.id.expect("opened case has an id");
         summary.cases += 1;
-        let l1 = tier_agents("L1");
+        // The case's first owner works the tier the rules routed it to.
+        let routed_to = w.case.tier.as_ref().map_or("L1", |t| {
+            AGENTS
+                .iter()
+                .map(|(_, t)| *t)
+                .find(|x| *x == t.as_str())
+                .unwrap_or("L1")
+        });
+        let l1 = tier_agents(routed_to);
         let first = &l1[rng.below(l1.len())];
         app.execute(
             first,
@@ -223,10 +269,11 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
             opts(),
         )
         .await?;
-        // About 80% stay at L1, 15% reach L2, 5% reach L3, as the domain's targets.
+        // About 80% stay at L1, 15% reach L2, 5% reach L3, as the domain's targets
+        // (cases the rules sent higher straight away stay where they are).
         let roll = rng.below(100);
-        let mut at = "L1";
-        if roll >= 80 && has("L2") {
+        let mut at = routed_to;
+        if at == "L1" && roll >= 80 && has("L2") {
             clock.advance_secs(300 + rng.below(3600) as i64);
             app.execute(
                 first,

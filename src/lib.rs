@@ -6,14 +6,18 @@
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
 //! - [`app`]: the command service: load, decide, append, wait for projections.
 //! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
+//! - [`config`]: the event-sourced configuration (tiers, teams, agents, rules) and its seed.
+//! - [`events`]: every event family's JSON form, for exports and the API.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod policy;

@@ -15,7 +15,8 @@ use crate::api::{build_schema, QueryLimits, Shutdown};
 use crate::app::{App, AppError};
 use crate::auth::{generate_token, Grant};
 use crate::clock::{Clock, ManualClock};
-use crate::domain::{Actor, Role, RouteCase, Tier, TierLadder};
+use crate::config::ConfigSeed;
+use crate::domain::{Actor, Role, TierLadder};
 use crate::http::{configure, HttpLimits, HttpState};
 use crate::metrics::Metrics;
 use crate::projection::runner::ProjectionError;
@@ -41,9 +42,9 @@ pub enum ServerError {
 #[derive(Clone)]
 pub struct ServerOptions {
     pub data: PathBuf,
-    pub tiers: TierLadder,
-    /// Where cases go when no routing rule matches.
-    pub default_route: RouteCase,
+    /// The configuration a fresh store is seeded with (tiers, teams, agents, rules);
+    /// a store that has one keeps its own.
+    pub config: ConfigSeed,
     /// Load the sample data into an empty store first, and issue demo tokens.
     pub demo: bool,
     /// An admin token accepted from start (e.g. `SWARMDESK_BOOTSTRAP_TOKEN`).
@@ -60,8 +61,7 @@ impl ServerOptions {
     pub fn new(data: PathBuf) -> Self {
         ServerOptions {
             data,
-            tiers: TierLadder::standard(),
-            default_route: default_route("L1", Some("general")),
+            config: ConfigSeed::standard(TierLadder::standard(), None, None),
             demo: false,
             bootstrap_token: None,
             tokens: Vec::new(),
@@ -70,19 +70,6 @@ impl ServerOptions {
             clock: Arc::new(crate::clock::SystemClock),
             workers: 2,
         }
-    }
-}
-
-/// A route to `tier`/`team` applied when no rule matches.
-pub fn default_route(tier: &str, team: Option<&str>) -> RouteCase {
-    RouteCase {
-        tier: Tier::new(tier),
-        team: team.map(str::to_owned),
-        priority: None,
-        tags: Vec::new(),
-        sensitive: false,
-        rule_id: None,
-        rule_set_version: None,
     }
 }
 
@@ -106,9 +93,9 @@ pub struct Running {
 
 /// Opens the store in `options.data`, loads the demo if asked, and brings projections up.
 pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> {
-    options
-        .tiers
-        .get(options.default_route.tier.as_str())
+    let seed_config = options
+        .config
+        .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let store: Arc<dyn EventStore> =
         Arc::new(SledStore::open(&options.data, SledOptions::default())?);
@@ -116,13 +103,8 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> 
         load_demo(store.clone(), options, 300).await?;
     }
     let projections = ProjectionRunner::start(store.clone()).await?;
-    let app = App::new(
-        store,
-        projections,
-        options.clock.clone(),
-        options.tiers.clone(),
-        options.default_route.clone(),
-    );
+    let app = App::new(store, projections, options.clock.clone(), seed_config);
+    app.load_config(Some(&options.config)).await?;
     app.load_tokens().await?;
     Ok(Arc::new(app))
 }
@@ -135,13 +117,12 @@ pub async fn load_demo(
 ) -> Result<(), ServerError> {
     let clock = ManualClock::new(options.clock.now().plus_secs(-3 * 24 * 3600));
     let runner = ProjectionRunner::start(store.clone()).await?;
-    let app = App::new(
-        store,
-        runner,
-        Arc::new(clock.clone()),
-        options.tiers.clone(),
-        options.default_route.clone(),
-    );
+    let seed = crate::demo::seed(&options.config);
+    let config = seed
+        .config()
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let app = App::new(store, runner, Arc::new(clock.clone()), config);
+    app.load_config(Some(&seed)).await?;
     let summary = crate::demo::load(&app, &clock, cases).await?;
     info!(
         cases = summary.cases,
@@ -186,7 +167,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             let actor = Actor::new(user, role).map_err(|e| ServerError::Config(e.to_string()))?;
             let tiers = tiers
                 .into_iter()
-                .filter_map(|t| options.tiers.get(t).ok())
+                .filter_map(|t| app.tiers().get(t).ok())
                 .collect();
             tokens.insert(
                 &token,

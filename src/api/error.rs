@@ -31,6 +31,7 @@ impl ErrorExtensions for AppError {
     fn extend(&self) -> Error {
         let code = match self {
             AppError::Domain(d) => d.code(),
+            AppError::Config(c) => c.code(),
             AppError::VersionConflict { .. } => VERSION_CONFLICT,
             AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => BAD_USER_INPUT,
             AppError::NotFound(_) => NOT_FOUND,

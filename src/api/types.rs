@@ -428,7 +428,7 @@ impl EventObj {
 
 /// The payload of any event as JSON.
 pub fn decode_payload(r: &RecordedEvent) -> serde_json::Value {
-    crate::domain::event::payload_json(&r.event_type, r.schema_version, &r.payload)
+    crate::events::payload_json(&r.event_type, r.schema_version, &r.payload)
         .unwrap_or(serde_json::Value::Null)
 }
 

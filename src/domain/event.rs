@@ -205,35 +205,3 @@ event_registry! {
         Closed = "CaseClosed" v 1,
     }
 }
-
-/// The payload of any known event type as JSON (exports, the API's `payload`).
-pub fn payload_json(
-    event_type: &str,
-    version: u16,
-    payload: &[u8],
-) -> Result<serde_json::Value, CodecError> {
-    match CaseEvent::decode(event_type, version, payload) {
-        Ok(e) => Ok(e.to_json()),
-        Err(CodecError::UnknownType(..)) => {
-            super::access::AccessEvent::decode(event_type, version, payload).map(|e| e.to_json())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Encodes any known event type from its JSON payload (imports), returning the
-/// type, schema version and binary payload this build writes.
-pub fn payload_from_json(
-    event_type: &str,
-    version: u16,
-    payload: serde_json::Value,
-) -> Result<(&'static str, u16, Vec<u8>), CodecError> {
-    match CaseEvent::from_json(event_type, version, payload.clone()) {
-        Ok(e) => Ok((e.event_type(), e.schema_version(), e.encode())),
-        Err(CodecError::UnknownType(..)) => {
-            super::access::AccessEvent::from_json(event_type, version, payload)
-                .map(|e| (e.event_type(), e.schema_version(), e.encode()))
-        }
-        Err(e) => Err(e),
-    }
-}

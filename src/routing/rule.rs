@@ -85,6 +85,9 @@ impl Condition {
 /// leave the case as it is, except `tier`: a rule without one gets the default
 /// route's tier.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+// Missing fields take their defaults in self-describing formats (the TOML seed);
+// postcard always writes every field, so stored rule sets are unaffected.
+#[serde(default)]
 pub struct Actions {
     /// The tier to route to, by name on the ladder in force.
     pub tier: Option<String>,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use swarmdesk::app::App;
 use swarmdesk::clock::ManualClock;
+use swarmdesk::config::ConfigSeed;
 use swarmdesk::domain::{
     Actor, AgentId, Channel, Customer, OpenCase, Priority, Role, RouteCase, Segment, Tier,
     TierLadder, Timestamp,
@@ -214,8 +215,9 @@ pub async fn build_app(store: Arc<dyn EventStore>) -> (Arc<App>, ManualClock) {
         store,
         runner,
         Arc::new(clock.clone()),
-        TierLadder::standard(),
-        default_route(),
+        ConfigSeed::minimal(TierLadder::standard(), "L1")
+            .config()
+            .expect("valid config"),
     );
     (Arc::new(app), clock)
 }

@@ -1,0 +1,145 @@
+//! The `swarmdesk.toml` seed: the configuration a fresh store starts with.
+//!
+//! Read once, at the first start of an empty store (`serve --config FILE`); after
+//! that the configuration lives in the log and changes through the API, and the file
+//! is ignored. Every field is optional:
+//!
+//! ```toml
+//! tiers = ["L0", "L1", "L2", "L3"]   # lowest first
+//!
+//! [[teams]]                          # replaces the standard teams when given
+//! name = "billing"
+//! tier = "L2"
+//!
+//! [[agents]]
+//! id = "alice"
+//! name = "Alice Moreau"
+//! teams = ["general"]
+//! languages = ["en", "fr"]
+//! max_cases = 8
+//!
+//! [rules]                            # replaces the standard rule set when given
+//! default = { tier = "L1", team = "general" }
+//! [[rules.rules]]
+//! id = "billing"
+//! name = "Billing questions"
+//! condition = { Keywords = { words = ["invoice", "refund"], in_subject = true, in_body = true } }
+//! actions = { tier = "L2", team = "billing", sensitive = true }
+//! ```
+//!
+//! `examples/swarmdesk.toml` is a complete, tested example.
+
+use serde::Deserialize;
+
+use super::{Agent, ConfigError, ConfigSeed, Team};
+use crate::domain::{AgentId, TierLadder};
+use crate::routing::{Actions, Rule, RuleSet};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSeed {
+    tiers: Option<Vec<String>>,
+    teams: Option<Vec<FileTeam>>,
+    #[serde(default)]
+    agents: Vec<FileAgent>,
+    rules: Option<FileRules>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTeam {
+    name: String,
+    tier: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAgent {
+    id: String,
+    name: Option<String>,
+    #[serde(default)]
+    tiers: Vec<String>,
+    #[serde(default)]
+    teams: Vec<String>,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default)]
+    languages: Vec<String>,
+    #[serde(default = "default_capacity")]
+    max_cases: u32,
+}
+
+fn default_capacity() -> u32 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRules {
+    #[serde(default)]
+    rules: Vec<Rule>,
+    default: Actions,
+}
+
+/// Parses a seed file; `tiers` (and the default route) from the command line apply
+/// when the file does not set them.
+pub fn parse(
+    text: &str,
+    fallback_tiers: &TierLadder,
+    default_tier: Option<&str>,
+    default_team: Option<&str>,
+) -> Result<ConfigSeed, ConfigError> {
+    let file: FileSeed =
+        toml::from_str(text).map_err(|e| ConfigError::Invalid(format!("swarmdesk.toml: {e}")))?;
+    let tiers = match file.tiers {
+        Some(t) => TierLadder::new(t)?,
+        None => fallback_tiers.clone(),
+    };
+    let mut seed = ConfigSeed::standard(tiers, default_tier, default_team);
+    if let Some(teams) = file.teams {
+        seed.teams = teams
+            .into_iter()
+            .map(|t| Team {
+                name: t.name,
+                tier: t.tier,
+                description: t.description,
+            })
+            .collect();
+    }
+    for a in file.agents {
+        let id = AgentId::new(a.id.as_str())?;
+        seed.agents.push(Agent {
+            name: a.name.unwrap_or_else(|| a.id.clone()),
+            id,
+            tiers: a.tiers,
+            teams: a.teams,
+            skills: a.skills,
+            languages: a.languages,
+            max_cases: a.max_cases,
+        });
+    }
+    if let Some(r) = file.rules {
+        seed.rules = RuleSet {
+            version: 1,
+            rules: r.rules,
+            default: r.default,
+        };
+    }
+    // Check the whole seed now, so a bad file fails at start with a clear message.
+    seed.events()?;
+    Ok(seed)
+}
+
+/// Reads and parses a seed file.
+pub fn load(
+    path: &std::path::Path,
+    fallback_tiers: &TierLadder,
+    default_tier: Option<&str>,
+    default_team: Option<&str>,
+) -> Result<ConfigSeed, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    parse(&text, fallback_tiers, default_tier, default_team)
+}

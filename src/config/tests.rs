@@ -1,0 +1,342 @@
+//! Configuration decisions: every change checked against what is in force, and a
+//! refused change produces no event.
+
+use super::*;
+use crate::domain::{Channel, Customer, OpenCase, Priority, Segment};
+use crate::routing::{Actions, Condition, Rule};
+
+fn standard() -> Config {
+    ConfigSeed::standard(TierLadder::standard(), None, None)
+        .config()
+        .unwrap()
+}
+
+fn apply(config: &mut Config, command: ConfigCommand) -> Result<(), ConfigError> {
+    for e in decide(config, command)? {
+        let v = config.version + 1;
+        config.apply(&e, v);
+    }
+    Ok(())
+}
+
+fn agent(id: &str, teams: &[&str], tiers: &[&str], max: u32) -> Agent {
+    Agent {
+        id: AgentId::new(id).unwrap(),
+        name: id.to_uppercase(),
+        tiers: tiers.iter().map(|t| t.to_string()).collect(),
+        teams: teams.iter().map(|t| t.to_string()).collect(),
+        skills: vec![],
+        languages: vec!["en".into()],
+        max_cases: max,
+    }
+}
+
+fn team(name: &str, tier: &str) -> Team {
+    Team {
+        name: name.into(),
+        tier: tier.into(),
+        description: String::new(),
+    }
+}
+
+fn case(subject: &str, channel: Channel) -> OpenCase {
+    OpenCase {
+        case_id: crate::domain::CaseId(ulid::Ulid::nil()),
+        subject: subject.into(),
+        body: String::new(),
+        channel,
+        customer: Customer {
+            id: "c1".into(),
+            name: "C".into(),
+            segment: Segment::B2c,
+            key_account: false,
+        },
+        language: "en".into(),
+        priority: Priority::Normal,
+        tags: vec![],
+    }
+}
+
+#[test]
+fn standard_seed_sets_tiers_teams_and_versioned_rules() {
+    let c = standard();
+    assert_eq!(c.tiers, TierLadder::standard());
+    assert_eq!(c.team_names(), vec!["general", "incident", "key-accounts"]);
+    assert_eq!(c.teams["general"].tier, "L1");
+    assert_eq!(c.teams["key-accounts"].tier, "L2");
+    assert_eq!(c.rule_set().version, 1);
+    // one event per tier set, team and rule set
+    assert_eq!(c.version, 5);
+}
+
+#[test]
+fn a_team_must_work_a_configured_tier_and_be_new() {
+    let mut c = standard();
+    let err = decide(&c, ConfigCommand::CreateTeam(team("vendor", "L4"))).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+    assert!(decide(&c, ConfigCommand::CreateTeam(team("general", "L1"))).is_err());
+    apply(&mut c, ConfigCommand::CreateTeam(team(" billing ", "L2"))).unwrap();
+    assert_eq!(c.teams["billing"].tier, "L2");
+}
+
+#[test]
+fn a_team_with_members_or_routed_to_cannot_be_removed() {
+    let mut c = standard();
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("alice", &["general"], &[], 5)),
+    )
+    .unwrap();
+    let err = decide(&c, ConfigCommand::RemoveTeam("general".into())).unwrap_err();
+    assert!(err.to_string().contains("alice"), "{err}");
+    let err = decide(&c, ConfigCommand::RemoveTeam("incident".into())).unwrap_err();
+    assert!(err.to_string().contains("rule `incident`"), "{err}");
+    apply(&mut c, ConfigCommand::CreateTeam(team("spare", "L3"))).unwrap();
+    apply(&mut c, ConfigCommand::RemoveTeam("spare".into())).unwrap();
+    assert!(!c.teams.contains_key("spare"));
+}
+
+#[test]
+fn agents_need_known_teams_tiers_and_a_sane_capacity() {
+    let c = standard();
+    let unknown_team = decide(&c, ConfigCommand::AddAgent(agent("a", &["nope"], &[], 5)));
+    assert!(matches!(unknown_team, Err(ConfigError::NotFound(_))));
+    let unknown_tier = decide(&c, ConfigCommand::AddAgent(agent("a", &[], &["L9"], 5)));
+    assert!(matches!(unknown_tier, Err(ConfigError::Invalid(_))));
+    let nothing = decide(&c, ConfigCommand::AddAgent(agent("a", &[], &[], 5)));
+    assert!(matches!(nothing, Err(ConfigError::Invalid(_))));
+    let zero = decide(
+        &c,
+        ConfigCommand::AddAgent(agent("a", &["general"], &[], 0)),
+    );
+    assert!(matches!(zero, Err(ConfigError::Invalid(_))));
+    let missing = decide(
+        &c,
+        ConfigCommand::UpdateAgent(agent("a", &["general"], &[], 3)),
+    );
+    assert!(matches!(missing, Err(ConfigError::NotFound(_))));
+}
+
+#[test]
+fn agent_tiers_combine_their_own_and_their_teams() {
+    let mut c = standard();
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("dana", &["key-accounts"], &["L3"], 5)),
+    )
+    .unwrap();
+    let tiers: Vec<String> = c
+        .agent_tiers(&AgentId::new("dana").unwrap())
+        .into_iter()
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(tiers, vec!["L3", "L2"]);
+    assert!(c.agent_tiers(&AgentId::new("ghost").unwrap()).is_empty());
+}
+
+#[test]
+fn assignment_honours_tiers_and_capacity() {
+    let mut c = standard();
+    let alice = AgentId::new("alice").unwrap();
+    // An empty directory lets anyone be assigned (fresh install).
+    assert!(c
+        .check_assignable(&alice, Some(&Tier::new("L3")), 99)
+        .is_ok());
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("alice", &["general"], &[], 2)),
+    )
+    .unwrap();
+    assert!(c
+        .check_assignable(&alice, Some(&Tier::new("L1")), 1)
+        .is_ok());
+    let full = c
+        .check_assignable(&alice, Some(&Tier::new("L1")), 2)
+        .unwrap_err();
+    assert!(full.to_string().contains("capacity"), "{full}");
+    let tier = c
+        .check_assignable(&alice, Some(&Tier::new("L2")), 0)
+        .unwrap_err();
+    assert!(
+        tier.to_string().contains("does not work tier `L2`"),
+        "{tier}"
+    );
+    let ghost = c.check_assignable(&AgentId::new("ghost").unwrap(), None, 0);
+    assert!(matches!(ghost, Err(ConfigError::NotFound(_))));
+}
+
+#[test]
+fn auto_assign_picks_the_least_loaded_eligible_agent_of_the_team() {
+    let mut c = standard();
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("alice", &["general"], &[], 3)),
+    )
+    .unwrap();
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("bob", &["general"], &[], 3)),
+    )
+    .unwrap();
+    apply(
+        &mut c,
+        ConfigCommand::AddAgent(agent("chen", &["key-accounts"], &[], 9)),
+    )
+    .unwrap();
+    let l1 = Tier::new("L1");
+    let loads = |a: &AgentId| match a.as_str() {
+        "alice" => 2,
+        "bob" => 1,
+        _ => 0,
+    };
+    // chen is idle but not in the team.
+    assert_eq!(
+        c.least_loaded(&l1, Some("general"), "en", loads)
+            .unwrap()
+            .as_str(),
+        "bob"
+    );
+    // bob full: alice.
+    let bob_full = |a: &AgentId| if a.as_str() == "bob" { 3 } else { 2 };
+    assert_eq!(
+        c.least_loaded(&l1, Some("general"), "en", bob_full)
+            .unwrap()
+            .as_str(),
+        "alice"
+    );
+    assert!(c.least_loaded(&l1, Some("general"), "en", |_| 3).is_none());
+}
+
+#[test]
+fn rules_are_validated_versioned_moved_and_toggled() {
+    let mut c = standard();
+    let mut bad = c.rule_set().clone();
+    bad.rules[0].actions.tier = Some("L9".into());
+    assert!(matches!(
+        decide(&c, ConfigCommand::SetRules(bad)),
+        Err(ConfigError::Rules(_))
+    ));
+    let mut unknown_team = c.rule_set().clone();
+    unknown_team.rules[1].actions.team = Some("nobody".into());
+    assert!(decide(&c, ConfigCommand::SetRules(unknown_team)).is_err());
+
+    apply(
+        &mut c,
+        ConfigCommand::MoveRule {
+            rule_id: "incident".into(),
+            position: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(c.rule_set().version, 2);
+    assert_eq!(c.rule_set().rules[0].id, "incident");
+    apply(
+        &mut c,
+        ConfigCommand::EnableRule {
+            rule_id: "key-accounts".into(),
+            enabled: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(c.rule_set().version, 3);
+    assert!(
+        !c.rule_set()
+            .rules
+            .iter()
+            .find(|r| r.id == "key-accounts")
+            .unwrap()
+            .enabled
+    );
+    let past_end = ConfigCommand::MoveRule {
+        rule_id: "incident".into(),
+        position: 3,
+    };
+    assert!(decide(&c, past_end).is_err());
+}
+
+#[test]
+fn a_new_rule_set_routes_later_cases() {
+    let mut c = standard();
+    let mut rules = c.rule_set().clone();
+    apply(&mut c, ConfigCommand::CreateTeam(team("printers", "L2"))).unwrap();
+    rules.rules.push(Rule {
+        id: "printers".into(),
+        name: "Printer trouble".into(),
+        enabled: true,
+        condition: Condition::keywords(&["printer"]),
+        actions: Actions {
+            tier: Some("L2".into()),
+            team: Some("printers".into()),
+            ..Actions::default()
+        },
+    });
+    let before = c
+        .rules
+        .route(&case("My printer is on fire", Channel::Email));
+    assert_eq!(before.rule_id, None);
+    apply(&mut c, ConfigCommand::SetRules(rules)).unwrap();
+    let after = c
+        .rules
+        .route(&case("My printer is on fire", Channel::Email));
+    assert_eq!(after.rule_id.as_deref(), Some("printers"));
+    assert_eq!(after.rule_set_version, 2);
+}
+
+#[test]
+fn tiers_cannot_drop_one_in_use() {
+    let c = standard();
+    let err = decide(&c, ConfigCommand::SetTiers(vec!["L0".into(), "L1".into()])).unwrap_err();
+    assert!(err.to_string().contains("L2"), "{err}");
+    let ok = decide(
+        &c,
+        ConfigCommand::SetTiers(vec![
+            "L0".into(),
+            "L1".into(),
+            "L2".into(),
+            "L3".into(),
+            "L4".into(),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(ok.len(), 1);
+}
+
+#[test]
+fn config_events_round_trip_through_both_encodings() {
+    for e in ConfigSeed::standard(TierLadder::standard(), None, None)
+        .events()
+        .unwrap()
+    {
+        let back = ConfigEvent::decode(e.event_type(), e.schema_version(), &e.encode()).unwrap();
+        assert_eq!(back, e);
+        let json = ConfigEvent::from_json(e.event_type(), e.schema_version(), e.to_json()).unwrap();
+        assert_eq!(json, e);
+    }
+}
+
+#[test]
+fn the_example_seed_file_parses_and_holds_together() {
+    let text = include_str!("../../examples/swarmdesk.toml");
+    let seed = file::parse(text, &TierLadder::standard(), None, None).unwrap();
+    let c = seed.config().unwrap();
+    assert!(c.teams.contains_key("billing"));
+    assert!(c.agents.len() >= 5);
+    let routed = c
+        .rules
+        .route(&case("Refund for a double charge", Channel::SocialPublic));
+    assert_eq!(routed.actions.tier.as_deref(), Some("L2"));
+    assert!(routed.actions.sensitive);
+}
+
+#[test]
+fn a_bad_seed_file_is_refused_with_a_clear_error() {
+    let unknown_field = file::parse("tierz = [\"L1\"]", &TierLadder::standard(), None, None);
+    assert!(unknown_field.unwrap_err().to_string().contains("tierz"));
+    let bad_team = file::parse(
+        "[[teams]]\nname = \"x\"\ntier = \"L7\"\n",
+        &TierLadder::standard(),
+        None,
+        None,
+    );
+    assert!(bad_team.unwrap_err().to_string().contains("L7"));
+}
