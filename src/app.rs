@@ -266,17 +266,22 @@ impl App {
     /// appended as the system's first configuration events, so the log records the
     /// configuration every case was routed under.
     pub async fn load_config(&self, seed: Option<&ConfigSeed>) -> Result<(), AppError> {
-        let records = self
-            .store
-            .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
-            .await?;
-        if records.is_empty() {
+        if self.store.stream_version(config::CONFIG_STREAM).await? == 0 {
             if let Some(seed) = seed {
                 let events = seed.events()?;
                 self.append_config(&Actor::system(), 0, &events).await?;
             }
             return Ok(());
         }
+        self.reload_config().await
+    }
+
+    /// Folds the config stream into the configuration in force.
+    async fn reload_config(&self) -> Result<(), AppError> {
+        let records = self
+            .store
+            .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
+            .await?;
         let mut state = Config::empty();
         for r in &records {
             state.apply(
@@ -334,7 +339,7 @@ impl App {
             })
         };
         if applied.is_none() {
-            self.load_config(None).await?;
+            self.reload_config().await?;
         }
         let next = self.config();
         self.projections.wait_for(outcome.last_position).await?;
@@ -357,7 +362,7 @@ impl App {
                 let events = config::decide(&current, command.clone())?;
                 match self.append_config(by, current.version, &events).await {
                     Err(AppError::VersionConflict { .. }) if attempt < MAX_RETRIES => {
-                        self.load_config(None).await?;
+                        self.reload_config().await?;
                     }
                     other => return other,
                 }
