@@ -27,6 +27,8 @@ use crate::domain::{
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
+use crate::routing::simulate::{simulate, Placement, Simulation};
+use crate::routing::RuleSet;
 use crate::store::{
     fingerprint, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent,
     RecordedEvent, StoreError,
@@ -40,7 +42,7 @@ pub enum AppError {
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     #[error("case is at version {current}, expected {expected}")]
     VersionConflict { expected: u64, current: u64 },
     #[error("idempotency key `{0}` was already used for a different request")]
@@ -68,6 +70,17 @@ impl From<StoreError> for AppError {
             StoreError::IdempotencyKeyReused(k) => AppError::IdempotencyKeyReused(k),
             StoreError::InvalidImport(m) => AppError::Invalid(m),
             other => AppError::Store(other),
+        }
+    }
+}
+
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::VersionConflict { expected, current } => {
+                AppError::VersionConflict { expected, current }
+            }
+            other => AppError::Config(other),
         }
     }
 }
@@ -434,6 +447,82 @@ impl App {
             }
         }
         Ok(commands)
+    }
+
+    /// The rule set with `version`, as it was recorded on the config stream.
+    pub async fn rule_set_at(&self, version: u64) -> Result<Option<RuleSet>, AppError> {
+        for r in self
+            .store
+            .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
+            .await?
+        {
+            if let ConfigEvent::RulesSet(rules) =
+                ConfigEvent::decode(&r.event_type, r.schema_version, &r.payload)?
+            {
+                if rules.version == version {
+                    return Ok(Some(rules));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Replays the cases opened in `[from, to)` through a proposed rule set (which
+    /// must be valid for the configuration in force) and reports how their routing
+    /// would have differed from how they were first routed. Writes nothing.
+    pub async fn simulate_rules(
+        &self,
+        rules: RuleSet,
+        from: Timestamp,
+        to: Timestamp,
+        max_changes: usize,
+    ) -> Result<Simulation, AppError> {
+        let config = self.config();
+        rules
+            .validate(&config.tiers, Some(&config.team_names()))
+            .map_err(ConfigError::from)?;
+        let compiled = rules.compile().map_err(ConfigError::from)?;
+        let mut ids: Vec<CaseId> = {
+            let p = self.projections.read();
+            p.cases_opened_between(from, to)
+        };
+        ids.sort_unstable();
+        let mut cases = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut opened = None;
+            let mut placement = None;
+            for r in self.store.read_stream(&id.stream(), 1, 4).await? {
+                match decode(&r)? {
+                    CaseEvent::Opened(o) => opened = Some(o),
+                    CaseEvent::Routed(route) if placement.is_none() => {
+                        placement = Some(Placement {
+                            tier: route.tier.0,
+                            team: route.team,
+                            rule_id: route.rule_id,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(o), Some(p)) = (opened, placement) {
+                let open = OpenCase {
+                    case_id: o.case_id,
+                    subject: o.subject,
+                    body: o.body,
+                    channel: o.channel,
+                    customer: o.customer,
+                    language: o.language,
+                    priority: o.priority,
+                    tags: o.tags,
+                };
+                cases.push((id, open, p));
+            }
+        }
+        Ok(simulate(
+            &compiled,
+            cases.iter().map(|(id, o, p)| (*id, o, p.clone())),
+            max_changes,
+        ))
     }
 
     /// Checks a command against the configuration: a hand-made route names a team

@@ -146,6 +146,14 @@ impl Guard {
             .map_err(gql)
     }
 
+    /// Leads and admins: previews and simulations of routing.
+    pub fn require_lead(&self) -> Result<()> {
+        match self.principal.actor.role {
+            Role::Admin | Role::Lead => Ok(()),
+            _ => Err(forbidden("leads and admins only".into())),
+        }
+    }
+
     pub fn require_admin(&self) -> Result<()> {
         if policy::is_admin(&self.principal) {
             Ok(())

@@ -5,6 +5,7 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 
+pub mod config;
 pub mod error;
 pub mod guard;
 pub mod mutation;
@@ -20,9 +21,15 @@ use crate::app::App;
 use crate::domain::{Actor, CaseId};
 use error::{bad_input, coded, UNAUTHENTICATED};
 
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
+
+/// Every query: cases, queues, swarms and the log; configuration and routing tools.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct QueryRoot(query::CaseQuery, config::ConfigQuery);
+
+/// Every mutation: commands on cases; configuration changes.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct MutationRoot(mutation::CaseMutation, config::ConfigMutation);
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -81,19 +88,27 @@ impl Shutdown {
 
 /// The schema, built once and shared by every worker.
 pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> SwarmSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .data(app)
-        .data(shutdown)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(app)
+    .data(shutdown)
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
+    .finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .finish()
-        .sdl()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
+    .sdl()
 }
 
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<App>> {
@@ -119,11 +134,15 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
 
 /// The authenticated caller's guarded view of the application: every query,
 /// mutation and subscription goes through it, so authorization lives in one place.
+/// An agent or lead in the directory works the tiers it gives them (their own and
+/// their teams'), whatever their token says; others keep their token's tiers.
 pub(crate) fn guard(ctx: &Context<'_>) -> Result<guard::Guard> {
-    Ok(guard::Guard {
-        app: app(ctx)?.clone(),
-        principal: principal(ctx)?.clone(),
-    })
+    let app = app(ctx)?.clone();
+    let mut principal = principal(ctx)?.clone();
+    if let Some(tiers) = config::directory_tiers(&app.config(), &principal) {
+        principal.tiers = tiers;
+    }
+    Ok(guard::Guard { app, principal })
 }
 
 pub(crate) fn parse_case_id(id: &ID) -> Result<CaseId> {

@@ -9,9 +9,11 @@ use super::error::{bad_input, gql};
 use super::types::*;
 use super::{guard, parse_case_id};
 use crate::app::{WriteOptions, Written};
-use crate::domain::{self, AgentId, CaseId, Command, Customer, OpenCase, RouteCase, Tier};
+use crate::domain::{self, AgentId, CaseId, Command, RouteCase, Tier};
 
-pub struct MutationRoot;
+/// Commands on cases.
+#[derive(Default)]
+pub struct CaseMutation;
 
 fn agent(id: Option<String>, default: &AgentId) -> Result<AgentId> {
     match id {
@@ -49,7 +51,7 @@ async fn run(
 }
 
 #[Object]
-impl MutationRoot {
+impl CaseMutation {
     /// Opens a case; routing sends it to a tier and team in the same atomic write.
     async fn open_case(
         &self,
@@ -63,23 +65,9 @@ impl MutationRoot {
         let customer_id = if actor.role == domain::Role::Customer {
             actor.id.to_string()
         } else {
-            input.customer.id
+            input.customer.id.clone()
         };
-        let open = OpenCase {
-            case_id: CaseId(ulid::Ulid::nil()),
-            subject: input.subject,
-            body: input.body,
-            channel: input.channel.into(),
-            customer: Customer {
-                id: customer_id,
-                name: input.customer.name,
-                segment: input.customer.segment.into(),
-                key_account: input.customer.key_account,
-            },
-            language: input.language,
-            priority: input.priority.into(),
-            tags: input.tags,
-        };
+        let open = super::config::open_case(input, customer_id);
         let w = g.open_case(open, opts(None, idempotency_key)).await?;
         written(w)
     }

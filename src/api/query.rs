@@ -34,10 +34,12 @@ pub struct TokenObj {
     pub expires_at: Option<DateTime>,
 }
 
-pub struct QueryRoot;
+/// Queries about cases, queues, swarms and the log.
+#[derive(Default)]
+pub struct CaseQuery;
 
 #[Object]
-impl QueryRoot {
+impl CaseQuery {
     /// One case by id (null if it does not exist or is not yours to see).
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CaseObj>> {
         let g = guard(ctx)?;

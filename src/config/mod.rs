@@ -110,7 +110,11 @@ pub enum ConfigCommand {
     UpdateAgent(Agent),
     RemoveAgent(AgentId),
     /// Replace the rules and the default route; the version is assigned here.
-    SetRules(RuleSet),
+    /// With `expected_version`, refused unless that rule set is the one in force.
+    SetRules {
+        rules: RuleSet,
+        expected_version: Option<u64>,
+    },
     /// Move a rule to a 0-based position in the order.
     MoveRule {
         rule_id: String,
@@ -133,6 +137,8 @@ pub enum ConfigError {
     Exists(String),
     #[error("invalid rule set: {0}")]
     Rules(#[from] RuleError),
+    #[error("the rule set in force is version {current}, expected {expected}")]
+    VersionConflict { expected: u64, current: u64 },
 }
 
 impl From<DomainError> for ConfigError {
@@ -147,6 +153,7 @@ impl ConfigError {
         match self {
             ConfigError::NotFound(_) => "NOT_FOUND",
             ConfigError::Exists(_) => "INVALID_TRANSITION",
+            ConfigError::VersionConflict { .. } => "VERSION_CONFLICT",
             ConfigError::Invalid(_) | ConfigError::Rules(_) => "BAD_USER_INPUT",
         }
     }
@@ -418,7 +425,16 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             }
             ConfigEvent::AgentRemoved(AgentRemoved { id })
         }
-        ConfigCommand::SetRules(rules) => rules_event(config, rules)?,
+        ConfigCommand::SetRules {
+            rules,
+            expected_version,
+        } => {
+            let current = config.rule_set().version;
+            if let Some(expected) = expected_version.filter(|e| *e != current) {
+                return Err(ConfigError::VersionConflict { expected, current });
+            }
+            rules_event(config, rules)?
+        }
         ConfigCommand::MoveRule { rule_id, position } => {
             let mut rules = config.rule_set().clone();
             let from = rule_index(&rules, &rule_id)?;
@@ -605,7 +621,10 @@ impl ConfigSeed {
         let mut out = vec![ConfigCommand::SetTiers(self.tiers.clone())];
         out.extend(self.teams.iter().cloned().map(ConfigCommand::CreateTeam));
         out.extend(self.agents.iter().cloned().map(ConfigCommand::AddAgent));
-        out.push(ConfigCommand::SetRules(self.rules.clone()));
+        out.push(ConfigCommand::SetRules {
+            rules: self.rules.clone(),
+            expected_version: None,
+        });
         out
     }
 

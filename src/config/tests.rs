@@ -213,12 +213,25 @@ fn rules_are_validated_versioned_moved_and_toggled() {
     let mut bad = c.rule_set().clone();
     bad.rules[0].actions.tier = Some("L9".into());
     assert!(matches!(
-        decide(&c, ConfigCommand::SetRules(bad)),
+        decide(
+            &c,
+            ConfigCommand::SetRules {
+                rules: bad,
+                expected_version: None
+            }
+        ),
         Err(ConfigError::Rules(_))
     ));
     let mut unknown_team = c.rule_set().clone();
     unknown_team.rules[1].actions.team = Some("nobody".into());
-    assert!(decide(&c, ConfigCommand::SetRules(unknown_team)).is_err());
+    assert!(decide(
+        &c,
+        ConfigCommand::SetRules {
+            rules: unknown_team,
+            expected_version: None
+        }
+    )
+    .is_err());
 
     apply(
         &mut c,
@@ -274,7 +287,22 @@ fn a_new_rule_set_routes_later_cases() {
         .rules
         .route(&case("My printer is on fire", Channel::Email));
     assert_eq!(before.rule_id, None);
-    apply(&mut c, ConfigCommand::SetRules(rules)).unwrap();
+    let stale = ConfigCommand::SetRules {
+        rules: rules.clone(),
+        expected_version: Some(7),
+    };
+    assert_eq!(
+        decide(&c, stale).unwrap_err(),
+        ConfigError::VersionConflict {
+            expected: 7,
+            current: 1
+        }
+    );
+    let set = ConfigCommand::SetRules {
+        rules,
+        expected_version: Some(1),
+    };
+    apply(&mut c, set).unwrap();
     let after = c
         .rules
         .route(&case("My printer is on fire", Channel::Email));

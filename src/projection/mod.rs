@@ -325,6 +325,15 @@ impl Projections {
         (page, more)
     }
 
+    /// Cases opened at or after `from` and before `to`.
+    pub fn cases_opened_between(&self, from: Timestamp, to: Timestamp) -> Vec<CaseId> {
+        self.cases
+            .iter()
+            .filter(|(_, v)| v.case.opened_at >= from && v.case.opened_at < to)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The tier's open cases, most urgent first, then oldest first.
     pub fn tier_queue(&self, tier: &Tier) -> impl Iterator<Item = &CaseView> {
         self.queues

@@ -10,6 +10,7 @@
 //!   order; the **first** that matches routes the case and no later rule runs; when
 //!   none matches, the rule set's `default` actions apply. [`CompiledRuleSet`] holds
 //!   the regexes compiled once, for routing many cases.
+//! - [`simulate`]: what-if replay of past cases through a proposed rule set.
 //! - [`standard`]: the shipped default rule set, [`RuleSet::standard`], whose first
 //!   rule moves billing, account and health matters off social channels.
 //!
@@ -31,6 +32,7 @@
 
 pub mod engine;
 pub mod rule;
+pub mod simulate;
 pub mod standard;
 
 #[cfg(test)]
