@@ -22,7 +22,7 @@ use crate::domain::access::{
 };
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
-    Role, RouteCase, TierLadder, Timestamp,
+    Role, RouteCase, SlaConfig, TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
@@ -358,6 +358,8 @@ impl App {
                 let tiers = self.tiers();
                 let ctx = Context {
                     tiers: &tiers,
+                    // The lead wires the configured SLA policies in; none for now.
+                    sla: &SlaConfig::default(),
                     actor,
                     now,
                 };

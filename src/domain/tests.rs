@@ -15,8 +15,9 @@ use proptest::strategy::Union;
 
 use super::command::{MAX_SUBJECT, MAX_TAGS};
 use super::event::{
-    AgentRef, CaseOpened, CaseResolved, CaseRouted, MessagePosted, PriorityChanged, Reason,
-    SwarmEnded, SwarmLeadChanged, SwarmStarted, TagRef, TierChanged,
+    AgentRef, CaseOpened, CaseResolved, CaseRouted, FirstResponded, MessagePosted,
+    PriorityChanged, Reason, SlaApplied, SlaBreached, SlaEscalated, SwarmEnded,
+    SwarmLeadChanged, SwarmStarted, TagRef, TierChanged,
 };
 use super::*;
 
@@ -190,6 +191,12 @@ fn close(reason: &str) -> Command {
     }
 }
 
+fn await_customer(reason: &str) -> Command {
+    Command::AwaitCustomer {
+        reason: reason.into(),
+    }
+}
+
 /// One well-formed instance of every command, `open` first.
 fn every_command() -> Vec<Command> {
     vec![
@@ -210,6 +217,12 @@ fn every_command() -> Vec<Command> {
         resolve("refunded the duplicate charge"),
         reopen("still charged twice"),
         close("done"),
+        await_customer("need the invoice number"),
+        Command::Resume,
+        Command::RecordSlaBreach {
+            kind: SlaKind::FirstResponse,
+        },
+        Command::RunSlaEscalation { step: 0 },
     ]
 }
 
@@ -360,6 +373,9 @@ struct Given {
     history: Vec<(CaseEvent, Timestamp)>,
     ladder: TierLadder,
     actor: Actor,
+    sla: SlaConfig,
+    /// When the command runs; by default one second after the last event.
+    now: Option<Timestamp>,
 }
 
 /// A case whose stream holds `events`, recorded one second apart; by default the
@@ -374,6 +390,16 @@ fn given(events: impl IntoIterator<Item = CaseEvent>) -> Given {
         history,
         ladder: TierLadder::standard(),
         actor: actor("alice"),
+        sla: SlaConfig::default(),
+        now: None,
+    }
+}
+
+/// A case whose stream holds `events`, each recorded at its own time.
+fn given_at(events: impl IntoIterator<Item = (CaseEvent, Timestamp)>) -> Given {
+    Given {
+        history: events.into_iter().collect(),
+        ..given(nothing())
     }
 }
 
@@ -393,15 +419,39 @@ impl Given {
         self
     }
 
+    fn by_customer(mut self, id: &str) -> Self {
+        self.actor = Actor::new(id, Role::Customer).expect("a valid id");
+        self
+    }
+
+    fn with_sla(mut self, sla: SlaConfig) -> Self {
+        self.sla = sla;
+        self
+    }
+
+    /// The command runs at `now` (the controllable clock).
+    fn at(mut self, now: Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(|| match self.history.last() {
+            Some((_, t)) => t.plus_secs(1),
+            None => at(1),
+        })
+    }
+
     fn state(&self) -> Case {
         Case::fold(self.history.iter().zip(1..).map(|((e, t), v)| (e, v, *t)))
     }
 
     fn when(self, command: Command) -> Then {
         let before = self.state();
-        let now = at(self.history.len() as i64 + 1);
+        let now = self.now();
         let ctx = Context {
             tiers: &self.ladder,
+            sla: &self.sla,
             actor: &self.actor,
             now,
         };
@@ -415,9 +465,10 @@ impl Given {
 
     fn when_all(self, commands: Vec<Command>) -> Then {
         let before = self.state();
-        let now = at(self.history.len() as i64 + 1);
+        let now = self.now();
         let ctx = Context {
             tiers: &self.ladder,
+            sla: &self.sla,
             actor: &self.actor,
             now,
         };
@@ -1067,6 +1118,7 @@ fn lead_succession_ties_on_join_time_go_to_the_smaller_id() {
     let me = actor("alice");
     let ctx = Context {
         tiers: &ladder,
+        sla: &SlaConfig::default(),
         actor: &me,
         now: at(10),
     };
@@ -1132,8 +1184,8 @@ fn set_lead_without_a_swarm_is_refused() {
 fn post_message_records_the_acting_agent_as_author() {
     let case = given(routed_to("L1"))
         .by("bob")
-        .when(post(MessageKind::PublicReply, "  We refunded you.  "))
-        .then_events([posted(MessageKind::PublicReply, "bob", "We refunded you.")]);
+        .when(post(MessageKind::InternalNote, "  We refunded them.  "))
+        .then_events([posted(MessageKind::InternalNote, "bob", "We refunded them.")]);
     assert_eq!(case.message_count, 1);
 }
 
@@ -1564,6 +1616,62 @@ fn golden_v1_events() -> Vec<CaseEvent> {
         CaseEvent::Closed(Reason {
             reason: "confirmed".into(),
         }),
+        CaseEvent::SlaApplied(SlaApplied {
+            policy_id: "gold".into(),
+            calendar: Calendar {
+                id: "berlin".into(),
+                utc_offset_minutes: 60,
+                hours: vec![
+                    WorkingHours {
+                        weekday: 0,
+                        start_minute: 540,
+                        end_minute: 1020,
+                    },
+                    WorkingHours {
+                        weekday: 4,
+                        start_minute: 480,
+                        end_minute: 960,
+                    },
+                ],
+                holidays: vec!["2026-12-25".into()],
+            },
+            first_response_secs: Some(3600),
+            resolution_secs: Some(28_800),
+            escalation: vec![
+                EscalationStep {
+                    after_mins: 120,
+                    clock: SlaKind::FirstResponse,
+                    raise_priority: true,
+                    notify_lead: false,
+                    escalate_tier: false,
+                },
+                EscalationStep {
+                    after_mins: 240,
+                    clock: SlaKind::Resolution,
+                    raise_priority: false,
+                    notify_lead: true,
+                    escalate_tier: true,
+                },
+            ],
+        }),
+        CaseEvent::AwaitingCustomer(Reason {
+            reason: "need invoice".into(),
+        }),
+        CaseEvent::Resumed(Reason {
+            reason: "customer replied".into(),
+        }),
+        CaseEvent::FirstResponded(FirstResponded { by: agent("kim") }),
+        CaseEvent::SlaBreached(SlaBreached {
+            kind: SlaKind::Resolution,
+            deadline: Timestamp::from_unix_micros(1_789_500_123_456_789),
+            policy_id: "gold-2".into(),
+        }),
+        CaseEvent::SlaEscalated(SlaEscalated {
+            step: 3,
+            clock: SlaKind::FirstResponse,
+            notify_lead: true,
+            policy_id: "gold-3".into(),
+        }),
     ]
 }
 
@@ -1579,6 +1687,17 @@ fn sparse_events() -> Vec<CaseEvent> {
         posted(MessageKind::PublicReply, "alice", "héllo ✓ unicode"),
         CaseEvent::Reopened(Reason {
             reason: String::new(),
+        }),
+        CaseEvent::SlaApplied(SlaApplied {
+            policy_id: "p".into(),
+            calendar: Calendar {
+                utc_offset_minutes: -840,
+                holidays: vec![],
+                ..Calendar::always()
+            },
+            first_response_secs: None,
+            resolution_secs: None,
+            escalation: vec![],
         }),
     ]
 }
@@ -1596,7 +1715,7 @@ fn golden_events_cover_every_event_type_once() {
     let distinct: BTreeSet<&str> = types.iter().copied().collect();
     assert_eq!(distinct.len(), types.len(), "a type appears twice");
     assert_eq!(distinct, CaseEvent::TYPES.iter().copied().collect());
-    assert_eq!(CaseEvent::TYPES.len(), 18);
+    assert_eq!(CaseEvent::TYPES.len(), 24);
 }
 
 #[test]
@@ -1905,6 +2024,25 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 .prop_map(|reason| Command::Close { reason })
                 .boxed(),
         ),
+        (
+            2,
+            arb_text()
+                .prop_map(|reason| Command::AwaitCustomer { reason })
+                .boxed(),
+        ),
+        (2, Just(Command::Resume).boxed()),
+        (
+            3,
+            prop::sample::select(SlaKind::ALL.to_vec())
+                .prop_map(|kind| Command::RecordSlaBreach { kind })
+                .boxed(),
+        ),
+        (
+            3,
+            (0..4u32)
+                .prop_map(|step| Command::RunSlaEscalation { step })
+                .boxed(),
+        ),
     ];
     Union::new_weighted(arms)
 }
@@ -2011,17 +2149,128 @@ fn check_invariants(
         case.message_count as usize,
         count(log, |e| matches!(e, CaseEvent::MessagePosted(_)))
     );
+
+    // SLA: one first response, at the time of its event; breaches at most once per
+    // kind (resolution: per reopen cycle), never before their deadline.
+    let first_responses: Vec<Timestamp> = log
+        .iter()
+        .filter(|(e, _, _)| matches!(e, CaseEvent::FirstResponded(_)))
+        .map(|(_, _, t)| *t)
+        .collect();
+    prop_assert!(first_responses.len() <= 1);
+    prop_assert_eq!(case.first_response_at, first_responses.first().copied());
+    let breaches = |kind| count(log, |e| matches!(e, CaseEvent::SlaBreached(b) if b.kind == kind));
+    prop_assert!(breaches(SlaKind::FirstResponse) <= 1);
+    prop_assert!(
+        breaches(SlaKind::Resolution) <= 1 + count(log, |e| matches!(e, CaseEvent::Reopened(_)))
+    );
+    for (e, _, t) in log {
+        if let CaseEvent::SlaBreached(b) = e {
+            prop_assert!(b.deadline <= *t, "breach recorded before its deadline");
+        }
+    }
+    if let Some(i) = log
+        .iter()
+        .position(|(e, _, _)| matches!(e, CaseEvent::SlaApplied(_)))
+    {
+        prop_assert!(log[..i]
+            .iter()
+            .any(|(e, _, _)| matches!(e, CaseEvent::Routed(_))));
+    }
+    // Waits: only open cases wait; finished waits are ordered and disjoint.
+    if case.awaiting_customer_since.is_some() {
+        prop_assert_eq!(case.status, Status::Open);
+    }
+    for (i, (from, to)) in case.pauses.iter().enumerate() {
+        prop_assert!(from <= to);
+        if let Some((next, _)) = case.pauses.get(i + 1) {
+            prop_assert!(to <= next);
+        }
+    }
+    // A pending deadline exists only for an open case with an SLA.
+    if case.next_deadline().is_some() {
+        prop_assert!(case.status == Status::Open && case.sla.is_some());
+    }
+    Ok(())
+}
+
+/// Two policies on 24x7 with targets a scenario's steps (five minutes apart) pass.
+fn scenario_sla() -> SlaConfig {
+    let step = |after_mins, clock, raise_priority, escalate_tier| EscalationStep {
+        after_mins,
+        clock,
+        raise_priority,
+        notify_lead: true,
+        escalate_tier,
+    };
+    SlaConfig {
+        policies: vec![
+            SlaPolicy {
+                id: "urgent".into(),
+                name: "Urgent".into(),
+                priorities: vec![Priority::Urgent],
+                segments: vec![],
+                first_response_mins: Some(10),
+                resolution_mins: Some(30),
+                calendar: None,
+                escalation: vec![step(5, SlaKind::Resolution, false, true)],
+            },
+            SlaPolicy {
+                id: "standard".into(),
+                name: "Standard".into(),
+                priorities: vec![],
+                segments: vec![],
+                first_response_mins: Some(15),
+                resolution_mins: Some(60),
+                calendar: None,
+                escalation: vec![
+                    step(10, SlaKind::FirstResponse, true, false),
+                    step(30, SlaKind::Resolution, false, true),
+                    step(45, SlaKind::Resolution, true, true),
+                ],
+            },
+        ],
+        ..SlaConfig::default()
+    }
+}
+
+/// The SLA commands `decide` accepts at `now` are exactly the ones `sla_due` lists.
+fn check_sla_due(case: &Case, ctx: &Context<'_>) -> Result<(), TestCaseError> {
+    let due = sla_due(case, ctx.now);
+    let candidates = SlaKind::ALL
+        .into_iter()
+        .map(|kind| Command::RecordSlaBreach { kind })
+        .chain((0..4).map(|step| Command::RunSlaEscalation { step }));
+    for command in candidates {
+        let accepted = decide(case, command.clone(), ctx).is_ok();
+        prop_assert_eq!(accepted, due.contains(&command), "{:?}", command);
+    }
+    if let Some(wake) = case.next_sla_wakeup() {
+        prop_assert!(
+            !sla_due(case, wake).is_empty(),
+            "nothing due at the wake-up time"
+        );
+    } else {
+        prop_assert!(sla_due(case, Timestamp(i64::MAX)).is_empty());
+    }
     Ok(())
 }
 
 fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), TestCaseError> {
+    let sla = scenario_sla();
+    let system = Actor::system();
     let mut case = Case::default();
     let mut log: Vec<(CaseEvent, u64, Timestamp)> = Vec::new();
     for (i, (who, command)) in steps.into_iter().enumerate() {
-        let me = actor(who);
-        let now = at(i as i64 + 1);
+        // `dave` is the customer.
+        let me = match who {
+            "dave" => Actor::new(who, Role::Customer).expect("a valid id"),
+            _ => actor(who),
+        };
+        let now = at(i as i64 * 300 + 1);
         let ctx = Context {
             tiers: ladder,
+            sla: &sla,
             actor: &me,
             now,
         };
@@ -2089,6 +2338,23 @@ fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), 
         if was_closed {
             prop_assert_eq!(case.status, Status::Closed, "a closed case was reopened");
         }
+        // An SLA breach or step, once recorded, is not accepted again.
+        let sla_command = matches!(
+            command,
+            Command::RecordSlaBreach { .. } | Command::RunSlaEscalation { .. }
+        );
+        let same_policy = case.sla.as_ref().map(|s| &s.policy_id)
+            == before.sla.as_ref().map(|s| &s.policy_id);
+        if sla_command && case.version > before.version && same_policy {
+            prop_assert!(decide(&case, command.clone(), &ctx).is_err());
+        }
+        check_sla_due(
+            &case,
+            &Context {
+                actor: &system,
+                ..ctx.clone()
+            },
+        )?;
         check_invariants(&case, &log, ladder)?;
     }
     Ok(())
@@ -2108,7 +2374,8 @@ proptest! {
     fn decide_all_equals_sequential_decide(commands in prop::collection::vec(arb_command(), 0..8)) {
         let ladder = TierLadder::standard();
         let me = actor("alice");
-        let ctx = Context { tiers: &ladder, actor: &me, now: at(100) };
+        let no_sla = SlaConfig::default();
+        let ctx = Context { tiers: &ladder, sla: &no_sla, actor: &me, now: at(100) };
         let base = given(swarming("alice", &["bob"])).state();
 
         let mut expected = Ok(Vec::new());
