@@ -157,7 +157,8 @@ impl Calendar {
     /// Outside working hours the clock starts at the next opening; `secs <= 0` gives
     /// `start` itself. Saturates at the largest timestamp (e.g. no working time).
     pub fn add_business(&self, start: Timestamp, secs: i64) -> Timestamp {
-        self.schedule().add(start, secs.max(0) as i128 * MICROS_PER_SEC)
+        self.schedule()
+            .add(start, secs.max(0) as i128 * MICROS_PER_SEC)
     }
 
     /// Whole seconds of working time in `[a, b)`; 0 when `b <= a`.
@@ -210,7 +211,10 @@ impl Schedule {
     fn new(cal: &Calendar) -> Self {
         let mut days: [Vec<(i128, i128)>; 7] = Default::default();
         for h in &cal.hours {
-            let (start, end) = (h.start_minute.min(MINUTES_PER_DAY), h.end_minute.min(MINUTES_PER_DAY));
+            let (start, end) = (
+                h.start_minute.min(MINUTES_PER_DAY),
+                h.end_minute.min(MINUTES_PER_DAY),
+            );
             if h.weekday < 7 && start < end {
                 days[h.weekday as usize]
                     .push((start as i128 * MICROS_PER_MIN, end as i128 * MICROS_PER_MIN));
@@ -282,7 +286,9 @@ impl Schedule {
                     }
                     let begin = from.max(s);
                     if e - begin >= remaining {
-                        return to_timestamp(day * MICROS_PER_DAY + begin + remaining - self.offset);
+                        return to_timestamp(
+                            day * MICROS_PER_DAY + begin + remaining - self.offset,
+                        );
                     }
                     remaining -= e - begin;
                 }
@@ -302,7 +308,11 @@ impl Schedule {
         let mut day = first;
         let mut total = 0;
         while day <= last {
-            let from = if day == first { la.rem_euclid(MICROS_PER_DAY) } else { 0 };
+            let from = if day == first {
+                la.rem_euclid(MICROS_PER_DAY)
+            } else {
+                0
+            };
             if from == 0 && day + 7 <= last {
                 // Days day..day+7 lie wholly inside the range.
                 let weeks = ((last - day) / 7).min(self.free_weeks(day));
@@ -422,31 +432,74 @@ mod tests {
             f(&mut c);
             c.validate()
         };
-        assert_eq!(with(&|c| c.id = String::new()), Err(CalendarError::BadId(String::new())));
-        assert!(matches!(with(&|c| c.id = "a b".into()), Err(CalendarError::BadId(_))));
-        assert_eq!(with(&|c| c.utc_offset_minutes = 841), Err(CalendarError::BadOffset(841)));
-        assert_eq!(with(&|c| c.utc_offset_minutes = -841), Err(CalendarError::BadOffset(-841)));
-        assert_eq!(with(&|c| c.utc_offset_minutes = -840), Ok(()));
-        assert_eq!(with(&|c| c.hours.push(hours(7, 9, 10))), Err(CalendarError::BadWeekday(7)));
         assert_eq!(
-            with(&|c| c.hours.push(WorkingHours { weekday: 5, start_minute: 0, end_minute: 1441 })),
-            Err(CalendarError::MinuteOutOfRange { weekday: 5, start: 0, end: 1441 })
+            with(&|c| c.id = String::new()),
+            Err(CalendarError::BadId(String::new()))
+        );
+        assert!(matches!(
+            with(&|c| c.id = "a b".into()),
+            Err(CalendarError::BadId(_))
+        ));
+        assert_eq!(
+            with(&|c| c.utc_offset_minutes = 841),
+            Err(CalendarError::BadOffset(841))
+        );
+        assert_eq!(
+            with(&|c| c.utc_offset_minutes = -841),
+            Err(CalendarError::BadOffset(-841))
+        );
+        assert_eq!(with(&|c| c.utc_offset_minutes = -840), Ok(()));
+        assert_eq!(
+            with(&|c| c.hours.push(hours(7, 9, 10))),
+            Err(CalendarError::BadWeekday(7))
+        );
+        assert_eq!(
+            with(&|c| c.hours.push(WorkingHours {
+                weekday: 5,
+                start_minute: 0,
+                end_minute: 1441
+            })),
+            Err(CalendarError::MinuteOutOfRange {
+                weekday: 5,
+                start: 0,
+                end: 1441
+            })
         );
         assert_eq!(
             with(&|c| c.hours.push(hours(5, 10, 10))),
-            Err(CalendarError::EmptyInterval { weekday: 5, start: 600, end: 600 })
+            Err(CalendarError::EmptyInterval {
+                weekday: 5,
+                start: 600,
+                end: 600
+            })
         );
         assert_eq!(
             with(&|c| c.hours.push(hours(5, 11, 10))),
-            Err(CalendarError::EmptyInterval { weekday: 5, start: 660, end: 600 })
+            Err(CalendarError::EmptyInterval {
+                weekday: 5,
+                start: 660,
+                end: 600
+            })
         );
         assert_eq!(
             with(&|c| c.hours.push(hours(0, 16, 18))),
-            Err(CalendarError::Overlap { weekday: 0, first: (540, 1020), second: (960, 1080) })
+            Err(CalendarError::Overlap {
+                weekday: 0,
+                first: (540, 1020),
+                second: (960, 1080)
+            })
         );
         // Touching intervals are fine.
         assert_eq!(with(&|c| c.hours.push(hours(0, 17, 18))), Ok(()));
-        for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "26-01-01", "2026/01/01", "", "2026-01-0x"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026/01/01",
+            "",
+            "2026-01-0x",
+        ] {
             assert_eq!(
                 with(&|c| c.holidays.push(bad.into())),
                 Err(CalendarError::BadHoliday(bad.into())),
@@ -464,28 +517,49 @@ mod tests {
     fn add_business_inside_hours_and_across_the_night() {
         let c = office();
         // Monday 10:00 local (08:00Z) + 2 h = 12:00 local.
-        assert_eq!(c.add_business(ts("2026-09-14T08:00:00Z"), 7200), ts("2026-09-14T10:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-14T08:00:00Z"), 7200),
+            ts("2026-09-14T10:00:00Z")
+        );
         // Monday 16:00 local + 2 h = Tuesday 10:00 local.
-        assert_eq!(c.add_business(ts("2026-09-14T14:00:00Z"), 7200), ts("2026-09-15T08:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-14T14:00:00Z"), 7200),
+            ts("2026-09-15T08:00:00Z")
+        );
         // Exactly reaching the end of the day stops there.
-        assert_eq!(c.add_business(ts("2026-09-14T14:00:00Z"), 3600), ts("2026-09-14T15:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-14T14:00:00Z"), 3600),
+            ts("2026-09-14T15:00:00Z")
+        );
     }
 
     #[test]
     fn add_business_outside_hours_starts_at_the_next_opening() {
         let c = office();
         // Saturday noon local + 1 h = Monday 10:00 local.
-        assert_eq!(c.add_business(ts("2026-09-19T10:00:00Z"), 3600), ts("2026-09-21T08:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-19T10:00:00Z"), 3600),
+            ts("2026-09-21T08:00:00Z")
+        );
         // Monday 07:00 local + 30 min = 09:30 local.
-        assert_eq!(c.add_business(ts("2026-09-14T05:00:00Z"), 1800), ts("2026-09-14T07:30:00Z"));
-        assert_eq!(c.add_business(ts("2026-09-19T10:00:00Z"), 0), ts("2026-09-19T10:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-14T05:00:00Z"), 1800),
+            ts("2026-09-14T07:30:00Z")
+        );
+        assert_eq!(
+            c.add_business(ts("2026-09-19T10:00:00Z"), 0),
+            ts("2026-09-19T10:00:00Z")
+        );
     }
 
     #[test]
     fn holidays_are_skipped() {
         let c = office();
         // Tuesday 16:00 local + 2 h: Wednesday is a holiday, so Thursday 10:00 local.
-        assert_eq!(c.add_business(ts("2026-09-15T14:00:00Z"), 7200), ts("2026-09-17T08:00:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-15T14:00:00Z"), 7200),
+            ts("2026-09-17T08:00:00Z")
+        );
         // The holiday contributes nothing; Tuesday 16-17 and Thursday 9-10 do.
         assert_eq!(
             c.business_secs_between(ts("2026-09-15T14:00:00Z"), ts("2026-09-17T08:00:00Z")),
@@ -503,9 +577,15 @@ mod tests {
     fn the_offset_decides_which_local_day_an_instant_is_on() {
         let c = office();
         // Monday 23:30Z is Tuesday 01:30 local: next opening Tuesday 09:00 local.
-        assert_eq!(c.add_business(ts("2026-09-14T23:30:00Z"), 60), ts("2026-09-15T07:01:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-14T23:30:00Z"), 60),
+            ts("2026-09-15T07:01:00Z")
+        );
         // Tuesday 23:30Z is the holiday Wednesday 01:30 local: Thursday 09:00 local.
-        assert_eq!(c.add_business(ts("2026-09-15T23:30:00Z"), 60), ts("2026-09-17T07:01:00Z"));
+        assert_eq!(
+            c.add_business(ts("2026-09-15T23:30:00Z"), 60),
+            ts("2026-09-17T07:01:00Z")
+        );
     }
 
     #[test]
@@ -520,19 +600,31 @@ mod tests {
         // Years on a calendar with one working minute a week still terminate quickly.
         let s = sparse();
         let far = s.add_business(ts("2026-01-01T00:00:00Z"), 60 * 52 * 100);
-        assert_eq!(s.business_secs_between(ts("2026-01-01T00:00:00Z"), far), 60 * 52 * 100);
+        assert_eq!(
+            s.business_secs_between(ts("2026-01-01T00:00:00Z"), far),
+            60 * 52 * 100
+        );
     }
 
     #[test]
     fn no_working_time_never_arrives_and_never_hangs() {
         let mut c = office();
         c.hours.clear();
-        assert_eq!(c.add_business(ts("2026-09-14T08:00:00Z"), 1), Timestamp(i64::MAX));
-        assert_eq!(c.business_secs_between(ts("2026-09-14T08:00:00Z"), ts("2027-09-14T08:00:00Z")), 0);
+        assert_eq!(
+            c.add_business(ts("2026-09-14T08:00:00Z"), 1),
+            Timestamp(i64::MAX)
+        );
+        assert_eq!(
+            c.business_secs_between(ts("2026-09-14T08:00:00Z"), ts("2027-09-14T08:00:00Z")),
+            0
+        );
         // Every day a holiday for a while: still terminates, after the holidays.
         let mut h = office();
         h.holidays = (1..=30).map(|d| format!("2026-09-{d:02}")).collect();
-        assert_eq!(h.add_business(ts("2026-09-01T00:00:00Z"), 60), ts("2026-10-01T07:01:00Z"));
+        assert_eq!(
+            h.add_business(ts("2026-09-01T00:00:00Z"), 60),
+            ts("2026-10-01T07:01:00Z")
+        );
     }
 
     #[test]

@@ -296,7 +296,10 @@ impl SlaConfig {
         segment: Segment,
         team: Option<&str>,
     ) -> Option<(&SlaPolicy, Calendar)> {
-        let policy = self.policies.iter().find(|p| p.matches(priority, segment))?;
+        let policy = self
+            .policies
+            .iter()
+            .find(|p| p.matches(priority, segment))?;
         let calendar = policy
             .calendar
             .as_deref()

@@ -24,6 +24,9 @@ use crate::store::RecordedEvent;
 
 pub use runner::{ProjectionRunner, SharedProjections};
 
+#[cfg(test)]
+mod queue_tests;
+
 /// A message on a case. Its id is the stream version of the event that posted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -56,7 +59,15 @@ pub struct QueueKey {
 
 impl Ord for QueueKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let key = |k: &QueueKey| (k.deadline.is_none(), k.deadline, k.priority, k.opened_at, k.case);
+        let key = |k: &QueueKey| {
+            (
+                k.deadline.is_none(),
+                k.deadline,
+                k.priority,
+                k.opened_at,
+                k.case,
+            )
+        };
         key(self).cmp(&key(other))
     }
 }
