@@ -471,17 +471,26 @@ impl Case {
     /// reached before the wait began. A breached deadline stays, in the past.
     pub fn deadline(&self, kind: SlaKind) -> Option<Timestamp> {
         let sla = self.sla.as_ref()?;
-        let target = sla.target_secs(kind)?;
+        self.deadline_in(&sla.calendar.schedule(), kind)
+    }
+
+    fn deadline_in(&self, schedule: &Schedule, kind: SlaKind) -> Option<Timestamp> {
+        let target = self.sla.as_ref()?.target_secs(kind)?;
         if self.status != Status::Open || self.clock_stopped(kind).is_some() {
             return None;
         }
-        self.clock_due(&sla.calendar.schedule(), kind, target)
+        self.clock_due(schedule, kind, target)
     }
 
     /// The nearest pending deadline: how much time is left before a breach. Tier
     /// queues sort on it.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        SlaKind::ALL.iter().filter_map(|k| self.deadline(*k)).min()
+        let sla = self.sla.as_ref().filter(|_| self.status == Status::Open)?;
+        let schedule = sla.calendar.schedule();
+        SlaKind::ALL
+            .iter()
+            .filter_map(|k| self.deadline_in(&schedule, *k))
+            .min()
     }
 
     /// Whether `kind` can be recorded as breached at `now`; the deadline if so.
