@@ -18,7 +18,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use serde::{Deserialize, Serialize};
 use swarmdesk::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Channel, Command, Context, Customer,
-    MessageKind, OpenCase, Priority, Role, RouteCase, Segment, Tier, TierLadder, Timestamp,
+    MessageKind, OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder,
+    Timestamp,
 };
 use swarmdesk::projection::runner::rebuild;
 use swarmdesk::projection::Projections;
@@ -349,6 +350,7 @@ fn realistic_log(cases: usize) -> Vec<RecordedEvent> {
             };
             let ctx = Context {
                 tiers: &tiers,
+                sla: &SlaConfig::default(),
                 actor: &actor,
                 now,
             };

@@ -23,7 +23,7 @@ use crate::domain::access::{
 };
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
-    Role, TierLadder, Timestamp,
+    Role, SlaConfig, TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
@@ -622,6 +622,8 @@ impl App {
                 let tiers = self.tiers();
                 let ctx = Context {
                     tiers: &tiers,
+                    // The lead wires the configured SLA policies in; none for now.
+                    sla: &SlaConfig::default(),
                     actor,
                     now,
                 };

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use super::error::DomainError;
 use super::event::CaseEvent;
 use super::ids::{AgentId, CaseId, Timestamp};
+use super::sla::SlaClock;
 use super::tier::Tier;
 
 /// How urgent a case is. Declared most urgent first, so `Ord` sorts queues directly.
@@ -21,6 +22,18 @@ pub enum Priority {
     #[default]
     Normal,
     Low,
+}
+
+impl Priority {
+    /// One level more urgent; `None` at urgent.
+    pub fn raised(self) -> Option<Priority> {
+        match self {
+            Priority::Urgent => None,
+            Priority::High => Some(Priority::Urgent),
+            Priority::Normal => Some(Priority::High),
+            Priority::Low => Some(Priority::Normal),
+        }
+    }
 }
 
 /// Where the customer reached us. Public social posts are visible to everyone, which
@@ -117,6 +130,16 @@ pub struct Case {
     pub updated_at: Timestamp,
     pub message_count: u32,
     pub escalations: u32,
+    /// When someone other than the customer first replied publicly.
+    pub first_response_at: Option<Timestamp>,
+    /// Since when the case waits on the customer (SLA clocks paused), if it does.
+    pub awaiting_customer_since: Option<Timestamp>,
+    /// Finished waits on the customer, `[from, to)`, oldest first.
+    pub pauses: Vec<(Timestamp, Timestamp)>,
+    /// Where the resolution clock starts: `opened_at`, or the last reopen.
+    pub resolution_clock_start: Timestamp,
+    /// The SLA in force, if a policy applied (see [`super::sla`]).
+    pub sla: Option<SlaClock>,
 }
 
 impl Case {
@@ -149,6 +172,7 @@ impl Case {
                 self.priority = e.priority;
                 self.tags = e.tags.iter().cloned().collect();
                 self.opened_at = at;
+                self.resolution_clock_start = at;
             }
             CaseEvent::Routed(e) => {
                 self.tier = Some(e.tier.clone());
@@ -198,6 +222,7 @@ impl Case {
                 self.tags.remove(&e.tag);
             }
             CaseEvent::Resolved(e) => {
+                self.end_wait(at);
                 self.status = Status::Resolved;
                 self.resolution = Some(Resolution {
                     text: e.resolution.clone(),
@@ -209,8 +234,38 @@ impl Case {
             CaseEvent::Reopened(_) => {
                 self.status = Status::Open;
                 self.resolution = None;
+                self.resolution_clock_start = at;
+                if let Some(sla) = &mut self.sla {
+                    sla.restart_resolution();
+                }
             }
-            CaseEvent::Closed(_) => self.status = Status::Closed,
+            CaseEvent::Closed(_) => {
+                self.end_wait(at);
+                self.status = Status::Closed;
+            }
+            CaseEvent::SlaApplied(e) => self.sla = Some(SlaClock::applied(self.sla.take(), e)),
+            CaseEvent::AwaitingCustomer(_) => self.awaiting_customer_since = Some(at),
+            CaseEvent::Resumed(_) => self.end_wait(at),
+            CaseEvent::FirstResponded(_) => {
+                self.first_response_at.get_or_insert(at);
+            }
+            CaseEvent::SlaBreached(e) => {
+                if let Some(sla) = &mut self.sla {
+                    sla.breached.insert(e.kind);
+                }
+            }
+            CaseEvent::SlaEscalated(e) => {
+                if let Some(sla) = &mut self.sla {
+                    sla.escalated.insert(e.step);
+                }
+            }
+        }
+    }
+
+    /// Ends a wait on the customer (resume, resolve, close), keeping it as a pause.
+    fn end_wait(&mut self, at: Timestamp) {
+        if let Some(from) = self.awaiting_customer_since.take() {
+            self.pauses.push((from, at));
         }
     }
 

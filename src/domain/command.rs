@@ -7,7 +7,8 @@
 use super::case::{Case, Channel, Customer, MessageKind, Priority, Status};
 use super::error::DomainError;
 use super::event::*;
-use super::ids::{Actor, AgentId, CaseId, Timestamp};
+use super::ids::{Actor, AgentId, CaseId, Role, Timestamp};
+use super::sla::{SlaConfig, SlaKind};
 use super::tier::{Tier, TierLadder};
 
 /// Longest subject, in bytes.
@@ -19,10 +20,13 @@ pub const MAX_TAG: usize = 64;
 /// Most tags on one case.
 pub const MAX_TAGS: usize = 32;
 
-/// What `decide` needs besides the case: the tiers in force, who acts, and when.
+/// What `decide` needs besides the case: the tiers and SLA policies in force, who
+/// acts, and when.
 #[derive(Clone, Debug)]
 pub struct Context<'a> {
     pub tiers: &'a TierLadder,
+    /// Routing and priority changes apply the matching policy to the case.
+    pub sla: &'a SlaConfig,
     pub actor: &'a Actor,
     pub now: Timestamp,
 }
@@ -105,6 +109,20 @@ pub enum Command {
     Close {
         reason: String,
     },
+    /// The case waits on the customer: SLA clocks pause until `Resume` or a public
+    /// reply by the customer.
+    AwaitCustomer {
+        reason: String,
+    },
+    Resume,
+    /// Records that `kind`'s deadline passed unmet (the SLA scheduler sends it).
+    RecordSlaBreach {
+        kind: SlaKind,
+    },
+    /// Runs step `step` of the policy's escalation chain (the SLA scheduler sends it).
+    RunSlaEscalation {
+        step: u32,
+    },
 }
 
 impl Command {
@@ -128,6 +146,10 @@ impl Command {
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
             Command::Close { .. } => "close",
+            Command::AwaitCustomer { .. } => "await customer",
+            Command::Resume => "resume",
+            Command::RecordSlaBreach { .. } => "record SLA breach",
+            Command::RunSlaEscalation { .. } => "run SLA escalation",
         }
     }
 }
@@ -233,7 +255,9 @@ pub fn decide(
             if case.tags.len() + new_tags.len() > MAX_TAGS {
                 return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
             }
-            CaseEvent::Routed(CaseRouted {
+            let priority = r.priority.unwrap_or(case.priority);
+            let sla = sla_applied(case, priority, team.as_deref(), ctx);
+            let routed = CaseEvent::Routed(CaseRouted {
                 tier,
                 team,
                 priority: r.priority,
@@ -241,7 +265,8 @@ pub fn decide(
                 sensitive: r.sensitive,
                 rule_id: r.rule_id,
                 rule_set_version: r.rule_set_version,
-            })
+            });
+            return Ok([routed].into_iter().chain(sla).collect());
         }
         Command::Escalate { to, reason } => {
             let from = current_tier(case, action)?;
@@ -380,11 +405,26 @@ pub fn decide(
                     "only swarm members can post swarm chat",
                 ));
             }
-            CaseEvent::MessagePosted(MessagePosted {
+            let posted = CaseEvent::MessagePosted(MessagePosted {
                 kind,
                 author: ctx.actor.id.clone(),
                 body: text("message", &body, MAX_TEXT, true)?,
-            })
+            });
+            let mut events = vec![posted];
+            if kind == MessageKind::PublicReply {
+                if ctx.actor.role == Role::Customer {
+                    if case.awaiting_customer_since.is_some() {
+                        events.push(CaseEvent::Resumed(Reason {
+                            reason: "customer replied".into(),
+                        }));
+                    }
+                } else if case.first_response_at.is_none() {
+                    events.push(CaseEvent::FirstResponded(FirstResponded {
+                        by: ctx.actor.id.clone(),
+                    }));
+                }
+            }
+            return Ok(events);
         }
         Command::ChangePriority { priority, reason } => {
             if case.priority == priority {
@@ -393,11 +433,16 @@ pub fn decide(
                     format!("priority is already {}", priority.as_str()),
                 ));
             }
-            CaseEvent::PriorityChanged(PriorityChanged {
+            let changed = CaseEvent::PriorityChanged(PriorityChanged {
                 from: case.priority,
                 to: priority,
                 reason: text("reason", &reason, 2000, false)?,
-            })
+            });
+            let sla = case
+                .tier
+                .as_ref()
+                .and_then(|_| sla_applied(case, priority, case.team.as_deref(), ctx));
+            return Ok([changed].into_iter().chain(sla).collect());
         }
         Command::Tag { tag: t } => {
             let t = tag(&t)?;
@@ -444,6 +489,69 @@ pub fn decide(
             });
             return Ok(with_swarm_ended(case, closed, "case closed"));
         }
+        Command::AwaitCustomer { reason } => {
+            if case.awaiting_customer_since.is_some() {
+                return Err(DomainError::transition(
+                    action,
+                    "the case already waits on the customer",
+                ));
+            }
+            CaseEvent::AwaitingCustomer(Reason {
+                reason: text("reason", &reason, 2000, false)?,
+            })
+        }
+        Command::Resume => {
+            if case.awaiting_customer_since.is_none() {
+                return Err(DomainError::transition(
+                    action,
+                    "the case is not waiting on the customer",
+                ));
+            }
+            CaseEvent::Resumed(Reason {
+                reason: "resumed".into(),
+            })
+        }
+        Command::RecordSlaBreach { kind } => {
+            let deadline = case
+                .sla_breach_due(kind, ctx.now)
+                .map_err(|reason| DomainError::Sla { action, reason })?;
+            CaseEvent::SlaBreached(SlaBreached {
+                kind,
+                deadline,
+                policy_id: sla_policy_id(case),
+            })
+        }
+        Command::RunSlaEscalation { step } => {
+            let s = case
+                .sla_step_due(step, ctx.now)
+                .map_err(|reason| DomainError::Sla { action, reason })?
+                .clone();
+            let policy_id = sla_policy_id(case);
+            let reason = format!("SLA escalation step {step} of policy `{policy_id}`");
+            let mut events = vec![CaseEvent::SlaEscalated(SlaEscalated {
+                step,
+                clock: s.clock,
+                notify_lead: s.notify_lead,
+                policy_id,
+            })];
+            if let Some(to) = case.priority.raised().filter(|_| s.raise_priority) {
+                events.push(CaseEvent::PriorityChanged(PriorityChanged {
+                    from: case.priority,
+                    to,
+                    reason: reason.clone(),
+                }));
+                events.extend(sla_applied(case, to, case.team.as_deref(), ctx));
+            }
+            let above = case.tier.as_ref().and_then(|t| ctx.tiers.above(t));
+            if let (Some(from), Some(to), true) = (&case.tier, above, s.escalate_tier) {
+                events.push(CaseEvent::Escalated(TierChanged {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason,
+                }));
+            }
+            return Ok(events);
+        }
     };
     Ok(vec![event])
 }
@@ -465,6 +573,31 @@ pub fn decide_all(
         out.extend(events);
     }
     Ok(out)
+}
+
+/// The `SlaApplied` event for a case about to have `priority` and `team`, if a policy
+/// matches and it differs from the one in force. A case no policy matches any more
+/// keeps its last SLA.
+fn sla_applied(
+    case: &Case,
+    priority: Priority,
+    team: Option<&str>,
+    ctx: &Context<'_>,
+) -> Option<CaseEvent> {
+    let segment = case.customer.as_ref()?.segment;
+    let (policy, calendar) = ctx.sla.policy_for(priority, segment, team)?;
+    let applied = policy.applied(calendar);
+    if case.sla.as_ref().is_some_and(|c| c.same_policy(&applied)) {
+        return None;
+    }
+    Some(CaseEvent::SlaApplied(applied))
+}
+
+fn sla_policy_id(case: &Case) -> String {
+    case.sla
+        .as_ref()
+        .map(|s| s.policy_id.clone())
+        .unwrap_or_default()
 }
 
 fn current_tier(case: &Case, action: &'static str) -> Result<Tier, DomainError> {

@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use super::sla::SlaRefusal;
 use super::tier::Tier;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,6 +27,12 @@ pub enum DomainError {
     TopTier(Tier),
     #[error("cannot de-escalate: the case is already at the lowest tier `{0}`")]
     BottomTier(Tier),
+    /// An SLA breach or escalation step that is not (or no longer) due.
+    #[error("cannot {action}: {reason}")]
+    Sla {
+        action: &'static str,
+        reason: SlaRefusal,
+    },
 }
 
 impl DomainError {
@@ -44,7 +51,8 @@ impl DomainError {
             DomainError::CaseExists
             | DomainError::InvalidTransition { .. }
             | DomainError::TopTier(_)
-            | DomainError::BottomTier(_) => "INVALID_TRANSITION",
+            | DomainError::BottomTier(_)
+            | DomainError::Sla { .. } => "INVALID_TRANSITION",
         }
     }
 }

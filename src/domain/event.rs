@@ -10,8 +10,10 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::calendar::Calendar;
 use super::case::{Channel, Customer, MessageKind, Priority};
-use super::ids::{AgentId, CaseId};
+use super::ids::{AgentId, CaseId, Timestamp};
+use super::sla::{EscalationStep, SlaKind};
 use super::tier::Tier;
 
 #[derive(Debug, Error)]
@@ -107,6 +109,42 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// The SLA policy now in force, copied whole (with its calendar) so the case's
+/// deadlines follow from its own events even after the policy is edited. Targets are
+/// business seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaApplied {
+    pub policy_id: String,
+    pub calendar: Calendar,
+    pub first_response_secs: Option<i64>,
+    pub resolution_secs: Option<i64>,
+    pub escalation: Vec<EscalationStep>,
+}
+
+/// The first public reply by someone other than the customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstResponded {
+    pub by: AgentId,
+}
+
+/// An SLA target was missed: `deadline` passed without the response or resolution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaBreached {
+    pub kind: SlaKind,
+    pub deadline: Timestamp,
+    pub policy_id: String,
+}
+
+/// A time-based escalation step ran (its priority and tier changes, if any, are the
+/// events recorded with it). `step` indexes the policy's escalation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaEscalated {
+    pub step: u32,
+    pub clock: SlaKind,
+    pub notify_lead: bool,
+    pub policy_id: String,
+}
+
 /// Every event a case stream can hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CaseEvent {
@@ -128,6 +166,14 @@ pub enum CaseEvent {
     Resolved(CaseResolved),
     Reopened(Reason),
     Closed(Reason),
+    SlaApplied(SlaApplied),
+    /// The case waits on the customer; SLA clocks pause.
+    AwaitingCustomer(Reason),
+    /// The wait on the customer ended; SLA clocks run again.
+    Resumed(Reason),
+    FirstResponded(FirstResponded),
+    SlaBreached(SlaBreached),
+    SlaEscalated(SlaEscalated),
 }
 
 /// One table gives every event its stable name and current schema version, and
@@ -203,5 +249,11 @@ event_registry! {
         Resolved = "CaseResolved" v 1,
         Reopened = "CaseReopened" v 1,
         Closed = "CaseClosed" v 1,
+        SlaApplied = "SlaApplied" v 1,
+        AwaitingCustomer = "CaseAwaitingCustomer" v 1,
+        Resumed = "CaseResumed" v 1,
+        FirstResponded = "FirstResponded" v 1,
+        SlaBreached = "SlaBreached" v 1,
+        SlaEscalated = "SlaEscalated" v 1,
     }
 }

@@ -8,25 +8,33 @@
 //! - [`access`]: token and access-log events (who may act, who looked).
 //! - [`ids`]: identifiers, timestamps and actors shared by every layer.
 //! - [`tier`]: the configurable tier ladder (L0..L3, optionally L4, or fewer).
+//! - [`calendar`]: business-hours calendars and their time arithmetic.
+//! - [`sla`]: SLA policies, the case's SLA clocks, and which SLA commands are due.
 //! - [`case`]: case state and its value types; `Case::apply` is the fold.
 //! - [`event`]: the events, their stable type names, schema versions and codec.
 //! - [`command`]: the commands and `decide`.
 //! - [`error`]: why a command was refused.
 
 pub mod access;
+pub mod calendar;
 pub mod case;
 pub mod command;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod sla;
 pub mod tier;
 
 #[cfg(test)]
 mod tests;
 
+pub use calendar::{Calendar, CalendarError, WorkingHours};
 pub use case::{Case, Channel, Customer, MessageKind, Priority, Segment, Status, Swarm};
 pub use command::{decide, decide_all, Command, Context, OpenCase, RouteCase};
 pub use error::DomainError;
 pub use event::{CaseEvent, CodecError};
 pub use ids::{Actor, AgentId, CaseId, Role, Timestamp};
+pub use sla::{
+    sla_due, EscalationStep, SlaClock, SlaConfig, SlaError, SlaKind, SlaPolicy, SlaRefusal,
+};
 pub use tier::{Tier, TierLadder};

@@ -24,6 +24,9 @@ use crate::store::RecordedEvent;
 
 pub use runner::{ProjectionRunner, SharedProjections};
 
+#[cfg(test)]
+mod queue_tests;
+
 /// A message on a case. Its id is the stream version of the event that posted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -43,12 +46,36 @@ pub struct CaseView {
     pub last_position: u64,
 }
 
-/// A tier queue entry's sort key: most urgent first, then oldest first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A tier queue entry's sort key, by breach risk: the nearest pending SLA deadline
+/// first (cases without one after all cases with one), then most urgent, then oldest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueKey {
+    /// [`Case::next_deadline`]; only events change it, never the passing of time.
+    pub deadline: Option<Timestamp>,
     pub priority: Priority,
     pub opened_at: Timestamp,
     pub case: CaseId,
+}
+
+impl Ord for QueueKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let key = |k: &QueueKey| {
+            (
+                k.deadline.is_none(),
+                k.deadline,
+                k.priority,
+                k.opened_at,
+                k.case,
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for QueueKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// An agent's current load.
@@ -173,6 +200,7 @@ impl IndexEntries {
             (Some(t), Status::Open) => Some((
                 t.clone(),
                 QueueKey {
+                    deadline: c.next_deadline(),
                     priority: c.priority,
                     opened_at: c.opened_at,
                     case: id,
@@ -334,7 +362,8 @@ impl Projections {
             .collect()
     }
 
-    /// The tier's open cases, most urgent first, then oldest first.
+    /// The tier's open cases by breach risk (nearest SLA deadline), then most urgent,
+    /// then oldest first.
     pub fn tier_queue(&self, tier: &Tier) -> impl Iterator<Item = &CaseView> {
         self.queues
             .get(tier)

@@ -54,7 +54,11 @@ async fn customers_see_only_their_own_cases_and_public_replies() {
         bodies.iter().all(|b| !b.contains("fraud")),
         "internal note leaked: {bodies:?}"
     );
-    assert_eq!(bodies.len(), 3, "opened, routed, public reply");
+    assert_eq!(
+        bodies.len(),
+        4,
+        "opened, routed, public reply, first response"
+    );
 
     let o = s
         .ok_as(
