@@ -23,7 +23,7 @@ use crate::domain::access::{
 };
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
-    Role, SlaConfig, TierLadder, Timestamp,
+    Role, TierLadder, Timestamp,
 };
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
@@ -619,13 +619,12 @@ impl App {
                     }
                 }
                 let now = self.clock.now();
-                let tiers = self.tiers();
+                let config = self.config();
                 let ctx = Context {
-                    tiers: &tiers,
-                    // The lead wires the configured SLA policies in; none for now.
-                    sla: &SlaConfig::default(),
+                    tiers: &config.tiers,
                     actor,
                     now,
+                    sla: &config.sla,
                 };
                 let events = decide_all(&state, commands.clone(), &ctx)?;
                 let request = AppendRequest {

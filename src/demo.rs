@@ -10,8 +10,9 @@ use crate::app::{App, AppError, WriteOptions};
 use crate::clock::ManualClock;
 use crate::config::{Agent, ConfigSeed, Team};
 use crate::domain::{
-    Actor, AgentId, CaseId, Channel, Command, Customer, MessageKind, OpenCase, Priority, Role,
-    RouteCase, Segment, Tier, TierLadder,
+    Actor, AgentId, Calendar, CaseId, Channel, Command, Customer, EscalationStep, MessageKind,
+    OpenCase, Priority, Role, RouteCase, Segment, SlaKind, SlaPolicy, Tier, TierLadder,
+    WorkingHours,
 };
 
 /// Agents of the sample, with their tier.
@@ -164,7 +165,12 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
             name: "billing".into(),
             tier: floor,
             description: "Invoices, refunds and charges".into(),
+            calendar: None,
         });
+    }
+    if seed.sla_policies.is_empty() {
+        seed.calendars.push(business_hours());
+        seed.sla_policies = sla_policies();
     }
     for (id, tier) in AGENTS {
         if ladder.get(tier).is_err() || seed.agents.iter().any(|a| a.id.as_str() == *id) {
@@ -187,6 +193,86 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
         });
     }
     seed
+}
+
+/// Monday to Friday, 08:00-18:00 UTC, closed on the bank holidays of the sample.
+fn business_hours() -> Calendar {
+    Calendar {
+        id: "business-hours".into(),
+        utc_offset_minutes: 0,
+        hours: (0..5)
+            .map(|weekday| WorkingHours {
+                weekday,
+                start_minute: 8 * 60,
+                end_minute: 18 * 60,
+            })
+            .collect(),
+        holidays: vec![
+            "2026-12-25".into(),
+            "2026-12-28".into(),
+            "2027-01-01".into(),
+        ],
+    }
+}
+
+/// Urgent and high cases run around the clock with an escalation chain; normal and
+/// low ones follow business hours.
+fn sla_policies() -> Vec<SlaPolicy> {
+    let step = |after_mins, raise_priority, notify_lead, escalate_tier| EscalationStep {
+        after_mins,
+        clock: SlaKind::FirstResponse,
+        raise_priority,
+        notify_lead,
+        escalate_tier,
+    };
+    let policy =
+        |id: &str, p: Priority, first, resolve, calendar: Option<&str>, escalation| SlaPolicy {
+            id: id.into(),
+            name: format!("{} priority", p.as_str().to_lowercase()),
+            priorities: vec![p],
+            segments: Vec::new(),
+            first_response_mins: Some(first),
+            resolution_mins: Some(resolve),
+            calendar: calendar.map(str::to_owned),
+            escalation,
+        };
+    vec![
+        policy(
+            "urgent",
+            Priority::Urgent,
+            30,
+            8 * 60,
+            Some("24x7"),
+            vec![step(15, false, true, false), step(60, false, true, true)],
+        ),
+        policy(
+            "high",
+            Priority::High,
+            2 * 60,
+            24 * 60,
+            Some("24x7"),
+            vec![
+                step(2 * 60, true, true, false),
+                step(4 * 60, false, false, true),
+            ],
+        ),
+        policy(
+            "normal",
+            Priority::Normal,
+            8 * 60,
+            3 * 24 * 60,
+            Some("business-hours"),
+            Vec::new(),
+        ),
+        policy(
+            "low",
+            Priority::Low,
+            24 * 60,
+            5 * 24 * 60,
+            Some("business-hours"),
+            Vec::new(),
+        ),
+    ]
 }
 
 /// Dana (L2) and Farah (L3) lead their tiers; the others are agents.

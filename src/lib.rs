@@ -7,6 +7,7 @@
 //! - [`app`]: the command service: load, decide, append, wait for projections.
 //! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
 //! - [`config`]: the event-sourced configuration (tiers, teams, agents, rules) and its seed.
+//! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they fall due.
 //! - [`events`]: every event family's JSON form, for exports and the API.
 
 pub mod api;
@@ -23,5 +24,6 @@ pub mod metrics;
 pub mod policy;
 pub mod projection;
 pub mod routing;
+pub mod scheduler;
 pub mod server;
 pub mod store;

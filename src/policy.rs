@@ -71,6 +71,13 @@ pub fn can_execute(
 ) -> Result<(), String> {
     let me = &p.actor.id;
     let other = |a: &AgentId| a != me;
+    let sla_only = matches!(
+        command,
+        Command::RecordSlaBreach { .. } | Command::RunSlaEscalation { .. }
+    );
+    if sla_only && p.actor.role != Role::System {
+        return Err("only the server's SLA scheduler records breaches and escalations".into());
+    }
     match p.actor.role {
         Role::Admin | Role::System => return Ok(()),
         Role::Auditor => return Err("auditors are read-only".into()),

@@ -21,6 +21,7 @@ use crate::http::{configure, HttpLimits, HttpState};
 use crate::metrics::Metrics;
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
+use crate::scheduler::SlaScheduler;
 use crate::store::sled::{SledOptions, SledStore};
 use crate::store::{EventStore, StoreError};
 
@@ -55,6 +56,8 @@ pub struct ServerOptions {
     pub http_limits: HttpLimits,
     pub clock: Arc<dyn Clock>,
     pub workers: usize,
+    /// How often the SLA scheduler sweeps for breaches and escalations due.
+    pub sla_interval: std::time::Duration,
 }
 
 impl ServerOptions {
@@ -69,6 +72,7 @@ impl ServerOptions {
             http_limits: HttpLimits::default(),
             clock: Arc::new(crate::clock::SystemClock),
             workers: 2,
+            sla_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -87,6 +91,7 @@ pub struct Running {
     pub app: Arc<App>,
     pub demo_tokens: Vec<DemoToken>,
     handle: ServerHandle,
+    sla: SlaScheduler,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -205,21 +210,30 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     .run();
     let handle = server.handle();
     let server = tokio::spawn(server);
+    let sla = SlaScheduler::start(app.clone(), options.sla_interval);
     info!(%addr, head = app.store().head(), "swarmdesk listening");
     Ok(Running {
         addr,
         app,
         demo_tokens,
         handle,
+        sla,
         shutdown: shutdown_tx,
         server,
     })
 }
 
 impl Running {
+    /// Makes the SLA scheduler sweep now instead of at its next interval (tests move
+    /// a manual clock, then call this).
+    pub fn wake_sla(&self) {
+        self.sla.wake();
+    }
+
     /// Graceful stop: subscriptions end, in-flight requests finish (their writes are
     /// durable), projections are snapshotted and the log is flushed.
     pub async fn stop(self) -> Result<(), ServerError> {
+        self.sla.stop().await;
         let _ = self.shutdown.send(true);
         // Graceful first: in-flight requests finish. WebSocket sessions that outlive
         // their subscriptions do not hold the stop up for long.

@@ -10,7 +10,9 @@ use super::error::{bad_input, gql};
 use super::guard;
 use super::types::{Channel, DateTime, OpenCaseInput, Priority, Segment};
 use crate::config::{self, Agent, Config, ConfigCommand, Team};
-use crate::domain::{self, AgentId, CaseId, Customer, OpenCase};
+use crate::domain::{
+    self, AgentId, Calendar, CaseId, Customer, EscalationStep, OpenCase, SlaPolicy, WorkingHours,
+};
 use crate::routing::simulate::{Counts, Placement, Simulation};
 use crate::routing::{Actions, Condition, Rule, RuleSet};
 
@@ -107,6 +109,8 @@ pub struct TeamInput {
     pub tier: String,
     #[graphql(default)]
     pub description: String,
+    /// The business-hours calendar of its SLA clocks (24x7 when unset).
+    pub calendar: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -226,6 +230,7 @@ impl From<TeamInput> for Team {
             name: t.name,
             tier: t.tier,
             description: t.description,
+            calendar: t.calendar,
         }
     }
 }
@@ -249,7 +254,214 @@ pub(crate) fn open_case(input: OpenCaseInput, customer_id: String) -> OpenCase {
     }
 }
 
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+const WEEKDAYS: [Weekday; 7] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+    Weekday::Saturday,
+    Weekday::Sunday,
+];
+
+/// Working time on one weekday, local `HH:MM` to `HH:MM` (end exclusive; `24:00` is
+/// midnight at the end of the day).
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "WorkingHoursInput")]
+pub struct WorkingHoursObj {
+    pub weekday: Weekday,
+    pub start: String,
+    pub end: String,
+}
+
+/// A business-hours calendar: weekly hours and holidays in a fixed UTC offset
+/// (daylight saving time is not modelled).
+#[derive(InputObject)]
+pub struct CalendarInput {
+    pub id: String,
+    /// Local time minus UTC, in minutes (60 for UTC+01:00).
+    #[graphql(default)]
+    pub utc_offset_minutes: i32,
+    pub hours: Vec<WorkingHoursObj>,
+    /// Local dates (`YYYY-MM-DD`) without working time.
+    #[graphql(default)]
+    pub holidays: Vec<String>,
+}
+
+/// One step of a time-based escalation chain: when a clock has run this long
+/// (business minutes) without its target met, these actions happen once.
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "EscalationStepInput")]
+pub struct EscalationStepObj {
+    pub after_minutes: u32,
+    pub clock: super::types::SlaKind,
+    #[graphql(default)]
+    pub raise_priority: bool,
+    #[graphql(default)]
+    pub notify_lead: bool,
+    #[graphql(default)]
+    pub escalate_tier: bool,
+}
+
+/// An SLA policy: targets for cases of some priorities and segments. Policies are
+/// checked in order; the first that matches a case applies.
+#[derive(InputObject)]
+pub struct SlaPolicyInput {
+    pub id: String,
+    #[graphql(default)]
+    pub name: String,
+    /// Empty: any priority.
+    #[graphql(default)]
+    pub priorities: Vec<Priority>,
+    /// Empty: any segment.
+    #[graphql(default)]
+    pub segments: Vec<Segment>,
+    pub first_response_minutes: Option<u32>,
+    pub resolution_minutes: Option<u32>,
+    /// A calendar id; unset: the routed team's calendar, else 24x7.
+    pub calendar: Option<String>,
+    #[graphql(default)]
+    pub escalation: Vec<EscalationStepObj>,
+}
+
+fn hhmm(s: &str) -> Result<u16> {
+    let bad = || bad_input(format!("`{s}` is not a time of day (HH:MM)"));
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+fn fmt_hhmm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+impl CalendarInput {
+    fn into_calendar(self) -> Result<Calendar> {
+        let mut hours = Vec::with_capacity(self.hours.len());
+        for h in self.hours {
+            hours.push(WorkingHours {
+                weekday: WEEKDAYS.iter().position(|d| *d == h.weekday).unwrap_or(0) as u8,
+                start_minute: hhmm(&h.start)?,
+                end_minute: hhmm(&h.end)?,
+            });
+        }
+        Ok(Calendar {
+            id: self.id.trim().to_string(),
+            utc_offset_minutes: self.utc_offset_minutes,
+            hours,
+            holidays: self.holidays,
+        })
+    }
+}
+
+impl From<SlaPolicyInput> for SlaPolicy {
+    fn from(p: SlaPolicyInput) -> Self {
+        SlaPolicy {
+            name: if p.name.trim().is_empty() {
+                p.id.clone()
+            } else {
+                p.name
+            },
+            id: p.id,
+            priorities: p.priorities.into_iter().map(Into::into).collect(),
+            segments: p.segments.into_iter().map(Into::into).collect(),
+            first_response_mins: p.first_response_minutes,
+            resolution_mins: p.resolution_minutes,
+            calendar: p.calendar,
+            escalation: p
+                .escalation
+                .into_iter()
+                .map(|s| EscalationStep {
+                    after_mins: s.after_minutes,
+                    clock: s.clock.into(),
+                    raise_priority: s.raise_priority,
+                    notify_lead: s.notify_lead,
+                    escalate_tier: s.escalate_tier,
+                })
+                .collect(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- outputs
+
+#[derive(SimpleObject)]
+pub struct CalendarObj {
+    pub id: String,
+    pub utc_offset_minutes: i32,
+    pub hours: Vec<WorkingHoursObj>,
+    pub holidays: Vec<String>,
+}
+
+impl From<&Calendar> for CalendarObj {
+    fn from(c: &Calendar) -> Self {
+        CalendarObj {
+            id: c.id.clone(),
+            utc_offset_minutes: c.utc_offset_minutes,
+            hours: c
+                .hours
+                .iter()
+                .map(|h| WorkingHoursObj {
+                    weekday: WEEKDAYS[(h.weekday as usize).min(6)],
+                    start: fmt_hhmm(h.start_minute),
+                    end: fmt_hhmm(h.end_minute),
+                })
+                .collect(),
+            holidays: c.holidays.clone(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SlaPolicyObj {
+    pub id: String,
+    pub name: String,
+    pub priorities: Vec<Priority>,
+    pub segments: Vec<Segment>,
+    pub first_response_minutes: Option<u32>,
+    pub resolution_minutes: Option<u32>,
+    pub calendar: Option<String>,
+    pub escalation: Vec<EscalationStepObj>,
+}
+
+impl From<&SlaPolicy> for SlaPolicyObj {
+    fn from(p: &SlaPolicy) -> Self {
+        SlaPolicyObj {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            priorities: p.priorities.iter().map(|x| (*x).into()).collect(),
+            segments: p.segments.iter().map(|x| (*x).into()).collect(),
+            first_response_minutes: p.first_response_mins,
+            resolution_minutes: p.resolution_mins,
+            calendar: p.calendar.clone(),
+            escalation: p
+                .escalation
+                .iter()
+                .map(|s| EscalationStepObj {
+                    after_minutes: s.after_mins,
+                    clock: s.clock.into(),
+                    raise_priority: s.raise_priority,
+                    notify_lead: s.notify_lead,
+                    escalate_tier: s.escalate_tier,
+                })
+                .collect(),
+        }
+    }
+}
 
 /// A routing condition, as JSON in the shape of `ConditionInput` (so it can be sent
 /// back as is), e.g. `{"all": [{"channel": ["SOCIAL_DM"]}, {"keywords": {...}}]}`.
@@ -418,6 +630,9 @@ pub struct ConfigurationObj {
     pub teams: Vec<TeamObj>,
     pub agents: Vec<AgentObj>,
     pub rules: RuleSetObj,
+    pub calendars: Vec<CalendarObj>,
+    /// In order: the first matching policy applies to a routed case.
+    pub sla_policies: Vec<SlaPolicyObj>,
 }
 
 fn configuration(g: &guard::Guard, config: &Config) -> ConfigurationObj {
@@ -431,6 +646,8 @@ fn configuration(g: &guard::Guard, config: &Config) -> ConfigurationObj {
             .map(|a| agent_obj(g, config, a))
             .collect(),
         rules: config.rule_set().into(),
+        calendars: config.sla.calendars.values().map(Into::into).collect(),
+        sla_policies: config.sla.policies.iter().map(Into::into).collect(),
     }
 }
 
@@ -708,6 +925,38 @@ impl ConfigMutation {
         };
         let (_, config) = change(ctx, command).await?;
         Ok(config.rule_set().into())
+    }
+
+    /// Creates or replaces a business-hours calendar. Admins.
+    async fn set_calendar(&self, ctx: &Context<'_>, input: CalendarInput) -> Result<CalendarObj> {
+        let calendar = input.into_calendar()?;
+        let id = calendar.id.clone();
+        let (_, config) = change(ctx, ConfigCommand::SaveCalendar(calendar)).await?;
+        Ok((&config.sla.calendars[&id]).into())
+    }
+
+    /// Removes a calendar no team or policy uses. Admins.
+    async fn remove_calendar(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        change(ctx, ConfigCommand::RemoveCalendar(id)).await?;
+        Ok(true)
+    }
+
+    /// Creates an SLA policy (checked after the existing ones) or replaces the one
+    /// with the same id in place. Applies to cases routed or re-prioritised from now
+    /// on; cases keep the copy they got. Admins.
+    async fn set_sla_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: SlaPolicyInput,
+    ) -> Result<Vec<SlaPolicyObj>> {
+        let (_, config) = change(ctx, ConfigCommand::SetSlaPolicy(input.into())).await?;
+        Ok(config.sla.policies.iter().map(Into::into).collect())
+    }
+
+    /// Removes an SLA policy. Admins.
+    async fn remove_sla_policy(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        change(ctx, ConfigCommand::RemoveSlaPolicy(id)).await?;
+        Ok(true)
     }
 
     /// Switches a rule on or off. Admins.

@@ -107,11 +107,21 @@ impl Guard {
             return false;
         }
         if self.principal.actor.role == Role::Customer {
-            if let Ok(CaseEvent::MessagePosted(m)) =
-                CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)
-            {
-                return self.can_see_message(m.kind);
-            }
+            return match CaseEvent::decode(
+                &record.event_type,
+                record.schema_version,
+                &record.payload,
+            ) {
+                Ok(CaseEvent::MessagePosted(m)) => self.can_see_message(m.kind),
+                // SLA bookkeeping is internal to the support team.
+                Ok(
+                    CaseEvent::SlaApplied(_)
+                    | CaseEvent::SlaBreached(_)
+                    | CaseEvent::SlaEscalated(_)
+                    | CaseEvent::FirstResponded(_),
+                ) => false,
+                _ => true,
+            };
         }
         true
     }

@@ -349,6 +349,44 @@ impl CaseMutation {
         .await
     }
 
+    /// Marks the case as waiting on the customer: its SLA clocks pause until it is
+    /// resumed or the customer replies publicly.
+    async fn await_customer(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        #[graphql(default)] reason: String,
+        expected_version: Option<u64>,
+        idempotency_key: Option<String>,
+    ) -> Result<CaseObj> {
+        run(
+            ctx,
+            &case_id,
+            Command::AwaitCustomer { reason },
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Ends a wait on the customer; the SLA clocks run again.
+    async fn resume_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        expected_version: Option<u64>,
+        idempotency_key: Option<String>,
+    ) -> Result<CaseObj> {
+        run(
+            ctx,
+            &case_id,
+            Command::Resume,
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
     /// Closes the case for good.
     async fn close_case(
         &self,

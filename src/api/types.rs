@@ -211,8 +211,51 @@ pub struct CaseObj {
     pub opened_at: DateTime,
     pub updated_at: DateTime,
     pub escalations: u32,
+    /// When an agent first replied publicly.
+    pub first_response_at: Option<DateTime>,
+    /// Since when the case waits on the customer (its SLA clocks are paused).
+    pub awaiting_customer_since: Option<DateTime>,
+    /// The SLA applied to the case, if a policy matched.
+    pub sla: Option<SlaStatus>,
     #[graphql(skip)]
     pub messages: CaseMessages,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::SlaKind")]
+/// Which SLA clock.
+pub enum SlaKind {
+    FirstResponse,
+    Resolution,
+}
+
+/// A case's SLA: the policy copied onto it, and its deadlines in business time.
+#[derive(SimpleObject, Clone)]
+pub struct SlaStatus {
+    pub policy_id: String,
+    /// The calendar its clocks follow.
+    pub calendar: String,
+    /// Null when there is no such target, it was met, or the case waits on the customer.
+    pub first_response_due: Option<DateTime>,
+    pub resolution_due: Option<DateTime>,
+    /// The nearest unmet deadline: what the tier queue orders by.
+    pub next_deadline: Option<DateTime>,
+    /// Clocks whose deadline passed unmet (each recorded once, as `SlaBreached`).
+    pub breached: Vec<SlaKind>,
+}
+
+impl SlaStatus {
+    fn of(case: &domain::Case) -> Option<Self> {
+        let sla = case.sla.as_ref()?;
+        Some(SlaStatus {
+            policy_id: sla.policy_id.clone(),
+            calendar: sla.calendar.id.clone(),
+            first_response_due: case.deadline(domain::SlaKind::FirstResponse).map(DateTime),
+            resolution_due: case.deadline(domain::SlaKind::Resolution).map(DateTime),
+            next_deadline: case.next_deadline().map(DateTime),
+            breached: sla.breached.iter().map(|k| (*k).into()).collect(),
+        })
+    }
 }
 
 /// Where a [`CaseObj`]'s messages come from. Most clients never ask for them after a
@@ -288,6 +331,9 @@ impl CaseObj {
             opened_at: DateTime(case.opened_at),
             updated_at: DateTime(case.updated_at),
             escalations: case.escalations,
+            first_response_at: case.first_response_at.map(DateTime),
+            awaiting_customer_since: case.awaiting_customer_since.map(DateTime),
+            sla: SlaStatus::of(case),
             messages,
         }
     }

@@ -32,7 +32,7 @@
 use serde::Deserialize;
 
 use super::{Agent, ConfigError, ConfigSeed, Team};
-use crate::domain::{AgentId, TierLadder};
+use crate::domain::{AgentId, Calendar, SlaPolicy, TierLadder};
 use crate::routing::{Actions, Rule, RuleSet};
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +43,10 @@ struct FileSeed {
     #[serde(default)]
     agents: Vec<FileAgent>,
     rules: Option<FileRules>,
+    #[serde(default)]
+    calendars: Vec<Calendar>,
+    #[serde(default)]
+    sla_policies: Vec<SlaPolicy>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +56,7 @@ struct FileTeam {
     tier: String,
     #[serde(default)]
     description: String,
+    calendar: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +110,7 @@ pub fn parse(
                 name: t.name,
                 tier: t.tier,
                 description: t.description,
+                calendar: t.calendar,
             })
             .collect();
     }
@@ -127,6 +133,8 @@ pub fn parse(
             default: r.default,
         };
     }
+    seed.calendars = file.calendars;
+    seed.sla_policies = file.sla_policies;
     // Check the whole seed now, so a bad file fails at start with a clear message.
     seed.events()?;
     Ok(seed)

@@ -1,4 +1,5 @@
-//! The event-sourced configuration: tiers, teams, agents and the routing rules.
+//! The event-sourced configuration: tiers, teams, agents, the routing rules, and SLA
+//! policies with their business-hours calendars.
 //!
 //! Configuration lives in the same log as cases, on the stream [`CONFIG_STREAM`], so an
 //! auditor can tell which rule set was in force when any case was routed
@@ -21,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-use crate::domain::{AgentId, DomainError, Tier, TierLadder};
+use crate::domain::calendar::Calendar;
+use crate::domain::{AgentId, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder};
 use crate::routing::{
     front_line, sensitive_floor, CompiledRuleSet, RuleError, RuleSet, STANDARD_TEAMS,
 };
@@ -38,6 +40,9 @@ pub struct Team {
     pub name: String,
     pub tier: String,
     pub description: String,
+    /// The business-hours calendar its SLA clocks follow (unless a policy names
+    /// one); 24x7 when unset.
+    pub calendar: Option<String>,
 }
 
 /// An agent in the directory: what they work on and how much at once.
@@ -70,6 +75,17 @@ pub struct AgentRemoved {
     pub id: AgentId,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarRemoved {
+    pub id: String,
+}
+
+/// The SLA policies in force, in order (the first matching one applies).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaPoliciesSet {
+    pub policies: Vec<SlaPolicy>,
+}
+
 /// Every event the configuration stream can hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigEvent {
@@ -82,6 +98,10 @@ pub enum ConfigEvent {
     AgentRemoved(AgentRemoved),
     /// A new rule set (with its new version) is in force.
     RulesSet(RuleSet),
+    /// A calendar was created or changed.
+    CalendarSaved(Calendar),
+    CalendarRemoved(CalendarRemoved),
+    SlaPoliciesSet(SlaPoliciesSet),
 }
 
 crate::event_registry! {
@@ -92,6 +112,9 @@ crate::event_registry! {
         AgentSaved = "AgentSaved" v 1,
         AgentRemoved = "AgentRemoved" v 1,
         RulesSet = "RulesSet" v 1,
+        CalendarSaved = "CalendarSaved" v 1,
+        CalendarRemoved = "CalendarRemoved" v 1,
+        SlaPoliciesSet = "SlaPoliciesSet" v 1,
     }
 }
 
@@ -124,6 +147,13 @@ pub enum ConfigCommand {
         rule_id: String,
         enabled: bool,
     },
+    /// Create or change a business-hours calendar.
+    SaveCalendar(Calendar),
+    /// Remove a calendar no team or policy uses.
+    RemoveCalendar(String),
+    /// Create a policy (appended last) or change one in place.
+    SetSlaPolicy(SlaPolicy),
+    RemoveSlaPolicy(String),
 }
 
 /// Why a configuration change was refused. Nothing is written.
@@ -137,6 +167,8 @@ pub enum ConfigError {
     Exists(String),
     #[error("invalid rule set: {0}")]
     Rules(#[from] RuleError),
+    #[error("invalid SLA configuration: {0}")]
+    Sla(#[from] SlaError),
     #[error("the rule set in force is version {current}, expected {expected}")]
     VersionConflict { expected: u64, current: u64 },
 }
@@ -154,7 +186,9 @@ impl ConfigError {
             ConfigError::NotFound(_) => "NOT_FOUND",
             ConfigError::Exists(_) => "INVALID_TRANSITION",
             ConfigError::VersionConflict { .. } => "VERSION_CONFLICT",
-            ConfigError::Invalid(_) | ConfigError::Rules(_) => "BAD_USER_INPUT",
+            ConfigError::Invalid(_) | ConfigError::Rules(_) | ConfigError::Sla(_) => {
+                "BAD_USER_INPUT"
+            }
         }
     }
 }
@@ -169,6 +203,8 @@ pub struct Config {
     pub agents: BTreeMap<AgentId, Agent>,
     /// The rules, compiled once for routing.
     pub rules: CompiledRuleSet,
+    /// SLA policies, calendars, and the teams' calendars.
+    pub sla: SlaConfig,
 }
 
 impl Default for Config {
@@ -195,9 +231,14 @@ impl Config {
             }
             ConfigEvent::TeamSaved(t) => {
                 self.teams.insert(t.name.clone(), t.clone());
+                match &t.calendar {
+                    Some(c) => self.sla.team_calendars.insert(t.name.clone(), c.clone()),
+                    None => self.sla.team_calendars.remove(&t.name),
+                };
             }
             ConfigEvent::TeamRemoved(t) => {
                 self.teams.remove(&t.name);
+                self.sla.team_calendars.remove(&t.name);
             }
             ConfigEvent::AgentSaved(a) => {
                 self.agents.insert(a.id.clone(), a.clone());
@@ -210,6 +251,13 @@ impl Config {
                     self.rules = c;
                 }
             }
+            ConfigEvent::CalendarSaved(c) => {
+                self.sla.calendars.insert(c.id.clone(), c.clone());
+            }
+            ConfigEvent::CalendarRemoved(c) => {
+                self.sla.calendars.remove(&c.id);
+            }
+            ConfigEvent::SlaPoliciesSet(p) => self.sla.policies = p.policies.clone(),
         }
     }
 
@@ -454,8 +502,51 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             rules.rules[i].enabled = enabled;
             rules_event(config, rules)?
         }
+        ConfigCommand::SaveCalendar(calendar) => {
+            let mut sla = config.sla.clone();
+            sla.calendars.insert(calendar.id.clone(), calendar.clone());
+            sla.validate()?;
+            ConfigEvent::CalendarSaved(calendar)
+        }
+        ConfigCommand::RemoveCalendar(id) => {
+            if !config.sla.calendars.contains_key(&id) {
+                return Err(ConfigError::NotFound(format!("calendar `{id}`")));
+            }
+            let mut sla = config.sla.clone();
+            sla.calendars.remove(&id);
+            sla.validate()?;
+            ConfigEvent::CalendarRemoved(CalendarRemoved { id })
+        }
+        ConfigCommand::SetSlaPolicy(policy) => {
+            let mut policies = config.sla.policies.clone();
+            match policies.iter_mut().find(|p| p.id == policy.id) {
+                Some(p) => *p = policy,
+                None => policies.push(policy),
+            }
+            sla_event(config, policies)?
+        }
+        ConfigCommand::RemoveSlaPolicy(id) => {
+            let mut policies = config.sla.policies.clone();
+            let before = policies.len();
+            policies.retain(|p| p.id != id);
+            if policies.len() == before {
+                return Err(ConfigError::NotFound(format!("SLA policy `{id}`")));
+            }
+            sla_event(config, policies)?
+        }
     };
     Ok(vec![event])
+}
+
+fn sla_event(config: &Config, policies: Vec<SlaPolicy>) -> Result<ConfigEvent, ConfigError> {
+    let sla = SlaConfig {
+        policies,
+        ..config.sla.clone()
+    };
+    sla.validate()?;
+    Ok(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
+        policies: sla.policies,
+    }))
 }
 
 fn rule_index(rules: &RuleSet, id: &str) -> Result<usize, ConfigError> {
@@ -502,7 +593,13 @@ fn team_checked(config: &Config, team: Team) -> Result<Team, ConfigError> {
         name: name("team name", &team.name, crate::routing::rule::MAX_TEAM)?,
         tier: config.tiers.get(team.tier.trim())?.0,
         description: team.description.trim().chars().take(500).collect(),
+        calendar: team.calendar.map(|c| c.trim().to_string()),
     };
+    if let Some(c) = &team.calendar {
+        if config.sla.calendar(c).is_none() {
+            return Err(ConfigError::NotFound(format!("calendar `{c}`")));
+        }
+    }
     Ok(team)
 }
 
@@ -549,6 +646,8 @@ pub struct ConfigSeed {
     pub teams: Vec<Team>,
     pub agents: Vec<Agent>,
     pub rules: RuleSet,
+    pub calendars: Vec<Calendar>,
+    pub sla_policies: Vec<SlaPolicy>,
 }
 
 impl ConfigSeed {
@@ -578,6 +677,7 @@ impl ConfigSeed {
                     floor.clone()
                 },
                 description: String::new(),
+                calendar: None,
             })
             .collect();
         if let (Some(team), Some(tier)) = (&rules.default.team, &rules.default.tier) {
@@ -588,6 +688,7 @@ impl ConfigSeed {
                     name: team.clone(),
                     tier: tier.clone(),
                     description: String::new(),
+                    calendar: None,
                 });
             }
         }
@@ -596,6 +697,8 @@ impl ConfigSeed {
             teams,
             agents: Vec::new(),
             rules,
+            calendars: Vec::new(),
+            sla_policies: Vec::new(),
         }
     }
 
@@ -613,18 +716,32 @@ impl ConfigSeed {
                     ..Default::default()
                 },
             },
+            calendars: Vec::new(),
+            sla_policies: Vec::new(),
         }
     }
 
     /// The commands that build this seed from nothing, in order.
     pub fn commands(&self) -> Vec<ConfigCommand> {
         let mut out = vec![ConfigCommand::SetTiers(self.tiers.clone())];
+        out.extend(
+            self.calendars
+                .iter()
+                .cloned()
+                .map(ConfigCommand::SaveCalendar),
+        );
         out.extend(self.teams.iter().cloned().map(ConfigCommand::CreateTeam));
         out.extend(self.agents.iter().cloned().map(ConfigCommand::AddAgent));
         out.push(ConfigCommand::SetRules {
             rules: self.rules.clone(),
             expected_version: None,
         });
+        out.extend(
+            self.sla_policies
+                .iter()
+                .cloned()
+                .map(ConfigCommand::SetSlaPolicy),
+        );
         out
     }
 
@@ -675,6 +792,7 @@ impl Config {
             teams: BTreeMap::new(),
             agents: BTreeMap::new(),
             rules: CompiledRuleSet::new(rules).expect("static rule set is valid"),
+            sla: SlaConfig::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ fn team(name: &str, tier: &str) -> Team {
         name: name.into(),
         tier: tier.into(),
         description: String::new(),
+        calendar: None,
     }
 }
 

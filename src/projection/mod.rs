@@ -353,6 +353,14 @@ impl Projections {
         (page, more)
     }
 
+    /// Every open case.
+    pub fn open_cases(&self) -> impl Iterator<Item = &Case> {
+        self.cases
+            .values()
+            .map(|v| &v.case)
+            .filter(|c| c.status == Status::Open)
+    }
+
     /// Cases opened at or after `from` and before `to`.
     pub fn cases_opened_between(&self, from: Timestamp, to: Timestamp) -> Vec<CaseId> {
         self.cases

@@ -56,8 +56,8 @@ async fn customers_see_only_their_own_cases_and_public_replies() {
     );
     assert_eq!(
         bodies.len(),
-        4,
-        "opened, routed, public reply, first response"
+        3,
+        "opened, routed, public reply (SLA bookkeeping such as FirstResponded is internal)"
     );
 
     let o = s

@@ -35,8 +35,8 @@ async fn readme_tour_runs_against_a_demo_server() {
 
     // The curl example's claim: the overcharged customer is urgent and private in L2, and
     // the bank-holiday questions wait behind every more urgent L1 case.
-    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive } } }
-                     l1: tierQueue(tier: "L1", first: 500) { entries { rank case { subject priority } } } }"#, json!({})).await;
+    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive sla { policyId } } } }
+                     l1: tierQueue(tier: "L1", first: 500) { entries { rank case { subject priority openedAt sla { nextDeadline } } } } }"#, json!({})).await;
     let l2 = q["l2"]["entries"].as_array().unwrap();
     let over = l2
         .iter()
@@ -49,8 +49,9 @@ async fn readme_tour_runs_against_a_demo_server() {
         .expect("in L2");
     assert_eq!(over["case"]["priority"], "URGENT");
     assert_eq!(over["case"]["sensitive"], true);
+    assert_eq!(over["case"]["sla"]["policyId"], "urgent");
     let l1 = q["l1"]["entries"].as_array().unwrap();
-    let holiday: Vec<u64> = l1
+    let holiday = l1
         .iter()
         .filter(|e| {
             e["case"]["subject"]
@@ -58,18 +59,28 @@ async fn readme_tour_runs_against_a_demo_server() {
                 .unwrap()
                 .contains("bank holiday")
         })
-        .map(|e| e["rank"].as_u64().unwrap())
-        .collect();
-    assert_eq!(holiday.len(), 6);
-    let last_urgent = l1
-        .iter()
-        .filter(|e| e["case"]["priority"] != "LOW")
-        .map(|e| e["rank"].as_u64().unwrap())
-        .max();
-    assert!(
-        holiday.iter().all(|r| Some(*r) > last_urgent),
-        "holiday questions rank last"
-    );
+        .count();
+    assert_eq!(holiday, 6);
+    // Breach risk first (nearest SLA deadline; none last), then priority, then age.
+    let priority = |p: &Value| {
+        ["URGENT", "HIGH", "NORMAL", "LOW"]
+            .iter()
+            .position(|x| p == x)
+    };
+    let key = |e: &Value| {
+        let c = &e["case"];
+        let deadline = c["sla"]["nextDeadline"].as_str().map(str::to_owned);
+        (
+            deadline.is_none(),
+            deadline,
+            priority(&c["priority"]),
+            c["openedAt"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert!(l1.len() > 10, "the demo fills L1");
+    for pair in l1.windows(2) {
+        assert!(key(&pair[0]) <= key(&pair[1]), "queue order: {pair:?}");
+    }
 
     let blocks = tour_blocks();
     assert!(blocks.len() >= 8, "the tour has its examples");

@@ -1,0 +1,241 @@
+//! SLA policies end to end: configured through GraphQL, deadlines projected from the
+//! case's events, breaches and escalation steps appended by the scheduler exactly
+//! once (also across restarts and for deadlines that passed while the server was
+//! down), with a manual clock instead of sleeping.
+
+use super::*;
+use std::sync::Arc;
+use swarmdesk::clock::ManualClock;
+use swarmdesk::domain::Timestamp;
+
+/// Monday 2026-01-05 09:00 UTC.
+const MONDAY_9: Timestamp = Timestamp(1_767_603_600_000_000);
+
+async fn start_at(dir: tempfile::TempDir, clock: &ManualClock) -> TestServer {
+    let c = clock.clone();
+    TestServer::start_in(dir, move |o| {
+        o.clock = Arc::new(c);
+        // Only explicit wake-ups (and the sweep at start) in these tests.
+        o.sla_interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
+const POLICY: &str = r#"mutation {
+  setCalendar(input: { id: "office", hours: [
+    { weekday: MONDAY, start: "09:00", end: "17:00" },
+    { weekday: TUESDAY, start: "09:00", end: "17:00" } ] }) { id }
+  setSlaPolicy(input: {
+    id: "urgent", priorities: [URGENT], firstResponseMinutes: 60, resolutionMinutes: 600,
+    calendar: "office",
+    escalation: [{ afterMinutes: 30, clock: FIRST_RESPONSE, raisePriority: false, notifyLead: true },
+                 { afterMinutes: 90, clock: FIRST_RESPONSE, escalateTier: true }]
+  }) { id }
+}"#;
+
+const SLA: &str = "query($id: ID!) { case(id: $id) { version tier sla { policyId firstResponseDue resolutionDue breached nextDeadline } awaitingCustomerSince } }";
+
+async fn history_types(s: &TestServer, id: &str) -> Vec<String> {
+    let h = s
+        .ok(
+            "query($id: ID!) { caseHistory(caseId: $id) { type } }",
+            json!({ "id": id }),
+        )
+        .await;
+    h["caseHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn count(types: &[String], t: &str) -> usize {
+    types.iter().filter(|x| *x == t).count()
+}
+
+/// Sweeps and waits until the case reaches `version` (the scheduler runs in the
+/// background; the hang guard is generous and never a performance claim).
+async fn sweep_until(s: &TestServer, id: &str, version: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        s.running.as_ref().unwrap().wake_sla();
+        let c = s.ok(SLA, json!({ "id": id })).await;
+        if c["case"]["version"].as_u64().unwrap() >= version {
+            return c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no SLA event: {c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_breach_is_appended_once_after_the_deadline_in_business_time() {
+    let clock = ManualClock::new(MONDAY_9.plus_secs(7 * 3600 + 1800)); // Monday 16:30
+    let s = start_at(tempfile::tempdir().unwrap(), &clock).await;
+    s.ok(POLICY, json!({})).await;
+    let id = s.open_case("Checkout is down", "URGENT").await;
+    let c = s.ok(SLA, json!({ "id": id })).await;
+    let sla = &c["case"]["sla"];
+    assert_eq!(sla["policyId"], "urgent");
+    // 30 working minutes on Monday, the other 30 on Tuesday from 09:00.
+    assert_eq!(sla["firstResponseDue"], "2026-01-06T09:30:00Z");
+    assert_eq!(c["case"]["version"], 3, "opened, routed, SLA applied");
+
+    // Monday evening: the night does not count, nothing is due beyond the lead's notice.
+    clock.set(MONDAY_9.plus_secs(12 * 3600));
+    let c = sweep_until(&s, &id, 4).await;
+    assert_eq!(c["case"]["sla"]["breached"], json!([]));
+    assert_eq!(
+        count(&history_types(&s, &id).await, "SlaEscalated"),
+        1,
+        "notify the lead after 30 working minutes"
+    );
+
+    // Tuesday 09:31: the first-response deadline has passed.
+    clock.set(MONDAY_9.plus_secs(24 * 3600 + 31 * 60));
+    let c = sweep_until(&s, &id, 5).await;
+    assert_eq!(c["case"]["sla"]["breached"], json!(["FIRST_RESPONSE"]));
+    // Sweeping again adds nothing.
+    for _ in 0..3 {
+        s.running.as_ref().unwrap().wake_sla();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let types = history_types(&s, &id).await;
+    assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
+
+    // Restart: the breach is not recorded again; the escalation step due at 90
+    // working minutes (Tuesday 10:30) has not come yet.
+    let dir = s.stop().await;
+    let s = start_at(dir, &clock).await;
+    s.running.as_ref().unwrap().wake_sla();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let types = history_types(&s, &id).await;
+    assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
+    assert_eq!(count(&types, "CaseEscalated"), 0, "{types:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deadlines_that_passed_while_down_are_recorded_at_start_and_escalate() {
+    let clock = ManualClock::new(MONDAY_9);
+    let s = start_at(tempfile::tempdir().unwrap(), &clock).await;
+    s.ok(POLICY, json!({})).await;
+    let id = s.open_case("Payments failing", "URGENT").await;
+    let c = s.ok(SLA, json!({ "id": id })).await;
+    assert_eq!(c["case"]["tier"], "L1");
+    let dir = s.stop().await;
+
+    // Down until Monday 12:00: both escalation steps and the breach are due.
+    clock.set(MONDAY_9.plus_secs(3 * 3600));
+    let s = start_at(dir, &clock).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let types = loop {
+        let types = history_types(&s, &id).await;
+        if count(&types, "CaseEscalated") == 1 {
+            break types;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{types:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
+    assert_eq!(count(&types, "SlaEscalated"), 2, "{types:?}");
+    let c = s.ok(SLA, json!({ "id": id })).await;
+    assert_eq!(c["case"]["tier"], "L2", "the second step escalated a tier");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiting_on_the_customer_pauses_the_clock_and_a_reply_meets_the_target() {
+    let clock = ManualClock::new(MONDAY_9);
+    let s = start_at(tempfile::tempdir().unwrap(), &clock).await;
+    s.ok(POLICY, json!({})).await;
+    let id = s.open_case("Cannot export", "URGENT").await;
+    clock.set(MONDAY_9.plus_secs(10 * 60));
+    let c = s
+        .ok(
+            "mutation($id: ID!) { awaitCustomer(caseId: $id, reason: \"need logs\") { awaitingCustomerSince sla { firstResponseDue } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        c["awaitCustomer"]["awaitingCustomerSince"],
+        "2026-01-05T09:10:00Z"
+    );
+    assert!(c["awaitCustomer"]["sla"]["firstResponseDue"].is_null());
+
+    // Two hours later nothing was breached: the clock was paused.
+    clock.set(MONDAY_9.plus_secs(2 * 3600 + 10 * 60));
+    s.running.as_ref().unwrap().wake_sla();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = s
+        .ok(
+            "mutation($id: ID!) { resumeCase(caseId: $id) { sla { firstResponseDue breached } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    // 10 minutes used before the pause, 50 left from 11:10.
+    assert_eq!(
+        c["resumeCase"]["sla"]["firstResponseDue"],
+        "2026-01-05T12:00:00Z"
+    );
+    assert_eq!(c["resumeCase"]["sla"]["breached"], json!([]));
+
+    let c = s
+        .ok(
+            "mutation($id: ID!) { postMessage(caseId: $id, kind: PUBLIC_REPLY, body: \"On it\") { firstResponseAt sla { firstResponseDue } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(c["postMessage"]["firstResponseAt"], "2026-01-05T11:10:00Z");
+    assert!(c["postMessage"]["sla"]["firstResponseDue"].is_null(), "met");
+    let types = history_types(&s, &id).await;
+    assert_eq!(count(&types, "SlaBreached"), 0, "{types:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sla_configuration_is_validated_and_admin_only() {
+    let s = TestServer::start().await;
+    let head = s.head();
+    let unknown_calendar = s
+        .gql(
+            r#"mutation { setSlaPolicy(input: { id: "p", firstResponseMinutes: 5, calendar: "nope" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        unknown_calendar["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{unknown_calendar}"
+    );
+    let no_target = s
+        .gql(
+            r#"mutation { setSlaPolicy(input: { id: "p" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        no_target["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let bad_hours = s
+        .gql(
+            r#"mutation { setCalendar(input: { id: "c", hours: [{ weekday: MONDAY, start: "17:00", end: "09:00" }] }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        bad_hours["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let lead = s
+        .gql_as(
+            "dana-token",
+            r#"mutation { setSlaPolicy(input: { id: "p", firstResponseMinutes: 5 }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(lead["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(s.head(), head, "refused changes write nothing");
+    s.stop().await;
+}
