@@ -1190,3 +1190,41 @@ async fn configuration_survives_a_restart_and_routes_after_it() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auto_assign_prefers_agents_speaking_the_case_language() {
+    let s = TestServer::start().await;
+    create_team(&s, "billing", "L2").await;
+    add_agent(
+        &s,
+        json!({ "id": "anna", "teams": ["billing"], "languages": ["de"] }),
+    )
+    .await;
+    add_agent(
+        &s,
+        json!({ "id": "ben", "teams": ["billing"], "languages": ["en"] }),
+    )
+    .await;
+    let current = rules_in_force(&s).await;
+    let billing = json!({
+        "id": "billing",
+        "condition": { "keywords": { "words": ["invoice"] } },
+        "actions": { "tier": "L2", "team": "billing", "sensitive": true, "autoAssign": true }
+    });
+    set_rules(&s, with_first(billing, &current), None).await;
+    let invoice = |language: &str| json!({ "subject": "Invoice is wrong", "channel": "EMAIL", "language": language, "customer": { "id": "c" } });
+    let german = open(&s, invoice("de-AT")).await;
+    assert_eq!(german["assignee"], "anna", "{german}");
+    let english = open(&s, invoice("en")).await;
+    assert_eq!(english["assignee"], "ben", "{english}");
+    // No language given: the case is English, as the domain records it.
+    let unspecified = open(&s, invoice("")).await;
+    let c = s
+        .ok(
+            "query($id: ID!) { case(id: $id) { language assignee } }",
+            json!({ "id": unspecified["id"] }),
+        )
+        .await;
+    assert_eq!(c["case"], json!({ "language": "en", "assignee": "ben" }));
+    s.stop().await;
+}
