@@ -1228,3 +1228,61 @@ async fn auto_assign_prefers_agents_speaking_the_case_language() {
     assert_eq!(c["case"], json!({ "language": "en", "assignee": "ben" }));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_assignments_never_exceed_an_agents_capacity() {
+    let s = TestServer::start().await;
+    create_team(&s, "billing", "L2").await;
+    add_agent(
+        &s,
+        json!({ "id": "olga", "teams": ["billing"], "maxCases": 1 }),
+    )
+    .await;
+    add_agent(
+        &s,
+        json!({ "id": "piet", "teams": ["billing"], "maxCases": 2 }),
+    )
+    .await;
+    let current = rules_in_force(&s).await;
+    let billing = json!({
+        "id": "billing",
+        "condition": { "keywords": { "words": ["invoice"] } },
+        "actions": { "tier": "L2", "team": "billing", "sensitive": true, "autoAssign": true }
+    });
+    set_rules(&s, with_first(billing, &current), None).await;
+    // Six invoices at once: three agents' worth of room, so three stay unassigned.
+    let opens = (0..6).map(|i| {
+        let s = &s;
+        async move {
+            let input = json!({ "subject": format!("Invoice {i} is wrong"), "channel": "EMAIL", "customer": { "id": "c" } });
+            open(s, input).await
+        }
+    });
+    let cases = futures_util::future::join_all(opens).await;
+    let by = |agent: &str| cases.iter().filter(|c| c["assignee"] == agent).count();
+    assert_eq!((by("olga"), by("piet")), (1, 2), "{cases:?}");
+    assert_eq!(cases.iter().filter(|c| c["assignee"].is_null()).count(), 3);
+
+    // Hand assignments at once: one of them gets alice's only slot.
+    add_agent(
+        &s,
+        json!({ "id": "alice", "teams": ["general"], "maxCases": 1 }),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(open(&s, email(&format!("Question {i}"))).await["id"].clone());
+    }
+    let assigns = ids.iter().map(|id| {
+        let s = &s;
+        async move { s.gql(ASSIGN, json!({ "id": id, "a": "alice" })).await }
+    });
+    let results = futures_util::future::join_all(assigns).await;
+    let ok = results.iter().filter(|r| r.get("errors").is_none()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .filter(|r| r.get("errors").is_some())
+        .all(|r| code(r) == "BAD_USER_INPUT"));
+    s.stop().await;
+}
