@@ -127,6 +127,9 @@ pub struct App {
     /// config stream; replaced whole on every change.
     config: RwLock<Arc<Config>>,
     tokens: Arc<TokenRegistry>,
+    /// Held from reading an agent's load until an assignment to them is projected,
+    /// so concurrent assignments cannot exceed the agent's capacity.
+    assigning: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -142,6 +145,7 @@ impl App {
             clock,
             config: RwLock::new(Arc::new(config)),
             tokens: Arc::default(),
+            assigning: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -399,7 +403,12 @@ impl App {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
+        let turn = self.assigning.lock().await;
         let commands = self.routed(&open)?;
+        // Keep the turn only if routing assigned someone (until `write` has waited
+        // for the projections, so the next assignment sees the load).
+        let assigns = commands.iter().any(|c| matches!(c, Command::Assign { .. }));
+        let _turn = assigns.then_some(turn);
         self.write(
             actor,
             open.case_id,
@@ -557,6 +566,10 @@ impl App {
         if let Some(done) = self.replayed(&opts, fp).await? {
             return Ok(done);
         }
+        let _turn = match command {
+            Command::Assign { .. } => Some(self.assigning.lock().await),
+            _ => None,
+        };
         self.check_config(case_id, &command).await?;
         self.write(actor, case_id, vec![command], fp, opts).await
     }

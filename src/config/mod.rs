@@ -331,7 +331,8 @@ impl Config {
 
     /// The agent to auto-assign a new case to: among the agents of `team` (or, with
     /// no team, of the directory) who work `tier` and have room, those speaking the
-    /// case's language first, then the least loaded, then by id.
+    /// case's language first, then the least loaded, then by id. A blank language is
+    /// `en`, as the domain records it.
     pub fn least_loaded(
         &self,
         tier: &Tier,
@@ -339,6 +340,10 @@ impl Config {
         language: &str,
         load: impl Fn(&AgentId) -> usize,
     ) -> Option<AgentId> {
+        let language = match language.trim() {
+            "" => "en",
+            l => l,
+        };
         let primary = language
             .split(['-', '_'])
             .next()

@@ -5,6 +5,7 @@ mod access;
 mod binary;
 mod errors;
 mod lifecycle;
+mod routing;
 mod schema;
 mod sla;
 mod subscriptions;
