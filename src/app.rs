@@ -428,7 +428,7 @@ impl App {
     /// skipped when no agent is free).
     fn routed(&self, open: &OpenCase) -> Result<Vec<Command>, AppError> {
         let config = self.config();
-        let decision = config.rules.route(open);
+        let decision = config.route(open);
         let route = decision.to_route_case().map_err(ConfigError::from)?;
         let actions = &decision.actions;
         let agent = if actions.auto_assign || actions.start_swarm {
@@ -490,6 +490,7 @@ impl App {
         rules
             .validate(&config.tiers, Some(&config.team_names()))
             .map_err(ConfigError::from)?;
+        config.check_rule_teams(&rules)?;
         let compiled = rules.compile().map_err(ConfigError::from)?;
         let mut ids: Vec<CaseId> = {
             let p = self.projections.read();
@@ -528,7 +529,7 @@ impl App {
             }
         }
         Ok(simulate(
-            &compiled,
+            |open| config.route_with(&compiled, open),
             cases.iter().map(|(id, o, p)| (*id, o, p.clone())),
             max_changes,
         ))

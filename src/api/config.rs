@@ -784,9 +784,13 @@ impl ConfigQuery {
                 draft
                     .validate(&config.tiers, Some(&config.team_names()))
                     .map_err(|e| bad_input(e.to_string()))?;
-                draft.route(&open)
+                config
+                    .check_rule_teams(&draft)
+                    .map_err(|e| bad_input(e.to_string()))?;
+                let compiled = draft.compile().map_err(|e| bad_input(e.to_string()))?;
+                config.route_with(&compiled, &open)
             }
-            None => config.rules.route(&open),
+            None => config.route(&open),
         };
         Ok(RoutePreview {
             rule_id: decision.rule_id,

@@ -25,7 +25,7 @@ use thiserror::Error;
 use crate::domain::calendar::Calendar;
 use crate::domain::{AgentId, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder};
 use crate::routing::{
-    front_line, sensitive_floor, CompiledRuleSet, RuleError, RuleSet, STANDARD_TEAMS,
+    front_line, sensitive_floor, CompiledRuleSet, RouteDecision, RuleError, RuleSet, STANDARD_TEAMS,
 };
 
 /// The stream holding every configuration event.
@@ -363,6 +363,52 @@ impl Config {
             .map(|a| a.id.clone())
     }
 
+    /// Routes a new case with `rules` (the rules in force, or a draft), then applies
+    /// the sensitive floor the domain requires whatever the rules' order.
+    pub fn route_with(
+        &self,
+        rules: &CompiledRuleSet,
+        case: &crate::domain::OpenCase,
+    ) -> RouteDecision {
+        let mut decision = rules.route(case);
+        crate::routing::enforce_sensitive_floor(&mut decision, case, &self.tiers);
+        decision
+    }
+
+    /// Routes a new case with the rules in force; see [`route_with`](Self::route_with).
+    pub fn route(&self, case: &crate::domain::OpenCase) -> RouteDecision {
+        self.route_with(&self.rules, case)
+    }
+
+    /// Checks that every rule (and the default route) that names a team routes to
+    /// that team's tier.
+    pub fn check_rule_teams(&self, rules: &RuleSet) -> Result<(), ConfigError> {
+        let default_tier = rules.default.tier.as_deref().unwrap_or_default();
+        let origins = std::iter::once(("the default route".to_string(), &rules.default)).chain(
+            rules
+                .rules
+                .iter()
+                .map(|r| (format!("rule `{}`", r.id), &r.actions)),
+        );
+        for (origin, actions) in origins {
+            let (Some(team), tier) = (
+                &actions.team,
+                actions.tier.as_deref().unwrap_or(default_tier),
+            ) else {
+                continue;
+            };
+            if let Some(t) = self.teams.get(team.trim()) {
+                if t.tier != tier {
+                    return Err(ConfigError::Invalid(format!(
+                        "{origin} routes to team `{team}` at tier `{tier}`, but the team works `{}`",
+                        t.tier
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a hand-made route's team: it must exist and work the routed tier.
     pub fn check_route(&self, tier: &Tier, team: Option<&str>) -> Result<(), ConfigError> {
         let Some(team) = team else {
@@ -431,6 +477,7 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             after
                 .rule_set()
                 .validate(&after.tiers, Some(&after.team_names()))?;
+            after.check_rule_teams(after.rule_set())?;
             ConfigEvent::TeamSaved(team)
         }
         ConfigCommand::RemoveTeam(name) => {
@@ -565,6 +612,7 @@ fn rule_index(rules: &RuleSet, id: &str) -> Result<usize, ConfigError> {
 /// Validates a new rule set and gives it the next version.
 fn rules_event(config: &Config, mut rules: RuleSet) -> Result<ConfigEvent, ConfigError> {
     rules.validate(&config.tiers, Some(&config.team_names()))?;
+    config.check_rule_teams(&rules)?;
     rules.version = config.rule_set().version + 1;
     Ok(ConfigEvent::RulesSet(rules))
 }

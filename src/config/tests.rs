@@ -369,3 +369,72 @@ fn a_bad_seed_file_is_refused_with_a_clear_error() {
     );
     assert!(bad_team.unwrap_err().to_string().contains("L7"));
 }
+
+#[test]
+fn a_rule_must_route_to_its_teams_tier() {
+    let mut c = standard();
+    let mut rules = c.rule_set().clone();
+    rules.rules[2].actions.tier = Some("L1".into()); // `incident` team works L2
+    let err = decide(
+        &c,
+        ConfigCommand::SetRules {
+            rules,
+            expected_version: None,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("team `incident` at tier `L1`"),
+        "{err}"
+    );
+    // Moving a team away from the tier its rule routes to is refused too.
+    let moved = decide(&c, ConfigCommand::UpdateTeam(team("key-accounts", "L3"))).unwrap_err();
+    assert!(moved.to_string().contains("key-accounts"), "{moved}");
+    apply(
+        &mut c,
+        ConfigCommand::UpdateTeam(team("key-accounts", "L2")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn social_posts_about_billing_stay_private_whatever_the_rule_order() {
+    let mut c = standard();
+    let mut rules = c.rule_set().clone();
+    // A catch-all for social channels, put before the sensitive rule.
+    rules.rules.insert(
+        0,
+        Rule {
+            id: "social".into(),
+            name: "Social front line".into(),
+            enabled: true,
+            condition: Condition::Channel(vec![Channel::SocialPublic, Channel::SocialDm]),
+            actions: Actions {
+                tier: Some("L1".into()),
+                team: Some("general".into()),
+                ..Actions::default()
+            },
+        },
+    );
+    apply(
+        &mut c,
+        ConfigCommand::SetRules {
+            rules,
+            expected_version: None,
+        },
+    )
+    .unwrap();
+    let refund = c.route(&case("Please refund me", Channel::SocialPublic));
+    assert_eq!(refund.rule_id.as_deref(), Some("social"));
+    assert!(refund.actions.sensitive);
+    assert_eq!(refund.actions.tier.as_deref(), Some("L2"));
+    assert_eq!(refund.actions.team, None, "the L1 team does not follow");
+    assert!(refund.explanation.last().unwrap().contains("`refund`"));
+    // Other social posts follow the rule as written.
+    let hello = c.route(&case("Love the new app", Channel::SocialPublic));
+    assert!(!hello.actions.sensitive);
+    assert_eq!(hello.actions.tier.as_deref(), Some("L1"));
+    // Not a social channel: the rule's route stands (the standard rules decide).
+    let email = c.route(&case("Please refund me", Channel::Email));
+    assert!(!email.actions.sensitive);
+}

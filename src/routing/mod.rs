@@ -41,5 +41,6 @@ mod tests;
 pub use engine::{CompiledRuleSet, RouteDecision};
 pub use rule::{Actions, Condition, Rule, RuleError, RuleOrigin, RuleSet};
 pub use standard::{
-    front_line, sensitive_floor, OUTAGE_KEYWORDS, SENSITIVE_KEYWORDS, STANDARD_TEAMS,
+    enforce_sensitive_floor, front_line, sensitive_floor, OUTAGE_KEYWORDS, SENSITIVE_KEYWORDS,
+    STANDARD_TEAMS,
 };

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::engine::CompiledRuleSet;
+use super::engine::RouteDecision;
 use crate::domain::{CaseId, OpenCase};
 
 /// Where a case went (or would go).
@@ -48,16 +48,16 @@ pub struct Simulation {
     pub changes: Vec<ChangedCase>,
 }
 
-/// Routes every case through `proposed` and compares with how it was routed.
-/// `cases` yields each case's id, what it was opened with, and its first route.
+/// Routes every case with `route` (the proposed rules) and compares with how it was
+/// routed. `cases` yields each case's id, what it was opened with, and its first route.
 pub fn simulate<'a>(
-    proposed: &CompiledRuleSet,
+    route: impl Fn(&OpenCase) -> RouteDecision,
     cases: impl IntoIterator<Item = (CaseId, &'a OpenCase, Placement)>,
     max_changes: usize,
 ) -> Simulation {
     let mut sim = Simulation::default();
     for (id, open, before) in cases {
-        let decision = proposed.route(open);
+        let decision = route(open);
         let after = Placement {
             tier: decision.actions.tier.clone().unwrap_or_default(),
             team: decision.actions.team.clone(),

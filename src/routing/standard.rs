@@ -16,8 +16,9 @@
 //! n ≥ 2 on the ladder, or the top tier of a ladder that has none; "L1" means
 //! [`front_line`]: `L1`, or the lowest tier not named `L0`.
 
+use super::engine::RouteDecision;
 use super::rule::{Actions, Condition, Rule, RuleSet};
-use crate::domain::{Channel, Priority, Segment, Tier, TierLadder};
+use crate::domain::{Channel, OpenCase, Priority, Segment, Tier, TierLadder};
 
 /// Words that signal billing, account or (protected) health data. Keywords match
 /// whole words, so inflected forms are listed separately.
@@ -159,4 +160,44 @@ impl RuleSet {
             },
         }
     }
+}
+
+/// The first of [`SENSITIVE_KEYWORDS`] that `text` contains as whole words.
+pub fn sensitive_keyword_in(text: &str) -> Option<&'static str> {
+    let text = super::engine::words(text);
+    SENSITIVE_KEYWORDS.iter().copied().find(|k| {
+        let k = super::engine::words(k);
+        !k.is_empty() && text.windows(k.len()).any(|w| w == k.as_slice())
+    })
+}
+
+/// The domain's **must**, enforced after the rules whatever their order: a case on a
+/// public or direct social channel whose subject or body mentions billing, account or
+/// health data is routed sensitive (private channel) at [`sensitive_floor`] or above.
+/// When this raises the tier, the rule's team (of the lower tier) is dropped. The
+/// decision's explanation says so.
+pub fn enforce_sensitive_floor(decision: &mut RouteDecision, case: &OpenCase, tiers: &TierLadder) {
+    if !matches!(case.channel, Channel::SocialPublic | Channel::SocialDm) {
+        return;
+    }
+    let floor = sensitive_floor(tiers);
+    let rank = |t: &Option<String>| t.as_deref().and_then(|t| tiers.rank(&Tier::new(t)));
+    let below = rank(&decision.actions.tier) < tiers.rank(&floor);
+    if decision.actions.sensitive && !below {
+        return;
+    }
+    let text = format!("{}\n{}", case.subject, case.body);
+    let Some(keyword) = sensitive_keyword_in(&text) else {
+        return;
+    };
+    decision.actions.sensitive = true;
+    if below {
+        decision.actions.tier = Some(floor.0.clone());
+        decision.actions.team = None;
+    }
+    decision.explanation.push(format!(
+        "social post mentions `{keyword}`: kept private at tier {} (billing, account and \
+         health data must leave social channels)",
+        decision.actions.tier.as_deref().unwrap_or_default()
+    ));
 }
