@@ -1,4 +1,4 @@
-//! The `swarmdesk` command line: serve, replay, export, import, demo, schema.
+//! The `swarmdesk` command line: serve, replay, export, import, demo, schema, token.
 
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::ConfigSeed;
-use crate::domain::{Actor, CaseId, TierLadder, Timestamp};
+use crate::domain::{Actor, AgentId, CaseId, Role, TierLadder, Timestamp};
 use crate::events::{payload_from_json, payload_json};
 use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
 use crate::server::{self, ServerOptions};
@@ -57,6 +57,35 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Issue, revoke and list bearer tokens (with the server stopped: the store
+    /// admits one process at a time).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Issue a token for a user; it is printed once and stored only as a hash.
+    Create {
+        /// admin, lead, agent, auditor or customer.
+        #[arg(long)]
+        role: String,
+        /// The user (agent id, or customer id for customers).
+        #[arg(long)]
+        user: String,
+        /// Tiers an agent or lead works when not in the agent directory, e.g. `L1,L2`.
+        #[arg(long, value_delimiter = ',')]
+        tiers: Vec<String>,
+        /// When it stops working (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: String },
+    /// List tokens: ids, users, roles (never the tokens themselves).
+    List,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -320,6 +349,47 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             store.shutdown().await?;
         }
         Command::Schema => print!("{}", crate::api::sdl()),
+        Command::Token { action } => {
+            let app = server::open_app(&ServerOptions::new(cli.data)).await?;
+            let admin = Actor::new("cli", Role::Admin)?;
+            let done = match action {
+                TokenAction::Create {
+                    role,
+                    user,
+                    tiers,
+                    expires_at,
+                } => {
+                    let expires = expires_at
+                        .map(|t| Timestamp::parse_rfc3339(&t))
+                        .transpose()?;
+                    let user = AgentId::new(user)?;
+                    let role: Role = role.parse()?;
+                    if role == Role::System {
+                        anyhow::bail!("tokens cannot act as the system");
+                    }
+                    app.issue_token(&admin, user, role, tiers, expires)
+                        .await
+                        .map(|(token, id)| println!("token {id} {token}"))
+                }
+                TokenAction::Revoke { id } => app
+                    .revoke_token(&admin, &id)
+                    .await
+                    .map(|()| println!("revoked {id}")),
+                TokenAction::List => {
+                    for t in app.tokens().list() {
+                        println!(
+                            "{}  {:<8} {}",
+                            t.token_id,
+                            t.grant.actor.role.as_str(),
+                            t.grant.actor.id
+                        );
+                    }
+                    Ok(())
+                }
+            };
+            server::close_app(app).await?;
+            done?;
+        }
     }
     Ok(())
 }

@@ -244,31 +244,37 @@ impl Running {
             self.handle.stop(false).await;
         }
         let _ = self.server.await;
-        // Workers and WebSocket sessions release their handles as they wind down; the
-        // log can only be closed (and its file lock released) after the last one.
-        let mut app = self.app;
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        let app = loop {
-            match Arc::try_unwrap(app) {
-                Ok(app) => break app,
-                Err(shared) if tokio::time::Instant::now() < deadline => {
-                    app = shared;
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-                Err(_) => {
-                    return Err(ServerError::Config(
-                        "the server did not release the store in time".into(),
-                    ))
-                }
-            }
-        };
-        let store = app.store().clone();
-        app.into_projections().stop().await?;
-        store.shutdown().await?;
-        drop(store);
+        close_app(self.app).await?;
         info!("swarmdesk stopped");
         Ok(())
     }
+}
+
+/// Closes an application: waits until nothing else holds it (workers and WebSocket
+/// sessions release their handles as they wind down), snapshots the projections,
+/// then flushes and closes the log, releasing its file lock.
+pub async fn close_app(app: Arc<App>) -> Result<(), ServerError> {
+    let mut app = app;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let app = loop {
+        match Arc::try_unwrap(app) {
+            Ok(app) => break app,
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                app = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                return Err(ServerError::Config(
+                    "the server did not release the store in time".into(),
+                ))
+            }
+        }
+    };
+    let store = app.store().clone();
+    app.into_projections().stop().await?;
+    store.shutdown().await?;
+    drop(store);
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::error::{bad_input, gql, not_found};
 use super::types::*;
-use super::{app, guard, parse_case_id};
+use super::{guard, parse_case_id};
 use crate::domain::{AgentId, Role, Tier};
 use crate::projection::CaseFilter;
 
@@ -197,7 +197,8 @@ impl CaseQuery {
 
     /// The configured tiers, lowest first.
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(app(ctx)?
+        Ok(guard(ctx)?
+            .app
             .tiers()
             .tiers()
             .iter()

@@ -90,3 +90,70 @@ async fn serve_demo_answers_with_its_printed_tokens_and_stops_on_sigterm() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("cases {cases} ")), "{text}");
 }
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+        .args(args)
+        .env("SWARMDESK_DATA", dir)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `swarmdesk token create` issues a token a server then accepts; `revoke` ends it;
+/// bad input is refused with a message and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_cli_issues_tokens_the_server_accepts_and_revokes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(
+        dir.path(),
+        &[
+            "token", "create", "--role", "agent", "--user", "zoe", "--tiers", "L1",
+        ],
+    );
+    assert!(ok, "{err}");
+    let parts: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(parts[0], "token", "{out}");
+    let (id, token) = (parts[1].to_string(), parts[2].to_string());
+    assert!(token.starts_with("sd_"), "{out}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["token", "create", "--role", "wizard", "--user", "x"],
+    );
+    assert!(!ok && err.contains("unknown role"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "token", "create", "--role", "agent", "--user", "x", "--tiers", "L9",
+        ],
+    );
+    assert!(!ok && err.contains("L9"), "{err}");
+    let (ok, out, _) = cli(dir.path(), &["token", "list"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "only the valid token was issued: {out}"
+    );
+    assert!(out.contains(&id) && out.contains("zoe"), "{out}");
+
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let me = s.ok_as(&token, "{ me { id role } }", json!({})).await;
+    assert_eq!(me["me"], json!({ "id": "zoe", "role": "AGENT" }), "{me}");
+    let dir = s.stop().await;
+
+    let (ok, out, err) = cli(dir.path(), &["token", "revoke", &id]);
+    assert!(ok && out.contains(&id), "{err}");
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let refused = s.gql_as(&token, "{ me { id } }", json!({})).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+    s.stop().await;
+}
