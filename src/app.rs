@@ -116,6 +116,51 @@ pub fn decode(record: &RecordedEvent) -> Result<CaseEvent, AppError> {
     )?)
 }
 
+/// Any event family the log holds, in the form the store takes.
+trait Recordable {
+    fn record(&self) -> NewEvent;
+}
+
+macro_rules! recordable {
+    ($($family:ty),*) => {$(
+        impl Recordable for $family {
+            fn record(&self) -> NewEvent {
+                NewEvent {
+                    event_type: self.event_type().into(),
+                    schema_version: self.schema_version(),
+                    payload: self.encode(),
+                }
+            }
+        }
+    )*};
+}
+
+recordable!(CaseEvent, AccessEvent, ConfigEvent);
+
+/// An append of `events` by `actor` at `at`, in a new correlation, without an
+/// idempotency key.
+fn append_request(
+    stream: &str,
+    expected: ExpectedVersion,
+    actor: &Actor,
+    at: Timestamp,
+    events: &[impl Recordable],
+) -> AppendRequest {
+    AppendRequest {
+        stream: stream.into(),
+        expected,
+        idempotency_key: None,
+        fingerprint: 0,
+        metadata: Metadata {
+            actor: actor.clone(),
+            occurred_at: at,
+            correlation_id: Ulid::new(),
+            causation_id: None,
+        },
+        events: events.iter().map(Recordable::record).collect(),
+    }
+}
+
 /// Longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
@@ -185,23 +230,13 @@ impl App {
         stream: &str,
         event: &AccessEvent,
     ) -> Result<(), AppError> {
-        let request = AppendRequest {
-            stream: stream.into(),
-            expected: ExpectedVersion::Any,
-            idempotency_key: None,
-            fingerprint: 0,
-            metadata: Metadata {
-                actor: by.clone(),
-                occurred_at: self.clock.now(),
-                correlation_id: Ulid::new(),
-                causation_id: None,
-            },
-            events: vec![NewEvent {
-                event_type: event.event_type().into(),
-                schema_version: event.schema_version(),
-                payload: event.encode(),
-            }],
-        };
+        let request = append_request(
+            stream,
+            ExpectedVersion::Any,
+            by,
+            self.clock.now(),
+            std::slice::from_ref(event),
+        );
         let outcome = self.store.append(request).await?;
         self.projections.wait_for(outcome.last_position).await?;
         Ok(())
@@ -318,26 +353,13 @@ impl App {
         expected: u64,
         events: &[ConfigEvent],
     ) -> Result<Arc<Config>, AppError> {
-        let request = AppendRequest {
-            stream: config::CONFIG_STREAM.into(),
-            expected: ExpectedVersion::Exact(expected),
-            idempotency_key: None,
-            fingerprint: 0,
-            metadata: Metadata {
-                actor: by.clone(),
-                occurred_at: self.clock.now(),
-                correlation_id: Ulid::new(),
-                causation_id: None,
-            },
-            events: events
-                .iter()
-                .map(|e| NewEvent {
-                    event_type: e.event_type().into(),
-                    schema_version: e.schema_version(),
-                    payload: e.encode(),
-                })
-                .collect(),
-        };
+        let request = append_request(
+            config::CONFIG_STREAM,
+            ExpectedVersion::Exact(expected),
+            by,
+            self.clock.now(),
+            events,
+        );
         let outcome = self.store.append(request).await?;
         let applied = {
             let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
@@ -641,26 +663,16 @@ impl App {
                     sla: &config.sla,
                 };
                 let events = decide_all(&state, commands.clone(), &ctx)?;
-                let request = AppendRequest {
-                    stream: case_id.stream(),
-                    expected: ExpectedVersion::Exact(state.version),
-                    idempotency_key: opts.idempotency_key.clone(),
-                    fingerprint: fp,
-                    metadata: Metadata {
-                        actor: actor.clone(),
-                        occurred_at: now,
-                        correlation_id,
-                        causation_id: None,
-                    },
-                    events: events
-                        .iter()
-                        .map(|e| NewEvent {
-                            event_type: e.event_type().into(),
-                            schema_version: e.schema_version(),
-                            payload: e.encode(),
-                        })
-                        .collect(),
-                };
+                let mut request = append_request(
+                    &case_id.stream(),
+                    ExpectedVersion::Exact(state.version),
+                    actor,
+                    now,
+                    &events,
+                );
+                request.idempotency_key = opts.idempotency_key.clone();
+                request.fingerprint = fp;
+                request.metadata.correlation_id = correlation_id;
                 match self.store.append(request).await {
                     Ok(outcome) if outcome.deduplicated => return self.written(outcome).await,
                     Ok(outcome) => {

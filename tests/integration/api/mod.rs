@@ -140,6 +140,17 @@ impl TestServer {
         d["openCase"]["id"].as_str().unwrap().to_string()
     }
 
+    /// The case's history as the admin sees it: `type` and `payload` of each event.
+    pub async fn history(&self, id: &Value) -> Vec<Value> {
+        let h = self
+            .ok(
+                "query($id: ID!) { caseHistory(caseId: $id) { type payload } }",
+                json!({ "id": id }),
+            )
+            .await;
+        h["caseHistory"].as_array().unwrap().clone()
+    }
+
     pub async fn ws(&self, protocol: &str, token: &str) -> Ws {
         Ws::connect(&self.url, protocol, token).await
     }

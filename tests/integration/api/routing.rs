@@ -94,18 +94,10 @@ async fn case(s: &TestServer, token: &str, id: &Value) -> Value {
 
 /// The payload of the case's `CaseRouted` event (the routing at open).
 async fn routed(s: &TestServer, id: &Value) -> Value {
-    let h = s
-        .ok(
-            "query($id: ID!) { caseHistory(caseId: $id) { type payload } }",
-            json!({ "id": id }),
-        )
-        .await;
-    h["caseHistory"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let h = s.history(id).await;
+    h.iter()
         .find(|e| e["type"] == "CaseRouted")
-        .unwrap_or_else(|| panic!("no CaseRouted in {h}"))["payload"]
+        .unwrap_or_else(|| panic!("no CaseRouted in {h:?}"))["payload"]
         .clone()
 }
 

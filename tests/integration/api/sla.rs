@@ -36,15 +36,8 @@ const POLICY: &str = r#"mutation {
 const SLA: &str = "query($id: ID!) { case(id: $id) { version tier sla { policyId firstResponseDue resolutionDue breached nextDeadline } awaitingCustomerSince } }";
 
 async fn history_types(s: &TestServer, id: &str) -> Vec<String> {
-    let h = s
-        .ok(
-            "query($id: ID!) { caseHistory(caseId: $id) { type } }",
-            json!({ "id": id }),
-        )
-        .await;
-    h["caseHistory"]
-        .as_array()
-        .unwrap()
+    s.history(&json!(id))
+        .await
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
         .collect()
