@@ -141,8 +141,14 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
             u["change"].as_str().unwrap(),
             u["eventType"].as_str().unwrap()
         ));
+        // The queue is shown as it is when the update is sent: a subscriber that lags
+        // (a loaded machine) may already see the case gone; never anything else.
         let len = u["queue"]["length"].as_u64().unwrap();
-        assert_eq!(len, if u["change"] == "LEFT" { 0 } else { 1 });
+        if u["change"] == "LEFT" {
+            assert_eq!(len, 0);
+        } else {
+            assert!(len <= 1, "{u}");
+        }
     }
     assert_eq!(
         changes,
