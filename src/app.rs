@@ -425,12 +425,9 @@ impl App {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
-        let turn = self.assigning.lock().await;
-        let commands = self.routed(&open)?;
-        // Keep the turn only if routing assigned someone (until `write` has waited
-        // for the projections, so the next assignment sees the load).
-        let assigns = commands.iter().any(|c| matches!(c, Command::Assign { .. }));
-        let _turn = assigns.then_some(turn);
+        // Held until `write` has waited for the projections, so the next assignment
+        // sees this one's load.
+        let (commands, _turn) = self.routed(&open).await?;
         self.write(
             actor,
             open.case_id,
@@ -448,12 +445,18 @@ impl App {
     /// the route. Its `auto_assign` action assigns the least loaded eligible agent of
     /// the routed team; `start_swarm` starts a swarm led by that agent (both are
     /// skipped when no agent is free).
-    fn routed(&self, open: &OpenCase) -> Result<Vec<Command>, AppError> {
+    /// Returns the assignment turn when an agent was picked, to hold until written.
+    async fn routed(
+        &self,
+        open: &OpenCase,
+    ) -> Result<(Vec<Command>, Option<tokio::sync::MutexGuard<'_, ()>>), AppError> {
         let config = self.config();
         let decision = config.route(open);
         let route = decision.to_route_case().map_err(ConfigError::from)?;
         let actions = &decision.actions;
+        let mut turn = None;
         let agent = if actions.auto_assign || actions.start_swarm {
+            turn = Some(self.assigning.lock().await);
             let p = self.projections.read();
             let load = |a: &AgentId| p.workload(a).map_or(0, |w| w.assigned.len());
             config.least_loaded(&route.tier, route.team.as_deref(), &open.language, load)
@@ -461,6 +464,7 @@ impl App {
             None
         };
         let mut commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        let agent_picked = agent.is_some();
         if let Some(agent) = agent {
             if actions.auto_assign {
                 commands.push(Command::Assign {
@@ -477,7 +481,7 @@ impl App {
                 });
             }
         }
-        Ok(commands)
+        Ok((commands, turn.filter(|_| agent_picked)))
     }
 
     /// The rule set with `version`, as it was recorded on the config stream.
