@@ -57,6 +57,15 @@ fn feed(
     }))
 }
 
+/// A breach, or an escalation step that asks to notify the lead.
+fn is_sla_alert(e: &RecordedEvent) -> bool {
+    match CaseEvent::decode(&e.event_type, e.schema_version, &e.payload) {
+        Ok(CaseEvent::SlaBreached(_)) => true,
+        Ok(CaseEvent::SlaEscalated(step)) => step.notify_lead,
+        _ => false,
+    }
+}
+
 /// Where a case's stream reaches `from_version`, or the next position if not yet.
 async fn case_start(app: &App, id: CaseId, from_version: u64) -> Result<u64> {
     // Read the head first: anything appended after it has a later position.
@@ -142,6 +151,22 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
         Ok(feed(ctx, &g, from_position)?.map(EventObj))
+    }
+
+    /// SLA alerts on the cases the caller may see: every `SlaBreached`, and every
+    /// `SlaEscalated` step that notifies the lead. Live from now, or replayed from
+    /// `fromPosition`. Staff only.
+    async fn sla_alerts(
+        &self,
+        ctx: &Context<'_>,
+        from_position: Option<u64>,
+    ) -> Result<impl Stream<Item = EventObj>> {
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        let from = from_position.unwrap_or_else(|| g.app.store().head() + 1);
+        Ok(feed(ctx, &g, from)?
+            .filter(|e| std::future::ready(is_sla_alert(e)))
+            .map(EventObj))
     }
 
     /// A tier queue: its current state first, then one update per change to it.

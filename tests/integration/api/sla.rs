@@ -232,3 +232,38 @@ async fn sla_configuration_is_validated_and_admin_only() {
     assert_eq!(s.head(), head, "refused changes write nothing");
     s.stop().await;
 }
+
+/// A lead subscribed to SLA alerts hears of the escalation step that notifies them and
+/// of the breach, live; an agent of another tier hears nothing of that case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leads_get_sla_alerts_live_for_the_cases_they_see() {
+    let clock = ManualClock::new(MONDAY_9);
+    let s = start_at(tempfile::tempdir().unwrap(), &clock).await;
+    s.ok(POLICY, json!({})).await;
+    // An urgent outage: the standard `incident` rule sends it to L2, dana's tier.
+    let id = s.open_case("Checkout is down", "URGENT").await;
+    // From the next position on, however late the subscriptions start.
+    let alerts = "subscription($p: Int!) { slaAlerts(fromPosition: $p) { caseId type payload } }";
+    let from = json!({ "p": s.head() + 1 });
+    let mut dana = s.ws("graphql-transport-ws", "dana-token").await;
+    dana.subscribe("a", alerts, from.clone()).await;
+    let mut alice = s.ws("graphql-transport-ws", "alice-token").await;
+    alice.subscribe("a", alerts, from).await;
+
+    clock.set(MONDAY_9.plus_secs(61 * 60));
+    sweep_until(&s, &id, 5).await;
+    let first = dana.next_data().await["slaAlerts"].clone();
+    assert_eq!(first["caseId"], id.as_str());
+    assert_eq!(first["type"], "SlaBreached", "{first}");
+    let second = dana.next_data().await["slaAlerts"].clone();
+    assert_eq!(second["type"], "SlaEscalated", "{second}");
+    assert_eq!(second["payload"]["notify_lead"], true);
+
+    // alice (L1) saw none of it: the next thing she gets is an alert on an L1 case.
+    let l1 = s.open_case("Payments slow", "URGENT").await;
+    clock.set(MONDAY_9.plus_secs(3 * 3600));
+    sweep_until(&s, &l1, 5).await;
+    let seen = alice.next_data().await["slaAlerts"].clone();
+    assert_eq!(seen["caseId"], l1.as_str(), "{seen}");
+    s.stop().await;
+}
