@@ -2,6 +2,7 @@
 //! refused change produces no event.
 
 use super::*;
+use crate::domain::calendar::Calendar;
 use crate::domain::{Channel, Customer, OpenCase, Priority, Segment};
 use crate::routing::{Actions, Condition, Rule};
 
@@ -437,4 +438,109 @@ fn social_posts_about_billing_stay_private_whatever_the_rule_order() {
     // Not a social channel: the rule's route stands (the standard rules decide).
     let email = c.route(&case("Please refund me", Channel::Email));
     assert!(!email.actions.sensitive);
+}
+
+// ---------------------------------------------------------------------------------
+// Golden fixture: configuration events written by v1 stay readable forever
+// ---------------------------------------------------------------------------------
+
+const FIXTURE_V1: &str = "tests/fixtures/config_events_v1.txt";
+
+/// One of every configuration event type, as this build writes them.
+fn every_config_event() -> Vec<ConfigEvent> {
+    let mut events = ConfigSeed::standard(TierLadder::standard(), None, None)
+        .events()
+        .unwrap();
+    events.push(ConfigEvent::AgentSaved(agent(
+        "alice",
+        &["general"],
+        &["L1"],
+        5,
+    )));
+    events.push(ConfigEvent::AgentRemoved(AgentRemoved {
+        id: AgentId::new("alice").unwrap(),
+    }));
+    events.push(ConfigEvent::TeamRemoved(TeamRemoved {
+        name: "incident".into(),
+    }));
+    events.push(ConfigEvent::CalendarSaved(Calendar {
+        id: "office".into(),
+        utc_offset_minutes: 60,
+        hours: vec![crate::domain::WorkingHours {
+            weekday: 0,
+            start_minute: 540,
+            end_minute: 1020,
+        }],
+        holidays: vec!["2026-12-25".into()],
+    }));
+    events.push(ConfigEvent::CalendarRemoved(CalendarRemoved {
+        id: "office".into(),
+    }));
+    events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
+        policies: vec![SlaPolicy {
+            id: "urgent".into(),
+            name: "Urgent".into(),
+            priorities: vec![Priority::Urgent],
+            segments: vec![Segment::B2b],
+            first_response_mins: Some(30),
+            resolution_mins: None,
+            calendar: Some("24x7".into()),
+            escalation: vec![crate::domain::EscalationStep {
+                after_mins: 15,
+                clock: crate::domain::SlaKind::FirstResponse,
+                raise_priority: true,
+                notify_lead: true,
+                escalate_tier: false,
+            }],
+        }],
+    }));
+    events
+}
+
+/// `type \t version \t payload hex \t payload JSON` per line.
+fn fixture_line(e: &ConfigEvent) -> String {
+    let hex: String = e.encode().iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}\t{}\t{}\t{}",
+        e.event_type(),
+        e.schema_version(),
+        hex,
+        e.to_json()
+    )
+}
+
+/// Every line of the frozen fixture decodes to the value it was written from (its
+/// JSON), whatever this build has become. `SWARMDESK_WRITE_FIXTURES=1` writes the file
+/// (only ever for a new schema version's lines).
+#[test]
+fn v1_config_fixture_stays_readable() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE_V1);
+    if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
+        let lines: Vec<String> = every_config_event().iter().map(fixture_line).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut types = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.splitn(4, '\t').collect();
+        assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
+        let version: u16 = f[1].parse().unwrap();
+        let bytes: Vec<u8> = (0..f[2].len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&f[2][i..i + 2], 16).unwrap())
+            .collect();
+        let decoded = ConfigEvent::decode(f[0], version, &bytes)
+            .unwrap_or_else(|e| panic!("v{version} `{}` is no longer readable: {e}", f[0]));
+        let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+        assert_eq!(
+            decoded.to_json(),
+            json,
+            "`{}` decodes to something else",
+            f[0]
+        );
+        types.insert(f[0].to_string());
+    }
+    let all: std::collections::BTreeSet<String> =
+        ConfigEvent::TYPES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(types, all, "the fixture has every configuration event type");
 }
