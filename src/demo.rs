@@ -304,7 +304,7 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
     let has = |t: &str| tiers.get(t).is_ok();
 
     for n in 0..cases {
-        clock.advance_secs(60 + rng.below(900) as i64);
+        clock.advance_secs(30 + rng.below(600) as i64);
         let (subject, body, priority, tags) = TOPICS[rng.below(TOPICS.len())];
         let (cid, cname, segment, key_account) = CUSTOMERS[rng.below(CUSTOMERS.len())];
         let customer_actor = Actor::new(cid, Role::Customer)?;
@@ -360,7 +360,7 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
         let roll = rng.below(100);
         let mut at = routed_to;
         if at == "L1" && roll >= 80 && has("L2") {
-            clock.advance_secs(300 + rng.below(3600) as i64);
+            clock.advance_secs(120 + rng.below(900) as i64);
             app.execute(
                 first,
                 id,
@@ -394,7 +394,7 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
             )
             .await?;
             if roll >= 95 && has("L3") {
-                clock.advance_secs(600 + rng.below(7200) as i64);
+                clock.advance_secs(120 + rng.below(1200) as i64);
                 app.execute(
                     a,
                     id,
@@ -415,7 +415,7 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
         }
         // Older cases are mostly resolved; the newest are still in the queues.
         if n < cases * 2 / 3 && rng.chance(85) {
-            clock.advance_secs(600 + rng.below(5400) as i64);
+            clock.advance_secs(120 + rng.below(600) as i64);
             let resolver = tier_agents(at)
                 .into_iter()
                 .next()

@@ -120,7 +120,9 @@ pub async fn load_demo(
     options: &ServerOptions,
     cases: usize,
 ) -> Result<(), ServerError> {
-    let clock = ManualClock::new(options.clock.now().plus_secs(-3 * 24 * 3600));
+    // The sample spans about three days (one clock, cases one after another) and ends
+    // an hour or two before now.
+    let clock = ManualClock::new(options.clock.now().plus_secs(-(3 * 24 + 12) * 3600));
     let runner = ProjectionRunner::start(store.clone()).await?;
     let seed = crate::demo::seed(&options.config);
     let config = seed

@@ -35,7 +35,7 @@ async fn readme_tour_runs_against_a_demo_server() {
 
     // The curl example's claim: the overcharged customer is urgent and private in L2, and
     // the bank-holiday questions wait behind every more urgent L1 case.
-    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive sla { policyId } } } }
+    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive openedAt sla { policyId } } } }
                      l1: tierQueue(tier: "L1", first: 500) { entries { rank case { subject priority openedAt sla { nextDeadline } } } } }"#, json!({})).await;
     let l2 = q["l2"]["entries"].as_array().unwrap();
     let over = l2
@@ -50,6 +50,14 @@ async fn readme_tour_runs_against_a_demo_server() {
     assert_eq!(over["case"]["priority"], "URGENT");
     assert_eq!(over["case"]["sensitive"], true);
     assert_eq!(over["case"]["sla"]["policyId"], "urgent");
+    // The sample lies in the past: the overnight case was opened before the server started.
+    let opened = over["case"]["openedAt"].as_str().unwrap();
+    let now = swarmdesk::domain::Timestamp::now();
+    let opened = swarmdesk::domain::Timestamp::parse_rfc3339(opened).unwrap();
+    assert!(
+        opened < now && opened > now.plus_secs(-24 * 3600),
+        "opened {opened:?}"
+    );
     let l1 = q["l1"]["entries"].as_array().unwrap();
     let holiday = l1
         .iter()
