@@ -17,6 +17,7 @@ pub struct Metrics {
     pub log_head: Gauge,
     pub projection_position: Gauge,
     pub websocket_connections: Gauge,
+    sla_events: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -35,6 +36,7 @@ impl Metrics {
         let log_head = Gauge::default();
         let projection_position = Gauge::default();
         let websocket_connections = Gauge::default();
+        let sla_events = Family::<Labels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -60,7 +62,13 @@ impl Metrics {
             "Open GraphQL WebSocket connections",
             websocket_connections.clone(),
         );
+        registry.register(
+            "sla_events",
+            "SLA breaches and escalation steps appended by the scheduler, by kind",
+            sla_events.clone(),
+        );
         Metrics {
+            sla_events,
             registry,
             requests,
             latency,
@@ -80,6 +88,13 @@ impl Metrics {
         self.latency
             .get_or_create(&vec![("route", route.to_string())])
             .observe(seconds);
+    }
+
+    /// Counts an SLA event the scheduler appended: `breach` or `escalation`.
+    pub fn sla_event(&self, kind: &'static str) {
+        self.sla_events
+            .get_or_create(&vec![("kind", kind.to_string())])
+            .inc();
     }
 
     pub fn render(&self) -> String {

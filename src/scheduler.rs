@@ -14,7 +14,8 @@ use tokio::sync::{watch, Notify};
 use tracing::{debug, info_span, warn, Instrument};
 
 use crate::app::{App, AppError, WriteOptions};
-use crate::domain::{sla_due, Actor, DomainError};
+use crate::domain::{sla_due, Actor, Command, DomainError};
+use crate::metrics::Metrics;
 
 /// A running scheduler; stop it with [`SlaScheduler::stop`].
 pub struct SlaScheduler {
@@ -25,13 +26,13 @@ pub struct SlaScheduler {
 
 impl SlaScheduler {
     /// Sweeps now, then every `every` (and whenever [`wake`](Self::wake) is called).
-    pub fn start(app: Arc<App>, every: Duration) -> Self {
+    pub fn start(app: Arc<App>, every: Duration, metrics: Arc<Metrics>) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let woken = wake.clone();
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = sweep(&app).await {
+                if let Err(e) = sweep(&app, &metrics).await {
                     warn!(error = %e, "SLA sweep failed; retrying at the next one");
                 }
                 tokio::select! {
@@ -58,7 +59,7 @@ impl SlaScheduler {
 
 /// One pass over the open cases: runs every SLA command due now. Returns how many
 /// were appended.
-pub async fn sweep(app: &App) -> Result<usize, AppError> {
+pub async fn sweep(app: &App, metrics: &Metrics) -> Result<usize, AppError> {
     let now = app.clock().now();
     let due: Vec<_> = {
         let p = app.projections().read();
@@ -72,12 +73,19 @@ pub async fn sweep(app: &App) -> Result<usize, AppError> {
     for (id, commands) in due {
         for command in commands {
             let name = command.name();
+            let kind = match command {
+                Command::RecordSlaBreach { .. } => "breach",
+                _ => "escalation",
+            };
             let run = app.execute(&system, id, command, WriteOptions::default());
             match run
                 .instrument(info_span!("sla", case = %id, command = name))
                 .await
             {
-                Ok(_) => appended += 1,
+                Ok(_) => {
+                    appended += 1;
+                    metrics.sla_event(kind);
+                }
                 // Already recorded, met or paused meanwhile: nothing to do.
                 Err(AppError::Domain(
                     e @ (DomainError::Sla { .. } | DomainError::InvalidTransition { .. }),

@@ -191,13 +191,14 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             });
         }
     }
+    let metrics = Arc::new(Metrics::new());
     let (shutdown_tx, shutdown) = Shutdown::new();
     let state = actix_web::web::Data::new(HttpState {
         schema: build_schema(app.clone(), shutdown.clone(), &options.query_limits),
         shutdown,
         app: app.clone(),
 
-        metrics: Arc::new(Metrics::new()),
+        metrics: metrics.clone(),
         limits: options.http_limits.clone(),
         rate: Default::default(),
     });
@@ -212,7 +213,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     .run();
     let handle = server.handle();
     let server = tokio::spawn(server);
-    let sla = SlaScheduler::start(app.clone(), options.sla_interval);
+    let sla = SlaScheduler::start(app.clone(), options.sla_interval, metrics);
     info!(%addr, head = app.store().head(), "swarmdesk listening");
     Ok(Running {
         addr,

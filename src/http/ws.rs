@@ -102,13 +102,12 @@ pub fn upgrade(
     let messages = messages
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE);
-    actix_web::rt::spawn(serve(
-        session,
-        messages,
-        inbox,
-        graphql,
-        state.shutdown.clone(),
-    ));
+    let metrics = state.metrics.clone();
+    let shutdown = state.shutdown.clone();
+    actix_web::rt::spawn(async move {
+        serve(session, messages, inbox, graphql, shutdown).await;
+        metrics.websocket_connections.dec();
+    });
     response
 }
 

@@ -96,6 +96,20 @@ async fn a_breach_is_appended_once_after_the_deadline_in_business_time() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let types = history_types(&s, &id).await;
     assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"swarmdesk_sla_events_total{kind="breach"} 1"#)
+            && metrics.contains(r#"swarmdesk_sla_events_total{kind="escalation"} 1"#),
+        "{metrics}"
+    );
 
     // Restart: the breach is not recorded again; the escalation step due at 90
     // working minutes (Tuesday 10:30) has not come yet.
@@ -265,5 +279,23 @@ async fn leads_get_sla_alerts_live_for_the_cases_they_see() {
     sweep_until(&s, &l1, 5).await;
     let seen = alice.next_data().await["slaAlerts"].clone();
     assert_eq!(seen["caseId"], l1.as_str(), "{seen}");
+
+    // The open-connections gauge follows connections closing.
+    let gauge = |m: String| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("swarmdesk_websocket_connections "))
+            .map(str::to_owned)
+    };
+    let scrape = || async {
+        let r = s.http.get(format!("{}/metrics", s.url)).send().await;
+        gauge(r.unwrap().text().await.unwrap())
+    };
+    assert_eq!(scrape().await.as_deref(), Some("2"));
+    drop(alice);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while scrape().await.as_deref() != Some("1") {
+        assert!(tokio::time::Instant::now() < deadline, "gauge never fell");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     s.stop().await;
 }
