@@ -18,8 +18,8 @@
 //! | 35..43  | occurred at, i64 big-endian (µs since the Unix epoch)  |
 //! | 43..59  | correlation id, u128 big-endian                        |
 //! | 59      | 1 if a causation id follows, else 0                    |
-//! | 60..76  | causation id, u128 big-endian (zeros when absent)      |
-//! | 76..    | postcard of (stream, event type, actor), then payload  |
+//! | 60..76  | causation id, u128 big-endian (only if it follows)     |
+//! | 60.. or 76.. | postcard of (stream, event type, actor), then payload |
 //!
 //! Position, version and id sit at fixed offsets so that a record can be encoded
 //! before the writer assigns them ([`assign`] patches them in), and every fixed field
@@ -46,8 +46,10 @@ mod v2 {
     pub const CORRELATION_ID: usize = 43;
     pub const HAS_CAUSATION: usize = 59;
     pub const CAUSATION_ID: usize = 60;
-    /// Where the postcard part starts.
-    pub const HEADER: usize = 76;
+    /// The header without a causation id.
+    pub const HEADER: usize = 60;
+    /// The header with one.
+    pub const HEADER_WITH_CAUSATION: usize = 76;
 }
 
 /// Metadata shared by the events of one command.
@@ -120,7 +122,7 @@ fn ulid_at(bytes: &[u8], at: usize) -> Ulid {
     Ulid(u128::from_be_bytes(array(bytes, at)))
 }
 
-/// The V2 header's fields, read from a record at least [`v2::HEADER`] bytes long.
+/// The V2 header's fields.
 struct Header {
     position: u64,
     version: u64,
@@ -129,11 +131,19 @@ struct Header {
     occurred_at: Timestamp,
     correlation_id: Ulid,
     causation_id: Option<Ulid>,
+    /// Where the postcard part starts.
+    len: usize,
 }
 
 impl Header {
     fn read(bytes: &[u8]) -> Result<Self, StoreError> {
-        if bytes.len() < v2::HEADER {
+        let len = match bytes.get(v2::HAS_CAUSATION) {
+            Some(0) => v2::HEADER,
+            Some(1) => v2::HEADER_WITH_CAUSATION,
+            Some(b) => return Err(corrupt(format!("causation flag {b}"))),
+            None => return Err(corrupt(format!("{} bytes", bytes.len()))),
+        };
+        if bytes.len() < len {
             return Err(corrupt(format!("{} bytes", bytes.len())));
         }
         Ok(Header {
@@ -143,11 +153,9 @@ impl Header {
             schema_version: u16::from_be_bytes(array(bytes, v2::SCHEMA_VERSION)),
             occurred_at: Timestamp(i64::from_be_bytes(array(bytes, v2::OCCURRED_AT))),
             correlation_id: ulid_at(bytes, v2::CORRELATION_ID),
-            causation_id: match bytes[v2::HAS_CAUSATION] {
-                0 => None,
-                1 => Some(ulid_at(bytes, v2::CAUSATION_ID)),
-                b => return Err(corrupt(format!("causation flag {b}"))),
-            },
+            causation_id: (len == v2::HEADER_WITH_CAUSATION)
+                .then(|| ulid_at(bytes, v2::CAUSATION_ID)),
+            len,
         })
     }
 }
@@ -196,7 +204,7 @@ impl<'a> EventRef<'a> {
             Some(&FORMAT_V2) => {
                 let h = Header::read(bytes)?;
                 let ((stream, event_type, actor), payload) =
-                    postcard::take_from_bytes::<(&str, &str, ActorRef)>(&bytes[v2::HEADER..])
+                    postcard::take_from_bytes::<(&str, &str, ActorRef)>(&bytes[h.len..])
                         .map_err(corrupt)?;
                 Ok(EventRef {
                     position: h.position,
@@ -240,7 +248,7 @@ impl RecordedEvent {
     /// The record in the current format, [`FORMAT_V2`].
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            v2::HEADER
+            v2::HEADER_WITH_CAUSATION
                 + 8
                 + self.stream.len()
                 + self.event_type.len()
@@ -256,8 +264,9 @@ impl RecordedEvent {
         out.extend_from_slice(&m.occurred_at.0.to_be_bytes());
         out.extend_from_slice(&m.correlation_id.0.to_be_bytes());
         out.push(m.causation_id.is_some() as u8);
-        out.extend_from_slice(&m.causation_id.map_or(0, |c| c.0).to_be_bytes());
-        debug_assert_eq!(out.len(), v2::HEADER);
+        if let Some(c) = m.causation_id {
+            out.extend_from_slice(&c.0.to_be_bytes());
+        }
         // Serializing strings and a plain struct into a Vec cannot fail.
         let mut out = postcard::to_extend(&(&self.stream, &self.event_type, &m.actor), out)
             .unwrap_or_default();
@@ -271,7 +280,7 @@ impl RecordedEvent {
             Some(&FORMAT_V2) => {
                 let h = Header::read(bytes)?;
                 let ((stream, event_type, actor), payload) =
-                    postcard::take_from_bytes::<(String, String, Actor)>(&bytes[v2::HEADER..])
+                    postcard::take_from_bytes::<(String, String, Actor)>(&bytes[h.len..])
                         .map_err(corrupt)?;
                 Ok(RecordedEvent {
                     position: h.position,

@@ -694,13 +694,44 @@ impl Writer {
         Ok(v)
     }
 
-    fn set_version(&mut self, stream: &str, version: u64) {
-        match self.versions.get_mut(stream) {
-            Some(v) => *v = version,
-            None => {
-                self.versions.insert(stream.to_string(), version);
+    /// Checks `expected` against the stream's current version and, if it holds, moves
+    /// the stream on by `n` versions. Returns the version before.
+    fn claim_versions(
+        &mut self,
+        stream: &str,
+        expected: ExpectedVersion,
+        n: u64,
+    ) -> Result<u64, StoreError> {
+        fn claim(
+            version: &mut u64,
+            stream: &str,
+            expected: ExpectedVersion,
+            n: u64,
+        ) -> Result<u64, StoreError> {
+            let current = *version;
+            match expected {
+                ExpectedVersion::Exact(expected) if expected != current => {
+                    Err(StoreError::VersionConflict {
+                        stream: stream.to_string(),
+                        expected,
+                        current,
+                    })
+                }
+                _ => {
+                    *version = current + n;
+                    Ok(current)
+                }
             }
         }
+        // One lookup for a stream the writer knows, which is the common case.
+        if let Some(version) = self.versions.get_mut(stream) {
+            return claim(version, stream, expected, n);
+        }
+        let shared = &self.shared;
+        let mut version = index::last_version(&shared.log, &shared.pending, stream, u64::MAX)?;
+        let claimed = claim(&mut version, stream, expected, n);
+        self.versions.insert(stream.to_string(), version);
+        claimed
     }
 
     fn next_id(&mut self) -> ulid::Ulid {
@@ -739,16 +770,8 @@ impl Writer {
                 ));
             }
         }
-        let current = self.current_version(&req.stream)?;
-        if let ExpectedVersion::Exact(expected) = req.expected {
-            if expected != current {
-                return Err(StoreError::VersionConflict {
-                    stream: req.stream,
-                    expected,
-                    current,
-                });
-            }
-        }
+        let n = req.events.len() as u64;
+        let current = self.claim_versions(&req.stream, req.expected, n)?;
         let first_position = self.next;
         let mut events = Vec::with_capacity(req.events.len());
         for (i, (mut record, mut bytes)) in req.events.into_iter().enumerate() {
@@ -761,8 +784,6 @@ impl Writer {
             events.push(record);
             self.next += 1;
         }
-        let n = events.len() as u64;
-        self.set_version(&req.stream, current + n);
         let outcome = AppendOutcome {
             stream: req.stream,
             first_version: current + 1,
