@@ -4,14 +4,16 @@
 //! One tree, `log`, holds everything an append writes, so that one `apply_batch` makes
 //! a whole group of appends atomic. Its key spaces, all with big-endian integers so
 //! that byte order is numeric order:
-//! - `e` + position(u64)                    -> the encoded [`RecordedEvent`]
+//! - `e` + position(u64)                    -> a page: the encoded [`RecordedEvent`]s
+//!   from that position on (see [`page`]; earlier builds stored one per key)
 //! - `i` + idempotency key                  -> the first [`IdempotentResult`]
 //! - `s` + stream + 0xFF + version(u64)     -> positions of that version and the next
 //!   ones (a run; UTF-8 never holds 0xFF)
 //! - `x`                                    -> the last position the `s` runs cover
 //!
 //! The stream index (`s`, `x`) is written lazily, one key per stream for many events;
-//! see [`index`]. An append writes one key per event plus its idempotency key.
+//! see [`index`]. So a group of appends writes a page per 4 KiB of records, plus the
+//! idempotency keys it uses.
 //!
 //! A second tree, `snapshots`, holds projection snapshots; losing it only costs a replay.
 //!
@@ -42,6 +44,7 @@
 //! next position is the last stored one plus one, read once at open.
 
 mod index;
+mod page;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -53,6 +56,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info_span};
 
 use self::index::Pending;
+use self::page::Pages;
 use super::envelope::assign;
 use super::{
     AppendOutcome, AppendRequest, EventRef, EventStore, ExpectedVersion, IdempotentResult,
@@ -138,7 +142,7 @@ struct Prepared {
     idempotency_key: Option<String>,
     fingerprint: u64,
     /// Each event and its encoded record, position, version and id still unset.
-    events: Vec<(Arc<RecordedEvent>, sled::IVec)>,
+    events: Vec<(Arc<RecordedEvent>, Vec<u8>)>,
 }
 
 impl Prepared {
@@ -162,7 +166,7 @@ impl Prepared {
                 metadata,
                 payload: e.payload,
             };
-            let bytes = sled::IVec::from(record.to_bytes());
+            let bytes = record.to_bytes();
             (Arc::new(record), bytes)
         };
         // Every event carries the metadata: clone it for all but the last.
@@ -222,7 +226,10 @@ impl SledStore {
         let log = db.open_tree("log")?;
         let snapshots = db.open_tree("snapshots")?;
         let head = match log.scan_prefix([key::EVENT]).next_back() {
-            Some(kv) => key::u64_suffix(&kv?.0),
+            Some(kv) => match page::records(&kv?.1).last() {
+                Some(record) => page::position_of(record?)?,
+                None => return Err(StoreError::Corrupt("empty page".into())),
+            },
             None => 0,
         };
         let indexed = match log.get(key::INDEXED)? {
@@ -236,13 +243,11 @@ impl SledStore {
             }
         };
         let mut pending = Pending::default();
-        if indexed < head {
-            for kv in log.range(key::event(indexed + 1)..=key::event(head)) {
-                let (_, bytes) = kv?;
-                let e = EventRef::decode(&bytes)?;
-                pending.push(e.stream, e.version, e.position)?;
-            }
-        }
+        scan(&log, indexed + 1, head, |_, record| {
+            let e = EventRef::decode(record)?;
+            pending.push(e.stream, e.version, e.position)?;
+            Ok(true)
+        })?;
         let (live, _) = broadcast::channel(options.live_buffer.max(16));
         let shared = Arc::new(Shared {
             db,
@@ -291,13 +296,47 @@ impl SledStore {
     }
 
     fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
-        match self.shared.log.get(key::event(position))? {
-            Some(bytes) => RecordedEvent::from_bytes(&bytes),
-            None => Err(StoreError::Corrupt(format!(
-                "position {position} is indexed but missing"
-            ))),
+        let mut found = None;
+        scan(&self.shared.log, position, position, |_, record| {
+            found = Some(RecordedEvent::from_bytes(record)?);
+            Ok(false)
+        })?;
+        found.ok_or_else(|| {
+            StoreError::Corrupt(format!("position {position} is indexed but missing"))
+        })
+    }
+}
+
+/// Calls `visit` with each stored record from position `from` to `to` (inclusive), in
+/// order, until it returns `false`.
+fn scan(
+    log: &sled::Tree,
+    from: u64,
+    to: u64,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    if from > to {
+        return Ok(());
+    }
+    // The page holding `from` starts at or before it.
+    let start = match log.range(key::event(0)..=key::event(from)).next_back() {
+        Some(kv) => key::u64_suffix(&kv?.0),
+        None => from,
+    };
+    for kv in log.range(key::event(start)..=key::event(to)) {
+        let (_, value) = kv?;
+        for record in page::records(&value) {
+            let record = record?;
+            let position = page::position_of(record)?;
+            if position < from {
+                continue;
+            }
+            if position > to || !visit(position, record)? {
+                return Ok(());
+            }
         }
     }
+    Ok(())
 }
 
 fn failed_error() -> StoreError {
@@ -367,9 +406,10 @@ impl EventStore for SledStore {
         // Bound by head: only what is durable and published is visible to readers.
         let end = from.saturating_add(limit as u64 - 1).min(head);
         let mut out = Vec::with_capacity((end - from + 1) as usize);
-        for kv in self.shared.log.range(key::event(from)..=key::event(end)) {
-            out.push(RecordedEvent::from_bytes(&kv?.1)?);
-        }
+        scan(&self.shared.log, from, end, |_, record| {
+            out.push(RecordedEvent::from_bytes(record)?);
+            Ok(true)
+        })?;
         Ok(out)
     }
 
@@ -385,13 +425,10 @@ impl EventStore for SledStore {
             return Ok(visited);
         }
         // One range over everything durable; each record is decoded where sled holds it.
-        for kv in self.shared.log.range(key::event(from)..=key::event(head)) {
-            let (_, bytes) = kv?;
+        scan(&self.shared.log, from, head, |_, record| {
             visited += 1;
-            if !visit(EventRef::decode(&bytes)?) {
-                break;
-            }
-        }
+            Ok(visit(EventRef::decode(record)?))
+        })?;
         Ok(visited)
     }
 
@@ -622,23 +659,27 @@ impl Writer {
         }
         let first_position = self.next;
         let mut batch = sled::Batch::default();
+        let mut pages = Pages::default();
         let mut staged = Vec::new();
         // Idempotency keys this batch uses (earlier batches are in the tree already).
         let mut keys: HashMap<String, IdempotentResult> = HashMap::new();
         for job in jobs {
             staged.push(match job {
                 Job::Append(request, reply) => {
-                    match self.stage_append(request, &mut batch, &mut keys) {
+                    match self.stage_append(request, &mut batch, &mut pages, &mut keys) {
                         Ok((outcome, events)) => Staged::Append(reply, Ok(outcome), events),
                         Err(e) => Staged::Append(reply, Err(e), Vec::new()),
                     }
                 }
-                Job::Import(events, reply) => match self.stage_import(events, &mut batch) {
-                    Ok(events) => Staged::Import(reply, Ok(events.len() as u64), events),
-                    Err(e) => Staged::Import(reply, Err(e), Vec::new()),
-                },
+                Job::Import(events, reply) => {
+                    match self.stage_import(events, &mut batch, &mut pages) {
+                        Ok(events) => Staged::Import(reply, Ok(events.len() as u64), events),
+                        Err(e) => Staged::Import(reply, Err(e), Vec::new()),
+                    }
+                }
             });
         }
+        pages.close(&mut batch);
         // A group of rejections and deduplications writes nothing, but is still
         // answered after a flush (see the module documentation).
         let writes = self.next != first_position || !keys.is_empty();
@@ -742,6 +783,7 @@ impl Writer {
         &mut self,
         req: Prepared,
         batch: &mut sled::Batch,
+        pages: &mut Pages,
         keys: &mut HashMap<String, IdempotentResult>,
     ) -> Result<(AppendOutcome, Vec<Arc<RecordedEvent>>), StoreError> {
         if let Some(k) = &req.idempotency_key {
@@ -776,8 +818,8 @@ impl Writer {
         let mut events = Vec::with_capacity(req.events.len());
         for (i, (mut record, mut bytes)) in req.events.into_iter().enumerate() {
             let (position, version, id) = (self.next, current + 1 + i as u64, self.next_id());
-            assign(bytes.as_mut(), position, version, id);
-            batch.insert(&key::event(position), bytes);
+            assign(&mut bytes, position, version, id);
+            pages.push(batch, position, &bytes);
             // Not shared yet, so this patches in place.
             let r = Arc::make_mut(&mut record);
             (r.position, r.version, r.id) = (position, version, id);
@@ -810,6 +852,7 @@ impl Writer {
         &mut self,
         records: Vec<RecordedEvent>,
         batch: &mut sled::Batch,
+        pages: &mut Pages,
     ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         // Validate everything before staging anything: an import is all or nothing.
         let mut local: HashMap<String, u64> = HashMap::new();
@@ -838,7 +881,7 @@ impl Writer {
         }
         let mut out = Vec::with_capacity(records.len());
         for r in records {
-            batch.insert(&key::event(r.position), r.to_bytes());
+            pages.push(batch, r.position, &r.to_bytes());
             out.push(Arc::new(r));
         }
         self.next += out.len() as u64;
