@@ -5,32 +5,32 @@
 //! a whole group of appends atomic. Its key spaces, all with big-endian integers so
 //! that byte order is numeric order:
 //! - `e` + position(u64)                    -> a page: the encoded [`RecordedEvent`]s
-//!   from that position on (see [`page`]; earlier builds stored one per key)
+//!   from that position on (module `page`; earlier builds stored one per key)
 //! - `i` + idempotency key                  -> the first [`IdempotentResult`]
 //! - `s` + stream + 0xFF + version(u64)     -> positions of that version and the next
 //!   ones (a run; UTF-8 never holds 0xFF)
 //! - `x`                                    -> the last position the `s` runs cover
 //!
-//! The stream index (`s`, `x`) is written lazily, one key per stream for many events;
-//! see [`index`]. So a group of appends writes a page per 4 KiB of records, plus the
-//! idempotency keys it uses.
+//! A group of appends thus writes one page per 4 KiB or so of records, plus the
+//! idempotency keys it uses. The stream index (`s`, `x`) is derived from the pages and
+//! written lazily, one key per stream for many events (module `index`).
 //!
 //! A second tree, `snapshots`, holds projection snapshots; losing it only costs a replay.
 //!
 //! # Group commit, pipelined
 //! [`SledStore::append`] encodes the records in the caller's task (position, version
-//! and id are patched in later, see [`assign`](super::envelope::assign)) and sends them
-//! to the writer thread. The writer takes every request waiting (up to [`MAX_BATCH`]),
-//! checks each one's expected version and idempotency key against the log plus
-//! everything it staged before, assigns positions, versions and ids, writes the group
-//! with a single `apply_batch` and hands it to the flusher thread. The flusher makes
-//! everything applied so far durable with one `flush` (fsync), then advances the head,
-//! publishes the group's events and answers its requests, rejections included, in
-//! order. While it flushes, the writer already stages the next group; a flush due
-//! while the writer is applying a group waits (briefly) for that group, so that one
-//! fsync covers both. One writer means version checks and position assignment need no
-//! locks; one flush per group (or per several groups) means durability costs one fsync
-//! per group, not per request.
+//! and id are patched in later, see [`assign`]) and sends them to the writer thread.
+//! The writer takes every request waiting (up to [`MAX_BATCH`]), checks each one's
+//! expected version and idempotency key against the log plus everything it staged
+//! before, assigns positions, versions and ids, packs the records into pages, writes
+//! the group with a single `apply_batch` and hands it to the flusher thread. The
+//! flusher makes everything applied so far durable with one `flush` (fsync), then
+//! advances the head, publishes the group's events and answers its requests,
+//! rejections included, in order. While it flushes, the writer already stages the
+//! next group; a flush due while the writer is applying a group waits (briefly) for
+//! that group, so that one fsync covers both. One writer means version checks and
+//! position assignment need no locks; one flush per group (or per several groups)
+//! means durability costs one fsync per group, not per request.
 //!
 //! Readers see only what is durable: `read_all`, `replay`, `read_stream`,
 //! `stream_version` and `idempotent_result` stop at the head. A rejection (e.g. a
