@@ -243,7 +243,7 @@ impl SledStore {
             }
         };
         let mut pending = Pending::default();
-        scan(&log, indexed + 1, head, |_, record| {
+        scan(&log, indexed + 1, head, |record| {
             let e = EventRef::decode(record)?;
             pending.push(e.stream, e.version, e.position)?;
             Ok(true)
@@ -297,7 +297,7 @@ impl SledStore {
 
     fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
         let mut found = None;
-        scan(&self.shared.log, position, position, |_, record| {
+        scan(&self.shared.log, position, position, |record| {
             found = Some(RecordedEvent::from_bytes(record)?);
             Ok(false)
         })?;
@@ -313,7 +313,7 @@ fn scan(
     log: &sled::Tree,
     from: u64,
     to: u64,
-    mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+    mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
     if from > to {
         return Ok(());
@@ -331,7 +331,7 @@ fn scan(
             if position < from {
                 continue;
             }
-            if position > to || !visit(position, record)? {
+            if position > to || !visit(record)? {
                 return Ok(());
             }
         }
@@ -406,7 +406,7 @@ impl EventStore for SledStore {
         // Bound by head: only what is durable and published is visible to readers.
         let end = from.saturating_add(limit as u64 - 1).min(head);
         let mut out = Vec::with_capacity((end - from + 1) as usize);
-        scan(&self.shared.log, from, end, |_, record| {
+        scan(&self.shared.log, from, end, |record| {
             out.push(RecordedEvent::from_bytes(record)?);
             Ok(true)
         })?;
@@ -425,7 +425,7 @@ impl EventStore for SledStore {
             return Ok(visited);
         }
         // One range over everything durable; each record is decoded where sled holds it.
-        scan(&self.shared.log, from, head, |_, record| {
+        scan(&self.shared.log, from, head, |record| {
             visited += 1;
             Ok(visit(EventRef::decode(record)?))
         })?;
@@ -618,7 +618,8 @@ impl Writer {
                 // Only fails if the flusher is gone, which it is not while we hold it.
                 let _ = to_flusher.send(group);
             }
-            if self.pending_len() >= self.index_every {
+            let failed = self.shared.failed.load(Ordering::Acquire);
+            if !failed && self.pending_len() >= self.index_every {
                 self.write_index();
             }
         }
