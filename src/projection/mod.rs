@@ -168,16 +168,18 @@ struct IndexEntries {
 }
 
 impl IndexEntries {
+    /// The case's key in its tier's queue (if it is in one).
+    fn queue_key(c: &Case, id: CaseId) -> QueueKey {
+        QueueKey {
+            priority: c.priority,
+            opened_at: c.opened_at,
+            case: id,
+        }
+    }
+
     fn of(c: &Case, id: CaseId) -> Self {
         let queue = match (&c.tier, c.status) {
-            (Some(t), Status::Open) => Some((
-                t.clone(),
-                QueueKey {
-                    priority: c.priority,
-                    opened_at: c.opened_at,
-                    case: id,
-                },
-            )),
+            (Some(t), Status::Open) => Some((t.clone(), Self::queue_key(c, id))),
             _ => None,
         };
         let open = c.status == Status::Open;
@@ -198,15 +200,7 @@ impl IndexEntries {
         let open = c.status == Status::Open;
         let queue = match (&self.queue, &c.tier) {
             (None, tier) => !(open && tier.is_some()),
-            (Some((t, key)), Some(tier)) => {
-                open && t == tier
-                    && *key
-                        == QueueKey {
-                            priority: c.priority,
-                            opened_at: c.opened_at,
-                            case: id,
-                        }
-            }
+            (Some((t, key)), Some(tier)) => open && t == tier && *key == Self::queue_key(c, id),
             (Some(_), None) => false,
         };
         let members = match &c.swarm {
