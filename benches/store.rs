@@ -4,10 +4,11 @@
 //!    a 300-byte insert + flush one at a time, 64 inserts in one batch + flush, a scan.
 //! 2. `append_durable`: `EventStore::append` of one ~300-byte event, acknowledged only
 //!    once flushed, with 1, 8 and 64 concurrent writers (group commit at work).
-//! 3. `replay`: decoding and applying pre-written, realistic case events into
-//!    `Projections`, from memory and from the sled log (`rebuild`).
-//! 4. `codec`: encode + decode of a typical event, postcard (what the store uses)
-//!    against serde_json.
+//! 3. `replay`: decoding (in place, as `rebuild` does) and applying pre-written,
+//!    realistic case events into `Projections`, from memory and from the sled log
+//!    (`rebuild`).
+//! 4. `codec`: encode + decode of a typical event, the store's record format (V2:
+//!    binary header, postcard strings and payload) against serde_json.
 //!
 //! Run short: `cargo bench --bench store -- --warm-up-time 1 --measurement-time 3`.
 
@@ -25,7 +26,7 @@ use swarmdesk::projection::runner::rebuild;
 use swarmdesk::projection::Projections;
 use swarmdesk::store::sled::{SledOptions, SledStore};
 use swarmdesk::store::{
-    AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
+    AppendRequest, EventRef, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
 };
 use ulid::Ulid;
 
@@ -403,8 +404,7 @@ fn replay(c: &mut Criterion) {
         b.iter(|| {
             let mut p = Projections::new();
             for bytes in &encoded {
-                let record = RecordedEvent::from_bytes(bytes).unwrap();
-                p.apply(&record).unwrap();
+                p.apply_ref(EventRef::decode(bytes).unwrap()).unwrap();
             }
             assert_eq!(p.position(), n);
             p
@@ -440,7 +440,7 @@ struct JsonRecord {
 fn codec(c: &mut Criterion) {
     let record = typical_record(12_345);
     let event = typical_event();
-    let postcard_size = record.to_bytes().len();
+    let record_size = record.to_bytes().len();
     let as_json = |r: &RecordedEvent| JsonRecord {
         position: r.position,
         id: r.id,
@@ -453,12 +453,12 @@ fn codec(c: &mut Criterion) {
     };
     let json_size = serde_json::to_vec(&as_json(&record)).unwrap().len();
     eprintln!(
-        "codec: typical record is {postcard_size} bytes with postcard, {json_size} bytes as JSON"
+        "codec: typical record is {record_size} bytes in our format, {json_size} bytes as JSON"
     );
 
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("postcard_encode_decode", |b| {
+    group.bench_function("record_encode_decode", |b| {
         b.iter(|| {
             let r = RecordedEvent {
                 payload: event.encode(),

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::domain::{
     AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp,
 };
-use crate::store::RecordedEvent;
+use crate::store::{EventRef, RecordedEvent};
 
 pub use runner::{ProjectionRunner, SharedProjections};
 
@@ -195,17 +195,19 @@ struct IndexEntries {
 }
 
 impl IndexEntries {
+    /// The case's key in its tier's queue (if it is in one).
+    fn queue_key(c: &Case, id: CaseId) -> QueueKey {
+        QueueKey {
+            deadline: c.next_deadline(),
+            priority: c.priority,
+            opened_at: c.opened_at,
+            case: id,
+        }
+    }
+
     fn of(c: &Case, id: CaseId) -> Self {
         let queue = match (&c.tier, c.status) {
-            (Some(t), Status::Open) => Some((
-                t.clone(),
-                QueueKey {
-                    deadline: c.next_deadline(),
-                    priority: c.priority,
-                    opened_at: c.opened_at,
-                    case: id,
-                },
-            )),
+            (Some(t), Status::Open) => Some((t.clone(), Self::queue_key(c, id))),
             _ => None,
         };
         let open = c.status == Status::Open;
@@ -218,6 +220,25 @@ impl IndexEntries {
                 .unwrap_or_default(),
             assignee: c.assignee.clone().filter(|_| open),
         }
+    }
+
+    /// Whether `c`'s entries are exactly these: `*self == IndexEntries::of(c, id)`,
+    /// without building (and allocating) the right-hand side.
+    fn same_as(&self, c: &Case, id: CaseId) -> bool {
+        let open = c.status == Status::Open;
+        let queue = match (&self.queue, &c.tier) {
+            (None, tier) => !(open && tier.is_some()),
+            (Some((t, key)), Some(tier)) => open && t == tier && *key == Self::queue_key(c, id),
+            (Some(_), None) => false,
+        };
+        let members = match &c.swarm {
+            Some(s) => s.members.keys().eq(self.swarm_members.iter()),
+            None => self.swarm_members.is_empty(),
+        };
+        let same =
+            queue && members && self.assignee.as_ref() == c.assignee.as_ref().filter(|_| open);
+        debug_assert!(same == (*self == IndexEntries::of(c, id)));
+        same
     }
 }
 
@@ -234,40 +255,46 @@ impl Projections {
     /// Applies one recorded event. Events at or below [`position`](Self::position) are
     /// skipped. Events of other streams (configuration, access) only advance the position.
     pub fn apply(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
+        self.apply_ref(record.view())
+    }
+
+    /// [`apply`](Self::apply) for an event borrowed from the log (replays): the same
+    /// code, so live and rebuilt projections cannot differ.
+    pub fn apply_ref(&mut self, record: EventRef<'_>) -> Result<(), CodecError> {
         if record.position <= self.position {
             return Ok(());
         }
-        if let Some(id) = crate::domain::CaseId::from_stream(&record.stream) {
+        if let Some(id) = crate::domain::CaseId::from_stream(record.stream) {
             let event =
-                CaseEvent::decode(&record.event_type, record.schema_version, &record.payload)?;
-            self.apply_case(id, record, &event);
+                CaseEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            self.apply_case(id, &record, event);
         }
         self.position = record.position;
         self.events += 1;
         Ok(())
     }
 
-    fn apply_case(&mut self, id: CaseId, record: &RecordedEvent, event: &CaseEvent) {
-        let at = record.metadata.occurred_at;
+    fn apply_case(&mut self, id: CaseId, record: &EventRef<'_>, event: CaseEvent) {
+        let at = record.occurred_at;
         let view = self.cases.entry(id).or_insert_with(|| CaseView {
             case: Case::default(),
             messages: Vec::new(),
             last_position: 0,
         });
         let before = IndexEntries::of(&view.case, id);
-        view.case.apply(event, record.version, at);
+        view.case.apply(&event, record.version, at);
         view.last_position = record.position;
         if let CaseEvent::MessagePosted(m) = event {
             view.messages.push(Message {
                 id: record.version,
                 kind: m.kind,
-                author: m.author.clone(),
-                body: m.body.clone(),
+                author: m.author,
+                body: m.body,
                 at,
             });
         }
-        let after = IndexEntries::of(&view.case, id);
-        if before != after {
+        if !before.same_as(&view.case, id) {
+            let after = IndexEntries::of(&view.case, id);
             self.reindex(id, before, after);
         }
     }
@@ -307,8 +334,16 @@ impl Projections {
                 self.workload_mut(a).assigned.insert(id);
             }
         }
-        self.workload
-            .retain(|_, w| !w.assigned.is_empty() || !w.swarms.is_empty());
+        // Only agents that lost an entry can have become idle; drop them.
+        for a in before.swarm_members.iter().chain(&before.assignee) {
+            if self
+                .workload
+                .get(a)
+                .is_some_and(|w| w.assigned.is_empty() && w.swarms.is_empty())
+            {
+                self.workload.remove(a);
+            }
+        }
     }
 
     fn workload_mut(&mut self, agent: &AgentId) -> &mut Workload {

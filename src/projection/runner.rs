@@ -67,15 +67,26 @@ pub async fn rebuild(store: &dyn EventStore) -> Result<Projections, ProjectionEr
     Ok(p)
 }
 
-/// Applies everything in the log after `p`'s position.
+/// Applies everything in the log after `p`'s position, reading records in place
+/// ([`EventStore::replay`]) rather than copying them.
 pub async fn catch_up(store: &dyn EventStore, p: &mut Projections) -> Result<(), ProjectionError> {
     loop {
-        let page = store.read_all(p.position() + 1, 4096).await?;
-        if page.is_empty() {
-            return Ok(());
+        let mut failed = None;
+        let visited = store
+            .replay(p.position() + 1, &mut |e| match p.apply_ref(e) {
+                Ok(()) => true,
+                Err(err) => {
+                    failed = Some(err);
+                    false
+                }
+            })
+            .await?;
+        if let Some(err) = failed {
+            return Err(err.into());
         }
-        for e in &page {
-            p.apply(e)?;
+        // The log may have grown while we read it: go again until nothing is new.
+        if visited == 0 {
+            return Ok(());
         }
     }
 }

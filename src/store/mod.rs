@@ -19,7 +19,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::broadcast;
 
-pub use envelope::{Metadata, NewEvent, RecordedEvent};
+pub use envelope::{EventRef, Metadata, NewEvent, RecordedEvent};
 pub use feed::{subscribe_from, FeedStream};
 
 /// What the writer expects the stream's current version to be.
@@ -114,6 +114,34 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The whole log from global position `from` (1-based), at most `limit` events.
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Calls `visit` with every durable event from global position `from` (1-based),
+    /// in order, until it returns `false`: the fast path for replays, which need not
+    /// copy what they only look at. Returns how many events were visited.
+    ///
+    /// The default reads pages with [`read_all`](Self::read_all); a backend that can
+    /// decode records in place should do that instead.
+    async fn replay(
+        &self,
+        from: u64,
+        visit: &mut (dyn for<'e> FnMut(EventRef<'e>) -> bool + Send),
+    ) -> Result<u64, StoreError> {
+        let mut next = from.max(1);
+        let mut visited = 0;
+        loop {
+            let page = self.read_all(next, 4096).await?;
+            let Some(last) = page.last() else {
+                return Ok(visited);
+            };
+            next = last.position + 1;
+            for e in &page {
+                visited += 1;
+                if !visit(e.view()) {
+                    return Ok(visited);
+                }
+            }
+        }
+    }
 
     /// The stream's current version (0 if it does not exist).
     async fn stream_version(&self, stream: &str) -> Result<u64, StoreError>;

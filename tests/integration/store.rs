@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use swarmdesk::store::feed::FeedEvent;
 use swarmdesk::store::sled::SledOptions;
 use swarmdesk::store::{
-    subscribe_from, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, RecordedEvent,
-    StoreError,
+    subscribe_from, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotentResult,
+    RecordedEvent, StoreError,
 };
 use tokio::sync::Barrier;
 use ulid::Ulid;
@@ -920,6 +920,170 @@ fn sigkill_never_loses_an_acknowledged_append() {
         all_acks.len(),
         "no position was acknowledged twice"
     );
+}
+
+/// Every stream read every way (from each version, with limits) matches the log.
+async fn assert_streams_match_log(store: &dyn EventStore, log: &[RecordedEvent], why: &str) {
+    let mut streams: BTreeMap<&str, Vec<&RecordedEvent>> = BTreeMap::new();
+    for e in log {
+        streams.entry(e.stream.as_str()).or_default().push(e);
+    }
+    for (stream, events) in &streams {
+        let n = events.len() as u64;
+        assert_eq!(
+            store.stream_version(stream).await.unwrap(),
+            n,
+            "{why}: {stream}"
+        );
+        for from in 1..=n + 1 {
+            for limit in [1, 3, usize::MAX] {
+                let got = store.read_stream(stream, from, limit).await.unwrap();
+                let want: Vec<RecordedEvent> = events
+                    .iter()
+                    .skip(from as usize - 1)
+                    .take(limit)
+                    .map(|e| (*e).clone())
+                    .collect();
+                assert_eq!(got, want, "{why}: {stream} from {from} limit {limit}");
+            }
+        }
+    }
+    assert_eq!(store.stream_version("never-written").await.unwrap(), 0);
+}
+
+/// The stream index is written lazily (every 16 events in tests): streams read back
+/// the same from the index on disk, from memory and from both, live and after
+/// reopening. (After a crash, the SIGKILL test reads every acknowledged event back
+/// through its stream too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn streams_read_the_same_from_the_lazy_index_across_reopens() {
+    let dir = temp_dir();
+    let store = open_store(dir.path());
+    // Multi-event appends over a few streams, so runs cross index writes.
+    for i in 0..45u64 {
+        let n = 1 + (i % 3) as usize;
+        let events = (0..n).map(|k| raw_event(&format!("{i}-{k}"), 50)).collect();
+        let stream = format!("lazy-{}", i % 4);
+        store
+            .append(request(&stream, ExpectedVersion::Any, events))
+            .await
+            .unwrap();
+    }
+    let log = read_log(store.as_ref()).await;
+    assert_eq!(log.len(), 90);
+    assert_gapless(&log);
+    assert_streams_match_log(store.as_ref(), &log, "live").await;
+    close_store(store);
+
+    let store = open_store(dir.path());
+    assert_streams_match_log(store.as_ref(), &log, "after a clean reopen").await;
+    close_store(store);
+
+    // A store whose threshold is never reached writes its index only when it closes;
+    // reopening after a crash, before that, is the SIGKILL test's part.
+    let store = open_store_with(
+        dir.path(),
+        SledOptions {
+            index_every: usize::MAX,
+            ..test_options()
+        },
+    );
+    for i in 0..10 {
+        store
+            .append(request(
+                &format!("lazy-{}", i % 5),
+                ExpectedVersion::Any,
+                vec![raw_event(&format!("more-{i}"), 50)],
+            ))
+            .await
+            .unwrap();
+    }
+    let log = read_log(store.as_ref()).await;
+    assert_streams_match_log(store.as_ref(), &log, "unindexed, live").await;
+    close_store(store);
+    let store = open_store(dir.path());
+    assert_eq!(read_log(store.as_ref()).await, log);
+    assert_streams_match_log(store.as_ref(), &log, "indexed at close, reopened").await;
+    let o = store
+        .append(request(
+            "lazy-4",
+            ExpectedVersion::Exact(2),
+            vec![raw_event("last", 5)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((o.first_position, o.first_version), (101, 3));
+}
+
+/// A data directory written by builds before FORMAT_V2 and the lazy index (FORMAT_V1
+/// records, one index key per event, no `x` key) opens, reads and continues.
+#[tokio::test]
+async fn a_log_written_by_earlier_builds_stays_readable_and_continues() {
+    let dir = temp_dir();
+    let log: Vec<RecordedEvent> = (1..=7)
+        .map(|p| recorded(p, ["old-a", "old-b"][(p % 2) as usize], p.div_ceil(2)))
+        .collect();
+    let first_b = log.iter().find(|e| e.stream == "old-b").unwrap();
+    let outcome = AppendOutcome {
+        stream: "old-b".into(),
+        first_version: 1,
+        last_version: 1,
+        first_position: first_b.position,
+        last_position: first_b.position,
+        deduplicated: false,
+    };
+    {
+        // The layout those builds wrote, byte for byte.
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("log").unwrap();
+        let mut batch = sled::Batch::default();
+        for e in &log {
+            let mut record = vec![1u8];
+            record.extend(postcard::to_allocvec(e).unwrap());
+            let mut key = vec![b'e'];
+            key.extend(e.position.to_be_bytes());
+            batch.insert(key, record);
+            let mut index = vec![b's'];
+            index.extend(e.stream.as_bytes());
+            index.push(0xFF);
+            index.extend(e.version.to_be_bytes());
+            batch.insert(index, &e.position.to_be_bytes());
+        }
+        let first = IdempotentResult {
+            fingerprint: 42,
+            outcome: outcome.clone(),
+        };
+        batch.insert(&b"iold-key"[..], postcard::to_allocvec(&first).unwrap());
+        tree.apply_batch(batch).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_store(dir.path());
+    assert_eq!(store.head(), 7);
+    assert_eq!(read_log(store.as_ref()).await, log);
+    assert_streams_match_log(store.as_ref(), &log, "old layout").await;
+    let r = store.idempotent_result("old-key").await.unwrap().unwrap();
+    assert_eq!((r.fingerprint, &r.outcome), (42, &outcome));
+    let mut retry = request("old-b", ExpectedVersion::Any, vec![raw_event("r", 5)]);
+    retry.idempotency_key = Some("old-key".into());
+    retry.fingerprint = 42;
+    assert!(store.append(retry).await.unwrap().deduplicated);
+    let o = store
+        .append(request(
+            "old-b",
+            ExpectedVersion::Exact(4),
+            vec![raw_event("new", 5), raw_event("newer", 5)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.first_position, o.first_version, o.last_version),
+        (8, 5, 6)
+    );
+    let log = read_log(store.as_ref()).await;
+    assert_gapless(&log);
+    close_store(store);
+    let store = open_store(dir.path());
+    assert_streams_match_log(store.as_ref(), &log, "old layout, continued").await;
 }
 
 // ---------------------------------------------------------------------------------

@@ -36,10 +36,13 @@ pub fn temp_dir() -> TempDir {
         .expect("create temp dir")
 }
 
-/// Options for tests: a modest page cache, the default live buffer.
+/// Options for tests: a modest page cache, the default live buffer, and a stream
+/// index written every 16 events, so that tests read streams from the index on disk,
+/// from memory, and from both (the server's default waits for thousands).
 pub fn test_options() -> SledOptions {
     SledOptions {
         cache_bytes: 32 * 1024 * 1024,
+        index_every: 16,
         ..SledOptions::default()
     }
 }

@@ -1,0 +1,210 @@
+//! The stream index: which global positions hold a stream's versions.
+//!
+//! On disk the index is a set of *runs*: `s` + stream + 0xFF + first version ->
+//! the positions of versions `first`, `first + 1`, ... (8 bytes each, big-endian).
+//! Earlier builds wrote one run of length 1 per event, in the append's own batch, so
+//! every append wrote two keys per event. This build indexes lazily: the writer keeps
+//! the runs of recently written events in memory ([`Pending`]) and writes them all at
+//! once, one key per stream, after [`SledOptions::index_every`](super::SledOptions)
+//! events, together with `x` -> the last position the runs on disk cover. An append
+//! thus writes one key per event. The index is derived from the log: at open, the
+//! events after `x` are read back into [`Pending`], so a crash loses none of it.
+//!
+//! Readers combine the runs on disk with [`Pending`]. They take a stream's pending run
+//! first and the disk runs second, and ignore disk entries from the pending run's first
+//! version on: the writer writes a run to disk *before* dropping it from memory, so a
+//! reader racing with an index write sees every version once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::key;
+use crate::store::StoreError;
+
+/// Versions `first..` of one stream, by position.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    first: u64,
+    positions: Vec<u64>,
+}
+
+impl Run {
+    fn next_version(&self) -> u64 {
+        self.first + self.positions.len() as u64
+    }
+}
+
+/// Runs of events written to the log but not yet to the index on disk.
+#[derive(Debug, Default)]
+pub struct Pending {
+    streams: HashMap<String, Run>,
+    events: usize,
+    /// The last position pushed.
+    last: u64,
+}
+
+impl Pending {
+    /// Records that `stream`'s `version` is at `position`. Positions come in log
+    /// order and each stream's versions without gaps.
+    pub fn push(&mut self, stream: &str, version: u64, position: u64) -> Result<(), StoreError> {
+        match self.streams.get_mut(stream) {
+            Some(run) if run.next_version() == version => run.positions.push(position),
+            Some(run) => {
+                return Err(StoreError::Corrupt(format!(
+                "`{stream}` version {version} at position {position} does not follow version {}",
+                run.next_version() - 1
+            )))
+            }
+            None => {
+                self.streams.insert(
+                    stream.to_owned(),
+                    Run {
+                        first: version,
+                        positions: vec![position],
+                    },
+                );
+            }
+        }
+        self.events += 1;
+        self.last = position;
+        Ok(())
+    }
+
+    /// How many events are waiting to be indexed on disk.
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    /// The runs and the new `x` as one batch.
+    pub fn to_batch(&self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (stream, run) in &self.streams {
+            let mut positions = Vec::with_capacity(run.positions.len() * 8);
+            for p in &run.positions {
+                positions.extend_from_slice(&p.to_be_bytes());
+            }
+            batch.insert(key::stream(stream, run.first), positions);
+        }
+        batch.insert(&key::INDEXED, &self.last.to_be_bytes());
+        batch
+    }
+
+    /// Forgets everything, once [`to_batch`](Self::to_batch) is applied.
+    pub fn clear(&mut self) {
+        self.streams.clear();
+        self.events = 0;
+    }
+}
+
+fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    // The writer never panics while holding the lock; if it did, the data is still
+    // consistent (each push is complete or absent).
+    pending.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn position_at(run: &[u8], i: usize) -> u64 {
+    key::u64_suffix(&run[i * 8..i * 8 + 8])
+}
+
+/// The positions of `stream`'s versions from `from` on, in order, stopping at `limit`
+/// entries or at the first position after `bound` (what is not durable yet).
+pub fn positions(
+    log: &sled::Tree,
+    pending: &Mutex<Pending>,
+    stream: &str,
+    from: u64,
+    limit: usize,
+    bound: u64,
+) -> Result<Vec<u64>, StoreError> {
+    let from = from.max(1);
+    let tail = lock(pending).streams.get(stream).cloned();
+    let tail_first = tail.as_ref().map_or(u64::MAX, |t| t.first);
+    let mut out = Vec::new();
+    // The next version wanted; versions before it (before `from`, or read twice while
+    // the writer moved a run to disk) are skipped.
+    let mut expect = from;
+    // Takes one entry; false means stop.
+    let mut take = |version: u64, position: u64, out: &mut Vec<u64>| {
+        if version < expect {
+            return Ok(true);
+        }
+        if out.len() >= limit || position > bound {
+            return Ok(false);
+        }
+        if version != expect {
+            return Err(StoreError::Corrupt(format!(
+                "the index of `{stream}` lacks version {expect}"
+            )));
+        }
+        out.push(position);
+        expect += 1;
+        Ok(true)
+    };
+    if from < tail_first {
+        // The run holding `from` starts at or before it; later runs follow.
+        let start = match log
+            .range(key::stream(stream, 0)..=key::stream(stream, from))
+            .next_back()
+        {
+            Some(kv) => key::u64_suffix(&kv?.0),
+            None => from,
+        };
+        'disk: for kv in log.range(key::stream(stream, start)..key::stream(stream, tail_first)) {
+            let (k, run) = kv?;
+            let first = key::u64_suffix(&k);
+            for i in 0..run.len() / 8 {
+                let version = first + i as u64;
+                if version >= tail_first {
+                    break 'disk;
+                }
+                if !take(version, position_at(&run, i), &mut out)? {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    if let Some(tail) = tail {
+        for (i, &position) in tail.positions.iter().enumerate() {
+            if !take(tail.first + i as u64, position, &mut out)? {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `stream`'s last version whose position is at most `bound` (0 if none).
+pub fn last_version(
+    log: &sled::Tree,
+    pending: &Mutex<Pending>,
+    stream: &str,
+    bound: u64,
+) -> Result<u64, StoreError> {
+    let tail_first = {
+        let pending = lock(pending);
+        match pending.streams.get(stream) {
+            Some(run) => {
+                if let Some(i) = run.positions.iter().rposition(|&p| p <= bound) {
+                    return Ok(run.first + i as u64);
+                }
+                run.first
+            }
+            None => u64::MAX,
+        }
+    };
+    // Newest run first; within a run, newest version first.
+    for kv in log
+        .range(key::stream(stream, 0)..key::stream(stream, tail_first))
+        .rev()
+    {
+        let (k, run) = kv?;
+        let first = key::u64_suffix(&k);
+        for i in (0..run.len() / 8).rev() {
+            let version = first + i as u64;
+            if version < tail_first && position_at(&run, i) <= bound {
+                return Ok(version);
+            }
+        }
+    }
+    Ok(0)
+}
