@@ -205,41 +205,37 @@ fn append_durable(c: &mut Criterion) {
     ];
     for (name, writers, store) in runs {
         group.throughput(Throughput::Elements(writers as u64));
-        group.bench_with_input(
-            BenchmarkId::new(name, writers),
-            &writers,
-            |b, &writers| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        let handles: Vec<_> = (0..writers)
-                            .map(|_| {
-                                let store = store.clone();
-                                let new_event = new_event.clone();
-                                let stream = CaseId(Ulid::new()).stream();
-                                tokio::spawn(async move {
-                                    for _ in 0..iters {
-                                        let request = AppendRequest {
-                                            stream: stream.clone(),
-                                            expected: ExpectedVersion::Any,
-                                            idempotency_key: None,
-                                            fingerprint: 0,
-                                            metadata: metadata(Timestamp::now()),
-                                            events: vec![new_event.clone()],
-                                        };
-                                        store.append(request).await.expect("append");
-                                    }
-                                })
+        group.bench_with_input(BenchmarkId::new(name, writers), &writers, |b, &writers| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..writers)
+                        .map(|_| {
+                            let store = store.clone();
+                            let new_event = new_event.clone();
+                            let stream = CaseId(Ulid::new()).stream();
+                            tokio::spawn(async move {
+                                for _ in 0..iters {
+                                    let request = AppendRequest {
+                                        stream: stream.clone(),
+                                        expected: ExpectedVersion::Any,
+                                        idempotency_key: None,
+                                        fingerprint: 0,
+                                        metadata: metadata(Timestamp::now()),
+                                        events: vec![new_event.clone()],
+                                    };
+                                    store.append(request).await.expect("append");
+                                }
                             })
-                            .collect();
-                        for h in handles {
-                            h.await.expect("writer");
-                        }
-                        start.elapsed()
-                    })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await.expect("writer");
+                    }
+                    start.elapsed()
                 })
-            },
-        );
+            })
+        });
     }
     group.finish();
 }

@@ -195,25 +195,9 @@ async fn health_schema_metrics_and_graphiql_are_served() {
         s.head() >= 2,
         "the seeded configuration and the case are in the log"
     );
-    let sdl = s
-        .http
-        .get(format!("{}/schema.graphql", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sdl = s.get_text("/schema.graphql").await;
     assert_eq!(sdl, swarmdesk::api::sdl());
-    let m = s
-        .http
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.get_text("/metrics").await;
     let head_line = format!("swarmdesk_log_head_position {}", s.head());
     assert!(m.contains(&head_line), "{m}");
     assert!(

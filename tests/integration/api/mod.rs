@@ -140,6 +140,12 @@ impl TestServer {
         d["openCase"]["id"].as_str().unwrap().to_string()
     }
 
+    /// The body of `GET path` (e.g. `/metrics`), which needs no token.
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await;
+        r.unwrap().text().await.unwrap()
+    }
+
     /// The case's history as the admin sees it: `type` and `payload` of each event.
     pub async fn history(&self, id: &Value) -> Vec<Value> {
         let h = self

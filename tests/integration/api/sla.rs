@@ -96,15 +96,7 @@ async fn a_breach_is_appended_once_after_the_deadline_in_business_time() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let types = history_types(&s, &id).await;
     assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.get_text("/metrics").await;
     assert!(
         metrics.contains(r#"swarmdesk_sla_events_total{kind="breach"} 1"#)
             && metrics.contains(r#"swarmdesk_sla_events_total{kind="escalation"} 1"#),
@@ -286,10 +278,7 @@ async fn leads_get_sla_alerts_live_for_the_cases_they_see() {
             .find_map(|l| l.strip_prefix("swarmdesk_websocket_connections "))
             .map(str::to_owned)
     };
-    let scrape = || async {
-        let r = s.http.get(format!("{}/metrics", s.url)).send().await;
-        gauge(r.unwrap().text().await.unwrap())
-    };
+    let scrape = || async { gauge(s.get_text("/metrics").await) };
     assert_eq!(scrape().await.as_deref(), Some("2"));
     drop(alice);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
