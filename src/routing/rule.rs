@@ -10,8 +10,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::engine::{self, words};
-use super::standard::{sensitive_floor, SENSITIVE_KEYWORDS};
+use super::engine;
+use super::standard::{sensitive_floor, sensitive_keyword_in};
 use crate::domain::command::MAX_TAG;
 use crate::domain::{Channel, Priority, Segment, Tier, TierLadder};
 
@@ -217,7 +217,7 @@ impl RuleSet {
     /// well-formed and (if `known_teams` is given) known; tags are valid; a rule or
     /// default that marks cases sensitive routes them to [`sensitive_floor`] or above;
     /// and a rule that can match a social channel (`SocialPublic` or `SocialDm`) and
-    /// looks for a billing/account/health keyword (one of [`SENSITIVE_KEYWORDS`], not
+    /// looks for a billing/account/health keyword (one of [`SENSITIVE_KEYWORDS`](super::SENSITIVE_KEYWORDS), not
     /// under a `Not`) must be sensitive and at the floor or above. Disabled rules are
     /// checked too, so enabling one later cannot break the set.
     pub fn validate(
@@ -406,7 +406,7 @@ fn certain_channels(condition: &Condition) -> u8 {
 }
 
 /// A keyword the condition looks for (not under an odd number of `Not`s) that
-/// contains one of [`SENSITIVE_KEYWORDS`].
+/// contains one of [`SENSITIVE_KEYWORDS`](super::SENSITIVE_KEYWORDS).
 fn sensitive_keyword(condition: &Condition, positive: bool) -> Option<&str> {
     match condition {
         Condition::All(cs) | Condition::Any(cs) => {
@@ -415,13 +415,7 @@ fn sensitive_keyword(condition: &Condition, positive: bool) -> Option<&str> {
         Condition::Not(c) => sensitive_keyword(c, !positive),
         Condition::Keywords { words: ws, .. } if positive => ws
             .iter()
-            .find(|w| {
-                let w = words(w);
-                SENSITIVE_KEYWORDS.iter().any(|s| {
-                    let s = words(s);
-                    !s.is_empty() && w.windows(s.len()).any(|win| win == s.as_slice())
-                })
-            })
+            .find(|w| sensitive_keyword_in(w).is_some())
             .map(String::as_str),
         _ => None,
     }
