@@ -285,7 +285,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             match case {
                 Some(id) => {
                     let id: CaseId = id.parse()?;
-                    for r in store.read_stream(&id.stream(), 1, usize::MAX).await? {
+                    let events = store.read_stream(&id.stream(), 1, usize::MAX).await?;
+                    if events.is_empty() {
+                        anyhow::bail!("no case {id} in the log at {}", cli.data.display());
+                    }
+                    for r in events {
                         writeln!(
                             out,
                             "{}",
@@ -376,12 +380,30 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .map(|()| println!("revoked {id}")),
                 TokenAction::List => {
+                    let now = app.clock().now();
+                    println!(
+                        "{:<26}  {:<8} {:<20} {:<12} EXPIRES",
+                        "ID", "ROLE", "USER", "TIERS"
+                    );
                     for t in app.tokens().list() {
+                        let tiers = t
+                            .grant
+                            .tiers
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        let expires = match t.grant.expires_at {
+                            None => "never".to_string(),
+                            Some(at) if at <= now => format!("{} (expired)", at.to_rfc3339()),
+                            Some(at) => at.to_rfc3339(),
+                        };
                         println!(
-                            "{}  {:<8} {}",
+                            "{:<26}  {:<8} {:<20} {:<12} {expires}",
                             t.token_id,
                             t.grant.actor.role.as_str(),
-                            t.grant.actor.id
+                            t.grant.actor.id.as_str(),
+                            if tiers.is_empty() { "-" } else { &tiers },
                         );
                     }
                     Ok(())

@@ -376,7 +376,8 @@ impl Projections {
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         let start = match after {
-            Some(a) => ids.partition_point(|id| **id > a),
+            // The page starts after the cursor's case, never with it again.
+            Some(a) => ids.partition_point(|id| **id >= a),
             None => 0,
         };
         let mut matching = ids[start..]

@@ -84,6 +84,11 @@ pub enum StoreError {
     Io(String),
     #[error("the store is shut down")]
     Closed,
+    #[error(
+        "the data directory {0} is in use by another swarmdesk process (is a server running on it?): \
+         stop that process first, or work through the running server's API (`--url` and `--token`)"
+    )]
+    InUse(String),
 }
 
 impl From<::sled::Error> for StoreError {

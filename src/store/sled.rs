@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tracing::{debug, error, info_span};
+use tracing::{debug, error, info_span, warn, Instrument};
 
 use self::index::Pending;
 use self::page::Pages;
@@ -198,6 +198,49 @@ enum Job {
     Import(Vec<RecordedEvent>, Reply<u64>),
 }
 
+/// Where [`set_aside_unfinished_snapshots`] moves sled snapshots that were being written
+/// when a process stopped.
+pub const SET_ASIDE_DIR: &str = "unfinished-snapshots";
+
+/// Moves sled's unfinished start-up snapshots (`snap.<lsn>.generating`) out of its way.
+///
+/// sled 0.34.7 writes a snapshot of its page table at every open after writes, first to
+/// `snap.<lsn>.generating`, then renames it. A process killed while writing leaves the
+/// `.generating` file behind, and the next open reads it (it sorts after the finished
+/// ones) and fails with "Read corrupted data". A snapshot only speeds up recovery: without
+/// it sled rebuilds the page table from its log, so the unfinished file is moved into
+/// [`SET_ASIDE_DIR`] (kept for inspection, not deleted) and the open goes on.
+pub fn set_aside_unfinished_snapshots(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
+    let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", dir.display()));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut moved = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
+            continue;
+        }
+        let aside = dir.join(SET_ASIDE_DIR);
+        std::fs::create_dir_all(&aside).map_err(io)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let target = aside.join(format!("{name}.{stamp}"));
+        std::fs::rename(&path, &target).map_err(io)?;
+        warn!(
+            snapshot = %path.display(),
+            moved_to = %target.display(),
+            "set aside an unfinished sled snapshot (a process stopped while writing it); sled rebuilds it from its log"
+        );
+        moved.push(target);
+    }
+    Ok(moved)
+}
+
 struct Shared {
     db: sled::Db,
     log: sled::Tree,
@@ -226,11 +269,19 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
+        set_aside_unfinished_snapshots(dir.as_ref())?;
         let db = sled::Config::new()
             .path(dir.as_ref())
             .cache_capacity(options.cache_bytes)
             .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // sled reports its `flock` failing as an `Other` error in words.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::InUse(dir.as_ref().display().to_string())
+                }
+                other => other.into(),
+            })?;
         let log = db.open_tree("log")?;
         let snapshots = db.open_tree("snapshots")?;
         let head = match log.scan_prefix([key::EVENT]).next_back() {
@@ -372,15 +423,20 @@ impl EventStore for SledStore {
             return Err(StoreError::EmptyAppend);
         }
         let span = info_span!("append", stream = %request.stream, events = request.events.len());
-        let _enter = span.enter();
-        // Encoding here, in the caller's task, keeps it off the writer thread.
-        let prepared = Prepared::new(request);
-        let (tx, rx) = oneshot::channel();
-        self.sender()?
-            .send(Job::Append(prepared, tx))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        // The span follows the future across its awaits (an entered guard would stay
+        // entered on whatever task the worker polls next, nesting requests' logs).
+        async move {
+            // Encoding here, in the caller's task, keeps it off the writer thread.
+            let prepared = Prepared::new(request);
+            let (tx, rx) = oneshot::channel();
+            self.sender()?
+                .send(Job::Append(prepared, tx))
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            rx.await.map_err(|_| StoreError::Closed)?
+        }
+        .instrument(span)
+        .await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError> {

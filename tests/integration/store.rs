@@ -592,6 +592,83 @@ async fn a_multi_event_append_is_atomic() {
 // Durability
 // ---------------------------------------------------------------------------------
 
+/// A process killed while sled 0.34.7 writes its start-up snapshot leaves a truncated
+/// `snap.<lsn>.generating` behind, which sled's own open then reads and refuses ("Read
+/// corrupted data"). The store sets it aside before opening and comes back whole.
+#[tokio::test]
+async fn an_unfinished_sled_snapshot_is_set_aside_and_the_store_opens() {
+    let dir = temp_dir();
+    let store = open_store(dir.path());
+    for i in 0..20 {
+        let req = request(
+            "snapshotted",
+            ExpectedVersion::Any,
+            vec![raw_event(&format!("e{i}"), 200)],
+        );
+        store.append(req).await.unwrap();
+    }
+    let before = read_log(store.as_ref()).await;
+    close_store(store);
+
+    let planted = dir.path().join("snap.FFFFFFFFFFFFFFFF.generating");
+    std::fs::write(&planted, b"cut short").unwrap();
+    let raw = sled::Config::new().path(dir.path()).open();
+    assert!(
+        raw.is_err(),
+        "sled itself refuses a store with an unfinished snapshot, which is why we set it aside"
+    );
+    drop(raw);
+
+    let store = open_store(dir.path());
+    assert_eq!(
+        read_log(store.as_ref()).await,
+        before,
+        "every event is back"
+    );
+    assert!(
+        !planted.exists(),
+        "the unfinished snapshot is out of sled's way"
+    );
+    let aside: Vec<_> = std::fs::read_dir(dir.path().join(swarmdesk::store::sled::SET_ASIDE_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(
+        aside[0].starts_with("snap.FFFFFFFFFFFFFFFF.generating"),
+        "{aside:?}"
+    );
+    let more = request(
+        "snapshotted",
+        ExpectedVersion::Exact(20),
+        vec![raw_event("after", 200)],
+    );
+    assert_eq!(
+        store.append(more).await.unwrap().last_version,
+        21,
+        "it takes writes again"
+    );
+}
+
+/// A second process on a data directory in use is told so in words, not `WouldBlock`.
+#[tokio::test]
+async fn a_data_directory_in_use_is_named_as_such() {
+    let dir = temp_dir();
+    let store = open_store(dir.path());
+    let err = match swarmdesk::store::sled::SledStore::open(dir.path(), test_options()) {
+        Ok(_) => panic!("two stores on one directory"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, StoreError::InUse(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("in use by another swarmdesk process"),
+        "{text}"
+    );
+    assert!(text.contains("--url"), "{text}");
+    close_store(store);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reopening_the_store_finds_every_acknowledged_event() {
     let dir = temp_dir();

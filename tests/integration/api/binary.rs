@@ -135,12 +135,14 @@ async fn token_cli_issues_tokens_the_server_accepts_and_revokes_them() {
     assert!(!ok && err.contains("L9"), "{err}");
     let (ok, out, _) = cli(dir.path(), &["token", "list"]);
     assert!(ok);
-    assert_eq!(
-        out.lines().count(),
-        1,
-        "only the valid token was issued: {out}"
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and the one valid token: {out}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("EXPIRES"),
+        "{out}"
     );
-    assert!(out.contains(&id) && out.contains("zoe"), "{out}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row, [id.as_str(), "agent", "zoe", "L1", "never"], "{out}");
 
     let s = TestServer::start_in(dir, |_| {}).await;
     let me = s.ok_as(&token, "{ me { id role } }", json!({})).await;
@@ -156,4 +158,52 @@ async fn token_cli_issues_tokens_the_server_accepts_and_revokes_them() {
         "{refused}"
     );
     s.stop().await;
+}
+
+/// `export --case` of a case the log does not hold says so and fails, instead of
+/// printing nothing and exiting 0.
+#[test]
+fn export_of_an_unknown_case_fails_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(dir.path(), &["demo", "--cases", "2"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("appended"), "{out}");
+    let unknown = ulid::Ulid::new().to_string();
+    let (ok, out, err) = cli(dir.path(), &["export", "--case", &unknown]);
+    assert!(!ok, "an unknown case is an error: {out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains(&format!("no case {unknown}")), "{err}");
+    // A known case still exports its events.
+    let (ok, all, _) = cli(dir.path(), &["export"]);
+    assert!(ok);
+    let first_case = all
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find_map(|e| {
+            e["stream"]
+                .as_str()?
+                .strip_prefix("case-")
+                .map(str::to_string)
+        })
+        .expect("the demo wrote a case");
+    let (ok, out, err) = cli(dir.path(), &["export", "--case", &first_case]);
+    assert!(ok, "{err}");
+    assert!(out.lines().count() > 1, "{out}");
+}
+
+/// Log lines carry no colour codes when stderr is not a terminal (a file, a pipe,
+/// a journal).
+#[test]
+fn logs_are_plain_text_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+        .args(["demo", "--cases", "1"])
+        .env("SWARMDESK_DATA", dir.path())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("demo data loaded"), "{err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err:?}");
 }

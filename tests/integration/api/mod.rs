@@ -5,6 +5,7 @@ mod access;
 mod binary;
 mod errors;
 mod lifecycle;
+mod paging;
 mod routing;
 mod schema;
 mod sla;
@@ -75,7 +76,11 @@ impl TestServer {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             match server::start(o.clone(), listener).await {
                 Ok(r) => break r,
-                Err(e) if attempt < 5 && e.to_string().contains("could not acquire lock") => {
+                Err(e)
+                    if attempt < 5
+                        && e.to_string()
+                            .contains("is in use by another swarmdesk process") =>
+                {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
