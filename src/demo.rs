@@ -7,11 +7,11 @@
 //! decided events real use produces. A fixed seed makes it the same every time.
 
 use crate::app::{App, AppError, WriteOptions};
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 use crate::config::{Agent, ConfigSeed, Team};
 use crate::domain::{
     Actor, AgentId, Calendar, CaseId, Channel, Command, Customer, EscalationStep, MessageKind,
-    OpenCase, Priority, Role, RouteCase, Segment, SlaKind, SlaPolicy, Tier, TierLadder,
+    OpenCase, Priority, Role, RouteCase, Segment, SlaKind, SlaPolicy, Tier, TierLadder, Timestamp,
     WorkingHours,
 };
 
@@ -293,9 +293,20 @@ fn tier_agents(tier: &str) -> Vec<Actor> {
         .collect()
 }
 
+/// How long the overnight example takes, from its first question to the overcharged
+/// customer's case.
+const OVERNIGHT_SECS: i64 = 6 * 400 + 300;
+
 /// Appends the sample through `app`, whose clock must be `clock`. `cases` sets how many
-/// ordinary cases to create besides the overnight example.
-pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSummary, AppError> {
+/// ordinary cases to create besides the overnight example, which ends a minute before
+/// `end` (when ordinary cases leave room for it), so that a server started at `end`
+/// finds it fresh: its SLA deadlines still ahead, as the README's tour describes.
+pub async fn load(
+    app: &App,
+    clock: &ManualClock,
+    cases: usize,
+    end: Timestamp,
+) -> Result<DemoSummary, AppError> {
     let mut rng = Rng(0x5eed_cafe_f00d_d00d);
     let mut summary = DemoSummary::default();
     let system = Actor::system();
@@ -443,8 +454,12 @@ pub async fn load(app: &App, clock: &ManualClock, cases: usize) -> Result<DemoSu
         }
     }
 
-    // Overnight: bank-holiday opening-hours questions, and one overcharged customer.
-    clock.advance_secs(6 * 3600);
+    // Overnight: bank-holiday opening-hours questions, and one overcharged customer,
+    // the last of them a minute before `end`.
+    let overnight = end.plus_secs(-(OVERNIGHT_SECS + 60));
+    if overnight > clock.now() {
+        clock.set(overnight);
+    }
     for who in [
         "jane.doe",
         "raj.patel",

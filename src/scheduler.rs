@@ -10,44 +10,79 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info_span, warn, Instrument};
 
 use crate::app::{App, AppError, WriteOptions};
 use crate::domain::{sla_due, Actor, Command, DomainError};
 use crate::metrics::Metrics;
 
+/// Someone waiting for a sweep that starts after they asked; told what it appended.
+type SweepWaiter = oneshot::Sender<Result<usize, String>>;
+
 /// A running scheduler; stop it with [`SlaScheduler::stop`].
 pub struct SlaScheduler {
     stop: watch::Sender<bool>,
-    wake: Arc<Notify>,
+    requests: mpsc::Sender<SweepWaiter>,
+    /// How many sweeps have finished, so a caller can await the first one.
+    passes: watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SlaScheduler {
-    /// Sweeps now, then every `every` (and whenever [`wake`](Self::wake) is called).
+    /// Sweeps now, then every `every` (and whenever [`sweep`](Self::sweep) asks).
     pub fn start(app: Arc<App>, every: Duration, metrics: Arc<Metrics>) -> Self {
         let (stop, mut stopped) = watch::channel(false);
-        let wake = Arc::new(Notify::new());
-        let woken = wake.clone();
+        let (requests, mut asked) = mpsc::channel::<SweepWaiter>(64);
+        let (passes_tx, passes) = watch::channel(0u64);
         let task = tokio::spawn(async move {
+            let mut waiting: Vec<SweepWaiter> = Vec::new();
             loop {
-                if let Err(e) = sweep(&app, &metrics).await {
+                let result = sweep(&app, &metrics).await;
+                if let Err(e) = &result {
                     warn!(error = %e, "SLA sweep failed; retrying at the next one");
+                }
+                passes_tx.send_modify(|n| *n += 1);
+                for waiter in waiting.drain(..) {
+                    let _ = waiter.send(result.as_ref().map(|n| *n).map_err(|e| e.to_string()));
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
-                    _ = woken.notified() => {}
+                    Some(waiter) = asked.recv() => {
+                        waiting.push(waiter);
+                        while let Ok(more) = asked.try_recv() {
+                            waiting.push(more);
+                        }
+                    }
                     _ = stopped.changed() => break,
                 }
             }
         });
-        SlaScheduler { stop, wake, task }
+        SlaScheduler {
+            stop,
+            requests,
+            passes,
+            task,
+        }
     }
 
-    /// Asks for a sweep now (e.g. after a test moved its clock).
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// Runs a sweep that starts after this call and returns how many SLA events it
+    /// appended (tests move a manual clock, then await this instead of sleeping).
+    pub async fn sweep(&self) -> Result<usize, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(reply)
+            .await
+            .map_err(|_| "the SLA scheduler has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the SLA scheduler has stopped".to_string())?
+    }
+
+    /// Resolves once the first sweep (the one at start) has finished.
+    pub async fn first_pass(&self) {
+        let mut passes = self.passes.clone();
+        let _ = passes.wait_for(|n| *n >= 1).await;
     }
 
     /// Stops after the sweep in progress, if any.

@@ -102,11 +102,11 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> 
         .config
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
+    if options.demo {
+        load_demo_all_or_nothing(options).await?;
+    }
     let store: Arc<dyn EventStore> =
         Arc::new(SledStore::open(&options.data, SledOptions::default())?);
-    if options.demo && store.head() == 0 {
-        load_demo(store.clone(), options, 300).await?;
-    }
     let projections = ProjectionRunner::start(store.clone()).await?;
     let app = App::new(store, projections, options.clock.clone(), seed_config);
     app.load_config(Some(&options.config)).await?;
@@ -114,14 +114,44 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> 
     Ok(Arc::new(app))
 }
 
-/// Appends the sample data, timed over the three days before now.
+/// Loads the sample into a data directory that holds no store yet, all or nothing: it
+/// is written in a sibling directory (`<data>.demo-loading`) that replaces the data
+/// directory only once complete, so a process stopped mid-way leaves no partial
+/// sample behind (the next start clears the unfinished one and loads again).
+async fn load_demo_all_or_nothing(options: &ServerOptions) -> Result<(), ServerError> {
+    let data = &options.data;
+    let holds_store = data.join("db").exists() || data.join("conf").exists();
+    if holds_store {
+        return Ok(());
+    }
+    let mut loading = data.as_os_str().to_owned();
+    loading.push(".demo-loading");
+    let loading = PathBuf::from(loading);
+    if loading.exists() {
+        tracing::warn!(dir = %loading.display(), "clearing an unfinished demo load");
+        std::fs::remove_dir_all(&loading)?;
+    }
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&loading, SledOptions::default())?);
+    load_demo(store.clone(), options, 300).await?;
+    store.shutdown().await?;
+    drop(store);
+    // The data directory may exist, empty (created by hand or by a container volume).
+    if data.exists() {
+        std::fs::remove_dir(data)?;
+    }
+    std::fs::rename(&loading, data)?;
+    Ok(())
+}
+
+/// Appends the sample data: about three days of ordinary cases, then the overnight
+/// example, ending a minute before now.
 pub async fn load_demo(
     store: Arc<dyn EventStore>,
     options: &ServerOptions,
     cases: usize,
 ) -> Result<(), ServerError> {
-    // The sample spans about three days (one clock, cases one after another) and ends
-    // an hour or two before now.
+    // The ordinary cases start three and a half days ago (one clock, cases one after
+    // another); the overnight example ends just before now.
     let clock = ManualClock::new(options.clock.now().plus_secs(-(3 * 24 + 12) * 3600));
     let runner = ProjectionRunner::start(store.clone()).await?;
     let seed = crate::demo::seed(&options.config);
@@ -130,7 +160,7 @@ pub async fn load_demo(
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let app = App::new(store, runner, Arc::new(clock.clone()), config);
     app.load_config(Some(&seed)).await?;
-    let summary = crate::demo::load(&app, &clock, cases).await?;
+    let summary = crate::demo::load(&app, &clock, cases, options.clock.now()).await?;
     info!(
         cases = summary.cases,
         swarms = summary.swarms,
@@ -227,10 +257,17 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
 }
 
 impl Running {
-    /// Makes the SLA scheduler sweep now instead of at its next interval (tests move
-    /// a manual clock, then call this).
-    pub fn wake_sla(&self) {
-        self.sla.wake();
+    /// Runs an SLA sweep that starts now and returns how many SLA events it appended
+    /// (tests move a manual clock, then await this).
+    pub async fn sweep_sla(&self) -> Result<usize, String> {
+        self.sla.sweep().await
+    }
+
+    /// Resolves once the SLA scheduler's first pass (at start) has finished: what a
+    /// client sees from then on already includes whatever fell due while the server
+    /// was down.
+    pub async fn sla_first_pass(&self) {
+        self.sla.first_pass().await
     }
 
     /// Graceful stop: subscriptions end, in-flight requests finish (their writes are

@@ -47,19 +47,23 @@ fn count(types: &[String], t: &str) -> usize {
     types.iter().filter(|x| *x == t).count()
 }
 
-/// Sweeps and waits until the case reaches `version` (the scheduler runs in the
-/// background; the hang guard is generous and never a performance claim).
+/// Runs SLA sweeps (each awaited to its end) until the case reaches `version`; a
+/// step may fall due only once the previous one is recorded, so a few may be needed.
 async fn sweep_until(s: &TestServer, id: &str, version: u64) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        s.running.as_ref().unwrap().wake_sla();
-        let c = s.ok(SLA, json!({ "id": id })).await;
+    let mut c = Value::Null;
+    for _ in 0..5 {
+        s.running.as_ref().unwrap().sweep_sla().await.unwrap();
+        c = s.ok(SLA, json!({ "id": id })).await;
         if c["case"]["version"].as_u64().unwrap() >= version {
             return c;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no SLA event: {c}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    panic!("no SLA event after five sweeps: {c}");
+}
+
+/// Runs one SLA sweep to its end and returns how many SLA events it appended.
+async fn sweep(s: &TestServer) -> usize {
+    s.running.as_ref().unwrap().sweep_sla().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -91,9 +95,8 @@ async fn a_breach_is_appended_once_after_the_deadline_in_business_time() {
     assert_eq!(c["case"]["sla"]["breached"], json!(["FIRST_RESPONSE"]));
     // Sweeping again adds nothing.
     for _ in 0..3 {
-        s.running.as_ref().unwrap().wake_sla();
+        assert_eq!(sweep(&s).await, 0, "nothing more is due");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let types = history_types(&s, &id).await;
     assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
     let metrics = s.get_text("/metrics").await;
@@ -107,8 +110,8 @@ async fn a_breach_is_appended_once_after_the_deadline_in_business_time() {
     // working minutes (Tuesday 10:30) has not come yet.
     let dir = s.stop().await;
     let s = start_at(dir, &clock).await;
-    s.running.as_ref().unwrap().wake_sla();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.running.as_ref().unwrap().sla_first_pass().await;
+    assert_eq!(sweep(&s).await, 0, "nothing is due after the restart");
     let types = history_types(&s, &id).await;
     assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
     assert_eq!(count(&types, "CaseEscalated"), 0, "{types:?}");
@@ -128,15 +131,9 @@ async fn deadlines_that_passed_while_down_are_recorded_at_start_and_escalate() {
     // Down until Monday 12:00: both escalation steps and the breach are due.
     clock.set(MONDAY_9.plus_secs(3 * 3600));
     let s = start_at(dir, &clock).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let types = loop {
-        let types = history_types(&s, &id).await;
-        if count(&types, "CaseEscalated") == 1 {
-            break types;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{types:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    s.running.as_ref().unwrap().sla_first_pass().await;
+    let types = history_types(&s, &id).await;
+    assert_eq!(count(&types, "CaseEscalated"), 1, "{types:?}");
     assert_eq!(count(&types, "SlaBreached"), 1, "{types:?}");
     assert_eq!(count(&types, "SlaEscalated"), 2, "{types:?}");
     let c = s.ok(SLA, json!({ "id": id })).await;
@@ -165,8 +162,7 @@ async fn waiting_on_the_customer_pauses_the_clock_and_a_reply_meets_the_target()
 
     // Two hours later nothing was breached: the clock was paused.
     clock.set(MONDAY_9.plus_secs(2 * 3600 + 10 * 60));
-    s.running.as_ref().unwrap().wake_sla();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sweep(&s).await, 0, "a paused clock breaches nothing");
     let c = s
         .ok(
             "mutation($id: ID!) { resumeCase(caseId: $id) { sla { firstResponseDue breached } } }",

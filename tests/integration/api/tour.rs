@@ -33,9 +33,13 @@ async fn readme_tour_runs_against_a_demo_server() {
         "one demo token per role"
     );
 
+    // The README's claims hold on what a person sees: after the SLA scheduler's first
+    // pass, which records whatever fell due before the server started.
+    s.running.as_ref().unwrap().sla_first_pass().await;
+
     // The curl example's claim: the overcharged customer is urgent and private in L2, and
     // the bank-holiday questions wait behind every more urgent L1 case.
-    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive openedAt sla { policyId } } } }
+    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 500) { entries { case { subject priority sensitive team openedAt sla { policyId firstResponseDue breached } } } }
                      l1: tierQueue(tier: "L1", first: 500) { entries { rank case { subject priority openedAt sla { nextDeadline } } } } }"#, json!({})).await;
     let l2 = q["l2"]["entries"].as_array().unwrap();
     let over = l2
@@ -49,14 +53,23 @@ async fn readme_tour_runs_against_a_demo_server() {
         .expect("in L2");
     assert_eq!(over["case"]["priority"], "URGENT");
     assert_eq!(over["case"]["sensitive"], true);
+    assert_eq!(over["case"]["team"], "billing", "a team of its tier");
     assert_eq!(over["case"]["sla"]["policyId"], "urgent");
-    // The sample lies in the past: the overnight case was opened before the server started.
-    let opened = over["case"]["openedAt"].as_str().unwrap();
+    assert_eq!(over["case"]["sla"]["breached"], json!([]), "{over}");
+    // The sample ends just before the server started: the overnight case is fresh, and
+    // its 30-minute first-response deadline still ahead.
+    let time =
+        |v: &Value| swarmdesk::domain::Timestamp::parse_rfc3339(v.as_str().unwrap()).unwrap();
     let now = swarmdesk::domain::Timestamp::now();
-    let opened = swarmdesk::domain::Timestamp::parse_rfc3339(opened).unwrap();
+    let opened = time(&over["case"]["openedAt"]);
     assert!(
-        opened < now && opened > now.plus_secs(-24 * 3600),
-        "opened {opened:?}"
+        opened < now && opened > now.plus_secs(-10 * 60),
+        "opened {opened:?}, now {now:?}"
+    );
+    assert_eq!(
+        time(&over["case"]["sla"]["firstResponseDue"]),
+        opened.plus_secs(30 * 60),
+        "{over}"
     );
     let l1 = q["l1"]["entries"].as_array().unwrap();
     let holiday = l1
@@ -123,5 +136,48 @@ async fn readme_tour_runs_against_a_demo_server() {
     assert_eq!(c["case"]["status"], "RESOLVED");
     // The key-accounts rule sent it to L2; the tour escalated it to L3.
     assert_eq!(c["case"]["resolution"]["tier"], "L3");
+    s.stop().await;
+}
+
+/// A first `serve --demo` stopped mid-way (kill -9) leaves its unfinished sample in
+/// `<data>.demo-loading`, never in the data directory: the next start clears it and
+/// loads the whole sample, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_demo_load_leaves_nothing_half_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let loading = dir.path().join("data.demo-loading");
+    // What a kill during the load leaves: a store with part of a sample.
+    let partial = swarmdesk::store::sled::SledStore::open(
+        &loading,
+        swarmdesk::store::sled::SledOptions::default(),
+    )
+    .unwrap();
+    use swarmdesk::store::EventStore;
+    partial.shutdown().await.unwrap();
+    drop(partial);
+    assert!(loading.join("db").exists());
+
+    let s = TestServer::start_in(dir, |o| {
+        o.data = data.clone();
+        o.demo = true;
+    })
+    .await;
+    assert!(!loading.exists(), "the unfinished load is gone");
+    let stats = s.ok("{ stats { cases } }", json!({})).await;
+    assert_eq!(
+        stats["stats"]["cases"], 307,
+        "300 cases and the overnight seven, once"
+    );
+    let dir = s.stop().await;
+
+    // A later start with --demo keeps the data as it is.
+    let s = TestServer::start_in(dir, |o| {
+        o.data = data.clone();
+        o.demo = true;
+    })
+    .await;
+    let stats = s.ok("{ stats { cases } }", json!({})).await;
+    assert_eq!(stats["stats"]["cases"], 307);
     s.stop().await;
 }
