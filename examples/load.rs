@@ -54,7 +54,7 @@ const FANOUT_CASES: usize = 8;
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "swarmdesk load benchmark: durable mutations/s and subscription fan-out")]
-struct Opts {
+pub struct Opts {
     /// Target an already running server (loopback only), e.g. http://127.0.0.1:8080.
     #[arg(long, requires = "token")]
     url: Option<String>,
@@ -112,7 +112,7 @@ struct Target {
     local: Option<(Running, tempfile::TempDir)>,
 }
 
-async fn run(opts: Opts) -> ExitCode {
+pub async fn run(opts: Opts) -> ExitCode {
     if opts.clients == 0 || opts.fanout_rate == 0 {
         eprintln!("--clients and --fanout-rate must be at least 1");
         return ExitCode::from(2);

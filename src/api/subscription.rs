@@ -100,6 +100,9 @@ pub struct TierQueueUpdate {
 /// What happened in a swarm room.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SwarmRoomChange {
+    /// The room as it is when the subscription starts (`room` null while the case
+    /// has no active swarm); live changes follow it.
+    Snapshot,
     Started,
     Joined,
     Left,
@@ -247,11 +250,15 @@ impl SubscriptionRoot {
         Ok(stream::once(async move { first }).chain(updates))
     }
 
-    /// A case's swarm room, live: starts, joins, leaves, lead changes, chat, end.
+    /// A case's swarm room: its current state first (`SNAPSHOT`), then live: starts,
+    /// joins, leaves, lead changes, chat, end. With `fromVersion`, instead of the
+    /// snapshot, the room's changes from that version of the case on (1 = its whole
+    /// history), then live, with no gap and no duplicate.
     async fn swarm_room(
         &self,
         ctx: &Context<'_>,
         case_id: ID,
+        from_version: Option<u64>,
     ) -> Result<impl Stream<Item = SwarmRoomUpdate>> {
         let g = guard(ctx)?;
         g.require_staff()?;
@@ -259,9 +266,37 @@ impl SubscriptionRoot {
         g.require_visible(id)?;
         let app_arc = g.app.clone();
         let stream_name = id.stream();
-        let start = app_arc.store().head() + 1;
-        Ok(feed(ctx, &g, start)?
-            .filter(move |e| std::future::ready(e.stream == stream_name))
+        let (snapshot, start, after_version) = match from_version {
+            Some(v) => (
+                None,
+                case_start(&app_arc, id, v).await?,
+                v.saturating_sub(1),
+            ),
+            None => {
+                // One read of the projections: the room as of their position, and
+                // the feed from just after it, so nothing falls in between.
+                let p = app_arc.projections().read();
+                let position = p.position();
+                let view = p.case(id);
+                let version = view.map_or(0, |v| v.case.version);
+                let room = view
+                    .filter(|v| v.case.swarm.is_some())
+                    .and_then(|v| SwarmRoomObj::from_room(&SwarmRoom { view: v }));
+                let first = SwarmRoomUpdate {
+                    position,
+                    version,
+                    change: SwarmRoomChange::Snapshot,
+                    agent: None,
+                    message: None,
+                    room,
+                };
+                (Some(first), position + 1, version)
+            }
+        };
+        let live = feed(ctx, &g, start)?
+            .filter(move |e| {
+                std::future::ready(e.stream == stream_name && e.version > after_version)
+            })
             .filter_map(move |e| {
                 let app = app_arc.clone();
                 async move {
@@ -312,6 +347,7 @@ impl SubscriptionRoot {
                         room,
                     })
                 }
-            }))
+            });
+        Ok(stream::iter(snapshot).chain(live))
     }
 }

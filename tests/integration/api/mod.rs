@@ -4,6 +4,7 @@
 mod access;
 mod binary;
 mod errors;
+mod examples;
 mod lifecycle;
 mod paging;
 mod routing;

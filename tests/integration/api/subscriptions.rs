@@ -183,3 +183,65 @@ async fn subscriptions_share_one_connection_up_to_its_cap() {
     assert_eq!(seen["c"], vec![head + 1, head + 2, head + 3]);
     s.stop().await;
 }
+
+/// `swarmRoom` starts with the room as it is (so a client that waits for it misses
+/// nothing done afterwards), or, with `fromVersion`, replays the room's changes from
+/// that version of the case, then goes on live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn swarm_room_starts_from_a_snapshot_or_from_a_version() {
+    let s = TestServer::start().await;
+    let id = s.open_case("Replication lag", "HIGH").await;
+    let v = json!({ "id": id });
+    let sub = "subscription($id: ID!, $from: Int) { swarmRoom(caseId: $id, fromVersion: $from) { change version agent room { lead members { agent } } } }";
+
+    let mut now = s.ws("graphql-transport-ws", ADMIN).await;
+    now.subscribe("now", sub, v.clone()).await;
+    let first = now.next_data().await["swarmRoom"].clone();
+    assert_eq!(first["change"], "SNAPSHOT", "{first}");
+    assert!(first["room"].is_null(), "no swarm yet: {first}");
+    s.ok(
+        "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"db\", lead: \"dana\") { version } }",
+        v.clone(),
+    )
+    .await;
+    s.ok(
+        "mutation($id: ID!) { joinSwarm(caseId: $id, agent: \"farah\") { version } }",
+        v.clone(),
+    )
+    .await;
+    let started = now.next_data().await["swarmRoom"].clone();
+    assert_eq!(started["change"], "STARTED", "{started}");
+    assert_eq!(started["version"], first["version"].as_u64().unwrap() + 1);
+    assert_eq!(now.next_data().await["swarmRoom"]["change"], "JOINED");
+
+    // A late subscriber: the snapshot shows the room as it is now.
+    let mut late = s.ws("graphql-transport-ws", ADMIN).await;
+    late.subscribe("late", sub, v.clone()).await;
+    let snap = late.next_data().await["swarmRoom"].clone();
+    assert_eq!(snap["change"], "SNAPSHOT");
+    assert_eq!(snap["room"]["lead"], "dana", "{snap}");
+    assert_eq!(
+        snap["room"]["members"].as_array().unwrap().len(),
+        2,
+        "{snap}"
+    );
+
+    // From the first version: the whole story, then live.
+    let mut replay = s.ws("graphql-transport-ws", ADMIN).await;
+    replay
+        .subscribe("replay", sub, json!({ "id": id, "from": 1 }))
+        .await;
+    assert_eq!(replay.next_data().await["swarmRoom"]["change"], "STARTED");
+    assert_eq!(replay.next_data().await["swarmRoom"]["change"], "JOINED");
+    s.ok(
+        "mutation($id: ID!) { leaveSwarm(caseId: $id, agent: \"farah\") { version } }",
+        v.clone(),
+    )
+    .await;
+    for ws in [&mut now, &mut late, &mut replay] {
+        let left = ws.next_data().await["swarmRoom"].clone();
+        assert_eq!(left["change"], "LEFT", "{left}");
+        assert_eq!(left["agent"], "farah", "{left}");
+    }
+    s.stop().await;
+}
