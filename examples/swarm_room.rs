@@ -84,12 +84,12 @@ pub async fn start_server(
 /// Opens a case as `tokens[0]` (a lead), starts a swarm, has the two agents join and
 /// talk, resolves it, and prints (and returns) the room's live updates.
 pub async fn run(url: &str, tokens: &[String; 3]) -> anyhow::Result<Vec<String>> {
-    let [lead, agent1, agent2] = &tokens;
+    let [lead, agent1, agent2] = tokens;
     let http = reqwest::Client::new();
 
     let opened = gql(
         &http,
-        &url,
+        url,
         lead,
         r#"mutation { openCase(input: { subject: "Data sync conflict with ERP", channel: EMAIL, priority: HIGH,
              customer: { id: "initech", name: "Initech", segment: B2B, keyAccount: true } }) { id tier } }"#,
@@ -124,11 +124,11 @@ pub async fn run(url: &str, tokens: &[String; 3]) -> anyhow::Result<Vec<String>>
     println!("{}", lines[0]);
 
     let v = json!({ "id": case_id });
-    gql(&http, &url, lead, "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"custom ERP mapping\") { version } }", v.clone())
+    gql(&http, url, lead, "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"custom ERP mapping\") { version } }", v.clone())
         .await?;
     gql(
         &http,
-        &url,
+        url,
         agent1,
         "mutation($id: ID!) { joinSwarm(caseId: $id) { version } }",
         v.clone(),
@@ -136,7 +136,7 @@ pub async fn run(url: &str, tokens: &[String; 3]) -> anyhow::Result<Vec<String>>
     .await?;
     gql(
         &http,
-        &url,
+        url,
         agent2,
         "mutation($id: ID!) { joinSwarm(caseId: $id) { version } }",
         v.clone(),
@@ -144,13 +144,13 @@ pub async fn run(url: &str, tokens: &[String; 3]) -> anyhow::Result<Vec<String>>
     .await?;
     gql(
         &http,
-        &url,
+        url,
         agent1,
         "mutation($id: ID!) { postMessage(caseId: $id, kind: SWARM_CHAT, body: \"The SAP field map duplicates order ids\") { version } }",
         v.clone(),
     )
     .await?;
-    gql(&http, &url, lead, "mutation($id: ID!) { resolveCase(caseId: $id, resolution: \"Fixed the field map\") { version } }", v)
+    gql(&http, url, lead, "mutation($id: ID!) { resolveCase(caseId: $id, resolution: \"Fixed the field map\") { version } }", v)
         .await?;
 
     // Print the room's updates until the swarm ends.

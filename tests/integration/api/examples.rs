@@ -1,7 +1,6 @@
 //! Every example in `examples/` runs here against a real in-process server, so none
 //! can rot: the README points people at them.
 
-use super::*;
 use clap::Parser;
 use std::process::ExitCode;
 
