@@ -31,6 +31,10 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
         json!({ "id": id }),
     )
     .await;
+    // The room as it is (no swarm yet) comes first: from here on nothing is missed.
+    let first = room.next_data().await;
+    assert_eq!(first["swarmRoom"]["change"], "SNAPSHOT", "{first}");
+    assert!(first["swarmRoom"]["room"].is_null(), "{first}");
 
     let m = |q: &str| format!("mutation($id: ID!) {{ {q} {{ {CASE_FIELDS} }} }}");
     let v = json!({ "id": id });
