@@ -36,11 +36,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Rebuild all projections from the log and print counts and the time taken.
     Replay,
-    /// Write all events (or one case's) to stdout as NDJSON.
+    /// Write all events (or one case's) to stdout as NDJSON: from the data directory,
+    /// or with `--url` from a running server (the events the token may read).
     Export {
         /// Only this case's events.
         #[arg(long)]
         case: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Append events from NDJSON (a file, or stdin) after checking positions and versions.
     Import {
@@ -84,8 +87,32 @@ pub enum TokenAction {
     },
     /// Revoke a token by its id.
     Revoke { id: String },
-    /// List tokens: ids, users, roles (never the tokens themselves).
-    List,
+    /// List the tokens: ids, roles, users, tiers and expiry (never the tokens
+    /// themselves); with `--url`, the active ones of a running server.
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// A running server to work through instead of the data directory, which it holds.
+#[derive(Args, Debug, Clone)]
+pub struct RemoteArgs {
+    /// The server's URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "SWARMDESK_URL", requires = "token")]
+    pub url: Option<String>,
+    /// A bearer token for it (an auditor or admin reads the whole log).
+    #[arg(long, env = "SWARMDESK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl RemoteArgs {
+    fn remote(&self) -> anyhow::Result<Option<crate::client::Remote>> {
+        match (&self.url, &self.token) {
+            (Some(url), Some(token)) => Ok(Some(crate::client::Remote::new(url, token)?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -278,10 +305,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             store.shutdown().await?;
         }
-        Command::Export { case } => {
-            let store = open_store(&cli.data)?;
+        Command::Export { case, remote } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
+            if let Some(remote) = remote.remote()? {
+                remote
+                    .export(case.as_deref(), |e| {
+                        writeln!(out, "{}", serde_json::to_string(&e)?)?;
+                        Ok(())
+                    })
+                    .await?;
+                out.flush()?;
+                return Ok(());
+            }
+            let store = open_store(&cli.data)?;
             match case {
                 Some(id) => {
                     let id: CaseId = id.parse()?;
@@ -353,6 +390,21 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             store.shutdown().await?;
         }
         Command::Schema => print!("{}", crate::api::sdl()),
+        Command::Token {
+            action: TokenAction::List { remote },
+        } if remote.url.is_some() => {
+            let remote = remote.remote()?.expect("a URL and a token");
+            print_token_header();
+            for (id, role, user, tiers, expires) in remote.tokens().await? {
+                print_token(
+                    &id,
+                    &role,
+                    &user,
+                    &tiers,
+                    &expires.unwrap_or("never".into()),
+                );
+            }
+        }
         Command::Token { action } => {
             let app = server::open_app(&ServerOptions::new(cli.data)).await?;
             let admin = Actor::new("cli", Role::Admin)?;
@@ -379,31 +431,23 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                     .revoke_token(&admin, &id)
                     .await
                     .map(|()| println!("revoked {id}")),
-                TokenAction::List => {
+                TokenAction::List { .. } => {
                     let now = app.clock().now();
-                    println!(
-                        "{:<26}  {:<8} {:<20} {:<12} EXPIRES",
-                        "ID", "ROLE", "USER", "TIERS"
-                    );
+                    print_token_header();
                     for t in app.tokens().list() {
-                        let tiers = t
-                            .grant
-                            .tiers
-                            .iter()
-                            .map(|t| t.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",");
+                        let tiers: Vec<String> =
+                            t.grant.tiers.iter().map(|t| t.to_string()).collect();
                         let expires = match t.grant.expires_at {
                             None => "never".to_string(),
                             Some(at) if at <= now => format!("{} (expired)", at.to_rfc3339()),
                             Some(at) => at.to_rfc3339(),
                         };
-                        println!(
-                            "{:<26}  {:<8} {:<20} {:<12} {expires}",
-                            t.token_id,
+                        print_token(
+                            &t.token_id,
                             t.grant.actor.role.as_str(),
                             t.grant.actor.id.as_str(),
-                            if tiers.is_empty() { "-" } else { &tiers },
+                            &tiers,
+                            &expires,
                         );
                     }
                     Ok(())
@@ -414,4 +458,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_token_header() {
+    println!(
+        "{:<26}  {:<8} {:<20} {:<12} EXPIRES",
+        "ID", "ROLE", "USER", "TIERS"
+    );
+}
+
+fn print_token(id: &str, role: &str, user: &str, tiers: &[String], expires: &str) {
+    let tiers = if tiers.is_empty() {
+        "-".to_string()
+    } else {
+        tiers.join(",")
+    };
+    println!("{id:<26}  {role:<8} {user:<20} {tiers:<12} {expires}");
 }

@@ -207,3 +207,56 @@ fn logs_are_plain_text_when_stderr_is_not_a_terminal() {
     assert!(err.contains("demo data loaded"), "{err}");
     assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err:?}");
 }
+
+/// While a server holds the data directory, `export` and `token list` work through
+/// its API (`--url`, `--token`), and the export is the one the data directory gives
+/// once the server has stopped, line for line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_token_list_work_through_a_running_server() {
+    let s = TestServer::start().await;
+    let id = s.open_case("Export me", "HIGH").await;
+    s.ok(
+        "mutation($id: ID!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: \"n\") { version } }",
+        json!({ "id": id }),
+    )
+    .await;
+    s.ok(
+        "mutation { createToken(user: \"zoe\", role: AGENT, tiers: [\"L1\"]) { tokenId } }",
+        json!({}),
+    )
+    .await;
+    let dir = s.dir.path().to_path_buf();
+    let remote = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--url", s.url.as_str(), "--token", ADMIN]);
+        cli(&dir, &all)
+    };
+    // Offline, the directory is in use, and the message says what to do instead.
+    let (ok, _, err) = cli(&dir, &["export"]);
+    assert!(!ok && err.contains("--url"), "{err}");
+
+    let (ok, live, err) = remote(&["export"]);
+    assert!(ok, "{err}");
+    assert_eq!(live.lines().count() as u64, s.head(), "{live}");
+    let (ok, one, err) = remote(&["export", "--case", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(one.lines().count(), 3, "opened, routed, the note: {one}");
+    let (ok, _, err) = remote(&["export", "--case", &ulid::Ulid::new().to_string()]);
+    assert!(!ok && err.contains("NOT_FOUND"), "{err}");
+    let (ok, tokens, err) = remote(&["token", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        tokens
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()[1..]
+                == ["agent", "zoe", "L1", "never"]),
+        "{tokens}"
+    );
+    let (ok, _, err) = cli(&dir, &["export", "--url", &s.url, "--token", "wrong"]);
+    assert!(!ok && err.contains("UNAUTHENTICATED"), "{err}");
+
+    let dir = s.stop().await;
+    let (ok, offline, err) = cli(dir.path(), &["export"]);
+    assert!(ok, "{err}");
+    assert_eq!(live, offline, "the same export either way");
+}
