@@ -257,7 +257,10 @@ impl SubscriptionRoot {
         #[graphql(default = 1)] from_position: u64,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
-        Ok(audited(feed(ctx, &g, from_position)?, "events"))
+        Ok(audited(
+            feed(ctx, &g, from_position)?,
+            "events subscription",
+        ))
     }
 
     /// SLA alerts on the cases the caller may see: every `SlaBreached`, and every
@@ -272,7 +275,7 @@ impl SubscriptionRoot {
         g.require_staff()?;
         let from = from_position.unwrap_or_else(|| g.app.store().head() + 1);
         let alerts = feed(ctx, &g, from)?.filter(|(_, e)| std::future::ready(is_sla_alert(e)));
-        Ok(audited(alerts, "slaAlerts"))
+        Ok(audited(alerts, "slaAlerts subscription"))
     }
 
     /// A tier queue: its current state first, then one update per change to it.
@@ -297,7 +300,8 @@ impl SubscriptionRoot {
                 p.position(),
             )
         };
-        g.audit_many(snapshot.case_ids(), "tierQueue").await?;
+        g.audit_many(snapshot.case_ids(), "tierQueue subscription")
+            .await?;
         let first = TierQueueUpdate {
             position,
             change: QueueChange::Snapshot,
@@ -347,7 +351,7 @@ impl SubscriptionRoot {
                             &g,
                         ),
                     };
-                    g.audit_many(update.queue.case_ids(), "tierQueue")
+                    g.audit_many(update.queue.case_ids(), "tierQueue subscription")
                         .await
                         .ok()?;
                     return Some((update, (events, members)));
@@ -370,7 +374,7 @@ impl SubscriptionRoot {
         let app_arc = g.app.clone();
         let stream_name = id.stream();
         let start = app_arc.store().head() + 1;
-        g.audit(id, "swarmRoom").await?;
+        g.audit(id, "swarmRoom subscription").await?;
         Ok(feed(ctx, &g, start)?
             .filter(move |(_, e)| std::future::ready(e.stream == stream_name))
             .filter_map(move |(_, e)| {

@@ -5,6 +5,7 @@ mod access;
 mod binary;
 mod errors;
 mod lifecycle;
+mod read_security;
 mod routing;
 mod schema;
 mod sla;
