@@ -58,6 +58,14 @@ impl CaseQuery {
         let first = page_size(first)?;
         let after = after.map(|a| parse_case_id(&ID(a))).transpose()?;
         let f = filter.unwrap_or_default();
+        // Filtering by what a customer may not see would reveal it by the answer.
+        let internal = f.tier.is_some() || f.team.is_some() || f.assignee.is_some();
+        if g.is_customer() && (internal || f.tag.is_some()) {
+            return Err(super::error::coded(
+                super::error::FORBIDDEN,
+                "forbidden: customers filter by status, priority, customer and text only",
+            ));
+        }
         let filter = CaseFilter {
             status: f.status.map(Into::into),
             tier: f.tier.map(Tier::new),

@@ -333,6 +333,26 @@ async fn a_customer_sees_only_the_customer_view_of_a_case_and_its_events() {
         json!([{ "kind": "PUBLIC_REPLY", "author": "bootstrap-admin", "body": "We are on it" }])
     );
 
+    // Filtering by an internal field would reveal it by the answer.
+    for f in [
+        "{ tier: \"L1\" }",
+        "{ team: \"general\" }",
+        "{ assignee: \"farah\" }",
+        "{ tag: \"marker-vip\" }",
+    ] {
+        let r = s
+            .gql_as(
+                "sam-token",
+                &format!("{{ cases(filter: {f}) {{ edges {{ node {{ id }} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{f}: {r}"
+        );
+    }
+
     // A mutation's response: the customer replies.
     let r = s
         .ok_as(
