@@ -1,7 +1,9 @@
 //! The authorized view of the application for one caller. Resolvers reach cases,
 //! the log and commands only through a [`Guard`], which asks [`crate::policy`] every
 //! time: what a caller cannot see is absent (or `NOT_FOUND`), what they cannot do is
-//! `FORBIDDEN`. Auditors' reads of a case are recorded in the access log.
+//! `FORBIDDEN`. Customers get the customer view of cases and events (the allow-lists
+//! of [`crate::policy`]). Every auditor read of case data is recorded in the access
+//! log: one case (`CaseViewed`) or the cases one request listed (`CasesViewed`).
 
 use async_graphql::Result;
 use std::sync::Arc;
