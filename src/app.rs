@@ -19,7 +19,8 @@ use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
 use crate::clock::Clock;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
 use crate::domain::access::{
-    AccessEvent, CaseViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM, TOKENS_STREAM,
+    AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
+    TOKENS_STREAM,
 };
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
@@ -298,6 +299,23 @@ impl App {
         self.append_access(by, ACCESS_LOG_STREAM, &event).await
     }
 
+    /// Records an auditor's read of several cases in one request (nothing if none).
+    pub async fn record_views(
+        &self,
+        by: &Actor,
+        case_ids: Vec<CaseId>,
+        what: &str,
+    ) -> Result<(), AppError> {
+        if case_ids.is_empty() {
+            return Ok(());
+        }
+        let event = AccessEvent::CasesViewed(CasesViewed {
+            case_ids,
+            what: what.into(),
+        });
+        self.append_access(by, ACCESS_LOG_STREAM, &event).await
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -504,13 +522,17 @@ impl App {
 
     /// Replays the cases opened in `[from, to)` through a proposed rule set (which
     /// must be valid for the configuration in force) and reports how their routing
-    /// would have differed from how they were first routed. Writes nothing.
+    /// would have differed from how they were first routed. Only the cases for which
+    /// `visible` holds (on their current state) are replayed; the others are only
+    /// counted, as `hidden`, so neither their subjects nor their bodies (through a
+    /// rule's condition) reach the caller. Writes nothing.
     pub async fn simulate_rules(
         &self,
         rules: RuleSet,
         from: Timestamp,
         to: Timestamp,
         max_changes: usize,
+        visible: &(dyn Fn(&Case) -> bool + Sync),
     ) -> Result<Simulation, AppError> {
         let config = self.config();
         rules
@@ -518,9 +540,13 @@ impl App {
             .map_err(ConfigError::from)?;
         config.check_rule_teams(&rules)?;
         let compiled = rules.compile().map_err(ConfigError::from)?;
-        let mut ids: Vec<CaseId> = {
+        let (mut ids, hidden) = {
             let p = self.projections.read();
-            p.cases_opened_between(from, to)
+            let (shown, hidden): (Vec<CaseId>, Vec<CaseId>) = p
+                .cases_opened_between(from, to)
+                .into_iter()
+                .partition(|id| p.case(*id).is_some_and(|v| visible(&v.case)));
+            (shown, hidden.len() as u64)
         };
         ids.sort_unstable();
         let mut cases = Vec::with_capacity(ids.len());
@@ -554,11 +580,13 @@ impl App {
                 cases.push((id, open, p));
             }
         }
-        Ok(simulate(
+        let mut sim = simulate(
             |open| config.route_with(&compiled, open),
             cases.iter().map(|(id, o, p)| (*id, o, p.clone())),
             max_changes,
-        ))
+        );
+        sim.hidden = hidden;
+        Ok(sim)
     }
 
     /// Checks a command against the configuration: a hand-made route names a team

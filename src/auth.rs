@@ -121,7 +121,7 @@ impl TokenRegistry {
                 drop(tokens);
                 self.revocations.send_modify(|n| *n += 1);
             }
-            AccessEvent::CaseViewed(_) => {}
+            AccessEvent::CaseViewed(_) | AccessEvent::CasesViewed(_) => {}
         }
     }
 

@@ -10,6 +10,9 @@
 //! - A sensitive (private) case is visible only to agents whose tiers reach the tier it
 //!   was routed to, whatever else would grant access.
 //! - Internal notes and swarm chat are never shown to customers.
+//! - What a customer sees of a case and of its events is an allow-list
+//!   ([`CUSTOMER_CASE_FIELDS`], [`customer_event_fields`]): anything not listed (tier,
+//!   team, assignee, swarm, SLA, escalations, routing, internal reasons) is absent.
 
 use crate::api::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, TierLadder};
@@ -127,4 +130,107 @@ pub fn is_admin(p: &Principal) -> bool {
 /// May `p` see events of streams other than cases (tokens, access log)?
 pub fn can_read_system_streams(p: &Principal) -> bool {
     matches!(p.actor.role, Role::Admin | Role::Auditor)
+}
+
+/// The fields of a case (GraphQL `Case`) a customer may see; every other field is
+/// null for them. `messages` holds public replies only ([`can_see_message`]);
+/// `resolution` shows its text, author and time, never the tier that solved it.
+pub const CUSTOMER_CASE_FIELDS: &[&str] = &[
+    "id",
+    "version",
+    "status",
+    "subject",
+    "body",
+    "channel",
+    "customer",
+    "language",
+    "priority",
+    "resolution",
+    "openedAt",
+    "updatedAt",
+    "firstResponseAt",
+    "awaitingCustomerSince",
+    "messages",
+];
+
+/// The event types a customer may see, each with the payload fields shown to them
+/// (JSON names). `None`: the event is internal (routing, tiers, assignment, swarms,
+/// tags, priority changes, SLA bookkeeping) and never shown to a customer. A
+/// `MessagePosted` is shown only if it is a public reply.
+pub fn customer_event_fields(event_type: &str) -> Option<&'static [&'static str]> {
+    Some(match event_type {
+        "CaseOpened" => &[
+            "case_id", "subject", "body", "channel", "customer", "language", "priority",
+        ],
+        "MessagePosted" => &["kind", "author", "body"],
+        "CaseResolved" => &["resolution", "by"],
+        // Their reasons may be internal: the customer sees that it happened.
+        "CaseReopened" | "CaseClosed" | "CaseAwaitingCustomer" | "CaseResumed" => &[],
+        _ => return None,
+    })
+}
+
+/// A payload as a customer may see it: only the allowed fields of an allowed event
+/// type (`None` for any other type).
+pub fn customer_payload(event_type: &str, payload: serde_json::Value) -> Option<serde_json::Value> {
+    let allowed = customer_event_fields(event_type)?;
+    let serde_json::Value::Object(fields) = payload else {
+        return Some(serde_json::Value::Null);
+    };
+    Some(serde_json::Value::Object(
+        fields
+            .into_iter()
+            .filter(|(k, _)| allowed.contains(&k.as_str()))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CaseEvent;
+
+    #[test]
+    fn customers_see_no_internal_event_type() {
+        for t in CaseEvent::TYPES {
+            let shown = customer_event_fields(t).is_some();
+            let internal = matches!(
+                *t,
+                "CaseRouted"
+                    | "CaseEscalated"
+                    | "CaseDeescalated"
+                    | "AgentAssigned"
+                    | "AgentUnassigned"
+                    | "SwarmStarted"
+                    | "SwarmJoined"
+                    | "SwarmLeft"
+                    | "SwarmLeadChanged"
+                    | "SwarmEnded"
+                    | "PriorityChanged"
+                    | "CaseTagged"
+                    | "CaseUntagged"
+                    | "SlaApplied"
+                    | "FirstResponded"
+                    | "SlaBreached"
+                    | "SlaEscalated"
+            );
+            assert_eq!(shown, !internal, "{t}");
+        }
+        assert!(customer_event_fields("TokenIssued").is_none());
+    }
+
+    #[test]
+    fn a_customer_payload_keeps_only_allowed_fields() {
+        let p = serde_json::json!({ "resolution": "fixed", "tier": "L3", "by": "farah" });
+        assert_eq!(
+            customer_payload("CaseResolved", p),
+            Some(serde_json::json!({ "resolution": "fixed", "by": "farah" }))
+        );
+        let reason = serde_json::json!({ "reason": "SLA escalation step 1" });
+        assert_eq!(
+            customer_payload("CaseReopened", reason.clone()),
+            Some(serde_json::json!({}))
+        );
+        assert_eq!(customer_payload("SwarmStarted", reason), None);
+    }
 }

@@ -711,7 +711,11 @@ fn counts(m: &std::collections::BTreeMap<String, Counts>) -> Vec<RoutingCount> {
 /// How a proposed rule set would have routed the cases of a past period.
 #[derive(SimpleObject)]
 pub struct SimulationReport {
+    /// Cases replayed: those opened in the period that you may see.
     pub cases: u64,
+    /// Cases opened in the period that you may not see: not replayed, and counted
+    /// nowhere else in this report.
+    pub hidden_cases: u64,
     /// Cases whose tier, team or deciding rule would differ.
     pub changed: u64,
     pub by_tier: Vec<RoutingCount>,
@@ -724,6 +728,7 @@ impl From<Simulation> for SimulationReport {
     fn from(s: Simulation) -> Self {
         SimulationReport {
             cases: s.cases,
+            hidden_cases: s.hidden,
             changed: s.changed,
             by_tier: counts(&s.by_tier),
             by_team: counts(&s.by_team),
@@ -801,8 +806,9 @@ impl ConfigQuery {
         })
     }
 
-    /// Replays the cases opened in `[from, to)` through a proposed rule set and
-    /// reports how their routing would have differed. Writes nothing. Leads and admins.
+    /// Replays the cases opened in `[from, to)` that you may see through a proposed
+    /// rule set and reports how their routing would have differed; the others are
+    /// only counted (`hiddenCases`). Writes nothing. Leads and admins.
     async fn simulate_rules(
         &self,
         ctx: &Context<'_>,
@@ -815,9 +821,14 @@ impl ConfigQuery {
         if to.0 <= from.0 {
             return Err(bad_input("`to` must be after `from`"));
         }
+        // Only the cases the caller may read, judged on their current state: a
+        // rule's condition over hidden bodies would otherwise be an oracle.
+        let ladder = g.app.tiers();
+        let who = &g.principal;
+        let visible = |c: &domain::Case| crate::policy::can_read(who, c, &ladder);
         let sim = g
             .app
-            .simulate_rules(rules.into(), from.0, to.0, MAX_CHANGES)
+            .simulate_rules(rules.into(), from.0, to.0, MAX_CHANGES, &visible)
             .await
             .map_err(gql)?;
         Ok(sim.into())

@@ -1,7 +1,9 @@
 //! The authorized view of the application for one caller. Resolvers reach cases,
 //! the log and commands only through a [`Guard`], which asks [`crate::policy`] every
 //! time: what a caller cannot see is absent (or `NOT_FOUND`), what they cannot do is
-//! `FORBIDDEN`. Auditors' reads of a case are recorded in the access log.
+//! `FORBIDDEN`. Customers get the customer view of cases and events (the allow-lists
+//! of [`crate::policy`]). Every auditor read of case data is recorded in the access
+//! log: one case (`CaseViewed`) or the cases one request listed (`CasesViewed`).
 
 use async_graphql::Result;
 use std::sync::Arc;
@@ -35,9 +37,25 @@ impl Guard {
         policy::can_see_message(&self.principal, kind)
     }
 
+    /// Is the caller a customer (who sees only the customer view of cases and events)?
+    pub fn is_customer(&self) -> bool {
+        self.principal.actor.role == Role::Customer
+    }
+
+    /// The case as this caller may see it: customers get only the fields of
+    /// [`policy::CUSTOMER_CASE_FIELDS`].
+    pub fn visible_case(&self, case: &Case, messages: CaseMessages) -> CaseObj {
+        let obj = CaseObj::new(case, messages);
+        if self.is_customer() {
+            obj.customer_view()
+        } else {
+            obj
+        }
+    }
+
     /// The live case as this caller may see it; messages are read when asked.
     pub fn case_obj(&self, view: &CaseView) -> CaseObj {
-        CaseObj::new(&view.case, CaseMessages::Live)
+        self.visible_case(&view.case, CaseMessages::Live)
     }
 
     /// A past view of the case, with the messages the caller may see.
@@ -48,7 +66,7 @@ impl Guard {
             .filter(|m| self.can_see_message(m.kind))
             .cloned()
             .collect();
-        CaseObj::new(&view.case, CaseMessages::Fixed(messages))
+        self.visible_case(&view.case, CaseMessages::Fixed(messages))
     }
 
     /// Records an auditor's read of a case.
@@ -60,6 +78,24 @@ impl Guard {
                 .map_err(gql)?;
         }
         Ok(())
+    }
+
+    /// Records an auditor's read of several cases in one request: one access-log
+    /// event listing them, each once (nothing if none, or for other roles).
+    pub async fn audit_many(
+        &self,
+        ids: impl IntoIterator<Item = CaseId>,
+        what: &str,
+    ) -> Result<()> {
+        if self.principal.actor.role != Role::Auditor {
+            return Ok(());
+        }
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<CaseId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+        self.app
+            .record_views(&self.principal.actor, ids, what)
+            .await
+            .map_err(gql)
     }
 
     /// The case's current view, if it exists and the caller may see it.
@@ -91,8 +127,9 @@ impl Guard {
         }
     }
 
-    /// May the caller see this recorded event? Customers never see internal messages;
-    /// token and access-log events are for admins and auditors.
+    /// May the caller see this recorded event? Customers see only the event types of
+    /// [`policy::customer_event_fields`] (and public replies among messages); token and
+    /// access-log events are for admins and auditors.
     pub fn event_visible(&self, record: &RecordedEvent) -> bool {
         let Some(id) = CaseId::from_stream(&record.stream) else {
             return policy::can_read_system_streams(&self.principal);
@@ -106,21 +143,18 @@ impl Guard {
         if !readable {
             return false;
         }
-        if self.principal.actor.role == Role::Customer {
+        if self.is_customer() {
+            if policy::customer_event_fields(&record.event_type).is_none() {
+                return false;
+            }
             return match CaseEvent::decode(
                 &record.event_type,
                 record.schema_version,
                 &record.payload,
             ) {
                 Ok(CaseEvent::MessagePosted(m)) => self.can_see_message(m.kind),
-                // SLA bookkeeping is internal to the support team.
-                Ok(
-                    CaseEvent::SlaApplied(_)
-                    | CaseEvent::SlaBreached(_)
-                    | CaseEvent::SlaEscalated(_)
-                    | CaseEvent::FirstResponded(_),
-                ) => false,
-                _ => true,
+                Ok(_) => true,
+                Err(_) => false,
             };
         }
         true

@@ -31,8 +31,8 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
 }
 
 /// The case after a write; its messages (up to that version) are read only if asked.
-fn written(w: Written) -> Result<CaseObj> {
-    Ok(CaseObj::new(&w.case, CaseMessages::Live))
+fn written(g: &super::guard::Guard, w: Written) -> Result<CaseObj> {
+    Ok(g.visible_case(&w.case, CaseMessages::Live))
 }
 
 async fn run(
@@ -47,7 +47,7 @@ async fn run(
     let w = g
         .execute(id, command, opts(expected_version, idempotency_key))
         .await?;
-    written(w)
+    written(&g, w)
 }
 
 #[Object]
@@ -69,7 +69,7 @@ impl CaseMutation {
         };
         let open = super::config::open_case(input, customer_id);
         let w = g.open_case(open, opts(None, idempotency_key)).await?;
-        written(w)
+        written(&g, w)
     }
 
     /// Sends a case to a tier and team (by hand; new cases are routed by the rules).

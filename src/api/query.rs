@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::error::{bad_input, gql, not_found};
 use super::types::*;
 use super::{guard, parse_case_id};
-use crate::domain::{AgentId, Role, Tier};
+use crate::domain::{AgentId, CaseId, Role, Tier};
 use crate::projection::CaseFilter;
 
 /// Most items one page may hold.
@@ -58,6 +58,14 @@ impl CaseQuery {
         let first = page_size(first)?;
         let after = after.map(|a| parse_case_id(&ID(a))).transpose()?;
         let f = filter.unwrap_or_default();
+        // Filtering by what a customer may not see would reveal it by the answer.
+        let internal = f.tier.is_some() || f.team.is_some() || f.assignee.is_some();
+        if g.is_customer() && (internal || f.tag.is_some()) {
+            return Err(super::error::coded(
+                super::error::FORBIDDEN,
+                "forbidden: customers filter by status, priority, customer and text only",
+            ));
+        }
         let filter = CaseFilter {
             status: f.status.map(Into::into),
             tier: f.tier.map(Tier::new),
@@ -72,13 +80,21 @@ impl CaseQuery {
             customer: f.customer,
             text: f.text,
         };
-        let p = g.app.projections().read();
-        let (page, more) = p.cases_visible(&filter, after, first, &|c| g.can_read(c));
-        let mut conn = Connection::new(after.is_some(), more);
-        conn.edges.extend(page.into_iter().map(|v| {
-            let cursor = v.case.id.map(|i| i.to_string()).unwrap_or_default();
-            Edge::new(cursor, g.case_obj(v))
-        }));
+        let conn = {
+            let p = g.app.projections().read();
+            let (page, more) = p.cases_visible(&filter, after, first, &|c| g.can_read(c));
+            let mut conn = Connection::new(after.is_some(), more);
+            conn.edges.extend(page.into_iter().map(|v| {
+                let cursor = v.case.id.map(|i| i.to_string()).unwrap_or_default();
+                Edge::new(cursor, g.case_obj(v))
+            }));
+            conn
+        };
+        g.audit_many(
+            conn.edges.iter().filter_map(|e| e.cursor.parse().ok()),
+            "cases",
+        )
+        .await?;
         Ok(conn)
     }
 
@@ -97,8 +113,9 @@ impl CaseQuery {
             .get(&tier)
             .map_err(|e| bad_input(e.to_string()))?;
         let first = page_size(first)?;
-        let p = g.app.projections().read();
-        Ok(TierQueue::build(&p, &tier, first, &g))
+        let queue = TierQueue::build(&g.app.projections().read(), &tier, first, &g);
+        g.audit_many(queue.case_ids(), "tierQueue").await?;
+        Ok(queue)
     }
 
     /// A case's active swarm room.
@@ -106,22 +123,36 @@ impl CaseQuery {
         let g = guard(ctx)?;
         g.require_staff()?;
         let id = parse_case_id(&case_id)?;
-        let p = g.app.projections().read();
-        Ok(p.swarm_room(id)
-            .filter(|r| g.can_read(r.case()))
-            .as_ref()
-            .and_then(SwarmRoomObj::from_room))
+        let room = {
+            let p = g.app.projections().read();
+            p.swarm_room(id)
+                .filter(|r| g.can_read(r.case()))
+                .as_ref()
+                .and_then(SwarmRoomObj::from_room)
+        };
+        if room.is_some() {
+            g.audit(id, "swarmRoom").await?;
+        }
+        Ok(room)
     }
 
     /// All active swarm rooms you may see.
     async fn swarm_rooms(&self, ctx: &Context<'_>) -> Result<Vec<SwarmRoomObj>> {
         let g = guard(ctx)?;
         g.require_staff()?;
-        let p = g.app.projections().read();
-        Ok(p.swarm_rooms()
-            .filter(|r| g.can_read(r.case()))
-            .filter_map(|r| SwarmRoomObj::from_room(&r))
-            .collect())
+        let rooms: Vec<SwarmRoomObj> = {
+            let p = g.app.projections().read();
+            p.swarm_rooms()
+                .filter(|r| g.can_read(r.case()))
+                .filter_map(|r| SwarmRoomObj::from_room(&r))
+                .collect()
+        };
+        g.audit_many(
+            rooms.iter().filter_map(|r| r.case_id.parse().ok()),
+            "swarmRooms",
+        )
+        .await?;
+        Ok(rooms)
     }
 
     /// A case's full history, from `fromVersion` (1 = the beginning).
@@ -164,11 +195,15 @@ impl CaseQuery {
             .read_all(from_position, limit)
             .await
             .map_err(|e| gql(e.into()))?;
-        Ok(events
-            .into_iter()
-            .filter(|e| g.event_visible(e))
-            .map(|e| EventObj(Arc::new(e)))
-            .collect())
+        let visible: Vec<_> = events.into_iter().filter(|e| g.event_visible(e)).collect();
+        g.audit_many(
+            visible
+                .iter()
+                .filter_map(|e| CaseId::from_stream(&e.stream)),
+            "events",
+        )
+        .await?;
+        Ok(visible.into_iter().map(|e| EventObj(Arc::new(e))).collect())
     }
 
     /// A case exactly as it was at a past moment (`at`) or after a given `version`.
@@ -217,12 +252,26 @@ impl CaseQuery {
                 "forbidden: agents see only their own workload",
             ));
         }
-        let p = g.app.projections().read();
-        let w = p.workload(&id).cloned().unwrap_or_default();
+        // Only the cases the caller may see: a lead asking about an agent who works
+        // a private case above the lead's tiers learns nothing of it.
+        let (assigned, swarms): (Vec<CaseId>, Vec<CaseId>) = {
+            let p = g.app.projections().read();
+            let visible = |c: &&CaseId| p.case(**c).is_some_and(|v| g.can_read(&v.case));
+            match p.workload(&id) {
+                Some(w) => (
+                    w.assigned.iter().filter(visible).copied().collect(),
+                    w.swarms.iter().filter(visible).copied().collect(),
+                ),
+                None => (Vec::new(), Vec::new()),
+            }
+        };
+        g.audit_many(assigned.iter().chain(&swarms).copied(), "workload")
+            .await?;
+        let ids = |cs: Vec<CaseId>| cs.iter().map(|c| ID(c.to_string())).collect();
         Ok(WorkloadObj {
             agent: id.to_string(),
-            assigned: w.assigned.iter().map(|c| ID(c.to_string())).collect(),
-            swarms: w.swarms.iter().map(|c| ID(c.to_string())).collect(),
+            assigned: ids(assigned),
+            swarms: ids(swarms),
         })
     }
 

@@ -1,61 +1,166 @@
 //! Subscriptions over WebSocket. All sit on the store's catch-up feed, so a client
 //! that starts from a past position gets history and then live events, in order,
-//! with no gap and no duplicate. Streams end cleanly when the server shuts down.
+//! with no gap and no duplicate. Streams end cleanly when the server shuts down, and
+//! when the caller's token is revoked or expires; every event is checked against
+//! the caller's current directory tiers before it is delivered.
 
 use async_graphql::{Context, Enum, Result, SimpleObject, Subscription, ID};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::{bad_input, gql};
 use super::guard::Guard;
 use super::types::*;
-use super::{guard, parse_case_id, Shutdown};
+use super::{config, guard, parse_case_id, Principal, Shutdown};
 use crate::app::App;
-use crate::domain::{CaseEvent, CaseId, Status};
+use crate::domain::{CaseEvent, CaseId, Status, Timestamp};
 use crate::projection::SwarmRoom;
 use crate::store::feed::FeedEvent;
 use crate::store::{subscribe_from, RecordedEvent};
 
 pub struct SubscriptionRoot;
 
-/// The events from `from` on that the caller may see, ending at shutdown, when the
-/// caller's token is revoked, or on a store error.
+/// The caller of a subscription, re-checked on every event it would deliver: the
+/// token's expiry against the server's clock, and the directory's tiers from the
+/// configuration in force (an agent moved to another tier stops receiving the old
+/// tier's cases at once). Revocation ends the subscription through [`Guard::revoked`].
+#[derive(Clone)]
+struct Subscriber {
+    app: Arc<App>,
+    /// As authenticated, before the directory's tiers are applied.
+    principal: Principal,
+    expires_at: Option<Timestamp>,
+}
+
+impl Subscriber {
+    fn new(ctx: &Context<'_>, app: Arc<App>) -> Result<Self> {
+        let principal = super::principal(ctx)?.clone();
+        let expires_at = principal.token_id.as_ref().and_then(|id| {
+            let tokens = app.tokens().list();
+            let t = tokens.into_iter().find(|t| &t.token_id == id)?;
+            t.grant.expires_at
+        });
+        Ok(Subscriber {
+            app,
+            principal,
+            expires_at,
+        })
+    }
+
+    fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|t| t <= self.app.clock().now())
+    }
+
+    /// The caller's guard as of now; `None` once the token has expired.
+    fn current(&self) -> Option<Guard> {
+        if self.expired() {
+            return None;
+        }
+        let mut principal = self.principal.clone();
+        if let Some(tiers) = config::directory_tiers(&self.app.config(), &principal) {
+            principal.tiers = tiers;
+        }
+        Some(Guard {
+            app: self.app.clone(),
+            principal,
+        })
+    }
+
+    /// Resolves when the token expires by the server's clock. A clock may be moved
+    /// by hand (tests), so a distant expiry is re-checked every second.
+    fn expiry(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let this = self.clone();
+        async move {
+            let Some(at) = this.expires_at else {
+                return std::future::pending().await;
+            };
+            loop {
+                let now = this.app.clock().now();
+                if at <= now {
+                    return;
+                }
+                let left = (at.unix_micros() - now.unix_micros()).max(0) as u64;
+                let wait = Duration::from_micros(left).min(Duration::from_secs(1));
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// The events from `from` on that the caller may see, each with the caller's guard
+/// as of that event, ending at shutdown, when the caller's token is revoked or
+/// expires, or on a store error. Visibility is judged per event with the caller's
+/// current directory tiers.
 fn feed(
     ctx: &Context<'_>,
     g: &Guard,
     from: u64,
-) -> Result<impl Stream<Item = Arc<RecordedEvent>> + Send + 'static> {
+) -> Result<impl Stream<Item = (Guard, Arc<RecordedEvent>)> + Send + 'static> {
     let shutdown = ctx.data::<Shutdown>()?.clone();
     let slot = ctx
         .data_opt::<super::SubscriptionSlots>()
         .map(|s| s.acquire())
         .transpose()?;
-    let visible = g.clone();
+    let who = Subscriber::new(ctx, g.app.clone())?;
+    let expiry = who.expiry();
     let events = subscribe_from(g.app.store().clone(), from)
         .take_while(|item| std::future::ready(item.is_ok()))
-        .filter_map(move |item| {
+        .then(move |item| {
             // The slot lives as long as the stream.
             let _held = &slot;
-            let g = visible.clone();
+            let who = who.clone();
             async move {
                 let Ok(FeedEvent::Event(e)) = item else {
-                    return None;
+                    return Some(None);
                 };
                 // Visibility is judged on the projections, which may be a moment
                 // behind the live feed: wait until they show this event.
-                g.app.projections().wait_for(e.position).await.ok()?;
-                g.event_visible(&e).then_some(e)
+                if who.app.projections().wait_for(e.position).await.is_err() {
+                    return Some(None);
+                }
+                // An expired token ends the subscription (`None`).
+                let g = who.current()?;
+                Some(g.event_visible(&e).then_some((g, e)))
             }
-        });
+        })
+        .take_while(|item| std::future::ready(item.is_some()))
+        .filter_map(|item| std::future::ready(item.flatten()));
     let stop = g.revoked();
     Ok(events.take_until(async move {
         tokio::select! {
             _ = shutdown.wait() => {}
             _ = stop => {}
+            _ = expiry => {}
         }
     }))
 }
+
+/// Events as delivered, with auditors' reads recorded: one access-log entry per
+/// batch of events ready together (the whole history at once when catching up), written
+/// before the batch is delivered. If it cannot be recorded, the subscription ends.
+fn audited(
+    events: impl Stream<Item = (Guard, Arc<RecordedEvent>)> + Send + 'static,
+    what: &'static str,
+) -> impl Stream<Item = EventObj> + Send + 'static {
+    events
+        .ready_chunks(AUDIT_BATCH)
+        .then(move |batch| async move {
+            let (g, _) = batch.first()?;
+            let ids = batch
+                .iter()
+                .filter_map(|(_, e)| CaseId::from_stream(&e.stream));
+            g.audit_many(ids, what).await.ok()?;
+            Some(batch)
+        })
+        .take_while(|batch| std::future::ready(batch.is_some()))
+        .flat_map(|batch| stream::iter(batch.unwrap_or_default()))
+        .map(|(_, e)| EventObj(e))
+}
+
+/// Most events an auditor's subscription delivers under one access-log entry.
+const AUDIT_BATCH: usize = 500;
 
 /// A breach, or an escalation step that asks to notify the lead.
 fn is_sla_alert(e: &RecordedEvent) -> bool {
@@ -142,8 +247,10 @@ impl SubscriptionRoot {
         let stream = id.stream();
         let start = case_start(&g.app, id, from_version).await?;
         Ok(feed(ctx, &g, start)?
-            .filter(move |e| std::future::ready(e.stream == stream && e.version >= from_version))
-            .map(EventObj))
+            .filter(move |(_, e)| {
+                std::future::ready(e.stream == stream && e.version >= from_version)
+            })
+            .map(|(_, e)| EventObj(e)))
     }
 
     /// Every event of the log from `fromPosition` (1 = the beginning), then live.
@@ -153,7 +260,10 @@ impl SubscriptionRoot {
         #[graphql(default = 1)] from_position: u64,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
-        Ok(feed(ctx, &g, from_position)?.map(EventObj))
+        Ok(audited(
+            feed(ctx, &g, from_position)?,
+            "events subscription",
+        ))
     }
 
     /// SLA alerts on the cases the caller may see: every `SlaBreached`, and every
@@ -167,9 +277,8 @@ impl SubscriptionRoot {
         let g = guard(ctx)?;
         g.require_staff()?;
         let from = from_position.unwrap_or_else(|| g.app.store().head() + 1);
-        Ok(feed(ctx, &g, from)?
-            .filter(|e| std::future::ready(is_sla_alert(e)))
-            .map(EventObj))
+        let alerts = feed(ctx, &g, from)?.filter(|(_, e)| std::future::ready(is_sla_alert(e)));
+        Ok(audited(alerts, "slaAlerts subscription"))
     }
 
     /// A tier queue: its current state first, then one update per change to it.
@@ -194,6 +303,8 @@ impl SubscriptionRoot {
                 p.position(),
             )
         };
+        g.audit_many(snapshot.case_ids(), "tierQueue subscription")
+            .await?;
         let first = TierQueueUpdate {
             position,
             change: QueueChange::Snapshot,
@@ -205,10 +316,10 @@ impl SubscriptionRoot {
         let updates = stream::unfold((events, members), move |(mut events, mut members)| {
             let app = app_arc.clone();
             let tier = tier.clone();
-            let g = g.clone();
             async move {
                 loop {
-                    let e = events.next().await?;
+                    // The caller's guard as of this event (current directory tiers).
+                    let (g, e) = events.next().await?;
                     let Some(id) = CaseId::from_stream(&e.stream) else {
                         continue;
                     };
@@ -243,6 +354,9 @@ impl SubscriptionRoot {
                             &g,
                         ),
                     };
+                    g.audit_many(update.queue.case_ids(), "tierQueue subscription")
+                        .await
+                        .ok()?;
                     return Some((update, (events, members)));
                 }
             }
@@ -293,11 +407,12 @@ impl SubscriptionRoot {
                 (Some(first), position + 1, version)
             }
         };
+        g.audit(id, "swarmRoom subscription").await?;
         let live = feed(ctx, &g, start)?
-            .filter(move |e| {
+            .filter(move |(_, e)| {
                 std::future::ready(e.stream == stream_name && e.version > after_version)
             })
-            .filter_map(move |e| {
+            .filter_map(move |(_, e)| {
                 let app = app_arc.clone();
                 async move {
                     let event =

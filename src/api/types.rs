@@ -202,15 +202,17 @@ pub struct CaseObj {
     pub tier: Option<String>,
     pub team: Option<String>,
     /// Involves billing, account or health data: kept on a private channel.
-    pub sensitive: bool,
+    /// (Null for customers, like every field of the support team's bookkeeping:
+    /// tier, team, assignee, tags, swarm, escalations, SLA.)
+    pub sensitive: Option<bool>,
     pub assignee: Option<String>,
-    pub tags: Vec<String>,
+    pub tags: Option<Vec<String>>,
     /// The active swarm, if the case is being swarmed.
     pub swarm: Option<Swarm>,
     pub resolution: Option<Resolution>,
     pub opened_at: DateTime,
     pub updated_at: DateTime,
-    pub escalations: u32,
+    pub escalations: Option<u32>,
     /// When an agent first replied publicly.
     pub first_response_at: Option<DateTime>,
     /// Since when the case waits on the customer (its SLA clocks are paused).
@@ -318,9 +320,9 @@ impl CaseObj {
             priority: case.priority.into(),
             tier: case.tier.as_ref().map(|t| t.to_string()),
             team: case.team.clone(),
-            sensitive: case.sensitive,
+            sensitive: Some(case.sensitive),
             assignee: case.assignee.as_ref().map(|a| a.to_string()),
-            tags: case.tags.iter().cloned().collect(),
+            tags: Some(case.tags.iter().cloned().collect()),
             swarm: case.swarm.as_ref().map(Into::into),
             resolution: case.resolution.as_ref().map(|r| Resolution {
                 text: r.text.clone(),
@@ -330,11 +332,44 @@ impl CaseObj {
             }),
             opened_at: DateTime(case.opened_at),
             updated_at: DateTime(case.updated_at),
-            escalations: case.escalations,
+            escalations: Some(case.escalations),
             first_response_at: case.first_response_at.map(DateTime),
             awaiting_customer_since: case.awaiting_customer_since.map(DateTime),
             sla: SlaStatus::of(case),
             messages,
+        }
+    }
+}
+
+impl CaseObj {
+    /// The customer's view of the case: the fields of
+    /// [`policy::CUSTOMER_CASE_FIELDS`](crate::policy::CUSTOMER_CASE_FIELDS) and
+    /// nothing else (the resolution without the tier that solved it).
+    pub fn customer_view(self) -> Self {
+        CaseObj {
+            id: self.id,
+            version: self.version,
+            status: self.status,
+            subject: self.subject,
+            body: self.body,
+            channel: self.channel,
+            customer: self.customer,
+            language: self.language,
+            priority: self.priority,
+            tier: None,
+            team: None,
+            sensitive: None,
+            assignee: None,
+            tags: None,
+            swarm: None,
+            resolution: self.resolution.map(|r| Resolution { tier: None, ..r }),
+            opened_at: self.opened_at,
+            updated_at: self.updated_at,
+            escalations: None,
+            first_response_at: self.first_response_at,
+            awaiting_customer_since: self.awaiting_customer_since,
+            sla: None,
+            messages: self.messages,
         }
     }
 }
@@ -378,6 +413,16 @@ impl TierQueue {
                 })
                 .collect(),
         }
+    }
+}
+
+impl TierQueue {
+    /// The cases listed in the queue's entries.
+    pub fn case_ids(&self) -> Vec<CaseId> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.case.id.parse().ok())
+            .collect()
     }
 }
 
@@ -467,8 +512,22 @@ impl EventObj {
         self.0.metadata.causation_id.map(|c| ID(c.to_string()))
     }
     /// The event's payload as JSON (its shape depends on `type` and `schemaVersion`).
-    async fn payload(&self) -> Json<serde_json::Value> {
-        Json(decode_payload(&self.0))
+    /// Customers see only the fields of their view of the event.
+    async fn payload(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Json<serde_json::Value>> {
+        let payload = decode_payload(&self.0);
+        // The resolver that produced the event authenticated the caller; only the
+        // role matters here (no principal: the most restricted view).
+        let role = ctx.data_opt::<super::Principal>().map(|p| p.actor.role);
+        if role.is_some_and(|r| r != domain::Role::Customer) {
+            return Ok(Json(payload));
+        }
+        Ok(Json(
+            crate::policy::customer_payload(&self.0.event_type, payload)
+                .unwrap_or(serde_json::Value::Null),
+        ))
     }
 }
 
@@ -507,7 +566,8 @@ pub struct OpenCaseInput {
     pub tags: Vec<String>,
 }
 
-/// Which cases to list. Every field that is set must match.
+/// Which cases to list. Every field that is set must match. Customers may filter by
+/// status, priority, customer and text only.
 #[derive(InputObject, Default)]
 pub struct CaseFilterInput {
     pub status: Option<Status>,

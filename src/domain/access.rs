@@ -37,11 +37,22 @@ pub struct CaseViewed {
     pub what: String,
 }
 
+/// An auditor read several cases in one request (a list, a queue, swarm rooms, the
+/// log, or a subscription's delivery), recorded once for the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasesViewed {
+    /// The cases read, each once, in the order first read.
+    pub case_ids: Vec<CaseId>,
+    /// What was read: `cases`, `tierQueue`, `swarmRooms`, `events`, ...
+    pub what: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AccessEvent {
     TokenIssued(TokenIssued),
     TokenRevoked(TokenRevoked),
     CaseViewed(CaseViewed),
+    CasesViewed(CasesViewed),
 }
 
 crate::event_registry! {
@@ -49,5 +60,6 @@ crate::event_registry! {
         TokenIssued = "TokenIssued" v 1,
         TokenRevoked = "TokenRevoked" v 1,
         CaseViewed = "CaseViewed" v 1,
+        CasesViewed = "CasesViewed" v 1,
     }
 }

@@ -1,7 +1,7 @@
 //! What-if routing: replays past cases through a proposed rule set and reports how
 //! their routing would have differed, so an admin can test rules against history
 //! before switching them on. Pure: the caller supplies the cases and how each was
-//! actually routed.
+//! actually routed (only those the person asking may see: the others are a count).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -39,6 +39,9 @@ pub struct Counts {
 pub struct Simulation {
     /// Cases replayed.
     pub cases: u64,
+    /// Cases in the period the caller may not see: not replayed, not counted
+    /// anywhere else, only this number.
+    pub hidden: u64,
     /// Cases whose tier, team or deciding rule would differ.
     pub changed: u64,
     pub by_tier: BTreeMap<String, Counts>,

@@ -7,6 +7,7 @@ mod errors;
 mod examples;
 mod lifecycle;
 mod paging;
+mod read_security;
 mod routing;
 mod schema;
 mod sla;
