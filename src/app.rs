@@ -8,13 +8,17 @@
 //! case moved on. A client that does not is retried here on conflict, with the
 //! command decided again against the new state, so it can never overwrite a change it
 //! did not see. Idempotency keys make retries of a whole request safe: the first
-//! result is returned and nothing is written twice.
+//! result is returned and nothing is written twice. Keys are scoped to the principal
+//! (role and id) before they reach the store, so replaying someone else's key finds
+//! nothing and reveals nothing; the API also hides a replayed result the caller may
+//! no longer see.
 
 use std::sync::{Arc, RwLock};
 use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
+use crate::api::Principal;
 use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
 use crate::clock::Clock;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
@@ -25,6 +29,7 @@ use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
     Role, TierLadder, Timestamp,
 };
+use crate::policy;
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::routing::simulate::{simulate, Placement, Simulation};
@@ -164,6 +169,20 @@ fn append_request(
 /// Longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
+/// Separates the parts of a stored idempotency key; refused in clients' keys, so a
+/// scoped key can never be spelled by a client.
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// The key an idempotency key is stored under: scoped to the principal (role and id),
+/// so one principal's keys never find, or reveal, another's results.
+fn scoped_key(actor: &Actor, key: &str) -> String {
+    format!(
+        "{KEY_SEPARATOR}{}{KEY_SEPARATOR}{}{KEY_SEPARATOR}{key}",
+        actor.role.as_str(),
+        actor.id
+    )
+}
+
 pub struct App {
     store: Arc<dyn EventStore>,
     projections: ProjectionRunner,
@@ -251,6 +270,15 @@ impl App {
         tiers: Vec<String>,
         expires_at: Option<Timestamp>,
     ) -> Result<(String, String), AppError> {
+        // The SLA scheduler's identity is the server's alone: a SYSTEM token would let
+        // its holder record breaches and escalations as if the scheduler had.
+        if role == Role::System {
+            return Err(AppError::Forbidden(
+                "tokens cannot act as the system (the SLA scheduler's identity is the \
+                 server's alone)"
+                    .into(),
+            ));
+        }
         let ladder = self.tiers();
         for t in &tiers {
             ladder.get(t)?;
@@ -421,7 +449,7 @@ impl App {
         // The fingerprint must not depend on the id this attempt happens to draw.
         open.case_id = CaseId(Ulid::nil());
         let fp = fingerprint(format!("open {open:?}").as_bytes());
-        if let Some(done) = self.replayed(&opts, fp).await? {
+        if let Some(done) = self.replayed(actor, &opts, fp).await? {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
@@ -562,23 +590,55 @@ impl App {
     }
 
     /// Checks a command against the configuration: a hand-made route names a team
-    /// that works its tier; an assignee works the case's tier and has room.
+    /// that works its tier; an assignee works the case's tier and has room; nobody is
+    /// assigned, made a swarm's lead or pulled into its swarm who could not read the
+    /// case ([`policy::could_hold`]).
     async fn check_config(&self, case_id: CaseId, command: &Command) -> Result<(), AppError> {
-        match command {
-            Command::Route(r) => Ok(self.config().check_route(&r.tier, r.team.as_deref())?),
-            Command::Assign { agent } => {
-                let case = self.load(case_id).await?;
-                let load = self
-                    .projections
-                    .read()
-                    .workload(agent)
-                    .map_or(0, |w| w.assigned.len());
-                Ok(self
-                    .config()
-                    .check_assignable(agent, case.tier.as_ref(), load)?)
+        let target = match command {
+            Command::Route(r) => {
+                return Ok(self.config().check_route(&r.tier, r.team.as_deref())?)
             }
-            _ => Ok(()),
+            Command::Assign { agent }
+            | Command::StartSwarm { lead: agent, .. }
+            | Command::JoinSwarm { agent } => agent,
+            _ => return Ok(()),
+        };
+        let case = self.load(case_id).await?;
+        let config = self.config();
+        if !policy::could_hold(&self.principal_of(target), &case, &config.tiers) {
+            return Err(AppError::Forbidden(format!(
+                "`{target}` could not read this case: their tiers do not reach the tier of \
+                 a private case"
+            )));
         }
+        if let Command::Assign { agent } = command {
+            let load = self
+                .projections
+                .read()
+                .workload(agent)
+                .map_or(0, |w| w.assigned.len());
+            config.check_assignable(agent, case.tier.as_ref(), load)?;
+        }
+        Ok(())
+    }
+
+    /// Who `user` is for the policy: the role of their most powerful active token
+    /// (an agent when they have none), working the tiers the agent directory gives
+    /// them, else their tokens' tiers.
+    pub fn principal_of(&self, user: &AgentId) -> Principal {
+        let mut p = self
+            .tokens
+            .grant_of(user, self.clock.now())
+            .unwrap_or_else(|| {
+                Principal::internal(Actor {
+                    id: user.clone(),
+                    role: Role::Agent,
+                })
+            });
+        if let Some(tiers) = crate::api::config::directory_tiers(&self.config(), &p) {
+            p.tiers = tiers;
+        }
+        p
     }
 
     /// Runs one command on an existing case.
@@ -590,7 +650,7 @@ impl App {
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
         let fp = fingerprint(format!("{case_id} {command:?}").as_bytes());
-        if let Some(done) = self.replayed(&opts, fp).await? {
+        if let Some(done) = self.replayed(actor, &opts, fp).await? {
             return Ok(done);
         }
         let _turn = match command {
@@ -601,17 +661,27 @@ impl App {
         self.write(actor, case_id, vec![command], fp, opts).await
     }
 
-    /// The stored result of an earlier request with the same idempotency key.
-    async fn replayed(&self, opts: &WriteOptions, fp: u64) -> Result<Option<Written>, AppError> {
+    /// The stored result of an earlier request by `actor` with the same idempotency
+    /// key. Keys are scoped to the principal: another principal's key is not found.
+    async fn replayed(
+        &self,
+        actor: &Actor,
+        opts: &WriteOptions,
+        fp: u64,
+    ) -> Result<Option<Written>, AppError> {
         let Some(key) = &opts.idempotency_key else {
             return Ok(None);
         };
-        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
             return Err(AppError::Invalid(format!(
-                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes"
+                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes and no control characters"
             )));
         }
-        match self.store.idempotent_result(key).await? {
+        match self
+            .store
+            .idempotent_result(&scoped_key(actor, key))
+            .await?
+        {
             None => Ok(None),
             Some(r) if r.fingerprint != fp => Err(AppError::IdempotencyKeyReused(key.clone())),
             Some(r) => Ok(Some(
@@ -674,7 +744,10 @@ impl App {
                     now,
                     &events,
                 );
-                request.idempotency_key = opts.idempotency_key.clone();
+                request.idempotency_key = opts
+                    .idempotency_key
+                    .as_deref()
+                    .map(|k| scoped_key(actor, k));
                 request.fingerprint = fp;
                 request.metadata.correlation_id = correlation_id;
                 match self.store.append(request).await {
@@ -691,6 +764,11 @@ impl App {
                         if opts.expected_version.is_none() && attempt < MAX_RETRIES =>
                     {
                         continue
+                    }
+                    // Name the key the caller sent, not the scoped one it is stored under.
+                    Err(StoreError::IdempotencyKeyReused(_)) => {
+                        let key = opts.idempotency_key.clone().unwrap_or_default();
+                        return Err(AppError::IdempotencyKeyReused(key));
                     }
                     Err(e) => return Err(e.into()),
                 }

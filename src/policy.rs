@@ -10,6 +10,9 @@
 //! - A sensitive (private) case is visible only to agents whose tiers reach the tier it
 //!   was routed to, whatever else would grant access.
 //! - Internal notes and swarm chat are never shown to customers.
+//! - Nobody (leads and admins included) assigns a case to, or puts in its swarm, an
+//!   agent who could not read it ([`could_hold`]): the agent's tiers (from the
+//!   directory, else their tokens) must reach a private case's tier.
 
 use crate::api::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, TierLadder};
@@ -47,6 +50,14 @@ pub fn can_read(p: &Principal, case: &Case, ladder: &TierLadder) -> bool {
             mine || by_tier
         }
     }
+}
+
+/// Could `target` read `case` once it is theirs (assigned to them, or in its swarm)?
+/// Only a private case can refuse them: its tier must be within their reach.
+pub fn could_hold(target: &Principal, case: &Case, ladder: &TierLadder) -> bool {
+    let mut theirs = case.clone();
+    theirs.assignee = Some(target.actor.id.clone());
+    can_read(target, &theirs, ladder)
 }
 
 /// May `p` read messages of this kind?

@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::error::{bad_input, gql};
+use super::error::{bad_input, gql, not_found};
 use super::types::*;
 use super::{guard, parse_case_id};
 use crate::app::{WriteOptions, Written};
@@ -31,7 +31,15 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
 }
 
 /// The case after a write; its messages (up to that version) are read only if asked.
-fn written(w: Written) -> Result<CaseObj> {
+/// A replayed result (same idempotency key) is shown only to a caller who may still
+/// see the case; otherwise it is `NOT_FOUND`, like any case they cannot see.
+fn written(g: &guard::Guard, w: Written) -> Result<CaseObj> {
+    if w.outcome.deduplicated && !g.can_read(&w.case) {
+        return Err(not_found(format!(
+            "case {}",
+            w.case.id.map(|i| i.to_string()).unwrap_or_default()
+        )));
+    }
     Ok(CaseObj::new(&w.case, CaseMessages::Live))
 }
 
@@ -47,7 +55,7 @@ async fn run(
     let w = g
         .execute(id, command, opts(expected_version, idempotency_key))
         .await?;
-    written(w)
+    written(&g, w)
 }
 
 #[Object]
@@ -69,7 +77,7 @@ impl CaseMutation {
         };
         let open = super::config::open_case(input, customer_id);
         let w = g.open_case(open, opts(None, idempotency_key)).await?;
-        written(w)
+        written(&g, w)
     }
 
     /// Sends a case to a tier and team (by hand; new cases are routed by the rules).
