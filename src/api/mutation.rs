@@ -31,14 +31,12 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
 }
 
 /// The case after a write; its messages (up to that version) are read only if asked.
-/// A replayed result (same idempotency key) is shown only to a caller who may still
-/// see the case; otherwise it is `NOT_FOUND`, like any case they cannot see.
+/// A replayed result (same idempotency key) is shown only to a caller who may see
+/// the case, as it is now; otherwise it is `NOT_FOUND`, like any case they cannot see.
 fn written(g: &guard::Guard, w: Written) -> Result<CaseObj> {
-    if w.outcome.deduplicated && !g.can_read(&w.case) {
-        return Err(not_found(format!(
-            "case {}",
-            w.case.id.map(|i| i.to_string()).unwrap_or_default()
-        )));
+    if w.outcome.deduplicated {
+        let id = w.case.id.ok_or_else(|| not_found("case"))?;
+        g.require_visible(id)?;
     }
     Ok(CaseObj::new(&w.case, CaseMessages::Live))
 }

@@ -1,0 +1,302 @@
+//! The write-side attacks of the security review, each replayed against a real
+//! server: private cases moved below the sensitive floor, idempotency keys replayed by
+//! another principal, private cases handed to agents who cannot read them, customers
+//! routing themselves, unbounded SLA policies, SYSTEM tokens and expired tokens.
+
+use super::*;
+
+fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// A private (sensitive) case at `tier`, opened and routed by the admin.
+async fn private_case(s: &TestServer, tier: &str) -> String {
+    let id = s
+        .open_case("Account locked after a chargeback", "NORMAL")
+        .await;
+    s.ok(
+        "mutation($id: ID!, $t: String!) { routeCase(caseId: $id, tier: $t, sensitive: true) { tier } }",
+        json!({ "id": id, "t": tier }),
+    )
+    .await;
+    id
+}
+
+async fn visible_to(s: &TestServer, token: &str, id: &str) -> bool {
+    let v = s
+        .ok_as(
+            token,
+            "query($id: ID!) { case(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    !v["case"].is_null()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sensitive_case_never_goes_below_the_sensitive_floor_whoever_asks() {
+    let s = TestServer::start().await;
+    let id = private_case(&s, "L2").await;
+    let v = json!({ "id": id });
+    let head = s.head();
+    let attempts = [
+        // An L2 lead re-routes to the front line or self-service.
+        (
+            "dana-token",
+            r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L1") { tier } }"#,
+        ),
+        (
+            "dana-token",
+            r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L0") { tier } }"#,
+        ),
+        (
+            "dana-token",
+            r#"mutation($id: ID!) { deescalateCase(caseId: $id, reason: "easy") { tier } }"#,
+        ),
+        // Not even an admin.
+        (
+            ADMIN,
+            r#"mutation($id: ID!) { deescalateCase(caseId: $id, toTier: "L0", reason: "easy") { tier } }"#,
+        ),
+        (
+            ADMIN,
+            r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L1") { tier } }"#,
+        ),
+    ];
+    for (token, m) in attempts {
+        let r = s.gql_as(token, m, v.clone()).await;
+        assert_eq!(code(&r), "INVALID_TRANSITION", "{token} {m}: {r}");
+        assert!(r["data"].is_null() || r["data"].as_object().unwrap().values().all(Value::is_null));
+    }
+    assert_eq!(s.head(), head, "a refused move wrote something");
+    assert!(!visible_to(&s, "alice-token", &id).await);
+
+    // Marking a front-line case sensitive without raising it is refused too.
+    let other = s.open_case("Invoice question", "NORMAL").await;
+    let r = s
+        .gql(
+            r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L1", sensitive: true) { tier } }"#,
+            json!({ "id": other }),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_TRANSITION", "{r}");
+    // At or above the floor, moves are fine.
+    s.ok(
+        r#"mutation($id: ID!) { escalateCase(caseId: $id, reason: "expert") { tier } }"#,
+        v.clone(),
+    )
+    .await;
+    let d = s
+        .ok(
+            r#"mutation($id: ID!) { deescalateCase(caseId: $id, reason: "back") { tier } }"#,
+            v,
+        )
+        .await;
+    assert_eq!(d["deescalateCase"]["tier"], "L2");
+}
+
+const OPEN_PRIVATE: &str = r#"mutation($k: String) { openCase(input: {subject: "My invoice is wrong", body: "MARKER-7731", channel: SOCIAL_PUBLIC, customer: {id: "acme"}}, idempotencyKey: $k) { id tier sensitive body } }"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotency_keys_are_scoped_to_the_principal() {
+    let s = TestServer::start().await;
+    let k = json!({ "k": "open-1" });
+    let first = s.ok(OPEN_PRIVATE, k.clone()).await;
+    let admin_case = first["openCase"]["id"].as_str().unwrap().to_string();
+    assert_eq!(first["openCase"]["sensitive"], true);
+    assert!(!visible_to(&s, "alice-token", &admin_case).await);
+
+    // The same principal's retry returns the first result and writes nothing.
+    let head = s.head();
+    let again = s.ok(OPEN_PRIVATE, k.clone()).await;
+    assert_eq!(again, first);
+    assert_eq!(s.head(), head);
+
+    // An L1 agent replaying the admin's request with the admin's key opens a case of
+    // her own: the admin's case is nowhere in the answer.
+    let replay = s.gql_as("alice-token", OPEN_PRIVATE, k.clone()).await;
+    assert!(
+        !replay.to_string().contains(&admin_case),
+        "the admin's private case leaked: {replay}"
+    );
+    // Reusing the key with another request is no hint either: no error at all.
+    let other = s
+        .gql_as(
+            "bob-token",
+            r#"mutation($k: String) { openCase(input: {subject: "Hello", channel: EMAIL, customer: {id: "acme"}}, idempotencyKey: $k) { id } }"#,
+            k.clone(),
+        )
+        .await;
+    assert!(other.get("errors").is_none(), "{other}");
+    assert_ne!(other["data"]["openCase"]["id"], json!(admin_case));
+
+    // A result is never returned to its own author once they may no longer see it.
+    let mine = s
+        .ok_as(
+            "dana-token",
+            r#"mutation($k: String) { openCase(input: {subject: "Lead case", channel: EMAIL, customer: {id: "acme"}}, idempotencyKey: $k) { id } }"#,
+            json!({ "k": "dana-1" }),
+        )
+        .await;
+    let dana_case = mine["openCase"]["id"].as_str().unwrap().to_string();
+    s.ok(
+        r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L3", sensitive: true) { tier } }"#,
+        json!({ "id": dana_case }),
+    )
+    .await;
+    assert!(!visible_to(&s, "dana-token", &dana_case).await);
+    let retry = s
+        .gql_as(
+            "dana-token",
+            r#"mutation($k: String) { openCase(input: {subject: "Lead case", channel: EMAIL, customer: {id: "acme"}}, idempotencyKey: $k) { id } }"#,
+            json!({ "k": "dana-1" }),
+        )
+        .await;
+    assert_eq!(code(&retry), "NOT_FOUND", "{retry} (first: {dana_case})");
+    assert!(!retry.to_string().contains("L3"), "{retry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_private_case_is_never_handed_to_an_agent_who_cannot_read_it() {
+    let s = TestServer::start().await;
+    let id = private_case(&s, "L2").await;
+    let v = json!({ "id": id });
+    let head = s.head();
+    for m in [
+        r#"mutation($id: ID!) { startSwarm(caseId: $id, lead: "alice") { version } }"#,
+        r#"mutation($id: ID!) { assignCase(caseId: $id, agent: "alice") { version } }"#,
+    ] {
+        let r = s.gql_as("dana-token", m, v.clone()).await;
+        assert_eq!(code(&r), "FORBIDDEN", "{m}: {r}");
+    }
+    assert_eq!(s.head(), head);
+    s.ok_as(
+        "dana-token",
+        r#"mutation($id: ID!) { startSwarm(caseId: $id) { version } }"#,
+        v.clone(),
+    )
+    .await;
+    let r = s
+        .gql_as(
+            "dana-token",
+            r#"mutation($id: ID!) { joinSwarm(caseId: $id, agent: "bob") { version } }"#,
+            v.clone(),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert!(!visible_to(&s, "alice-token", &id).await);
+    assert!(!visible_to(&s, "bob-token", &id).await);
+    // An L3 agent reaches L2: she may join.
+    s.ok_as(
+        "dana-token",
+        r#"mutation($id: ID!) { joinSwarm(caseId: $id, agent: "farah") { version } }"#,
+        v,
+    )
+    .await;
+    assert!(visible_to(&s, "farah-token", &id).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sla_minutes_are_bounded_and_deadlines_print_as_rfc3339() {
+    let s = TestServer::start().await;
+    let head = s.head();
+    for mins in [4_294_967_295u64, 527_041] {
+        let r = s
+            .gql(
+                "mutation($m: Int!) { setSlaPolicy(input: {id: \"forever\", resolutionMinutes: $m}) { id } }",
+                json!({ "m": mins }),
+            )
+            .await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{mins}: {r}");
+    }
+    let r = s
+        .gql(
+            "mutation { setSlaPolicy(input: {id: \"slow\", firstResponseMinutes: 10, escalation: [{ afterMinutes: 4294967295, clock: FIRST_RESPONSE, notifyLead: true }]}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(s.head(), head);
+
+    // The longest policy there is still has a real date as its deadline.
+    s.ok(
+        "mutation { setSlaPolicy(input: {id: \"year\", resolutionMinutes: 527040}) { id } }",
+        json!({}),
+    )
+    .await;
+    let id = s.open_case("Slow one", "LOW").await;
+    let c = s
+        .ok(
+            "query($id: ID!) { case(id: $id) { sla { nextDeadline resolutionDue } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    for field in ["nextDeadline", "resolutionDue"] {
+        let t = c["case"]["sla"][field].as_str().unwrap_or_default();
+        assert!(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok(),
+            "{field}: {c}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_cannot_mint_system_tokens() {
+    let s = TestServer::start().await;
+    let head = s.head();
+    let r = s
+        .gql(
+            r#"mutation { createToken(user: "scheduler", role: SYSTEM) { token } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert!(!r.to_string().contains("sd_"), "{r}");
+    assert_eq!(s.head(), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_tokens_are_not_listed_unless_asked() {
+    let s = TestServer::start().await;
+    let old = s
+        .ok(
+            r#"mutation { createToken(user: "temp", role: AGENT, tiers: ["L1"], expiresAt: "2001-01-01T00:00:00Z") { tokenId } }"#,
+            json!({}),
+        )
+        .await["createToken"]["tokenId"]
+        .clone();
+    let live = s
+        .ok(
+            r#"mutation { createToken(user: "perm", role: AGENT, tiers: ["L1"]) { tokenId } }"#,
+            json!({}),
+        )
+        .await["createToken"]["tokenId"]
+        .clone();
+    let ids = |v: &Value| -> Vec<Value> {
+        v["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tokenId"].clone())
+            .collect()
+    };
+    let active = s.ok("{ tokens { tokenId expired } }", json!({})).await;
+    assert!(ids(&active).contains(&live));
+    assert!(!ids(&active).contains(&old), "{active}");
+    let all = s
+        .ok(
+            "{ tokens(includeExpired: true) { tokenId expired } }",
+            json!({}),
+        )
+        .await;
+    let expired: Vec<&Value> = all["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["expired"] == true)
+        .collect();
+    assert_eq!(expired.len(), 1, "{all}");
+    assert_eq!(expired[0]["tokenId"], old);
+}
