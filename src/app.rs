@@ -453,6 +453,7 @@ impl App {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
+        let open = self.trusted(actor, open);
         // Held until `write` has waited for the projections, so the next assignment
         // sees this one's load.
         let (commands, _turn) = self.routed(&open).await?;
@@ -467,6 +468,31 @@ impl App {
             },
         )
         .await
+    }
+
+    /// What routing may trust of a new case. The customer directory decides a listed
+    /// customer's segment and key-account status, whoever opens the case (staff
+    /// may state them only for customers not in the directory). A customer opening
+    /// their own case states neither: an unlisted customer is B2C, not a key
+    /// account; and the priority they pick is kept as `requested_priority` while
+    /// the case starts at `Normal`, for rules and staff to raise.
+    fn trusted(&self, actor: &Actor, mut open: OpenCase) -> OpenCase {
+        let config = self.config();
+        let listed = config.customers.contains_key(open.customer.id.trim());
+        if actor.role == Role::Customer {
+            if !listed {
+                open.customer.segment = crate::domain::Segment::B2c;
+                open.customer.key_account = false;
+            }
+            open.requested_priority = Some(open.priority);
+            open.priority = crate::domain::Priority::Normal;
+        } else {
+            open.requested_priority = None;
+        }
+        OpenCase {
+            customer: config.known_customer(open.customer.clone()),
+            ..open
+        }
     }
 
     /// The commands that open and route a new case: the first matching rule decides
@@ -578,6 +604,7 @@ impl App {
                     language: o.language,
                     priority: o.priority,
                     tags: o.tags,
+                    requested_priority: o.requested_priority,
                 };
                 cases.push((id, open, p));
             }

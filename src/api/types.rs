@@ -198,7 +198,11 @@ pub struct CaseObj {
     pub channel: Option<Channel>,
     pub customer: Option<CustomerObj>,
     pub language: String,
+    /// The priority staff and routing rules set (`NORMAL` until they do).
     pub priority: Priority,
+    /// The priority the customer asked for when opening the case themselves: a
+    /// request for staff to weigh, not the case's priority.
+    pub requested_priority: Option<Priority>,
     pub tier: Option<String>,
     pub team: Option<String>,
     /// Involves billing, account or health data: kept on a private channel.
@@ -316,6 +320,7 @@ impl CaseObj {
             customer: case.customer.as_ref().map(Into::into),
             language: case.language.clone(),
             priority: case.priority.into(),
+            requested_priority: case.requested_priority.map(Into::into),
             tier: case.tier.as_ref().map(|t| t.to_string()),
             team: case.team.clone(),
             sensitive: case.sensitive,

@@ -56,6 +56,7 @@ fn case(subject: &str, channel: Channel) -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec![],
+        requested_priority: None,
     }
 }
 
@@ -475,6 +476,15 @@ fn every_config_event() -> Vec<ConfigEvent> {
     }));
     events.push(ConfigEvent::CalendarRemoved(CalendarRemoved {
         id: "office".into(),
+    }));
+    events.push(ConfigEvent::CustomerSaved(crate::domain::Customer {
+        id: "initech".into(),
+        name: "Initech".into(),
+        segment: Segment::B2b,
+        key_account: true,
+    }));
+    events.push(ConfigEvent::CustomerRemoved(super::CustomerRemoved {
+        id: "initech".into(),
     }));
     events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
         policies: vec![SlaPolicy {

@@ -44,6 +44,9 @@ pub struct OpenCase {
     pub language: String,
     pub priority: Priority,
     pub tags: Vec<String>,
+    /// What a customer asked for (kept apart from `priority`, which staff and rules
+    /// set); `None` when staff opened the case.
+    pub requested_priority: Option<Priority>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,6 +228,7 @@ pub fn decide(
             },
             priority: open.priority,
             tags: tags(&open.tags)?,
+            requested_priority: open.requested_priority,
         })]);
     }
     if !case.exists() {

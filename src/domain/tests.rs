@@ -71,6 +71,7 @@ fn open_case() -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec!["billing".into()],
+        requested_priority: None,
     }
 }
 
@@ -241,6 +242,7 @@ fn opened() -> CaseEvent {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec!["billing".into()],
+        requested_priority: None,
     })
 }
 
@@ -2768,6 +2770,7 @@ fn golden_v1_events() -> Vec<CaseEvent> {
             language: "de".into(),
             priority: Priority::High,
             tags: vec!["billing".into(), "vip".into()],
+            requested_priority: None,
         }),
         CaseEvent::Routed(CaseRouted {
             tier: tier("L2"),
@@ -3067,6 +3070,83 @@ fn v1_fixture_decodes_to_the_frozen_values() {
             );
         }
     }
+}
+
+/// FROZEN: the values `tests/fixtures/case_events_v2.txt` holds, encoded by schema
+/// version 2 (one line per event type that has a version 2).
+fn golden_v2_events() -> Vec<CaseEvent> {
+    vec![CaseEvent::Opened(CaseOpened {
+        case_id: case_id(),
+        subject: "Site down for everyone".into(),
+        body: "Nobody can log in since 9:00".into(),
+        channel: Channel::Portal,
+        customer: Customer {
+            id: "initech".into(),
+            name: "Initech".into(),
+            segment: Segment::B2b,
+            key_account: true,
+        },
+        language: "fr".into(),
+        priority: Priority::Normal,
+        tags: vec!["login".into()],
+        requested_priority: Some(Priority::Urgent),
+    })]
+}
+
+const FIXTURE_V2: &str = "tests/fixtures/case_events_v2.txt";
+
+/// Version 2 payloads stay readable, and while v2 is written the bytes do not change.
+/// `SWARMDESK_WRITE_FIXTURES=1` writes the file (only ever when v2 is introduced).
+#[test]
+fn v2_fixture_decodes_to_the_frozen_values() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE_V2);
+    let golden = golden_v2_events();
+    if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
+        let lines: Vec<String> = golden
+            .iter()
+            .map(|e| format!("{}\t2\t{}", e.event_type(), to_hex(&e.encode())))
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), golden.len());
+    for (line, expected) in lines.iter().zip(&golden) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "malformed fixture line `{line}`");
+        assert_eq!((f[0], f[1]), (expected.event_type(), "2"));
+        let decoded = CaseEvent::decode(f[0], 2, &from_hex(f[2]))
+            .unwrap_or_else(|e| panic!("v2 `{}` is no longer readable: {e}", f[0]));
+        assert_eq!(&decoded, expected);
+        if expected.schema_version() == 2 {
+            assert_eq!(
+                to_hex(&expected.encode()),
+                f[2],
+                "{} v2 bytes changed",
+                f[0]
+            );
+        }
+    }
+}
+
+/// A v1 `CaseOpened` (JSON too) reads as v2 without a requested priority.
+#[test]
+fn case_opened_v1_is_upcast_to_v2() {
+    let (_, _, payload) = fixture_lines()
+        .into_iter()
+        .find(|(t, _, _)| *t == "CaseOpened")
+        .expect("an opening line");
+    let Ok(CaseEvent::Opened(o)) = CaseEvent::decode("CaseOpened", 1, &payload) else {
+        panic!("v1 CaseOpened unreadable");
+    };
+    assert_eq!(o.requested_priority, None);
+    assert_eq!(o.subject, "Charged twice");
+    let mut json = CaseEvent::Opened(o.clone()).to_json();
+    json.as_object_mut().unwrap().remove("requested_priority");
+    assert_eq!(
+        CaseEvent::from_json("CaseOpened", 1, json).ok(),
+        Some(CaseEvent::Opened(o))
+    );
 }
 
 /// Shows the fixture catches reordered fields: the same bytes read through a struct

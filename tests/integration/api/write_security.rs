@@ -300,3 +300,99 @@ async fn expired_tokens_are_not_listed_unless_asked() {
     assert_eq!(expired.len(), 1, "{all}");
     assert_eq!(expired[0]["tokenId"], old);
 }
+
+const OPEN_AS_KEY_ACCOUNT: &str = r#"mutation { openCase(input: {subject: "Everything is down", body: "outage since 9:00", channel: PORTAL, priority: URGENT, customer: {id: "x", segment: B2B, keyAccount: true}}) { id tier team priority requestedPriority customer { id segment keyAccount } } }"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn customers_cannot_choose_their_own_routing() {
+    let s = TestServer::start().await;
+    // A consumer declares herself a B2B key account with an urgent outage.
+    let d = s.ok_as("sam-token", OPEN_AS_KEY_ACCOUNT, json!({})).await;
+    let c = &d["openCase"];
+    assert_eq!(c["customer"]["id"], "sam.okafor");
+    assert_eq!(c["customer"]["segment"], "B2C", "{c}");
+    assert_eq!(c["customer"]["keyAccount"], false, "{c}");
+    assert_eq!(c["priority"], "NORMAL", "{c}");
+    assert_eq!(c["requestedPriority"], "URGENT", "{c}");
+    assert_eq!(c["tier"], "L1", "neither key accounts nor incident: {c}");
+    assert_ne!(c["team"], "key-accounts");
+    assert_ne!(c["team"], "incident");
+
+    // The directory says who is a key account; only admins change it.
+    let r = s
+        .gql_as(
+            "dana-token",
+            r#"mutation { setCustomer(input: {id: "initech", segment: B2B, keyAccount: true}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let saved = s
+        .ok(
+            r#"mutation { setCustomer(input: {id: "initech", name: "Initech", segment: B2B, keyAccount: true}) { id name segment keyAccount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(saved["setCustomer"]["keyAccount"], true);
+    let listed = s
+        .ok_as(
+            "alice-token",
+            "{ customers { id segment keyAccount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed["customers"],
+        json!([{ "id": "initech", "segment": "B2B", "keyAccount": true }])
+    );
+    let r = s
+        .gql_as("sam-token", "{ customers { id } }", json!({}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+
+    // A listed key account is routed as one without saying anything about itself.
+    let token = s
+        .ok(
+            r#"mutation { createToken(user: "initech", role: CUSTOMER) { token } }"#,
+            json!({}),
+        )
+        .await["createToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = s
+        .ok_as(
+            &token,
+            r#"mutation { openCase(input: {subject: "Invoice export", channel: PORTAL, customer: {id: "initech"}}) { team customer { segment keyAccount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["openCase"]["team"], "key-accounts", "{d}");
+    assert_eq!(d["openCase"]["customer"]["keyAccount"], true);
+
+    // Staff opening for a listed customer: the directory wins over what they state.
+    let d = s
+        .ok(
+            r#"mutation { openCase(input: {subject: "Call notes", channel: PHONE, customer: {id: "initech", segment: B2C, keyAccount: false}}) { team customer { segment keyAccount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["openCase"]["customer"]["segment"], "B2B", "{d}");
+    assert_eq!(d["openCase"]["team"], "key-accounts");
+
+    // Removed from the directory, initech is an unlisted customer again.
+    s.ok(r#"mutation { removeCustomer(id: "initech") }"#, json!({}))
+        .await;
+    let d = s
+        .ok_as(
+            &token,
+            r#"mutation { openCase(input: {subject: "Invoice export", channel: PORTAL, customer: {id: "initech", segment: B2B, keyAccount: true}}) { team customer { keyAccount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_ne!(d["openCase"]["team"], "key-accounts", "{d}");
+    let r = s
+        .gql(r#"mutation { removeCustomer(id: "initech") }"#, json!({}))
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+}
