@@ -166,6 +166,25 @@ fn append_request(
     }
 }
 
+/// The policy's verdict on `commands` by `p`, on the state they are decided against.
+/// A case the principal may not see is "not found", as at the API edge.
+fn authorize(
+    p: &Principal,
+    state: &Case,
+    commands: &[Command],
+    ladder: &TierLadder,
+) -> Result<(), AppError> {
+    let hidden = !state.exists() || !policy::can_read(p, state, ladder);
+    if hidden && p.actor.role != Role::Auditor {
+        let id = state.id.map(|i| i.to_string()).unwrap_or_default();
+        return Err(AppError::NotFound(format!("case {id}")));
+    }
+    for command in commands {
+        policy::can_execute(p, state, command, ladder).map_err(AppError::Forbidden)?;
+    }
+    Ok(())
+}
+
 /// Longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
@@ -459,6 +478,7 @@ impl App {
         let (commands, _turn) = self.routed(&open).await?;
         self.write(
             actor,
+            None,
             open.case_id,
             commands,
             fp,
@@ -668,10 +688,37 @@ impl App {
         p
     }
 
-    /// Runs one command on an existing case.
+    /// Runs one command on an existing case, for an actor already authorized (the
+    /// server's own callers: scheduler, demo, imports).
     pub async fn execute(
         &self,
         actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        self.execute_with(actor, None, case_id, command, opts).await
+    }
+
+    /// Runs one command for `principal`, asking [`policy::can_execute`] again on the
+    /// very state each attempt decides on: a case that became private (or otherwise
+    /// out of reach) between the caller's check and a retry after a lost race is
+    /// refused, not written.
+    pub async fn execute_as(
+        &self,
+        principal: &Principal,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        self.execute_with(&principal.actor, Some(principal), case_id, command, opts)
+            .await
+    }
+
+    async fn execute_with(
+        &self,
+        actor: &Actor,
+        principal: Option<&Principal>,
         case_id: CaseId,
         command: Command,
         opts: WriteOptions,
@@ -685,7 +732,8 @@ impl App {
             _ => None,
         };
         self.check_config(case_id, &command).await?;
-        self.write(actor, case_id, vec![command], fp, opts).await
+        self.write(actor, principal, case_id, vec![command], fp, opts)
+            .await
     }
 
     /// The stored result of an earlier request by `actor` with the same idempotency
@@ -732,6 +780,7 @@ impl App {
     async fn write(
         &self,
         actor: &Actor,
+        principal: Option<&Principal>,
         case_id: CaseId,
         commands: Vec<Command>,
         fp: u64,
@@ -757,6 +806,9 @@ impl App {
                 }
                 let now = self.clock.now();
                 let config = self.config();
+                if let Some(p) = principal {
+                    authorize(p, &state, &commands, &config.tiers)?;
+                }
                 let ctx = Context {
                     tiers: &config.tiers,
                     actor,

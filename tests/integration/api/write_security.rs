@@ -4,6 +4,7 @@
 //! routing themselves, unbounded SLA policies, SYSTEM tokens and expired tokens.
 
 use super::*;
+use std::sync::Arc;
 
 fn code(v: &Value) -> &str {
     v["errors"][0]["extensions"]["code"]
@@ -395,4 +396,151 @@ async fn customers_cannot_choose_their_own_routing() {
         .gql(r#"mutation { removeCustomer(id: "initech") }"#, json!({}))
         .await;
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
+}
+
+/// A store that, just before the first append to `target`, lets a lead make the case
+/// private at L3: the race between a caller's check and its write, made exact.
+struct Interloper {
+    inner: Arc<dyn swarmdesk::store::EventStore>,
+    target: std::sync::Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl swarmdesk::store::EventStore for Interloper {
+    async fn append(
+        &self,
+        request: swarmdesk::store::AppendRequest,
+    ) -> Result<swarmdesk::store::AppendOutcome, swarmdesk::store::StoreError> {
+        let armed = {
+            let mut t = self.target.lock().unwrap();
+            match t.as_deref() == Some(request.stream.as_str()) {
+                true => t.take(),
+                false => None,
+            }
+        };
+        if let Some(stream) = armed {
+            use swarmdesk::domain::event::CaseRouted;
+            let private = swarmdesk::domain::CaseEvent::Routed(CaseRouted {
+                tier: Tier::new("L3"),
+                team: None,
+                priority: None,
+                tags: Vec::new(),
+                sensitive: true,
+                rule_id: None,
+                rule_set_version: None,
+            });
+            let mut made_private = crate::common::request(
+                &stream,
+                swarmdesk::store::ExpectedVersion::Any,
+                vec![swarmdesk::store::NewEvent {
+                    event_type: private.event_type().into(),
+                    schema_version: private.schema_version(),
+                    payload: private.encode(),
+                }],
+            );
+            made_private.metadata.actor = Actor::new("dana", Role::Lead).unwrap();
+            self.inner.append(made_private).await?;
+        }
+        self.inner.append(request).await
+    }
+    async fn import(
+        &self,
+        events: Vec<swarmdesk::store::RecordedEvent>,
+    ) -> Result<u64, swarmdesk::store::StoreError> {
+        self.inner.import(events).await
+    }
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<swarmdesk::store::RecordedEvent>, swarmdesk::store::StoreError> {
+        self.inner.read_stream(stream, from_version, limit).await
+    }
+    async fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<swarmdesk::store::RecordedEvent>, swarmdesk::store::StoreError> {
+        self.inner.read_all(from, limit).await
+    }
+    async fn stream_version(&self, stream: &str) -> Result<u64, swarmdesk::store::StoreError> {
+        self.inner.stream_version(stream).await
+    }
+    async fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> Result<Option<swarmdesk::store::IdempotentResult>, swarmdesk::store::StoreError> {
+        self.inner.idempotent_result(key).await
+    }
+    fn head(&self) -> u64 {
+        self.inner.head()
+    }
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<swarmdesk::store::RecordedEvent>> {
+        self.inner.subscribe()
+    }
+    async fn save_snapshot(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), swarmdesk::store::StoreError> {
+        self.inner.save_snapshot(name, bytes).await
+    }
+    async fn load_snapshot(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, swarmdesk::store::StoreError> {
+        self.inner.load_snapshot(name).await
+    }
+    async fn shutdown(&self) -> Result<(), swarmdesk::store::StoreError> {
+        self.inner.shutdown().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_made_private_during_a_retry_is_not_written_by_who_lost_access() {
+    use swarmdesk::api::Principal;
+    use swarmdesk::app::{AppError, WriteOptions};
+    use swarmdesk::domain::{Command, MessageKind};
+    let dir = crate::common::temp_dir();
+    let interloper = Arc::new(Interloper {
+        inner: crate::common::open_store(dir.path()),
+        target: std::sync::Mutex::new(None),
+    });
+    let (app, _clock) = crate::common::build_app(interloper.clone()).await;
+    let admin = Actor::new("root", Role::Admin).unwrap();
+    let opened = app
+        .open_case(&admin, crate::common::open_case(1), WriteOptions::default())
+        .await
+        .unwrap();
+    let id = opened.case.id.unwrap();
+    let alice = Principal {
+        actor: Actor::new("alice", Role::Agent).unwrap(),
+        tiers: vec![Tier::new("L1")],
+        token_id: None,
+    };
+    assert!(swarmdesk::policy::can_read(
+        &alice,
+        &opened.case,
+        &app.tiers()
+    ));
+
+    *interloper.target.lock().unwrap() = Some(id.stream());
+    let note = Command::PostMessage {
+        kind: MessageKind::InternalNote,
+        body: "MARKER-race".into(),
+    };
+    let r = app
+        .execute_as(&alice, id, note, WriteOptions::default())
+        .await;
+    assert!(
+        matches!(r, Err(AppError::NotFound(_)) | Err(AppError::Forbidden(_))),
+        "{r:?}"
+    );
+    let log = app.history(id, 1, usize::MAX).await.unwrap();
+    assert!(
+        log.iter().all(|e| e.event_type != "MessagePosted"),
+        "the note was written after the case became private"
+    );
+    assert_eq!(log.last().unwrap().event_type, "CaseRouted");
 }
