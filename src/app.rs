@@ -647,7 +647,8 @@ impl App {
             }
             Command::Assign { agent }
             | Command::StartSwarm { lead: agent, .. }
-            | Command::JoinSwarm { agent } => agent,
+            | Command::JoinSwarm { agent }
+            | Command::SetSwarmLead { agent } => agent,
             _ => return Ok(()),
         };
         let case = self.load(case_id).await?;

@@ -197,6 +197,29 @@ async fn a_private_case_is_never_handed_to_an_agent_who_cannot_read_it() {
     )
     .await;
     assert!(visible_to(&s, "farah-token", &id).await);
+
+    // A member who lost sight of a case that became private is not made its lead.
+    let id = s.open_case("Login trouble", "NORMAL").await;
+    let v = json!({ "id": id });
+    for m in [
+        r#"mutation($id: ID!) { startSwarm(caseId: $id) { version } }"#,
+        r#"mutation($id: ID!) { joinSwarm(caseId: $id, agent: "alice") { version } }"#,
+    ] {
+        s.ok_as("dana-token", m, v.clone()).await;
+    }
+    s.ok(
+        r#"mutation($id: ID!) { routeCase(caseId: $id, tier: "L2", sensitive: true) { tier } }"#,
+        v.clone(),
+    )
+    .await;
+    let r = s
+        .gql_as(
+            "dana-token",
+            r#"mutation($id: ID!) { setSwarmLead(caseId: $id, agent: "alice") { version } }"#,
+            v,
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
