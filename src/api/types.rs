@@ -483,7 +483,11 @@ pub fn decode_payload(r: &RecordedEvent) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// The customer of a new case.
+/// The customer of a new case, or a customer directory entry (`setCustomer`). When
+/// opening a case, a customer listed in the directory gets the directory's name,
+/// segment and key-account status whatever is sent here; staff may state them for an
+/// unlisted customer; a customer opening their own case cannot (unlisted: `B2C`, not
+/// a key account).
 #[derive(InputObject)]
 pub struct CustomerInput {
     pub id: String,
@@ -506,6 +510,8 @@ pub struct OpenCaseInput {
     /// BCP 47 language tag; `en` when empty.
     #[graphql(default)]
     pub language: String,
+    /// Staff: the case's priority. A customer's choice is only a request, kept as
+    /// `requestedPriority`; their case starts `NORMAL` for rules and staff to raise.
     #[graphql(default_with = "Priority::Normal")]
     pub priority: Priority,
     #[graphql(default)]
