@@ -149,6 +149,37 @@ impl TokenRegistry {
             .any(|(h, g)| self::token_id(h) == token_id && g.expires_at.is_none_or(|t| t > now))
     }
 
+    /// What `user` may do according to their active tokens: the most powerful role
+    /// among them (admin over lead over agent) and the union of their tiers. `None`
+    /// for a user without an active token.
+    pub fn grant_of(&self, user: &crate::domain::AgentId, now: Timestamp) -> Option<Principal> {
+        use crate::domain::Role;
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let rank = |r: Role| match r {
+            Role::Admin | Role::System => 4,
+            Role::Auditor => 3,
+            Role::Lead => 2,
+            Role::Agent => 1,
+            Role::Customer => 0,
+        };
+        let mut out: Option<Principal> = None;
+        for g in tokens.values() {
+            if &g.actor.id != user || g.expires_at.is_some_and(|t| t <= now) {
+                continue;
+            }
+            let p = out.get_or_insert_with(|| Principal::internal(g.actor.clone()));
+            if rank(g.actor.role) > rank(p.actor.role) {
+                p.actor.role = g.actor.role;
+            }
+            for t in &g.tiers {
+                if !p.tiers.contains(t) {
+                    p.tiers.push(t.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Every accepted token, for admins.
     pub fn list(&self) -> Vec<TokenInfo> {
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());

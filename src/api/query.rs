@@ -32,6 +32,8 @@ pub struct TokenObj {
     pub role: super::types::Role,
     pub tiers: Vec<String>,
     pub expires_at: Option<DateTime>,
+    /// Whether the token has expired (listed only with `includeExpired: true`).
+    pub expired: bool,
 }
 
 /// Queries about cases, queues, swarms and the log.
@@ -304,15 +306,24 @@ impl CaseQuery {
         })
     }
 
-    /// The accepted tokens (admins only; never the tokens themselves).
-    async fn tokens(&self, ctx: &Context<'_>) -> Result<Vec<TokenObj>> {
+    /// The accepted tokens (admins only; never the tokens themselves). Expired
+    /// tokens are left out unless `includeExpired` is true; they are marked `expired`.
+    async fn tokens(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_expired: bool,
+    ) -> Result<Vec<TokenObj>> {
         let g = guard(ctx)?;
         g.require_admin()?;
+        let now = g.app.clock().now();
         Ok(g.app
             .tokens()
             .list()
             .into_iter()
-            .map(|t| TokenObj {
+            .map(|t| (t.grant.expires_at.is_some_and(|e| e <= now), t))
+            .filter(|(expired, _)| include_expired || !expired)
+            .map(|(expired, t)| TokenObj {
+                expired,
                 token_id: t.token_id,
                 user: t.grant.actor.id.to_string(),
                 role: t.grant.actor.role.into(),

@@ -34,6 +34,7 @@ fn base_case() -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec![],
+        requested_priority: None,
     }
 }
 
@@ -1462,6 +1463,7 @@ fn arb_case() -> impl Strategy<Value = OpenCase> {
                 language: language.into(),
                 priority,
                 tags: tags.into_iter().map(String::from).collect(),
+                requested_priority: None,
             },
         )
 }

@@ -13,6 +13,7 @@ mod schema;
 mod sla;
 mod subscriptions;
 mod tour;
+mod write_security;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
