@@ -41,3 +41,194 @@ pub fn payload_from_json(
     ConfigEvent::from_json(event_type, version, payload)
         .map(|e| (e.event_type(), e.schema_version(), e.encode()))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Frozen forms: the binary payloads and projection snapshots this build writes
+    //! must not change, and JSON written by earlier builds (exports) must stay readable.
+
+    use super::*;
+    use crate::cli::ExportedEvent;
+    use crate::domain::access::{CaseViewed, CasesViewed, TokenIssued, TokenRevoked};
+    use crate::domain::{AgentId, CaseId, Role, Timestamp};
+    use crate::projection::Projections;
+    use std::path::{Path, PathBuf};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn writing() -> bool {
+        std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some()
+    }
+
+    fn to_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn from_hex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+            .collect()
+    }
+
+    fn case_id() -> CaseId {
+        "01JGZ8Y2A7Q4T5V6W7X8Y9Z0AB".parse().unwrap()
+    }
+
+    /// One of every access event type, with every field set.
+    fn every_access_event() -> Vec<AccessEvent> {
+        vec![
+            AccessEvent::TokenIssued(TokenIssued {
+                token_id: "1a2b3c4d5e6f".into(),
+                hash: "9f".repeat(32),
+                user: AgentId::new("audrey").unwrap(),
+                role: Role::Auditor,
+                tiers: vec!["L1".into(), "L2".into()],
+                expires_at: Some(Timestamp::from_unix_micros(1_798_761_600_000_001)),
+            }),
+            AccessEvent::TokenRevoked(TokenRevoked {
+                token_id: "1a2b3c4d5e6f".into(),
+            }),
+            AccessEvent::CaseViewed(CaseViewed {
+                case_id: case_id(),
+                what: "history".into(),
+            }),
+            AccessEvent::CasesViewed(CasesViewed {
+                case_ids: vec![case_id(), "01JGZ8Y3K0M6W7X8Y9Z0ABCDEF".parse().unwrap()],
+                what: "cases".into(),
+            }),
+        ]
+    }
+
+    /// FROZEN: `access_events_v1.txt` holds `type \t version \t payload hex \t JSON` of
+    /// [`every_access_event`] as the first build with these types wrote them. The bytes
+    /// must decode to the same values and be written unchanged; the JSON (that build's
+    /// spelling) must still be read as the same event.
+    #[test]
+    fn access_events_keep_their_bytes_and_old_json_stays_readable() {
+        let path = fixture("access_events_v1.txt");
+        let events = every_access_event();
+        if writing() {
+            let lines: Vec<String> = events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        e.event_type(),
+                        e.schema_version(),
+                        to_hex(&e.encode()),
+                        e.to_json()
+                    )
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), AccessEvent::TYPES.len());
+        for (line, expected) in lines.iter().zip(&events) {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
+            let version: u16 = f[1].parse().unwrap();
+            let decoded = AccessEvent::decode(f[0], version, &from_hex(f[2]))
+                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
+            assert_eq!(&decoded, expected);
+            assert_eq!(to_hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
+            let old_json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+            assert_eq!(
+                AccessEvent::from_json(f[0], version, old_json).ok().as_ref(),
+                Some(expected),
+                "{}: the old JSON is no longer read",
+                f[0]
+            );
+        }
+    }
+
+    /// The events of `export_v1.ndjson`, an export written by an earlier build.
+    fn exported_v1() -> Vec<crate::store::RecordedEvent> {
+        std::fs::read_to_string(fixture("export_v1.ndjson"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(n, line)| {
+                serde_json::from_str::<ExportedEvent>(line)
+                    .unwrap_or_else(|e| panic!("line {}: {e}", n + 1))
+                    .into_record()
+                    .unwrap_or_else(|e| panic!("line {}: {e}", n + 1))
+            })
+            .collect()
+    }
+
+    /// FROZEN: `snapshot_v1.txt` holds, per case of `export_v1.ndjson` (by id), the
+    /// postcard bytes of its projected view, as stored in projection snapshots. What
+    /// JSON looks like must never change them.
+    #[test]
+    fn projection_snapshot_bytes_do_not_change() {
+        let mut p = Projections::new();
+        let records = exported_v1();
+        for r in &records {
+            p.apply(r).unwrap();
+        }
+        let mut ids: Vec<CaseId> = records
+            .iter()
+            .filter_map(|r| CaseId::from_stream(&r.stream))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let lines: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let view = p.case(*id).expect("a projected case");
+                format!("{id}\t{}", to_hex(&postcard::to_allocvec(view).unwrap()))
+            })
+            .collect();
+        let path = fixture("snapshot_v1.txt");
+        if writing() {
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let frozen: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(frozen, lines, "projected case views encode differently");
+    }
+
+    /// FROZEN: `case_events_json_v1.txt` holds the JSON an earlier build exported for
+    /// every line of the binary fixtures `case_events_v1.txt` and `case_events_v2.txt`
+    /// (same order): it must still be read as the event those bytes hold.
+    #[test]
+    fn old_json_of_every_case_event_reads_as_the_same_event() {
+        let mut binary = Vec::new();
+        for name in ["case_events_v1.txt", "case_events_v2.txt"] {
+            let text = std::fs::read_to_string(fixture(name)).unwrap();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let f: Vec<&str> = line.split('\t').collect();
+                let version: u16 = f[1].parse().unwrap();
+                let event = CaseEvent::decode(f[0], version, &from_hex(f[2])).unwrap();
+                binary.push((f[0].to_string(), version, event));
+            }
+        }
+        let path = fixture("case_events_json_v1.txt");
+        if writing() {
+            let lines: Vec<String> = binary
+                .iter()
+                .map(|(t, v, e)| format!("{t}\t{v}\t{}", e.to_json()))
+                .collect();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), binary.len());
+        for (line, (t, v, expected)) in lines.iter().zip(&binary) {
+            let f: Vec<&str> = line.splitn(3, '\t').collect();
+            assert_eq!((f[0], f[1]), (t.as_str(), v.to_string().as_str()));
+            let old: serde_json::Value = serde_json::from_str(f[2]).unwrap();
+            let read = CaseEvent::from_json(t, *v, old)
+                .unwrap_or_else(|e| panic!("{t} v{v}: the old JSON is no longer read: {e}"));
+            assert_eq!(&read, expected, "{t} v{v}");
+        }
+    }
+}
