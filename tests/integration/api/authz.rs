@@ -694,13 +694,6 @@ async fn setup(s: &TestServer, clock: &ManualClock) -> (World, String) {
         s,
         ADMIN,
         &own_sla,
-        r#"startSwarm(caseId: $id, lead: "lars", reason: "MKSLASWARM")"#,
-    )
-    .await;
-    write(
-        s,
-        ADMIN,
-        &own_sla,
         "changePriority(caseId: $id, priority: URGENT)",
     )
     .await;
@@ -810,6 +803,14 @@ async fn setup(s: &TestServer, clock: &ManualClock) -> (World, String) {
         c["case"]["tier"], "L2",
         "the SLA escalated the customer's case"
     );
+    // Its swarm is led by an L2 agent, who now sees it.
+    write(
+        s,
+        ADMIN,
+        &own_sla,
+        r#"startSwarm(caseId: $id, lead: "lars", reason: "MKSLASWARM")"#,
+    )
+    .await;
     for key in ["private", "idem"] {
         let id = &cases.iter().find(|(k, _)| *k == key).unwrap().1;
         let c = s
@@ -1353,7 +1354,8 @@ async fn authorization_matrix() {
                 v.add(format!("{}: WebSocket connection_init accepted", role.name));
                 ws.subscribe("e", "subscription { events { caseId payload } }", json!({}))
                     .await;
-                let m = ws.next_json().await;
+                let soon = tokio::time::Instant::now() + Duration::from_secs(5);
+                let m = ws.next_json_until(soon).await.unwrap_or(Value::Null);
                 if m["type"] == "next" {
                     v.add(format!(
                         "{}: subscription delivered {}",
