@@ -13,6 +13,8 @@
 //! - **Deadline.** Every query and mutation must finish within the request timeout
 //!   (`TIMEOUT` beyond).
 //!
+//! [`Position`] bounds log positions given as arguments to what JSON carries exactly.
+//!
 //! Refusals are `BAD_USER_INPUT` (`TIMEOUT` for the deadline). [`DocumentGuard`] runs
 //! them as an async-graphql extension, so HTTP, WebSocket and in-process callers all
 //! go through them.
@@ -321,6 +323,39 @@ impl Extension for DocumentGuardExtension {
     }
 }
 
+/// Largest [`Position`]: 2^53 - 1, the largest integer every JSON implementation
+/// represents exactly.
+pub const MAX_POSITION: u64 = (1 << 53) - 1;
+
+/// A position in the log (1 = its first event), as an argument: a whole number
+/// from 0 to 2^53 - 1, written as a JSON number. Positions are 64-bit in the log;
+/// GraphQL's `Int` is 32-bit, so they have a scalar of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position(pub u64);
+
+/// A position in the log: a whole number from 0 to 2^53 - 1 (9007199254740991).
+#[async_graphql::Scalar(name = "Position")]
+impl async_graphql::ScalarType for Position {
+    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
+        if let Value::Number(n) = &value {
+            if let Some(p) = n.as_u64().filter(|p| *p <= MAX_POSITION) {
+                return Ok(Position(p));
+            }
+        }
+        Err(async_graphql::InputValueError::custom(format!(
+            "a position is a whole number from 0 to {MAX_POSITION}, got {value}"
+        )))
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::Number(n) if n.as_u64().is_some_and(|p| p <= MAX_POSITION))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +425,25 @@ mod tests {
         q.push_str("fragment f20000 on Q { y }\n");
         let doc = parse_query(q).unwrap();
         assert_eq!(expanded_size(&doc, 100_000), Ok(20_001));
+    }
+
+    #[test]
+    fn positions_are_whole_numbers_up_to_2_pow_53() {
+        use async_graphql::ScalarType;
+        assert_eq!(Position::parse(Value::from(7u64)).unwrap(), Position(7));
+        assert_eq!(
+            Position::parse(Value::from(MAX_POSITION)).unwrap(),
+            Position(MAX_POSITION)
+        );
+        for bad in [
+            Value::from(MAX_POSITION + 1),
+            Value::from(-1),
+            Value::from(1.5),
+            Value::from("12"),
+        ] {
+            assert!(Position::parse(bad.clone()).is_err(), "{bad}");
+            assert!(!Position::is_valid(&bad), "{bad}");
+        }
     }
 
     #[test]

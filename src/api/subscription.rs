@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::error::{bad_input, gql};
 use super::guard::Guard;
+use super::limits::Position;
 use super::types::*;
 use super::{guard, parse_case_id, Shutdown};
 use crate::app::App;
@@ -147,10 +148,10 @@ impl SubscriptionRoot {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] from_position: u64,
+        #[graphql(default_with = "Position(1)")] from_position: Position,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
-        Ok(feed(ctx, &g, from_position)?.map(EventObj))
+        Ok(feed(ctx, &g, from_position.0)?.map(EventObj))
     }
 
     /// SLA alerts on the cases the caller may see: every `SlaBreached`, and every
@@ -159,11 +160,13 @@ impl SubscriptionRoot {
     async fn sla_alerts(
         &self,
         ctx: &Context<'_>,
-        from_position: Option<u64>,
+        from_position: Option<Position>,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
         g.require_staff()?;
-        let from = from_position.unwrap_or_else(|| g.app.store().head() + 1);
+        let from = from_position
+            .map(|p| p.0)
+            .unwrap_or_else(|| g.app.store().head() + 1);
         Ok(feed(ctx, &g, from)?
             .filter(|e| std::future::ready(is_sla_alert(e)))
             .map(EventObj))
