@@ -4,6 +4,7 @@
 mod access;
 mod binary;
 mod errors;
+mod hardening;
 mod lifecycle;
 mod routing;
 mod schema;
