@@ -10,6 +10,10 @@
 //!   spread is expanded, counted with one memoised pass per fragment (cycles refused),
 //!   is bounded by the complexity limit, so a small document of fragments that each
 //!   spread the previous one twice is refused before anything walks it 2^k times.
+//! - **Items.** A request may return at most as many list items as the complexity
+//!   limit ([`ItemBudget`]), however its lists are sized (complexity counts the
+//!   `first`/`limit` asked for; the budget counts what is actually returned, e.g. a
+//!   whole case history).
 //! - **Deadline.** Every query and mutation must finish within the request timeout
 //!   (`TIMEOUT` beyond).
 //!
@@ -216,6 +220,45 @@ pub fn expanded_size(doc: &ExecutableDocument, cap: usize) -> Result<usize, Size
     Ok(total)
 }
 
+/// The list items one request may still return; list resolvers take from it.
+pub struct ItemBudget(std::sync::atomic::AtomicUsize);
+
+impl ItemBudget {
+    pub fn new(items: usize) -> Self {
+        ItemBudget(std::sync::atomic::AtomicUsize::new(items))
+    }
+}
+
+/// Items the current request may still return (unbounded outside a request that
+/// went through [`DocumentGuard`]).
+pub(crate) fn items_left(ctx: &async_graphql::Context<'_>) -> usize {
+    ctx.data_opt::<ItemBudget>().map_or(usize::MAX, |b| {
+        b.0.load(std::sync::atomic::Ordering::Acquire)
+    })
+}
+
+/// Takes `n` items from the current request's budget; `BAD_USER_INPUT` when it
+/// holds fewer.
+pub(crate) fn take_items(ctx: &async_graphql::Context<'_>, n: usize) -> async_graphql::Result<()> {
+    let Some(budget) = ctx.data_opt::<ItemBudget>() else {
+        return Ok(());
+    };
+    use std::sync::atomic::Ordering;
+    budget
+        .0
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+            left.checked_sub(n)
+        })
+        .map(|_| ())
+        .map_err(|_| {
+            coded(
+                BAD_USER_INPUT,
+                "this request would return more list items than the complexity limit \
+                 allows; ask for fewer (`first`, `limit`) and page",
+            )
+        })
+}
+
 /// Runs every pre-check on `request`, leaving it parsed (async-graphql then uses the
 /// parsed document instead of parsing again).
 pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<()> {
@@ -319,6 +362,7 @@ impl Extension for DocumentGuardExtension {
     ) -> ServerResult<Request> {
         let mut request = request;
         precheck(&mut request, &self.0)?;
+        let request = request.data(ItemBudget::new(self.0.fields));
         next.run(ctx, request).await
     }
 }

@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
 use super::error::{bad_input, gql, not_found};
-use super::limits::Position;
+use super::limits::{items_left, take_items, Position};
 use super::types::*;
 use super::{guard, parse_case_id};
 use crate::domain::{AgentId, Role, Tier};
@@ -85,6 +85,7 @@ impl CaseQuery {
         };
         let p = g.app.projections().read();
         let (page, more) = p.cases_visible(&filter, after, first, &|c| g.can_read(c));
+        take_items(ctx, page.len())?;
         let mut conn = Connection::new(after.is_some(), more);
         conn.edges.extend(page.into_iter().map(|v| {
             let cursor = v.case.id.map(|i| i.to_string()).unwrap_or_default();
@@ -110,6 +111,7 @@ impl CaseQuery {
             .get(&tier)
             .map_err(|e| bad_input(e.to_string()))?;
         let first = page_size(first)?;
+        take_items(ctx, first)?;
         let p = g.app.projections().read();
         Ok(TierQueue::build(&p, &tier, first, &g))
     }
@@ -153,8 +155,9 @@ impl CaseQuery {
         let limit = first
             .map(|_| page_size(first))
             .transpose()?
-            .unwrap_or(usize::MAX);
+            .unwrap_or_else(|| items_left(ctx).saturating_add(1));
         let events = g.app.history(id, from_version, limit).await.map_err(gql)?;
+        take_items(ctx, events.len())?;
         g.audit(id, "history").await?;
         Ok(events
             .into_iter()
@@ -181,6 +184,7 @@ impl CaseQuery {
             .read_all(from_position.0, limit)
             .await
             .map_err(|e| gql(e.into()))?;
+        take_items(ctx, events.len())?;
         Ok(events
             .into_iter()
             .filter(|e| g.event_visible(e))

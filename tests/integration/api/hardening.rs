@@ -457,3 +457,35 @@ async fn positions_are_bounded_to_what_json_carries_exactly() {
     assert_eq!(d["events"], json!([]));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_returns_at_most_as_many_items_as_the_complexity_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| o.query_limits.complexity = 100).await;
+    let id = s.open_case("long history", "NORMAL").await;
+    for i in 0..110 {
+        s.ok(
+            "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }",
+            json!({ "id": id, "b": format!("note {i}") }),
+        )
+        .await;
+    }
+    let head = s.head();
+    // Complexity 51 (50 events assumed), but the whole history is over 100 events.
+    let v = s
+        .gql(
+            "query($id: ID!) { caseHistory(caseId: $id) { type } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let d = s
+        .ok(
+            "query($id: ID!) { caseHistory(caseId: $id, first: 90) { type } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(d["caseHistory"].as_array().unwrap().len(), 90);
+    assert_eq!(s.head(), head);
+    s.stop().await;
+}
