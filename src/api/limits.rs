@@ -6,8 +6,8 @@
 //!   comments) and the variables' nesting are bounded ([`MAX_NESTING`]), so neither
 //!   the parser nor the conversion of recursive inputs (routing conditions) can run
 //!   out of stack.
-//! - **Expanded size.** The number of fields the document selects once every fragment
-//!   spread is expanded, counted with one memoised pass per fragment (cycles refused),
+//! - **Expanded size.** The number of fields and fragment spreads the document
+//!   selects once every fragment spread is expanded, counted with one memoised pass per fragment (cycles refused),
 //!   is bounded by the complexity limit, so a small document of fragments that each
 //!   spread the previous one twice is refused before anything walks it 2^k times.
 //! - **Items.** A request may return at most as many list items as the complexity
@@ -46,7 +46,7 @@ pub const MAX_NESTING: usize = 128;
 pub struct DocumentLimits {
     /// See [`MAX_NESTING`].
     pub nesting: usize,
-    /// Most fields a document may select with its fragments expanded.
+    /// Most fields and spreads a document may select with its fragments expanded.
     pub fields: usize,
     /// Deadline of one query or mutation.
     pub timeout: Duration,
@@ -133,15 +133,16 @@ impl std::fmt::Display for SizeError {
         match self {
             SizeError::TooLarge { cap } => write!(
                 f,
-                "the query selects more than {cap} fields once its fragments are expanded"
+                "the query is too complex: it selects more than {cap} fields and fragment \
+                 spreads once its fragments are expanded"
             ),
             SizeError::Cycle(name) => write!(f, "fragment `{name}` spreads itself"),
         }
     }
 }
 
-/// Fields selected by `set` directly (fragments not expanded), and the fragments it
-/// spreads, once per spread.
+/// Fields and spreads selected by `set` directly (fragments not expanded), and the
+/// fragments it spreads, once per spread.
 fn direct_size<'a>(set: &'a SelectionSet, spreads: &mut Vec<&'a str>) -> usize {
     let mut fields = 0usize;
     let mut stack = vec![set];
@@ -153,15 +154,19 @@ fn direct_size<'a>(set: &'a SelectionSet, spreads: &mut Vec<&'a str>) -> usize {
                     stack.push(&f.node.selection_set.node);
                 }
                 Selection::InlineFragment(i) => stack.push(&i.node.selection_set.node),
-                Selection::FragmentSpread(s) => spreads.push(s.node.fragment_name.node.as_str()),
+                Selection::FragmentSpread(s) => {
+                    // The spread itself is walked too (async-graphql's checks visit it).
+                    fields += 1;
+                    spreads.push(s.node.fragment_name.node.as_str())
+                }
             }
         }
     }
     fields
 }
 
-/// The fields `doc` selects over all its operations with every fragment spread
-/// expanded, computed once per fragment (linear in the document's size); refused
+/// The fields and spreads `doc` selects over all its operations with every fragment
+/// spread expanded, computed once per fragment (linear in the document's size); refused
 /// above `cap` or on a cycle of fragments. Unknown fragments count as empty (the
 /// validation refuses them later).
 pub fn expanded_size(doc: &ExecutableDocument, cap: usize) -> Result<usize, SizeError> {
@@ -448,7 +453,8 @@ mod tests {
     #[test]
     fn fragment_bombs_are_counted_without_expanding_them() {
         let doc = parse_query(fragment_bomb(10)).unwrap();
-        assert_eq!(expanded_size(&doc, 10_000), Ok(1024));
+        // 3 * 2^10 - 2 in the fragments, and the query's own spread.
+        assert_eq!(expanded_size(&doc, 10_000), Ok(3071));
         let doc = parse_query(fragment_bomb(60)).unwrap();
         assert_eq!(
             expanded_size(&doc, 5_000),
@@ -468,7 +474,7 @@ mod tests {
         }
         q.push_str("fragment f20000 on Q { y }\n");
         let doc = parse_query(q).unwrap();
-        assert_eq!(expanded_size(&doc, 100_000), Ok(20_001));
+        assert_eq!(expanded_size(&doc, 100_000), Ok(40_002));
     }
 
     #[test]
@@ -488,6 +494,64 @@ mod tests {
             assert!(Position::parse(bad.clone()).is_err(), "{bad}");
             assert!(!Position::is_valid(&bad), "{bad}");
         }
+    }
+
+    /// A schema with a resolver that never finishes, behind the guard.
+    fn slow_schema(
+        timeout: Duration,
+    ) -> async_graphql::Schema<Slow, async_graphql::EmptyMutation, async_graphql::EmptySubscription>
+    {
+        async_graphql::Schema::build(
+            Slow,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        )
+        .extension(DocumentGuard(Arc::new(DocumentLimits {
+            nesting: MAX_NESTING,
+            fields: 100,
+            timeout,
+        })))
+        .limit_complexity(100)
+        .finish()
+    }
+
+    struct Slow;
+
+    #[async_graphql::Object]
+    impl Slow {
+        async fn forever(&self) -> i32 {
+            std::future::pending::<()>().await;
+            0
+        }
+        async fn now(&self) -> i32 {
+            1
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_past_the_deadline_get_timeout() {
+        let schema = slow_schema(Duration::from_millis(50));
+        let r = schema.execute("{ forever }").await;
+        let code = r.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some(Value::from(TIMEOUT)), "{:?}", r.errors);
+        let r = schema.execute("{ now }").await;
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        // Errors async-graphql raises itself get a code too.
+        let r = schema.execute("{ nope }").await;
+        let code = r.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some(Value::from(BAD_USER_INPUT)), "{:?}", r.errors);
+        let r = schema.execute("{ now ").await;
+        let code = r.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some(Value::from(BAD_USER_INPUT)), "{:?}", r.errors);
     }
 
     #[test]
