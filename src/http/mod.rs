@@ -1,7 +1,9 @@
 //! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
 //! same path (`graphql-transport-ws` and the legacy `graphql-ws`), GraphiQL at `/`,
-//! `/healthz`, `/schema.graphql` and `/metrics`. Handlers are thin: authenticate,
-//! enforce request limits, hand the request to the schema.
+//! `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Handlers
+//! are thin: authenticate, enforce request limits (body size and read deadline,
+//! operations per batch, every operation against the caller's rate), hand the request
+//! to the schema, which executes on the main runtime rather than on the HTTP worker.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
