@@ -6,6 +6,7 @@ mod authz;
 mod binary;
 mod errors;
 mod examples;
+mod hardening;
 mod lifecycle;
 mod paging;
 mod read_security;
