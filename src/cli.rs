@@ -131,8 +131,9 @@ pub struct RoutingArgs {
     /// Team for cases no rule matches.
     #[arg(long, env = "SWARMDESK_DEFAULT_TEAM", default_value = "general")]
     pub default_team: String,
-    /// A `swarmdesk.toml` seeding the configuration (tiers, teams, agents, rules) of
-    /// a fresh store; ignored once the store has a configuration.
+    /// A `swarmdesk.toml` seeding the configuration (tiers, calendars, teams, agents,
+    /// rules, SLA policies, customers) of a fresh store; ignored once the store has a
+    /// configuration. See examples/swarmdesk.toml.
     #[arg(long, env = "SWARMDESK_CONFIG")]
     pub config: Option<std::path::PathBuf>,
 }
@@ -483,4 +484,44 @@ fn print_token(id: &str, role: &str, user: &str, tiers: &[String], expires: &str
         tiers.join(",")
     };
     println!("{id:<26}  {role:<8} {user:<20} {tiers:<12} {expires}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `serve --help` names every section a `swarmdesk.toml` may hold.
+    #[test]
+    fn config_help_lists_every_seed_section() {
+        let mut cli = Cli::command();
+        let serve = cli.find_subcommand_mut("serve").expect("a serve command");
+        let help = serve.render_long_help().to_string();
+        let after = help
+            .split("--config")
+            .nth(1)
+            .expect("serve documents --config");
+        // Its own entry only (up to the next option), with line breaks undone.
+        let config = after
+            .split("\n  -")
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for section in [
+            "tiers",
+            "calendars",
+            "teams",
+            "agents",
+            "rules",
+            "SLA policies",
+            "customers",
+        ] {
+            assert!(
+                config.contains(section),
+                "--config help does not mention {section}: {config}"
+            );
+        }
+    }
 }

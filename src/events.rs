@@ -4,7 +4,8 @@
 
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
-use crate::domain::{CaseEvent, CodecError};
+use crate::domain::{CaseEvent, CaseId, CodecError};
+use crate::store::RecordedEvent;
 
 /// The payload of any known event type as JSON.
 pub fn payload_json(
@@ -21,6 +22,18 @@ pub fn payload_json(
         other => return other.map(|e| e.to_json()),
     }
     ConfigEvent::decode(event_type, version, payload).map(|e| e.to_json())
+}
+
+/// The case an event is about: its stream's case, or for an auditor's read of one
+/// case (`CaseViewed`, in the access log) the case read.
+pub fn case_of(r: &RecordedEvent) -> Option<CaseId> {
+    if let Some(id) = CaseId::from_stream(&r.stream) {
+        return Some(id);
+    }
+    match AccessEvent::decode(&r.event_type, r.schema_version, &r.payload) {
+        Ok(AccessEvent::CaseViewed(v)) => Some(v.case_id),
+        _ => None,
+    }
 }
 
 /// Encodes any known event type from its JSON payload, returning the type, schema
@@ -50,7 +63,7 @@ mod tests {
     use super::*;
     use crate::cli::ExportedEvent;
     use crate::domain::access::{CaseViewed, CasesViewed, TokenIssued, TokenRevoked};
-    use crate::domain::{AgentId, CaseId, Role, Timestamp};
+    use crate::domain::{AgentId, Role, Timestamp};
     use crate::projection::Projections;
     use std::path::{Path, PathBuf};
 
@@ -140,7 +153,9 @@ mod tests {
             assert_eq!(to_hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
             let old_json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
             assert_eq!(
-                AccessEvent::from_json(f[0], version, old_json).ok().as_ref(),
+                AccessEvent::from_json(f[0], version, old_json)
+                    .ok()
+                    .as_ref(),
                 Some(expected),
                 "{}: the old JSON is no longer read",
                 f[0]
@@ -230,5 +245,205 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{t} v{v}: the old JSON is no longer read: {e}"));
             assert_eq!(&read, expected, "{t} v{v}");
         }
+    }
+
+    /// Every stored event of every family, from the frozen binary fixtures (case and
+    /// configuration events) and [`every_access_event`].
+    fn every_event_json() -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for name in [
+            "case_events_v1.txt",
+            "case_events_v2.txt",
+            "config_events_v1.txt",
+        ] {
+            let text = std::fs::read_to_string(fixture(name)).unwrap();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let f: Vec<&str> = line.split('\t').collect();
+                let version: u16 = f[1].parse().unwrap();
+                let json = payload_json(f[0], version, &from_hex(f[2]))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                out.push((f[0].to_string(), json));
+            }
+        }
+        for e in every_access_event() {
+            out.push((e.event_type().to_string(), e.to_json()));
+        }
+        out
+    }
+
+    /// The values of `enum NAME { ... }` in the committed `schema.graphql`.
+    fn schema_enum(name: &str) -> Vec<String> {
+        let sdl = include_str!("../schema.graphql");
+        let start = sdl
+            .find(&format!("enum {name} {{"))
+            .unwrap_or_else(|| panic!("schema.graphql has no enum {name}"));
+        let body = &sdl[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+        let mut values = Vec::new();
+        let mut in_doc = false;
+        for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if line.starts_with("\"\"\"") {
+                in_doc = !(line.len() > 3 && line.ends_with("\"\"\"")) && !in_doc;
+                continue;
+            }
+            if !in_doc {
+                values.push(line.to_string());
+            }
+        }
+        values
+    }
+
+    /// The string at `path` (object keys) of `json`.
+    fn at<'a>(json: &'a serde_json::Value, path: &[&str]) -> &'a serde_json::Value {
+        path.iter().fold(json, |v, k| &v[*k])
+    }
+
+    /// Payloads read as the API does: camelCase keys, enum values as in
+    /// `schema.graphql` (`SOCIAL_DM`, `B2B`, `FIRST_RESPONSE`), times in RFC 3339.
+    #[test]
+    fn every_event_kind_is_shown_in_the_api_spellings() {
+        let events = every_event_json();
+        let types: std::collections::BTreeSet<&str> =
+            events.iter().map(|(t, _)| t.as_str()).collect();
+        for t in CaseEvent::TYPES
+            .iter()
+            .chain(AccessEvent::TYPES)
+            .chain(ConfigEvent::TYPES)
+        {
+            assert!(types.contains(t), "no {t} among the fixtures");
+        }
+        fn keys_are_camel_case(t: &str, v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        assert!(
+                            !k.contains('_') && k.starts_with(|c: char| c.is_ascii_lowercase()),
+                            "{t}: key `{k}` is not camelCase"
+                        );
+                        keys_are_camel_case(t, v);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| keys_are_camel_case(t, v)),
+                _ => {}
+            }
+        }
+        // Where each enum appears: (event type, path, schema enum).
+        let enums: &[(&str, &[&str], &str)] = &[
+            ("CaseOpened", &["channel"], "Channel"),
+            ("CaseOpened", &["priority"], "Priority"),
+            ("CaseOpened", &["customer", "segment"], "Segment"),
+            ("CaseRouted", &["priority"], "Priority"),
+            ("MessagePosted", &["kind"], "MessageKind"),
+            ("PriorityChanged", &["from"], "Priority"),
+            ("PriorityChanged", &["to"], "Priority"),
+            ("SlaBreached", &["kind"], "SlaKind"),
+            ("SlaEscalated", &["clock"], "SlaKind"),
+            ("TokenIssued", &["role"], "Role"),
+            ("CustomerSaved", &["segment"], "Segment"),
+        ];
+        let mut seen = 0;
+        for (t, json) in &events {
+            keys_are_camel_case(t, json);
+            for (_, path, name) in enums.iter().filter(|(et, ..)| et == t) {
+                let value = at(json, path).as_str().unwrap_or_else(|| {
+                    panic!("{t}: no string at {path:?}: {json}");
+                });
+                assert!(
+                    schema_enum(name).iter().any(|v| v == value),
+                    "{t}: {path:?} is `{value}`, not a value of the API's {name}"
+                );
+                seen += 1;
+            }
+            // And it reads back as the same event.
+            let version = if t == "CaseOpened" { 2 } else { 1 };
+            let back = payload_from_json(t, version, json.clone());
+            assert!(back.is_ok(), "{t}: {json} does not read back: {back:?}");
+        }
+        assert!(seen >= enums.len(), "every enum position was checked");
+
+        let first = |t: &str| &events.iter().find(|(et, _)| et == t).unwrap().1;
+        let opened = first("CaseOpened");
+        assert_eq!(opened["channel"], "SOCIAL_DM");
+        assert_eq!(opened["priority"], "HIGH");
+        assert_eq!(opened["customer"]["segment"], "B2C");
+        assert_eq!(opened["customer"]["keyAccount"], true);
+        assert_eq!(opened["caseId"], "01HZX3N8Q4T5V6W7X8Y9Z0ABCD");
+        assert_eq!(first("CaseRouted")["ruleSetVersion"], 300);
+        // Times: RFC 3339, to the microsecond, as the API's DateTime.
+        assert_eq!(
+            first("SlaBreached")["deadline"],
+            Timestamp::from_unix_micros(1_789_500_123_456_789).to_rfc3339()
+        );
+        assert!(first("SlaBreached")["deadline"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2026-09-15T") && d.ends_with('Z')));
+        assert_eq!(
+            first("TokenIssued")["expiresAt"],
+            Timestamp::from_unix_micros(1_798_761_600_000_001).to_rfc3339()
+        );
+        // Working hours as the API's WorkingHoursInput: weekday name, HH:MM.
+        assert_eq!(
+            first("CalendarSaved")["hours"][0],
+            serde_json::json!({ "weekday": "MONDAY", "start": "09:00", "end": "17:00" })
+        );
+        assert_eq!(first("CalendarSaved")["utcOffsetMinutes"], 60);
+        let policy = &first("SlaPoliciesSet")["policies"][0];
+        assert_eq!(policy["firstResponseMinutes"], 30);
+        assert_eq!(policy["segments"], serde_json::json!(["B2B"]));
+        assert_eq!(policy["escalation"][0]["afterMinutes"], 15);
+        assert_eq!(policy["escalation"][0]["clock"], "FIRST_RESPONSE");
+        let applied = first("SlaApplied");
+        assert_eq!(applied["calendar"]["hours"][0]["weekday"], "MONDAY");
+        assert_eq!(applied["escalation"][1]["escalateTier"], true);
+        assert_eq!(first("CaseViewed")["caseId"], case_id().to_string());
+        assert_eq!(first("CasesViewed")["caseIds"][0], case_id().to_string());
+    }
+
+    /// An export of an earlier build imports, and exported again it reads in the API's
+    /// spellings and imports to the very same records (bytes included).
+    #[test]
+    fn an_old_export_imports_and_reexports_in_the_api_spellings() {
+        let records = exported_v1();
+        assert!(records.len() > 50);
+        for r in &records {
+            let line = serde_json::to_string(&ExportedEvent::from_record(r).unwrap()).unwrap();
+            for old in [
+                "\"SocialDm\"",
+                "\"B2b\"",
+                "\"System\"",
+                "key_account",
+                "case_id",
+            ] {
+                assert!(!line.contains(old), "{old} in {line}");
+            }
+            let back = serde_json::from_str::<ExportedEvent>(&line)
+                .unwrap()
+                .into_record()
+                .unwrap();
+            assert_eq!(&back, r);
+        }
+    }
+
+    /// The access log's `CaseViewed` names the case read although its stream is not
+    /// the case's.
+    #[test]
+    fn the_case_of_a_case_viewed_event_is_the_case_read() {
+        let viewed = &every_access_event()[2];
+        let r = crate::store::RecordedEvent {
+            position: 1,
+            id: ulid::Ulid::new(),
+            stream: crate::domain::access::ACCESS_LOG_STREAM.into(),
+            version: 1,
+            event_type: viewed.event_type().into(),
+            schema_version: viewed.schema_version(),
+            metadata: crate::store::Metadata {
+                actor: crate::domain::Actor::new("audrey", Role::Auditor).unwrap(),
+                occurred_at: Timestamp::from_unix_micros(0),
+                correlation_id: ulid::Ulid::new(),
+                causation_id: None,
+            },
+            payload: viewed.encode(),
+        };
+        assert_eq!(case_of(&r), Some(case_id()));
     }
 }

@@ -173,14 +173,14 @@ pub const CUSTOMER_CASE_FIELDS: &[&str] = &[
 pub fn customer_event_fields(event_type: &str) -> Option<&'static [&'static str]> {
     Some(match event_type {
         "CaseOpened" => &[
-            "case_id",
+            "caseId",
             "subject",
             "body",
             "channel",
             "customer",
             "language",
             "priority",
-            "requested_priority",
+            "requestedPriority",
         ],
         "MessagePosted" => &["kind", "author", "body"],
         "CaseResolved" => &["resolution", "by"],

@@ -339,18 +339,11 @@ pub struct SlaPolicyInput {
 }
 
 fn hhmm(s: &str) -> Result<u16> {
-    let bad = || bad_input(format!("`{s}` is not a time of day (HH:MM)"));
-    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
-    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if m >= 60 || h > 24 || (h == 24 && m > 0) {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
+    crate::domain::calendar::parse_hhmm(s)
+        .ok_or_else(|| bad_input(format!("`{s}` is not a time of day (HH:MM)")))
 }
 
-fn fmt_hhmm(minutes: u16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
+use crate::domain::calendar::fmt_hhmm;
 
 impl CalendarInput {
     fn into_calendar(self) -> Result<Calendar> {
@@ -468,34 +461,9 @@ impl From<&SlaPolicy> for SlaPolicyObj {
 
 /// A routing condition, as JSON in the shape of `ConditionInput` (so it can be sent
 /// back as is), e.g. `{"all": [{"channel": ["SOCIAL_DM"]}, {"keywords": {...}}]}`.
+/// A condition in `ConditionInput`'s form: [`Condition`]'s JSON is spelled that way.
 fn condition_json(c: &Condition) -> serde_json::Value {
-    use serde_json::json;
-    let many = |cs: &[Condition]| cs.iter().map(condition_json).collect::<Vec<_>>();
-    match c {
-        Condition::All(cs) => json!({ "all": many(cs) }),
-        Condition::Any(cs) => json!({ "any": many(cs) }),
-        Condition::Not(c) => json!({ "not": condition_json(c) }),
-        Condition::Channel(cs) => {
-            json!({ "channel": cs.iter().map(|c| c.as_str()).collect::<Vec<_>>() })
-        }
-        Condition::Keywords {
-            words,
-            in_subject,
-            in_body,
-        } => json!({ "keywords": { "words": words, "inSubject": in_subject, "inBody": in_body } }),
-        Condition::Regex {
-            pattern,
-            in_subject,
-            in_body,
-        } => json!({ "regex": { "pattern": pattern, "inSubject": in_subject, "inBody": in_body } }),
-        Condition::Segment(s) => json!({ "segment": s.as_str() }),
-        Condition::KeyAccount(k) => json!({ "keyAccount": k }),
-        Condition::Language(l) => json!({ "language": l }),
-        Condition::HasTag(t) => json!({ "hasTag": t }),
-        Condition::Priority(ps) => {
-            json!({ "priority": ps.iter().map(|p| p.as_str()).collect::<Vec<_>>() })
-        }
-    }
+    serde_json::to_value(c).unwrap_or_default()
 }
 
 /// What a rule (or the default route) does.

@@ -485,9 +485,9 @@ impl EventObj {
     async fn stream(&self) -> &str {
         &self.0.stream
     }
-    /// The case, for events of a case stream.
+    /// The case: for events of a case stream, and for an auditor's `CaseViewed`.
     async fn case_id(&self) -> Option<ID> {
-        CaseId::from_stream(&self.0.stream).map(|c| ID(c.to_string()))
+        crate::events::case_of(&self.0).map(|c| ID(c.to_string()))
     }
     /// Version within the stream: 1, 2, 3...
     async fn version(&self) -> u64 {

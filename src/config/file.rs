@@ -4,33 +4,56 @@
 //! that the configuration lives in the log and changes through the API, and the file
 //! is ignored. Every field is optional:
 //!
+//! Keys and enum values are spelled as in the GraphQL API (`maxCases`, `keyAccount`,
+//! `SOCIAL_DM`, `B2B`, a condition as `ConditionInput`'s one key: `all`, `keywords`,
+//! ...). Files in the earlier spellings (`max_cases`, `SocialDm`, `{ All = [...] }`,
+//! `weekday = 0`) still load.
+//!
 //! ```toml
 //! tiers = ["L0", "L1", "L2", "L3"]   # lowest first
+//!
+//! [[calendars]]                      # business hours, for SLA clocks
+//! id = "business-hours"
+//! utcOffsetMinutes = 60
+//! hours = [{ weekday = "MONDAY", start = "09:00", end = "17:00" }]
+//! holidays = ["2026-12-25"]
 //!
 //! [[teams]]                          # replaces the standard teams when given
 //! name = "billing"
 //! tier = "L2"
+//! calendar = "business-hours"
 //!
 //! [[agents]]
 //! id = "alice"
 //! name = "Alice Moreau"
 //! teams = ["general"]
 //! languages = ["en", "fr"]
-//! max_cases = 8
+//! maxCases = 8
 //!
 //! [rules]                            # replaces the standard rule set when given
 //! default = { tier = "L1", team = "general" }
 //! [[rules.rules]]
 //! id = "billing"
 //! name = "Billing questions"
-//! condition = { Keywords = { words = ["invoice", "refund"], in_subject = true, in_body = true } }
-//! actions = { tier = "L2", team = "billing", sensitive = true }
+//! condition = { all = [
+//!   { channel = ["SOCIAL_DM", "EMAIL"] },
+//!   { keywords = { words = ["invoice", "refund"], inSubject = true, inBody = true } },
+//! ] }
+//! actions = { tier = "L2", team = "billing", sensitive = true, autoAssign = true }
+//!
+//! [[slaPolicies]]                    # in order; the first matching one applies
+//! id = "b2b-urgent"
+//! priorities = ["URGENT"]
+//! segments = ["B2B"]
+//! firstResponseMinutes = 30
+//! calendar = "business-hours"
+//! escalation = [{ afterMinutes = 15, clock = "FIRST_RESPONSE", notifyLead = true }]
 //!
 //! [[customers]]                      # the customer directory: segment, key account
 //! id = "initech"
 //! name = "Initech"
 //! segment = "B2B"
-//! key_account = true
+//! keyAccount = true
 //! ```
 //!
 //! `examples/swarmdesk.toml` is a complete, tested example.
@@ -42,7 +65,7 @@ use crate::domain::{AgentId, Calendar, Customer, SlaPolicy, TierLadder};
 use crate::routing::{Actions, Rule, RuleSet};
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileSeed {
     tiers: Option<Vec<String>>,
     teams: Option<Vec<FileTeam>>,
@@ -51,25 +74,25 @@ struct FileSeed {
     rules: Option<FileRules>,
     #[serde(default)]
     calendars: Vec<Calendar>,
-    #[serde(default)]
+    #[serde(default, alias = "sla_policies")]
     sla_policies: Vec<SlaPolicy>,
     #[serde(default)]
     customers: Vec<FileCustomer>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileCustomer {
     id: String,
     name: Option<String>,
     /// `B2B` or `B2C`.
     segment: String,
-    #[serde(default)]
+    #[serde(default, alias = "key_account")]
     key_account: bool,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileTeam {
     name: String,
     tier: String,
@@ -79,7 +102,7 @@ struct FileTeam {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileAgent {
     id: String,
     name: Option<String>,
@@ -91,7 +114,7 @@ struct FileAgent {
     skills: Vec<String>,
     #[serde(default)]
     languages: Vec<String>,
-    #[serde(default = "default_capacity")]
+    #[serde(default = "default_capacity", alias = "max_cases")]
     max_cases: u32,
 }
 
@@ -100,7 +123,7 @@ fn default_capacity() -> u32 {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileRules {
     #[serde(default)]
     rules: Vec<Rule>,

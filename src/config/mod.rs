@@ -40,6 +40,7 @@ pub const MAX_CAPACITY: u32 = 1000;
 /// A team of agents working one tier, e.g. `billing` at L2. Members are the agents
 /// that list the team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Team {
     pub name: String,
     pub tier: String,
@@ -51,6 +52,7 @@ pub struct Team {
 
 /// An agent in the directory: what they work on and how much at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: AgentId,
     pub name: String,
@@ -61,36 +63,43 @@ pub struct Agent {
     /// Languages the agent speaks (e.g. `en`, `de`).
     pub languages: Vec<String>,
     /// Most open cases assigned to the agent at once.
+    #[serde(alias = "max_cases")]
     pub max_cases: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TiersSet {
     pub tiers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TeamRemoved {
     pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentRemoved {
     pub id: AgentId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CalendarRemoved {
     pub id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CustomerRemoved {
     pub id: String,
 }
 
 /// The SLA policies in force, in order (the first matching one applies).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlaPoliciesSet {
     pub policies: Vec<SlaPolicy>,
 }

@@ -360,6 +360,143 @@ fn the_example_seed_file_parses_and_holds_together() {
     let initech = &c.customers["initech"];
     assert_eq!((initech.segment, initech.key_account), (Segment::B2b, true));
     assert!(!c.customers["globex"].key_account);
+    // Complete: calendars (used by teams and policies) and SLA policies too.
+    let hours = &c.sla.calendars["business-hours"];
+    assert_eq!(hours.utc_offset_minutes, 60);
+    assert_eq!(
+        hours.hours[4],
+        crate::domain::calendar::WorkingHours {
+            weekday: 4,
+            start_minute: 8 * 60,
+            end_minute: 16 * 60
+        }
+    );
+    assert!(c.sla.calendars.contains_key("incident-shifts"));
+    assert_eq!(c.sla.team_calendars["incident"], "incident-shifts");
+    let ids: Vec<&str> = c.sla.policies.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["urgent", "key-accounts", "standard"]);
+    let urgent = &c.sla.policies[0];
+    assert_eq!(urgent.priorities, [Priority::Urgent]);
+    assert_eq!(urgent.first_response_mins, Some(30));
+    assert_eq!(
+        urgent.escalation[0].clock,
+        crate::domain::SlaKind::FirstResponse
+    );
+    assert!(urgent.escalation[0].notify_lead && !urgent.escalation[0].raise_priority);
+    assert_eq!(c.sla.policies[1].segments, [Segment::B2b]);
+}
+
+/// The example is written in the API's spellings only (the old ones are for old files).
+#[test]
+fn the_example_seed_file_uses_the_api_spellings() {
+    let text = include_str!("../../examples/swarmdesk.toml");
+    for old in [
+        "max_cases",
+        "key_account",
+        "in_subject",
+        "auto_assign",
+        "start_swarm",
+        "sla_policies",
+        "All =",
+        "Channel =",
+        "Keywords =",
+        "\"SocialPublic\"",
+        "\"B2b\"",
+        "\"High\"",
+    ] {
+        assert!(
+            !text.contains(old),
+            "examples/swarmdesk.toml still says `{old}`"
+        );
+    }
+}
+
+/// FROZEN: a seed in the spellings of earlier builds (Rust enum names, snake_case)
+/// loads, and means what the same file in the API's spellings means.
+#[test]
+fn an_old_style_seed_file_still_loads_the_same_configuration() {
+    let old = include_str!("../../tests/fixtures/swarmdesk_v1.toml");
+    let old = file::parse(old, &TierLadder::standard(), None, None)
+        .unwrap()
+        .config()
+        .unwrap();
+    let new = include_str!("../../examples/swarmdesk.toml");
+    let new = file::parse(new, &TierLadder::standard(), None, None)
+        .unwrap()
+        .config()
+        .unwrap();
+    assert_eq!(old.rules.rule_set(), new.rules.rule_set());
+    assert_eq!(old.agents, new.agents);
+    assert_eq!(old.customers, new.customers);
+    assert_eq!(old.tiers, new.tiers);
+    assert_eq!(
+        old.teams.keys().collect::<Vec<_>>(),
+        new.teams.keys().collect::<Vec<_>>()
+    );
+    // Old-style calendars and SLA policies (integers, snake_case) load as well.
+    let seed = file::parse(
+        r#"
+        [[calendars]]
+        id = "office"
+        utc_offset_minutes = 60
+        hours = [{ weekday = 0, start_minute = 540, end_minute = 1020 }]
+        holidays = []
+        [[sla_policies]]
+        id = "urgent"
+        name = "Urgent"
+        priorities = ["Urgent"]
+        segments = ["B2b"]
+        first_response_mins = 30
+        resolution_mins = 240
+        calendar = "office"
+        escalation = [{ after_mins = 15, clock = "FirstResponse", raise_priority = true, notify_lead = false, escalate_tier = false }]
+        "#,
+        &TierLadder::standard(),
+        None,
+        None,
+    )
+    .unwrap();
+    let same = file::parse(
+        r#"
+        [[calendars]]
+        id = "office"
+        utcOffsetMinutes = 60
+        hours = [{ weekday = "MONDAY", start = "09:00", end = "17:00" }]
+        [[slaPolicies]]
+        id = "urgent"
+        name = "Urgent"
+        priorities = ["URGENT"]
+        segments = ["B2B"]
+        firstResponseMinutes = 30
+        resolutionMinutes = 240
+        calendar = "office"
+        escalation = [{ afterMinutes = 15, clock = "FIRST_RESPONSE", raisePriority = true }]
+        "#,
+        &TierLadder::standard(),
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(seed.calendars, same.calendars);
+    assert_eq!(seed.sla_policies, same.sla_policies);
+}
+
+#[test]
+fn a_seed_with_a_bad_weekday_or_time_says_which() {
+    for (hours, says) in [
+        (
+            r#"{ weekday = "FUNDAY", start = "09:00", end = "17:00" }"#,
+            "FUNDAY",
+        ),
+        (
+            r#"{ weekday = "MONDAY", start = "9am", end = "17:00" }"#,
+            "9am",
+        ),
+    ] {
+        let text = format!("[[calendars]]\nid = \"c\"\nhours = [{hours}]\n");
+        let err = file::parse(&text, &TierLadder::standard(), None, None).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
 }
 
 #[test]
@@ -601,13 +738,21 @@ fn v1_config_fixture_stays_readable() {
             .collect();
         let decoded = ConfigEvent::decode(f[0], version, &bytes)
             .unwrap_or_else(|e| panic!("v{version} `{}` is no longer readable: {e}", f[0]));
+        // The JSON is that build's spelling (Rust enum names, snake_case): it must
+        // still be read as the same event, and the bytes must not change.
         let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
         assert_eq!(
-            decoded.to_json(),
-            json,
+            ConfigEvent::from_json(f[0], version, json).ok().as_ref(),
+            Some(&decoded),
             "`{}` decodes to something else",
             f[0]
         );
+        let hex: String = decoded
+            .encode()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, f[2], "`{}` bytes changed", f[0]);
         types.insert(f[0].to_string());
     }
     let all: std::collections::BTreeSet<String> =

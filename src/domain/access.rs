@@ -13,7 +13,9 @@ pub const TOKENS_STREAM: &str = "tokens";
 pub const ACCESS_LOG_STREAM: &str = "access-log";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenIssued {
+    #[serde(alias = "token_id")]
     pub token_id: String,
     /// Hex SHA-256 of the token.
     pub hash: String,
@@ -21,17 +23,22 @@ pub struct TokenIssued {
     pub role: Role,
     /// The tiers an agent or lead works in (a lead also sees the tiers below).
     pub tiers: Vec<String>,
+    #[serde(alias = "expires_at")]
     pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenRevoked {
+    #[serde(alias = "token_id")]
     pub token_id: String,
 }
 
 /// An auditor read a case (its view, history or past state).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseViewed {
+    #[serde(alias = "case_id")]
     pub case_id: CaseId,
     /// What was read: `case`, `history`, `caseAt`, ...
     pub what: String,
@@ -40,8 +47,10 @@ pub struct CaseViewed {
 /// An auditor read several cases in one request (a list, a queue, swarm rooms, the
 /// log, or a subscription's delivery), recorded once for the request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CasesViewed {
     /// The cases read, each once, in the order first read.
+    #[serde(alias = "case_ids")]
     pub case_ids: Vec<CaseId>,
     /// What was read: `cases`, `tierQueue`, `swarmRooms`, `events`, ...
     pub what: String,

@@ -37,7 +37,12 @@ const EPOCH_JULIAN_DAY: i128 = 2_440_588;
 
 /// One working interval on a weekday, in local minutes since midnight: `[start, end)`.
 /// A shift across midnight is two intervals, one on each day.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Binary formats (the log) store the three integers. Human-readable ones (JSON
+/// payloads, `swarmdesk.toml`) use the GraphQL API's `WorkingHoursInput` form,
+/// `{ weekday = "MONDAY", start = "09:00", end = "17:00" }`, and still read the
+/// integer form of earlier builds (`weekday = 0, start_minute = 540, ...`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WorkingHours {
     /// 0 = Monday .. 6 = Sunday.
     pub weekday: u8,
@@ -46,14 +51,147 @@ pub struct WorkingHours {
     pub end_minute: u16,
 }
 
+/// The API's weekday names, Monday (0) first.
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "MONDAY",
+    "TUESDAY",
+    "WEDNESDAY",
+    "THURSDAY",
+    "FRIDAY",
+    "SATURDAY",
+    "SUNDAY",
+];
+
+/// `HH:MM` (`00:00` to `24:00`) as minutes since midnight.
+pub fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return None;
+    }
+    Some(h * 60 + m)
+}
+
+/// Minutes since midnight as `HH:MM`.
+pub fn fmt_hhmm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The stored layout: field order and types fix the postcard bytes.
+#[derive(Serialize, Deserialize)]
+struct WorkingHoursStored {
+    weekday: u8,
+    start_minute: u16,
+    end_minute: u16,
+}
+
+#[derive(Serialize)]
+struct WorkingHoursText {
+    weekday: &'static str,
+    start: String,
+    end: String,
+}
+
+/// Either spelling of a weekday: the API's name or an earlier build's index.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WeekdayText {
+    Index(u8),
+    Name(String),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WorkingHoursTextIn {
+    weekday: WeekdayText,
+    start: Option<String>,
+    end: Option<String>,
+    #[serde(alias = "start_minute")]
+    start_minute: Option<u16>,
+    #[serde(alias = "end_minute")]
+    end_minute: Option<u16>,
+}
+
+impl Serialize for WorkingHours {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            match WEEKDAY_NAMES.get(usize::from(self.weekday)) {
+                Some(weekday) => WorkingHoursText {
+                    weekday,
+                    start: fmt_hhmm(self.start_minute),
+                    end: fmt_hhmm(self.end_minute),
+                }
+                .serialize(serializer),
+                // Never valid (validate refuses it); shown as stored rather than hidden.
+                None => self.stored().serialize(serializer),
+            }
+        } else {
+            self.stored().serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WorkingHours {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if !deserializer.is_human_readable() {
+            let s = WorkingHoursStored::deserialize(deserializer)?;
+            return Ok(WorkingHours {
+                weekday: s.weekday,
+                start_minute: s.start_minute,
+                end_minute: s.end_minute,
+            });
+        }
+        let t = WorkingHoursTextIn::deserialize(deserializer)?;
+        let weekday = match t.weekday {
+            WeekdayText::Index(i) => i,
+            WeekdayText::Name(name) => WEEKDAY_NAMES
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| {
+                    D::Error::custom(format!("`{name}` is not a weekday (MONDAY .. SUNDAY)"))
+                })? as u8,
+        };
+        let minute =
+            |text: Option<String>, minutes: Option<u16>, field: &'static str| match (text, minutes)
+            {
+                (Some(s), None) => parse_hhmm(&s)
+                    .ok_or_else(|| D::Error::custom(format!("`{s}` is not a time of day (HH:MM)"))),
+                (None, Some(m)) => Ok(m),
+                (None, None) => Err(D::Error::missing_field(field)),
+                (Some(_), Some(_)) => Err(D::Error::custom(format!(
+                    "working hours give `{field}` twice"
+                ))),
+            };
+        Ok(WorkingHours {
+            weekday,
+            start_minute: minute(t.start, t.start_minute, "start")?,
+            end_minute: minute(t.end, t.end_minute, "end")?,
+        })
+    }
+}
+
+impl WorkingHours {
+    fn stored(&self) -> WorkingHoursStored {
+        WorkingHoursStored {
+            weekday: self.weekday,
+            start_minute: self.start_minute,
+            end_minute: self.end_minute,
+        }
+    }
+}
+
 /// When a team works: weekly hours and holidays in a fixed local time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Calendar {
     pub id: String,
     /// Local time minus UTC, in minutes (e.g. 60 for UTC+01:00). No DST.
+    #[serde(default, alias = "utc_offset_minutes")]
     pub utc_offset_minutes: i32,
     pub hours: Vec<WorkingHours>,
     /// Local dates (`YYYY-MM-DD`) with no working time at all.
+    #[serde(default)]
     pub holidays: Vec<String>,
 }
 

@@ -16,11 +16,16 @@ use super::tier::Tier;
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Priority {
+    #[serde(alias = "Urgent")]
     Urgent,
+    #[serde(alias = "High")]
     High,
     #[default]
+    #[serde(alias = "Normal")]
     Normal,
+    #[serde(alias = "Low")]
     Low,
 }
 
@@ -39,51 +44,72 @@ impl Priority {
 /// Where the customer reached us. Public social posts are visible to everyone, which
 /// is why sensitive matters must move off them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
+    #[serde(alias = "Email")]
     Email,
+    #[serde(alias = "Chat")]
     Chat,
+    #[serde(alias = "Phone")]
     Phone,
+    #[serde(alias = "Portal")]
     Portal,
+    #[serde(alias = "SocialPublic")]
     SocialPublic,
+    #[serde(alias = "SocialDm")]
     SocialDm,
+    #[serde(alias = "Bot")]
     Bot,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Segment {
+    #[serde(alias = "B2b")]
     B2b,
+    #[serde(alias = "B2c")]
     B2c,
 }
 
 /// The customer a case is for. B2B customers reach us through several people; the
 /// customer id ties their cases into one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub id: String,
     pub name: String,
     pub segment: Segment,
+    #[serde(alias = "key_account")]
     pub key_account: bool,
 }
 
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// Being worked on (possibly not yet routed).
     #[default]
+    #[serde(alias = "Open")]
     Open,
     /// A resolution was given; the customer may still reopen it.
+    #[serde(alias = "Resolved")]
     Resolved,
     /// Final. Nothing changes a closed case.
+    #[serde(alias = "Closed")]
     Closed,
 }
 
 /// Who may read a message: public replies go to the customer; internal notes and
 /// swarm chat never do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageKind {
+    #[serde(alias = "PublicReply")]
     PublicReply,
+    #[serde(alias = "InternalNote")]
     InternalNote,
+    #[serde(alias = "SwarmChat")]
     SwarmChat,
 }
 

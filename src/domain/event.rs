@@ -28,7 +28,9 @@ pub enum CodecError {
 
 /// A case was opened. Schema version 2 added `requested_priority`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseOpened {
+    #[serde(alias = "case_id")]
     pub case_id: CaseId,
     pub subject: String,
     pub body: String,
@@ -42,12 +44,15 @@ pub struct CaseOpened {
     pub tags: Vec<String>,
     /// The priority a customer asked for when opening it themselves: a request that
     /// staff can see, not the case's priority.
+    #[serde(alias = "requested_priority")]
     pub requested_priority: Option<Priority>,
 }
 
 /// `CaseOpened` as schema version 1 wrote it (no requested priority).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseOpenedV1 {
+    #[serde(alias = "case_id")]
     pub case_id: CaseId,
     pub subject: String,
     pub body: String,
@@ -76,17 +81,21 @@ impl From<CaseOpenedV1> for CaseOpened {
 
 /// Where a case was sent, and by which rule (none when routed by hand or by default).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseRouted {
     pub tier: Tier,
     pub team: Option<String>,
     pub priority: Option<Priority>,
     pub tags: Vec<String>,
     pub sensitive: bool,
+    #[serde(alias = "rule_id")]
     pub rule_id: Option<String>,
+    #[serde(alias = "rule_set_version")]
     pub rule_set_version: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TierChanged {
     pub from: Tier,
     pub to: Tier,
@@ -94,28 +103,33 @@ pub struct TierChanged {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentRef {
     pub agent: AgentId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SwarmStarted {
     pub lead: AgentId,
     pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SwarmLeadChanged {
     pub from: AgentId,
     pub to: AgentId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SwarmEnded {
     pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessagePosted {
     pub kind: MessageKind,
     pub author: AgentId,
@@ -123,6 +137,7 @@ pub struct MessagePosted {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PriorityChanged {
     pub from: Priority,
     pub to: Priority,
@@ -130,11 +145,13 @@ pub struct PriorityChanged {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TagRef {
     pub tag: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CaseResolved {
     pub resolution: String,
     /// The tier that resolved it.
@@ -143,6 +160,7 @@ pub struct CaseResolved {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Reason {
     pub reason: String,
 }
@@ -151,35 +169,45 @@ pub struct Reason {
 /// deadlines follow from its own events even after the policy is edited. Targets are
 /// business seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlaApplied {
+    #[serde(alias = "policy_id")]
     pub policy_id: String,
     pub calendar: Calendar,
+    #[serde(alias = "first_response_secs")]
     pub first_response_secs: Option<i64>,
+    #[serde(alias = "resolution_secs")]
     pub resolution_secs: Option<i64>,
     pub escalation: Vec<EscalationStep>,
 }
 
 /// The first public reply by someone other than the customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FirstResponded {
     pub by: AgentId,
 }
 
 /// An SLA target was missed: `deadline` passed without the response or resolution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlaBreached {
     pub kind: SlaKind,
     pub deadline: Timestamp,
+    #[serde(alias = "policy_id")]
     pub policy_id: String,
 }
 
 /// A time-based escalation step ran (its priority and tier changes, if any, are the
 /// events recorded with it). `step` indexes the policy's escalation list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlaEscalated {
     pub step: u32,
     pub clock: SlaKind,
+    #[serde(alias = "notify_lead")]
     pub notify_lead: bool,
+    #[serde(alias = "policy_id")]
     pub policy_id: String,
 }
 

@@ -75,11 +75,50 @@ impl fmt::Display for AgentId {
 }
 
 /// Microseconds since the Unix epoch, UTC. A plain integer keeps events compact and
-/// comparisons exact; formatting to RFC 3339 happens at the edges.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+/// comparisons exact. Binary formats (postcard: the log, snapshots) store the integer;
+/// human-readable ones (JSON exports and payloads) write RFC 3339, as the API does,
+/// and read either form, so exports of earlier builds (integers) still import.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_rfc3339())
+        } else {
+            serializer.serialize_newtype_struct("Timestamp", &self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Micros;
+        impl serde::de::Visitor<'_> for Micros {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 time or microseconds since the Unix epoch")
+            }
+            fn visit_i64<E: serde::de::Error>(self, us: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(us))
+            }
+            fn visit_u64<E: serde::de::Error>(self, us: u64) -> Result<Timestamp, E> {
+                i64::try_from(us)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom(format!("{us} microseconds is out of range")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                Timestamp::parse_rfc3339(s).map_err(E::custom)
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(Micros)
+        } else {
+            // A newtype is its inner value to postcard: the stored bytes are unchanged.
+            i64::deserialize(deserializer).map(Timestamp)
+        }
+    }
+}
 
 impl Timestamp {
     pub fn from_unix_micros(us: i64) -> Self {
@@ -129,13 +168,20 @@ impl Timestamp {
 /// What kind of user acted. The server derives it from the authenticated token; a
 /// client can never choose it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
+    #[serde(alias = "Admin")]
     Admin,
+    #[serde(alias = "Lead")]
     Lead,
+    #[serde(alias = "Agent")]
     Agent,
+    #[serde(alias = "Auditor")]
     Auditor,
+    #[serde(alias = "Customer")]
     Customer,
     /// The server itself (routing, SLA timers, imports).
+    #[serde(alias = "System")]
     System,
 }
 

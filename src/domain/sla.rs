@@ -45,8 +45,11 @@ pub const MAX_ID: usize = 64;
 
 /// The two SLA clocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SlaKind {
+    #[serde(alias = "FirstResponse")]
     FirstResponse,
+    #[serde(alias = "Resolution")]
     Resolution,
 }
 
@@ -84,29 +87,43 @@ impl FromStr for SlaKind {
 /// One rung of a time-based escalation chain: when `after_mins` of business time
 /// have run on `clock` without it stopping, do what the flags say (once).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EscalationStep {
+    #[serde(rename = "afterMinutes", alias = "after_mins")]
     pub after_mins: u32,
     pub clock: SlaKind,
     /// One priority level up (no-op at urgent).
+    #[serde(default, alias = "raise_priority")]
     pub raise_priority: bool,
     /// Recorded on the `SlaEscalated` event for the server to notify the team lead.
+    #[serde(default, alias = "notify_lead")]
     pub notify_lead: bool,
     /// One tier up (no-op at the top tier or before routing).
+    #[serde(default, alias = "escalate_tier")]
     pub escalate_tier: bool,
 }
 
 /// Targets for the cases it matches. Empty `priorities`/`segments` match any.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlaPolicy {
     pub id: String,
+    // Defaults as in the API's `SlaPolicyInput`, for `swarmdesk.toml`; postcard
+    // always writes every field, so stored events are unaffected.
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub priorities: Vec<Priority>,
+    #[serde(default)]
     pub segments: Vec<Segment>,
+    #[serde(rename = "firstResponseMinutes", alias = "first_response_mins")]
     pub first_response_mins: Option<u32>,
+    #[serde(rename = "resolutionMinutes", alias = "resolution_mins")]
     pub resolution_mins: Option<u32>,
     /// A calendar id; `None` uses the case team's calendar, or 24x7 without one.
     pub calendar: Option<String>,
     /// Steps per clock in increasing `after_mins`.
+    #[serde(default)]
     pub escalation: Vec<EscalationStep>,
 }
 

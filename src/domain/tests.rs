@@ -2964,13 +2964,13 @@ fn every_event_round_trips_through_json() {
 }
 
 #[test]
-fn json_payloads_use_plain_field_names() {
+fn json_payloads_use_the_api_field_names() {
     assert_eq!(
         escalated("L1", "L2").to_json(),
         serde_json::json!({ "from": "L1", "to": "L2", "reason": ESCALATION_REASON })
     );
     assert_eq!(
-        opened().to_json()["case_id"],
+        opened().to_json()["caseId"],
         serde_json::json!(case_id().to_string())
     );
 }
@@ -3142,7 +3142,7 @@ fn case_opened_v1_is_upcast_to_v2() {
     assert_eq!(o.requested_priority, None);
     assert_eq!(o.subject, "Charged twice");
     let mut json = CaseEvent::Opened(o.clone()).to_json();
-    json.as_object_mut().unwrap().remove("requested_priority");
+    json.as_object_mut().unwrap().remove("requestedPriority");
     assert_eq!(
         CaseEvent::from_json("CaseOpened", 1, json).ok(),
         Some(CaseEvent::Opened(o))

@@ -25,40 +25,67 @@ pub const MAX_CONDITION_DEPTH: usize = 32;
 
 /// When a rule applies. Leaves test one property of the new case; `All`, `Any` and
 /// `Not` combine them. See the [module docs](super) for how text is matched.
+///
+/// In JSON and TOML a condition is spelled as the GraphQL `ConditionInput`: one
+/// camelCase key (`all`, `any`, `not`, `channel`, `keywords`, `regex`, `segment`,
+/// `keyAccount`, `language`, `hasTag`, `priority`) with camelCase fields
+/// (`inSubject`, `inBody`). The Rust spellings (`All`, `in_subject`, ...) are still
+/// read. postcard stores variants by index, so the names never reach the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Condition {
     /// Every condition holds (short-circuits on the first that does not).
+    #[serde(alias = "All")]
     All(Vec<Condition>),
     /// At least one condition holds (short-circuits on the first that does).
+    #[serde(alias = "Any")]
     Any(Vec<Condition>),
     /// The condition does not hold.
+    #[serde(alias = "Not")]
     Not(Box<Condition>),
     /// The case arrived on any of these channels.
+    #[serde(alias = "Channel")]
     Channel(Vec<Channel>),
     /// Any of these keywords occurs, case-insensitively and as whole words, in the
     /// subject (if `in_subject`) or the body (if `in_body`).
+    #[serde(alias = "Keywords")]
     Keywords {
         words: Vec<String>,
+        #[serde(alias = "in_subject", default = "yes")]
         in_subject: bool,
+        #[serde(alias = "in_body", default = "yes")]
         in_body: bool,
     },
     /// The regex matches somewhere in the subject (if `in_subject`) or the body (if
     /// `in_body`). Case-sensitive unless the pattern says `(?i)`.
+    #[serde(alias = "Regex")]
     Regex {
         pattern: String,
+        #[serde(alias = "in_subject", default = "yes")]
         in_subject: bool,
+        #[serde(alias = "in_body", default = "yes")]
         in_body: bool,
     },
     /// The customer is in this segment.
+    #[serde(alias = "Segment")]
     Segment(Segment),
     /// The customer's key-account flag equals this value.
+    #[serde(alias = "KeyAccount")]
     KeyAccount(bool),
     /// The case's language is one of these (exactly or by primary subtag).
+    #[serde(alias = "Language")]
     Language(Vec<String>),
     /// The case was opened with this tag.
+    #[serde(alias = "HasTag")]
     HasTag(String),
     /// The case was opened with any of these priorities.
+    #[serde(alias = "Priority")]
     Priority(Vec<Priority>),
+}
+
+/// `inSubject` and `inBody` default to true, as in the GraphQL API.
+fn yes() -> bool {
+    true
 }
 
 impl Condition {
@@ -110,7 +137,7 @@ impl Condition {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 // Missing fields take their defaults in self-describing formats (the TOML seed);
 // postcard always writes every field, so stored rule sets are unaffected.
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Actions {
     /// The tier to route to, by name on the ladder in force.
     pub tier: Option<String>,
@@ -124,13 +151,16 @@ pub struct Actions {
     /// channel and is handled at the sensitive tier or above.
     pub sensitive: bool,
     /// Ask the service to start a swarm on the case.
+    #[serde(alias = "start_swarm")]
     pub start_swarm: bool,
     /// Ask the service to assign an agent of the team automatically.
+    #[serde(alias = "auto_assign")]
     pub auto_assign: bool,
 }
 
 /// One if/then rule. Rules are checked in the order of [`RuleSet::rules`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Rule {
     /// Stable, unique, non-empty id; recorded on the routed case.
     pub id: String,
@@ -144,6 +174,7 @@ pub struct Rule {
 
 /// The ordered rules in force, plus the route for cases no rule matches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RuleSet {
     /// Bumped on every change; recorded on each routed case.
     pub version: u64,

@@ -336,7 +336,7 @@ async fn auditors_read_everything_and_every_read_is_recorded() {
     .await;
     let log = s
         .ok(
-            "{ events(limit: 50) { stream type actor { id } payload } }",
+            "{ events(limit: 50) { stream type caseId actor { id } payload } }",
             json!({}),
         )
         .await;
@@ -355,6 +355,12 @@ async fn auditors_read_everything_and_every_read_is_recorded() {
         .iter()
         .all(|e| e["actor"]["id"] == "audrey" && e["stream"] == "access-log"));
     assert_eq!(views[2]["payload"]["what"], "caseAt");
+    // The access log's stream is not a case's, but each view names the case read,
+    // in `caseId` as in the payload (API spellings: camelCase).
+    for e in &views {
+        assert_eq!(e["caseId"], id.as_str(), "{e}");
+        assert_eq!(e["payload"]["caseId"], id.as_str(), "{e}");
+    }
     // Agents do not see the access log.
     let a = s
         .ok_as("alice-token", "{ events(limit: 50) { type } }", json!({}))
