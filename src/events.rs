@@ -396,6 +396,12 @@ mod tests {
         assert_eq!(applied["calendar"]["hours"][0]["weekday"], "MONDAY");
         assert_eq!(applied["escalation"][1]["escalateTier"], true);
         assert_eq!(first("CaseViewed")["caseId"], case_id().to_string());
+        // The README shows these two as they are.
+        let readme = include_str!("../README.md");
+        for t in ["CaseOpened", "SlaBreached"] {
+            let line = first(t).to_string();
+            assert!(readme.contains(&line), "README.md should show {line}");
+        }
         assert_eq!(first("CasesViewed")["caseIds"][0], case_id().to_string());
     }
 

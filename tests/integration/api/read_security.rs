@@ -213,7 +213,7 @@ fn assert_customer_events(events: &[Value]) {
         let t = e["type"].as_str().unwrap();
         assert!(CUSTOMER_EVENTS.contains(&t), "customer sees {t}: {e}");
         if t == "MessagePosted" {
-            assert_eq!(e["payload"]["kind"], "PublicReply", "{e}");
+            assert_eq!(e["payload"]["kind"], "PUBLIC_REPLY", "{e}");
         }
         assert!(e["payload"].get("tier").is_none(), "{e}");
         assert!(e["payload"].get("reason").is_none(), "{e}");
@@ -442,8 +442,8 @@ async fn access_log(s: &TestServer) -> Vec<(String, HashSet<String>)> {
         .map(|e| {
             let p = &e["payload"];
             let ids = match e["type"].as_str().unwrap() {
-                "CaseViewed" => vec![p["case_id"].as_str().unwrap().to_string()],
-                "CasesViewed" => p["case_ids"]
+                "CaseViewed" => vec![p["caseId"].as_str().unwrap().to_string()],
+                "CasesViewed" => p["caseIds"]
                     .as_array()
                     .unwrap()
                     .iter()

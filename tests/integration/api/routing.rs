@@ -213,15 +213,15 @@ async fn overnight_overcharge_goes_to_l2_billing_and_holiday_questions_wait_in_l
         "{c}"
     );
     let r = routed(&s, &charged["id"]).await;
-    assert_eq!(r["rule_id"], "billing", "{r}");
-    assert_eq!(r["rule_set_version"], 2, "{r}");
+    assert_eq!(r["ruleId"], "billing", "{r}");
+    assert_eq!(r["ruleSetVersion"], 2, "{r}");
     assert_eq!(r["tier"], "L2");
     assert_eq!(r["team"], "billing");
     assert_eq!(r["sensitive"], true);
     // Holiday questions took the default route: no rule.
     let r = routed(&s, &questions[0]).await;
-    assert!(r["rule_id"].is_null(), "{r}");
-    assert_eq!(r["rule_set_version"], 2);
+    assert!(r["ruleId"].is_null(), "{r}");
+    assert_eq!(r["ruleSetVersion"], 2);
 
     let (len, l2) = queue(&s, "L2").await;
     assert_eq!(len, 1);
@@ -321,17 +321,17 @@ async fn changing_rules_routes_only_later_cases_and_every_version_is_kept() {
     // Each records the version that routed it, and the rule.
     let r1 = routed(&s, &first["id"]).await;
     assert_eq!(
-        (&r1["rule_set_version"], &r1["rule_id"]),
+        (&r1["ruleSetVersion"], &r1["ruleId"]),
         (&json!(1), &Value::Null)
     );
     let r2 = routed(&s, &second["id"]).await;
     assert_eq!(
-        (&r2["rule_set_version"], &r2["rule_id"]),
+        (&r2["ruleSetVersion"], &r2["ruleId"]),
         (&json!(2), &json!("parcels"))
     );
     let r3 = routed(&s, &third["id"]).await;
     assert_eq!(
-        (&r3["rule_set_version"], &r3["rule_id"]),
+        (&r3["ruleSetVersion"], &r3["ruleId"]),
         (&json!(3), &Value::Null)
     );
 
@@ -1166,7 +1166,7 @@ async fn configuration_survives_a_restart_and_routes_after_it() {
     );
     let r = routed(&s, &c["id"]).await;
     assert_eq!(
-        (&r["rule_id"], &r["rule_set_version"]),
+        (&r["ruleId"], &r["ruleSetVersion"]),
         (&json!("parcels"), &json!(3))
     );
     // The disabled rule stays disabled.

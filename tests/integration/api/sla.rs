@@ -260,7 +260,7 @@ async fn leads_get_sla_alerts_live_for_the_cases_they_see() {
     assert_eq!(first["type"], "SlaBreached", "{first}");
     let second = dana.next_data().await["slaAlerts"].clone();
     assert_eq!(second["type"], "SlaEscalated", "{second}");
-    assert_eq!(second["payload"]["notify_lead"], true);
+    assert_eq!(second["payload"]["notifyLead"], true);
 
     // alice (L1) saw none of it: the next thing she gets is an alert on an L1 case.
     let l1 = s.open_case("Payments slow", "URGENT").await;
