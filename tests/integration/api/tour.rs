@@ -183,3 +183,51 @@ async fn an_interrupted_demo_load_leaves_nothing_half_loaded() {
     assert_eq!(stats["stats"]["cases"], 307);
     s.stop().await;
 }
+
+/// The README's limits paragraph states the defaults `serve` really has.
+#[test]
+fn readme_limits_are_the_serve_defaults() {
+    use clap::Parser;
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("Limits, all checked")
+        .expect("limits paragraph");
+    let para: String = readme[start..]
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
+    let swarmdesk::cli::Command::Serve(a) = cli.command else {
+        panic!("serve")
+    };
+    let http = swarmdesk::http::HttpLimits::default();
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        if n >= 1000 {
+            format!("{},{}", &s[..s.len() - 3], &s[s.len() - 3..])
+        } else {
+            s
+        }
+    };
+    for claim in [
+        format!("request body {} KiB (`--max-body`", a.max_body / 1024),
+        format!("sent within {} s (`--body-timeout`", a.body_timeout),
+        format!("query depth {} (`--max-depth`)", a.max_depth),
+        format!(
+            "complexity {} (`--max-complexity`",
+            thousands(a.max_complexity)
+        ),
+        format!("nest at most {} deep", swarmdesk::api::limits::MAX_NESTING),
+        format!("at most {} levels", swarmdesk::routing::MAX_CONDITION_DEPTH),
+        format!("runs at most {} s (`--request-timeout`", a.request_timeout),
+        format!("{} operations per batch", http.batch),
+        format!(
+            "{} requests/s per token with bursts of {}",
+            a.rate_limit,
+            thousands(a.rate_burst as usize)
+        ),
+    ] {
+        assert!(para.contains(&claim), "README limits say {claim:?}? {para}");
+    }
+}
