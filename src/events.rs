@@ -283,7 +283,11 @@ mod tests {
         let mut in_doc = false;
         for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
             if line.starts_with("\"\"\"") {
-                in_doc = !(line.len() > 3 && line.ends_with("\"\"\"")) && !in_doc;
+                // A lone `"""` opens or closes a description; `"""text"""` is whole.
+                let one_line = line.len() > 3 && line.ends_with("\"\"\"");
+                if !one_line {
+                    in_doc = !in_doc;
+                }
                 continue;
             }
             if !in_doc {
