@@ -6,7 +6,7 @@
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
 //! - [`app`]: the command service: load, decide, append, wait for projections.
 //! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
-//! - [`config`]: the event-sourced configuration (tiers, teams, agents, rules) and its seed.
+//! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents, rules, SLA policies, customers) and its seed.
 //! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they fall due.
 //! - [`events`]: every event family's JSON form, for exports and the API.
 

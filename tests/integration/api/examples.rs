@@ -53,3 +53,81 @@ async fn the_load_example_runs_and_its_checks_pass() {
     ]);
     assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
 }
+
+/// `serve --config examples/swarmdesk.toml`: the seed's calendars and SLA policies
+/// are in force, and a case's payloads read in the API's spellings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_example_seed_configures_a_server_whose_payloads_use_the_api_spellings() {
+    use serde_json::json;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/swarmdesk.toml");
+    let seed = swarmdesk::config::file::load(
+        &path,
+        &swarmdesk::domain::TierLadder::standard(),
+        None,
+        None,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = super::TestServer::start_in(dir, |o| o.config = seed).await;
+    let c = s
+        .ok(
+            "{ configuration { calendars { id hours { weekday start end } } slaPolicies { id } } }",
+            json!({}),
+        )
+        .await;
+    let c = &c["configuration"];
+    assert_eq!(
+        c["slaPolicies"],
+        json!([{ "id": "urgent" }, { "id": "key-accounts" }, { "id": "standard" }])
+    );
+    let hours = c["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cal| cal["id"] == "business-hours")
+        .expect("the example's calendar");
+    assert_eq!(
+        hours["hours"][4],
+        json!({ "weekday": "FRIDAY", "start": "08:00", "end": "16:00" })
+    );
+
+    let d = s
+        .ok(
+            r#"mutation { openCase(input: { subject: "Refund please", body: "I was charged twice",
+                 channel: SOCIAL_DM, customer: { id: "initech" } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let id = d["openCase"]["id"].clone();
+    let c = s
+        .ok(
+            "query($id: ID!) { case(id: $id) { tier team sla { policyId } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        c["case"],
+        json!({ "tier": "L2", "team": "billing", "sla": { "policyId": "standard" } })
+    );
+    let history = s.history(&id).await;
+    let payload = |t: &str| {
+        history
+            .iter()
+            .find(|e| e["type"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {history:?}"))["payload"]
+            .clone()
+    };
+    let opened = payload("CaseOpened");
+    assert_eq!(opened["caseId"], id);
+    assert_eq!(opened["channel"], "SOCIAL_DM");
+    assert_eq!(opened["customer"]["segment"], "B2B", "from the directory");
+    assert_eq!(opened["customer"]["keyAccount"], true);
+    assert_eq!(payload("CaseRouted")["ruleId"], "sensitive-social");
+    let sla = payload("SlaApplied");
+    assert_eq!(sla["policyId"], "standard");
+    assert_eq!(
+        sla["calendar"]["hours"][0],
+        json!({ "weekday": "MONDAY", "start": "08:00", "end": "18:00" })
+    );
+    s.stop().await;
+}
