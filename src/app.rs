@@ -18,8 +18,7 @@ use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
-use crate::api::Principal;
-use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
+use crate::auth::{generate_token, hash_token, hex, token_id, Principal, TokenRegistry};
 use crate::clock::Clock;
 use crate::code::Code;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
@@ -734,7 +733,7 @@ impl App {
                     role: Role::Agent,
                 })
             });
-        if let Some(tiers) = crate::api::config::directory_tiers(&self.config(), &p) {
+        if let Some(tiers) = policy::directory_tiers(&self.config(), &p) {
             p.tiers = tiers;
         }
         p
