@@ -245,6 +245,14 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let server = tokio::spawn(server);
     let sla = SlaScheduler::start(app.clone(), options.sla_interval, metrics);
     info!(%addr, head = app.store().head(), "swarmdesk listening");
+    // Read the whole log back in the background: streams that cannot be read refuse
+    // writes from then on, and `/healthz` reports them.
+    let store = app.store().clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.check_integrity().await {
+            tracing::warn!(error = %e, "the log's integrity check did not finish");
+        }
+    });
     Ok(Running {
         addr,
         app,

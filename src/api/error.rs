@@ -13,6 +13,10 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const INTERNAL: &str = "INTERNAL";
+/// Writes are refused for now (the store could not write to disk); retry later.
+pub const UNAVAILABLE: &str = "UNAVAILABLE";
+/// The case's stored history cannot be read back; writes to it are refused.
+pub const DAMAGED: &str = "DAMAGED";
 
 /// A GraphQL error with a stable code.
 pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
@@ -36,6 +40,8 @@ impl ErrorExtensions for AppError {
             AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => BAD_USER_INPUT,
             AppError::NotFound(_) => NOT_FOUND,
             AppError::Forbidden(_) => FORBIDDEN,
+            AppError::Store(crate::store::StoreError::Unavailable(_)) => UNAVAILABLE,
+            AppError::Store(crate::store::StoreError::Damaged { .. }) => DAMAGED,
             AppError::Store(_) | AppError::Projection(_) | AppError::Codec(_) => INTERNAL,
         };
         if code == INTERNAL {

@@ -5,6 +5,7 @@ mod access;
 mod binary;
 mod errors;
 mod examples;
+mod faults;
 mod lifecycle;
 mod paging;
 mod read_security;
