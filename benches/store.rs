@@ -284,6 +284,7 @@ fn realistic_log(cases: usize) -> Vec<RecordedEvent> {
             language: "en".into(),
             priority: Priority::Normal,
             tags: vec!["billing".into()],
+            requested_priority: None,
         };
         let route = RouteCase {
             tier: Tier::new("L1"),

@@ -8,13 +8,17 @@
 //! case moved on. A client that does not is retried here on conflict, with the
 //! command decided again against the new state, so it can never overwrite a change it
 //! did not see. Idempotency keys make retries of a whole request safe: the first
-//! result is returned and nothing is written twice.
+//! result is returned and nothing is written twice. Keys are scoped to the principal
+//! (role and id) before they reach the store, so replaying someone else's key finds
+//! nothing and reveals nothing; the API also hides a replayed result the caller may
+//! no longer see.
 
 use std::sync::{Arc, RwLock};
 use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
+use crate::api::Principal;
 use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
 use crate::clock::Clock;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
@@ -26,6 +30,7 @@ use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
     Role, TierLadder, Timestamp,
 };
+use crate::policy;
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::routing::simulate::{simulate, Placement, Simulation};
@@ -162,8 +167,41 @@ fn append_request(
     }
 }
 
+/// The policy's verdict on `commands` by `p`, on the state they are decided against.
+/// A case the principal may not see is "not found", as at the API edge.
+fn authorize(
+    p: &Principal,
+    state: &Case,
+    commands: &[Command],
+    ladder: &TierLadder,
+) -> Result<(), AppError> {
+    let hidden = !state.exists() || !policy::can_read(p, state, ladder);
+    if hidden && p.actor.role != Role::Auditor {
+        let id = state.id.map(|i| i.to_string()).unwrap_or_default();
+        return Err(AppError::NotFound(format!("case {id}")));
+    }
+    for command in commands {
+        policy::can_execute(p, state, command, ladder).map_err(AppError::Forbidden)?;
+    }
+    Ok(())
+}
+
 /// Longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// Separates the parts of a stored idempotency key; refused in clients' keys, so a
+/// scoped key can never be spelled by a client.
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// The key an idempotency key is stored under: scoped to the principal (role and id),
+/// so one principal's keys never find, or reveal, another's results.
+fn scoped_key(actor: &Actor, key: &str) -> String {
+    format!(
+        "{KEY_SEPARATOR}{}{KEY_SEPARATOR}{}{KEY_SEPARATOR}{key}",
+        actor.role.as_str(),
+        actor.id
+    )
+}
 
 pub struct App {
     store: Arc<dyn EventStore>,
@@ -252,6 +290,15 @@ impl App {
         tiers: Vec<String>,
         expires_at: Option<Timestamp>,
     ) -> Result<(String, String), AppError> {
+        // The SLA scheduler's identity is the server's alone: a SYSTEM token would let
+        // its holder record breaches and escalations as if the scheduler had.
+        if role == Role::System {
+            return Err(AppError::Forbidden(
+                "tokens cannot act as the system (the SLA scheduler's identity is the \
+                 server's alone)"
+                    .into(),
+            ));
+        }
         let ladder = self.tiers();
         for t in &tiers {
             ladder.get(t)?;
@@ -439,15 +486,17 @@ impl App {
         // The fingerprint must not depend on the id this attempt happens to draw.
         open.case_id = CaseId(Ulid::nil());
         let fp = fingerprint(format!("open {open:?}").as_bytes());
-        if let Some(done) = self.replayed(&opts, fp).await? {
+        if let Some(done) = self.replayed(actor, &opts, fp).await? {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
+        let open = self.trusted(actor, open);
         // Held until `write` has waited for the projections, so the next assignment
         // sees this one's load.
         let (commands, _turn) = self.routed(&open).await?;
         self.write(
             actor,
+            None,
             open.case_id,
             commands,
             fp,
@@ -457,6 +506,31 @@ impl App {
             },
         )
         .await
+    }
+
+    /// What routing may trust of a new case. The customer directory decides a listed
+    /// customer's segment and key-account status, whoever opens the case (staff
+    /// may state them only for customers not in the directory). A customer opening
+    /// their own case states neither: an unlisted customer is B2C, not a key
+    /// account; and the priority they pick is kept as `requested_priority` while
+    /// the case starts at `Normal`, for rules and staff to raise.
+    fn trusted(&self, actor: &Actor, mut open: OpenCase) -> OpenCase {
+        let config = self.config();
+        let listed = config.customers.contains_key(open.customer.id.trim());
+        if actor.role == Role::Customer {
+            if !listed {
+                open.customer.segment = crate::domain::Segment::B2c;
+                open.customer.key_account = false;
+            }
+            open.requested_priority = Some(open.priority);
+            open.priority = crate::domain::Priority::Normal;
+        } else {
+            open.requested_priority = None;
+        }
+        OpenCase {
+            customer: config.known_customer(open.customer.clone()),
+            ..open
+        }
     }
 
     /// The commands that open and route a new case: the first matching rule decides
@@ -576,6 +650,7 @@ impl App {
                     language: o.language,
                     priority: o.priority,
                     tags: o.tags,
+                    requested_priority: o.requested_priority,
                 };
                 cases.push((id, open, p));
             }
@@ -590,26 +665,60 @@ impl App {
     }
 
     /// Checks a command against the configuration: a hand-made route names a team
-    /// that works its tier; an assignee works the case's tier and has room.
+    /// that works its tier; an assignee works the case's tier and has room; nobody is
+    /// assigned, made a swarm's lead or pulled into its swarm who could not read the
+    /// case ([`policy::could_hold`]).
     async fn check_config(&self, case_id: CaseId, command: &Command) -> Result<(), AppError> {
-        match command {
-            Command::Route(r) => Ok(self.config().check_route(&r.tier, r.team.as_deref())?),
-            Command::Assign { agent } => {
-                let case = self.load(case_id).await?;
-                let load = self
-                    .projections
-                    .read()
-                    .workload(agent)
-                    .map_or(0, |w| w.assigned.len());
-                Ok(self
-                    .config()
-                    .check_assignable(agent, case.tier.as_ref(), load)?)
+        let target = match command {
+            Command::Route(r) => {
+                return Ok(self.config().check_route(&r.tier, r.team.as_deref())?)
             }
-            _ => Ok(()),
+            Command::Assign { agent }
+            | Command::StartSwarm { lead: agent, .. }
+            | Command::JoinSwarm { agent }
+            | Command::SetSwarmLead { agent } => agent,
+            _ => return Ok(()),
+        };
+        let case = self.load(case_id).await?;
+        let config = self.config();
+        if !policy::could_hold(&self.principal_of(target), &case, &config.tiers) {
+            return Err(AppError::Forbidden(format!(
+                "`{target}` could not read this case: their tiers do not reach the tier of \
+                 a private case"
+            )));
         }
+        if let Command::Assign { agent } = command {
+            let load = self
+                .projections
+                .read()
+                .workload(agent)
+                .map_or(0, |w| w.assigned.len());
+            config.check_assignable(agent, case.tier.as_ref(), load)?;
+        }
+        Ok(())
     }
 
-    /// Runs one command on an existing case.
+    /// Who `user` is for the policy: the role of their most powerful active token
+    /// (an agent when they have none), working the tiers the agent directory gives
+    /// them, else their tokens' tiers.
+    pub fn principal_of(&self, user: &AgentId) -> Principal {
+        let mut p = self
+            .tokens
+            .grant_of(user, self.clock.now())
+            .unwrap_or_else(|| {
+                Principal::internal(Actor {
+                    id: user.clone(),
+                    role: Role::Agent,
+                })
+            });
+        if let Some(tiers) = crate::api::config::directory_tiers(&self.config(), &p) {
+            p.tiers = tiers;
+        }
+        p
+    }
+
+    /// Runs one command on an existing case, for an actor already authorized (the
+    /// server's own callers: scheduler, demo, imports).
     pub async fn execute(
         &self,
         actor: &Actor,
@@ -617,8 +726,34 @@ impl App {
         command: Command,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
+        self.execute_with(actor, None, case_id, command, opts).await
+    }
+
+    /// Runs one command for `principal`, asking [`policy::can_execute`] again on the
+    /// very state each attempt decides on: a case that became private (or otherwise
+    /// out of reach) between the caller's check and a retry after a lost race is
+    /// refused, not written.
+    pub async fn execute_as(
+        &self,
+        principal: &Principal,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        self.execute_with(&principal.actor, Some(principal), case_id, command, opts)
+            .await
+    }
+
+    async fn execute_with(
+        &self,
+        actor: &Actor,
+        principal: Option<&Principal>,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
         let fp = fingerprint(format!("{case_id} {command:?}").as_bytes());
-        if let Some(done) = self.replayed(&opts, fp).await? {
+        if let Some(done) = self.replayed(actor, &opts, fp).await? {
             return Ok(done);
         }
         let _turn = match command {
@@ -626,20 +761,31 @@ impl App {
             _ => None,
         };
         self.check_config(case_id, &command).await?;
-        self.write(actor, case_id, vec![command], fp, opts).await
+        self.write(actor, principal, case_id, vec![command], fp, opts)
+            .await
     }
 
-    /// The stored result of an earlier request with the same idempotency key.
-    async fn replayed(&self, opts: &WriteOptions, fp: u64) -> Result<Option<Written>, AppError> {
+    /// The stored result of an earlier request by `actor` with the same idempotency
+    /// key. Keys are scoped to the principal: another principal's key is not found.
+    async fn replayed(
+        &self,
+        actor: &Actor,
+        opts: &WriteOptions,
+        fp: u64,
+    ) -> Result<Option<Written>, AppError> {
         let Some(key) = &opts.idempotency_key else {
             return Ok(None);
         };
-        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
             return Err(AppError::Invalid(format!(
-                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes"
+                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes and no control characters"
             )));
         }
-        match self.store.idempotent_result(key).await? {
+        match self
+            .store
+            .idempotent_result(&scoped_key(actor, key))
+            .await?
+        {
             None => Ok(None),
             Some(r) if r.fingerprint != fp => Err(AppError::IdempotencyKeyReused(key.clone())),
             Some(r) => Ok(Some(
@@ -663,6 +809,7 @@ impl App {
     async fn write(
         &self,
         actor: &Actor,
+        principal: Option<&Principal>,
         case_id: CaseId,
         commands: Vec<Command>,
         fp: u64,
@@ -688,6 +835,9 @@ impl App {
                 }
                 let now = self.clock.now();
                 let config = self.config();
+                if let Some(p) = principal {
+                    authorize(p, &state, &commands, &config.tiers)?;
+                }
                 let ctx = Context {
                     tiers: &config.tiers,
                     actor,
@@ -702,7 +852,10 @@ impl App {
                     now,
                     &events,
                 );
-                request.idempotency_key = opts.idempotency_key.clone();
+                request.idempotency_key = opts
+                    .idempotency_key
+                    .as_deref()
+                    .map(|k| scoped_key(actor, k));
                 request.fingerprint = fp;
                 request.metadata.correlation_id = correlation_id;
                 match self.store.append(request).await {
@@ -719,6 +872,11 @@ impl App {
                         if opts.expected_version.is_none() && attempt < MAX_RETRIES =>
                     {
                         continue
+                    }
+                    // Name the key the caller sent, not the scoped one it is stored under.
+                    Err(StoreError::IdempotencyKeyReused(_)) => {
+                        let key = opts.idempotency_key.clone().unwrap_or_default();
+                        return Err(AppError::IdempotencyKeyReused(key));
                     }
                     Err(e) => return Err(e.into()),
                 }

@@ -153,8 +153,9 @@ pub struct DemoSummary {
     pub holiday_questions: Vec<CaseId>,
 }
 
-/// The demo's configuration: `base` plus a `billing` team at the sensitive floor and
-/// the sample's agents (those whose tier the ladder has) in the directory.
+/// The demo's configuration: `base` plus a `billing` team at the sensitive floor, the
+/// sample's agents (those whose tier the ladder has) in the directory, and the
+/// sample's customers (e.g. `initech`, a B2B key account) in the customer directory.
 pub fn seed(base: &ConfigSeed) -> ConfigSeed {
     let mut seed = base.clone();
     let ladder =
@@ -171,6 +172,18 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
     if seed.sla_policies.is_empty() {
         seed.calendars.push(business_hours());
         seed.sla_policies = sla_policies();
+    }
+    // The demo customers' segments and key accounts live in the customer directory:
+    // routing trusts it, not what a customer says when opening a case.
+    for (id, name, segment, key_account) in CUSTOMERS {
+        if !seed.customers.iter().any(|c| c.id == *id) {
+            seed.customers.push(Customer {
+                id: id.to_string(),
+                name: name.to_string(),
+                segment: *segment,
+                key_account: *key_account,
+            });
+        }
     }
     for (id, tier) in AGENTS {
         if ladder.get(tier).is_err() || seed.agents.iter().any(|a| a.id.as_str() == *id) {
@@ -333,6 +346,7 @@ pub async fn load(
             language: "en".into(),
             priority,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            requested_priority: None,
         };
         let w = app.open_case(&customer_actor, open, opts()).await?;
         let id = w.case.id.expect("opened case has an id");
@@ -356,6 +370,19 @@ pub async fn load(
             opts(),
         )
         .await?;
+        // The customer's priority was a request; the owner grants a more urgent one.
+        if priority < w.case.priority {
+            app.execute(
+                first,
+                id,
+                Command::ChangePriority {
+                    priority,
+                    reason: "triage: the customer's request is justified".into(),
+                },
+                opts(),
+            )
+            .await?;
+        }
         app.execute(
             first,
             id,
@@ -483,6 +510,7 @@ pub async fn load(
             language: "en".into(),
             priority: Priority::Low,
             tags: vec!["opening-hours".into()],
+            requested_priority: None,
         };
         let w = app
             .open_case(&Actor::new(who, Role::Customer)?, open, opts())
@@ -507,6 +535,7 @@ pub async fn load(
         language: "en".into(),
         priority: Priority::Urgent,
         tags: vec!["billing".into(), "overcharge".into()],
+        requested_priority: None,
     };
     let w = app
         .open_case(

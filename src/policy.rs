@@ -13,6 +13,9 @@
 //! - What a customer sees of a case and of its events is an allow-list
 //!   ([`CUSTOMER_CASE_FIELDS`], [`customer_event_fields`]): anything not listed (tier,
 //!   team, assignee, swarm, SLA, escalations, routing, internal reasons) is absent.
+//! - Nobody (leads and admins included) assigns a case to, or puts in its swarm, an
+//!   agent who could not read it ([`could_hold`]): the agent's tiers (from the
+//!   directory, else their tokens) must reach a private case's tier.
 
 use crate::api::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, TierLadder};
@@ -50,6 +53,14 @@ pub fn can_read(p: &Principal, case: &Case, ladder: &TierLadder) -> bool {
             mine || by_tier
         }
     }
+}
+
+/// Could `target` read `case` once it is theirs (assigned to them, or in its swarm)?
+/// Only a private case can refuse them: its tier must be within their reach.
+pub fn could_hold(target: &Principal, case: &Case, ladder: &TierLadder) -> bool {
+    let mut theirs = case.clone();
+    theirs.assignee = Some(target.actor.id.clone());
+    can_read(target, &theirs, ladder)
 }
 
 /// May `p` read messages of this kind?
@@ -145,6 +156,8 @@ pub const CUSTOMER_CASE_FIELDS: &[&str] = &[
     "customer",
     "language",
     "priority",
+    // The customer's own request, which staff weigh.
+    "requestedPriority",
     "resolution",
     "openedAt",
     "updatedAt",
@@ -160,7 +173,14 @@ pub const CUSTOMER_CASE_FIELDS: &[&str] = &[
 pub fn customer_event_fields(event_type: &str) -> Option<&'static [&'static str]> {
     Some(match event_type {
         "CaseOpened" => &[
-            "case_id", "subject", "body", "channel", "customer", "language", "priority",
+            "case_id",
+            "subject",
+            "body",
+            "channel",
+            "customer",
+            "language",
+            "priority",
+            "requested_priority",
         ],
         "MessagePosted" => &["kind", "author", "body"],
         "CaseResolved" => &["resolution", "by"],

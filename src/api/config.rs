@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use super::error::{bad_input, gql};
 use super::guard;
-use super::types::{Channel, DateTime, OpenCaseInput, Priority, Segment};
+use super::types::{
+    Channel, CustomerInput, CustomerObj, DateTime, OpenCaseInput, Priority, Segment,
+};
 use crate::config::{self, Agent, Config, ConfigCommand, Team};
 use crate::domain::{
     self, AgentId, Calendar, CaseId, Customer, EscalationStep, OpenCase, SlaPolicy, WorkingHours,
@@ -251,6 +253,7 @@ pub(crate) fn open_case(input: OpenCaseInput, customer_id: String) -> OpenCase {
         language: input.language,
         priority: input.priority.into(),
         tags: input.tags,
+        requested_priority: None,
     }
 }
 
@@ -769,6 +772,14 @@ impl ConfigQuery {
         Ok(found.as_ref().map(Into::into))
     }
 
+    /// The customer directory: each customer's segment and key-account status, which
+    /// routing uses instead of anything a customer says about themselves. Staff.
+    async fn customers(&self, ctx: &Context<'_>) -> Result<Vec<CustomerObj>> {
+        let g = guard(ctx)?;
+        g.require_staff()?;
+        Ok(g.app.config().customers.values().map(Into::into).collect())
+    }
+
     /// Which rule would route this case, and why, without writing anything. With
     /// `rules`, a draft rule set is previewed instead of the one in force. Leads and
     /// admins.
@@ -971,6 +982,30 @@ impl ConfigMutation {
     /// Removes an SLA policy. Admins.
     async fn remove_sla_policy(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         change(ctx, ConfigCommand::RemoveSlaPolicy(id)).await?;
+        Ok(true)
+    }
+
+    /// Adds a customer to the directory or changes their record (segment, key
+    /// account, name). Cases opened afterwards are routed with it. Admins.
+    async fn set_customer(&self, ctx: &Context<'_>, input: CustomerInput) -> Result<CustomerObj> {
+        let customer = Customer {
+            id: input.id,
+            name: input.name,
+            segment: input.segment.into(),
+            key_account: input.key_account,
+        };
+        let (_, config) = change(ctx, ConfigCommand::SetCustomer(customer.clone())).await?;
+        let saved = config
+            .customers
+            .get(customer.id.trim())
+            .unwrap_or(&customer);
+        Ok(saved.into())
+    }
+
+    /// Removes a customer from the directory: their later cases are routed as an
+    /// unlisted customer's. Admins.
+    async fn remove_customer(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        change(ctx, ConfigCommand::RemoveCustomer(id)).await?;
         Ok(true)
     }
 

@@ -13,6 +13,8 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const INTERNAL: &str = "INTERNAL";
+/// The request did not finish within the server's request timeout.
+pub const TIMEOUT: &str = "TIMEOUT";
 /// Writes are refused for now (the store could not write to disk); retry later.
 pub const UNAVAILABLE: &str = "UNAVAILABLE";
 /// The case's stored history cannot be read back; writes to it are refused.

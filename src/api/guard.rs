@@ -185,7 +185,7 @@ impl Guard {
         policy::can_execute(&self.principal, &case, &command, &self.app.tiers())
             .map_err(forbidden)?;
         self.app
-            .execute(&self.principal.actor, id, command, opts)
+            .execute_as(&self.principal, id, command, opts)
             .await
             .map_err(gql)
     }

@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::error::{bad_input, gql};
+use super::error::{bad_input, gql, not_found};
 use super::types::*;
 use super::{guard, parse_case_id};
 use crate::app::{WriteOptions, Written};
@@ -31,7 +31,13 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
 }
 
 /// The case after a write; its messages (up to that version) are read only if asked.
+/// A replayed result (same idempotency key) is shown only to a caller who may see
+/// the case, as it is now; otherwise it is `NOT_FOUND`, like any case they cannot see.
 fn written(g: &super::guard::Guard, w: Written) -> Result<CaseObj> {
+    if w.outcome.deduplicated {
+        let id = w.case.id.ok_or_else(|| not_found("case"))?;
+        g.require_visible(id)?;
+    }
     Ok(g.visible_case(&w.case, CaseMessages::Live))
 }
 

@@ -198,7 +198,11 @@ pub struct CaseObj {
     pub channel: Option<Channel>,
     pub customer: Option<CustomerObj>,
     pub language: String,
+    /// The priority staff and routing rules set (`NORMAL` until they do).
     pub priority: Priority,
+    /// The priority the customer asked for when opening the case themselves: a
+    /// request for staff to weigh, not the case's priority.
+    pub requested_priority: Option<Priority>,
     pub tier: Option<String>,
     pub team: Option<String>,
     /// Involves billing, account or health data: kept on a private channel.
@@ -318,6 +322,7 @@ impl CaseObj {
             customer: case.customer.as_ref().map(Into::into),
             language: case.language.clone(),
             priority: case.priority.into(),
+            requested_priority: case.requested_priority.map(Into::into),
             tier: case.tier.as_ref().map(|t| t.to_string()),
             team: case.team.clone(),
             sensitive: Some(case.sensitive),
@@ -356,6 +361,7 @@ impl CaseObj {
             customer: self.customer,
             language: self.language,
             priority: self.priority,
+            requested_priority: self.requested_priority,
             tier: None,
             team: None,
             sensitive: None,
@@ -537,7 +543,11 @@ pub fn decode_payload(r: &RecordedEvent) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// The customer of a new case.
+/// The customer of a new case, or a customer directory entry (`setCustomer`). When
+/// opening a case, a customer listed in the directory gets the directory's name,
+/// segment and key-account status whatever is sent here; staff may state them for an
+/// unlisted customer; a customer opening their own case cannot (unlisted: `B2C`, not
+/// a key account).
 #[derive(InputObject)]
 pub struct CustomerInput {
     pub id: String,
@@ -560,6 +570,8 @@ pub struct OpenCaseInput {
     /// BCP 47 language tag; `en` when empty.
     #[graphql(default)]
     pub language: String,
+    /// Staff: the case's priority. A customer's choice is only a request, kept as
+    /// `requestedPriority`; their case starts `NORMAL` for rules and staff to raise.
     #[graphql(default_with = "Priority::Normal")]
     pub priority: Priority,
     #[graphql(default)]

@@ -25,6 +25,12 @@
 //! name = "Billing questions"
 //! condition = { Keywords = { words = ["invoice", "refund"], in_subject = true, in_body = true } }
 //! actions = { tier = "L2", team = "billing", sensitive = true }
+//!
+//! [[customers]]                      # the customer directory: segment, key account
+//! id = "initech"
+//! name = "Initech"
+//! segment = "B2B"
+//! key_account = true
 //! ```
 //!
 //! `examples/swarmdesk.toml` is a complete, tested example.
@@ -32,7 +38,7 @@
 use serde::Deserialize;
 
 use super::{Agent, ConfigError, ConfigSeed, Team};
-use crate::domain::{AgentId, Calendar, SlaPolicy, TierLadder};
+use crate::domain::{AgentId, Calendar, Customer, SlaPolicy, TierLadder};
 use crate::routing::{Actions, Rule, RuleSet};
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +53,19 @@ struct FileSeed {
     calendars: Vec<Calendar>,
     #[serde(default)]
     sla_policies: Vec<SlaPolicy>,
+    #[serde(default)]
+    customers: Vec<FileCustomer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCustomer {
+    id: String,
+    name: Option<String>,
+    /// `B2B` or `B2C`.
+    segment: String,
+    #[serde(default)]
+    key_account: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +154,14 @@ pub fn parse(
     }
     seed.calendars = file.calendars;
     seed.sla_policies = file.sla_policies;
+    for c in file.customers {
+        seed.customers.push(Customer {
+            name: c.name.unwrap_or_else(|| c.id.clone()),
+            segment: c.segment.parse()?,
+            key_account: c.key_account,
+            id: c.id,
+        });
+    }
     // Check the whole seed now, so a bad file fails at start with a clear message.
     seed.events()?;
     Ok(seed)

@@ -1,5 +1,7 @@
-//! The event-sourced configuration: tiers, teams, agents, the routing rules, and SLA
-//! policies with their business-hours calendars.
+//! The event-sourced configuration: tiers, teams, agents, the routing rules, SLA
+//! policies with their business-hours calendars, and the customer directory (each
+//! customer's segment and key-account status, which routing trusts instead of what a
+//! customer says about themselves).
 //!
 //! Configuration lives in the same log as cases, on the stream [`CONFIG_STREAM`], so an
 //! auditor can tell which rule set was in force when any case was routed
@@ -23,7 +25,9 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::domain::calendar::Calendar;
-use crate::domain::{AgentId, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder};
+use crate::domain::{
+    AgentId, Customer, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder,
+};
 use crate::routing::{
     front_line, sensitive_floor, CompiledRuleSet, RouteDecision, RuleError, RuleSet, STANDARD_TEAMS,
 };
@@ -80,6 +84,11 @@ pub struct CalendarRemoved {
     pub id: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRemoved {
+    pub id: String,
+}
+
 /// The SLA policies in force, in order (the first matching one applies).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaPoliciesSet {
@@ -102,6 +111,9 @@ pub enum ConfigEvent {
     CalendarSaved(Calendar),
     CalendarRemoved(CalendarRemoved),
     SlaPoliciesSet(SlaPoliciesSet),
+    /// A customer was added to the directory or changed (the whole new record).
+    CustomerSaved(Customer),
+    CustomerRemoved(CustomerRemoved),
 }
 
 crate::event_registry! {
@@ -115,6 +127,8 @@ crate::event_registry! {
         CalendarSaved = "CalendarSaved" v 1,
         CalendarRemoved = "CalendarRemoved" v 1,
         SlaPoliciesSet = "SlaPoliciesSet" v 1,
+        CustomerSaved = "CustomerSaved" v 1,
+        CustomerRemoved = "CustomerRemoved" v 1,
     }
 }
 
@@ -154,6 +168,9 @@ pub enum ConfigCommand {
     /// Create a policy (appended last) or change one in place.
     SetSlaPolicy(SlaPolicy),
     RemoveSlaPolicy(String),
+    /// Add a customer to the directory, or change their record.
+    SetCustomer(Customer),
+    RemoveCustomer(String),
 }
 
 /// Why a configuration change was refused. Nothing is written.
@@ -205,6 +222,9 @@ pub struct Config {
     pub rules: CompiledRuleSet,
     /// SLA policies, calendars, and the teams' calendars.
     pub sla: SlaConfig,
+    /// The customer directory: who is B2B, who is a key account. Routing reads a
+    /// customer's segment and key-account status from here, never from their input.
+    pub customers: BTreeMap<String, Customer>,
 }
 
 impl Default for Config {
@@ -258,6 +278,22 @@ impl Config {
                 self.sla.calendars.remove(&c.id);
             }
             ConfigEvent::SlaPoliciesSet(p) => self.sla.policies = p.policies.clone(),
+            ConfigEvent::CustomerSaved(c) => {
+                self.customers.insert(c.id.clone(), c.clone());
+            }
+            ConfigEvent::CustomerRemoved(c) => {
+                self.customers.remove(&c.id);
+            }
+        }
+    }
+
+    /// `customer` as the directory knows them: a listed customer's name, segment and
+    /// key-account status replace whatever was sent; an unlisted one is returned as
+    /// given.
+    pub fn known_customer(&self, customer: Customer) -> Customer {
+        match self.customers.get(customer.id.trim()) {
+            Some(c) => c.clone(),
+            None => customer,
         }
     }
 
@@ -577,6 +613,15 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             }
             sla_event(config, policies)?
         }
+        ConfigCommand::SetCustomer(customer) => {
+            ConfigEvent::CustomerSaved(customer_checked(customer)?)
+        }
+        ConfigCommand::RemoveCustomer(id) => {
+            if !config.customers.contains_key(&id) {
+                return Err(ConfigError::NotFound(format!("customer `{id}`")));
+            }
+            ConfigEvent::CustomerRemoved(CustomerRemoved { id })
+        }
         ConfigCommand::RemoveSlaPolicy(id) => {
             let mut policies = config.sla.policies.clone();
             let before = policies.len();
@@ -656,6 +701,14 @@ fn team_checked(config: &Config, team: Team) -> Result<Team, ConfigError> {
     Ok(team)
 }
 
+fn customer_checked(customer: Customer) -> Result<Customer, ConfigError> {
+    Ok(Customer {
+        id: name("customer id", &customer.id, 128)?,
+        name: customer.name.trim().chars().take(200).collect(),
+        ..customer
+    })
+}
+
 fn agent_checked(config: &Config, agent: Agent) -> Result<Agent, ConfigError> {
     let tiers = list("tier", agent.tiers)?;
     for t in &tiers {
@@ -701,6 +754,9 @@ pub struct ConfigSeed {
     pub rules: RuleSet,
     pub calendars: Vec<Calendar>,
     pub sla_policies: Vec<SlaPolicy>,
+    /// The customer directory (segment, key account) to start with.
+    #[serde(default)]
+    pub customers: Vec<Customer>,
 }
 
 impl ConfigSeed {
@@ -752,6 +808,7 @@ impl ConfigSeed {
             rules,
             calendars: Vec::new(),
             sla_policies: Vec::new(),
+            customers: Vec::new(),
         }
     }
 
@@ -771,6 +828,7 @@ impl ConfigSeed {
             },
             calendars: Vec::new(),
             sla_policies: Vec::new(),
+            customers: Vec::new(),
         }
     }
 
@@ -794,6 +852,12 @@ impl ConfigSeed {
                 .iter()
                 .cloned()
                 .map(ConfigCommand::SetSlaPolicy),
+        );
+        out.extend(
+            self.customers
+                .iter()
+                .cloned()
+                .map(ConfigCommand::SetCustomer),
         );
         out
     }
@@ -846,6 +910,7 @@ impl Config {
             agents: BTreeMap::new(),
             rules: CompiledRuleSet::new(rules).expect("static rule set is valid"),
             sla: SlaConfig::default(),
+            customers: BTreeMap::new(),
         }
     }
 }

@@ -56,6 +56,7 @@ fn case(subject: &str, channel: Channel) -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec![],
+        requested_priority: None,
     }
 }
 
@@ -356,6 +357,66 @@ fn the_example_seed_file_parses_and_holds_together() {
         .route(&case("Refund for a double charge", Channel::SocialPublic));
     assert_eq!(routed.actions.tier.as_deref(), Some("L2"));
     assert!(routed.actions.sensitive);
+    let initech = &c.customers["initech"];
+    assert_eq!((initech.segment, initech.key_account), (Segment::B2b, true));
+    assert!(!c.customers["globex"].key_account);
+}
+
+#[test]
+fn the_customer_directory_is_set_changed_and_removed() {
+    let mut c = standard();
+    let initech = Customer {
+        id: " initech ".into(),
+        name: "Initech".into(),
+        segment: Segment::B2b,
+        key_account: true,
+    };
+    apply(&mut c, ConfigCommand::SetCustomer(initech.clone())).unwrap();
+    assert_eq!(c.customers["initech"].id, "initech");
+    // The directory's record replaces what was sent for a listed customer.
+    let claimed = Customer {
+        id: "initech".into(),
+        name: "whoever".into(),
+        segment: Segment::B2c,
+        key_account: false,
+    };
+    assert!(c.known_customer(claimed).key_account);
+    let stranger = Customer {
+        id: "stranger".into(),
+        ..initech.clone()
+    };
+    assert_eq!(c.known_customer(stranger.clone()), stranger);
+    // Changed in place; refused with a blank id; removed once.
+    apply(
+        &mut c,
+        ConfigCommand::SetCustomer(Customer {
+            key_account: false,
+            ..initech.clone()
+        }),
+    )
+    .unwrap();
+    assert!(!c.customers["initech"].key_account);
+    let blank = Customer {
+        id: " ".into(),
+        ..initech
+    };
+    assert!(matches!(
+        decide(&c, ConfigCommand::SetCustomer(blank)),
+        Err(ConfigError::Invalid(_))
+    ));
+    apply(&mut c, ConfigCommand::RemoveCustomer("initech".into())).unwrap();
+    assert!(c.customers.is_empty());
+    assert!(matches!(
+        decide(&c, ConfigCommand::RemoveCustomer("initech".into())),
+        Err(ConfigError::NotFound(_))
+    ));
+    let bad = file::parse(
+        "[[customers]]\nid = \"x\"\nsegment = \"B2X\"\n",
+        &TierLadder::standard(),
+        None,
+        None,
+    );
+    assert!(bad.unwrap_err().to_string().contains("B2X"));
 }
 
 #[test]
@@ -475,6 +536,15 @@ fn every_config_event() -> Vec<ConfigEvent> {
     }));
     events.push(ConfigEvent::CalendarRemoved(CalendarRemoved {
         id: "office".into(),
+    }));
+    events.push(ConfigEvent::CustomerSaved(crate::domain::Customer {
+        id: "initech".into(),
+        name: "Initech".into(),
+        segment: Segment::B2b,
+        key_account: true,
+    }));
+    events.push(ConfigEvent::CustomerRemoved(super::CustomerRemoved {
+        id: "initech".into(),
     }));
     events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
         policies: vec![SlaPolicy {

@@ -118,6 +118,8 @@ pub struct Case {
     pub customer: Option<Customer>,
     pub language: String,
     pub priority: Priority,
+    /// The priority the customer asked for, if they opened the case themselves.
+    pub requested_priority: Option<Priority>,
     pub tier: Option<Tier>,
     pub team: Option<String>,
     /// Routed to a private channel because it involves billing, account or health data.
@@ -170,6 +172,7 @@ impl Case {
                 self.customer = Some(e.customer.clone());
                 self.language = e.language.clone();
                 self.priority = e.priority;
+                self.requested_priority = e.requested_priority;
                 self.tags = e.tags.iter().cloned().collect();
                 self.opened_at = at;
                 self.resolution_clock_start = at;

@@ -1,7 +1,10 @@
 //! Commands and `decide`: the one place where a case's rules live.
 //!
 //! `decide(&case, command, &ctx)` returns the events the command produces, or why it
-//! is refused. It is a pure function: the clock and the actor arrive in [`Context`],
+//! is refused. Among its rules: a sensitive case never goes below the sensitive floor
+//! ([`TierLadder::sensitive_floor`]), whoever asks (re-routing, de-escalation; SLA
+//! steps only ever raise a tier), and marking a case sensitive while routing it below
+//! the floor is refused. It is a pure function: the clock and the actor arrive in [`Context`],
 //! so tests replay any scenario exactly.
 
 use super::case::{Case, Channel, Customer, MessageKind, Priority, Status};
@@ -41,6 +44,9 @@ pub struct OpenCase {
     pub language: String,
     pub priority: Priority,
     pub tags: Vec<String>,
+    /// What a customer asked for (kept apart from `priority`, which staff and rules
+    /// set); `None` when staff opened the case.
+    pub requested_priority: Option<Priority>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,6 +228,7 @@ pub fn decide(
             },
             priority: open.priority,
             tags: tags(&open.tags)?,
+            requested_priority: open.requested_priority,
         })]);
     }
     if !case.exists() {
@@ -244,6 +251,11 @@ pub fn decide(
         Command::Open(_) => unreachable!("handled above"),
         Command::Route(r) => {
             let tier = ctx.tiers.get(r.tier.as_str())?;
+            // Marking a case sensitive below the floor is refused, not silently
+            // raised: the caller chose the tier, and a different one would surprise.
+            if (case.sensitive || r.sensitive) && !ctx.tiers.allows_sensitive(&tier) {
+                return Err(below_floor(action, &tier, ctx.tiers));
+            }
             let team = match r.team {
                 Some(t) => Some(text("team", &t, 64, true)?),
                 None => None,
@@ -305,6 +317,9 @@ pub fn decide(
                     action,
                     format!("`{to}` is not below `{from}`"),
                 ));
+            }
+            if case.sensitive && !ctx.tiers.allows_sensitive(&to) {
+                return Err(below_floor(action, &to, ctx.tiers));
             }
             CaseEvent::Deescalated(TierChanged {
                 from,
@@ -604,6 +619,17 @@ fn current_tier(case: &Case, action: &'static str) -> Result<Tier, DomainError> 
     case.tier
         .clone()
         .ok_or_else(|| DomainError::transition(action, "the case has not been routed to a tier"))
+}
+
+/// A sensitive case may not go to `tier`, below the sensitive floor.
+fn below_floor(action: &'static str, tier: &Tier, tiers: &TierLadder) -> DomainError {
+    DomainError::transition(
+        action,
+        format!(
+            "a sensitive case stays at the sensitive floor `{}` or above, not `{tier}`",
+            tiers.sensitive_floor()
+        ),
+    )
 }
 
 fn no_swarm(action: &'static str) -> DomainError {

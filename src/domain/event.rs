@@ -5,7 +5,9 @@
 //! exported as JSON. Because postcard is positional, a payload's shape is frozen per
 //! version: to change one, add a new version here, keep the old struct, and map it to
 //! the new one in [`CaseEvent::decode`] (an upcast). Old events stay readable forever;
-//! `tests/fixtures/` holds bytes written by version 1 that every build must decode.
+//! `tests/fixtures/` holds bytes written by version 1 (and, for the types that have
+//! one, version 2) that every build must decode. `CaseOpened` v2 added the customer's
+//! requested priority.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -24,8 +26,28 @@ pub enum CodecError {
     Payload(String, u16, String),
 }
 
+/// A case was opened. Schema version 2 added `requested_priority`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseOpened {
+    pub case_id: CaseId,
+    pub subject: String,
+    pub body: String,
+    pub channel: Channel,
+    /// Segment and key-account status come from the customer directory (or staff),
+    /// never from the customer's own input.
+    pub customer: Customer,
+    pub language: String,
+    /// The priority the case starts with: staff's, else `Normal` (rules may change it).
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// The priority a customer asked for when opening it themselves: a request that
+    /// staff can see, not the case's priority.
+    pub requested_priority: Option<Priority>,
+}
+
+/// `CaseOpened` as schema version 1 wrote it (no requested priority).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseOpenedV1 {
     pub case_id: CaseId,
     pub subject: String,
     pub body: String,
@@ -34,6 +56,22 @@ pub struct CaseOpened {
     pub language: String,
     pub priority: Priority,
     pub tags: Vec<String>,
+}
+
+impl From<CaseOpenedV1> for CaseOpened {
+    fn from(v1: CaseOpenedV1) -> Self {
+        CaseOpened {
+            case_id: v1.case_id,
+            subject: v1.subject,
+            body: v1.body,
+            channel: v1.channel,
+            customer: v1.customer,
+            language: v1.language,
+            priority: v1.priority,
+            tags: v1.tags,
+            requested_priority: None,
+        }
+    }
 }
 
 /// Where a case was sent, and by which rule (none when routed by hand or by default).
@@ -177,10 +215,13 @@ pub enum CaseEvent {
 }
 
 /// One table gives every event its stable name and current schema version, and
-/// derives encode/decode for both the binary and the JSON form from it.
+/// derives encode/decode for both the binary and the JSON form from it. An entry may
+/// list older versions with the struct that reads them, `v 2 (1 => OldV1)`; decoding
+/// an old version reads that struct and upcasts it with `From`.
 #[macro_export]
 macro_rules! event_registry {
-    ($enum:ident { $($variant:ident = $name:literal v $ver:literal),* $(,)? }) => {
+    ($enum:ident { $($variant:ident = $name:literal v $ver:literal
+        $(( $($old:literal => $oldty:ty),* ))?),* $(,)? }) => {
         impl $enum {
             /// Every stable type name, for documentation and validation.
             pub const TYPES: &'static [&'static str] = &[$($name),*];
@@ -213,6 +254,9 @@ macro_rules! event_registry {
                 let err = |e: postcard::Error| $crate::domain::CodecError::Payload(event_type.into(), version, e.to_string());
                 match (event_type, version) {
                     $(($name, $ver) => postcard::from_bytes(payload).map($enum::$variant).map_err(err),)*
+                    $($($(($name, $old) => postcard::from_bytes::<$oldty>(payload)
+                        .map(|old| $enum::$variant(old.into()))
+                        .map_err(err),)*)?)*
                     _ => Err($crate::domain::CodecError::UnknownType(event_type.into(), version)),
                 }
             }
@@ -222,6 +266,9 @@ macro_rules! event_registry {
                 let err = |e: serde_json::Error| $crate::domain::CodecError::Payload(event_type.into(), version, e.to_string());
                 match (event_type, version) {
                     $(($name, $ver) => serde_json::from_value(payload).map($enum::$variant).map_err(err),)*
+                    $($($(($name, $old) => serde_json::from_value::<$oldty>(payload)
+                        .map(|old| $enum::$variant(old.into()))
+                        .map_err(err),)*)?)*
                     _ => Err($crate::domain::CodecError::UnknownType(event_type.into(), version)),
                 }
             }
@@ -231,7 +278,7 @@ macro_rules! event_registry {
 
 event_registry! {
     CaseEvent {
-        Opened = "CaseOpened" v 1,
+        Opened = "CaseOpened" v 2 (1 => CaseOpenedV1),
         Routed = "CaseRouted" v 1,
         Escalated = "CaseEscalated" v 1,
         Deescalated = "CaseDeescalated" v 1,

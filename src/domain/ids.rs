@@ -102,16 +102,21 @@ impl Timestamp {
         Timestamp(d.as_micros() as i64)
     }
 
-    /// RFC 3339 with microseconds, e.g. `2026-11-23T10:00:00.000001Z`.
+    /// RFC 3339 with microseconds, e.g. `2026-11-23T10:00:00.000001Z`. RFC 3339
+    /// years have four digits: an instant outside 0000-9999 is clamped to the first
+    /// or last one there is, so the output is always RFC 3339.
     pub fn to_rfc3339(self) -> String {
+        use time::macros::datetime;
         let nanos = self.0 as i128 * 1000;
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| self.0.to_string())
+        let first = datetime!(0000-01-01 00:00:00 UTC);
+        let last = datetime!(9999-12-31 23:59:59.999999 UTC);
+        let t = match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(t) => t.clamp(first, last),
+            Err(_) if self.0 < 0 => first,
+            Err(_) => last,
+        };
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| "9999-12-31T23:59:59.999999Z".into())
     }
 
     pub fn parse_rfc3339(s: &str) -> Result<Self, DomainError> {

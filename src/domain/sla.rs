@@ -37,6 +37,9 @@ use super::ids::Timestamp;
 
 /// Most escalation steps in one policy.
 pub const MAX_STEPS: usize = 16;
+/// Longest SLA target or escalation delay, in (business) minutes: one year of
+/// minutes (366 days), so every deadline stays a date that prints as RFC 3339.
+pub const MAX_SLA_MINUTES: u32 = 366 * 24 * 60;
 /// Longest policy or team id, in bytes.
 pub const MAX_ID: usize = 64;
 
@@ -131,6 +134,8 @@ pub enum SlaError {
     NoTarget(String),
     #[error("policy `{policy}`: the {kind} target must be at least one minute")]
     ZeroTarget { policy: String, kind: SlaKind },
+    #[error("policy `{policy}`: {what} must be at most {MAX_SLA_MINUTES} minutes (one year)")]
+    TooLong { policy: String, what: String },
     #[error("policy `{0}` has more than {MAX_STEPS} escalation steps")]
     TooManySteps(String),
     #[error("policy `{policy}`: escalation step {step} does nothing")]
@@ -189,6 +194,12 @@ impl SlaPolicy {
                     kind,
                 });
             }
+            if mins.is_some_and(|m| m > MAX_SLA_MINUTES) {
+                return Err(SlaError::TooLong {
+                    policy: policy(),
+                    what: format!("the {kind} target"),
+                });
+            }
         }
         if self.escalation.len() > MAX_STEPS {
             return Err(SlaError::TooManySteps(policy()));
@@ -199,6 +210,12 @@ impl SlaPolicy {
                 return Err(SlaError::StepDoesNothing {
                     policy: policy(),
                     step,
+                });
+            }
+            if s.after_mins > MAX_SLA_MINUTES {
+                return Err(SlaError::TooLong {
+                    policy: policy(),
+                    what: format!("escalation step {step}"),
                 });
             }
             let previous = last.get(&s.clock).copied().unwrap_or(0);

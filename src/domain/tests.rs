@@ -71,6 +71,7 @@ fn open_case() -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec!["billing".into()],
+        requested_priority: None,
     }
 }
 
@@ -241,6 +242,7 @@ fn opened() -> CaseEvent {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec!["billing".into()],
+        requested_priority: None,
     })
 }
 
@@ -665,7 +667,7 @@ fn every_other_command_needs_an_existing_case() {
 #[test]
 fn route_sets_tier_team_priority_sensitivity_and_adds_only_new_tags() {
     let command = Command::Route(RouteCase {
-        tier: tier("L1"),
+        tier: tier("L2"),
         team: Some(" billing-team ".into()),
         priority: Some(Priority::High),
         tags: vec!["Billing".into(), "refund".into()],
@@ -676,7 +678,7 @@ fn route_sets_tier_team_priority_sensitivity_and_adds_only_new_tags() {
     let case = given([opened()])
         .when(command)
         .then_events([CaseEvent::Routed(CaseRouted {
-            tier: tier("L1"),
+            tier: tier("L2"),
             team: Some("billing-team".into()),
             priority: Some(Priority::High),
             tags: vec!["refund".into()],
@@ -684,7 +686,7 @@ fn route_sets_tier_team_priority_sensitivity_and_adds_only_new_tags() {
             rule_id: Some("rule-7".into()),
             rule_set_version: Some(3),
         })]);
-    assert_eq!(case.tier, Some(tier("L1")));
+    assert_eq!(case.tier, Some(tier("L2")));
     assert_eq!(case.team.as_deref(), Some("billing-team"));
     assert_eq!(case.priority, Priority::High);
     assert!(case.sensitive);
@@ -715,13 +717,103 @@ fn rerouting_never_drops_sensitivity() {
         }
     });
     let case = given([opened(), sensitive])
-        .when(route("L1"))
-        .then_events([routed("L1")]);
-    assert_eq!(case.tier, Some(tier("L1")));
+        .when(route("L3"))
+        .then_events([routed("L3")]);
+    assert_eq!(case.tier, Some(tier("L3")));
     assert!(
         case.sensitive,
         "a case that involved sensitive data stays sensitive"
     );
+}
+
+fn sensitive_at(tier_name: &str) -> Vec<CaseEvent> {
+    let routed = match routed(tier_name) {
+        CaseEvent::Routed(r) => r,
+        _ => unreachable!(),
+    };
+    vec![
+        opened(),
+        CaseEvent::Routed(CaseRouted {
+            sensitive: true,
+            ..routed
+        }),
+    ]
+}
+
+#[test]
+fn a_sensitive_case_is_never_rerouted_below_the_sensitive_floor() {
+    for to in ["L1", "L0"] {
+        let reason = given(sensitive_at("L2"))
+            .when(route(to))
+            .then_refused("route");
+        assert!(reason.contains("sensitive floor `L2`"), "{reason}");
+    }
+    // At or above the floor is fine.
+    given(sensitive_at("L3"))
+        .when(route("L2"))
+        .then_events([routed("L2")]);
+}
+
+#[test]
+fn a_sensitive_case_is_never_deescalated_below_the_sensitive_floor() {
+    given(sensitive_at("L2"))
+        .when(deescalate())
+        .then_refused("de-escalate");
+    given(sensitive_at("L3"))
+        .when(deescalate_to("L0"))
+        .then_refused("de-escalate");
+    given(sensitive_at("L3"))
+        .when(deescalate())
+        .then_events([deescalated("L3", "L2")]);
+}
+
+#[test]
+fn marking_a_case_sensitive_below_the_floor_is_refused() {
+    let sensitive_l1 = Command::Route(RouteCase {
+        sensitive: true,
+        ..route_case("L1")
+    });
+    given(routed_to("L1"))
+        .when(sensitive_l1.clone())
+        .then_refused("route");
+    given([opened()]).when(sensitive_l1).then_refused("route");
+    given(routed_to("L1"))
+        .when(Command::Route(RouteCase {
+            sensitive: true,
+            ..route_case("L2")
+        }))
+        .then_events([CaseEvent::Routed(CaseRouted {
+            sensitive: true,
+            ..match routed("L2") {
+                CaseEvent::Routed(r) => r,
+                _ => unreachable!(),
+            }
+        })]);
+}
+
+#[test]
+fn timestamps_always_print_as_rfc3339() {
+    assert_eq!(
+        Timestamp::from_unix_micros(0).to_rfc3339(),
+        "1970-01-01T00:00:00Z"
+    );
+    assert_eq!(
+        Timestamp(i64::MAX).to_rfc3339(),
+        "9999-12-31T23:59:59.999999Z"
+    );
+    assert_eq!(Timestamp(i64::MIN).to_rfc3339(), "0000-01-01T00:00:00Z");
+    // A year of minutes after any ordinary date is still an ordinary date.
+    let far = at(0).plus_secs(super::sla::MAX_SLA_MINUTES as i64 * 60 * 5);
+    assert!(far.to_rfc3339().starts_with("20"), "{}", far.to_rfc3339());
+}
+
+#[test]
+fn the_sensitive_floor_follows_the_configured_ladder() {
+    let ladder = |names: &[&str]| TierLadder::new(names.iter().copied()).unwrap();
+    assert_eq!(TierLadder::standard().sensitive_floor(), &tier("L2"));
+    assert_eq!(ladder(&["L0", "L1"]).sensitive_floor(), &tier("L1"));
+    assert_eq!(ladder(&["L1", "L3", "L4"]).sensitive_floor(), &tier("L3"));
+    assert_eq!(ladder(&["front", "back"]).sensitive_floor(), &tier("back"));
 }
 
 #[test]
@@ -2419,6 +2511,24 @@ fn sla_configuration_is_validated() {
         f(&mut p);
         p.validate()
     };
+    // Targets and step delays are bounded to a year of minutes.
+    use super::sla::MAX_SLA_MINUTES;
+    assert_eq!(
+        policy(&|p| p.resolution_mins = Some(MAX_SLA_MINUTES)),
+        Ok(())
+    );
+    assert!(matches!(
+        policy(&|p| p.resolution_mins = Some(u32::MAX)),
+        Err(SlaError::TooLong { .. })
+    ));
+    assert!(matches!(
+        policy(&|p| p.first_response_mins = Some(MAX_SLA_MINUTES + 1)),
+        Err(SlaError::TooLong { .. })
+    ));
+    assert!(matches!(
+        policy(&|p| p.escalation[0].after_mins = u32::MAX),
+        Err(SlaError::TooLong { .. })
+    ));
     assert_eq!(
         policy(&|p| p.id = "".into()),
         Err(SlaError::BadPolicyId("".into()))
@@ -2660,6 +2770,7 @@ fn golden_v1_events() -> Vec<CaseEvent> {
             language: "de".into(),
             priority: Priority::High,
             tags: vec!["billing".into(), "vip".into()],
+            requested_priority: None,
         }),
         CaseEvent::Routed(CaseRouted {
             tier: tier("L2"),
@@ -2961,6 +3072,83 @@ fn v1_fixture_decodes_to_the_frozen_values() {
     }
 }
 
+/// FROZEN: the values `tests/fixtures/case_events_v2.txt` holds, encoded by schema
+/// version 2 (one line per event type that has a version 2).
+fn golden_v2_events() -> Vec<CaseEvent> {
+    vec![CaseEvent::Opened(CaseOpened {
+        case_id: case_id(),
+        subject: "Site down for everyone".into(),
+        body: "Nobody can log in since 9:00".into(),
+        channel: Channel::Portal,
+        customer: Customer {
+            id: "initech".into(),
+            name: "Initech".into(),
+            segment: Segment::B2b,
+            key_account: true,
+        },
+        language: "fr".into(),
+        priority: Priority::Normal,
+        tags: vec!["login".into()],
+        requested_priority: Some(Priority::Urgent),
+    })]
+}
+
+const FIXTURE_V2: &str = "tests/fixtures/case_events_v2.txt";
+
+/// Version 2 payloads stay readable, and while v2 is written the bytes do not change.
+/// `SWARMDESK_WRITE_FIXTURES=1` writes the file (only ever when v2 is introduced).
+#[test]
+fn v2_fixture_decodes_to_the_frozen_values() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE_V2);
+    let golden = golden_v2_events();
+    if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
+        let lines: Vec<String> = golden
+            .iter()
+            .map(|e| format!("{}\t2\t{}", e.event_type(), to_hex(&e.encode())))
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), golden.len());
+    for (line, expected) in lines.iter().zip(&golden) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "malformed fixture line `{line}`");
+        assert_eq!((f[0], f[1]), (expected.event_type(), "2"));
+        let decoded = CaseEvent::decode(f[0], 2, &from_hex(f[2]))
+            .unwrap_or_else(|e| panic!("v2 `{}` is no longer readable: {e}", f[0]));
+        assert_eq!(&decoded, expected);
+        if expected.schema_version() == 2 {
+            assert_eq!(
+                to_hex(&expected.encode()),
+                f[2],
+                "{} v2 bytes changed",
+                f[0]
+            );
+        }
+    }
+}
+
+/// A v1 `CaseOpened` (JSON too) reads as v2 without a requested priority.
+#[test]
+fn case_opened_v1_is_upcast_to_v2() {
+    let (_, _, payload) = fixture_lines()
+        .into_iter()
+        .find(|(t, _, _)| *t == "CaseOpened")
+        .expect("an opening line");
+    let Ok(CaseEvent::Opened(o)) = CaseEvent::decode("CaseOpened", 1, &payload) else {
+        panic!("v1 CaseOpened unreadable");
+    };
+    assert_eq!(o.requested_priority, None);
+    assert_eq!(o.subject, "Charged twice");
+    let mut json = CaseEvent::Opened(o.clone()).to_json();
+    json.as_object_mut().unwrap().remove("requested_priority");
+    assert_eq!(
+        CaseEvent::from_json("CaseOpened", 1, json).ok(),
+        Some(CaseEvent::Opened(o))
+    );
+}
+
 /// Shows the fixture catches reordered fields: the same bytes read through a struct
 /// whose `from` and `to` are swapped give a different (wrong) value.
 #[test]
@@ -3173,6 +3361,10 @@ fn arb_scenario() -> impl Strategy<Value = (usize, Vec<(&'static str, Command)>)
         3 => Just(vec![("alice", open()), ("alice", route("L1"))]),
         4 => prop::sample::select(AGENTS.to_vec())
             .prop_map(|lead| vec![("alice", open()), ("alice", route("L1")), (lead, start_swarm(lead))]),
+        3 => Just(vec![("alice", open()), ("alice", Command::Route(RouteCase {
+            sensitive: true,
+            ..route_case("L2")
+        }))]),
     ];
     (0..3usize, prefix, prop::collection::vec(arb_step(), 0..40)).prop_map(
         |(ladder, mut steps, rest)| {
@@ -3240,6 +3432,16 @@ fn check_invariants(
     // The tier is always one the ladder knows.
     if let Some(t) = &case.tier {
         prop_assert!(ladder.rank(t).is_some(), "tier {} is not on the ladder", t);
+    }
+    // A sensitive case never sits below the sensitive floor, whoever asked.
+    if case.sensitive {
+        let t = case.tier.as_ref();
+        prop_assert!(
+            t.is_some_and(|t| ladder.allows_sensitive(t)),
+            "sensitive case at {:?}, below the floor {}",
+            t,
+            ladder.sensitive_floor()
+        );
     }
 
     // Tags are normalised and capped.

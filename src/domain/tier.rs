@@ -97,4 +97,40 @@ impl TierLadder {
     pub fn top(&self) -> &Tier {
         self.tiers.last().expect("ladder is never empty")
     }
+
+    /// The sensitive floor: the lowest tier that may handle sensitive (billing,
+    /// account, health) cases. `L2` if configured, else the lowest tier named `L<n>`
+    /// with n ≥ 2, else the top tier. A sensitive case never sits below it.
+    pub fn sensitive_floor(&self) -> &Tier {
+        if let Some(t) = self.tiers.iter().find(|t| t.0 == "L2") {
+            return t;
+        }
+        self.tiers
+            .iter()
+            .find(|t| t.level().is_some_and(|n| n >= 2))
+            .unwrap_or_else(|| self.top())
+    }
+
+    /// Whether `tier` is at or above the sensitive floor (`false` for a tier not on
+    /// this ladder).
+    pub fn allows_sensitive(&self, tier: &Tier) -> bool {
+        matches!(
+            (self.rank(tier), self.rank(self.sensitive_floor())),
+            (Some(t), Some(f)) if t >= f
+        )
+    }
+}
+
+impl Tier {
+    /// `n` for a tier named `L<n>` (or `l<n>`), the conventional names.
+    pub fn level(&self) -> Option<u32> {
+        let digits = self
+            .0
+            .strip_prefix('L')
+            .or_else(|| self.0.strip_prefix('l'))?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
 }

@@ -71,6 +71,7 @@ impl Log {
                 language: "en".into(),
                 priority,
                 tags: vec![],
+                requested_priority: None,
             }),
             now,
         );

@@ -56,28 +56,12 @@ pub const STANDARD_TEAMS: &[&str] = &["general", "key-accounts", "incident"];
 /// The version of the standard rule set.
 pub const STANDARD_VERSION: u64 = 1;
 
-/// The level `n` of a tier named `L<n>` (any case), if it is named so.
-fn level(tier: &Tier) -> Option<u32> {
-    let name = tier.as_str();
-    let digits = name.strip_prefix('L').or_else(|| name.strip_prefix('l'))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 /// The lowest tier that may handle sensitive (billing, account, health) cases: `L2`
 /// if configured, else the lowest tier named `L<n>` with n ≥ 2, else the top tier.
+/// The domain computes it ([`TierLadder::sensitive_floor`]) so that `decide` keeps
+/// every sensitive case at or above it.
 pub fn sensitive_floor(tiers: &TierLadder) -> Tier {
-    if let Ok(t) = tiers.get("L2") {
-        return t;
-    }
-    tiers
-        .tiers()
-        .iter()
-        .find(|t| level(t).is_some_and(|n| n >= 2))
-        .unwrap_or_else(|| tiers.top())
-        .clone()
+    tiers.sensitive_floor().clone()
 }
 
 /// The front-line tier new cases go to by default: `L1` if configured, else the
@@ -88,7 +72,7 @@ pub fn front_line(tiers: &TierLadder) -> Tier {
     }
     let all = tiers.tiers();
     all.iter()
-        .find(|t| level(t) != Some(0))
+        .find(|t| t.level() != Some(0))
         .unwrap_or(&all[0])
         .clone()
 }

@@ -34,6 +34,7 @@ fn base_case() -> OpenCase {
         language: "en".into(),
         priority: Priority::Normal,
         tags: vec![],
+        requested_priority: None,
     }
 }
 
@@ -1462,6 +1463,7 @@ fn arb_case() -> impl Strategy<Value = OpenCase> {
                 language: language.into(),
                 priority,
                 tags: tags.into_iter().map(String::from).collect(),
+                requested_priority: None,
             },
         )
 }
@@ -1521,4 +1523,41 @@ proptest! {
         let rc = decision.to_route_case().unwrap();
         prop_assert_eq!(Some(rc.tier.0), decision.actions.tier.clone());
     }
+}
+
+/// `Not` wrapped `levels` times around a channel condition.
+fn nested_not(levels: usize) -> Condition {
+    let mut c = Condition::Channel(vec![Channel::Email]);
+    for _ in 0..levels {
+        c = Condition::negate(c);
+    }
+    c
+}
+
+#[test]
+fn conditions_nest_at_most_max_condition_depth_levels() {
+    let ladder = TierLadder::standard();
+    assert_eq!(nested_not(0).depth(), 1);
+    assert_eq!(nested_not(1000).depth(), 1001);
+    let all = Condition::All(vec![nested_not(2), Condition::Any(vec![nested_not(5)])]);
+    assert_eq!(all.depth(), 8);
+    let ok = rule_set(vec![rule(
+        "r",
+        nested_not(MAX_CONDITION_DEPTH - 1),
+        to_tier("L1"),
+    )]);
+    assert_eq!(ok.validate(&ladder, None), Ok(()));
+    let deep = rule_set(vec![rule(
+        "r",
+        nested_not(MAX_CONDITION_DEPTH),
+        to_tier("L1"),
+    )]);
+    assert_eq!(
+        deep.validate(&ladder, None),
+        Err(RuleError::ConditionTooDeep {
+            rule: "r".into(),
+            depth: MAX_CONDITION_DEPTH + 1
+        })
+    );
+    assert!(deep.compile().is_err());
 }

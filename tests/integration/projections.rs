@@ -45,6 +45,9 @@ struct CaseModel {
     resolved_at_tier: Option<usize>,
     version: u64,
     tags: usize,
+    /// Private: never below the sensitive floor (L2), never handed to these agents,
+    /// who have no tiers anywhere.
+    sensitive: bool,
 }
 
 async fn occurred_at(store: &dyn EventStore, position: u64) -> Timestamp {
@@ -91,6 +94,7 @@ async fn open_one(app: &App, clock: &ManualClock, i: usize) -> CaseModel {
         resolved_at_tier: None,
         version: 2,
         tags: open.tags.len(),
+        sensitive: social,
     }
 }
 
@@ -135,19 +139,19 @@ fn choose(m: &CaseModel, rng: &mut Rng) -> Option<(Actor, Command)> {
                     to: None,
                     reason: reason("needs a specialist"),
                 },
-                10..=14 if m.tier > 0 => Command::Deescalate {
+                10..=14 if m.tier > if m.sensitive { 2 } else { 0 } => Command::Deescalate {
                     to: None,
                     reason: reason("known issue, runbook exists"),
                 },
-                15..=24 if m.assignee.as_ref() != Some(&who) => {
+                15..=24 if m.assignee.as_ref() != Some(&who) && !m.sensitive => {
                     Command::Assign { agent: who.clone() }
                 }
                 25..=27 if m.assignee.is_some() => Command::Unassign,
-                28..=35 if m.swarm.is_none() => Command::StartSwarm {
+                28..=35 if m.swarm.is_none() && !m.sensitive => Command::StartSwarm {
                     lead: who.clone(),
                     reason: reason("outage"),
                 },
-                36..=47 => {
+                36..=47 if !m.sensitive => {
                     let Some(s) = m.swarm.as_ref() else { continue };
                     if s.members.contains_key(&who) {
                         continue;
@@ -712,6 +716,7 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
         resolved_at_tier: None,
         version: 2,
         tags: first.case.tags.len(),
+        sensitive: first.case.sensitive,
     };
     let esc = WriteOptions {
         idempotency_key: Some("escalate-once".into()),

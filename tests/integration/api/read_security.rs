@@ -155,7 +155,7 @@ async fn workload_lists_only_cases_the_caller_may_see() {
 // ------------------------------------------------------------ 3. the customer's view
 
 /// Every field of `Case`, and what a customer may see of it.
-const CASE_ALL: &str = "id version status subject body channel customer { id name segment keyAccount } language priority tier team sensitive assignee tags swarm { lead members { agent } startedAt } resolution { text tier by at } openedAt updatedAt escalations firstResponseAt awaitingCustomerSince sla { policyId calendar firstResponseDue resolutionDue nextDeadline breached } messages { kind author body }";
+const CASE_ALL: &str = "id version status subject body channel customer { id name segment keyAccount } language priority requestedPriority tier team sensitive assignee tags swarm { lead members { agent } startedAt } resolution { text tier by at } openedAt updatedAt escalations firstResponseAt awaitingCustomerSince sla { policyId calendar firstResponseDue resolutionDue nextDeadline breached } messages { kind author body }";
 
 /// Fields a customer must never see a value of.
 const INTERNAL_FIELDS: &[&str] = &[
@@ -229,7 +229,7 @@ async fn a_customer_sees_only_the_customer_view_of_a_case_and_its_events() {
         r#"mutation {
           setCalendar(input: { id: "office-hours", hours: [{ weekday: MONDAY, start: "09:00", end: "17:00" }] }) { id }
           setSlaPolicy(input: {
-            id: "pol-internal", priorities: [URGENT], firstResponseMinutes: 60, resolutionMinutes: 600,
+            id: "pol-internal", priorities: [NORMAL], firstResponseMinutes: 60, resolutionMinutes: 600,
             calendar: "office-hours",
             escalation: [{ afterMinutes: 30, clock: FIRST_RESPONSE, escalateTier: true }]
           }) { id }
@@ -237,6 +237,7 @@ async fn a_customer_sees_only_the_customer_view_of_a_case_and_its_events() {
         json!({}),
     )
     .await;
+    // The customer asks for URGENT; the case starts NORMAL (staff set priorities).
     let opened = s
         .ok_as(
             "sam-token",
@@ -323,7 +324,8 @@ async fn a_customer_sees_only_the_customer_view_of_a_case_and_its_events() {
     assert_customer_case(&c["caseAt"]);
     let case = &c["case"];
     assert_eq!(case["subject"], "Cannot log in");
-    assert_eq!(case["priority"], "URGENT");
+    assert_eq!(case["priority"], "NORMAL");
+    assert_eq!(case["requestedPriority"], "URGENT", "their own request");
     assert_eq!(
         case["messages"],
         json!([{ "kind": "PUBLIC_REPLY", "author": "bootstrap-admin", "body": "We are on it" }])
@@ -592,7 +594,7 @@ async fn a_directory_change_applies_to_open_subscriptions_at_once() {
     let mut ws = s.ws("graphql-transport-ws", "alice-token").await;
     ws.subscribe(
         "1",
-        "subscription($p: Int!) { events(fromPosition: $p) { caseId payload } }",
+        "subscription($p: Position!) { events(fromPosition: $p) { caseId payload } }",
         json!({ "p": s.head() + 1 }),
     )
     .await;
@@ -623,7 +625,7 @@ async fn a_subscription_ends_when_its_token_expires_by_the_server_clock() {
     let mut ws = s.ws("graphql-transport-ws", &alice).await;
     ws.subscribe(
         "1",
-        "subscription($p: Int!) { events(fromPosition: $p) { caseId payload } }",
+        "subscription($p: Position!) { events(fromPosition: $p) { caseId payload } }",
         json!({ "p": s.head() + 1 }),
     )
     .await;

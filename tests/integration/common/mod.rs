@@ -204,6 +204,7 @@ pub fn open_case(i: usize) -> OpenCase {
         language: "en".into(),
         priority: PRIORITIES[i % PRIORITIES.len()],
         tags: vec!["billing".into(), format!("ws-{}", i % 7)],
+        requested_priority: None,
     }
 }
 
