@@ -366,18 +366,27 @@ async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
         } => ("done", checked, unreadable_events),
     };
     let damaged = health.damaged_streams > 0 || unreadable > 0;
-    let (status, writes) = match &health.writes {
-        WriteState::Writable => (
-            if damaged { "degraded" } else { "ok" },
-            json!({ "accepted": true }),
-        ),
+    let (status, reason, writes) = match &health.writes {
         WriteState::Refusing { reason, since } => (
             "unavailable",
+            Some(format!("every write is refused: {reason}")),
             json!({ "accepted": false, "reason": reason, "since": since.to_rfc3339() }),
         ),
+        WriteState::Writable if damaged => (
+            "degraded",
+            Some(format!(
+                "damaged log data: {} stream(s) cannot be read back and refuse writes \
+                 ({unreadable} unreadable event(s) found by the integrity check); every other \
+                 stream works; the server log names them",
+                health.damaged_streams
+            )),
+            json!({ "accepted": true }),
+        ),
+        WriteState::Writable => ("ok", None, json!({ "accepted": true })),
     };
     let body = json!({
         "status": status,
+        "reason": reason,
         "logHead": state.app.store().head(),
         "projectionPosition": state.app.projections().position(),
         "writes": writes,

@@ -303,6 +303,10 @@ struct Common {
     /// Streams that cannot be read back, each with the first version that cannot.
     damaged: RwLock<HashMap<String, u64>>,
     integrity: Mutex<IntegrityCheck>,
+    /// Until the integrity check is done, a stream is read back whole before its first
+    /// write (so a damaged one refuses writes even before the check reaches it); these
+    /// are the streams read so far. Emptied, and no longer used, once the check is done.
+    verified: Mutex<std::collections::HashSet<String>>,
     /// The fence file, opened by the latest open.
     fence: Mutex<Option<std::fs::File>>,
 }
@@ -323,6 +327,10 @@ impl Common {
         let mut status = lock(&self.status);
         status.refusing = Some((e.to_string(), Timestamp::now()));
         self.wake.notify_all();
+    }
+
+    fn integrity_checked(&self) -> bool {
+        matches!(*lock(&self.integrity), IntegrityCheck::Done { .. })
     }
 
     fn is_damaged(&self, stream: &str) -> bool {
@@ -714,6 +722,7 @@ impl SledStore {
             wake: Condvar::new(),
             damaged: RwLock::new(HashMap::new()),
             integrity: Mutex::new(IntegrityCheck::NotStarted),
+            verified: Mutex::new(Default::default()),
             fence: Mutex::new(None),
         });
         let core = Arc::new(Core {
@@ -763,6 +772,21 @@ impl SledStore {
             ));
         }
         Ok(guard)
+    }
+
+    /// Until the integrity check is done, reads `stream` back whole before its first
+    /// write: a stream that cannot be read is marked damaged (by `read_stream`) and the
+    /// write is refused, as it will be once the check has found it.
+    async fn verify_before_first_write(&self, stream: &str) -> Result<(), StoreError> {
+        let common = &self.core.common;
+        if common.integrity_checked() || lock(&common.verified).contains(stream) {
+            return Ok(());
+        }
+        self.read_stream(stream, 1, usize::MAX).await?;
+        if !common.integrity_checked() {
+            lock(&common.verified).insert(stream.to_string());
+        }
+        Ok(())
     }
 
     fn close(&self) {
@@ -852,6 +876,7 @@ impl EventStore for SledStore {
                 stream: request.stream,
             });
         }
+        self.verify_before_first_write(&request.stream).await?;
         let span = info_span!("append", stream = %request.stream, events = request.events.len());
         // The span follows the future across its awaits (an entered guard would stay
         // entered on whatever task the worker polls next, nesting requests' logs).
@@ -1116,6 +1141,11 @@ fn check_integrity(core: &Core) -> Result<IntegrityCheck, StoreError> {
         let (owners, unowned) = index::owners(&shared.log, &shared.pending, &bad)?;
         for (stream, version) in &owners {
             common.mark_damaged(stream, *version);
+            error!(
+                stream,
+                from_version = version,
+                "a stream cannot be read back; writes to it are refused"
+            );
         }
         error!(
             unreadable_events = unreadable,
@@ -1135,6 +1165,8 @@ fn check_integrity(core: &Core) -> Result<IntegrityCheck, StoreError> {
         "log integrity checked"
     );
     *lock(&common.integrity) = result.clone();
+    // Every stream is checked now: appends no longer read theirs back first.
+    std::mem::take(&mut *lock(&common.verified));
     Ok(result)
 }
 

@@ -20,27 +20,26 @@ pub struct SmallDisk {
 
 impl SmallDisk {
     /// A filesystem of `mib` MiB, or `None` (with the reason printed) where mounting
-    /// is impossible, e.g. without root: the caller then skips its test, loudly.
+    /// is impossible, e.g. without root: the caller then skips its test, loudly. In CI
+    /// (`CI=true`, which runs as root) a failed mount fails the test instead, so a
+    /// broken mount can never pass as a skipped test there.
     pub fn mount(mib: u64) -> Option<Self> {
         let mount = temp_dir();
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
             .arg(mount.path())
             .output();
-        match out {
-            Ok(o) if o.status.success() => Some(SmallDisk { mount }),
-            Ok(o) => {
-                eprintln!(
-                    "SKIPPED: cannot mount a small tmpfs to fill ({}); run as root to test a full disk",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIPPED: cannot run mount ({e}); run as root to test a full disk");
-                None
-            }
-        }
+        let why = match out {
+            Ok(o) if o.status.success() => return Some(SmallDisk { mount }),
+            Ok(o) => format!(
+                "cannot mount a small tmpfs to fill ({})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => format!("cannot run mount ({e})"),
+        };
+        assert!(!in_ci(), "{why}: CI runs as root and must test a full disk");
+        eprintln!("SKIPPED: {why}; run as root to test a full disk");
+        None
     }
 
     pub fn path(&self) -> &Path {
@@ -70,6 +69,11 @@ impl Drop for SmallDisk {
             .arg(self.mount.path())
             .status();
     }
+}
+
+/// Whether this runs in CI (`CI=true`, as GitHub Actions and most CI services set).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// Waits (bounded by the hang guard) until `cond` holds.
@@ -305,4 +309,35 @@ async fn the_integrity_check_finds_a_damaged_page_and_its_streams_refuse_writes(
     // A stream whose events are all readable still takes writes.
     append_one(&*store, "fresh", "ok").await.unwrap();
     let _ = Arc::strong_count(&store);
+}
+
+/// Before the integrity check has run (or reached the page), a stream's first write
+/// reads the stream back: a damaged one is refused with `Damaged` at once, not
+/// acknowledged until the check gets there.
+#[tokio::test]
+async fn a_damaged_stream_refuses_its_first_write_before_the_check_reaches_it() {
+    let dir = temp_dir();
+    let store = open_store(dir.path());
+    for i in 0..40 {
+        append_one(&*store, &format!("s-{}", i % 4), &format!("e-{i}"))
+            .await
+            .unwrap();
+    }
+    let victim = store.read_stream("s-1", 3, 1).await.unwrap()[0].position;
+    store.shutdown().await.unwrap();
+    close_store(store);
+    damage_page_holding(dir.path(), victim);
+
+    let store = open_store(dir.path());
+    assert_eq!(store.health().integrity, IntegrityCheck::NotStarted);
+    let e = append_one(&*store, "s-1", "too early").await.unwrap_err();
+    assert!(matches!(e, StoreError::Damaged { .. }), "{e:?}");
+    assert_eq!(store.head(), 40, "a refused write writes nothing");
+    assert_eq!(store.health().damaged_streams, 1);
+    // Refused again without reading (it is known now), and other streams write.
+    let e = append_one(&*store, "s-1", "again").await.unwrap_err();
+    assert!(matches!(e, StoreError::Damaged { .. }), "{e:?}");
+    append_one(&*store, "fresh", "ok").await.unwrap();
+    append_one(&*store, "fresh", "ok again").await.unwrap();
+    assert_eq!(store.stream_version("fresh").await.unwrap(), 2);
 }

@@ -63,6 +63,7 @@ async fn a_full_disk_answers_unavailable_and_503_then_writes_resume_without_rest
         (200, Some("ok")),
         "{body}"
     );
+    assert!(body["reason"].is_null(), "{body}");
     let id = s.open_case("Refund did not arrive", "NORMAL").await;
     let mut acked = Vec::new();
     let mut refused = Vec::new();
@@ -88,6 +89,12 @@ async fn a_full_disk_answers_unavailable_and_503_then_writes_resume_without_rest
     let (status, body) = healthz(&s).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("every write is refused")),
+        "{body}"
+    );
     assert_eq!(body["writes"]["accepted"], false);
     assert!(body["writes"]["reason"]
         .as_str()
@@ -150,6 +157,13 @@ async fn a_damaged_log_page_degrades_health_and_refuses_writes_to_its_case() {
     let (status, again) = healthz(&s).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("damaged log data")),
+        "{body}"
+    );
+    assert_eq!(body["writes"]["accepted"], true, "{body}");
     assert!(
         body["integrity"]["damagedStreams"].as_u64() >= Some(1),
         "{body}"
