@@ -108,9 +108,18 @@ async fn append_one(store: &dyn EventStore, stream: &str, label: &str) -> Result
         .map(|_| ())
 }
 
+/// One event labelled `label` on `stream`, with the idempotency key `k-<label>`.
+fn keyed(stream: &str, label: &str) -> swarmdesk::store::AppendRequest {
+    let mut r = request(stream, ExpectedVersion::Any, vec![raw_event(label, 2000)]);
+    r.idempotency_key = Some(format!("k-{label}"));
+    r.fingerprint = 7;
+    r
+}
+
 /// A full disk refuses writes (coded `Unavailable`, health `Refusing`); once space is
 /// freed the store writes again without a restart, and the log holds every
-/// acknowledged event exactly once, no refused one, without a gap, across a reopen.
+/// acknowledged event exactly once, no refused one, without a gap, across a reopen; a
+/// keyed request refused while full and retried after is written once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
     let Some(disk) = SmallDisk::mount(12) else {
@@ -154,6 +163,10 @@ async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
         assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
         refused.push(label);
     }
+    // A keyed request refused now and retried with the same key after resuming must
+    // be written exactly once (the refused attempt left no key behind).
+    let e = store.append(keyed("s-1", "keyed")).await.unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
     let head_while_full = store.head();
     assert_eq!(read_log(&*store).await.len() as u64, head_while_full);
 
@@ -168,6 +181,13 @@ async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
         head_while_full,
         "refused events must not appear"
     );
+    let first = store.append(keyed("s-1", "keyed")).await.unwrap();
+    let again = store.append(keyed("s-1", "keyed")).await.unwrap();
+    assert_eq!(
+        first.last_position, again.last_position,
+        "the retry is replayed"
+    );
+    acked.push("keyed".into());
     for j in 0..20 {
         let label = format!("after-{j}");
         append_one(&*store, &format!("s-{}", j % 4), &label)
@@ -340,4 +360,24 @@ async fn a_damaged_stream_refuses_its_first_write_before_the_check_reaches_it() 
     append_one(&*store, "fresh", "ok").await.unwrap();
     append_one(&*store, "fresh", "ok again").await.unwrap();
     assert_eq!(store.stream_version("fresh").await.unwrap(), 2);
+}
+
+/// Damage in the newest page, which every open reads to find the head, stops the open
+/// with `Corrupt` (the server does not start) rather than guess where the log ends.
+#[tokio::test]
+async fn damage_in_the_newest_page_stops_the_open() {
+    let dir = temp_dir();
+    let store = open_store(dir.path());
+    for i in 0..10 {
+        append_one(&*store, "s-0", &format!("e-{i}")).await.unwrap();
+    }
+    let head = store.head();
+    store.shutdown().await.unwrap();
+    close_store(store);
+    damage_page_holding(dir.path(), head);
+    let e = swarmdesk::store::sled::SledStore::open(dir.path(), test_options())
+        .err()
+        .expect("the open must fail");
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains("stored data is corrupt"), "{e}");
 }
