@@ -16,6 +16,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod code;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -68,7 +68,9 @@
 //! background after start). A page that does not decode makes its positions
 //! unreadable; the stream index tells which streams own them. Those streams (and any
 //! stream whose read fails as corrupt) are recorded as damaged: reads and writes of
-//! them answer [`StoreError::Damaged`] and `health` counts them.
+//! them answer [`StoreError::Damaged`] and `health` counts them. Until the check is
+//! done, a stream is read back whole before its first write, so a damaged stream the
+//! check has not reached yet refuses writes too.
 //!
 //! sled's `generate_id` has gaps after a restart, so positions are counted here: the
 //! next position is the last stored one plus one, read once at open.
