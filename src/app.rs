@@ -82,6 +82,8 @@ impl AppError {
             AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => Code::BadUserInput,
             AppError::NotFound(_) => Code::NotFound,
             AppError::Forbidden(_) => Code::Forbidden,
+            AppError::Store(StoreError::Unavailable(_)) => Code::Unavailable,
+            AppError::Store(StoreError::Damaged { .. }) => Code::Damaged,
             AppError::Store(_)
             | AppError::Projection(_)
             | AppError::Codec(_)
