@@ -18,8 +18,7 @@ use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
-use crate::api::Principal;
-use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
+use crate::auth::{generate_token, hash_token, hex, token_id, Principal, TokenRegistry};
 use crate::clock::Clock;
 use crate::code::Code;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
@@ -27,6 +26,7 @@ use crate::domain::access::{
     AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
     TOKENS_STREAM,
 };
+use crate::domain::request;
 use crate::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, DomainError, OpenCase,
     Role, TierLadder, Timestamp,
@@ -82,6 +82,8 @@ impl AppError {
             AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => Code::BadUserInput,
             AppError::NotFound(_) => Code::NotFound,
             AppError::Forbidden(_) => Code::Forbidden,
+            AppError::Store(StoreError::Unavailable(_)) => Code::Unavailable,
+            AppError::Store(StoreError::Damaged { .. }) => Code::Damaged,
             AppError::Store(_)
             | AppError::Projection(_)
             | AppError::Codec(_)
@@ -507,9 +509,10 @@ impl App {
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
         // The fingerprint must not depend on the id this attempt happens to draw.
+        let fp = fingerprint(&request::open_request(&open));
         open.case_id = CaseId(Ulid::nil());
-        let fp = fingerprint(format!("open {open:?}").as_bytes());
-        if let Some(done) = self.replayed(actor, &opts, fp).await? {
+        let legacy = fingerprint(format!("open {open:?}").as_bytes());
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
             return Ok(done);
         }
         open.case_id = CaseId(Ulid::new());
@@ -734,7 +737,7 @@ impl App {
                     role: Role::Agent,
                 })
             });
-        if let Some(tiers) = crate::api::config::directory_tiers(&self.config(), &p) {
+        if let Some(tiers) = policy::directory_tiers(&self.config(), &p) {
             p.tiers = tiers;
         }
         p
@@ -775,8 +778,9 @@ impl App {
         command: Command,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
-        let fp = fingerprint(format!("{case_id} {command:?}").as_bytes());
-        if let Some(done) = self.replayed(actor, &opts, fp).await? {
+        let fp = fingerprint(&request::case_request(case_id, &command));
+        let legacy = fingerprint(format!("{case_id} {command:?}").as_bytes());
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
             return Ok(done);
         }
         let _turn = match command {
@@ -795,6 +799,7 @@ impl App {
         actor: &Actor,
         opts: &WriteOptions,
         fp: u64,
+        legacy_fp: u64,
     ) -> Result<Option<Written>, AppError> {
         let Some(key) = &opts.idempotency_key else {
             return Ok(None);
@@ -810,7 +815,11 @@ impl App {
             .await?
         {
             None => Ok(None),
-            Some(r) if r.fingerprint != fp => Err(AppError::IdempotencyKeyReused(key.clone())),
+            // Keys stored by releases before the canonical encoding carry the hash of
+            // the request's `Debug` form; they still match the same request.
+            Some(r) if r.fingerprint != fp && r.fingerprint != legacy_fp => {
+                Err(AppError::IdempotencyKeyReused(key.clone()))
+            }
             Some(r) => Ok(Some(
                 self.written(AppendOutcome {
                     deduplicated: true,

@@ -19,12 +19,14 @@ pub enum Code {
     InvalidTransition,
     RateLimited,
     Timeout,
+    Unavailable,
+    Damaged,
     Internal,
 }
 
 impl Code {
     /// Every code, in the order the README lists them.
-    pub const ALL: [Code; 9] = [
+    pub const ALL: [Code; 11] = [
         Code::BadUserInput,
         Code::Unauthenticated,
         Code::Forbidden,
@@ -33,6 +35,8 @@ impl Code {
         Code::InvalidTransition,
         Code::RateLimited,
         Code::Timeout,
+        Code::Unavailable,
+        Code::Damaged,
         Code::Internal,
     ];
 
@@ -98,6 +102,18 @@ impl Code {
                 504,
                 "the request did not finish within the request timeout (or its body was not received \
                  in time: HTTP 408); retry a smaller request",
+            ),
+            Code::Unavailable => (
+                "UNAVAILABLE",
+                503,
+                "the store refuses writes for now (e.g. its disk is full); nothing of the request \
+                 was written; retry later (`/healthz` says when writes are accepted again)",
+            ),
+            Code::Damaged => (
+                "DAMAGED",
+                500,
+                "the case's stored history cannot be read back (damaged log data), so it takes no \
+                 writes until the data is restored; other cases are not affected",
             ),
             Code::Internal => (
                 "INTERNAL",

@@ -245,6 +245,22 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let server = tokio::spawn(server);
     let sla = SlaScheduler::start(app.clone(), options.sla_interval, metrics);
     info!(%addr, head = app.store().head(), "swarmdesk listening");
+    // Read the whole log back in the background: streams that cannot be read refuse
+    // writes from then on, and `/healthz` reports them. A check cut short (e.g. while
+    // the store reopens after a full disk) starts again later; a closed store ends it.
+    let store = std::sync::Arc::downgrade(app.store());
+    tokio::spawn(async move {
+        while let Some(store) = store.upgrade() {
+            match store.check_integrity().await {
+                Ok(_) | Err(crate::store::StoreError::Closed) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the log's integrity check did not finish; it starts again in 30 s");
+                }
+            }
+            drop(store);
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+    });
     Ok(Running {
         addr,
         app,

@@ -14,6 +14,8 @@
 //! - [`event`]: the events, their stable type names, schema versions and codec.
 //! - [`command`]: the commands and `decide`.
 //! - [`error`]: why a command was refused.
+//! - [`request`]: the canonical, versioned encoding of a request that idempotency
+//!   fingerprints hash.
 
 pub mod access;
 pub mod calendar;
@@ -22,6 +24,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod request;
 pub mod sla;
 pub mod tier;
 

@@ -350,12 +350,58 @@ async fn graphql_get(
     execute(&state, &req, BatchRequest::Single(request)).await
 }
 
+/// 503 while the store refuses writes (a full disk: nothing can be written, so a load
+/// balancer should send writes elsewhere); 200 with `"degraded"` when some streams
+/// cannot be read (every other case works, and a restart would not repair them);
+/// 200 `"ok"` otherwise. Counts only: this route needs no token.
 async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "status": "ok",
+    use crate::store::{IntegrityCheck, WriteState};
+    let health = state.app.store().health();
+    let (check, checked, unreadable) = match health.integrity {
+        IntegrityCheck::NotStarted => ("notStarted", 0, 0),
+        IntegrityCheck::Running { checked } => ("running", checked, 0),
+        IntegrityCheck::Done {
+            checked,
+            unreadable_events,
+        } => ("done", checked, unreadable_events),
+    };
+    let damaged = health.damaged_streams > 0 || unreadable > 0;
+    let (status, reason, writes) = match &health.writes {
+        WriteState::Refusing { reason, since } => (
+            "unavailable",
+            Some(format!("every write is refused: {reason}")),
+            json!({ "accepted": false, "reason": reason, "since": since.to_rfc3339() }),
+        ),
+        WriteState::Writable if damaged => (
+            "degraded",
+            Some(format!(
+                "damaged log data: {} stream(s) cannot be read back and refuse writes \
+                 ({unreadable} unreadable event(s) found by the integrity check); every other \
+                 stream works; the server log names them",
+                health.damaged_streams
+            )),
+            json!({ "accepted": true }),
+        ),
+        WriteState::Writable => ("ok", None, json!({ "accepted": true })),
+    };
+    let body = json!({
+        "status": status,
+        "reason": reason,
         "logHead": state.app.store().head(),
         "projectionPosition": state.app.projections().position(),
-    }))
+        "writes": writes,
+        "integrity": {
+            "check": check,
+            "checkedTo": checked,
+            "unreadableEvents": unreadable,
+            "damagedStreams": health.damaged_streams,
+        },
+    });
+    if status == "unavailable" {
+        HttpResponse::ServiceUnavailable().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
 }
 
 async fn schema_sdl() -> HttpResponse {

@@ -9,6 +9,10 @@
 //! - [`envelope`]: the stored record and its versioned binary encoding.
 //! - [`sled`]: the sled backend, with group commit.
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
+//!
+//! A store also reports its health ([`StoreHealth`]): whether it accepts writes (a
+//! backend that failed to write refuses them until it can write again) and what a
+//! check of the log's integrity found (streams that cannot be read refuse writes).
 
 pub mod envelope;
 pub mod feed;
@@ -84,6 +88,17 @@ pub enum StoreError {
     Io(String),
     #[error("the store is shut down")]
     Closed,
+    /// Writes are refused for now (e.g. the disk is full); nothing of the request was
+    /// written, and a retry may succeed later.
+    #[error("writes are refused for now: {0}")]
+    Unavailable(String),
+    /// The stream's history cannot be read back (a damaged log page), so nothing can
+    /// be decided on it and writes to it are refused.
+    #[error(
+        "the history of `{stream}` cannot be read (damaged log data); writes to it are refused \
+         until it is restored from a backup or an export"
+    )]
+    Damaged { stream: String },
     #[error(
         "the data directory {0} is in use by another swarmdesk process (is a server running on it?): \
          stop that process first, or work through the running server's API (`--url` and `--token`)"
@@ -94,6 +109,52 @@ pub enum StoreError {
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> Self {
         StoreError::Io(e.to_string())
+    }
+}
+
+/// Whether a store accepts writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteState {
+    Writable,
+    /// Every write is refused since `since`, because of `reason` (e.g. a failed flush
+    /// on a full disk); the store resumes by itself once it can write again.
+    Refusing {
+        reason: String,
+        since: crate::domain::Timestamp,
+    },
+}
+
+/// Progress of the integrity check of the log (every stored event read back).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IntegrityCheck {
+    /// Not run (a backend without one, or not started yet).
+    #[default]
+    NotStarted,
+    /// Running; everything up to `checked` has been read.
+    Running { checked: u64 },
+    /// Everything up to `checked` was read; `unreadable_events` of them could not be.
+    Done {
+        checked: u64,
+        unreadable_events: u64,
+    },
+}
+
+/// What a store reports about itself (e.g. for `/healthz`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreHealth {
+    pub writes: WriteState,
+    pub integrity: IntegrityCheck,
+    /// Streams known to hold events that cannot be read; writes to them are refused.
+    pub damaged_streams: usize,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        StoreHealth {
+            writes: WriteState::Writable,
+            integrity: IntegrityCheck::NotStarted,
+            damaged_streams: 0,
+        }
     }
 }
 
@@ -169,6 +230,18 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Makes everything written so far durable and stops accepting appends.
     async fn shutdown(&self) -> Result<(), StoreError>;
+
+    /// Whether the store accepts writes, and what its integrity check found so far.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::default()
+    }
+
+    /// Reads every stored event back, records the streams whose events cannot be read
+    /// (writes to them are refused from then on) and returns what it found. Meant to
+    /// run in the background after start; the default checks nothing.
+    async fn check_integrity(&self) -> Result<IntegrityCheck, StoreError> {
+        Ok(IntegrityCheck::NotStarted)
+    }
 }
 
 /// FNV-1a, 64 bit: a stable hash (unlike `DefaultHasher`) for request fingerprints

@@ -37,8 +37,40 @@
 //! version conflict) may report a version that is staged but not yet durable, so it is
 //! answered after the flush too, when a retry can read that version.
 //!
-//! A failed write or flush stops the store (fail-stop): nothing staged after it is
-//! acknowledged, and no further request is accepted.
+//! # Faults: a failed write, then resuming
+//! A failed write or flush (e.g. a full disk) stops writing (fail-stop): the group it
+//! belonged to, and everything staged after it, is answered with
+//! [`StoreError::Unavailable`], never acknowledged, and every new write is refused with
+//! the same error while [`EventStore::health`] reports [`WriteState::Refusing`]. sled
+//! itself is fail-stop too (after an I/O error every sled call fails), so the store
+//! resumes by reopening sled, never by writing on:
+//! - The flusher is the only thread that advances the head and answers, so once it has
+//!   failed a group the head is final: everything at or before it was acknowledged,
+//!   everything after it was refused. It writes that position to the *fence* file
+//!   ([`FENCE_FILE`], 8 bytes overwritten in place, so it needs no new disk space).
+//! - A recovery thread probes the disk (writes and syncs a small file, with backoff:
+//!   [`SledOptions::retry_first`] doubling up to [`SledOptions::retry_max`]). Once the
+//!   probe succeeds it stops the failed writer, waits for readers to leave (they hold a
+//!   read lock on the current sled handle), drops sled and opens it again from disk.
+//! - Every open applies the fence: whatever the disk holds after it (a refused group
+//!   may have reached the disk, wholly or partly, before the error) is removed (pages,
+//!   idempotency keys, stream-index entries), flushed, and only then is the fence
+//!   cleared. Head, positions, stream versions and the pending index are then derived
+//!   from what is really on disk, exactly as after a restart, so positions stay
+//!   gapless, no acknowledged event is lost and no refused one ever becomes readable,
+//!   even if the process is killed while it refuses writes (the next start applies
+//!   the fence). Readers never saw refused events (they stop at the head).
+//! - If the fence itself cannot be written, that is logged as an error: a restart
+//!   before writes resume could then show refused events.
+//!
+//! # Damaged log data
+//! [`EventStore::check_integrity`] reads every page back (the server runs it in the
+//! background after start). A page that does not decode makes its positions
+//! unreadable; the stream index tells which streams own them. Those streams (and any
+//! stream whose read fails as corrupt) are recorded as damaged: reads and writes of
+//! them answer [`StoreError::Damaged`] and `health` counts them. Until the check is
+//! done, a stream is read back whole before its first write, so a damaged stream the
+//! check has not reached yet refuses writes too.
 //!
 //! sled's `generate_id` has gaps after a restart, so positions are counted here: the
 //! next position is the last stored one plus one, read once at open.
@@ -48,20 +80,24 @@ mod page;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tracing::{debug, error, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use self::index::Pending;
 use self::page::Pages;
 use super::envelope::assign;
 use super::{
     AppendOutcome, AppendRequest, EventRef, EventStore, ExpectedVersion, IdempotentResult,
-    Metadata, NewEvent, RecordedEvent, StoreError,
+    IntegrityCheck, Metadata, NewEvent, RecordedEvent, StoreError, StoreHealth, WriteState,
 };
+use crate::domain::Timestamp;
 
 /// Most requests committed together in one batch.
 pub const MAX_BATCH: usize = 1024;
@@ -126,6 +162,10 @@ pub struct SledOptions {
     /// the process but neither flushes the disk's write cache nor file metadata, so
     /// without this an acknowledged write can be lost on power failure.
     pub sync_data: bool,
+    /// After a failed write, how long the store waits before it first tries to
+    /// resume; each failed try doubles the wait, up to `retry_max`.
+    pub retry_first: Duration,
+    pub retry_max: Duration,
 }
 
 impl Default for SledOptions {
@@ -135,6 +175,8 @@ impl Default for SledOptions {
             live_buffer: 16 * 1024,
             index_every: 4096,
             sync_data: true,
+            retry_first: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
         }
     }
 }
@@ -241,16 +283,142 @@ pub fn set_aside_unfinished_snapshots(dir: &Path) -> Result<Vec<std::path::PathB
     Ok(moved)
 }
 
-struct Shared {
-    db: sled::Db,
-    log: sled::Tree,
-    snapshots: sled::Tree,
+/// The file holding the fence: the last acknowledged position when writes failed, or
+/// `u64::MAX` when none did (see the module documentation).
+pub const FENCE_FILE: &str = "refused-after";
+/// Bytes the recovery probe writes and syncs before it reopens sled.
+const PROBE_BYTES: usize = 1024 * 1024;
+const NO_FENCE: u64 = u64::MAX;
+
+/// State that outlives a reopen of sled.
+struct Common {
     /// Position of the last durable event; readers use it to know where live begins.
     head: AtomicU64,
     live: broadcast::Sender<Arc<RecordedEvent>>,
     /// Set after a failed write or flush: the store stops taking writes (fail-stop)
     /// rather than acknowledge anything it cannot prove durable.
     failed: AtomicBool,
+    /// Why writes are refused, and whether the store is closing; the recovery thread
+    /// waits on `wake` for either.
+    status: Mutex<Status>,
+    wake: Condvar,
+    /// Streams that cannot be read back, each with the first version that cannot.
+    damaged: RwLock<HashMap<String, u64>>,
+    integrity: Mutex<IntegrityCheck>,
+    /// Until the integrity check is done, a stream is read back whole before its first
+    /// write (so a damaged one refuses writes even before the check reaches it); these
+    /// are the streams read so far. Emptied, and no longer used, once the check is done.
+    verified: Mutex<std::collections::HashSet<String>>,
+    /// The fence file, opened by the latest open.
+    fence: Mutex<Option<std::fs::File>>,
+}
+
+#[derive(Default)]
+struct Status {
+    refusing: Option<(String, Timestamp)>,
+    closed: bool,
+}
+
+impl Common {
+    /// Stops writes after `e` (once), and wakes the recovery thread.
+    fn fail(&self, e: &StoreError, what: &str) {
+        if self.failed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        error!(error = %e, "{what} failed; the store refuses writes until it can write again");
+        let mut status = lock(&self.status);
+        status.refusing = Some((e.to_string(), Timestamp::now()));
+        self.wake.notify_all();
+    }
+
+    fn integrity_checked(&self) -> bool {
+        matches!(*lock(&self.integrity), IntegrityCheck::Done { .. })
+    }
+
+    fn is_damaged(&self, stream: &str) -> bool {
+        self.damaged.read().is_ok_and(|d| d.contains_key(stream))
+    }
+
+    fn mark_damaged(&self, stream: &str, version: u64) {
+        let mut damaged = self.damaged.write().unwrap_or_else(|p| p.into_inner());
+        let first = damaged.entry(stream.to_string()).or_insert(version);
+        if version < *first {
+            *first = version;
+        }
+    }
+
+    /// Records on disk that nothing after `head` was acknowledged.
+    fn write_fence(&self, head: u64) {
+        let mut fence = lock(&self.fence);
+        let written = match fence.as_mut() {
+            Some(f) => write_fence_value(f, head),
+            None => Err(std::io::Error::other("no fence file")),
+        };
+        match written {
+            Ok(()) => warn!(
+                head,
+                "fence written: nothing after this position was acknowledged"
+            ),
+            Err(e) => error!(
+                error = %e, head,
+                "cannot write the fence: a restart before writes resume may show refused events"
+            ),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_fence_value(f: &mut std::fs::File, value: u64) -> std::io::Result<()> {
+    f.seek(std::io::SeekFrom::Start(0))?;
+    f.write_all(&value.to_be_bytes())?;
+    f.sync_data()
+}
+
+/// Opens (creating it if need be) the fence file and reads it.
+fn open_fence(dir: &Path) -> Result<(std::fs::File, u64), StoreError> {
+    let path = dir.join(FENCE_FILE);
+    let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", path.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(io)?;
+    let value = match <[u8; 8]>::try_from(bytes.as_slice()) {
+        Ok(b) => u64::from_be_bytes(b),
+        // New (or cut short while being created, before any write was refused).
+        Err(_) => {
+            write_fence_value(&mut f, NO_FENCE).map_err(io)?;
+            NO_FENCE
+        }
+    };
+    Ok((f, value))
+}
+
+/// Writes and syncs a small file in `dir`, then removes it: can the disk take writes?
+fn probe(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("write-probe");
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// One open of sled; replaced whole when the store resumes after a failed write.
+struct Shared {
+    db: sled::Db,
+    log: sled::Tree,
+    snapshots: sled::Tree,
+    common: Arc<Common>,
     /// Events in the log but not yet in the stream index on disk.
     pending: Mutex<Pending>,
     /// Set while the writer checks and applies a group.
@@ -259,119 +427,387 @@ struct Shared {
     data_file: Option<std::fs::File>,
 }
 
-/// The embedded event store.
-pub struct SledStore {
-    shared: Arc<Shared>,
+/// The store's parts, shared with its recovery thread.
+struct Core {
+    dir: PathBuf,
+    options: SledOptions,
+    common: Arc<Common>,
+    /// The current open of sled. Readers hold the read lock while they use it, so the
+    /// recovery thread, holding the write lock, knows nobody else does. `None` only
+    /// if reopening failed (readers then get [`StoreError::Unavailable`]).
+    current: tokio::sync::RwLock<Option<Arc<Shared>>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl SledStore {
-    /// Opens (or creates) the store in `dir`.
-    pub fn open(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
-        set_aside_unfinished_snapshots(dir.as_ref())?;
-        let db = sled::Config::new()
-            .path(dir.as_ref())
-            .cache_capacity(options.cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
-                // sled reports its `flock` failing as an `Other` error in words.
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::InUse(dir.as_ref().display().to_string())
-                }
-                other => other.into(),
-            })?;
-        let log = db.open_tree("log")?;
-        let snapshots = db.open_tree("snapshots")?;
-        let head = match log.scan_prefix([key::EVENT]).next_back() {
-            Some(kv) => match page::records(&kv?.1).last() {
-                Some(record) => page::position_of(record?)?,
-                None => return Err(StoreError::Corrupt("empty page".into())),
-            },
-            None => 0,
-        };
-        let indexed = match log.get(key::INDEXED)? {
-            Some(v) => key::u64_suffix(&v),
-            None => {
-                // A new log, or one written by a build that indexed every event as it
-                // wrote it: either way the index is complete.
-                log.insert(key::INDEXED, &head.to_be_bytes())?;
-                db.flush()?;
-                head
+/// The embedded event store.
+pub struct SledStore {
+    core: Arc<Core>,
+    recovery: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Opens sled in `dir`, applies the fence (`fence`, or the one on disk), and reads
+/// back the head and the pending index.
+fn open_shared(
+    dir: &Path,
+    options: &SledOptions,
+    common: &Arc<Common>,
+    fence: Option<u64>,
+) -> Result<(Shared, u64), StoreError> {
+    set_aside_unfinished_snapshots(dir)?;
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(options.cache_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(|e| match e {
+            // sled reports its `flock` failing as an `Other` error in words.
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::InUse(dir.display().to_string())
             }
-        };
-        let mut pending = Pending::default();
-        scan(&log, indexed + 1, head, |record| {
-            let e = EventRef::decode(record)?;
-            pending.push(e.stream, e.version, e.position)?;
-            Ok(true)
+            other => other.into(),
         })?;
-        let (live, _) = broadcast::channel(options.live_buffer.max(16));
-        let data_file = if options.sync_data {
-            Some(std::fs::File::open(dir.as_ref().join("db")).map_err(|e| {
+    let log = db.open_tree("log")?;
+    let snapshots = db.open_tree("snapshots")?;
+    let (mut fence_file, on_disk) = open_fence(dir)?;
+    let fence = fence.unwrap_or(on_disk);
+    if fence != NO_FENCE {
+        roll_back_after(&log, fence)?;
+        db.flush()?;
+        if let Ok(f) = std::fs::File::open(dir.join("db")) {
+            f.sync_data()
+                .map_err(|e| StoreError::Io(format!("fdatasync: {e}")))?;
+        }
+    }
+    let head = last_position(&log)?;
+    let indexed = match log.get(key::INDEXED)? {
+        Some(v) => key::u64_suffix(&v),
+        None => {
+            // A new log, or one written by a build that indexed every event as it
+            // wrote it: either way the index is complete.
+            log.insert(key::INDEXED, &head.to_be_bytes())?;
+            db.flush()?;
+            head
+        }
+    };
+    if on_disk != NO_FENCE {
+        // Only once the roll-back is durable.
+        write_fence_value(&mut fence_file, NO_FENCE)
+            .map_err(|e| StoreError::Io(format!("clearing the fence: {e}")))?;
+    }
+    *lock(&common.fence) = Some(fence_file);
+    let mut pending = Pending::default();
+    scan(&log, indexed + 1, head, |record| {
+        let e = EventRef::decode(record)?;
+        pending.push(e.stream, e.version, e.position)?;
+        Ok(true)
+    })?;
+    let data_file =
+        if options.sync_data {
+            Some(std::fs::File::open(dir.join("db")).map_err(|e| {
                 StoreError::Io(format!("cannot open the data file to sync it: {e}"))
             })?)
         } else {
             None
         };
-        let shared = Arc::new(Shared {
-            data_file,
-            db,
-            log,
-            snapshots,
-            head: AtomicU64::new(head),
-            live,
-            failed: AtomicBool::new(false),
-            pending: Mutex::new(pending),
-            staging: AtomicBool::new(false),
+    let shared = Shared {
+        data_file,
+        db,
+        log,
+        snapshots,
+        common: common.clone(),
+        pending: Mutex::new(pending),
+        staging: AtomicBool::new(false),
+    };
+    Ok((shared, head))
+}
+
+/// The position of the last stored event (0 for an empty log).
+fn last_position(log: &sled::Tree) -> Result<u64, StoreError> {
+    match log.scan_prefix([key::EVENT]).next_back() {
+        Some(kv) => match page::records(&kv?.1).last() {
+            Some(record) => page::position_of(record?),
+            None => Err(StoreError::Corrupt("empty page".into())),
+        },
+        None => Ok(0),
+    }
+}
+
+/// Removes everything stored after position `fence`: the events (pages), the
+/// idempotency keys whose result lies after it, and the stream index's entries after
+/// it. Nothing after the fence was acknowledged (see the module documentation).
+fn roll_back_after(log: &sled::Tree, fence: u64) -> Result<(), StoreError> {
+    let head = last_position(log)?;
+    let mut batch = sled::Batch::default();
+    let mut removed = 0u64;
+    // A page holding the fence and later positions keeps only what is at or before it
+    // (it keeps its key: its first record is at or before the fence).
+    if let Some(kv) = log.range(key::event(0)..=key::event(fence)).next_back() {
+        let (k, value) = kv?;
+        let total = page::records(&value).count();
+        let mut kept = Vec::new();
+        // A page that does not decode is left as it is (the integrity check reports it).
+        let decoded = scan_page(&value, fence, |position, record| {
+            kept.push((position, record.to_vec()))
         });
+        if decoded.is_err() {
+            kept.clear();
+        }
+        if decoded.is_ok() && kept.len() < total {
+            removed += (total - kept.len()) as u64;
+            batch.remove(k.to_vec());
+            let mut pages = Pages::default();
+            for (position, record) in &kept {
+                pages.push(&mut batch, *position, record);
+            }
+            pages.close(&mut batch);
+        }
+    }
+    for kv in log.range(key::event(fence.saturating_add(1))..=key::event(u64::MAX)) {
+        let (k, value) = kv?;
+        removed += page::records(&value).count() as u64;
+        batch.remove(&k);
+    }
+    for kv in log.scan_prefix([key::IDEMPOTENCY]) {
+        let (k, v) = kv?;
+        if let Ok(r) = postcard::from_bytes::<IdempotentResult>(&v) {
+            if r.outcome.last_position > fence {
+                batch.remove(&k);
+            }
+        }
+    }
+    for kv in log.scan_prefix([key::STREAM]) {
+        let (k, run) = kv?;
+        let keep = (0..run.len() / 8)
+            .take_while(|&i| key::u64_suffix(&run[i * 8..i * 8 + 8]) <= fence)
+            .count();
+        if keep == 0 {
+            batch.remove(&k);
+        } else if keep < run.len() / 8 {
+            batch.insert(&k, &run[..keep * 8]);
+        }
+    }
+    if let Some(v) = log.get(key::INDEXED)? {
+        if key::u64_suffix(&v) > fence {
+            batch.insert(&key::INDEXED, &fence.to_be_bytes());
+        }
+    }
+    log.apply_batch(batch)?;
+    if head > fence || removed > 0 {
+        warn!(
+            fence,
+            head_on_disk = head,
+            removed,
+            "removed refused writes that had reached the disk"
+        );
+    }
+    Ok(())
+}
+
+/// Calls `f` with each record of a page at or before `to`.
+fn scan_page(value: &[u8], to: u64, mut f: impl FnMut(u64, &[u8])) -> Result<(), StoreError> {
+    for record in page::records(value) {
+        let record = record?;
+        let position = page::position_of(record)?;
+        if position <= to {
+            f(position, record);
+        }
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Opens sled and starts a writer on it; on success `slot` holds the new open.
+    fn install(
+        &self,
+        slot: &mut Option<Arc<Shared>>,
+        fence: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let (shared, head) = open_shared(&self.dir, &self.options, &self.common, fence)?;
+        let shared = Arc::new(shared);
+        self.common.head.store(head, Ordering::Release);
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer_shared = shared.clone();
-        let index_every = options.index_every.max(1);
+        let index_every = self.options.index_every.max(1);
         let writer = std::thread::Builder::new()
             .name("swarmdesk-writer".into())
             .spawn(move || Writer::new(writer_shared, head, index_every).run(rx))
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        Ok(SledStore {
-            shared,
-            jobs: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
-        })
-    }
-
-    fn sender(&self) -> Result<mpsc::Sender<Job>, StoreError> {
-        if self.shared.failed.load(Ordering::Acquire) {
-            return Err(failed_error());
-        }
-        self.jobs
-            .lock()
-            .map_err(|_| StoreError::Closed)?
-            .clone()
-            .ok_or(StoreError::Closed)
+        *slot = Some(shared);
+        *lock(&self.jobs) = Some(tx);
+        *lock(&self.writer) = Some(writer);
+        Ok(())
     }
 
     fn stop_writer(&self) {
         // Dropping the sender lets the writer drain what is queued, then exit.
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
-        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        lock(&self.jobs).take();
+        let handle = lock(&self.writer).take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
     }
 
-    fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
-        let mut found = None;
-        scan(&self.shared.log, position, position, |record| {
-            found = Some(RecordedEvent::from_bytes(record)?);
-            Ok(false)
-        })?;
-        found.ok_or_else(|| {
-            StoreError::Corrupt(format!("position {position} is indexed but missing"))
+    /// After a failed write: waits (with backoff) until the disk takes writes again,
+    /// then reopens sled, rolled back to what was acknowledged. Returns when closed.
+    fn recover(&self) {
+        let common = &self.common;
+        let mut delay = self.options.retry_first;
+        loop {
+            {
+                let mut status = lock(&common.status);
+                while !status.closed && status.refusing.is_none() {
+                    status = common.wake.wait(status).unwrap_or_else(|p| p.into_inner());
+                }
+                let (status, _) = common
+                    .wake
+                    .wait_timeout_while(status, delay, |s| !s.closed)
+                    .unwrap_or_else(|p| p.into_inner());
+                if status.closed {
+                    return;
+                }
+            }
+            match self.resume() {
+                Ok(head) => {
+                    info!(head, "the store writes again");
+                    delay = self.options.retry_first;
+                }
+                Err(e) => {
+                    delay = (delay * 2).min(self.options.retry_max.max(self.options.retry_first));
+                    warn!(error = %e, retry_in = ?delay, "the store still cannot write");
+                }
+            }
+        }
+    }
+
+    /// One try at resuming writes; returns the head it resumed at.
+    fn resume(&self) -> Result<u64, StoreError> {
+        probe(&self.dir).map_err(|e| StoreError::Io(format!("write probe: {e}")))?;
+        // The failed writer refuses what is queued, and its flusher has answered
+        // everything: from here on the head is final.
+        self.stop_writer();
+        let head = self.common.head.load(Ordering::Acquire);
+        let mut slot = self.current.blocking_write();
+        // Nobody else holds this open of sled now: the writer and flusher threads
+        // have ended and readers wait for the lock. Dropping it releases sled's lock.
+        slot.take();
+        let mut attempt = 0;
+        let opened = loop {
+            match self.install(&mut slot, Some(head)) {
+                // sled's background threads may hold the old open for a moment.
+                Err(StoreError::InUse(_)) if attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other,
+            }
+        };
+        // On failure, stay without an open (readers get `Unavailable`); the next try
+        // opens.
+        opened?;
+        let resumed = self.common.head.load(Ordering::Acquire);
+        self.common.failed.store(false, Ordering::Release);
+        lock(&self.common.status).refusing = None;
+        Ok(resumed)
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
+        let (live, _) = broadcast::channel(options.live_buffer.max(16));
+        let common = Arc::new(Common {
+            head: AtomicU64::new(0),
+            live,
+            failed: AtomicBool::new(false),
+            status: Mutex::new(Status::default()),
+            wake: Condvar::new(),
+            damaged: RwLock::new(HashMap::new()),
+            integrity: Mutex::new(IntegrityCheck::NotStarted),
+            verified: Mutex::new(Default::default()),
+            fence: Mutex::new(None),
+        });
+        let core = Arc::new(Core {
+            dir: dir.as_ref().to_path_buf(),
+            options,
+            common,
+            current: tokio::sync::RwLock::new(None),
+            jobs: Mutex::new(None),
+            writer: Mutex::new(None),
+        });
+        {
+            let mut slot = core
+                .current
+                .try_write()
+                .map_err(|_| StoreError::Io("the store is being opened".into()))?;
+            core.install(&mut slot, None)?;
+        }
+        let recovering = core.clone();
+        let recovery = std::thread::Builder::new()
+            .name("swarmdesk-recovery".into())
+            .spawn(move || recovering.recover())
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(SledStore {
+            core,
+            recovery: Mutex::new(Some(recovery)),
         })
     }
+
+    fn sender(&self) -> Result<mpsc::Sender<Job>, StoreError> {
+        if self.core.common.failed.load(Ordering::Acquire) {
+            return Err(failed_error());
+        }
+        lock(&self.core.jobs).clone().ok_or(StoreError::Closed)
+    }
+
+    /// The current open of sled, held for the duration of a read.
+    async fn shared(
+        &self,
+    ) -> Result<tokio::sync::RwLockReadGuard<'_, Option<Arc<Shared>>>, StoreError> {
+        let guard = self.core.current.read().await;
+        if lock(&self.core.common.status).closed {
+            return Err(StoreError::Closed);
+        }
+        if guard.is_none() {
+            return Err(StoreError::Unavailable(
+                "the store is being reopened after a failed write".into(),
+            ));
+        }
+        Ok(guard)
+    }
+
+    /// Until the integrity check is done, reads `stream` back whole before its first
+    /// write: a stream that cannot be read is marked damaged (by `read_stream`) and the
+    /// write is refused, as it will be once the check has found it.
+    async fn verify_before_first_write(&self, stream: &str) -> Result<(), StoreError> {
+        let common = &self.core.common;
+        if common.integrity_checked() || lock(&common.verified).contains(stream) {
+            return Ok(());
+        }
+        self.read_stream(stream, 1, usize::MAX).await?;
+        if !common.integrity_checked() {
+            lock(&common.verified).insert(stream.to_string());
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        lock(&self.core.common.status).closed = true;
+        self.core.common.wake.notify_all();
+        if let Some(handle) = lock(&self.recovery).take() {
+            let _ = handle.join();
+        }
+        self.core.stop_writer();
+    }
+}
+
+fn event_at(shared: &Shared, position: u64) -> Result<RecordedEvent, StoreError> {
+    let mut found = None;
+    scan(&shared.log, position, position, |record| {
+        found = Some(RecordedEvent::from_bytes(record)?);
+        Ok(false)
+    })?;
+    found.ok_or_else(|| StoreError::Corrupt(format!("position {position} is indexed but missing")))
 }
 
 /// Calls `visit` with each stored record from position `from` to `to` (inclusive), in
@@ -407,12 +843,27 @@ fn scan(
 }
 
 fn failed_error() -> StoreError {
-    StoreError::Io("the store failed to write earlier and accepts no more writes".into())
+    StoreError::Unavailable(
+        "the store could not write to disk (is it full?); nothing of this request was written, \
+         and writes resume by themselves once the disk accepts them again"
+            .into(),
+    )
+}
+
+/// The error a request of a failed group gets, naming the cause.
+fn refused(cause: &StoreError) -> StoreError {
+    match cause {
+        StoreError::Unavailable(_) => cause.clone(),
+        cause => StoreError::Unavailable(format!(
+            "the store could not write to disk ({cause}); nothing of this request was written, \
+             and writes resume by themselves once the disk accepts them again"
+        )),
+    }
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        self.stop_writer();
+        self.close();
     }
 }
 
@@ -422,6 +873,12 @@ impl EventStore for SledStore {
         if request.events.is_empty() {
             return Err(StoreError::EmptyAppend);
         }
+        if self.core.common.is_damaged(&request.stream) {
+            return Err(StoreError::Damaged {
+                stream: request.stream,
+            });
+        }
+        self.verify_before_first_write(&request.stream).await?;
         let span = info_span!("append", stream = %request.stream, events = request.events.len());
         // The span follows the future across its awaits (an entered guard would stay
         // entered on whatever task the worker polls next, nesting requests' logs).
@@ -454,19 +911,36 @@ impl EventStore for SledStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let shared = &self.shared;
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
         let head = self.head();
-        index::positions(
+        let read = index::positions(
             &shared.log,
             &shared.pending,
             stream,
             from_version,
             limit,
             head,
-        )?
-        .into_iter()
-        .map(|p| self.event_at(p))
-        .collect()
+        )
+        .and_then(|positions| {
+            positions
+                .into_iter()
+                .map(|p| event_at(shared, p))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match read {
+            Err(StoreError::Corrupt(why)) => {
+                // Nothing can be decided on a stream that cannot be read back.
+                error!(stream, error = %why, "a stream cannot be read; writes to it are refused");
+                self.core.common.mark_damaged(stream, from_version);
+                Err(StoreError::Damaged {
+                    stream: stream.to_string(),
+                })
+            }
+            other => other,
+        }
     }
 
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -475,10 +949,14 @@ impl EventStore for SledStore {
         if from > head || limit == 0 {
             return Ok(Vec::new());
         }
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
         // Bound by head: only what is durable and published is visible to readers.
         let end = from.saturating_add(limit as u64 - 1).min(head);
         let mut out = Vec::with_capacity((end - from + 1) as usize);
-        scan(&self.shared.log, from, end, |record| {
+        scan(&shared.log, from, end, |record| {
             out.push(RecordedEvent::from_bytes(record)?);
             Ok(true)
         })?;
@@ -496,8 +974,12 @@ impl EventStore for SledStore {
         if from > head {
             return Ok(visited);
         }
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
         // One range over everything durable; each record is decoded where sled holds it.
-        scan(&self.shared.log, from, head, |record| {
+        scan(&shared.log, from, head, |record| {
             visited += 1;
             Ok(visit(EventRef::decode(record)?))
         })?;
@@ -505,13 +987,20 @@ impl EventStore for SledStore {
     }
 
     async fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
-        let shared = &self.shared;
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
         index::last_version(&shared.log, &shared.pending, stream, self.head())
     }
 
     async fn idempotent_result(&self, key: &str) -> Result<Option<IdempotentResult>, StoreError> {
         let head = self.head();
-        match self.shared.log.get(key::idempotency(key))? {
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        match shared.log.get(key::idempotency(key))? {
             Some(bytes) => postcard::from_bytes::<IdempotentResult>(&bytes)
                 .map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
                 .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}"))),
@@ -520,32 +1009,167 @@ impl EventStore for SledStore {
     }
 
     fn head(&self) -> u64 {
-        self.shared.head.load(Ordering::Acquire)
+        self.core.common.head.load(Ordering::Acquire)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<RecordedEvent>> {
-        self.shared.live.subscribe()
+        self.core.common.live.subscribe()
     }
 
     async fn save_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.shared.snapshots.insert(name.as_bytes(), bytes)?;
-        self.shared.snapshots.flush_async().await?;
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        shared.snapshots.insert(name.as_bytes(), bytes)?;
+        shared.snapshots.flush_async().await?;
         Ok(())
     }
 
     async fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .shared
-            .snapshots
-            .get(name.as_bytes())?
-            .map(|v| v.to_vec()))
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        Ok(shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec()))
     }
 
     async fn shutdown(&self) -> Result<(), StoreError> {
-        self.stop_writer();
-        self.shared.db.flush_async().await?;
+        self.close();
+        // Closing sled here releases its lock on the directory even while something
+        // (e.g. the integrity check) still holds the store.
+        let shared = self.core.current.write().await.take();
+        if let Some(shared) = shared {
+            shared.db.flush_async().await?;
+        }
         Ok(())
     }
+
+    fn health(&self) -> StoreHealth {
+        let common = &self.core.common;
+        let writes = match &lock(&common.status).refusing {
+            Some((reason, since)) => WriteState::Refusing {
+                reason: reason.clone(),
+                since: *since,
+            },
+            None => WriteState::Writable,
+        };
+        StoreHealth {
+            writes,
+            integrity: lock(&common.integrity).clone(),
+            damaged_streams: common.damaged.read().map_or(0, |d| d.len()),
+        }
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityCheck, StoreError> {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || check_integrity(&core))
+            .await
+            .map_err(|e| StoreError::Io(format!("integrity check: {e}")))?
+    }
+}
+
+/// Pages the integrity check reads per hold of the read lock, so that a reopen after
+/// a failed write need not wait for the whole check.
+const CHECK_CHUNK: usize = 256;
+
+/// Reads every page up to the head; records which streams own unreadable positions.
+fn check_integrity(core: &Core) -> Result<IntegrityCheck, StoreError> {
+    let common = &core.common;
+    let head = common.head.load(Ordering::Acquire);
+    *lock(&common.integrity) = IntegrityCheck::Running { checked: 0 };
+    let started = std::time::Instant::now();
+    // Ranges of positions (inclusive) that cannot be read.
+    let mut bad: Vec<(u64, u64)> = Vec::new();
+    let mut next_key = 1u64;
+    let mut done = false;
+    while !done {
+        let guard = core.current.blocking_read();
+        if lock(&common.status).closed {
+            return Err(StoreError::Closed);
+        }
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        let mut pages = shared
+            .log
+            .range(key::event(next_key)..=key::event(head))
+            .peekable();
+        for _ in 0..CHECK_CHUNK {
+            let Some(kv) = pages.next() else {
+                done = true;
+                break;
+            };
+            let (k, value) = kv?;
+            let first = key::u64_suffix(&k);
+            // The page ends where the next one starts (the last one at the head).
+            let last = match pages.peek() {
+                Some(Ok((next, _))) => key::u64_suffix(next) - 1,
+                _ => head,
+            };
+            let readable = page::records(&value).try_fold(first, |expect, record| {
+                let e = EventRef::decode(record?)?;
+                if e.position != expect {
+                    return Err(StoreError::Corrupt(format!(
+                        "position {} where {expect} belongs",
+                        e.position
+                    )));
+                }
+                Ok(expect + 1)
+            });
+            match readable {
+                Ok(end) if end == last + 1 => {}
+                Ok(_) | Err(_) => {
+                    let why = readable
+                        .err()
+                        .map_or("records missing".to_string(), |e| e.to_string());
+                    error!(first, last, error = %why, "a log page cannot be read");
+                    bad.push((first, last));
+                }
+            }
+            next_key = last + 1;
+            *lock(&common.integrity) = IntegrityCheck::Running { checked: last };
+        }
+        if next_key > head {
+            done = true;
+        }
+    }
+    let unreadable: u64 = bad.iter().map(|(a, b)| b - a + 1).sum();
+    if !bad.is_empty() {
+        let guard = core.current.blocking_read();
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        let (owners, unowned) = index::owners(&shared.log, &shared.pending, &bad)?;
+        for (stream, version) in &owners {
+            common.mark_damaged(stream, *version);
+            error!(
+                stream,
+                from_version = version,
+                "a stream cannot be read back; writes to it are refused"
+            );
+        }
+        error!(
+            unreadable_events = unreadable,
+            damaged_streams = owners.len(),
+            without_owner = unowned,
+            "the log has unreadable events; writes to their streams are refused"
+        );
+    }
+    let result = IntegrityCheck::Done {
+        checked: head,
+        unreadable_events: unreadable,
+    };
+    info!(
+        checked = head,
+        unreadable_events = unreadable,
+        seconds = started.elapsed().as_secs_f64(),
+        "log integrity checked"
+    );
+    *lock(&common.integrity) = result.clone();
+    // Every stream is checked now: appends no longer read theirs back first.
+    std::mem::take(&mut *lock(&common.verified));
+    Ok(result)
 }
 
 /// One request's answer, sent once the flush after it succeeded.
@@ -607,8 +1231,12 @@ impl Shared {
 }
 
 /// The flusher thread: makes groups durable, in order, then publishes and answers.
+/// It alone advances the head, so once it has failed a group the head is final, and it
+/// writes the fence (see the module documentation).
 fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
+    let common = &shared.common;
     let mut ready = Vec::new();
+    let mut fenced = false;
     while let Ok(first) = groups.recv() {
         ready.push(first);
         // One flush covers every group applied before it. If the writer is applying
@@ -620,7 +1248,7 @@ fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
                 ready.extend(groups.try_iter());
             }
         }
-        let durable = if shared.failed.load(Ordering::Acquire) {
+        let durable = if common.failed.load(Ordering::Acquire) {
             Err(failed_error())
         } else {
             shared.flush()
@@ -628,21 +1256,24 @@ fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
         match durable {
             Ok(_) => {
                 let head = ready.last().map_or(0, |g| g.last_position);
-                shared.head.fetch_max(head, Ordering::AcqRel);
+                common.head.fetch_max(head, Ordering::AcqRel);
                 debug!(head, groups = ready.len(), "group committed");
                 for group in ready.drain(..) {
                     for s in group.staged {
-                        s.complete(&shared.live);
+                        s.complete(&common.live);
                     }
                 }
             }
             Err(e) => {
-                if !shared.failed.swap(true, Ordering::AcqRel) {
-                    error!(error = %e, "flush failed; the store stops accepting writes");
+                common.fail(&e, "flush");
+                if !fenced {
+                    fenced = true;
+                    common.write_fence(common.head.load(Ordering::Acquire));
                 }
+                let answer = refused(&e);
                 for group in ready.drain(..) {
                     for s in group.staged {
-                        s.fail(&e);
+                        s.fail(&answer);
                     }
                 }
             }
@@ -683,7 +1314,8 @@ impl Writer {
             Ok(handle) => handle,
             Err(e) => {
                 error!(error = %e, "cannot start the flusher thread; the store accepts no writes");
-                self.shared.failed.store(true, Ordering::Release);
+                let e = StoreError::Io(format!("cannot start the flusher thread: {e}"));
+                self.fail(&e);
                 return;
             }
         };
@@ -703,7 +1335,7 @@ impl Writer {
                 // Only fails if the flusher is gone, which it is not while we hold it.
                 let _ = to_flusher.send(group);
             }
-            let failed = self.shared.failed.load(Ordering::Acquire);
+            let failed = self.shared.common.failed.load(Ordering::Acquire);
             if !failed && self.pending_len() >= self.index_every {
                 self.write_index();
             }
@@ -711,7 +1343,7 @@ impl Writer {
         drop(to_flusher);
         let _ = flusher.join();
         // Index what is pending, so that the next open need not read it back.
-        if self.pending_len() > 0 && !self.shared.failed.load(Ordering::Acquire) {
+        if self.pending_len() > 0 && !self.shared.common.failed.load(Ordering::Acquire) {
             self.write_index();
         }
         if let Err(e) = self.shared.flush() {
@@ -724,16 +1356,14 @@ impl Writer {
     }
 
     fn fail(&self, e: &StoreError) {
-        if !self.shared.failed.swap(true, Ordering::AcqRel) {
-            error!(error = %e, "write failed; the store stops accepting writes");
-        }
+        self.shared.common.fail(e, "write");
     }
 
     /// Checks and writes one group of requests; `None` if none is left to answer.
     fn stage(&mut self, jobs: impl Iterator<Item = Job>) -> Option<Group> {
         let span = info_span!("stage");
         let _enter = span.enter();
-        if self.shared.failed.load(Ordering::Acquire) {
+        if self.shared.common.failed.load(Ordering::Acquire) {
             let e = failed_error();
             for job in jobs {
                 match job {
@@ -771,10 +1401,13 @@ impl Writer {
         let writes = self.next != first_position || !keys.is_empty();
         if writes {
             if let Err(e) = self.shared.log.apply_batch(batch) {
-                let e = StoreError::from(e);
-                self.fail(&e);
-                staged.into_iter().for_each(|s| s.fail(&e));
-                return None;
+                // The flusher refuses the group (the store has failed) and writes the
+                // fence: part of the batch may be on disk.
+                self.fail(&StoreError::from(e));
+                return Some(Group {
+                    last_position: self.next - 1,
+                    staged,
+                });
             }
         }
         let mut pending = self
@@ -872,6 +1505,9 @@ impl Writer {
         pages: &mut Pages,
         keys: &mut HashMap<String, IdempotentResult>,
     ) -> Result<(AppendOutcome, Vec<Arc<RecordedEvent>>), StoreError> {
+        if self.shared.common.is_damaged(&req.stream) {
+            return Err(StoreError::Damaged { stream: req.stream });
+        }
         if let Some(k) = &req.idempotency_key {
             let earlier = match keys.get(k) {
                 Some(r) => Some(r.clone()),

@@ -866,3 +866,85 @@ async fn dropping_the_service_releases_the_store_and_a_reopen_rebuilds_the_same_
     let (app, _clock) = build_app(store.clone()).await;
     assert_eq!(*app.projections().read(), before);
 }
+
+/// An idempotency key stored by a release before the canonical request encoding (its
+/// fingerprint hashed the command's `Debug` form) still recognises the same request
+/// after the upgrade: the retry is answered from the log, not written again, and a
+/// different request under that key is still refused.
+#[tokio::test]
+async fn an_idempotency_key_from_an_earlier_release_still_matches() {
+    use swarmdesk::domain::{decide, Context};
+    use swarmdesk::store::{fingerprint, AppendRequest, ExpectedVersion, Metadata, NewEvent};
+
+    let dir = temp_dir();
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(dir.path(), test_options()).unwrap());
+    let (app, _clock) = build_app(store.clone()).await;
+    let ana = actor("ana", Role::Agent);
+    let id = app
+        .open_case(&ana, open_case(1), WriteOptions::default())
+        .await
+        .unwrap()
+        .case
+        .id
+        .unwrap();
+    let cmd = Command::Tag { tag: "vip".into() };
+
+    // What the earlier release stored: the events, the key scoped to ana, and the
+    // fingerprint of `"{case} {command:?}"`.
+    let state = app.load(id).await.unwrap();
+    let config = app.config();
+    let ctx = Context {
+        tiers: &config.tiers,
+        sla: &config.sla,
+        actor: &ana,
+        now: app.clock().now(),
+    };
+    let events = decide(&state, cmd.clone(), &ctx).unwrap();
+    store
+        .append(AppendRequest {
+            stream: id.stream(),
+            expected: ExpectedVersion::Exact(state.version),
+            idempotency_key: Some("\u{1f}agent\u{1f}ana\u{1f}tag-once".into()),
+            fingerprint: fingerprint(format!("{id} {cmd:?}").as_bytes()),
+            metadata: Metadata {
+                actor: ana.clone(),
+                occurred_at: ctx.now,
+                correlation_id: ulid::Ulid::new(),
+                causation_id: None,
+            },
+            events: events
+                .iter()
+                .map(|e| NewEvent {
+                    event_type: e.event_type().into(),
+                    schema_version: e.schema_version(),
+                    payload: e.encode(),
+                })
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let head = store.head();
+
+    let opts = WriteOptions {
+        idempotency_key: Some("tag-once".into()),
+        ..WriteOptions::default()
+    };
+    let retry = app.execute(&ana, id, cmd, opts.clone()).await.unwrap();
+    assert!(retry.outcome.deduplicated, "{:?}", retry.outcome);
+    assert_eq!(store.head(), head, "nothing written again");
+    assert!(retry.case.tags.iter().any(|t| t == "vip"));
+    let other = app
+        .execute(
+            &ana,
+            id,
+            Command::Tag {
+                tag: "other".into(),
+            },
+            opts,
+        )
+        .await;
+    assert!(
+        matches!(other, Err(AppError::IdempotencyKeyReused(_))),
+        "{other:?}"
+    );
+}

@@ -208,3 +208,42 @@ pub fn last_version(
     }
     Ok(0)
 }
+
+/// The streams owning positions in `ranges` (inclusive, sorted), each with the first
+/// of its versions there, and how many of those positions no stream owns. Reads the
+/// whole index: for the integrity check, not for requests.
+pub fn owners(
+    log: &sled::Tree,
+    pending: &Mutex<Pending>,
+    ranges: &[(u64, u64)],
+) -> Result<(HashMap<String, u64>, u64), StoreError> {
+    let inside = |p: u64| ranges.iter().any(|(a, b)| (*a..=*b).contains(&p));
+    let mut owners: HashMap<String, u64> = HashMap::new();
+    let mut owned = std::collections::HashSet::new();
+    let mut own = |stream: &str, version: u64, position: u64| {
+        if inside(position) {
+            owned.insert(position);
+            let first = owners.entry(stream.to_string()).or_insert(version);
+            *first = (*first).min(version);
+        }
+    };
+    for kv in log.scan_prefix([key::STREAM]) {
+        let (k, run) = kv?;
+        // `s` + stream + 0xFF + version.
+        let Some(name) = k.len().checked_sub(9).and_then(|end| k.get(1..end)) else {
+            continue;
+        };
+        let stream = String::from_utf8_lossy(name);
+        let first = key::u64_suffix(&k);
+        for i in 0..run.len() / 8 {
+            own(&stream, first + i as u64, position_at(&run, i));
+        }
+    }
+    for (stream, run) in &lock(pending).streams {
+        for (i, &position) in run.positions.iter().enumerate() {
+            own(stream, run.first + i as u64, position);
+        }
+    }
+    let total: u64 = ranges.iter().map(|(a, b)| b - a + 1).sum();
+    Ok((owners, total - owned.len() as u64))
+}

@@ -6,6 +6,7 @@ mod authz;
 mod binary;
 mod errors;
 mod examples;
+mod faults;
 mod hardening;
 mod lifecycle;
 mod paging;
