@@ -4,9 +4,11 @@
 //! - [`types`]: the GraphQL objects, enums and inputs.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
-//! - [`limits`]: pre-checks on every document (nesting, expanded size) and the request deadline.
+//! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
+//! - [`depth`]: the depth limit, with introspection's own allowance.
 
 pub mod config;
+pub mod depth;
 pub mod error;
 pub mod guard;
 pub mod limits;
@@ -105,8 +107,8 @@ pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> 
         nesting: limits::MAX_NESTING,
         fields: limits.complexity,
         timeout: limits.timeout,
+        depth: limits.depth,
     })))
-    .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
     .finish()
 }

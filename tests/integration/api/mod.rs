@@ -7,6 +7,7 @@ mod binary;
 mod errors;
 mod examples;
 mod hardening;
+mod introspection;
 mod lifecycle;
 mod paging;
 mod read_security;
