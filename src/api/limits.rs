@@ -12,6 +12,8 @@
 //!   spread the previous one twice is refused before anything walks it 2^k times.
 //! - **Depth.** Selections nest at most `--max-depth` fields deep, introspection
 //!   at most its own allowance ([`super::depth`]).
+//! - **Variables.** The variables fit the operation's definitions
+//!   ([`super::variables`]).
 //! - **Items.** A request may return at most as many list items as the complexity
 //!   limit ([`ItemBudget`]), however its lists are sized (complexity counts the
 //!   `first`/`limit` asked for; the budget counts what is actually returned, e.g. a
@@ -373,6 +375,16 @@ impl Extension for DocumentGuardExtension {
     ) -> ServerResult<Request> {
         let mut request = request;
         precheck(&mut request, &self.0)?;
+        let operation_name = request.operation_name.clone();
+        let variables = std::mem::take(&mut request.variables);
+        let checked = super::variables::check(
+            &ctx.schema_env.registry,
+            request.parsed_query()?,
+            operation_name.as_deref(),
+            &variables,
+        );
+        request.variables = variables;
+        checked?;
         let request = request.data(ItemBudget::new(self.0.fields));
         next.run(ctx, request).await
     }

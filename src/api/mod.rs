@@ -6,6 +6,7 @@
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
+//! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod config;
 pub mod depth;
@@ -16,6 +17,7 @@ pub mod mutation;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod variables;
 
 use async_graphql::{Context, Result, Schema, ID};
 use std::sync::Arc;

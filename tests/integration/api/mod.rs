@@ -7,6 +7,7 @@ mod binary;
 mod errors;
 mod examples;
 mod hardening;
+mod http_conventions;
 mod introspection;
 mod lifecycle;
 mod paging;
