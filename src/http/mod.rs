@@ -38,6 +38,9 @@ pub struct HttpLimits {
     pub subscriptions_per_connection: usize,
     /// Time a client has to send a request's whole body (`408` beyond).
     pub body_timeout: Duration,
+    /// Time a `graphql-transport-ws` client has to send `connection_init` (closed
+    /// with `4408` beyond).
+    pub connection_init_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -49,6 +52,7 @@ impl Default for HttpLimits {
             rate_burst: 1000.0,
             subscriptions_per_connection: 32,
             body_timeout: Duration::from_secs(10),
+            connection_init_timeout: Duration::from_secs(3),
         }
     }
 }

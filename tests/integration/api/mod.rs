@@ -18,6 +18,7 @@ mod sla;
 mod subscriptions;
 mod tour;
 mod write_security;
+mod ws_protocol;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
