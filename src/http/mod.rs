@@ -21,6 +21,7 @@ use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
 
+pub mod cors;
 mod media;
 mod ws;
 
