@@ -49,9 +49,12 @@ pub fn check(doc: &ExecutableDocument, max_depth: usize) -> Result<Depths, Strin
     Ok(depths)
 }
 
+/// Fragments spread in a selection set, each with the field depth it is spread at.
+type Spreads<'a> = Vec<(&'a str, usize)>;
+
 /// The fields `set` nests (a field is 1, its subfields 2, ...), not counting
 /// fragments it spreads, which it collects with the depth they are spread at.
-fn direct_depth<'a>(set: &'a SelectionSet, spreads: &mut Vec<(&'a str, usize)>) -> usize {
+fn direct_depth<'a>(set: &'a SelectionSet, spreads: &mut Spreads<'a>) -> usize {
     let mut deepest = 0;
     let mut stack = vec![(set, 0usize)];
     while let Some((set, level)) = stack.pop() {
@@ -75,7 +78,7 @@ fn direct_depth<'a>(set: &'a SelectionSet, spreads: &mut Vec<(&'a str, usize)>) 
 /// visit per fragment. Unknown fragments (refused by validation) and cycles (refused
 /// before) count as 0.
 fn fragment_depths(doc: &ExecutableDocument) -> HashMap<&str, usize> {
-    let mut direct: HashMap<&str, (usize, Vec<(&str, usize)>)> = HashMap::new();
+    let mut direct: HashMap<&str, (usize, Spreads)> = HashMap::new();
     for (name, fragment) in &doc.fragments {
         let mut spreads = Vec::new();
         let own = direct_depth(&fragment.node.selection_set.node, &mut spreads);
