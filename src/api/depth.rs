@@ -35,14 +35,14 @@ pub fn check(doc: &ExecutableDocument, max_depth: usize) -> Result<Depths, Strin
     let depths = depths(doc);
     if depths.ordinary > max_depth {
         return Err(format!(
-            "the query nests fields {} deep; at most {max_depth} are allowed",
+            "the query's fields are nested {} deep; at most {max_depth} are allowed",
             depths.ordinary
         ));
     }
     let introspection_max = max_depth.max(INTROSPECTION_DEPTH);
     if depths.introspection > introspection_max {
         return Err(format!(
-            "the introspection query nests fields {} deep; at most {introspection_max} are allowed",
+            "the introspection query's fields are nested {} deep; at most {introspection_max} are allowed",
             depths.introspection
         ));
     }
