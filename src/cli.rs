@@ -174,6 +174,15 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's whole body (`408` beyond).
     #[arg(long, default_value_t = 10)]
     pub body_timeout: u64,
+    /// An origin (`scheme://host[:port]`) whose pages may call the API from the
+    /// browser (CORS). Repeat it, or separate origins with commas; none by default.
+    #[arg(
+        long = "cors-origin",
+        env = "SWARMDESK_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_parser = crate::http::cors::parse_origin
+    )]
+    pub cors_origins: Vec<String>,
     #[command(flatten)]
     pub routing: RoutingArgs,
 }
@@ -284,6 +293,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.query_limits.complexity = args.max_complexity;
             options.query_limits.timeout = Duration::from_secs(args.request_timeout.max(1));
             options.http_limits.body_timeout = Duration::from_secs(args.body_timeout.max(1));
+            options.cors_origins = args.cors_origins;
             let listener = TcpListener::bind(&args.addr)?;
             server::run(options, listener, server::signal()).await?;
         }

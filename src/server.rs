@@ -58,6 +58,9 @@ pub struct ServerOptions {
     pub workers: usize,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
     pub sla_interval: std::time::Duration,
+    /// Origins (`scheme://host[:port]`) whose pages may call the API (CORS); none
+    /// by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl ServerOptions {
@@ -73,6 +76,7 @@ impl ServerOptions {
             clock: Arc::new(crate::clock::SystemClock),
             workers: 2,
             sla_interval: std::time::Duration::from_secs(5),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -233,8 +237,14 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         runtime: tokio::runtime::Handle::current(),
     });
     let addr = listener.local_addr()?;
+    let cors_origins = options.cors_origins.clone();
     let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(configure(state.clone()))
+        actix_web::App::new()
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                crate::http::cors::cors(&cors_origins),
+            ))
+            .configure(configure(state.clone()))
     })
     .workers(options.workers.max(1))
     .disable_signals()

@@ -10,6 +10,10 @@
 //!   selects once every fragment spread is expanded, counted with one memoised pass per fragment (cycles refused),
 //!   is bounded by the complexity limit, so a small document of fragments that each
 //!   spread the previous one twice is refused before anything walks it 2^k times.
+//! - **Depth.** Selections nest at most `--max-depth` fields deep, introspection
+//!   at most its own allowance ([`super::depth`]).
+//! - **Variables.** The variables fit the operation's definitions
+//!   ([`super::variables`]).
 //! - **Items.** A request may return at most as many list items as the complexity
 //!   limit ([`ItemBudget`]), however its lists are sized (complexity counts the
 //!   `first`/`limit` asked for; the budget counts what is actually returned, e.g. a
@@ -50,6 +54,9 @@ pub struct DocumentLimits {
     pub fields: usize,
     /// Deadline of one query or mutation.
     pub timeout: Duration,
+    /// Deepest selection (`--max-depth`); introspection has its own allowance
+    /// ([`super::depth`]).
+    pub depth: usize,
 }
 
 fn refuse(message: String) -> ServerError {
@@ -296,6 +303,7 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
         e
     })?;
     expanded_size(doc, limits.fields).map_err(|e| refuse(e.to_string()))?;
+    super::depth::check(doc, limits.depth).map_err(refuse)?;
     Ok(())
 }
 
@@ -367,6 +375,16 @@ impl Extension for DocumentGuardExtension {
     ) -> ServerResult<Request> {
         let mut request = request;
         precheck(&mut request, &self.0)?;
+        let operation_name = request.operation_name.clone();
+        let variables = std::mem::take(&mut request.variables);
+        let checked = super::variables::check(
+            &ctx.schema_env.registry,
+            request.parsed_query()?,
+            operation_name.as_deref(),
+            &variables,
+        );
+        request.variables = variables;
+        checked?;
         let request = request.data(ItemBudget::new(self.0.fields));
         next.run(ctx, request).await
     }
@@ -510,6 +528,7 @@ mod tests {
             nesting: MAX_NESTING,
             fields: 100,
             timeout,
+            depth: 12,
         })))
         .limit_complexity(100)
         .finish()

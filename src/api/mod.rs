@@ -4,9 +4,12 @@
 //! - [`types`]: the GraphQL objects, enums and inputs.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
-//! - [`limits`]: pre-checks on every document (nesting, expanded size) and the request deadline.
+//! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
+//! - [`depth`]: the depth limit, with introspection's own allowance.
+//! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod config;
+pub mod depth;
 pub mod error;
 pub mod guard;
 pub mod limits;
@@ -14,6 +17,7 @@ pub mod mutation;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod variables;
 
 use async_graphql::{Context, Result, Schema, ID};
 use std::sync::Arc;
@@ -84,8 +88,8 @@ pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> 
         nesting: limits::MAX_NESTING,
         fields: limits.complexity,
         timeout: limits.timeout,
+        depth: limits.depth,
     })))
-    .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
     .finish()
 }

@@ -1,6 +1,7 @@
 //! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
 //! same path (`graphql-transport-ws` and the legacy `graphql-ws`), GraphiQL at `/`,
-//! `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Handlers
+//! `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Media
+//! types and status codes of GraphQL responses are [`media`]'s. Handlers
 //! are thin: authenticate, enforce request limits (body size and read deadline,
 //! operations per batch, every operation against the caller's rate), hand the request
 //! to the schema, which executes on the main runtime rather than on the HTTP worker.
@@ -9,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_graphql::http::parse_query_string;
-use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql::BatchRequest;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
 
+pub mod cors;
+mod media;
 mod ws;
 
 /// Request limits enforced before GraphQL sees a request.
@@ -36,6 +39,14 @@ pub struct HttpLimits {
     pub subscriptions_per_connection: usize,
     /// Time a client has to send a request's whole body (`408` beyond).
     pub body_timeout: Duration,
+    /// Time a `graphql-transport-ws` client has to send `connection_init` (closed
+    /// with `4408` beyond).
+    pub connection_init_timeout: Duration,
+    /// How often the server pings a WebSocket client.
+    pub ping_interval: Duration,
+    /// A WebSocket client that sends nothing (not even a pong) for this long is
+    /// disconnected (`1008`).
+    pub client_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -47,6 +58,9 @@ impl Default for HttpLimits {
             rate_burst: 1000.0,
             subscriptions_per_connection: 32,
             body_timeout: Duration::from_secs(10),
+            connection_init_timeout: Duration::from_secs(3),
+            ping_interval: Duration::from_secs(10),
+            client_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -144,26 +158,6 @@ fn principal(state: &HttpState, req: &HttpRequest) -> Option<Principal> {
         .authenticate(header, state.app.clock().now())
 }
 
-/// `application/graphql-response+json` when the client accepts it, else `application/json`.
-fn respond(req: &HttpRequest, response: BatchResponse) -> HttpResponse {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let content_type = if accept.contains("application/graphql-response+json") {
-        "application/graphql-response+json"
-    } else {
-        "application/json"
-    };
-    match serde_json::to_vec(&response) {
-        Ok(body) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, content_type))
-            .body(body),
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
-}
-
 /// Aborts the task it holds when dropped: a request whose connection goes away (or
 /// that the server stops waiting for) stops executing.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -176,6 +170,10 @@ impl<T> Drop for AbortOnDrop<T> {
 
 async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> HttpResponse {
     let started = Instant::now();
+    let Some(media) = media::negotiate(req) else {
+        let msg = "the Accept header allows neither application/graphql-response+json nor application/json";
+        return error_body(StatusCode::NOT_ACCEPTABLE, BAD_USER_INPUT, msg);
+    };
     let operations = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(items) => items.len(),
@@ -217,7 +215,7 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
             );
         }
     };
-    let out = respond(req, response);
+    let out = media::respond(media, response);
     state.metrics.observe_request(
         "graphql",
         out.status().as_u16(),
@@ -283,6 +281,10 @@ async fn graphql_post(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    if !media::is_json_body(&req) {
+        let msg = "a GraphQL POST body must be sent as Content-Type: application/json";
+        return error_body(StatusCode::UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT, msg);
+    }
     let body = match read_body(
         &req,
         payload,

@@ -5,12 +5,20 @@
 //! protocol state machine, writes its replies back, answers pings, drops clients that
 //! stop answering ours, and closes every connection with `1001 Going Away` when the
 //! server shuts down, so a graceful stop never waits on an idle socket.
+//!
+//! For `graphql-transport-ws` it also enforces the protocol's rules that async-graphql
+//! leaves out or closes with other codes ([`TransportRules`]): `4400` for a message
+//! that is not one of the protocol's, `4401` for a `subscribe` before the
+//! `connection_ack`, `4403` for a rejected `connection_init` (bad token), `4408` when
+//! no `connection_init` arrives in time, `4409` for a `subscribe` whose id is in use,
+//! `4429` for a second `connection_init`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
-use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
+use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
 use futures_util::StreamExt;
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +29,6 @@ use super::{error_body, principal, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Shutdown, SubscriptionSlots};
 
-/// How often the server pings an idle client.
-const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A client that answers no ping for this long is disconnected.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest message a client may send (a subscription document).
 const MAX_MESSAGE: usize = 256 * 1024;
 /// Client messages buffered before the connection stops reading.
@@ -114,13 +118,15 @@ pub fn upgrade(
         .max_continuation_size(MAX_MESSAGE);
     let metrics = state.metrics.clone();
     let shutdown = state.shutdown.clone();
+    let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
     let rate = OperationRate {
         state: state.clone(),
         caller,
-        legacy: protocol == WebSocketProtocols::SubscriptionsTransportWS,
+        legacy,
     };
+    let rules = TransportRules::new(!legacy, state.limits.connection_init_timeout);
     actix_web::rt::spawn(async move {
-        serve(session, messages, inbox, graphql, shutdown, rate).await;
+        serve(session, messages, inbox, graphql, shutdown, rate, rules).await;
         metrics.websocket_connections.dec();
     });
     response
@@ -175,6 +181,102 @@ impl OperationRate {
     }
 }
 
+/// The rules of `graphql-transport-ws` that async-graphql's state machine does not
+/// enforce, or closes with other codes than the protocol's. Inactive for the legacy
+/// protocol.
+struct TransportRules {
+    active: bool,
+    init_timeout: Duration,
+    init_received: bool,
+    acknowledged: bool,
+    /// Ids of the subscriptions running now.
+    running: HashSet<String>,
+}
+
+fn close(code: u16, why: impl Into<String>) -> CloseReason {
+    CloseReason {
+        code: CloseCode::from(code),
+        description: Some(why.into()),
+    }
+}
+
+impl TransportRules {
+    fn new(active: bool, init_timeout: Duration) -> Self {
+        TransportRules {
+            active,
+            init_timeout,
+            init_received: false,
+            acknowledged: false,
+            running: HashSet::new(),
+        }
+    }
+
+    /// Whether the connection still waits for its `connection_init`.
+    fn awaiting_init(&self) -> bool {
+        self.active && !self.init_received
+    }
+
+    /// The close a client message calls for, if any.
+    fn incoming(&mut self, message: &[u8]) -> Option<CloseReason> {
+        if !self.active {
+            return None;
+        }
+        match ClientMessage::from_bytes(message) {
+            Err(e) => Some(close(4400, format!("invalid message: {e}"))),
+            Ok(ClientMessage::ConnectionInit { .. }) if self.init_received => {
+                Some(close(4429, "too many initialisation requests"))
+            }
+            Ok(ClientMessage::ConnectionInit { .. }) => {
+                self.init_received = true;
+                None
+            }
+            Ok(ClientMessage::Start { .. }) if !self.acknowledged => {
+                Some(close(4401, "unauthorized"))
+            }
+            Ok(ClientMessage::Start { id, .. }) => (!self.running.insert(id.clone()))
+                .then(|| close(4409, format!("subscriber for {id} already exists"))),
+            Ok(ClientMessage::Stop { id }) => {
+                self.running.remove(&id);
+                None
+            }
+            Ok(_) => None,
+        }
+    }
+
+    /// Notes what a server message says: the ack, or the end of a subscription.
+    fn outgoing(&mut self, text: &str) {
+        if !self.active {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: Option<String>,
+        }
+        let Ok(envelope) = serde_json::from_str::<Envelope>(text) else {
+            return;
+        };
+        match (envelope.kind, envelope.id) {
+            ("connection_ack", _) => self.acknowledged = true,
+            ("complete" | "error", Some(id)) => {
+                self.running.remove(&id);
+            }
+            _ => {}
+        }
+    }
+
+    /// The protocol's code for a close async-graphql asks for: its `1002` is, once
+    /// [`Self::incoming`] has refused malformed messages, a rejected `connection_init`.
+    fn close_code(&self, code: u16) -> u16 {
+        if self.active && code == 1002 {
+            4403
+        } else {
+            code
+        }
+    }
+}
+
 /// Runs one connection until the client leaves, the protocol ends it, the client
 /// stops answering pings, or the server shuts down.
 async fn serve(
@@ -184,9 +286,16 @@ async fn serve(
     graphql: impl futures_util::Stream<Item = WsMessage> + Unpin,
     shutdown: Shutdown,
     rate: OperationRate,
+    mut rules: TransportRules,
 ) {
     let mut graphql = graphql;
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let init_deadline = tokio::time::sleep(rules.init_timeout);
+    tokio::pin!(init_deadline);
+    let (ping_interval, client_timeout) = (
+        rate.state.limits.ping_interval,
+        rate.state.limits.client_timeout,
+    );
+    let mut heartbeat = tokio::time::interval(ping_interval);
     heartbeat.tick().await;
     let mut last_heard = tokio::time::Instant::now();
     let shutdown = shutdown.wait();
@@ -211,7 +320,12 @@ async fn serve(
                         description: Some(e.to_string()),
                     }),
                 };
+                if let Some(close) = rules.incoming(&bytes) {
+                    break Some(close);
+                }
                 if let Some(refusal) = rate.check(&bytes) {
+                    // The refused subscription does not run.
+                    rules.outgoing(&refusal);
                     if session.text(refusal).await.is_err() {
                         return;
                     }
@@ -223,18 +337,19 @@ async fn serve(
             }
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
+                    rules.outgoing(&text);
                     if session.text(text).await.is_err() {
                         return;
                     }
                 }
-                Some(WsMessage::Close(code, why)) => break Some(CloseReason {
-                    code: CloseCode::from(code),
-                    description: Some(why),
-                }),
+                Some(WsMessage::Close(code, why)) => break Some(close(rules.close_code(code), why)),
                 None => break None,
             },
+            _ = &mut init_deadline, if rules.awaiting_init() => {
+                break Some(close(4408, "connection initialisation timeout"));
+            }
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() > CLIENT_TIMEOUT {
+                if last_heard.elapsed() > client_timeout {
                     break Some(CloseReason {
                         code: CloseCode::Policy,
                         description: Some("no answer to pings".into()),

@@ -127,8 +127,8 @@ async fn malformed_oversized_and_abusive_requests_get_4xx_or_errors() {
     // Absurd nesting and complexity are refused before execution.
     let deep = format!(
         "{{ __schema {{ types {{ fields {{ type {}name{} }} }} }} }}",
-        "ofType { ".repeat(12),
-        " }".repeat(12)
+        "ofType { ".repeat(20),
+        " }".repeat(20)
     );
     let v = s.gql(&deep, json!({})).await;
     assert!(
@@ -224,9 +224,10 @@ async fn health_schema_metrics_and_graphiql_are_served() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.headers()["content-type"],
-        "application/graphql-response+json"
+    let media = r.headers()["content-type"].to_str().unwrap();
+    assert!(
+        media.starts_with("application/graphql-response+json"),
+        "{media}"
     );
     s.stop().await;
 }

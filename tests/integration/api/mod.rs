@@ -4,10 +4,13 @@
 mod access;
 mod authz;
 mod binary;
+mod cors;
 mod errors;
 mod examples;
 mod faults;
 mod hardening;
+mod http_conventions;
+mod introspection;
 mod lifecycle;
 mod paging;
 mod read_security;
@@ -17,6 +20,7 @@ mod sla;
 mod subscriptions;
 mod tour;
 mod write_security;
+mod ws_protocol;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -55,6 +59,10 @@ pub fn options(dir: &std::path::Path) -> ServerOptions {
             (t.to_string(), grant)
         })
         .collect();
+    // Test clients read their sockets only when they expect a message, so on a busy
+    // machine they can leave the server's pings unanswered for longer than a real
+    // client would; `ws_protocol` tests the timeout itself.
+    o.http_limits.client_timeout = std::time::Duration::from_secs(600);
     o
 }
 

@@ -213,7 +213,7 @@ fn readme_limits_are_the_serve_defaults() {
     for claim in [
         format!("request body {} KiB (`--max-body`", a.max_body / 1024),
         format!("sent within {} s (`--body-timeout`", a.body_timeout),
-        format!("query depth {} (`--max-depth`)", a.max_depth),
+        format!("query depth {} (`--max-depth`", a.max_depth),
         format!(
             "complexity {} (`--max-complexity`",
             thousands(a.max_complexity)

@@ -1,0 +1,175 @@
+//! `graphql-transport-ws` close codes, each over a real WebSocket: 4400 invalid
+//! message, 4401 subscribe before the ack, 4403 rejected `connection_init`, 4408 no
+//! `connection_init` in time, 4409 duplicate subscription id, 4429 second init.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{TestServer, Ws, ADMIN};
+
+/// A `graphql-transport-ws` connection on which nothing has been sent yet.
+async fn open(s: &TestServer) -> Ws {
+    let mut req = format!("{}/graphql", s.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    Ws {
+        stream,
+        legacy: false,
+    }
+}
+
+/// The code the server closes the connection with (messages before it skipped), or
+/// a panic if it does not close within 10 s.
+async fn close_code(ws: &mut Ws) -> u16 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.stream.next())
+            .await
+            .expect("the server did not close the connection")
+            .expect("the connection ended without a close frame")
+            .expect("WebSocket error");
+        if let Message::Close(frame) = msg {
+            return frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+        }
+    }
+}
+
+const EVENTS: &str = "subscription { events { position } }";
+
+#[tokio::test]
+async fn a_rejected_connection_init_closes_with_4403() {
+    let s = TestServer::start().await;
+    let mut ws = open(&s).await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": "Bearer nope" } }))
+        .await;
+    assert_eq!(close_code(&mut ws).await, 4403);
+    // Without any token too.
+    let mut ws = open(&s).await;
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(close_code(&mut ws).await, 4403);
+}
+
+#[tokio::test]
+async fn subscribe_before_the_ack_closes_with_4401() {
+    let s = TestServer::start().await;
+    let mut ws = open(&s).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    assert_eq!(close_code(&mut ws).await, 4401);
+}
+
+#[tokio::test]
+async fn invalid_messages_close_with_4400() {
+    let s = TestServer::start().await;
+    for bad in [
+        "not json".to_string(),
+        json!({ "type": "nonsense" }).to_string(),
+        json!({ "type": "subscribe", "payload": { "query": EVENTS } }).to_string(),
+    ] {
+        let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+        ws.stream.send(Message::Text(bad.clone())).await.unwrap();
+        assert_eq!(close_code(&mut ws).await, 4400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_connection_init_closes_with_4429() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ADMIN}") } });
+    ws.send(init).await;
+    assert_eq!(close_code(&mut ws).await, 4429);
+}
+
+#[tokio::test]
+async fn a_duplicate_subscription_id_closes_with_4409() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    let v = ws.next_json().await;
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("next"), Some("1")),
+        "{v}"
+    );
+    ws.subscribe("1", EVENTS, json!({})).await;
+    assert_eq!(close_code(&mut ws).await, 4409);
+}
+
+#[tokio::test]
+async fn an_id_may_be_reused_once_its_subscription_completed() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    ws.send(json!({ "type": "complete", "id": "1" })).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    // The first subscription's `complete` may come first.
+    let v = loop {
+        let v = ws.next_json().await;
+        if v["type"] != "complete" {
+            break v;
+        }
+    };
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("next"), Some("1")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn no_connection_init_in_time_closes_with_4408() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| {
+        o.http_limits.connection_init_timeout = Duration::from_millis(300)
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    let mut ws = open(&s).await;
+    assert_eq!(close_code(&mut ws).await, 4408);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // A client that did send it keeps its connection past the timeout.
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    let v = ws.next_json().await;
+    assert_eq!(v["type"], "next", "{v}");
+}
+
+/// A client that stops answering pings is disconnected (`1008`); one that answers
+/// them keeps its connection however long it stays quiet.
+#[tokio::test]
+async fn a_client_that_answers_no_pings_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| {
+        o.http_limits.ping_interval = Duration::from_millis(100);
+        o.http_limits.client_timeout = Duration::from_millis(400);
+    })
+    .await;
+    // Silent: nothing is read, so no ping is answered.
+    let mut silent = s.ws("graphql-transport-ws", ADMIN).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(close_code(&mut silent).await, 1008);
+
+    // Listening: reading answers the pings (tungstenite replies to each as it reads).
+    let mut alive = s.ws("graphql-transport-ws", ADMIN).await;
+    let quiet_until = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while let Ok(msg) = tokio::time::timeout_at(quiet_until, alive.stream.next()).await {
+        let msg = msg.expect("open").expect("no error");
+        assert!(!matches!(msg, Message::Close(_)), "closed: {msg:?}");
+    }
+    alive.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    let v = alive.next_json().await;
+    assert_eq!(v["type"], "next", "{v}");
+}
