@@ -838,8 +838,10 @@ impl App {
                 if let Some(p) = principal {
                     authorize(p, &state, &commands, &config.tiers)?;
                 }
+                let teams = config.tier_teams();
                 let ctx = Context {
                     tiers: &config.tiers,
+                    teams: &teams,
                     actor,
                     now,
                     sla: &config.sla,

@@ -233,6 +233,7 @@ mod tests {
                     | "FirstResponded"
                     | "SlaBreached"
                     | "SlaEscalated"
+                    | "CaseTeamChanged"
             );
             assert_eq!(shown, !internal, "{t}");
         }

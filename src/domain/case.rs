@@ -262,6 +262,7 @@ impl Case {
                     sla.escalated.insert(e.step);
                 }
             }
+            CaseEvent::TeamChanged(e) => self.team = e.to.clone(),
         }
     }
 
