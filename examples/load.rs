@@ -41,7 +41,7 @@ use tokio_tungstenite::tungstenite::Message;
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }";
 const OPEN_CASE: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"load-bench\", segment: B2B}}) { id version } }";
 const SUBSCRIBE: &str =
-    "subscription($from: Int!) { events(fromPosition: $from) { position occurredAt } }";
+    "subscription($from: Position!) { events(fromPosition: $from) { position occurredAt } }";
 
 /// Longest any single HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -49,6 +49,15 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
     Ok(format!("sd_{}", hex(&bytes)))
 }
 
+/// The token of an `Authorization` value of the form `Bearer <token>`, else `None`.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let well_formed = scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(|c: char| c.is_whitespace() || c.is_control());
+    well_formed.then_some(token)
+}
+
 /// What a token grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
@@ -126,8 +135,10 @@ impl TokenRegistry {
     }
 
     /// The principal for an `Authorization` header value, if it holds a valid token.
+    /// The value must be exactly `Bearer <token>`: the scheme in any case (RFC 9110),
+    /// one space, and a token without whitespace.
     pub fn authenticate(&self, header: Option<&str>, now: Timestamp) -> Option<Principal> {
-        let token = header?.trim().strip_prefix("Bearer ")?.trim();
+        let token = bearer_token(header?)?;
         let hash = hash_token(token);
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
         let grant = tokens.get(&hash)?;
@@ -204,6 +215,31 @@ impl TokenRegistry {
             if rx.changed().await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_needs_exactly_one_space_and_a_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        for bad in [
+            "Bearer  abc",
+            "Bearer abc ",
+            " Bearer abc",
+            "Bearer\tabc",
+            "Bearer ",
+            "Bearer",
+            "Basic abc",
+            "Bearerabc",
+            "Bearer a b",
+        ] {
+            assert_eq!(bearer_token(bad), None, "{bad:?}");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::ConfigSeed;
 use crate::domain::{Actor, AgentId, CaseId, Role, TierLadder, Timestamp};
@@ -163,9 +163,16 @@ pub struct ServeArgs {
     /// Deepest query nesting.
     #[arg(long, default_value_t = 12)]
     pub max_depth: usize,
-    /// Highest query complexity.
+    /// Highest query complexity (list fields count their `first`/`limit` times their
+    /// selection); also the most fields a query may select with fragments expanded.
     #[arg(long, default_value_t = 5000)]
     pub max_complexity: usize,
+    /// Seconds a query or mutation may run before it is answered with `TIMEOUT`.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Seconds a client has to send a request's whole body (`408` beyond).
+    #[arg(long, default_value_t = 10)]
+    pub body_timeout: u64,
     #[command(flatten)]
     pub routing: RoutingArgs,
 }
@@ -274,6 +281,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.http_limits.rate_burst = args.rate_burst;
             options.query_limits.depth = args.max_depth;
             options.query_limits.complexity = args.max_complexity;
+            options.query_limits.timeout = Duration::from_secs(args.request_timeout.max(1));
+            options.http_limits.body_timeout = Duration::from_secs(args.body_timeout.max(1));
             let listener = TcpListener::bind(&args.addr)?;
             server::run(options, listener, server::signal()).await?;
         }

@@ -94,7 +94,7 @@ impl Remote {
         // not see, so a page can be short or empty before the head: page by position
         // up to the head the server reports.
         let head = self.head().await?;
-        let q = format!("query($from: Int!, $n: Int!) {{ events(fromPosition: $from, limit: $n) {{ {EVENT_FIELDS} }} }}");
+        let q = format!("query($from: Position!, $n: Int!) {{ events(fromPosition: $from, limit: $n) {{ {EVENT_FIELDS} }} }}");
         let mut from = 1u64;
         while from <= head {
             let d = self.call(&q, json!({ "from": from, "n": PAGE })).await?;

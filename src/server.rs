@@ -227,10 +227,10 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         schema: build_schema(app.clone(), shutdown.clone(), &options.query_limits),
         shutdown,
         app: app.clone(),
-
         metrics: metrics.clone(),
         limits: options.http_limits.clone(),
         rate: Default::default(),
+        runtime: tokio::runtime::Handle::current(),
     });
     let addr = listener.local_addr()?;
     let server = actix_web::HttpServer::new(move || {

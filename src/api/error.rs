@@ -13,6 +13,8 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const INTERNAL: &str = "INTERNAL";
+/// The request did not finish within the server's request timeout.
+pub const TIMEOUT: &str = "TIMEOUT";
 
 /// A GraphQL error with a stable code.
 pub fn coded(code: &'static str, message: impl Into<String>) -> Error {

@@ -4,10 +4,12 @@
 //! - [`types`]: the GraphQL objects, enums and inputs.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
+//! - [`limits`]: pre-checks on every document (nesting, expanded size) and the request deadline.
 
 pub mod config;
 pub mod error;
 pub mod guard;
+pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod subscription;
@@ -59,7 +61,10 @@ impl Principal {
 #[derive(Clone, Debug)]
 pub struct QueryLimits {
     pub depth: usize,
+    /// Also bounds the fields a document may select with its fragments expanded.
     pub complexity: usize,
+    /// Deadline of one query or mutation (`TIMEOUT` beyond).
+    pub timeout: std::time::Duration,
 }
 
 impl Default for QueryLimits {
@@ -67,6 +72,7 @@ impl Default for QueryLimits {
         QueryLimits {
             depth: 12,
             complexity: 5_000,
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -95,6 +101,11 @@ pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> 
     )
     .data(app)
     .data(shutdown)
+    .extension(limits::DocumentGuard(Arc::new(limits::DocumentLimits {
+        nesting: limits::MAX_NESTING,
+        fields: limits.complexity,
+        timeout: limits.timeout,
+    })))
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
     .finish()

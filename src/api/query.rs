@@ -7,6 +7,7 @@ use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
 use super::error::{bad_input, gql, not_found};
+use super::limits::{items_left, take_items, Position};
 use super::types::*;
 use super::{guard, parse_case_id};
 use crate::domain::{AgentId, CaseId, Role, Tier};
@@ -15,6 +16,14 @@ use crate::projection::CaseFilter;
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 500;
 const DEFAULT_PAGE: usize = 50;
+
+/// The complexity of a list field: the items it may return (`first`/`limit`, else
+/// `default`, at most [`MAX_PAGE`]) times the complexity of each, plus one. So the
+/// complexity limit also bounds the items one request may return.
+pub(crate) fn list_complexity(first: Option<i32>, default: usize, child: usize) -> usize {
+    let items = first.map_or(default, |n| (n.max(0) as usize).min(MAX_PAGE));
+    items.max(1).saturating_mul(child).saturating_add(1)
+}
 
 pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
     match first {
@@ -48,7 +57,9 @@ impl CaseQuery {
         g.case(parse_case_id(&id)?).await
     }
 
-    /// Cases matching `filter`, newest first, with cursor pagination.
+    /// Cases matching `filter`, newest first, with cursor pagination. Its complexity
+    /// is `first` (default 50) times that of one edge.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE, child_complexity)")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -85,6 +96,7 @@ impl CaseQuery {
         let conn = {
             let p = g.app.projections().read();
             let (page, more) = p.cases_visible(&filter, after, first, &|c| g.can_read(c));
+            take_items(ctx, page.len())?;
             let mut conn = Connection::new(after.is_some(), more);
             conn.edges.extend(page.into_iter().map(|v| {
                 let cursor = v.case.id.map(|i| i.to_string()).unwrap_or_default();
@@ -100,7 +112,9 @@ impl CaseQuery {
         Ok(conn)
     }
 
-    /// The open cases of a tier, in the order to work on them.
+    /// The open cases of a tier, in the order to work on them. Its complexity is
+    /// `first` (default 50) times that of one entry.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE, child_complexity)")]
     async fn tier_queue(
         &self,
         ctx: &Context<'_>,
@@ -115,6 +129,7 @@ impl CaseQuery {
             .get(&tier)
             .map_err(|e| bad_input(e.to_string()))?;
         let first = page_size(first)?;
+        take_items(ctx, first)?;
         let queue = TierQueue::build(&g.app.projections().read(), &tier, first, &g);
         g.audit_many(queue.case_ids(), "tierQueue").await?;
         Ok(queue)
@@ -157,7 +172,9 @@ impl CaseQuery {
         Ok(rooms)
     }
 
-    /// A case's full history, from `fromVersion` (1 = the beginning).
+    /// A case's full history, from `fromVersion` (1 = the beginning). Its complexity
+    /// is `first` (default 50) times that of one event.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE, child_complexity)")]
     async fn case_history(
         &self,
         ctx: &Context<'_>,
@@ -171,8 +188,9 @@ impl CaseQuery {
         let limit = first
             .map(|_| page_size(first))
             .transpose()?
-            .unwrap_or(usize::MAX);
+            .unwrap_or_else(|| items_left(ctx).saturating_add(1));
         let events = g.app.history(id, from_version, limit).await.map_err(gql)?;
+        take_items(ctx, events.len())?;
         g.audit(id, "history").await?;
         Ok(events
             .into_iter()
@@ -182,11 +200,13 @@ impl CaseQuery {
     }
 
     /// The log from `fromPosition` (1 = the beginning): the events among the next
-    /// `limit` that you may see.
+    /// `limit` that you may see. Its complexity is `limit` (default 50) times that of
+    /// one event.
+    #[graphql(complexity = "list_complexity(limit, DEFAULT_PAGE, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] from_position: u64,
+        #[graphql(default_with = "Position(1)")] from_position: Position,
         limit: Option<i32>,
     ) -> Result<Vec<EventObj>> {
         let g = guard(ctx)?;
@@ -194,9 +214,10 @@ impl CaseQuery {
         let events = g
             .app
             .store()
-            .read_all(from_position, limit)
+            .read_all(from_position.0, limit)
             .await
             .map_err(|e| gql(e.into()))?;
+        take_items(ctx, events.len())?;
         let visible: Vec<_> = events.into_iter().filter(|e| g.event_visible(e)).collect();
         g.audit_many(
             visible

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::error::{bad_input, gql};
 use super::guard::Guard;
+use super::limits::Position;
 use super::types::*;
 use super::{config, guard, parse_case_id, Principal, Shutdown};
 use crate::app::App;
@@ -257,11 +258,11 @@ impl SubscriptionRoot {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] from_position: u64,
+        #[graphql(default_with = "Position(1)")] from_position: Position,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
         Ok(audited(
-            feed(ctx, &g, from_position)?,
+            feed(ctx, &g, from_position.0)?,
             "events subscription",
         ))
     }
@@ -272,11 +273,13 @@ impl SubscriptionRoot {
     async fn sla_alerts(
         &self,
         ctx: &Context<'_>,
-        from_position: Option<u64>,
+        from_position: Option<Position>,
     ) -> Result<impl Stream<Item = EventObj>> {
         let g = guard(ctx)?;
         g.require_staff()?;
-        let from = from_position.unwrap_or_else(|| g.app.store().head() + 1);
+        let from = from_position
+            .map(|p| p.0)
+            .unwrap_or_else(|| g.app.store().head() + 1);
         let alerts = feed(ctx, &g, from)?.filter(|(_, e)| std::future::ready(is_sla_alert(e)));
         Ok(audited(alerts, "slaAlerts subscription"))
     }

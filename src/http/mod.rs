@@ -1,17 +1,21 @@
 //! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
 //! same path (`graphql-transport-ws` and the legacy `graphql-ws`), GraphiQL at `/`,
-//! `/healthz`, `/schema.graphql` and `/metrics`. Handlers are thin: authenticate,
-//! enforce request limits, hand the request to the schema.
+//! `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Handlers
+//! are thin: authenticate, enforce request limits (body size and read deadline,
+//! operations per batch, every operation against the caller's rate), hand the request
+//! to the schema, which executes on the main runtime rather than on the HTTP worker.
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_graphql::http::parse_query_string;
 use async_graphql::{BatchRequest, BatchResponse};
+use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::api::error::{BAD_USER_INPUT, RATE_LIMITED};
+use crate::api::error::{BAD_USER_INPUT, INTERNAL, RATE_LIMITED, TIMEOUT};
 use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
@@ -30,6 +34,8 @@ pub struct HttpLimits {
     pub rate_burst: f64,
     /// Subscriptions one WebSocket connection may hold at once.
     pub subscriptions_per_connection: usize,
+    /// Time a client has to send a request's whole body (`408` beyond).
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -40,6 +46,7 @@ impl Default for HttpLimits {
             rate_per_second: 500.0,
             rate_burst: 1000.0,
             subscriptions_per_connection: 32,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -51,8 +58,10 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Takes one request from `key`'s bucket; false when it is empty.
-    pub fn allow(&self, key: &str, per_second: f64, burst: f64) -> bool {
+    /// Takes `cost` operations from `key`'s bucket at once; false (and nothing taken)
+    /// when it holds fewer.
+    pub fn allow(&self, key: &str, cost: usize, per_second: f64, burst: f64) -> bool {
+        let cost = cost.max(1) as f64;
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > 100_000 {
@@ -62,8 +71,8 @@ impl RateLimiter {
         let (tokens, at) = buckets.entry(key.to_string()).or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(burst);
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= cost {
+            *tokens -= cost;
             true
         } else {
             false
@@ -80,20 +89,42 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
     pub rate: RateLimiter,
+    /// The multi-threaded runtime GraphQL operations execute on, off the HTTP
+    /// workers, so that a CPU-heavy request cannot hold up `/healthz` or other
+    /// connections on the same worker.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl HttpState {
+    /// The rate-limit key of a caller: its token, else its address.
+    fn caller(&self, principal: Option<&Principal>, req: &HttpRequest) -> String {
+        match principal.and_then(|p| p.token_id.clone()) {
+            Some(token) => token,
+            None => req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Registers the routes.
 pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let body_limit = state.limits.body_bytes;
+        // `HEAD` answers like `GET` without the body (actix-web leaves it out).
         cfg.app_data(state)
             .app_data(web::PayloadConfig::new(body_limit))
             .route("/graphql", web::post().to(graphql_post))
             .route("/graphql", web::get().to(graphql_get))
             .route("/", web::get().to(graphiql))
+            .route("/", web::head().to(graphiql))
             .route("/healthz", web::get().to(healthz))
+            .route("/healthz", web::head().to(healthz))
             .route("/schema.graphql", web::get().to(schema_sdl))
-            .route("/metrics", web::get().to(metrics));
+            .route("/schema.graphql", web::head().to(schema_sdl))
+            .route("/metrics", web::get().to(metrics))
+            .route("/metrics", web::head().to(metrics));
     }
 }
 
@@ -133,43 +164,59 @@ fn respond(req: &HttpRequest, response: BatchResponse) -> HttpResponse {
     }
 }
 
+/// Aborts the task it holds when dropped: a request whose connection goes away (or
+/// that the server stops waiting for) stops executing.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> HttpResponse {
     let started = Instant::now();
-    if let BatchRequest::Batch(items) = &batch {
-        if items.len() > state.limits.batch {
-            let msg = format!("at most {} operations per request", state.limits.batch);
-            return error_body(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                BAD_USER_INPUT,
-                &msg,
-            );
-        }
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(items) => items.len(),
+    };
+    if operations > state.limits.batch {
+        let msg = format!("at most {} operations per request", state.limits.batch);
+        return error_body(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &msg);
     }
     let principal = principal(state, req);
-    let caller = match principal.as_ref().and_then(|p| p.token_id.clone()) {
-        Some(token) => token,
-        None => req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-    };
+    // Every operation of a batch counts against the caller's rate.
+    let caller = state.caller(principal.as_ref(), req);
     if !state.rate.allow(
         &caller,
+        operations,
         state.limits.rate_per_second,
         state.limits.rate_burst,
     ) {
         let msg = "rate limit exceeded; slow down and retry";
-        return error_body(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            RATE_LIMITED,
-            msg,
-        );
+        return error_body(StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED, msg);
     }
     let batch = match principal {
         Some(p) => batch.data(p),
         None => batch,
     };
-    let response = state.schema.execute_batch(batch).await;
+    let schema = state.schema.clone();
+    let mut task = AbortOnDrop(
+        state
+            .runtime
+            .spawn(async move { schema.execute_batch(batch).await }),
+    );
+    let response = match (&mut task.0).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "GraphQL execution failed");
+            return error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL,
+                "internal error; see the server log",
+            );
+        }
+    };
     let out = respond(req, response);
     state.metrics.observe_request(
         "graphql",
@@ -179,15 +226,78 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
     out
 }
 
+/// Reads a request body of at most `limit` bytes within `timeout`: `413` beyond the
+/// size, `408` when the client is too slow to send it.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<web::BytesMut, HttpResponse> {
+    let too_large = || {
+        error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            BAD_USER_INPUT,
+            &format!("the request body exceeds {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    loop {
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Err(_) => {
+                let msg = format!("the request body was not received within {timeout:?}");
+                let mut res = error_body(StatusCode::REQUEST_TIMEOUT, TIMEOUT, &msg);
+                res.head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
+                return Err(res);
+            }
+            Ok(None) => return Ok(body),
+            Ok(Some(Ok(chunk))) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Some(Err(e))) => {
+                return Err(error_body(
+                    StatusCode::BAD_REQUEST,
+                    BAD_USER_INPUT,
+                    &format!("reading the request body: {e}"),
+                ))
+            }
+        }
+    }
+}
+
 async fn graphql_post(
     state: web::Data<HttpState>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match read_body(
+        &req,
+        payload,
+        state.limits.body_bytes,
+        state.limits.body_timeout,
+    )
+    .await
+    {
+        Ok(body) => body,
+        Err(res) => return res,
+    };
     match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(batch) => execute(&state, &req, batch).await,
         Err(e) => error_body(
-            actix_web::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             BAD_USER_INPUT,
             &format!("the body is not a GraphQL request: {e}"),
         ),
@@ -216,7 +326,15 @@ async fn graphql_get(
             )
         }
     };
-    // GET must not change anything (it may be cached or prefetched).
+    // GET must not change anything (it may be cached or prefetched). Parsing comes
+    // after the nesting check, like for every other request.
+    if !crate::api::limits::text_nesting_within(&request.query, crate::api::limits::MAX_NESTING) {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            "the query nests brackets too deep",
+        );
+    }
     let is_mutation = async_graphql::parser::parse_query(&request.query).is_ok_and(|doc| {
         doc.operations
             .iter()

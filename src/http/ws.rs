@@ -12,12 +12,13 @@ use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
 use futures_util::StreamExt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{error_body, principal, HttpState};
-use crate::api::error::{coded, BAD_USER_INPUT, UNAUTHENTICATED};
+use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Shutdown, SubscriptionSlots};
 
 /// How often the server pings an idle client.
@@ -69,6 +70,12 @@ pub fn upgrade(
     // A token on the upgrade request itself is accepted too (for clients that can set
     // headers); one in `connection_init` takes precedence.
     let from_header = principal(&state, &req);
+    // Operations count against the token's rate once `connection_init` names it;
+    // until then (and without one) against the client's address.
+    let caller = Arc::new(std::sync::Mutex::new(
+        state.caller(from_header.as_ref(), &req),
+    ));
+    let caller_of_init = caller.clone();
     let tokens = state.app.tokens().clone();
     let app = state.app.clone();
     let max_subscriptions = state.limits.subscriptions_per_connection;
@@ -89,6 +96,9 @@ pub fn upgrade(
                     "missing or invalid bearer token in connection_init",
                 )
             })?;
+            if let Some(token) = &principal.token_id {
+                *caller_of_init.lock().unwrap_or_else(|p| p.into_inner()) = token.clone();
+            }
             let mut data = Data::default();
             data.insert(principal);
             data.insert(SubscriptionSlots::new(max_subscriptions));
@@ -104,11 +114,65 @@ pub fn upgrade(
         .max_continuation_size(MAX_MESSAGE);
     let metrics = state.metrics.clone();
     let shutdown = state.shutdown.clone();
+    let rate = OperationRate {
+        state: state.clone(),
+        caller,
+        legacy: protocol == WebSocketProtocols::SubscriptionsTransportWS,
+    };
     actix_web::rt::spawn(async move {
-        serve(session, messages, inbox, graphql, shutdown).await;
+        serve(session, messages, inbox, graphql, shutdown, rate).await;
         metrics.websocket_connections.dec();
     });
     response
+}
+
+/// Counts each operation a client starts (`subscribe`, or `start` in the legacy
+/// protocol) against its rate limit, like an HTTP request.
+struct OperationRate {
+    state: web::Data<HttpState>,
+    caller: Arc<std::sync::Mutex<String>>,
+    legacy: bool,
+}
+
+impl OperationRate {
+    /// `None` to pass the message on; else the error to answer it with.
+    fn check(&self, message: &[u8]) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            #[serde(rename = "type")]
+            kind: String,
+            id: Option<String>,
+        }
+        // Anything else (or anything unreadable) is the protocol's to handle.
+        let envelope: Envelope = serde_json::from_slice(message).ok()?;
+        if envelope.kind != "subscribe" && envelope.kind != "start" {
+            return None;
+        }
+        let caller = self
+            .caller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let limits = &self.state.limits;
+        if self
+            .state
+            .rate
+            .allow(&caller, 1, limits.rate_per_second, limits.rate_burst)
+        {
+            return None;
+        }
+        let error = serde_json::json!({
+            "message": "rate limit exceeded; slow down and retry",
+            "extensions": { "code": RATE_LIMITED },
+        });
+        let payload = if self.legacy {
+            error
+        } else {
+            serde_json::json!([error])
+        };
+        let reply = serde_json::json!({ "type": "error", "id": envelope.id, "payload": payload });
+        Some(reply.to_string())
+    }
 }
 
 /// Runs one connection until the client leaves, the protocol ends it, the client
@@ -119,6 +183,7 @@ async fn serve(
     inbox: mpsc::Sender<Vec<u8>>,
     graphql: impl futures_util::Stream<Item = WsMessage> + Unpin,
     shutdown: Shutdown,
+    rate: OperationRate,
 ) {
     let mut graphql = graphql;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -146,6 +211,12 @@ async fn serve(
                         description: Some(e.to_string()),
                     }),
                 };
+                if let Some(refusal) = rate.check(&bytes) {
+                    if session.text(refusal).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 if inbox.send(bytes).await.is_err() {
                     break None;
                 }

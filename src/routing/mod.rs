@@ -39,7 +39,7 @@ pub mod standard;
 mod tests;
 
 pub use engine::{CompiledRuleSet, RouteDecision};
-pub use rule::{Actions, Condition, Rule, RuleError, RuleOrigin, RuleSet};
+pub use rule::{Actions, Condition, Rule, RuleError, RuleOrigin, RuleSet, MAX_CONDITION_DEPTH};
 pub use standard::{
     enforce_sensitive_floor, front_line, sensitive_floor, OUTAGE_KEYWORDS, SENSITIVE_KEYWORDS,
     STANDARD_TEAMS,

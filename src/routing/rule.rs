@@ -18,6 +18,11 @@ use crate::domain::{Channel, Priority, Segment, Tier, TierLadder};
 /// Longest team name, in bytes (the domain's limit on a routed case's team).
 pub const MAX_TEAM: usize = 64;
 
+/// Deepest nesting of conditions in a rule (a leaf alone is depth 1, `Not(leaf)` is
+/// 2). Validation refuses deeper ones, so no rule set in the log is deep enough for
+/// the recursive evaluation, compilation or encoding of conditions to exhaust a stack.
+pub const MAX_CONDITION_DEPTH: usize = 32;
+
 /// When a rule applies. Leaves test one property of the new case; `All`, `Any` and
 /// `Not` combine them. See the [module docs](super) for how text is matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +83,24 @@ impl Condition {
     /// The negation of `condition`.
     pub fn negate(condition: Condition) -> Condition {
         Condition::Not(Box::new(condition))
+    }
+
+    /// How deep the condition nests (a leaf is 1). Iterative, so any tree can be
+    /// measured.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(self, 1usize)];
+        while let Some((c, depth)) = stack.pop() {
+            deepest = deepest.max(depth);
+            match c {
+                Condition::All(cs) | Condition::Any(cs) => {
+                    stack.extend(cs.iter().map(|c| (c, depth + 1)))
+                }
+                Condition::Not(c) => stack.push((c, depth + 1)),
+                _ => {}
+            }
+        }
+        deepest
     }
 }
 
@@ -157,6 +180,8 @@ pub enum RuleError {
     DuplicateId(String),
     #[error("the default route must name a tier")]
     DefaultWithoutTier,
+    #[error("rule `{rule}`: conditions nest {depth} deep; at most {MAX_CONDITION_DEPTH} levels")]
+    ConditionTooDeep { rule: String, depth: usize },
     #[error("{origin}: tier `{tier}` is not configured")]
     UnknownTier { origin: RuleOrigin, tier: String },
     #[error("{origin}: team `{team}` is not a known team")]
@@ -211,6 +236,7 @@ impl RuleSet {
     /// exist; returns the first problem found.
     ///
     /// Checked: the default route names a tier; rule ids are non-empty and unique;
+    /// conditions nest at most [`MAX_CONDITION_DEPTH`] levels;
     /// conditions are not empty (no empty `All`/`Any`/channel/keyword/language/
     /// priority lists, no blank keyword, tag or pattern, text conditions search the
     /// subject or body) and regexes compile; tiers exist on the ladder; teams are
@@ -271,6 +297,13 @@ impl RuleSet {
             }
             if self.rules[..i].iter().any(|r| r.id == rule.id) {
                 return Err(RuleError::DuplicateId(rule.id.clone()));
+            }
+            let depth = rule.condition.depth();
+            if depth > MAX_CONDITION_DEPTH {
+                return Err(RuleError::ConditionTooDeep {
+                    rule: rule.id.clone(),
+                    depth,
+                });
             }
         }
         Ok(())

@@ -1524,3 +1524,40 @@ proptest! {
         prop_assert_eq!(Some(rc.tier.0), decision.actions.tier.clone());
     }
 }
+
+/// `Not` wrapped `levels` times around a channel condition.
+fn nested_not(levels: usize) -> Condition {
+    let mut c = Condition::Channel(vec![Channel::Email]);
+    for _ in 0..levels {
+        c = Condition::negate(c);
+    }
+    c
+}
+
+#[test]
+fn conditions_nest_at_most_max_condition_depth_levels() {
+    let ladder = TierLadder::standard();
+    assert_eq!(nested_not(0).depth(), 1);
+    assert_eq!(nested_not(1000).depth(), 1001);
+    let all = Condition::All(vec![nested_not(2), Condition::Any(vec![nested_not(5)])]);
+    assert_eq!(all.depth(), 8);
+    let ok = rule_set(vec![rule(
+        "r",
+        nested_not(MAX_CONDITION_DEPTH - 1),
+        to_tier("L1"),
+    )]);
+    assert_eq!(ok.validate(&ladder, None), Ok(()));
+    let deep = rule_set(vec![rule(
+        "r",
+        nested_not(MAX_CONDITION_DEPTH),
+        to_tier("L1"),
+    )]);
+    assert_eq!(
+        deep.validate(&ladder, None),
+        Err(RuleError::ConditionTooDeep {
+            rule: "r".into(),
+            depth: MAX_CONDITION_DEPTH + 1
+        })
+    );
+    assert!(deep.compile().is_err());
+}

@@ -2,9 +2,11 @@
 //! over HTTP (reqwest) and WebSocket (tokio-tungstenite).
 
 mod access;
+mod authz;
 mod binary;
 mod errors;
 mod examples;
+mod hardening;
 mod lifecycle;
 mod paging;
 mod read_security;
@@ -256,5 +258,59 @@ impl Ws {
             "subscription error: {v}"
         );
         v["payload"]["data"].clone()
+    }
+}
+
+impl TestServer {
+    /// POSTs a GraphQL request with an optional token; returns the HTTP status and the
+    /// body (as JSON, or as a JSON string when it is not JSON). Never panics on errors,
+    /// so matrix tests can collect every violation.
+    pub async fn gql_raw(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+}
+
+impl Ws {
+    /// The next JSON message, or `None` if none arrives by `deadline` (pings answered,
+    /// keep-alives skipped; a closed socket is reported as `{"type": "closed"}`).
+    pub async fn next_json_until(&mut self, deadline: tokio::time::Instant) -> Option<Value> {
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => return Some(json!({ "type": "closed" })),
+                Ok(Some(Ok(m))) => m,
+            };
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t)
+                        .unwrap_or(json!({ "type": "text", "text": t.to_string() }));
+                    match v["type"].as_str() {
+                        Some("ka") => continue,
+                        Some("ping") => self.send(json!({ "type": "pong" })).await,
+                        _ => return Some(v),
+                    }
+                }
+                Message::Close(frame) => {
+                    return Some(json!({ "type": "closed", "frame": format!("{frame:?}") }))
+                }
+                _ => continue,
+            }
+        }
     }
 }

@@ -94,7 +94,7 @@ async fn every_page_continues_after_the_last_item_of_the_previous_one() {
     while from <= head {
         let page = s
             .ok(
-                "query($from: Int!) { events(fromPosition: $from, limit: 10) { position } }",
+                "query($from: Position!) { events(fromPosition: $from, limit: 10) { position } }",
                 json!({ "from": from }),
             )
             .await;

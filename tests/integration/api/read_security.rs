@@ -594,7 +594,7 @@ async fn a_directory_change_applies_to_open_subscriptions_at_once() {
     let mut ws = s.ws("graphql-transport-ws", "alice-token").await;
     ws.subscribe(
         "1",
-        "subscription($p: Int!) { events(fromPosition: $p) { caseId payload } }",
+        "subscription($p: Position!) { events(fromPosition: $p) { caseId payload } }",
         json!({ "p": s.head() + 1 }),
     )
     .await;
@@ -625,7 +625,7 @@ async fn a_subscription_ends_when_its_token_expires_by_the_server_clock() {
     let mut ws = s.ws("graphql-transport-ws", &alice).await;
     ws.subscribe(
         "1",
-        "subscription($p: Int!) { events(fromPosition: $p) { caseId payload } }",
+        "subscription($p: Position!) { events(fromPosition: $p) { caseId payload } }",
         json!({ "p": s.head() + 1 }),
     )
     .await;

@@ -134,7 +134,7 @@ async fn subscriptions_share_one_connection_up_to_its_cap() {
     let head = s.head();
     let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
     let case_q = "subscription($id: ID!) { caseEvents(caseId: $id, fromVersion: 2) { version } }";
-    let log_q = "subscription($p: Int!) { events(fromPosition: $p) { position } }";
+    let log_q = "subscription($p: Position!) { events(fromPosition: $p) { position } }";
     // Each subscription is confirmed by its first (historical) event before the next starts.
     for sub in ["a", "b"] {
         ws.subscribe(sub, case_q, json!({ "id": id })).await;
