@@ -520,14 +520,20 @@ fn sensitive_social_cases_go_to_a_team_of_the_floor_tier() {
     let routed = c.route(&overcharged);
     assert_eq!(routed.actions.tier.as_deref(), Some("L2"));
     assert_eq!(routed.actions.team.as_deref(), Some("billing"));
-    assert_eq!(c.tier_teams().default_for(&Tier::new("L2")), Some("billing"));
+    assert_eq!(
+        c.tier_teams().default_for(&Tier::new("L2")),
+        Some("billing")
+    );
     // The standard rules: `sensitive-social` names no team; the default route's
     // team is the front line's default team.
     let std = standard();
     let routed = std.route(&overcharged);
     assert_eq!(routed.rule_id.as_deref(), Some("sensitive-social"));
     assert_eq!(routed.actions.team.as_deref(), Some("incident"));
-    assert_eq!(std.tier_teams().default_for(&Tier::new("L1")), Some("general"));
+    assert_eq!(
+        std.tier_teams().default_for(&Tier::new("L1")),
+        Some("general")
+    );
 }
 
 // ---------------------------------------------------------------------------------

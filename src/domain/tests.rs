@@ -893,10 +893,7 @@ fn a_case_moved_to_a_tier_without_teams_has_no_team() {
     let case = given([opened(), routed_with_team("L2", "payments")])
         .with_teams(TEAMS)
         .when(escalate())
-        .then_events([
-            escalated("L2", "L3"),
-            team_changed(Some("payments"), None),
-        ]);
+        .then_events([escalated("L2", "L3"), team_changed(Some("payments"), None)]);
     assert_eq!(case.team, None);
     // Without a team before or after, nothing about teams is recorded.
     given([opened(), routed("L2")])
@@ -950,7 +947,10 @@ fn an_sla_escalation_step_moves_the_team_with_the_tier() {
             }),
             team_changed(Some("general"), Some("billing")),
         ]);
-    assert_eq!((case.tier, case.team), (Some(tier("L2")), Some("billing".into())));
+    assert_eq!(
+        (case.tier, case.team),
+        (Some(tier("L2")), Some("billing".into()))
+    );
 }
 
 #[test]

@@ -245,7 +245,8 @@ async fn leads_get_sla_alerts_live_for_the_cases_they_see() {
     // An urgent outage: the standard `incident` rule sends it to L2, dana's tier.
     let id = s.open_case("Checkout is down", "URGENT").await;
     // From the next position on, however late the subscriptions start.
-    let alerts = "subscription($p: Position!) { slaAlerts(fromPosition: $p) { caseId type payload } }";
+    let alerts =
+        "subscription($p: Position!) { slaAlerts(fromPosition: $p) { caseId type payload } }";
     let from = json!({ "p": s.head() + 1 });
     let mut dana = s.ws("graphql-transport-ws", "dana-token").await;
     dana.subscribe("a", alerts, from.clone()).await;
