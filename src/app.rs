@@ -24,9 +24,9 @@ use thiserror::Error;
 use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
-use crate::api::Principal;
-use crate::auth::{generate_token, hash_token, hex, token_id, TokenRegistry};
+use crate::auth::{generate_token, hash_token, hex, token_id, Principal, TokenRegistry};
 use crate::clock::Clock;
+use crate::code::Code;
 use crate::config::{self, Config, ConfigCommand, ConfigError, ConfigEvent, ConfigSeed};
 use crate::domain::access::{
     AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
@@ -72,6 +72,28 @@ pub enum AppError {
     Projection(#[from] ProjectionError),
     #[error("unreadable event: {0}")]
     Codec(String),
+    /// A failure of the server's own (no randomness, a broken invariant): never the
+    /// client's fault, never shown to it.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable API code.
+    pub fn code(&self) -> Code {
+        match self {
+            AppError::Domain(d) => d.code(),
+            AppError::Config(c) => c.code(),
+            AppError::VersionConflict { .. } => Code::VersionConflict,
+            AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => Code::BadUserInput,
+            AppError::NotFound(_) => Code::NotFound,
+            AppError::Forbidden(_) => Code::Forbidden,
+            AppError::Store(_)
+            | AppError::Projection(_)
+            | AppError::Codec(_)
+            | AppError::Internal(_) => Code::Internal,
+        }
+    }
 }
 
 impl From<StoreError> for AppError {
@@ -315,7 +337,7 @@ impl App {
             ladder.get(t)?;
         }
         let token = generate_token()
-            .map_err(|e| AppError::Invalid(format!("no randomness available: {e}")))?;
+            .map_err(|e| AppError::Internal(format!("no randomness available: {e}")))?;
         let hash = hash_token(&token);
         let event = AccessEvent::TokenIssued(TokenIssued {
             token_id: token_id(&hash),
@@ -724,7 +746,7 @@ impl App {
                     role: Role::Agent,
                 })
             });
-        if let Some(tiers) = crate::api::config::directory_tiers(&self.config(), &p) {
+        if let Some(tiers) = policy::directory_tiers(&self.config(), &p) {
             p.tiers = tiers;
         }
         p

@@ -4,16 +4,38 @@
 //! hash (a fast hash is right here: the input has full entropy, so there is nothing
 //! to brute-force). A token's id is a prefix of its hash, safe to show and log.
 //! Issued and revoked tokens are events in the log (`tokens` stream); the registry is
-//! their fold, plus the bootstrap and demo tokens configured at start.
+//! their fold, plus the bootstrap and demo tokens configured at start. A token
+//! authenticates a [`Principal`]: the caller every command and read is decided for.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use tokio::sync::watch;
 
-use crate::api::Principal;
 use crate::domain::access::AccessEvent;
 use crate::domain::{Actor, Tier, Timestamp};
+
+/// The authenticated caller of a request or WebSocket connection. The server
+/// derives it from the token; a client can never choose it.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub actor: Actor,
+    /// The tiers an agent or lead works in.
+    pub tiers: Vec<crate::domain::Tier>,
+    /// The token it authenticated with (none for in-process callers).
+    pub token_id: Option<String>,
+}
+
+impl Principal {
+    /// An in-process caller with a role and no token (demo loader, tests).
+    pub fn internal(actor: Actor) -> Self {
+        Principal {
+            actor,
+            tiers: Vec::new(),
+            token_id: None,
+        }
+    }
+}
 
 /// A token's hash.
 pub type TokenHash = [u8; 32];

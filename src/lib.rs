@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod code;
 pub mod config;
 pub mod demo;
 pub mod domain;

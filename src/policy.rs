@@ -17,8 +17,8 @@
 //!   agent who could not read it ([`could_hold`]): the agent's tiers (from the
 //!   directory, else their tokens) must reach a private case's tier.
 
-use crate::api::Principal;
-use crate::domain::{AgentId, Case, Command, MessageKind, Role, TierLadder};
+use crate::auth::Principal;
+use crate::domain::{AgentId, Case, Command, MessageKind, Role, Tier, TierLadder};
 
 /// The highest rank among the principal's tiers.
 fn top_rank(p: &Principal, ladder: &TierLadder) -> Option<usize> {
@@ -203,6 +203,17 @@ pub fn customer_payload(event_type: &str, payload: serde_json::Value) -> Option<
             .filter(|(k, _)| allowed.contains(&k.as_str()))
             .collect(),
     ))
+}
+
+/// The tiers an agent or lead works in according to the directory, which override
+/// their token's (`None` for other roles and for staff not in the directory).
+pub fn directory_tiers(config: &crate::config::Config, p: &Principal) -> Option<Vec<Tier>> {
+    match p.actor.role {
+        Role::Agent | Role::Lead if config.agents.contains_key(&p.actor.id) => {
+            Some(config.agent_tiers(&p.actor.id))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

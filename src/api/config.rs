@@ -11,7 +11,7 @@ use super::guard;
 use super::types::{
     Channel, CustomerInput, CustomerObj, DateTime, OpenCaseInput, Priority, Segment,
 };
-use crate::config::{self, Agent, Config, ConfigCommand, Team};
+use crate::config::{Agent, Config, ConfigCommand, Team};
 use crate::domain::{
     self, AgentId, Calendar, CaseId, Customer, EscalationStep, OpenCase, SlaPolicy, WorkingHours,
 };
@@ -1018,18 +1018,5 @@ impl ConfigMutation {
     ) -> Result<RuleSetObj> {
         let (_, config) = change(ctx, ConfigCommand::EnableRule { rule_id, enabled }).await?;
         Ok(config.rule_set().into())
-    }
-}
-
-/// The tiers of an agent or lead in the directory, which override their token's.
-pub(crate) fn directory_tiers(
-    config: &config::Config,
-    p: &super::Principal,
-) -> Option<Vec<domain::Tier>> {
-    match p.actor.role {
-        domain::Role::Agent | domain::Role::Lead if config.agents.contains_key(&p.actor.id) => {
-            Some(config.agent_tiers(&p.actor.id))
-        }
-        _ => None,
     }
 }

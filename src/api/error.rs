@@ -1,24 +1,27 @@
-//! The API's error codes, and the one conversion from application errors to GraphQL
-//! errors. Every error carries `extensions.code` from a small stable set.
+//! The API edge of errors: the one conversion from application errors (each of which
+//! knows its [`Code`], from the table in `crate::code`) to GraphQL errors with
+//! `extensions.code`. Internal failures are logged here and reach clients only as
+//! `INTERNAL` without details.
 
 use async_graphql::{Error, ErrorExtensions};
 
 use crate::app::AppError;
+pub use crate::code::Code;
 
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-pub const NOT_FOUND: &str = "NOT_FOUND";
-pub const VERSION_CONFLICT: &str = "VERSION_CONFLICT";
-pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
-pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-pub const FORBIDDEN: &str = "FORBIDDEN";
-pub const RATE_LIMITED: &str = "RATE_LIMITED";
-pub const INTERNAL: &str = "INTERNAL";
+pub const BAD_USER_INPUT: Code = Code::BadUserInput;
+pub const NOT_FOUND: Code = Code::NotFound;
+pub const VERSION_CONFLICT: Code = Code::VersionConflict;
+pub const INVALID_TRANSITION: Code = Code::InvalidTransition;
+pub const UNAUTHENTICATED: Code = Code::Unauthenticated;
+pub const FORBIDDEN: Code = Code::Forbidden;
+pub const RATE_LIMITED: Code = Code::RateLimited;
+pub const INTERNAL: Code = Code::Internal;
 /// The request did not finish within the server's request timeout.
-pub const TIMEOUT: &str = "TIMEOUT";
+pub const TIMEOUT: Code = Code::Timeout;
 
 /// A GraphQL error with a stable code.
-pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
-    Error::new(message).extend_with(|_, e| e.set("code", code))
+pub fn coded(code: Code, message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", code.name()))
 }
 
 pub fn bad_input(message: impl Into<String>) -> Error {
@@ -31,15 +34,7 @@ pub fn not_found(what: impl std::fmt::Display) -> Error {
 
 impl ErrorExtensions for AppError {
     fn extend(&self) -> Error {
-        let code = match self {
-            AppError::Domain(d) => d.code(),
-            AppError::Config(c) => c.code(),
-            AppError::VersionConflict { .. } => VERSION_CONFLICT,
-            AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => BAD_USER_INPUT,
-            AppError::NotFound(_) => NOT_FOUND,
-            AppError::Forbidden(_) => FORBIDDEN,
-            AppError::Store(_) | AppError::Projection(_) | AppError::Codec(_) => INTERNAL,
-        };
+        let code = self.code();
         if code == INTERNAL {
             // Details of internal failures go to the log, not to clients.
             tracing::error!(error = %self, "internal error");

@@ -323,7 +323,7 @@ pub fn code_uncoded(errors: &mut [ServerError]) {
         if !coded {
             e.extensions
                 .get_or_insert_with(Default::default)
-                .set("code", BAD_USER_INPUT);
+                .set("code", BAD_USER_INPUT.name());
         }
     }
 }
@@ -536,7 +536,7 @@ mod tests {
             .extensions
             .as_ref()
             .and_then(|x| x.get("code").cloned());
-        assert_eq!(code, Some(Value::from(TIMEOUT)), "{:?}", r.errors);
+        assert_eq!(code, Some(Value::from(TIMEOUT.name())), "{:?}", r.errors);
         let r = schema.execute("{ now }").await;
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         // Errors async-graphql raises itself get a code too.
@@ -545,13 +545,23 @@ mod tests {
             .extensions
             .as_ref()
             .and_then(|x| x.get("code").cloned());
-        assert_eq!(code, Some(Value::from(BAD_USER_INPUT)), "{:?}", r.errors);
+        assert_eq!(
+            code,
+            Some(Value::from(BAD_USER_INPUT.name())),
+            "{:?}",
+            r.errors
+        );
         let r = schema.execute("{ now ").await;
         let code = r.errors[0]
             .extensions
             .as_ref()
             .and_then(|x| x.get("code").cloned());
-        assert_eq!(code, Some(Value::from(BAD_USER_INPUT)), "{:?}", r.errors);
+        assert_eq!(
+            code,
+            Some(Value::from(BAD_USER_INPUT.name())),
+            "{:?}",
+            r.errors
+        );
     }
 
     #[test]

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::app::App;
-use crate::domain::{Actor, CaseId};
+use crate::domain::CaseId;
 use error::{bad_input, coded, UNAUTHENTICATED};
 
+pub use crate::auth::Principal;
 pub use subscription::SubscriptionRoot;
 
 /// Every query: cases, queues, swarms and the log; configuration and routing tools.
@@ -34,28 +35,6 @@ pub struct QueryRoot(query::CaseQuery, config::ConfigQuery);
 pub struct MutationRoot(mutation::CaseMutation, config::ConfigMutation);
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
-
-/// The authenticated caller of a request or WebSocket connection. The server
-/// derives it from the token; a client can never choose it.
-#[derive(Clone, Debug)]
-pub struct Principal {
-    pub actor: Actor,
-    /// The tiers an agent or lead works in.
-    pub tiers: Vec<crate::domain::Tier>,
-    /// The token it authenticated with (none for in-process callers).
-    pub token_id: Option<String>,
-}
-
-impl Principal {
-    /// An in-process caller with a role and no token (demo loader, tests).
-    pub fn internal(actor: Actor) -> Self {
-        Principal {
-            actor,
-            tiers: Vec::new(),
-            token_id: None,
-        }
-    }
-}
 
 /// Limits on what one GraphQL operation may ask for.
 #[derive(Clone, Debug)]
@@ -150,7 +129,7 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
 pub(crate) fn guard(ctx: &Context<'_>) -> Result<guard::Guard> {
     let app = app(ctx)?.clone();
     let mut principal = principal(ctx)?.clone();
-    if let Some(tiers) = config::directory_tiers(&app.config(), &principal) {
+    if let Some(tiers) = crate::policy::directory_tiers(&app.config(), &principal) {
         principal.tiers = tiers;
     }
     Ok(guard::Guard { app, principal })

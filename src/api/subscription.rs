@@ -14,7 +14,7 @@ use super::error::{bad_input, gql};
 use super::guard::Guard;
 use super::limits::Position;
 use super::types::*;
-use super::{config, guard, parse_case_id, Principal, Shutdown};
+use super::{guard, parse_case_id, Principal, Shutdown};
 use crate::app::App;
 use crate::domain::{CaseEvent, CaseId, Status, Timestamp};
 use crate::projection::SwarmRoom;
@@ -60,7 +60,7 @@ impl Subscriber {
             return None;
         }
         let mut principal = self.principal.clone();
-        if let Some(tiers) = config::directory_tiers(&self.app.config(), &principal) {
+        if let Some(tiers) = crate::policy::directory_tiers(&self.app.config(), &principal) {
             principal.tiers = tiers;
         }
         Some(Guard {

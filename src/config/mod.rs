@@ -198,13 +198,14 @@ impl From<DomainError> for ConfigError {
 
 impl ConfigError {
     /// The stable API code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::code::Code {
+        use crate::code::Code;
         match self {
-            ConfigError::NotFound(_) => "NOT_FOUND",
-            ConfigError::Exists(_) => "INVALID_TRANSITION",
-            ConfigError::VersionConflict { .. } => "VERSION_CONFLICT",
+            ConfigError::NotFound(_) => Code::NotFound,
+            ConfigError::Exists(_) => Code::InvalidTransition,
+            ConfigError::VersionConflict { .. } => Code::VersionConflict,
             ConfigError::Invalid(_) | ConfigError::Rules(_) | ConfigError::Sla(_) => {
-                "BAD_USER_INPUT"
+                Code::BadUserInput
             }
         }
     }

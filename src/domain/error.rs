@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use super::sla::SlaRefusal;
 use super::tier::Tier;
+use crate::code::Code;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {
@@ -44,15 +45,15 @@ impl DomainError {
     }
 
     /// The stable API code: `BAD_USER_INPUT`, `NOT_FOUND` or `INVALID_TRANSITION`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            DomainError::Invalid(_) | DomainError::UnknownTier(_) => "BAD_USER_INPUT",
-            DomainError::CaseNotFound => "NOT_FOUND",
+            DomainError::Invalid(_) | DomainError::UnknownTier(_) => Code::BadUserInput,
+            DomainError::CaseNotFound => Code::NotFound,
             DomainError::CaseExists
             | DomainError::InvalidTransition { .. }
             | DomainError::TopTier(_)
             | DomainError::BottomTier(_)
-            | DomainError::Sla { .. } => "INVALID_TRANSITION",
+            | DomainError::Sla { .. } => Code::InvalidTransition,
         }
     }
 }

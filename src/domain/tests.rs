@@ -2806,7 +2806,7 @@ fn decide_all_of_nothing_produces_nothing() {
 
 #[test]
 fn error_codes_are_stable() {
-    let code = |g: Given, command: Command| g.when(command).result.unwrap_err().code();
+    let code = |g: Given, command: Command| g.when(command).result.unwrap_err().code().name();
     assert_eq!(code(given(nothing()), escalate()), "NOT_FOUND");
     assert_eq!(code(given([opened()]), open()), "INVALID_TRANSITION");
     assert_eq!(code(given([opened()]), route("L9")), "BAD_USER_INPUT");

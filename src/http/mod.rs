@@ -15,7 +15,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::api::error::{BAD_USER_INPUT, INTERNAL, RATE_LIMITED, TIMEOUT};
+use crate::api::error::{Code, BAD_USER_INPUT, INTERNAL, RATE_LIMITED, TIMEOUT};
 use crate::api::{Principal, SwarmSchema};
 use crate::app::App;
 use crate::metrics::Metrics;
@@ -128,9 +128,9 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
     }
 }
 
-fn error_body(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+fn error_body(status: actix_web::http::StatusCode, code: Code, message: &str) -> HttpResponse {
     HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code.name() } }] }))
 }
 
 fn principal(state: &HttpState, req: &HttpRequest) -> Option<Principal> {

@@ -163,7 +163,7 @@ impl OperationRate {
         }
         let error = serde_json::json!({
             "message": "rate limit exceeded; slow down and retry",
-            "extensions": { "code": RATE_LIMITED },
+            "extensions": { "code": RATE_LIMITED.name() },
         });
         let payload = if self.legacy {
             error

@@ -226,8 +226,8 @@ pub enum RuleError {
 
 impl RuleError {
     /// The stable API code: a rejected rule set is always bad input.
-    pub fn code(&self) -> &'static str {
-        "BAD_USER_INPUT"
+    pub fn code(&self) -> crate::code::Code {
+        crate::code::Code::BadUserInput
     }
 }
 

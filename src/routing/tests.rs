@@ -678,7 +678,7 @@ fn validation_rejects_unknown_tiers() {
         }
     );
     assert_eq!(err.to_string(), "rule `r1`: tier `L9` is not configured");
-    assert_eq!(err.code(), "BAD_USER_INPUT");
+    assert_eq!(err.code().name(), "BAD_USER_INPUT");
 
     let mut set = rule_set(vec![]);
     set.default.tier = Some("L7".into());

@@ -40,9 +40,10 @@ async fn readme_tour_runs_against_a_demo_server() {
     // The curl example's claim: the overcharged customer is urgent and private in L2, and
     // the bank-holiday questions wait behind every more urgent L1 case. (300: the
     // demo's cases, all of them; 500 of these entries would exceed the complexity limit.)
-    let q = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 300) { entries { case { subject priority sensitive team openedAt sla { policyId firstResponseDue breached } } } }
-                     l1: tierQueue(tier: "L1", first: 300) { entries { rank case { subject priority openedAt sla { nextDeadline } } } } }"#, json!({})).await;
-    let l2 = q["l2"]["entries"].as_array().unwrap();
+    // (One request per queue: both at once would exceed the complexity limit.)
+    let q2 = s.ok(r#"{ l2: tierQueue(tier: "L2", first: 300) { entries { case { subject priority sensitive team openedAt sla { policyId firstResponseDue breached } } } } }"#, json!({})).await;
+    let q = s.ok(r#"{ l1: tierQueue(tier: "L1", first: 300) { entries { rank case { subject priority openedAt sla { nextDeadline } } } } }"#, json!({})).await;
+    let l2 = q2["l2"]["entries"].as_array().unwrap();
     let over = l2
         .iter()
         .find(|e| {
@@ -181,4 +182,52 @@ async fn an_interrupted_demo_load_leaves_nothing_half_loaded() {
     let stats = s.ok("{ stats { cases } }", json!({})).await;
     assert_eq!(stats["stats"]["cases"], 307);
     s.stop().await;
+}
+
+/// The README's limits paragraph states the defaults `serve` really has.
+#[test]
+fn readme_limits_are_the_serve_defaults() {
+    use clap::Parser;
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("Limits, all checked")
+        .expect("limits paragraph");
+    let para: String = readme[start..]
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
+    let swarmdesk::cli::Command::Serve(a) = cli.command else {
+        panic!("serve")
+    };
+    let http = swarmdesk::http::HttpLimits::default();
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        if n >= 1000 {
+            format!("{},{}", &s[..s.len() - 3], &s[s.len() - 3..])
+        } else {
+            s
+        }
+    };
+    for claim in [
+        format!("request body {} KiB (`--max-body`", a.max_body / 1024),
+        format!("sent within {} s (`--body-timeout`", a.body_timeout),
+        format!("query depth {} (`--max-depth`)", a.max_depth),
+        format!(
+            "complexity {} (`--max-complexity`",
+            thousands(a.max_complexity)
+        ),
+        format!("nest at most {} deep", swarmdesk::api::limits::MAX_NESTING),
+        format!("at most {} levels", swarmdesk::routing::MAX_CONDITION_DEPTH),
+        format!("runs at most {} s (`--request-timeout`", a.request_timeout),
+        format!("{} operations per batch", http.batch),
+        format!(
+            "{} requests/s per token with bursts of {}",
+            a.rate_limit,
+            thousands(a.rate_burst as usize)
+        ),
+    ] {
+        assert!(para.contains(&claim), "README limits say {claim:?}? {para}");
+    }
 }
