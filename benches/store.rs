@@ -382,6 +382,7 @@ fn realistic_log(cases: usize) -> Vec<RecordedEvent> {
             };
             let ctx = Context {
                 tiers: &tiers,
+                teams: &Default::default(),
                 sla: &SlaConfig::default(),
                 actor: &actor,
                 now,

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example load                    # in-process server, defaults
 //! cargo run --release --example load -- --sweep         # 1, 8 and 64 clients
+//! cargo run --release --example load -- --one-case --subscribers 0   # 64 clients, one case
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 --token "$TOKEN"
 //! ```
 //!
@@ -13,6 +14,9 @@
 //! 1. Mutations: one case per client, then every client loops `postMessage`
 //!    (INTERNAL_NOTE) on its own case over HTTP for `--seconds`. Each acknowledged
 //!    mutation is durable (group commit + fsync) and visible in the projections.
+//!    With `--one-case` every client posts to the same case instead (a busy swarm
+//!    room): no write may fail, each client must see the case's version grow, and the
+//!    case must end exactly one version further per acknowledged write.
 //! 2. Fan-out: `--subscribers` WebSocket connections (`graphql-transport-ws`) subscribe
 //!    to `events(fromPosition: head + 1)`. A sentinel mutation proves they are all live,
 //!    then `--fanout-events` mutations are sent at `--fanout-rate` per second. Delivery
@@ -40,6 +44,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }";
 const OPEN_CASE: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"load-bench\", segment: B2B}}) { id version } }";
+const CASE_VERSION: &str = "query($id: ID!) { case(id: $id) { version } }";
 const SUBSCRIBE: &str =
     "subscription($from: Position!) { events(fromPosition: $from) { position occurredAt } }";
 
@@ -73,6 +78,9 @@ pub struct Opts {
     /// Also run the mutation benchmark with 1 and 8 clients.
     #[arg(long)]
     sweep: bool,
+    /// All clients post to one case (a busy swarm room) instead of one case each.
+    #[arg(long)]
+    one_case: bool,
     /// WebSocket subscribers in the fan-out run (0 skips it).
     #[arg(long, default_value_t = 1000)]
     subscribers: usize,
@@ -342,6 +350,14 @@ impl Gql {
             .ok_or_else(|| format!("postMessage returned no version: {d}"))
     }
 
+    /// The case's current version.
+    async fn case_version(&self, case: &str) -> Result<u64, String> {
+        let d = self.call(CASE_VERSION, json!({ "id": case })).await?;
+        d["case"]["version"]
+            .as_u64()
+            .ok_or_else(|| format!("case returned no version: {d}"))
+    }
+
     /// The log head, from `/healthz` (no token needed).
     async fn head(&self) -> Result<u64, String> {
         let url = self.url.trim_end_matches("/graphql").to_string() + "/healthz";
@@ -444,11 +460,21 @@ async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, Str
     counts.dedup();
     let max = counts.iter().copied().max().unwrap_or(1);
     let started = Instant::now();
-    let mut cases = open_cases(gql, max, "mutations").await?;
+    let opened = if opts.one_case { 1 } else { max };
+    let mut cases = open_cases(gql, opened, "mutations").await?;
+    if opts.one_case {
+        // The same case for every client; each tracks the versions it sees.
+        cases = vec![cases[0].clone(); max];
+    }
     println!();
     println!(
-        "Durable mutations: postMessage(INTERNAL_NOTE) over HTTP, each client on its own case,\n\
-         {} s per run after {} s warm-up ({max} cases opened in {:.1} s)",
+        "Durable mutations: postMessage(INTERNAL_NOTE) over HTTP, {},\n\
+         {} s per run after {} s warm-up ({opened} case(s) opened in {:.1} s)",
+        if opts.one_case {
+            "all clients on ONE case"
+        } else {
+            "each client on its own case"
+        },
         opts.seconds,
         opts.warmup,
         started.elapsed().as_secs_f64()
@@ -462,13 +488,33 @@ async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, Str
         if cases.len() < n {
             return Err(format!("only {} cases left for {n} clients", cases.len()));
         }
+        let shared = opts.one_case;
         if opts.warmup > 0 {
-            let (back, _) =
-                run_clients(gql, cases.drain(..n).collect(), opts.warmup, "warm-up").await;
+            let (back, _) = run_clients(
+                gql,
+                cases.drain(..n).collect(),
+                shared,
+                opts.warmup,
+                "warm-up",
+            )
+            .await;
             cases.splice(0..0, back);
         }
-        let (back, stats) = run_clients(gql, cases.drain(..n).collect(), opts.seconds, "run").await;
+        let before = gql.case_version(&cases[0].id).await?;
+        let (back, mut stats) =
+            run_clients(gql, cases.drain(..n).collect(), shared, opts.seconds, "run").await;
         cases.splice(0..0, back);
+        if shared {
+            // Nothing else writes the case: one version per acknowledged write.
+            let after = gql.case_version(&cases[0].id).await?;
+            if stats.errors == 0 && after.saturating_sub(before) != stats.mutations as u64 {
+                stats.errors += 1;
+                stats.first_error.get_or_insert(format!(
+                    "the case went from version {before} to {after} for {} acknowledged writes",
+                    stats.mutations
+                ));
+            }
+        }
         println!(
             "{:>8} {:>10} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
             stats.clients,
@@ -497,11 +543,14 @@ async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, Str
     Ok(runs)
 }
 
-/// One client per case, each looping mutations until `seconds` are up. Returns the
-/// cases (with their versions now) and the run's figures.
+/// One client per entry of `cases`, each looping mutations until `seconds` are up.
+/// With `shared`, the entries are one case written by all: a client's next version
+/// must be above the last it saw, not the next one. Returns the cases (with their
+/// versions now) and the run's figures.
 async fn run_clients(
     gql: &Arc<Gql>,
     cases: Vec<BenchCase>,
+    shared: bool,
     seconds: u64,
     label: &'static str,
 ) -> (Vec<BenchCase>, RunStats) {
@@ -523,8 +572,9 @@ async fn run_clients(
                     .post_note(&case.id, format!("{label} note {n} from client {i}"))
                     .await;
                 let took = t0.elapsed();
+                let in_order = |old: u64, v: u64| if shared { v > old } else { v == old + 1 };
                 match result {
-                    Ok(v) if case.version.is_none_or(|old| v == old + 1) => {
+                    Ok(v) if case.version.is_none_or(|old| in_order(old, v)) => {
                         latencies.push(took.as_micros() as u64);
                         let second = (start.elapsed().as_secs() as usize).min(seconds as usize);
                         per_second[second] += 1;
@@ -533,8 +583,10 @@ async fn run_clients(
                     Ok(v) => {
                         errors += 1;
                         first_error.get_or_insert(format!(
-                            "case {} went from version {:?} to {v}, expected +1",
-                            case.id, case.version
+                            "case {} went from version {:?} to {v}, expected {}",
+                            case.id,
+                            case.version,
+                            if shared { "more" } else { "+1" }
                         ));
                         case.version = Some(v);
                     }
@@ -1120,7 +1172,16 @@ fn check_sequence(o: &SubOutcome, from: u64, to: u64) -> Option<String> {
 fn print_targets(opts: &Opts, mutations: Option<&RunStats>, fanout: Option<&FanoutStats>) {
     println!();
     println!("Against the issue's targets (for reference, not asserted):");
-    if let Some(m) = mutations {
+    if let Some(m) = mutations.filter(|_| opts.one_case) {
+        println!(
+            "  {} clients on one case, none failing: {:.0}/s, p99 {:.2} ms, {} failed -> {}",
+            m.clients,
+            m.per_sec(),
+            ms(m.latency.p99),
+            m.errors,
+            if m.errors == 0 { "met" } else { "NOT met" }
+        );
+    } else if let Some(m) = mutations {
         let met = m.clients >= 64 && m.per_sec() >= 5000.0 && m.latency.p99 < 50_000;
         println!(
             "  >= 5,000 durable mutations/s with 64 clients at p99 < 50 ms: {:.0}/s, p99 {:.2} ms with {} clients -> {}",

@@ -4,14 +4,20 @@
 //! it is always current), `decide`, append the events with the version the decision
 //! was based on, then wait until the projections show them (read-your-writes).
 //!
-//! Concurrency: a client that sends `expected_version` gets `VersionConflict` when the
-//! case moved on. A client that does not is retried here on conflict, with the
-//! command decided again against the new state, so it can never overwrite a change it
-//! did not see. Idempotency keys make retries of a whole request safe: the first
+//! Concurrency: the commands on one case take turns ([`turns`]): each holds its case's
+//! turn from loading the case until its events are appended, so it is decided against
+//! everything written before it and never loses a race to a command of this process.
+//! A client that sends `expected_version` gets `VersionConflict` when the case moved
+//! on. One that does not cannot fail because others wrote first; should a writer
+//! outside this process (an import) get in between, the command is decided again
+//! against the new state, so it can never overwrite a change it did not see.
+//! Idempotency keys make retries of a whole request safe: the first
 //! result is returned and nothing is written twice. Keys are scoped to the principal
 //! (role and id) before they reach the store, so replaying someone else's key finds
 //! nothing and reveals nothing; the API also hides a replayed result the caller may
 //! no longer see.
+
+mod turns;
 
 use std::sync::{Arc, RwLock};
 use thiserror::Error;
@@ -41,7 +47,8 @@ use crate::store::{
     RecordedEvent, StoreError,
 };
 
-/// How often a command without `expected_version` is re-decided after losing a race.
+/// How often a command without `expected_version` is re-decided after losing a race
+/// (only to a writer outside this process: this one's commands take turns per case).
 const MAX_RETRIES: usize = 8;
 
 #[derive(Debug, Clone, Error)]
@@ -239,6 +246,9 @@ pub struct App {
     /// Held from reading an agent's load until an assignment to them is projected,
     /// so concurrent assignments cannot exceed the agent's capacity.
     assigning: tokio::sync::Mutex<()>,
+    /// Held by a command from loading its case until its events are appended, so the
+    /// commands on one case are decided one after another (taken after `assigning`).
+    turns: turns::CaseTurns,
 }
 
 impl App {
@@ -255,6 +265,7 @@ impl App {
             config: RwLock::new(Arc::new(config)),
             tokens: Arc::default(),
             assigning: tokio::sync::Mutex::new(()),
+            turns: turns::CaseTurns::default(),
         }
     }
 
@@ -520,7 +531,9 @@ impl App {
         // Held until `write` has waited for the projections, so the next assignment
         // sees this one's load.
         let (commands, _turn) = self.routed(&open).await?;
+        let turn = self.turns.take(open.case_id).await;
         self.write(
+            turn,
             actor,
             None,
             open.case_id,
@@ -783,13 +796,23 @@ impl App {
         if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
             return Ok(done);
         }
-        let _turn = match command {
+        let _assigning = match command {
             Command::Assign { .. } => Some(self.assigning.lock().await),
             _ => None,
         };
+        let turn = self.turns.take(case_id).await;
+        // The same request sent twice at once: the second, in its turn, finds the first.
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+            return Ok(done);
+        }
         self.check_config(case_id, &command).await?;
-        self.write(actor, principal, case_id, vec![command], fp, opts)
+        self.write(turn, actor, principal, case_id, vec![command], fp, opts)
             .await
+    }
+
+    /// Cases with a command holding or awaiting their turn (for tests and metrics).
+    pub fn busy_cases(&self) -> usize {
+        self.turns.busy()
     }
 
     /// The stored result of an earlier request by `actor` with the same idempotency
@@ -838,8 +861,13 @@ impl App {
         Ok(Written { case, outcome })
     }
 
+    /// Decides and appends `commands` in the case's `turn`, given back once the events
+    /// are appended (before waiting for the projections), so the next command on the
+    /// case is decided while this one's response is prepared.
+    #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
+        turn: turns::Turn<'_>,
         actor: &Actor,
         principal: Option<&Principal>,
         case_id: CaseId,
@@ -853,6 +881,7 @@ impl App {
             // A fresh random id: `Ulid::default()` would be the all-zero id.
             #[allow(clippy::unwrap_or_default)]
             let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
+            let mut turn = Some(turn);
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -870,8 +899,10 @@ impl App {
                 if let Some(p) = principal {
                     authorize(p, &state, &commands, &config.tiers)?;
                 }
+                let teams = config.tier_teams();
                 let ctx = Context {
                     tiers: &config.tiers,
+                    teams: &teams,
                     actor,
                     now,
                     sla: &config.sla,
@@ -890,7 +921,12 @@ impl App {
                     .map(|k| scoped_key(actor, k));
                 request.fingerprint = fp;
                 request.metadata.correlation_id = correlation_id;
-                match self.store.append(request).await {
+                let appended = self.store.append(request).await;
+                if appended.is_ok() {
+                    // Durable and readable: the next command may load the case.
+                    turn.take();
+                }
+                match appended {
                     Ok(outcome) if outcome.deduplicated => return self.written(outcome).await,
                     Ok(outcome) => {
                         let mut case = state;

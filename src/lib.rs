@@ -4,7 +4,8 @@
 //! - [`domain`]: pure case model: commands, events, `decide` and the fold. No I/O.
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled is the default backend.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
-//! - [`app`]: the command service: load, decide, append, wait for projections.
+//! - [`app`]: the command service: load, decide, append, wait for projections; the
+//!   commands on one case take turns (`app::turns`).
 //! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
 //! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents, rules, SLA policies, customers) and its seed.
 //! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they fall due.

@@ -244,6 +244,7 @@ mod tests {
                     | "FirstResponded"
                     | "SlaBreached"
                     | "SlaEscalated"
+                    | "CaseTeamChanged"
             );
             assert_eq!(shown, !internal, "{t}");
         }

@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::domain::calendar::Calendar;
 use crate::domain::{
-    AgentId, Customer, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder,
+    AgentId, Customer, DomainError, SlaConfig, SlaError, SlaPolicy, Tier, TierLadder, TierTeams,
 };
 use crate::routing::{
     front_line, sensitive_floor, CompiledRuleSet, RouteDecision, RuleError, RuleSet, STANDARD_TEAMS,
@@ -315,6 +315,24 @@ impl Config {
         self.teams.keys().cloned().collect()
     }
 
+    /// Which tier each team works, for `decide`. A tier's default team (where a case
+    /// moved to that tier goes) is the team the rules' default route names, if it
+    /// works that tier, else the first team of the tier by name.
+    pub fn tier_teams(&self) -> TierTeams {
+        let preferred = self
+            .rule_set()
+            .default
+            .team
+            .as_deref()
+            .and_then(|t| self.teams.get(t.trim()));
+        TierTeams::new(
+            preferred
+                .into_iter()
+                .chain(self.teams.values())
+                .map(|t| (t.name.clone(), Tier::new(t.tier.clone()))),
+        )
+    }
+
     /// The tiers an agent works in: their own and their teams'. Empty for agents not
     /// in the directory.
     pub fn agent_tiers(&self, id: &AgentId) -> Vec<Tier> {
@@ -418,6 +436,20 @@ impl Config {
     ) -> RouteDecision {
         let mut decision = rules.route(case);
         crate::routing::enforce_sensitive_floor(&mut decision, case, &self.tiers);
+        // A sensitive case routed without a team (`sensitive-social`, or moved up to
+        // the floor) goes to its tier's default team, so it is in some team's queue.
+        if let (true, None, Some(tier)) = (
+            decision.actions.sensitive,
+            &decision.actions.team,
+            &decision.actions.tier,
+        ) {
+            if let Some(team) = self.tier_teams().default_for(&Tier::new(tier.clone())) {
+                decision.actions.team = Some(team.to_string());
+                decision.explanation.push(format!(
+                    "no team named: sent to team `{team}`, the default team of tier {tier}"
+                ));
+            }
+        }
         decision
     }
 

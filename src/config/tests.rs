@@ -627,8 +627,9 @@ fn social_posts_about_billing_stay_private_whatever_the_rule_order() {
     assert_eq!(refund.rule_id.as_deref(), Some("social"));
     assert!(refund.actions.sensitive);
     assert_eq!(refund.actions.tier.as_deref(), Some("L2"));
-    assert_eq!(refund.actions.team, None, "the L1 team does not follow");
-    assert!(refund.explanation.last().unwrap().contains("`refund`"));
+    // The L1 team does not follow: the floor tier's default team takes the case.
+    assert_eq!(refund.actions.team.as_deref(), Some("incident"));
+    assert!(refund.explanation.iter().any(|l| l.contains("`refund`")));
     // Other social posts follow the rule as written.
     let hello = c.route(&case("Love the new app", Channel::SocialPublic));
     assert!(!hello.actions.sensitive);
@@ -636,6 +637,40 @@ fn social_posts_about_billing_stay_private_whatever_the_rule_order() {
     // Not a social channel: the rule's route stands (the standard rules decide).
     let email = c.route(&case("Please refund me", Channel::Email));
     assert!(!email.actions.sensitive);
+}
+
+#[test]
+fn sensitive_social_cases_go_to_a_team_of_the_floor_tier() {
+    // No rules and no teams: the floor still applies, and the case has no team.
+    let mut c = ConfigSeed::minimal(TierLadder::standard(), "L1")
+        .config()
+        .unwrap();
+    let overcharged = case("I was overcharged", Channel::SocialDm);
+    let none = c.route(&overcharged);
+    assert_eq!(none.actions.tier.as_deref(), Some("L2"));
+    assert!(none.actions.sensitive);
+    assert_eq!(none.actions.team, None);
+    // Teams at the floor: the first by name is L2's default team.
+    apply(&mut c, ConfigCommand::CreateTeam(team("incident", "L2"))).unwrap();
+    apply(&mut c, ConfigCommand::CreateTeam(team("billing", "L2"))).unwrap();
+    apply(&mut c, ConfigCommand::CreateTeam(team("general", "L1"))).unwrap();
+    let routed = c.route(&overcharged);
+    assert_eq!(routed.actions.tier.as_deref(), Some("L2"));
+    assert_eq!(routed.actions.team.as_deref(), Some("billing"));
+    assert_eq!(
+        c.tier_teams().default_for(&Tier::new("L2")),
+        Some("billing")
+    );
+    // The standard rules: `sensitive-social` names no team; the default route's
+    // team is the front line's default team.
+    let std = standard();
+    let routed = std.route(&overcharged);
+    assert_eq!(routed.rule_id.as_deref(), Some("sensitive-social"));
+    assert_eq!(routed.actions.team.as_deref(), Some("incident"));
+    assert_eq!(
+        std.tier_teams().default_for(&Tier::new("L1")),
+        Some("general")
+    );
 }
 
 // ---------------------------------------------------------------------------------

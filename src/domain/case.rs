@@ -288,6 +288,7 @@ impl Case {
                     sla.escalated.insert(e.step);
                 }
             }
+            CaseEvent::TeamChanged(e) => self.team = e.to.clone(),
         }
     }
 

@@ -4,7 +4,11 @@
 //! is refused. Among its rules: a sensitive case never goes below the sensitive floor
 //! ([`TierLadder::sensitive_floor`]), whoever asks (re-routing, de-escalation; SLA
 //! steps only ever raise a tier), and marking a case sensitive while routing it below
-//! the floor is refused. It is a pure function: the clock and the actor arrive in [`Context`],
+//! the floor is refused. A case's team, when it has one, always works the case's
+//! tier: a route to a team that works another tier is refused, and a case that
+//! moves to another tier (escalation, de-escalation, an SLA step) goes to that tier's
+//! default team, or to none when no team works it ([`TierTeams::default_for`]),
+//! recorded as `TeamChanged` in the same append. It is a pure function: the clock and the actor arrive in [`Context`],
 //! so tests replay any scenario exactly.
 
 use super::case::{Case, Channel, Customer, MessageKind, Priority, Status};
@@ -12,7 +16,7 @@ use super::error::DomainError;
 use super::event::*;
 use super::ids::{Actor, AgentId, CaseId, Role, Timestamp};
 use super::sla::{SlaConfig, SlaKind};
-use super::tier::{Tier, TierLadder};
+use super::tier::{Tier, TierLadder, TierTeams};
 
 /// Longest subject, in bytes.
 pub const MAX_SUBJECT: usize = 300;
@@ -23,11 +27,13 @@ pub const MAX_TAG: usize = 64;
 /// Most tags on one case.
 pub const MAX_TAGS: usize = 32;
 
-/// What `decide` needs besides the case: the tiers and SLA policies in force, who
-/// acts, and when.
+/// What `decide` needs besides the case: the tiers, teams and SLA policies in
+/// force, who acts, and when.
 #[derive(Clone, Debug)]
 pub struct Context<'a> {
     pub tiers: &'a TierLadder,
+    /// Which tier each team works, and each tier's default team.
+    pub teams: &'a TierTeams,
     /// Routing and priority changes apply the matching policy to the case.
     pub sla: &'a SlaConfig,
     pub actor: &'a Actor,
@@ -260,6 +266,14 @@ pub fn decide(
                 Some(t) => Some(text("team", &t, 64, true)?),
                 None => None,
             };
+            if let Some(works) = team.as_deref().and_then(|t| ctx.teams.tier_of(t)) {
+                if *works != tier {
+                    return Err(DomainError::Invalid(format!(
+                        "team `{}` works tier `{works}`, not `{tier}`",
+                        team.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
             let new_tags: Vec<String> = tags(&r.tags)?
                 .into_iter()
                 .filter(|t| !case.tags.contains(t))
@@ -296,11 +310,15 @@ pub fn decide(
                     format!("`{to}` is not above `{from}`"),
                 ));
             }
-            CaseEvent::Escalated(TierChanged {
+            let escalated = CaseEvent::Escalated(TierChanged {
                 from,
-                to,
+                to: to.clone(),
                 reason: text("reason", &reason, 2000, true)?,
-            })
+            });
+            return Ok([escalated]
+                .into_iter()
+                .chain(team_for_tier(case, &to, ctx))
+                .collect());
         }
         Command::Deescalate { to, reason } => {
             let from = current_tier(case, action)?;
@@ -321,11 +339,15 @@ pub fn decide(
             if case.sensitive && !ctx.tiers.allows_sensitive(&to) {
                 return Err(below_floor(action, &to, ctx.tiers));
             }
-            CaseEvent::Deescalated(TierChanged {
+            let deescalated = CaseEvent::Deescalated(TierChanged {
                 from,
-                to,
+                to: to.clone(),
                 reason: text("reason", &reason, 2000, true)?,
-            })
+            });
+            return Ok([deescalated]
+                .into_iter()
+                .chain(team_for_tier(case, &to, ctx))
+                .collect());
         }
         Command::Assign { agent } => {
             if case.assignee.as_ref() == Some(&agent) {
@@ -564,6 +586,7 @@ pub fn decide(
                     to: to.clone(),
                     reason,
                 }));
+                events.extend(team_for_tier(case, to, ctx));
             }
             return Ok(events);
         }
@@ -606,6 +629,26 @@ fn sla_applied(
         return None;
     }
     Some(CaseEvent::SlaApplied(applied))
+}
+
+/// The `TeamChanged` a move of `case` to `tier` needs, if any: it keeps a team that
+/// works `tier` too, else goes to `tier`'s default team (none when no team works it).
+/// The SLA policy in force is not re-applied: it follows priority and routing.
+fn team_for_tier(case: &Case, tier: &Tier, ctx: &Context<'_>) -> Option<CaseEvent> {
+    if case
+        .team
+        .as_deref()
+        .is_some_and(|t| ctx.teams.works(t, tier))
+    {
+        return None;
+    }
+    let to = ctx.teams.default_for(tier).map(String::from);
+    (case.team != to).then(|| {
+        CaseEvent::TeamChanged(TeamChanged {
+            from: case.team.clone(),
+            to,
+        })
+    })
 }
 
 fn sla_policy_id(case: &Case) -> String {

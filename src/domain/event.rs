@@ -165,6 +165,15 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// The case's team changed because the case moved to a tier its team does not work:
+/// `to` is the new tier's default team, or `None` when no team works that tier.
+/// Recorded in the same append as the tier change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamChanged {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
 /// The SLA policy now in force, copied whole (with its calendar) so the case's
 /// deadlines follow from its own events even after the policy is edited. Targets are
 /// business seconds.
@@ -240,6 +249,8 @@ pub enum CaseEvent {
     FirstResponded(FirstResponded),
     SlaBreached(SlaBreached),
     SlaEscalated(SlaEscalated),
+    /// The team changed with the tier, so the team always works the case's tier.
+    TeamChanged(TeamChanged),
 }
 
 /// One table gives every event its stable name and current schema version, and
@@ -330,5 +341,6 @@ event_registry! {
         FirstResponded = "FirstResponded" v 1,
         SlaBreached = "SlaBreached" v 1,
         SlaEscalated = "SlaEscalated" v 1,
+        TeamChanged = "CaseTeamChanged" v 1,
     }
 }

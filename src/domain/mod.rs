@@ -40,4 +40,4 @@ pub use ids::{Actor, AgentId, CaseId, Role, Timestamp};
 pub use sla::{
     sla_due, EscalationStep, SlaClock, SlaConfig, SlaError, SlaKind, SlaPolicy, SlaRefusal,
 };
-pub use tier::{Tier, TierLadder};
+pub use tier::{Tier, TierLadder, TierTeams};

@@ -17,7 +17,7 @@ use super::command::{MAX_SUBJECT, MAX_TAGS};
 use super::event::{
     AgentRef, CaseOpened, CaseResolved, CaseRouted, FirstResponded, MessagePosted, PriorityChanged,
     Reason, SlaApplied, SlaBreached, SlaEscalated, SwarmEnded, SwarmLeadChanged, SwarmStarted,
-    TagRef, TierChanged,
+    TagRef, TeamChanged, TierChanged,
 };
 use super::*;
 
@@ -376,6 +376,8 @@ struct Given {
     ladder: TierLadder,
     actor: Actor,
     sla: SlaConfig,
+    /// The teams in force (none by default).
+    teams: TierTeams,
     /// When the command runs; by default one second after the last event.
     now: Option<Timestamp>,
 }
@@ -393,6 +395,7 @@ fn given(events: impl IntoIterator<Item = CaseEvent>) -> Given {
         ladder: TierLadder::standard(),
         actor: actor("alice"),
         sla: SlaConfig::default(),
+        teams: TierTeams::default(),
         now: None,
     }
 }
@@ -426,6 +429,12 @@ impl Given {
         self
     }
 
+    /// The teams in force: (team, tier), each tier's default team first.
+    fn with_teams(mut self, teams: &[(&str, &str)]) -> Self {
+        self.teams = TierTeams::new(teams.iter().map(|(n, t)| (n.to_string(), tier(t))));
+        self
+    }
+
     fn with_sla(mut self, sla: SlaConfig) -> Self {
         self.sla = sla;
         self
@@ -453,6 +462,7 @@ impl Given {
         let now = self.now();
         let ctx = Context {
             tiers: &self.ladder,
+            teams: &self.teams,
             sla: &self.sla,
             actor: &self.actor,
             now,
@@ -470,6 +480,7 @@ impl Given {
         let now = self.now();
         let ctx = Context {
             tiers: &self.ladder,
+            teams: &self.teams,
             sla: &self.sla,
             actor: &self.actor,
             now,
@@ -843,6 +854,105 @@ fn route_of_a_resolved_case_is_refused() {
 // Escalate / de-escalate
 // ---------------------------------------------------------------------------------
 
+// A case's team always works its tier -------------------------------------------
+
+/// general at L1; billing (the default) and payments at L2; nobody at L3.
+const TEAMS: &[(&str, &str)] = &[("general", "L1"), ("billing", "L2"), ("payments", "L2")];
+
+fn routed_with_team(tier_name: &str, team: &str) -> CaseEvent {
+    CaseEvent::Routed(CaseRouted {
+        team: Some(team.into()),
+        ..match routed(tier_name) {
+            CaseEvent::Routed(r) => r,
+            _ => unreachable!(),
+        }
+    })
+}
+
+fn team_changed(from: Option<&str>, to: Option<&str>) -> CaseEvent {
+    CaseEvent::TeamChanged(TeamChanged {
+        from: from.map(String::from),
+        to: to.map(String::from),
+    })
+}
+
+#[test]
+fn an_escalation_moves_the_case_to_the_default_team_of_its_new_tier() {
+    let case = given([opened(), routed_with_team("L1", "general")])
+        .with_teams(TEAMS)
+        .when(escalate())
+        .then_events([
+            escalated("L1", "L2"),
+            team_changed(Some("general"), Some("billing")),
+        ]);
+    assert_eq!(case.team.as_deref(), Some("billing"));
+}
+
+#[test]
+fn a_case_moved_to_a_tier_without_teams_has_no_team() {
+    let case = given([opened(), routed_with_team("L2", "payments")])
+        .with_teams(TEAMS)
+        .when(escalate())
+        .then_events([escalated("L2", "L3"), team_changed(Some("payments"), None)]);
+    assert_eq!(case.team, None);
+    // Without a team before or after, nothing about teams is recorded.
+    given([opened(), routed("L2")])
+        .with_teams(TEAMS)
+        .when(escalate())
+        .then_events([escalated("L2", "L3")]);
+}
+
+#[test]
+fn a_deescalation_moves_the_case_to_the_default_team_of_its_new_tier() {
+    let case = given([opened(), routed_with_team("L2", "payments")])
+        .with_teams(TEAMS)
+        .when(deescalate())
+        .then_events([
+            deescalated("L2", "L1"),
+            team_changed(Some("payments"), Some("general")),
+        ]);
+    assert_eq!(case.team.as_deref(), Some("general"));
+}
+
+#[test]
+fn a_route_to_a_team_of_another_tier_is_refused() {
+    given([opened()])
+        .with_teams(TEAMS)
+        .when(Command::Route(RouteCase {
+            team: Some("billing".into()),
+            ..route_case("L1")
+        }))
+        .then_invalid("works tier `L2`");
+}
+
+#[test]
+fn an_sla_escalation_step_moves_the_team_with_the_tier() {
+    let t0 = monday_9();
+    let history = vec![
+        (opened(), t0),
+        (routed_with_team("L1", "general"), t0),
+        (standard_applied(), t0),
+    ];
+    let case = given_at(history)
+        .with_teams(TEAMS)
+        .with_sla(sla_config())
+        .at(mins(t0, 120))
+        .when(run_step(1))
+        .then_events([
+            sla_escalated(1, SlaKind::Resolution, "standard"),
+            CaseEvent::Escalated(TierChanged {
+                from: tier("L1"),
+                to: tier("L2"),
+                reason: escalation_reason(1, "standard"),
+            }),
+            team_changed(Some("general"), Some("billing")),
+        ]);
+    assert_eq!(
+        (case.tier, case.team),
+        (Some(tier("L2")), Some("billing".into()))
+    );
+}
+
 #[test]
 fn escalate_moves_up_one_tier_and_counts() {
     let case = given(routed_to("L1"))
@@ -1210,6 +1320,7 @@ fn lead_succession_ties_on_join_time_go_to_the_smaller_id() {
     let me = actor("alice");
     let ctx = Context {
         tiers: &ladder,
+        teams: &TierTeams::default(),
         sla: &SlaConfig::default(),
         actor: &me,
         now: at(10),
@@ -2895,6 +3006,10 @@ fn golden_v1_events() -> Vec<CaseEvent> {
             notify_lead: true,
             policy_id: "gold-3".into(),
         }),
+        CaseEvent::TeamChanged(TeamChanged {
+            from: Some("payments".into()),
+            to: None,
+        }),
     ]
 }
 
@@ -2922,6 +3037,10 @@ fn sparse_events() -> Vec<CaseEvent> {
             resolution_secs: None,
             escalation: vec![],
         }),
+        CaseEvent::TeamChanged(TeamChanged {
+            from: None,
+            to: Some("general".into()),
+        }),
     ]
 }
 
@@ -2938,7 +3057,7 @@ fn golden_events_cover_every_event_type_once() {
     let distinct: BTreeSet<&str> = types.iter().copied().collect();
     assert_eq!(distinct.len(), types.len(), "a type appears twice");
     assert_eq!(distinct, CaseEvent::TYPES.iter().copied().collect());
-    assert_eq!(CaseEvent::TYPES.len(), 24);
+    assert_eq!(CaseEvent::TYPES.len(), 25);
 }
 
 #[test]
@@ -3192,6 +3311,26 @@ fn arb_tier() -> impl Strategy<Value = Tier> {
     prop::sample::select(TIER_POOL.to_vec()).prop_map(tier)
 }
 
+/// The teams of the random scenarios and the tier each works (L0 and L4 have none).
+const SCENARIO_TEAMS: &[(&str, &str)] = &[
+    ("general", "L1"),
+    ("billing", "L2"),
+    ("payments", "L2"),
+    ("experts", "L3"),
+];
+
+fn scenario_teams() -> TierTeams {
+    TierTeams::new(
+        SCENARIO_TEAMS
+            .iter()
+            .map(|(team, t)| (team.to_string(), tier(t))),
+    )
+}
+
+fn arb_team() -> impl Strategy<Value = String> {
+    prop::sample::select(SCENARIO_TEAMS.to_vec()).prop_map(|(team, _)| team.to_string())
+}
+
 fn arb_tag() -> impl Strategy<Value = String> {
     prop::sample::select(TAG_POOL.to_vec()).prop_map(String::from)
 }
@@ -3238,12 +3377,14 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 prop::option::of(arb_priority()),
                 prop::collection::vec(arb_tag(), 0..3),
                 any::<bool>(),
+                prop::option::of(arb_team()),
             )
-                .prop_map(|(tier, priority, tags, sensitive)| {
+                .prop_map(|(tier, priority, tags, sensitive, team)| {
                     Command::Route(RouteCase {
                         priority,
                         tags,
                         sensitive,
+                        team,
                         ..route_case(tier.as_str())
                     })
                 })
@@ -3383,6 +3524,7 @@ fn check_invariants(
     case: &Case,
     log: &[(CaseEvent, u64, Timestamp)],
     ladder: &TierLadder,
+    teams: &TierTeams,
 ) -> Result<(), TestCaseError> {
     // Versions run 1..n without gaps, and the case is at the last one.
     for (i, (_, v, _)) in log.iter().enumerate() {
@@ -3441,6 +3583,16 @@ fn check_invariants(
             "sensitive case at {:?}, below the floor {}",
             t,
             ladder.sensitive_floor()
+        );
+    }
+
+    // A case's team, when set, works the case's tier.
+    if let Some(team) = &case.team {
+        prop_assert!(
+            case.tier.as_ref().is_some_and(|t| teams.works(team, t)),
+            "team {} does not work tier {:?}",
+            team,
+            case.tier
         );
     }
 
@@ -3577,6 +3729,7 @@ fn check_sla_due(case: &Case, ctx: &Context<'_>) -> Result<(), TestCaseError> {
 
 fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), TestCaseError> {
     let sla = scenario_sla();
+    let teams = scenario_teams();
     let system = Actor::system();
     let mut case = Case::default();
     let mut log: Vec<(CaseEvent, u64, Timestamp)> = Vec::new();
@@ -3589,6 +3742,7 @@ fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), 
         let now = at(i as i64 * 300 + 1);
         let ctx = Context {
             tiers: ladder,
+            teams: &teams,
             sla: &sla,
             actor: &me,
             now,
@@ -3674,7 +3828,7 @@ fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), 
                 ..ctx.clone()
             },
         )?;
-        check_invariants(&case, &log, ladder)?;
+        check_invariants(&case, &log, ladder, &teams)?;
     }
     Ok(())
 }
@@ -3694,7 +3848,8 @@ proptest! {
         let ladder = TierLadder::standard();
         let me = actor("alice");
         let no_sla = SlaConfig::default();
-        let ctx = Context { tiers: &ladder, sla: &no_sla, actor: &me, now: at(100) };
+        let no_teams = TierTeams::default();
+        let ctx = Context { tiers: &ladder, teams: &no_teams, sla: &no_sla, actor: &me, now: at(100) };
         let base = given(swarming("alice", &["bob"])).state();
 
         let mut expected = Ok(Vec::new());

@@ -134,3 +134,46 @@ impl Tier {
         digits.parse().ok()
     }
 }
+
+/// Which tier each configured team works, in the configuration's order of
+/// preference. A case's team, when it has one, always works the case's tier: when a
+/// case moves to another tier (an escalation, a de-escalation, an SLA step) it goes
+/// to that tier's *default team*, the first team here that works it, or to no team
+/// when none does ([`TierTeams::default_for`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TierTeams {
+    /// (team, tier), the default team of each tier first.
+    teams: Vec<(String, Tier)>,
+}
+
+impl TierTeams {
+    /// Teams and their tiers, most preferred first (a team listed twice keeps its
+    /// first entry).
+    pub fn new(teams: impl IntoIterator<Item = (String, Tier)>) -> Self {
+        let mut out: Vec<(String, Tier)> = Vec::new();
+        for (team, tier) in teams {
+            if !out.iter().any(|(t, _)| *t == team) {
+                out.push((team, tier));
+            }
+        }
+        TierTeams { teams: out }
+    }
+
+    /// The tier `team` works, if it is a known team.
+    pub fn tier_of(&self, team: &str) -> Option<&Tier> {
+        self.teams.iter().find(|(t, _)| t == team).map(|(_, r)| r)
+    }
+
+    /// Whether `team` is known and works `tier`.
+    pub fn works(&self, team: &str, tier: &Tier) -> bool {
+        self.tier_of(team) == Some(tier)
+    }
+
+    /// The team a case moved to `tier` goes to: the first team that works it, or none.
+    pub fn default_for(&self, tier: &Tier) -> Option<&str> {
+        self.teams
+            .iter()
+            .find(|(_, r)| r == tier)
+            .map(|(t, _)| t.as_str())
+    }
+}

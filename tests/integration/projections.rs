@@ -20,6 +20,31 @@ use crate::common::*;
 
 const AGENTS: [&str; 8] = ["ana", "bo", "chen", "dara", "eli", "femi", "gus", "hana"];
 const LADDER: [&str; 4] = ["L0", "L1", "L2", "L3"];
+/// The one team working each tier of [`LADDER`] (none at L0): a case moved to a tier
+/// goes to its team, and a case's team always works its tier.
+const TEAM_AT: [Option<&str>; 4] = [None, Some("general"), Some("billing"), Some("experts")];
+
+/// Records the configuration `build_app` starts with (the standard ladder, routed to
+/// L1) on the config stream, then creates the teams of [`TEAM_AT`] on top of it.
+async fn add_teams(app: &App) {
+    let seed = swarmdesk::config::ConfigSeed::minimal(TierLadder::standard(), "L1");
+    app.load_config(Some(&seed)).await.expect("record the seed");
+    for (tier, team) in LADDER.iter().zip(TEAM_AT) {
+        let Some(team) = team else { continue };
+        let team = swarmdesk::config::Team {
+            name: team.into(),
+            tier: tier.to_string(),
+            description: String::new(),
+            calendar: None,
+        };
+        app.configure(
+            &Actor::system(),
+            swarmdesk::config::ConfigCommand::CreateTeam(team),
+        )
+        .await
+        .expect("create team");
+    }
+}
 
 #[derive(Clone, Debug)]
 struct SwarmModel {
@@ -48,6 +73,9 @@ struct CaseModel {
     /// Private: never below the sensitive floor (L2), never handed to these agents,
     /// who have no tiers anywhere.
     sensitive: bool,
+    /// None from the default route; a sensitive case starts in the floor's team;
+    /// every tier change moves it to the new tier's team.
+    team: Option<&'static str>,
 }
 
 async fn occurred_at(store: &dyn EventStore, position: u64) -> Timestamp {
@@ -95,6 +123,7 @@ async fn open_one(app: &App, clock: &ManualClock, i: usize) -> CaseModel {
         version: 2,
         tags: open.tags.len(),
         sensitive: social,
+        team: if social { TEAM_AT[2] } else { None },
     }
 }
 
@@ -238,8 +267,14 @@ fn choose(m: &CaseModel, rng: &mut Rng) -> Option<(Actor, Command)> {
 /// Folds what the command did into the model, with the time it was recorded at.
 fn update(m: &mut CaseModel, actor: &Actor, command: &Command, at: Timestamp) {
     match command {
-        Command::Escalate { .. } => m.tier += 1,
-        Command::Deescalate { .. } => m.tier -= 1,
+        Command::Escalate { .. } => {
+            m.tier += 1;
+            m.team = TEAM_AT[m.tier];
+        }
+        Command::Deescalate { .. } => {
+            m.tier -= 1;
+            m.team = TEAM_AT[m.tier];
+        }
         Command::Assign { agent } => m.assignee = Some(agent.clone()),
         Command::Unassign => m.assignee = None,
         Command::StartSwarm { lead, .. } => {
@@ -308,6 +343,15 @@ fn assert_case_matches_model(c: &Case, m: &CaseModel, context: &str) {
         Some(LADDER[m.tier]),
         "{context}: tier"
     );
+    assert_eq!(c.team.as_deref(), m.team, "{context}: team");
+    // A case's team, when set, works its tier.
+    if let Some(team) = &c.team {
+        assert_eq!(
+            Some(team.as_str()),
+            TEAM_AT[m.tier],
+            "{context}: team of tier"
+        );
+    }
     assert_eq!(c.priority, m.priority, "{context}: priority");
     assert_eq!(c.opened_at, m.opened_at, "{context}: opened_at");
     assert_eq!(c.assignee, m.assignee, "{context}: assignee");
@@ -603,6 +647,7 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
     let sled = open_store(dir.path());
     let store: Arc<dyn EventStore> = sled.clone();
     let (app, clock) = build_app(store.clone()).await;
+    add_teams(&app).await;
     // A second runner, following the same log, that this test can stop and restart.
     let runner = ProjectionRunner::start(store.clone()).await.unwrap();
 
@@ -717,6 +762,11 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
         version: 2,
         tags: first.case.tags.len(),
         sensitive: first.case.sensitive,
+        team: if first.case.sensitive {
+            TEAM_AT[2]
+        } else {
+            None
+        },
     };
     let esc = WriteOptions {
         idempotency_key: Some("escalate-once".into()),
@@ -738,7 +788,11 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
     assert_eq!(e2.case, e1.case);
     assert_eq!(e2.outcome.first_position, e1.outcome.first_position);
     m999.tier += 1;
-    m999.version = 3;
+    // The move to L2 also moves the case to L2's team (a second event, `TeamChanged`).
+    m999.team = TEAM_AT[m999.tier];
+    assert_eq!(e1.case.team.as_deref(), m999.team);
+    m999.version = e1.outcome.last_version;
+    assert_eq!(m999.version, 3 + u64::from(m999.team.is_some()));
     models.push(m999);
 
     // Live (both runners) == rebuilt from the log == the model.
@@ -841,6 +895,7 @@ async fn dropping_the_service_releases_the_store_and_a_reopen_rebuilds_the_same_
     let weak: Weak<SledStore> = Arc::downgrade(&sled);
     let store: Arc<dyn EventStore> = sled;
     let (app, clock) = build_app(store.clone()).await;
+    add_teams(&app).await;
     let models = run_scenario(&app, &clock, 2, 6, 10, 11).await;
     let head = store.head();
     app.projections().wait_for(head).await.unwrap();
@@ -893,8 +948,10 @@ async fn an_idempotency_key_from_an_earlier_release_still_matches() {
     // fingerprint of `"{case} {command:?}"`.
     let state = app.load(id).await.unwrap();
     let config = app.config();
+    let teams = config.tier_teams();
     let ctx = Context {
         tiers: &config.tiers,
+        teams: &teams,
         sla: &config.sla,
         actor: &ana,
         now: app.clock().now(),

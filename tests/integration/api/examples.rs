@@ -131,3 +131,22 @@ async fn the_example_seed_configures_a_server_whose_payloads_use_the_api_spellin
     );
     s.stop().await;
 }
+
+/// `cargo run --example load -- --one-case`, scaled down: every client posts to the
+/// same case; the run fails if any write fails or the case's versions do not add up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_load_example_on_one_case_acknowledges_every_write() {
+    let opts = load::Opts::parse_from([
+        "load",
+        "--one-case",
+        "--clients",
+        "16",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0",
+        "--subscribers",
+        "0",
+    ]);
+    assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
+}

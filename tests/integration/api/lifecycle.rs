@@ -51,7 +51,8 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
         )
         .await;
     assert_eq!(c["escalateCase"]["tier"], "L2");
-    assert_eq!(c["escalateCase"]["version"], 4);
+    // The move to L2 takes the case to L2's team as well (`CaseTeamChanged`, version 5).
+    assert_eq!(c["escalateCase"]["version"], 5);
     let c = s
         .ok_as("dana-token", &m("startSwarm(caseId: $id)"), v.clone())
         .await;
@@ -157,7 +158,9 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
     assert_eq!(
         changes,
         [
-            "ENTERED:CaseEscalated",
+            // The escalation's append ends with the move to L2's team: the case
+            // enters the L2 queue as of that, its last event.
+            "ENTERED:CaseTeamChanged",
             "UPDATED:SwarmStarted",
             "UPDATED:SwarmJoined",
             "UPDATED:SwarmJoined",
@@ -187,6 +190,7 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
             "CaseRouted",
             "AgentAssigned",
             "CaseEscalated",
+            "CaseTeamChanged",
             "SwarmStarted",
             "SwarmJoined",
             "SwarmJoined",
@@ -198,9 +202,9 @@ async fn l1_to_l2_to_swarm_of_three_to_resolved_observed_live() {
     );
     assert_eq!(h["caseHistory"][3]["actor"]["id"], "alice");
 
-    // The auditor's view of the past: the case as it was at version 6.
-    let past = s.ok("query($id: ID!) { caseAt(caseId: $id, version: 6) { version status swarm { members { agent } } } }", v).await;
-    assert_eq!(past["caseAt"]["version"], 6);
+    // The auditor's view of the past: the case as it was at version 7 (one joined).
+    let past = s.ok("query($id: ID!) { caseAt(caseId: $id, version: 7) { version status swarm { members { agent } } } }", v).await;
+    assert_eq!(past["caseAt"]["version"], 7);
     assert_eq!(past["caseAt"]["status"], "OPEN");
     assert_eq!(
         past["caseAt"]["swarm"]["members"].as_array().unwrap().len(),
@@ -282,7 +286,8 @@ async fn every_acknowledged_change_survives_a_restart() {
         )
         .await;
     assert_eq!(before, after);
-    assert_eq!(after["stats"]["events"], config_events + 15);
+    // Opened, routed, escalated and moved to L2's team: four events per case.
+    assert_eq!(after["stats"]["events"], config_events + 20);
     for id in &ids {
         let c = s
             .ok(
@@ -290,7 +295,7 @@ async fn every_acknowledged_change_survives_a_restart() {
                 json!({ "id": id }),
             )
             .await;
-        assert_eq!(c["case"]["version"], 3);
+        assert_eq!(c["case"]["version"], 4);
         assert_eq!(c["case"]["tier"], "L2");
     }
     s.stop().await;

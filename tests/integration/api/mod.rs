@@ -4,6 +4,7 @@
 mod access;
 mod authz;
 mod binary;
+mod busy_case;
 mod cors;
 mod errors;
 mod examples;
