@@ -226,6 +226,9 @@ mod tests {
                 binary.push((f[0].to_string(), version, event));
             }
         }
+        // Event types added after the JSON fixture was frozen have no old JSON.
+        const NEWER_THAN_THE_JSON_FIXTURE: &[&str] = &["CaseTeamChanged"];
+        binary.retain(|(t, _, _)| !NEWER_THAN_THE_JSON_FIXTURE.contains(&t.as_str()));
         let path = fixture("case_events_json_v1.txt");
         if writing() {
             let lines: Vec<String> = binary
