@@ -24,7 +24,7 @@ use swarmdesk::domain::{
 };
 use swarmdesk::projection::runner::rebuild;
 use swarmdesk::projection::Projections;
-use swarmdesk::store::sled::{SledOptions, SledStore};
+use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{
     AppendRequest, EventRef, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
 };

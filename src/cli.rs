@@ -13,7 +13,7 @@ use crate::domain::{Actor, AgentId, CaseId, Role, TierLadder, Timestamp};
 use crate::events::{payload_from_json, payload_json};
 use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
 use crate::server::{self, ServerOptions};
-use crate::store::sled::{SledOptions, SledStore};
+use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::{EventStore, Metadata, RecordedEvent};
 
 #[derive(Parser, Debug)]

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::scheduler::SlaScheduler;
-use crate::store::sled::{SledOptions, SledStore};
+use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::{EventStore, StoreError};
 
 #[derive(Debug, Error)]

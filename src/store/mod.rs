@@ -4,10 +4,10 @@
 //! expected stream version and an optional idempotency key, read a stream, read the
 //! whole log from a global position, subscribe to what is appended. The store knows
 //! nothing of cases: payloads are opaque bytes tagged with a type name and schema
-//! version. [`sled`](self::sled) is the embedded default backend.
+//! version. [`sled_store`] is the embedded default backend.
 //!
 //! - [`envelope`]: the stored record and its versioned binary encoding.
-//! - [`sled`]: the sled backend, with group commit.
+//! - [`sled_store`]: the sled backend, with group commit.
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
 //!
 //! A store also reports its health ([`StoreHealth`]): whether it accepts writes (a
@@ -16,7 +16,7 @@
 
 pub mod envelope;
 pub mod feed;
-pub mod sled;
+pub mod sled_store;
 
 use async_trait::async_trait;
 use std::sync::Arc;

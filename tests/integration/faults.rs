@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use swarmdesk::store::sled::{SledOptions, FENCE_FILE};
+use swarmdesk::store::sled_store::{SledOptions, FENCE_FILE};
 use swarmdesk::store::{EventStore, ExpectedVersion, IntegrityCheck, StoreError, WriteState};
 
 use crate::common::*;
@@ -375,7 +375,7 @@ async fn damage_in_the_newest_page_stops_the_open() {
     store.shutdown().await.unwrap();
     close_store(store);
     damage_page_holding(dir.path(), head);
-    let e = swarmdesk::store::sled::SledStore::open(dir.path(), test_options())
+    let e = swarmdesk::store::sled_store::SledStore::open(dir.path(), test_options())
         .err()
         .expect("the open must fail");
     assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");

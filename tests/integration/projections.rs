@@ -13,7 +13,7 @@ use swarmdesk::domain::{
 };
 use swarmdesk::projection::runner::{load_snapshot, rebuild};
 use swarmdesk::projection::{ProjectionRunner, Projections, Workload};
-use swarmdesk::store::sled::SledStore;
+use swarmdesk::store::sled_store::SledStore;
 use swarmdesk::store::{EventStore, RecordedEvent};
 
 use crate::common::*;

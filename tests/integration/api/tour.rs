@@ -150,9 +150,9 @@ async fn an_interrupted_demo_load_leaves_nothing_half_loaded() {
     let data = dir.path().join("data");
     let loading = dir.path().join("data.demo-loading");
     // What a kill during the load leaves: a store with part of a sample.
-    let partial = swarmdesk::store::sled::SledStore::open(
+    let partial = swarmdesk::store::sled_store::SledStore::open(
         &loading,
-        swarmdesk::store::sled::SledOptions::default(),
+        swarmdesk::store::sled_store::SledOptions::default(),
     )
     .unwrap();
     use swarmdesk::store::EventStore;

@@ -16,7 +16,7 @@ use swarmdesk::domain::{
     TierLadder, Timestamp,
 };
 use swarmdesk::projection::ProjectionRunner;
-use swarmdesk::store::sled::{SledOptions, SledStore};
+use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{
     AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
 };

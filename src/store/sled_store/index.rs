@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::key;
+use super::keys;
 use crate::store::StoreError;
 
 /// Versions `first..` of one stream, by position.
@@ -83,9 +83,9 @@ impl Pending {
             for p in &run.positions {
                 positions.extend_from_slice(&p.to_be_bytes());
             }
-            batch.insert(key::stream(stream, run.first), positions);
+            batch.insert(keys::stream(stream, run.first), positions);
         }
-        batch.insert(&key::INDEXED, &self.last.to_be_bytes());
+        batch.insert(&keys::INDEXED, &self.last.to_be_bytes());
         batch
     }
 
@@ -103,7 +103,7 @@ fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
 }
 
 fn position_at(run: &[u8], i: usize) -> u64 {
-    key::u64_suffix(&run[i * 8..i * 8 + 8])
+    keys::u64_suffix(&run[i * 8..i * 8 + 8])
 }
 
 /// The positions of `stream`'s versions from `from` on, in order, stopping at `limit`
@@ -143,15 +143,15 @@ pub fn positions(
     if from < tail_first {
         // The run holding `from` starts at or before it; later runs follow.
         let start = match log
-            .range(key::stream(stream, 0)..=key::stream(stream, from))
+            .range(keys::stream(stream, 0)..=keys::stream(stream, from))
             .next_back()
         {
-            Some(kv) => key::u64_suffix(&kv?.0),
+            Some(kv) => keys::u64_suffix(&kv?.0),
             None => from,
         };
-        'disk: for kv in log.range(key::stream(stream, start)..key::stream(stream, tail_first)) {
+        'disk: for kv in log.range(keys::stream(stream, start)..keys::stream(stream, tail_first)) {
             let (k, run) = kv?;
-            let first = key::u64_suffix(&k);
+            let first = keys::u64_suffix(&k);
             for i in 0..run.len() / 8 {
                 let version = first + i as u64;
                 if version >= tail_first {
@@ -194,11 +194,11 @@ pub fn last_version(
     };
     // Newest run first; within a run, newest version first.
     for kv in log
-        .range(key::stream(stream, 0)..key::stream(stream, tail_first))
+        .range(keys::stream(stream, 0)..keys::stream(stream, tail_first))
         .rev()
     {
         let (k, run) = kv?;
-        let first = key::u64_suffix(&k);
+        let first = keys::u64_suffix(&k);
         for i in (0..run.len() / 8).rev() {
             let version = first + i as u64;
             if version < tail_first && position_at(&run, i) <= bound {
@@ -227,14 +227,14 @@ pub fn owners(
             *first = (*first).min(version);
         }
     };
-    for kv in log.scan_prefix([key::STREAM]) {
+    for kv in log.scan_prefix([keys::STREAM]) {
         let (k, run) = kv?;
         // `s` + stream + 0xFF + version.
         let Some(name) = k.len().checked_sub(9).and_then(|end| k.get(1..end)) else {
             continue;
         };
         let stream = String::from_utf8_lossy(name);
-        let first = key::u64_suffix(&k);
+        let first = keys::u64_suffix(&k);
         for i in 0..run.len() / 8 {
             own(&stream, first + i as u64, position_at(&run, i));
         }

@@ -98,7 +98,7 @@ impl Pages {
     /// Writes the open page, if any.
     pub fn close(&mut self, batch: &mut sled::Batch) {
         if let Some((first, page)) = self.open.take() {
-            batch.insert(&super::key::event(first), page);
+            batch.insert(&super::keys::event(first), page);
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Resuming after a failed write: the recovery thread probes the disk with backoff,
+//! stops the failed writer, waits for readers to leave and reopens sled.
+
+use super::*;
+
+/// Bytes the recovery probe writes and syncs before it reopens sled.
+pub(super) const PROBE_BYTES: usize = 1024 * 1024;
+/// Writes and syncs a small file in `dir`, then removes it: can the disk take writes?
+pub(super) fn probe(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("write-probe");
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+impl Core {
+    /// Opens sled and starts a writer on it; on success `slot` holds the new open.
+    pub(super) fn install(
+        &self,
+        slot: &mut Option<Arc<Shared>>,
+        fence: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let (shared, head) = open_shared(&self.dir, &self.options, &self.common, fence)?;
+        let shared = Arc::new(shared);
+        self.common.head.store(head, Ordering::Release);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let writer_shared = shared.clone();
+        let index_every = self.options.index_every.max(1);
+        let writer = std::thread::Builder::new()
+            .name("swarmdesk-writer".into())
+            .spawn(move || Writer::new(writer_shared, head, index_every).run(rx))
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        *slot = Some(shared);
+        *lock(&self.jobs) = Some(tx);
+        *lock(&self.writer) = Some(writer);
+        Ok(())
+    }
+
+    pub(super) fn stop_writer(&self) {
+        // Dropping the sender lets the writer drain what is queued, then exit.
+        lock(&self.jobs).take();
+        let handle = lock(&self.writer).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// After a failed write: waits (with backoff) until the disk takes writes again,
+    /// then reopens sled, rolled back to what was acknowledged. Returns when closed.
+    pub(super) fn recover(&self) {
+        let common = &self.common;
+        let mut delay = self.options.retry_first;
+        loop {
+            {
+                let mut status = lock(&common.status);
+                while !status.closed && status.refusing.is_none() {
+                    status = common.wake.wait(status).unwrap_or_else(|p| p.into_inner());
+                }
+                let (status, _) = common
+                    .wake
+                    .wait_timeout_while(status, delay, |s| !s.closed)
+                    .unwrap_or_else(|p| p.into_inner());
+                if status.closed {
+                    return;
+                }
+            }
+            match self.resume() {
+                Ok(head) => {
+                    info!(head, "the store writes again");
+                    delay = self.options.retry_first;
+                }
+                Err(e) => {
+                    delay = (delay * 2).min(self.options.retry_max.max(self.options.retry_first));
+                    warn!(error = %e, retry_in = ?delay, "the store still cannot write");
+                }
+            }
+        }
+    }
+
+    /// One try at resuming writes; returns the head it resumed at.
+    pub(super) fn resume(&self) -> Result<u64, StoreError> {
+        probe(&self.dir).map_err(|e| StoreError::Io(format!("write probe: {e}")))?;
+        // The failed writer refuses what is queued, and its flusher has answered
+        // everything: from here on the head is final.
+        self.stop_writer();
+        let head = self.common.head.load(Ordering::Acquire);
+        let mut slot = self.current.blocking_write();
+        // Nobody else holds this open of sled now: the writer and flusher threads
+        // have ended and readers wait for the lock. Dropping it releases sled's lock.
+        slot.take();
+        let mut attempt = 0;
+        let opened = loop {
+            match self.install(&mut slot, Some(head)) {
+                // sled's background threads may hold the old open for a moment.
+                Err(StoreError::InUse(_)) if attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other,
+            }
+        };
+        // On failure, stay without an open (readers get `Unavailable`); the next try
+        // opens.
+        opened?;
+        let resumed = self.common.head.load(Ordering::Acquire);
+        self.common.failed.store(false, Ordering::Release);
+        lock(&self.common.status).refusing = None;
+        Ok(resumed)
+    }
+}
