@@ -46,6 +46,36 @@ pub fn set_aside_unfinished_snapshots(dir: &Path) -> Result<Vec<std::path::PathB
     Ok(moved)
 }
 
+/// How long an open waits for a lock on the data directory to be released. sled's
+/// background threads finish an earlier open of the same directory in this process
+/// (a demo loaded, a store dropped and reopened) a moment after its last handle is
+/// dropped, and hold its `flock` until then; another process holding it is reported
+/// as [`StoreError::InUse`] once this has passed.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for its lock.
+fn open_sled(dir: &Path, options: &SledOptions) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            // sled reports its `flock` failing as an `Other` error in words.
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::InUse(dir.display().to_string()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+}
+
 /// Opens sled in `dir`, applies the fence (`fence`, or the one on disk), and reads
 /// back the head and the pending index.
 pub(super) fn open_shared(
@@ -55,18 +85,7 @@ pub(super) fn open_shared(
     fence: Option<u64>,
 ) -> Result<(Shared, u64), StoreError> {
     set_aside_unfinished_snapshots(dir)?;
-    let db = sled::Config::new()
-        .path(dir)
-        .cache_capacity(options.cache_bytes)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|e| match e {
-            // sled reports its `flock` failing as an `Other` error in words.
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                StoreError::InUse(dir.display().to_string())
-            }
-            other => other.into(),
-        })?;
+    let db = open_sled(dir, options)?;
     let log = db.open_tree("log")?;
     let snapshots = db.open_tree("snapshots")?;
     let (mut fence_file, on_disk) = open_fence(dir)?;

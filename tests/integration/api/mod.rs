@@ -84,24 +84,10 @@ impl TestServer {
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerOptions)) -> Self {
         let mut o = options(dir.path());
         tweak(&mut o);
-        // On a loaded machine sled's `flock` of a new store has been seen to fail with
-        // EWOULDBLOCK once in a while (cause not yet found); try a few times.
-        let mut attempt = 0;
-        let running = loop {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            match server::start(o.clone(), listener).await {
-                Ok(r) => break r,
-                Err(e)
-                    if attempt < 5
-                        && e.to_string()
-                            .contains("is in use by another swarmdesk process") =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("server start: {e}"),
-            }
-        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let running = server::start(o, listener)
+            .await
+            .unwrap_or_else(|e| panic!("server start: {e}"));
         let url = format!("http://{}", running.addr);
         TestServer {
             running: Some(running),
