@@ -195,7 +195,11 @@ impl RoutingArgs {
             Some(self.default_team.as_str()),
         );
         options.config = match &self.config {
-            Some(path) => crate::config::file::load(path, &tiers, tier, team)?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                crate::config::file::parse(&text, &tiers, tier, team)?
+            }
             None => ConfigSeed::standard(tiers, tier, team),
         };
         // Fail at start, not at the first case, on a seed that does not hold together.

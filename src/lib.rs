@@ -1,15 +1,41 @@
 //! swarmdesk: event-sourced customer-support case management.
 //!
 //! # Layout
-//! - [`domain`]: pure case model: commands, events, `decide` and the fold. No I/O.
-//! - [`store`]: the event log behind the [`store::EventStore`] trait; sled is the default backend.
-//! - [`projection`]: read models folded from the log: case views, tier queues, swarm rooms, workload.
-//! - [`app`]: the command service: load, decide, append, wait for projections; the
-//!   commands on one case take turns (`app::turns`).
-//! - [`routing`]: pure ordered routing rules: the first matching rule routes a new case.
-//! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents, rules, SLA policies, customers) and its seed.
-//! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they fall due.
+//! Pure core (no I/O, no clock, no randomness):
+//! - [`domain`]: the case model: commands, events, `decide` and the fold; the
+//!   canonical request encoding idempotency keys are fingerprinted by.
+//! - [`routing`]: ordered routing rules: the first matching rule routes a new case.
+//! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents,
+//!   rules, SLA policies, customers) and the seed file's format.
+//! - [`policy`]: who may see and do what, decided in this one place.
+//! - [`code`]: the one table of error codes.
+//!
+//! Storage and read models:
+//! - [`store`]: the event log behind the [`store::EventStore`] trait; sled
+//!   (`store::sled_store`) is the default backend.
+//! - [`projection`]: read models folded from the log: case views, tier queues, swarm
+//!   rooms, workload.
 //! - [`events`]: every event family's JSON form, for exports and the API.
+//!
+//! Services:
+//! - [`app`]: the command service: load, authorize, decide, append, wait for
+//!   projections; the commands on one case take turns (`app::turns`).
+//! - [`auth`]: bearer tokens and the [`auth::Principal`] they authenticate.
+//! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they
+//!   fall due.
+//! - [`clock`]: the system clock, and a manual one for tests.
+//! - [`demo`]: the realistic sample data of `serve --demo`.
+//! - [`metrics`]: Prometheus metrics.
+//!
+//! Edges:
+//! - [`api`]: the GraphQL schema (queries, mutations, subscriptions), its limits
+//!   and the conversion of errors to codes; resolvers reach the service only
+//!   through `api::guard`.
+//! - [`http`]: actix-web serving the schema over HTTP and WebSocket, `/healthz`,
+//!   `/metrics`, CORS.
+//! - [`server`]: starts and stops everything `serve` runs.
+//! - [`cli`]: the command line; [`client`]: the commands that work through a running
+//!   server's API (`--url`, `--token`).
 
 pub mod api;
 pub mod app;

@@ -189,15 +189,3 @@ pub fn parse(
     seed.events()?;
     Ok(seed)
 }
-
-/// Reads and parses a seed file.
-pub fn load(
-    path: &std::path::Path,
-    fallback_tiers: &TierLadder,
-    default_tier: Option<&str>,
-    default_team: Option<&str>,
-) -> Result<ConfigSeed, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    parse(&text, fallback_tiers, default_tier, default_team)
-}

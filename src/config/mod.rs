@@ -14,7 +14,8 @@
 //!
 //! At first start the configuration is seeded from a [`ConfigSeed`] (the command
 //! line, or a `swarmdesk.toml` read by [`file`]); after that admins change it through
-//! the API, each change an event. Nothing here does I/O.
+//! the API, each change an event. Nothing here does I/O: the command line reads the
+//! seed file and hands its text to [`file::parse`].
 //!
 //! - [`file`]: the `swarmdesk.toml` seed format.
 

@@ -60,8 +60,8 @@ async fn the_load_example_runs_and_its_checks_pass() {
 async fn the_example_seed_configures_a_server_whose_payloads_use_the_api_spellings() {
     use serde_json::json;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/swarmdesk.toml");
-    let seed = swarmdesk::config::file::load(
-        &path,
+    let seed = swarmdesk::config::file::parse(
+        &std::fs::read_to_string(&path).unwrap(),
         &swarmdesk::domain::TierLadder::standard(),
         None,
         None,
