@@ -1,7 +1,9 @@
 //! Commands and `decide`: the one place where a case's rules live.
 //!
 //! `decide(&case, command, &ctx)` returns the events the command produces, or why it
-//! is refused. Among its rules: a sensitive case never goes below the sensitive floor
+//! is refused: it checks what holds for every command (the case exists, is not
+//! closed, is reopened before other work) and hands the command to its own function
+//! (escalation and de-escalation share one tier change). Among its rules: a sensitive case never goes below the sensitive floor
 //! ([`TierLadder::sensitive_floor`]), whoever asks (re-routing, de-escalation; SLA
 //! steps only ever raise a tier), and marking a case sensitive while routing it below
 //! the floor is refused. A case's team, when it has one, always works the case's
@@ -212,30 +214,7 @@ pub fn decide(
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let action = command.name();
     if let Command::Open(open) = command {
-        if case.exists() {
-            return Err(DomainError::CaseExists);
-        }
-        let customer = Customer {
-            id: text("customer id", &open.customer.id, 128, true)?,
-            name: text("customer name", &open.customer.name, 200, false)?,
-            ..open.customer
-        };
-        let language = text("language", &open.language, 16, false)?;
-        return Ok(vec![CaseEvent::Opened(CaseOpened {
-            case_id: open.case_id,
-            subject: text("subject", &open.subject, MAX_SUBJECT, true)?,
-            body: text("body", &open.body, MAX_TEXT, false)?,
-            channel: open.channel,
-            customer,
-            language: if language.is_empty() {
-                "en".into()
-            } else {
-                language.to_lowercase()
-            },
-            priority: open.priority,
-            tags: tags(&open.tags)?,
-            requested_priority: open.requested_priority,
-        })]);
+        return open_case(case, open);
     }
     if !case.exists() {
         return Err(DomainError::CaseNotFound);
@@ -253,345 +232,444 @@ pub fn decide(
         }
         _ => {}
     }
-    let event = match command {
+    match command {
         Command::Open(_) => unreachable!("handled above"),
-        Command::Route(r) => {
-            let tier = ctx.tiers.get(r.tier.as_str())?;
-            // Marking a case sensitive below the floor is refused, not silently
-            // raised: the caller chose the tier, and a different one would surprise.
-            if (case.sensitive || r.sensitive) && !ctx.tiers.allows_sensitive(&tier) {
-                return Err(below_floor(action, &tier, ctx.tiers));
-            }
-            let team = match r.team {
-                Some(t) => Some(text("team", &t, 64, true)?),
-                None => None,
-            };
-            if let Some(works) = team.as_deref().and_then(|t| ctx.teams.tier_of(t)) {
-                if *works != tier {
-                    return Err(DomainError::Invalid(format!(
-                        "team `{}` works tier `{works}`, not `{tier}`",
-                        team.as_deref().unwrap_or_default()
-                    )));
-                }
-            }
-            let new_tags: Vec<String> = tags(&r.tags)?
-                .into_iter()
-                .filter(|t| !case.tags.contains(t))
-                .collect();
-            if case.tags.len() + new_tags.len() > MAX_TAGS {
-                return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
-            }
-            let priority = r.priority.unwrap_or(case.priority);
-            let sla = sla_applied(case, priority, team.as_deref(), ctx);
-            let routed = CaseEvent::Routed(CaseRouted {
-                tier,
-                team,
-                priority: r.priority,
-                tags: new_tags,
-                sensitive: r.sensitive,
-                rule_id: r.rule_id,
-                rule_set_version: r.rule_set_version,
-            });
-            return Ok([routed].into_iter().chain(sla).collect());
-        }
-        Command::Escalate { to, reason } => {
-            let from = current_tier(case, action)?;
-            let to = match to {
-                Some(t) => ctx.tiers.get(t.as_str())?,
-                None => ctx
-                    .tiers
-                    .above(&from)
-                    .cloned()
-                    .ok_or_else(|| DomainError::TopTier(from.clone()))?,
-            };
-            if ctx.tiers.rank(&to) <= ctx.tiers.rank(&from) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{to}` is not above `{from}`"),
-                ));
-            }
-            let escalated = CaseEvent::Escalated(TierChanged {
-                from,
-                to: to.clone(),
-                reason: text("reason", &reason, 2000, true)?,
-            });
-            return Ok([escalated]
-                .into_iter()
-                .chain(team_for_tier(case, &to, ctx))
-                .collect());
-        }
+        Command::Route(r) => route(case, r, action, ctx),
+        Command::Escalate { to, reason } => change_tier(case, Move::Up, to, reason, action, ctx),
         Command::Deescalate { to, reason } => {
-            let from = current_tier(case, action)?;
-            let to = match to {
-                Some(t) => ctx.tiers.get(t.as_str())?,
-                None => ctx
-                    .tiers
-                    .below(&from)
-                    .cloned()
-                    .ok_or_else(|| DomainError::BottomTier(from.clone()))?,
-            };
-            if ctx.tiers.rank(&to) >= ctx.tiers.rank(&from) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{to}` is not below `{from}`"),
-                ));
-            }
-            if case.sensitive && !ctx.tiers.allows_sensitive(&to) {
-                return Err(below_floor(action, &to, ctx.tiers));
-            }
-            let deescalated = CaseEvent::Deescalated(TierChanged {
-                from,
-                to: to.clone(),
-                reason: text("reason", &reason, 2000, true)?,
-            });
-            return Ok([deescalated]
-                .into_iter()
-                .chain(team_for_tier(case, &to, ctx))
-                .collect());
+            change_tier(case, Move::Down, to, reason, action, ctx)
         }
-        Command::Assign { agent } => {
-            if case.assignee.as_ref() == Some(&agent) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("already assigned to `{agent}`"),
-                ));
-            }
-            CaseEvent::Assigned(AgentRef { agent })
-        }
-        Command::Unassign => match &case.assignee {
-            Some(agent) => CaseEvent::Unassigned(AgentRef {
-                agent: agent.clone(),
-            }),
-            None => return Err(DomainError::transition(action, "the case has no assignee")),
-        },
-        Command::StartSwarm { lead, reason } => {
-            if case.swarm.is_some() {
-                return Err(DomainError::transition(action, "a swarm is already active"));
-            }
-            CaseEvent::SwarmStarted(SwarmStarted {
-                lead,
-                reason: text("reason", &reason, 2000, false)?,
-            })
-        }
-        Command::JoinSwarm { agent } => {
-            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
-            if swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{agent}` is already in the swarm"),
-                ));
-            }
-            CaseEvent::SwarmJoined(AgentRef { agent })
-        }
-        Command::LeaveSwarm { agent } => {
-            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
-            if !swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{agent}` is not in the swarm"),
-                ));
-            }
-            let mut events = vec![CaseEvent::SwarmLeft(AgentRef {
-                agent: agent.clone(),
-            })];
-            // The lead is always a member: when the lead leaves, the longest-standing
-            // member takes over; when the last member leaves, the swarm ends.
-            let successor = swarm
-                .members
-                .iter()
-                .filter(|(a, _)| **a != agent)
-                .min_by_key(|(a, at)| (**at, (*a).clone()))
-                .map(|(a, _)| a.clone());
-            match successor {
-                None => events.push(CaseEvent::SwarmEnded(SwarmEnded {
-                    reason: "last member left".into(),
-                })),
-                Some(next) if swarm.lead == agent => {
-                    events.push(CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
-                        from: agent,
-                        to: next,
-                    }))
-                }
-                Some(_) => {}
-            }
-            return Ok(events);
-        }
-        Command::SetSwarmLead { agent } => {
-            let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
-            if !swarm.members.contains_key(&agent) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{agent}` is not in the swarm"),
-                ));
-            }
-            if swarm.lead == agent {
-                return Err(DomainError::transition(
-                    action,
-                    format!("`{agent}` already leads the swarm"),
-                ));
-            }
-            CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
-                from: swarm.lead.clone(),
-                to: agent,
-            })
-        }
-        Command::PostMessage { kind, body } => {
-            if kind == MessageKind::SwarmChat && !case.is_swarm_member(&ctx.actor.id) {
-                return Err(DomainError::transition(
-                    action,
-                    "only swarm members can post swarm chat",
-                ));
-            }
-            let posted = CaseEvent::MessagePosted(MessagePosted {
-                kind,
-                author: ctx.actor.id.clone(),
-                body: text("message", &body, MAX_TEXT, true)?,
-            });
-            let mut events = vec![posted];
-            if kind == MessageKind::PublicReply {
-                if ctx.actor.role == Role::Customer {
-                    if case.awaiting_customer_since.is_some() {
-                        events.push(CaseEvent::Resumed(Reason {
-                            reason: "customer replied".into(),
-                        }));
-                    }
-                } else if case.first_response_at.is_none() {
-                    events.push(CaseEvent::FirstResponded(FirstResponded {
-                        by: ctx.actor.id.clone(),
-                    }));
-                }
-            }
-            return Ok(events);
-        }
+        Command::Assign { agent } => assign(case, agent, action),
+        Command::Unassign => unassign(case, action),
+        Command::StartSwarm { lead, reason } => start_swarm(case, lead, reason, action),
+        Command::JoinSwarm { agent } => join_swarm(case, agent, action),
+        Command::LeaveSwarm { agent } => leave_swarm(case, agent, action),
+        Command::SetSwarmLead { agent } => set_swarm_lead(case, agent, action),
+        Command::PostMessage { kind, body } => post_message(case, kind, body, action, ctx),
         Command::ChangePriority { priority, reason } => {
-            if case.priority == priority {
-                return Err(DomainError::transition(
-                    action,
-                    format!("priority is already {}", priority.as_str()),
-                ));
-            }
-            let changed = CaseEvent::PriorityChanged(PriorityChanged {
-                from: case.priority,
-                to: priority,
-                reason: text("reason", &reason, 2000, false)?,
-            });
-            let sla = case
-                .tier
-                .as_ref()
-                .and_then(|_| sla_applied(case, priority, case.team.as_deref(), ctx));
-            return Ok([changed].into_iter().chain(sla).collect());
+            change_priority(case, priority, reason, action, ctx)
         }
-        Command::Tag { tag: t } => {
-            let t = tag(&t)?;
-            if case.tags.contains(&t) {
-                return Err(DomainError::transition(
-                    action,
-                    format!("already tagged `{t}`"),
-                ));
-            }
-            if case.tags.len() >= MAX_TAGS {
-                return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
-            }
-            CaseEvent::Tagged(TagRef { tag: t })
-        }
-        Command::Untag { tag: t } => {
-            let t = tag(&t)?;
-            if !case.tags.contains(&t) {
-                return Err(DomainError::transition(action, format!("not tagged `{t}`")));
-            }
-            CaseEvent::Untagged(TagRef { tag: t })
-        }
-        Command::Resolve { resolution } => {
-            let resolved = CaseEvent::Resolved(CaseResolved {
-                resolution: text("resolution", &resolution, MAX_TEXT, true)?,
-                tier: case.tier.clone(),
-                by: ctx.actor.id.clone(),
-            });
-            return Ok(with_swarm_ended(case, resolved, "case resolved"));
-        }
-        Command::Reopen { reason } => {
-            if case.status != Status::Resolved {
-                return Err(DomainError::transition(
-                    action,
-                    "only a resolved case can be reopened",
-                ));
-            }
-            CaseEvent::Reopened(Reason {
-                reason: text("reason", &reason, 2000, false)?,
-            })
-        }
-        Command::Close { reason } => {
-            let closed = CaseEvent::Closed(Reason {
-                reason: text("reason", &reason, 2000, false)?,
-            });
-            return Ok(with_swarm_ended(case, closed, "case closed"));
-        }
-        Command::AwaitCustomer { reason } => {
-            if case.awaiting_customer_since.is_some() {
-                return Err(DomainError::transition(
-                    action,
-                    "the case already waits on the customer",
-                ));
-            }
-            CaseEvent::AwaitingCustomer(Reason {
-                reason: text("reason", &reason, 2000, false)?,
-            })
-        }
-        Command::Resume => {
-            if case.awaiting_customer_since.is_none() {
-                return Err(DomainError::transition(
-                    action,
-                    "the case is not waiting on the customer",
-                ));
-            }
-            CaseEvent::Resumed(Reason {
-                reason: "resumed".into(),
-            })
-        }
-        Command::RecordSlaBreach { kind } => {
-            let deadline = case
-                .sla_breach_due(kind, ctx.now)
-                .map_err(|reason| DomainError::Sla { action, reason })?;
-            CaseEvent::SlaBreached(SlaBreached {
-                kind,
-                deadline,
-                policy_id: sla_policy_id(case),
-            })
-        }
-        Command::RunSlaEscalation { step } => {
-            let s = case
-                .sla_step_due(step, ctx.now)
-                .map_err(|reason| DomainError::Sla { action, reason })?
-                .clone();
-            let policy_id = sla_policy_id(case);
-            let reason = format!("SLA escalation step {step} of policy `{policy_id}`");
-            let mut events = vec![CaseEvent::SlaEscalated(SlaEscalated {
-                step,
-                clock: s.clock,
-                notify_lead: s.notify_lead,
-                policy_id,
-            })];
-            if let Some(to) = case.priority.raised().filter(|_| s.raise_priority) {
-                events.push(CaseEvent::PriorityChanged(PriorityChanged {
-                    from: case.priority,
-                    to,
-                    reason: reason.clone(),
-                }));
-                events.extend(sla_applied(case, to, case.team.as_deref(), ctx));
-            }
-            let above = case.tier.as_ref().and_then(|t| ctx.tiers.above(t));
-            if let (Some(from), Some(to), true) = (&case.tier, above, s.escalate_tier) {
-                events.push(CaseEvent::Escalated(TierChanged {
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason,
-                }));
-                events.extend(team_for_tier(case, to, ctx));
-            }
-            return Ok(events);
-        }
+        Command::Tag { tag } => add_tag(case, tag, action),
+        Command::Untag { tag } => remove_tag(case, tag, action),
+        Command::Resolve { resolution } => resolve(case, resolution, ctx),
+        Command::Reopen { reason } => reopen(case, reason, action),
+        Command::Close { reason } => close(case, reason),
+        Command::AwaitCustomer { reason } => await_customer(case, reason, action),
+        Command::Resume => resume(case, action),
+        Command::RecordSlaBreach { kind } => record_sla_breach(case, kind, action, ctx),
+        Command::RunSlaEscalation { step } => run_sla_escalation(case, step, action, ctx),
+    }
+}
+
+type Decided = Result<Vec<CaseEvent>, DomainError>;
+
+fn open_case(case: &Case, open: OpenCase) -> Decided {
+    if case.exists() {
+        return Err(DomainError::CaseExists);
+    }
+    let customer = Customer {
+        id: text("customer id", &open.customer.id, 128, true)?,
+        name: text("customer name", &open.customer.name, 200, false)?,
+        ..open.customer
     };
-    Ok(vec![event])
+    let language = text("language", &open.language, 16, false)?;
+    Ok(vec![CaseEvent::Opened(CaseOpened {
+        case_id: open.case_id,
+        subject: text("subject", &open.subject, MAX_SUBJECT, true)?,
+        body: text("body", &open.body, MAX_TEXT, false)?,
+        channel: open.channel,
+        customer,
+        language: if language.is_empty() {
+            "en".into()
+        } else {
+            language.to_lowercase()
+        },
+        priority: open.priority,
+        tags: tags(&open.tags)?,
+        requested_priority: open.requested_priority,
+    })])
+}
+
+fn route(case: &Case, r: RouteCase, action: &'static str, ctx: &Context<'_>) -> Decided {
+    let tier = ctx.tiers.get(r.tier.as_str())?;
+    // Marking a case sensitive below the floor is refused, not silently
+    // raised: the caller chose the tier, and a different one would surprise.
+    if (case.sensitive || r.sensitive) && !ctx.tiers.allows_sensitive(&tier) {
+        return Err(below_floor(action, &tier, ctx.tiers));
+    }
+    let team = match r.team {
+        Some(t) => Some(text("team", &t, 64, true)?),
+        None => None,
+    };
+    if let Some(works) = team.as_deref().and_then(|t| ctx.teams.tier_of(t)) {
+        if *works != tier {
+            return Err(DomainError::Invalid(format!(
+                "team `{}` works tier `{works}`, not `{tier}`",
+                team.as_deref().unwrap_or_default()
+            )));
+        }
+    }
+    let new_tags: Vec<String> = tags(&r.tags)?
+        .into_iter()
+        .filter(|t| !case.tags.contains(t))
+        .collect();
+    if case.tags.len() + new_tags.len() > MAX_TAGS {
+        return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    let priority = r.priority.unwrap_or(case.priority);
+    let sla = sla_applied(case, priority, team.as_deref(), ctx);
+    let routed = CaseEvent::Routed(CaseRouted {
+        tier,
+        team,
+        priority: r.priority,
+        tags: new_tags,
+        sensitive: r.sensitive,
+        rule_id: r.rule_id,
+        rule_set_version: r.rule_set_version,
+    });
+    Ok([routed].into_iter().chain(sla).collect())
+}
+
+/// Which way a tier change goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Up,
+    Down,
+}
+
+/// Escalation (`Up`) and de-escalation (`Down`): one tier that way, or to a named
+/// tier that way; never below the sensitive floor; the team follows the tier.
+fn change_tier(
+    case: &Case,
+    way: Move,
+    to: Option<Tier>,
+    reason: String,
+    action: &'static str,
+    ctx: &Context<'_>,
+) -> Decided {
+    let from = current_tier(case, action)?;
+    let to = match (to, way) {
+        (Some(t), _) => ctx.tiers.get(t.as_str())?,
+        (None, Move::Up) => ctx
+            .tiers
+            .above(&from)
+            .cloned()
+            .ok_or_else(|| DomainError::TopTier(from.clone()))?,
+        (None, Move::Down) => ctx
+            .tiers
+            .below(&from)
+            .cloned()
+            .ok_or_else(|| DomainError::BottomTier(from.clone()))?,
+    };
+    let (rank_to, rank_from) = (ctx.tiers.rank(&to), ctx.tiers.rank(&from));
+    match way {
+        Move::Up if rank_to <= rank_from => {
+            return Err(DomainError::transition(
+                action,
+                format!("`{to}` is not above `{from}`"),
+            ))
+        }
+        Move::Down if rank_to >= rank_from => {
+            return Err(DomainError::transition(
+                action,
+                format!("`{to}` is not below `{from}`"),
+            ))
+        }
+        _ => {}
+    }
+    if way == Move::Down && case.sensitive && !ctx.tiers.allows_sensitive(&to) {
+        return Err(below_floor(action, &to, ctx.tiers));
+    }
+    let change = TierChanged {
+        from,
+        to: to.clone(),
+        reason: text("reason", &reason, 2000, true)?,
+    };
+    let changed = match way {
+        Move::Up => CaseEvent::Escalated(change),
+        Move::Down => CaseEvent::Deescalated(change),
+    };
+    Ok([changed]
+        .into_iter()
+        .chain(team_for_tier(case, &to, ctx))
+        .collect())
+}
+
+fn assign(case: &Case, agent: AgentId, action: &'static str) -> Decided {
+    if case.assignee.as_ref() == Some(&agent) {
+        return Err(DomainError::transition(
+            action,
+            format!("already assigned to `{agent}`"),
+        ));
+    }
+    Ok(vec![CaseEvent::Assigned(AgentRef { agent })])
+}
+
+fn unassign(case: &Case, action: &'static str) -> Decided {
+    match &case.assignee {
+        Some(agent) => Ok(vec![CaseEvent::Unassigned(AgentRef {
+            agent: agent.clone(),
+        })]),
+        None => Err(DomainError::transition(action, "the case has no assignee")),
+    }
+}
+
+fn start_swarm(case: &Case, lead: AgentId, reason: String, action: &'static str) -> Decided {
+    if case.swarm.is_some() {
+        return Err(DomainError::transition(action, "a swarm is already active"));
+    }
+    Ok(vec![CaseEvent::SwarmStarted(SwarmStarted {
+        lead,
+        reason: text("reason", &reason, 2000, false)?,
+    })])
+}
+
+fn join_swarm(case: &Case, agent: AgentId, action: &'static str) -> Decided {
+    let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+    if swarm.members.contains_key(&agent) {
+        return Err(DomainError::transition(
+            action,
+            format!("`{agent}` is already in the swarm"),
+        ));
+    }
+    Ok(vec![CaseEvent::SwarmJoined(AgentRef { agent })])
+}
+
+fn leave_swarm(case: &Case, agent: AgentId, action: &'static str) -> Decided {
+    let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+    if !swarm.members.contains_key(&agent) {
+        return Err(DomainError::transition(
+            action,
+            format!("`{agent}` is not in the swarm"),
+        ));
+    }
+    let mut events = vec![CaseEvent::SwarmLeft(AgentRef {
+        agent: agent.clone(),
+    })];
+    // The lead is always a member: when the lead leaves, the longest-standing
+    // member takes over; when the last member leaves, the swarm ends.
+    let successor = swarm
+        .members
+        .iter()
+        .filter(|(a, _)| **a != agent)
+        .min_by_key(|(a, at)| (**at, (*a).clone()))
+        .map(|(a, _)| a.clone());
+    match successor {
+        None => events.push(CaseEvent::SwarmEnded(SwarmEnded {
+            reason: "last member left".into(),
+        })),
+        Some(next) if swarm.lead == agent => {
+            events.push(CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+                from: agent,
+                to: next,
+            }))
+        }
+        Some(_) => {}
+    }
+    Ok(events)
+}
+
+fn set_swarm_lead(case: &Case, agent: AgentId, action: &'static str) -> Decided {
+    let swarm = case.swarm.as_ref().ok_or_else(|| no_swarm(action))?;
+    if !swarm.members.contains_key(&agent) {
+        return Err(DomainError::transition(
+            action,
+            format!("`{agent}` is not in the swarm"),
+        ));
+    }
+    if swarm.lead == agent {
+        return Err(DomainError::transition(
+            action,
+            format!("`{agent}` already leads the swarm"),
+        ));
+    }
+    Ok(vec![CaseEvent::SwarmLeadChanged(SwarmLeadChanged {
+        from: swarm.lead.clone(),
+        to: agent,
+    })])
+}
+
+fn post_message(
+    case: &Case,
+    kind: MessageKind,
+    body: String,
+    action: &'static str,
+    ctx: &Context<'_>,
+) -> Decided {
+    if kind == MessageKind::SwarmChat && !case.is_swarm_member(&ctx.actor.id) {
+        return Err(DomainError::transition(
+            action,
+            "only swarm members can post swarm chat",
+        ));
+    }
+    let posted = CaseEvent::MessagePosted(MessagePosted {
+        kind,
+        author: ctx.actor.id.clone(),
+        body: text("message", &body, MAX_TEXT, true)?,
+    });
+    let mut events = vec![posted];
+    if kind == MessageKind::PublicReply {
+        if ctx.actor.role == Role::Customer {
+            if case.awaiting_customer_since.is_some() {
+                events.push(CaseEvent::Resumed(Reason {
+                    reason: "customer replied".into(),
+                }));
+            }
+        } else if case.first_response_at.is_none() {
+            events.push(CaseEvent::FirstResponded(FirstResponded {
+                by: ctx.actor.id.clone(),
+            }));
+        }
+    }
+    Ok(events)
+}
+
+fn change_priority(
+    case: &Case,
+    priority: Priority,
+    reason: String,
+    action: &'static str,
+    ctx: &Context<'_>,
+) -> Decided {
+    if case.priority == priority {
+        return Err(DomainError::transition(
+            action,
+            format!("priority is already {}", priority.as_str()),
+        ));
+    }
+    let changed = CaseEvent::PriorityChanged(PriorityChanged {
+        from: case.priority,
+        to: priority,
+        reason: text("reason", &reason, 2000, false)?,
+    });
+    let sla = case
+        .tier
+        .as_ref()
+        .and_then(|_| sla_applied(case, priority, case.team.as_deref(), ctx));
+    Ok([changed].into_iter().chain(sla).collect())
+}
+
+fn add_tag(case: &Case, t: String, action: &'static str) -> Decided {
+    let t = tag(&t)?;
+    if case.tags.contains(&t) {
+        return Err(DomainError::transition(
+            action,
+            format!("already tagged `{t}`"),
+        ));
+    }
+    if case.tags.len() >= MAX_TAGS {
+        return Err(DomainError::Invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(vec![CaseEvent::Tagged(TagRef { tag: t })])
+}
+
+fn remove_tag(case: &Case, t: String, action: &'static str) -> Decided {
+    let t = tag(&t)?;
+    if !case.tags.contains(&t) {
+        return Err(DomainError::transition(action, format!("not tagged `{t}`")));
+    }
+    Ok(vec![CaseEvent::Untagged(TagRef { tag: t })])
+}
+
+fn resolve(case: &Case, resolution: String, ctx: &Context<'_>) -> Decided {
+    let resolved = CaseEvent::Resolved(CaseResolved {
+        resolution: text("resolution", &resolution, MAX_TEXT, true)?,
+        tier: case.tier.clone(),
+        by: ctx.actor.id.clone(),
+    });
+    Ok(with_swarm_ended(case, resolved, "case resolved"))
+}
+
+fn reopen(case: &Case, reason: String, action: &'static str) -> Decided {
+    if case.status != Status::Resolved {
+        return Err(DomainError::transition(
+            action,
+            "only a resolved case can be reopened",
+        ));
+    }
+    Ok(vec![CaseEvent::Reopened(Reason {
+        reason: text("reason", &reason, 2000, false)?,
+    })])
+}
+
+fn close(case: &Case, reason: String) -> Decided {
+    let closed = CaseEvent::Closed(Reason {
+        reason: text("reason", &reason, 2000, false)?,
+    });
+    Ok(with_swarm_ended(case, closed, "case closed"))
+}
+
+fn await_customer(case: &Case, reason: String, action: &'static str) -> Decided {
+    if case.awaiting_customer_since.is_some() {
+        return Err(DomainError::transition(
+            action,
+            "the case already waits on the customer",
+        ));
+    }
+    Ok(vec![CaseEvent::AwaitingCustomer(Reason {
+        reason: text("reason", &reason, 2000, false)?,
+    })])
+}
+
+fn resume(case: &Case, action: &'static str) -> Decided {
+    if case.awaiting_customer_since.is_none() {
+        return Err(DomainError::transition(
+            action,
+            "the case is not waiting on the customer",
+        ));
+    }
+    Ok(vec![CaseEvent::Resumed(Reason {
+        reason: "resumed".into(),
+    })])
+}
+
+fn record_sla_breach(
+    case: &Case,
+    kind: SlaKind,
+    action: &'static str,
+    ctx: &Context<'_>,
+) -> Decided {
+    let deadline = case
+        .sla_breach_due(kind, ctx.now)
+        .map_err(|reason| DomainError::Sla { action, reason })?;
+    Ok(vec![CaseEvent::SlaBreached(SlaBreached {
+        kind,
+        deadline,
+        policy_id: sla_policy_id(case),
+    })])
+}
+
+fn run_sla_escalation(case: &Case, step: u32, action: &'static str, ctx: &Context<'_>) -> Decided {
+    let s = case
+        .sla_step_due(step, ctx.now)
+        .map_err(|reason| DomainError::Sla { action, reason })?
+        .clone();
+    let policy_id = sla_policy_id(case);
+    let reason = format!("SLA escalation step {step} of policy `{policy_id}`");
+    let mut events = vec![CaseEvent::SlaEscalated(SlaEscalated {
+        step,
+        clock: s.clock,
+        notify_lead: s.notify_lead,
+        policy_id,
+    })];
+    if let Some(to) = case.priority.raised().filter(|_| s.raise_priority) {
+        events.push(CaseEvent::PriorityChanged(PriorityChanged {
+            from: case.priority,
+            to,
+            reason: reason.clone(),
+        }));
+        events.extend(sla_applied(case, to, case.team.as_deref(), ctx));
+    }
+    let above = case.tier.as_ref().and_then(|t| ctx.tiers.above(t));
+    if let (Some(from), Some(to), true) = (&case.tier, above, s.escalate_tier) {
+        events.push(CaseEvent::Escalated(TierChanged {
+            from: from.clone(),
+            to: to.clone(),
+            reason,
+        }));
+        events.extend(team_for_tier(case, to, ctx));
+    }
+    Ok(events)
 }
 
 /// Decides several commands as one unit (e.g. open + route): each sees the state the
