@@ -25,6 +25,9 @@
 //!    every event exactly once and in order, or the run prints FAIL and exits with 1.
 //!
 //! Everything is bounded by deadlines and timeouts, so the binary always ends.
+//!
+//! Over 600 lines: a standalone load generator (clients, subscribers, measurements and
+//! their report) with its own command line.
 
 use clap::Parser;
 use futures_util::stream::{self, StreamExt};

@@ -5,6 +5,10 @@
 //!
 //! Everything goes through the command service, so the sample is made of the same
 //! decided events real use produces. A fixed seed makes it the same every time.
+//!
+//! Over 600 lines because the sample is mostly data (the overnight example's script,
+//! the generator's subjects, customers and agents), kept beside the code that writes
+//! it.
 
 use crate::app::{App, AppError, WriteOptions};
 use crate::clock::{Clock, ManualClock};

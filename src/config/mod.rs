@@ -18,6 +18,10 @@
 //! seed file and hands its text to [`file::parse`].
 //!
 //! - [`file`]: the `swarmdesk.toml` seed format.
+//!
+//! Over 600 lines: the configuration aggregate (its commands, events, `decide` and
+//! fold, with every cross-reference check) is one stream's model, like `domain` is a
+//! case's; the seed format is in `file`.
 
 pub mod file;
 

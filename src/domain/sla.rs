@@ -21,6 +21,9 @@
 //!   resolution clock stops when the case is resolved or closed.
 //! - a deadline is reached at the instant itself: a reply exactly at the deadline is
 //!   late. Each kind breaches at most once (per reopen cycle for resolution).
+//!
+//! Over 600 lines: policies, a case's SLA clock and which SLA commands are due are one
+//! model that changes together; its tests are in `domain/tests/sla_scenarios.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
