@@ -1,0 +1,394 @@
+//! Writing cases: opening and routing a new case, and running commands on an existing
+//! one. Each write takes its case's turn, is authorized and decided against the
+//! current state, appended at the version it was decided on, and retried after
+//! losing a race to a writer outside this process. Idempotency keys (scoped to the
+//! principal) return the first result of a repeated request. Also loads a case and
+//! reads its history.
+
+use tracing::{info_span, Instrument};
+use ulid::Ulid;
+
+use super::record::{append_request, decode};
+use super::{turns, App, AppError, WriteOptions, Written, MAX_RETRIES};
+use crate::auth::Principal;
+use crate::config::ConfigError;
+use crate::domain::request;
+use crate::domain::{
+    decide_all, Actor, AgentId, Case, CaseId, Command, Context, OpenCase, Role, TierLadder,
+};
+use crate::policy;
+use crate::store::{fingerprint, AppendOutcome, ExpectedVersion, RecordedEvent, StoreError};
+
+/// The policy's verdict on `commands` by `p`, on the state they are decided against.
+/// A case the principal may not see is "not found", as at the API edge.
+fn authorize(
+    p: &Principal,
+    state: &Case,
+    commands: &[Command],
+    ladder: &TierLadder,
+) -> Result<(), AppError> {
+    let hidden = !state.exists() || !policy::can_read(p, state, ladder);
+    if hidden && p.actor.role != Role::Auditor {
+        let id = state.id.map(|i| i.to_string()).unwrap_or_default();
+        return Err(AppError::NotFound(format!("case {id}")));
+    }
+    for command in commands {
+        policy::can_execute(p, state, command, ladder).map_err(AppError::Forbidden)?;
+    }
+    Ok(())
+}
+
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// Separates the parts of a stored idempotency key; refused in clients' keys, so a
+/// scoped key can never be spelled by a client.
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// The key an idempotency key is stored under: scoped to the principal (role and id),
+/// so one principal's keys never find, or reveal, another's results.
+fn scoped_key(actor: &Actor, key: &str) -> String {
+    format!(
+        "{KEY_SEPARATOR}{}{KEY_SEPARATOR}{}{KEY_SEPARATOR}{key}",
+        actor.role.as_str(),
+        actor.id
+    )
+}
+
+impl App {
+    /// Opens a case and routes it, as one atomic append.
+    pub async fn open_case(
+        &self,
+        actor: &Actor,
+        mut open: OpenCase,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        // The fingerprint must not depend on the id this attempt happens to draw.
+        let fp = fingerprint(&request::open_request(&open));
+        open.case_id = CaseId(Ulid::nil());
+        let legacy = fingerprint(format!("open {open:?}").as_bytes());
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+            return Ok(done);
+        }
+        open.case_id = CaseId(Ulid::new());
+        let open = self.trusted(actor, open);
+        // Held until `write` has waited for the projections, so the next assignment
+        // sees this one's load.
+        let (commands, _turn) = self.routed(&open).await?;
+        let turn = self.turns.take(open.case_id).await;
+        self.write(
+            turn,
+            actor,
+            None,
+            open.case_id,
+            commands,
+            fp,
+            WriteOptions {
+                expected_version: Some(0),
+                ..opts
+            },
+        )
+        .await
+    }
+
+    /// What routing may trust of a new case. The customer directory decides a listed
+    /// customer's segment and key-account status, whoever opens the case (staff
+    /// may state them only for customers not in the directory). A customer opening
+    /// their own case states neither: an unlisted customer is B2C, not a key
+    /// account; and the priority they pick is kept as `requested_priority` while
+    /// the case starts at `Normal`, for rules and staff to raise.
+    fn trusted(&self, actor: &Actor, mut open: OpenCase) -> OpenCase {
+        let config = self.config();
+        let listed = config.customers.contains_key(open.customer.id.trim());
+        if actor.role == Role::Customer {
+            if !listed {
+                open.customer.segment = crate::domain::Segment::B2c;
+                open.customer.key_account = false;
+            }
+            open.requested_priority = Some(open.priority);
+            open.priority = crate::domain::Priority::Normal;
+        } else {
+            open.requested_priority = None;
+        }
+        OpenCase {
+            customer: config.known_customer(open.customer.clone()),
+            ..open
+        }
+    }
+
+    /// The commands that open and route a new case: the first matching rule decides
+    /// the route. Its `auto_assign` action assigns the least loaded eligible agent of
+    /// the routed team; `start_swarm` starts a swarm led by that agent (both are
+    /// skipped when no agent is free).
+    /// Returns the assignment turn when an agent was picked, to hold until written.
+    async fn routed(
+        &self,
+        open: &OpenCase,
+    ) -> Result<(Vec<Command>, Option<tokio::sync::MutexGuard<'_, ()>>), AppError> {
+        let config = self.config();
+        let decision = config.route(open);
+        let route = decision.to_route_case().map_err(ConfigError::from)?;
+        let actions = &decision.actions;
+        let mut turn = None;
+        let agent = if actions.auto_assign || actions.start_swarm {
+            turn = Some(self.assigning.lock().await);
+            let p = self.projections.read();
+            let load = |a: &AgentId| p.workload(a).map_or(0, |w| w.assigned.len());
+            config.least_loaded(&route.tier, route.team.as_deref(), &open.language, load)
+        } else {
+            None
+        };
+        let mut commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        let agent_picked = agent.is_some();
+        if let Some(agent) = agent {
+            if actions.auto_assign {
+                commands.push(Command::Assign {
+                    agent: agent.clone(),
+                });
+            }
+            if actions.start_swarm {
+                commands.push(Command::StartSwarm {
+                    lead: agent,
+                    reason: format!(
+                        "routing rule `{}`",
+                        decision.rule_id.as_deref().unwrap_or("default")
+                    ),
+                });
+            }
+        }
+        Ok((commands, turn.filter(|_| agent_picked)))
+    }
+
+    /// Runs one command on an existing case, for an actor already authorized (the
+    /// server's own callers: scheduler, demo, imports).
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        self.execute_with(actor, None, case_id, command, opts).await
+    }
+
+    /// Runs one command for `principal`, asking [`policy::can_execute`] again on the
+    /// very state each attempt decides on: a case that became private (or otherwise
+    /// out of reach) between the caller's check and a retry after a lost race is
+    /// refused, not written.
+    pub async fn execute_as(
+        &self,
+        principal: &Principal,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        self.execute_with(&principal.actor, Some(principal), case_id, command, opts)
+            .await
+    }
+
+    async fn execute_with(
+        &self,
+        actor: &Actor,
+        principal: Option<&Principal>,
+        case_id: CaseId,
+        command: Command,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        let fp = fingerprint(&request::case_request(case_id, &command));
+        let legacy = fingerprint(format!("{case_id} {command:?}").as_bytes());
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+            return Ok(done);
+        }
+        let _assigning = match command {
+            Command::Assign { .. } => Some(self.assigning.lock().await),
+            _ => None,
+        };
+        let turn = self.turns.take(case_id).await;
+        // The same request sent twice at once: the second, in its turn, finds the first.
+        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+            return Ok(done);
+        }
+        self.check_config(case_id, &command).await?;
+        self.write(turn, actor, principal, case_id, vec![command], fp, opts)
+            .await
+    }
+
+    /// Cases with a command holding or awaiting their turn (for tests and metrics).
+    pub fn busy_cases(&self) -> usize {
+        self.turns.busy()
+    }
+
+    /// The stored result of an earlier request by `actor` with the same idempotency
+    /// key. Keys are scoped to the principal: another principal's key is not found.
+    async fn replayed(
+        &self,
+        actor: &Actor,
+        opts: &WriteOptions,
+        fp: u64,
+        legacy_fp: u64,
+    ) -> Result<Option<Written>, AppError> {
+        let Some(key) = &opts.idempotency_key else {
+            return Ok(None);
+        };
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
+            return Err(AppError::Invalid(format!(
+                "idempotency keys have 1-{MAX_IDEMPOTENCY_KEY} bytes and no control characters"
+            )));
+        }
+        match self
+            .store
+            .idempotent_result(&scoped_key(actor, key))
+            .await?
+        {
+            None => Ok(None),
+            // Keys stored by releases before the canonical encoding carry the hash of
+            // the request's `Debug` form; they still match the same request.
+            Some(r) if r.fingerprint != fp && r.fingerprint != legacy_fp => {
+                Err(AppError::IdempotencyKeyReused(key.clone()))
+            }
+            Some(r) => Ok(Some(
+                self.written(AppendOutcome {
+                    deduplicated: true,
+                    ..r.outcome
+                })
+                .await?,
+            )),
+        }
+    }
+
+    async fn written(&self, outcome: AppendOutcome) -> Result<Written, AppError> {
+        let id = CaseId::from_stream(&outcome.stream)
+            .ok_or_else(|| AppError::NotFound(outcome.stream.clone()))?;
+        self.projections.wait_for(outcome.last_position).await?;
+        let case = self.case_at_version(id, outcome.last_version).await?;
+        Ok(Written { case, outcome })
+    }
+
+    /// Decides and appends `commands` in the case's `turn`, given back once the events
+    /// are appended (before waiting for the projections), so the next command on the
+    /// case is decided while this one's response is prepared.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        turn: turns::Turn<'_>,
+        actor: &Actor,
+        principal: Option<&Principal>,
+        case_id: CaseId,
+        commands: Vec<Command>,
+        fp: u64,
+        opts: WriteOptions,
+    ) -> Result<Written, AppError> {
+        let span =
+            info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
+        async move {
+            // A fresh random id: `Ulid::default()` would be the all-zero id.
+            #[allow(clippy::unwrap_or_default)]
+            let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
+            let mut turn = Some(turn);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let state = self.load(case_id).await?;
+                if let Some(expected) = opts.expected_version {
+                    if expected != state.version {
+                        return Err(AppError::VersionConflict {
+                            expected,
+                            current: state.version,
+                        });
+                    }
+                }
+                let now = self.clock.now();
+                let config = self.config();
+                if let Some(p) = principal {
+                    authorize(p, &state, &commands, &config.tiers)?;
+                }
+                let teams = config.tier_teams();
+                let ctx = Context {
+                    tiers: &config.tiers,
+                    teams: &teams,
+                    actor,
+                    now,
+                    sla: &config.sla,
+                };
+                let events = decide_all(&state, commands.clone(), &ctx)?;
+                let mut request = append_request(
+                    &case_id.stream(),
+                    ExpectedVersion::Exact(state.version),
+                    actor,
+                    now,
+                    &events,
+                );
+                request.idempotency_key = opts
+                    .idempotency_key
+                    .as_deref()
+                    .map(|k| scoped_key(actor, k));
+                request.fingerprint = fp;
+                request.metadata.correlation_id = correlation_id;
+                let appended = self.store.append(request).await;
+                if appended.is_ok() {
+                    // Durable and readable: the next command may load the case.
+                    turn.take();
+                }
+                match appended {
+                    Ok(outcome) if outcome.deduplicated => return self.written(outcome).await,
+                    Ok(outcome) => {
+                        let mut case = state;
+                        for (i, e) in events.iter().enumerate() {
+                            case.apply(e, outcome.first_version + i as u64, now);
+                        }
+                        self.projections.wait_for(outcome.last_position).await?;
+                        return Ok(Written { case, outcome });
+                    }
+                    Err(StoreError::VersionConflict { .. })
+                        if opts.expected_version.is_none() && attempt < MAX_RETRIES =>
+                    {
+                        continue
+                    }
+                    // Name the key the caller sent, not the scoped one it is stored under.
+                    Err(StoreError::IdempotencyKeyReused(_)) => {
+                        let key = opts.idempotency_key.clone().unwrap_or_default();
+                        return Err(AppError::IdempotencyKeyReused(key));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The case's current state: its projected view, topped up from its stream.
+    pub async fn load(&self, id: CaseId) -> Result<Case, AppError> {
+        let mut case = self
+            .projections
+            .read()
+            .case(id)
+            .map(|v| v.case.clone())
+            .unwrap_or_default();
+        for record in self
+            .store
+            .read_stream(&id.stream(), case.version + 1, usize::MAX)
+            .await?
+        {
+            case.apply(
+                &decode(&record)?,
+                record.version,
+                record.metadata.occurred_at,
+            );
+        }
+        Ok(case)
+    }
+
+    /// The case's stream from `from_version`, at most `limit` events.
+    pub async fn history(
+        &self,
+        id: CaseId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, AppError> {
+        Ok(self
+            .store
+            .read_stream(&id.stream(), from_version, limit)
+            .await?)
+    }
+}

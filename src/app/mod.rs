@@ -1,0 +1,242 @@
+//! The command service: the one path by which anything is written.
+//!
+//! For each command: load the case (its projected state, topped up from its stream, so
+//! it is always current), `decide`, append the events with the version the decision
+//! was based on, then wait until the projections show them (read-your-writes).
+//!
+//! Concurrency: the commands on one case take turns ([`turns`]): each holds its case's
+//! turn from loading the case until its events are appended, so it is decided against
+//! everything written before it and never loses a race to a command of this process.
+//! A client that sends `expected_version` gets `VersionConflict` when the case moved
+//! on. One that does not cannot fail because others wrote first; should a writer
+//! outside this process (an import) get in between, the command is decided again
+//! against the new state, so it can never overwrite a change it did not see.
+//! Idempotency keys make retries of a whole request safe: the first
+//! result is returned and nothing is written twice. Keys are scoped to the principal
+//! (role and id) before they reach the store, so replaying someone else's key finds
+//! nothing and reveals nothing; the API also hides a replayed result the caller may
+//! no longer see.
+//!
+//! Files, one concern each (all add methods to [`App`]):
+//! - this file: [`App`] itself (construction, accessors, who a user is for the
+//!   policy), [`AppError`] and its stable codes, [`WriteOptions`] and [`Written`].
+//! - [`cases`]: opening and routing a new case, running commands on a case (turns,
+//!   authorization, decide, append, retries), idempotency, loading a case and its history.
+//! - [`turns`]: per-case turns, so the commands on one case are decided one after another.
+//! - [`configuration`]: loading and changing the configuration, checking commands
+//!   against it, past rule sets.
+//! - [`tokens`]: issuing, revoking and loading bearer tokens; the auditors' access log.
+//! - [`simulation`]: replaying past cases through a proposed rule set.
+//! - [`past`]: a case (or its full view) as it was at an earlier version.
+//! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
+
+mod cases;
+mod configuration;
+mod past;
+mod record;
+mod simulation;
+mod tokens;
+mod turns;
+
+pub use cases::MAX_IDEMPOTENCY_KEY;
+pub use record::decode;
+
+use std::sync::{Arc, RwLock};
+use thiserror::Error;
+
+use crate::auth::{Principal, TokenRegistry};
+use crate::clock::Clock;
+use crate::code::Code;
+use crate::config::{Config, ConfigError};
+use crate::domain::{Actor, AgentId, Case, DomainError, Role, TierLadder};
+use crate::policy;
+use crate::projection::runner::ProjectionError;
+use crate::projection::ProjectionRunner;
+use crate::store::{AppendOutcome, EventStore, StoreError};
+use ulid::Ulid;
+
+/// How often a command without `expected_version` is re-decided after losing a race
+/// (only to a writer outside this process: this one's commands take turns per case).
+const MAX_RETRIES: usize = 8;
+
+#[derive(Debug, Clone, Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error("case is at version {current}, expected {expected}")]
+    VersionConflict { expected: u64, current: u64 },
+    #[error("idempotency key `{0}` was already used for a different request")]
+    IdempotencyKeyReused(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("projections: {0}")]
+    Projection(#[from] ProjectionError),
+    #[error("unreadable event: {0}")]
+    Codec(String),
+    /// A failure of the server's own (no randomness, a broken invariant): never the
+    /// client's fault, never shown to it.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable API code.
+    pub fn code(&self) -> Code {
+        match self {
+            AppError::Domain(d) => d.code(),
+            AppError::Config(c) => c.code(),
+            AppError::VersionConflict { .. } => Code::VersionConflict,
+            AppError::IdempotencyKeyReused(_) | AppError::Invalid(_) => Code::BadUserInput,
+            AppError::NotFound(_) => Code::NotFound,
+            AppError::Forbidden(_) => Code::Forbidden,
+            AppError::Store(StoreError::Unavailable(_)) => Code::Unavailable,
+            AppError::Store(StoreError::Damaged { .. }) => Code::Damaged,
+            AppError::Store(_)
+            | AppError::Projection(_)
+            | AppError::Codec(_)
+            | AppError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict {
+                expected, current, ..
+            } => AppError::VersionConflict { expected, current },
+            StoreError::IdempotencyKeyReused(k) => AppError::IdempotencyKeyReused(k),
+            StoreError::InvalidImport(m) => AppError::Invalid(m),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::VersionConflict { expected, current } => {
+                AppError::VersionConflict { expected, current }
+            }
+            other => AppError::Config(other),
+        }
+    }
+}
+
+impl From<crate::domain::CodecError> for AppError {
+    fn from(e: crate::domain::CodecError) -> Self {
+        AppError::Codec(e.to_string())
+    }
+}
+
+/// Per-request options of a write.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Refuse the write unless the case is at this version.
+    pub expected_version: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: Option<Ulid>,
+}
+
+/// The result of a successful write: the case after it, and where its events landed.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub case: Case,
+    pub outcome: AppendOutcome,
+}
+
+pub struct App {
+    store: Arc<dyn EventStore>,
+    projections: ProjectionRunner,
+    clock: Arc<dyn Clock>,
+    /// The configuration in force (tiers, teams, agents, rules), folded from the
+    /// config stream; replaced whole on every change.
+    config: RwLock<Arc<Config>>,
+    tokens: Arc<TokenRegistry>,
+    /// Held from reading an agent's load until an assignment to them is projected,
+    /// so concurrent assignments cannot exceed the agent's capacity.
+    assigning: tokio::sync::Mutex<()>,
+    /// Held by a command from loading its case until its events are appended, so the
+    /// commands on one case are decided one after another (taken after `assigning`).
+    turns: turns::CaseTurns,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        projections: ProjectionRunner,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Self {
+        App {
+            store,
+            projections,
+            clock,
+            config: RwLock::new(Arc::new(config)),
+            tokens: Arc::default(),
+            assigning: tokio::sync::Mutex::new(()),
+            turns: turns::CaseTurns::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn projections(&self) -> &ProjectionRunner {
+        &self.projections
+    }
+
+    /// Hands over the projection runner, e.g. to stop it at shutdown.
+    pub fn into_projections(self) -> ProjectionRunner {
+        self.projections
+    }
+
+    /// The accepted bearer tokens.
+    pub fn tokens(&self) -> &Arc<TokenRegistry> {
+        &self.tokens
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn tiers(&self) -> TierLadder {
+        self.config().tiers.clone()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Who `user` is for the policy: the role of their most powerful active token
+    /// (an agent when they have none), working the tiers the agent directory gives
+    /// them, else their tokens' tiers.
+    pub fn principal_of(&self, user: &AgentId) -> Principal {
+        let mut p = self
+            .tokens
+            .grant_of(user, self.clock.now())
+            .unwrap_or_else(|| {
+                Principal::internal(Actor {
+                    id: user.clone(),
+                    role: Role::Agent,
+                })
+            });
+        if let Some(tiers) = policy::directory_tiers(&self.config(), &p) {
+            p.tiers = tiers;
+        }
+        p
+    }
+}

@@ -1,0 +1,75 @@
+//! Past views: a case, or its full view with messages, as it was at an earlier
+//! version, and whether an event is followed by another of the same append (what
+//! auditors and subscriptions need).
+
+use super::record::decode;
+use super::{App, AppError};
+use crate::domain::{Case, CaseId};
+use crate::store::RecordedEvent;
+
+impl App {
+    /// The case exactly as it was after stream version `version`.
+    pub async fn case_at_version(&self, id: CaseId, version: u64) -> Result<Case, AppError> {
+        self.fold_until(id, |r| r.version <= version).await
+    }
+
+    /// The case's full view (with messages) built from the events `keep` accepts, or
+    /// `None` if none of them opened it: the past state auditors and subscriptions need.
+    pub async fn view_where(
+        &self,
+        id: CaseId,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Option<crate::projection::CaseView>, AppError> {
+        let mut past = crate::projection::Projections::new();
+        for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
+            if keep(&record) {
+                past.apply(&record)?;
+            }
+        }
+        Ok(past.case(id).cloned())
+    }
+
+    /// The case's full view exactly as it was after `version`.
+    pub async fn view_at_version(
+        &self,
+        id: CaseId,
+        version: u64,
+    ) -> Result<crate::projection::CaseView, AppError> {
+        self.view_where(id, |r| r.version <= version)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("case {id}")))
+    }
+
+    /// Whether the event is followed, in the same atomic append, by another one.
+    /// Appends are durable before they are published, so the whole append is readable.
+    pub async fn continues_in_same_append(&self, record: &RecordedEvent) -> Result<bool, AppError> {
+        let next = self.store.read_all(record.position + 1, 1).await?;
+        Ok(next.first().is_some_and(|n| {
+            n.stream == record.stream
+                && n.version == record.version + 1
+                && n.metadata.correlation_id == record.metadata.correlation_id
+        }))
+    }
+
+    async fn fold_until(
+        &self,
+        id: CaseId,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Case, AppError> {
+        let mut case = Case::default();
+        for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
+            if !keep(&record) {
+                break;
+            }
+            case.apply(
+                &decode(&record)?,
+                record.version,
+                record.metadata.occurred_at,
+            );
+        }
+        if !case.exists() {
+            return Err(AppError::NotFound(format!("case {id}")));
+        }
+        Ok(case)
+    }
+}

@@ -1,0 +1,81 @@
+//! Rule simulation: replaying past cases through a proposed rule set to show how
+//! their routing would have differed. Writes nothing.
+
+use super::record::decode;
+use super::{App, AppError};
+use crate::config::ConfigError;
+use crate::domain::{Case, CaseEvent, CaseId, OpenCase, Timestamp};
+use crate::routing::simulate::{simulate, Placement, Simulation};
+use crate::routing::RuleSet;
+
+impl App {
+    /// Replays the cases opened in `[from, to)` through a proposed rule set (which
+    /// must be valid for the configuration in force) and reports how their routing
+    /// would have differed from how they were first routed. Only the cases for which
+    /// `visible` holds (on their current state) are replayed; the others are only
+    /// counted, as `hidden`, so neither their subjects nor their bodies (through a
+    /// rule's condition) reach the caller. Writes nothing.
+    pub async fn simulate_rules(
+        &self,
+        rules: RuleSet,
+        from: Timestamp,
+        to: Timestamp,
+        max_changes: usize,
+        visible: &(dyn Fn(&Case) -> bool + Sync),
+    ) -> Result<Simulation, AppError> {
+        let config = self.config();
+        rules
+            .validate(&config.tiers, Some(&config.team_names()))
+            .map_err(ConfigError::from)?;
+        config.check_rule_teams(&rules)?;
+        let compiled = rules.compile().map_err(ConfigError::from)?;
+        let (mut ids, hidden) = {
+            let p = self.projections.read();
+            let (shown, hidden): (Vec<CaseId>, Vec<CaseId>) = p
+                .cases_opened_between(from, to)
+                .into_iter()
+                .partition(|id| p.case(*id).is_some_and(|v| visible(&v.case)));
+            (shown, hidden.len() as u64)
+        };
+        ids.sort_unstable();
+        let mut cases = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut opened = None;
+            let mut placement = None;
+            for r in self.store.read_stream(&id.stream(), 1, 4).await? {
+                match decode(&r)? {
+                    CaseEvent::Opened(o) => opened = Some(o),
+                    CaseEvent::Routed(route) if placement.is_none() => {
+                        placement = Some(Placement {
+                            tier: route.tier.0,
+                            team: route.team,
+                            rule_id: route.rule_id,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(o), Some(p)) = (opened, placement) {
+                let open = OpenCase {
+                    case_id: o.case_id,
+                    subject: o.subject,
+                    body: o.body,
+                    channel: o.channel,
+                    customer: o.customer,
+                    language: o.language,
+                    priority: o.priority,
+                    tags: o.tags,
+                    requested_priority: o.requested_priority,
+                };
+                cases.push((id, open, p));
+            }
+        }
+        let mut sim = simulate(
+            |open| config.route_with(&compiled, open),
+            cases.iter().map(|(id, o, p)| (*id, o, p.clone())),
+            max_changes,
+        );
+        sim.hidden = hidden;
+        Ok(sim)
+    }
+}

@@ -1,0 +1,126 @@
+//! Bearer tokens and the access log: issuing, revoking and loading tokens (the
+//! `tokens` stream folded into the registry), and recording auditors' reads of cases.
+
+use super::record::append_request;
+use super::{App, AppError};
+use crate::auth::{generate_token, hash_token, hex, token_id};
+use crate::domain::access::{
+    AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
+    TOKENS_STREAM,
+};
+use crate::domain::{Actor, AgentId, CaseId, Role, Timestamp};
+use crate::store::ExpectedVersion;
+
+impl App {
+    /// Folds the `tokens` stream into the registry (at start).
+    pub async fn load_tokens(&self) -> Result<(), AppError> {
+        for r in self.store.read_stream(TOKENS_STREAM, 1, usize::MAX).await? {
+            self.tokens.apply(&AccessEvent::decode(
+                &r.event_type,
+                r.schema_version,
+                &r.payload,
+            )?);
+        }
+        Ok(())
+    }
+
+    async fn append_access(
+        &self,
+        by: &Actor,
+        stream: &str,
+        event: &AccessEvent,
+    ) -> Result<(), AppError> {
+        let request = append_request(
+            stream,
+            ExpectedVersion::Any,
+            by,
+            self.clock.now(),
+            std::slice::from_ref(event),
+        );
+        let outcome = self.store.append(request).await?;
+        self.projections.wait_for(outcome.last_position).await?;
+        Ok(())
+    }
+
+    /// Issues a new token for `user`; returns the token (shown once) and its id.
+    pub async fn issue_token(
+        &self,
+        by: &Actor,
+        user: AgentId,
+        role: Role,
+        tiers: Vec<String>,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(String, String), AppError> {
+        // The SLA scheduler's identity is the server's alone: a SYSTEM token would let
+        // its holder record breaches and escalations as if the scheduler had.
+        if role == Role::System {
+            return Err(AppError::Forbidden(
+                "tokens cannot act as the system (the SLA scheduler's identity is the \
+                 server's alone)"
+                    .into(),
+            ));
+        }
+        let ladder = self.tiers();
+        for t in &tiers {
+            ladder.get(t)?;
+        }
+        let token = generate_token()
+            .map_err(|e| AppError::Internal(format!("no randomness available: {e}")))?;
+        let hash = hash_token(&token);
+        let event = AccessEvent::TokenIssued(TokenIssued {
+            token_id: token_id(&hash),
+            hash: hex(&hash),
+            user,
+            role,
+            tiers,
+            expires_at,
+        });
+        self.append_access(by, TOKENS_STREAM, &event).await?;
+        self.tokens.apply(&event);
+        Ok((token, token_id(&hash)))
+    }
+
+    /// Revokes a token by id; it stops working at once, on open connections too.
+    pub async fn revoke_token(&self, by: &Actor, id: &str) -> Result<(), AppError> {
+        if !self.tokens.list().iter().any(|t| t.token_id == id) {
+            return Err(AppError::NotFound(format!("token {id}")));
+        }
+        let event = AccessEvent::TokenRevoked(TokenRevoked {
+            token_id: id.into(),
+        });
+        self.append_access(by, TOKENS_STREAM, &event).await?;
+        self.tokens.apply(&event);
+        Ok(())
+    }
+
+    /// Records that an auditor read a case.
+    pub async fn record_view(
+        &self,
+        by: &Actor,
+        case_id: CaseId,
+        what: &str,
+    ) -> Result<(), AppError> {
+        let event = AccessEvent::CaseViewed(CaseViewed {
+            case_id,
+            what: what.into(),
+        });
+        self.append_access(by, ACCESS_LOG_STREAM, &event).await
+    }
+
+    /// Records an auditor's read of several cases in one request (nothing if none).
+    pub async fn record_views(
+        &self,
+        by: &Actor,
+        case_ids: Vec<CaseId>,
+        what: &str,
+    ) -> Result<(), AppError> {
+        if case_ids.is_empty() {
+            return Ok(());
+        }
+        let event = AccessEvent::CasesViewed(CasesViewed {
+            case_ids,
+            what: what.into(),
+        });
+        self.append_access(by, ACCESS_LOG_STREAM, &event).await
+    }
+}
