@@ -125,23 +125,37 @@ const CHANNELS: &[Channel] = &[
     Channel::Email,
 ];
 
-/// A small deterministic generator (xorshift64*), so the sample is reproducible.
-struct Rng(u64);
+/// A small deterministic generator (xorshift64*), so the sample (and the test
+/// suite's generated scenarios) are reproducible without a dependency.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// A generator for `seed` (any value, 0 included).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A generator whose state is exactly `state` (non-zero).
+    pub fn with_state(state: u64) -> Self {
+        Rng(state)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
     }
 }
 
@@ -324,7 +338,7 @@ pub async fn load(
     cases: usize,
     end: Timestamp,
 ) -> Result<DemoSummary, AppError> {
-    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    let mut rng = Rng::with_state(0x5eed_cafe_f00d_d00d);
     let mut summary = DemoSummary::default();
     let system = Actor::system();
     let opts = WriteOptions::default;

@@ -56,18 +56,7 @@ impl App {
                 }
             }
             if let (Some(o), Some(p)) = (opened, placement) {
-                let open = OpenCase {
-                    case_id: o.case_id,
-                    subject: o.subject,
-                    body: o.body,
-                    channel: o.channel,
-                    customer: o.customer,
-                    language: o.language,
-                    priority: o.priority,
-                    tags: o.tags,
-                    requested_priority: o.requested_priority,
-                };
-                cases.push((id, open, p));
+                cases.push((id, OpenCase::from(o), p));
             }
         }
         let mut sim = simulate(

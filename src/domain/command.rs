@@ -60,6 +60,24 @@ pub struct OpenCase {
     pub requested_priority: Option<Priority>,
 }
 
+/// The request a recorded opening answers, as it was decided (what rule simulation
+/// replays against other rules).
+impl From<CaseOpened> for OpenCase {
+    fn from(o: CaseOpened) -> Self {
+        OpenCase {
+            case_id: o.case_id,
+            subject: o.subject,
+            body: o.body,
+            channel: o.channel,
+            customer: o.customer,
+            language: o.language,
+            priority: o.priority,
+            tags: o.tags,
+            requested_priority: o.requested_priority,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteCase {
     pub tier: Tier,
