@@ -3,7 +3,6 @@
 
 use super::record::decode;
 use super::{App, AppError};
-use crate::config::ConfigError;
 use crate::domain::{Case, CaseEvent, CaseId, OpenCase, Timestamp};
 use crate::routing::simulate::{simulate, Placement, Simulation};
 use crate::routing::RuleSet;
@@ -24,11 +23,7 @@ impl App {
         visible: &(dyn Fn(&Case) -> bool + Sync),
     ) -> Result<Simulation, AppError> {
         let config = self.config();
-        rules
-            .validate(&config.tiers, Some(&config.team_names()))
-            .map_err(ConfigError::from)?;
-        config.check_rule_teams(&rules)?;
-        let compiled = rules.compile().map_err(ConfigError::from)?;
+        let compiled = config.compile_draft(&rules)?;
         let (mut ids, hidden) = {
             let p = self.projections.read();
             let (shown, hidden): (Vec<CaseId>, Vec<CaseId>) = p

@@ -463,6 +463,14 @@ impl Config {
         self.route_with(&self.rules, case)
     }
 
+    /// A draft rule set checked as `setRules` would check it (tiers, teams and their
+    /// tiers, patterns) and compiled, for trying it out without saving it.
+    pub fn compile_draft(&self, rules: &RuleSet) -> Result<CompiledRuleSet, ConfigError> {
+        rules.validate(&self.tiers, Some(&self.team_names()))?;
+        self.check_rule_teams(rules)?;
+        Ok(rules.compile()?)
+    }
+
     /// Checks that every rule (and the default route) that names a team routes to
     /// that team's tier.
     pub fn check_rule_teams(&self, rules: &RuleSet) -> Result<(), ConfigError> {

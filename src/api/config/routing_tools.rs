@@ -44,14 +44,9 @@ pub(super) fn preview(
 ) -> Result<RoutePreview> {
     let decision = match rules {
         Some(r) => {
-            let draft = RuleSet::from(r);
-            draft
-                .validate(&config.tiers, Some(&config.team_names()))
+            let compiled = config
+                .compile_draft(&RuleSet::from(r))
                 .map_err(|e| bad_input(e.to_string()))?;
-            config
-                .check_rule_teams(&draft)
-                .map_err(|e| bad_input(e.to_string()))?;
-            let compiled = draft.compile().map_err(|e| bad_input(e.to_string()))?;
             config.route_with(&compiled, open)
         }
         None => config.route(open),
