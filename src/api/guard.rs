@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::error::{coded, gql, not_found, FORBIDDEN};
 use super::types::{CaseMessages, CaseObj};
 use super::Principal;
+use crate::app::Recordable;
 use crate::app::{App, WriteOptions, Written};
 use crate::domain::{Case, CaseEvent, CaseId, Command, MessageKind, OpenCase, Role};
 use crate::policy;
@@ -147,11 +148,7 @@ impl Guard {
             if policy::customer_event_fields(&record.event_type).is_none() {
                 return false;
             }
-            return match CaseEvent::decode(
-                &record.event_type,
-                record.schema_version,
-                &record.payload,
-            ) {
+            return match CaseEvent::from_record(record) {
                 Ok(CaseEvent::MessagePosted(m)) => self.can_see_message(m.kind),
                 Ok(_) => true,
                 Err(_) => false,

@@ -16,6 +16,7 @@ use super::limits::Position;
 use super::types::*;
 use super::{guard, parse_case_id, Principal, Shutdown};
 use crate::app::App;
+use crate::app::Recordable;
 use crate::domain::{CaseEvent, CaseId, Status, Timestamp};
 use crate::projection::SwarmRoom;
 use crate::store::feed::FeedEvent;
@@ -165,7 +166,7 @@ const AUDIT_BATCH: usize = 500;
 
 /// A breach, or an escalation step that asks to notify the lead.
 fn is_sla_alert(e: &RecordedEvent) -> bool {
-    match CaseEvent::decode(&e.event_type, e.schema_version, &e.payload) {
+    match CaseEvent::from_record(e) {
         Ok(CaseEvent::SlaBreached(_)) => true,
         Ok(CaseEvent::SlaEscalated(step)) => step.notify_lead,
         _ => false,
@@ -418,8 +419,7 @@ impl SubscriptionRoot {
             .filter_map(move |(_, e)| {
                 let app = app_arc.clone();
                 async move {
-                    let event =
-                        CaseEvent::decode(&e.event_type, e.schema_version, &e.payload).ok()?;
+                    let event = CaseEvent::from_record(&e).ok()?;
                     let at = DateTime(e.metadata.occurred_at);
                     let (change, agent, message) = match event {
                         CaseEvent::SwarmStarted(s) => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tracing::{info_span, Instrument};
 
 use super::record::append_request;
+use super::record::Recordable;
 use super::{App, AppError, MAX_RETRIES};
 use crate::config::{self, Config, ConfigCommand, ConfigEvent, ConfigSeed};
 use crate::domain::{Actor, CaseId, Command};
@@ -36,10 +37,7 @@ impl App {
             .await?;
         let mut state = Config::empty();
         for r in &records {
-            state.apply(
-                &ConfigEvent::decode(&r.event_type, r.schema_version, &r.payload)?,
-                r.version,
-            );
+            state.apply(&ConfigEvent::from_record(r)?, r.version);
         }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
         Ok(())
@@ -118,9 +116,7 @@ impl App {
             .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
             .await?
         {
-            if let ConfigEvent::RulesSet(rules) =
-                ConfigEvent::decode(&r.event_type, r.schema_version, &r.payload)?
-            {
+            if let ConfigEvent::RulesSet(rules) = ConfigEvent::from_record(&r)? {
                 if rules.version == version {
                     return Ok(Some(rules));
                 }

@@ -39,7 +39,7 @@ mod tokens;
 mod turns;
 
 pub use cases::MAX_IDEMPOTENCY_KEY;
-pub use record::decode;
+pub use record::{decode, Recordable};
 
 use std::sync::{Arc, RwLock};
 use thiserror::Error;

@@ -6,21 +6,20 @@ use ulid::Ulid;
 use super::AppError;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
-use crate::domain::{Actor, CaseEvent, Timestamp};
+use crate::domain::{Actor, CaseEvent, CodecError, Timestamp};
 use crate::store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, RecordedEvent};
 
 /// Decodes one recorded case event.
 pub fn decode(record: &RecordedEvent) -> Result<CaseEvent, AppError> {
-    Ok(CaseEvent::decode(
-        &record.event_type,
-        record.schema_version,
-        &record.payload,
-    )?)
+    Ok(CaseEvent::from_record(record)?)
 }
 
-/// Any event family the log holds, in the form the store takes.
-pub(super) trait Recordable {
+/// Any event family the log holds, in the form the store takes and gives back.
+pub trait Recordable: Sized {
+    /// The event as a new record to append.
     fn record(&self) -> NewEvent;
+    /// The event a stored record holds (old schema versions upcast).
+    fn from_record(record: &RecordedEvent) -> Result<Self, CodecError>;
 }
 
 macro_rules! recordable {
@@ -32,6 +31,10 @@ macro_rules! recordable {
                     schema_version: self.schema_version(),
                     payload: self.encode(),
                 }
+            }
+
+            fn from_record(r: &RecordedEvent) -> Result<Self, CodecError> {
+                <$family>::decode(&r.event_type, r.schema_version, &r.payload)
             }
         }
     )*};

@@ -2,6 +2,7 @@
 //! `tokens` stream folded into the registry), and recording auditors' reads of cases.
 
 use super::record::append_request;
+use super::record::Recordable;
 use super::{App, AppError};
 use crate::auth::{generate_token, hash_token, hex, token_id};
 use crate::domain::access::{
@@ -15,11 +16,7 @@ impl App {
     /// Folds the `tokens` stream into the registry (at start).
     pub async fn load_tokens(&self) -> Result<(), AppError> {
         for r in self.store.read_stream(TOKENS_STREAM, 1, usize::MAX).await? {
-            self.tokens.apply(&AccessEvent::decode(
-                &r.event_type,
-                r.schema_version,
-                &r.payload,
-            )?);
+            self.tokens.apply(&AccessEvent::from_record(&r)?);
         }
         Ok(())
     }
