@@ -142,6 +142,15 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
     }
 }
 
+/// An error answer with the code's own HTTP status (from the table in `crate::code`).
+fn refuse(code: Code, message: &str) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error_body(status, code, message)
+}
+
+/// An error answer with a transport status of its own (406, 408, 413, 415, 405), the
+/// code saying what kind of refusal it is.
 fn error_body(status: actix_web::http::StatusCode, code: Code, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .json(json!({ "errors": [{ "message": message, "extensions": { "code": code.name() } }] }))
@@ -180,7 +189,7 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
     };
     if operations > state.limits.batch {
         let msg = format!("at most {} operations per request", state.limits.batch);
-        return error_body(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &msg);
+        return refuse(BAD_USER_INPUT, &msg);
     }
     let principal = principal(state, req);
     // Every operation of a batch counts against the caller's rate.
@@ -192,7 +201,7 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
         state.limits.rate_burst,
     ) {
         let msg = "rate limit exceeded; slow down and retry";
-        return error_body(StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED, msg);
+        return refuse(RATE_LIMITED, msg);
     }
     let batch = match principal {
         Some(p) => batch.data(p),
@@ -208,11 +217,7 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
         Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "GraphQL execution failed");
-            return error_body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                INTERNAL,
-                "internal error; see the server log",
-            );
+            return refuse(INTERNAL, "internal error; see the server log");
         }
     };
     let out = media::respond(media, response);
@@ -266,8 +271,7 @@ async fn read_body(
                 body.extend_from_slice(&chunk);
             }
             Ok(Some(Err(e))) => {
-                return Err(error_body(
-                    StatusCode::BAD_REQUEST,
+                return Err(refuse(
                     BAD_USER_INPUT,
                     &format!("reading the request body: {e}"),
                 ))
@@ -298,8 +302,7 @@ async fn graphql_post(
     };
     match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(batch) => execute(&state, &req, batch).await,
-        Err(e) => error_body(
-            StatusCode::BAD_REQUEST,
+        Err(e) => refuse(
             BAD_USER_INPUT,
             &format!("the body is not a GraphQL request: {e}"),
         ),
@@ -320,22 +323,12 @@ async fn graphql_get(
     }
     let request = match parse_query_string(req.query_string()) {
         Ok(r) => r,
-        Err(e) => {
-            return error_body(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                BAD_USER_INPUT,
-                &e.to_string(),
-            )
-        }
+        Err(e) => return refuse(BAD_USER_INPUT, &e.to_string()),
     };
     // GET must not change anything (it may be cached or prefetched). Parsing comes
     // after the nesting check, like for every other request.
     if !crate::api::limits::text_nesting_within(&request.query, crate::api::limits::MAX_NESTING) {
-        return error_body(
-            StatusCode::BAD_REQUEST,
-            BAD_USER_INPUT,
-            "the query nests brackets too deep",
-        );
+        return refuse(BAD_USER_INPUT, "the query nests brackets too deep");
     }
     let is_mutation = async_graphql::parser::parse_query(&request.query).is_ok_and(|doc| {
         doc.operations

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{error_body, principal, HttpState};
+use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Shutdown, SubscriptionSlots};
 
@@ -51,8 +51,7 @@ pub fn upgrade(
     payload: web::Payload,
 ) -> HttpResponse {
     let Some(protocol) = protocol(&req) else {
-        return error_body(
-            actix_web::http::StatusCode::BAD_REQUEST,
+        return refuse(
             BAD_USER_INPUT,
             "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
         );
@@ -63,13 +62,7 @@ pub fn upgrade(
         &[protocol.sec_websocket_protocol()],
     ) {
         Ok(parts) => parts,
-        Err(e) => {
-            return error_body(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                BAD_USER_INPUT,
-                &e.to_string(),
-            )
-        }
+        Err(e) => return refuse(BAD_USER_INPUT, &e.to_string()),
     };
     // A token on the upgrade request itself is accepted too (for clients that can set
     // headers); one in `connection_init` takes precedence.
