@@ -29,6 +29,19 @@ fn forbidden(why: String) -> async_graphql::Error {
 }
 
 impl Guard {
+    /// The authenticated caller's guarded view of the application: every query,
+    /// mutation and subscription goes through it, so authorization lives in one place.
+    /// An agent or lead in the directory works the tiers it gives them (their own and
+    /// their teams'), whatever their token says; others keep their token's tiers.
+    pub fn of(ctx: &async_graphql::Context<'_>) -> Result<Guard> {
+        let app = super::app(ctx)?.clone();
+        let mut principal = super::principal(ctx)?.clone();
+        if let Some(tiers) = crate::policy::directory_tiers(&app.config(), &principal) {
+            principal.tiers = tiers;
+        }
+        Ok(Guard { app, principal })
+    }
+
     pub fn can_read(&self, case: &Case) -> bool {
         policy::can_read(&self.principal, case, &self.app.tiers())
     }

@@ -126,19 +126,6 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
     Ok(p)
 }
 
-/// The authenticated caller's guarded view of the application: every query,
-/// mutation and subscription goes through it, so authorization lives in one place.
-/// An agent or lead in the directory works the tiers it gives them (their own and
-/// their teams'), whatever their token says; others keep their token's tiers.
-pub(crate) fn guard(ctx: &Context<'_>) -> Result<guard::Guard> {
-    let app = app(ctx)?.clone();
-    let mut principal = principal(ctx)?.clone();
-    if let Some(tiers) = crate::policy::directory_tiers(&app.config(), &principal) {
-        principal.tiers = tiers;
-    }
-    Ok(guard::Guard { app, principal })
-}
-
 pub(crate) fn parse_case_id(id: &ID) -> Result<CaseId> {
     id.parse::<CaseId>().map_err(|e| bad_input(e.to_string()))
 }

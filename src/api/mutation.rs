@@ -6,8 +6,9 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::error::{bad_input, gql, not_found};
+use super::guard::Guard;
+use super::parse_case_id;
 use super::types::*;
-use super::{guard, parse_case_id};
 use crate::app::{WriteOptions, Written};
 use crate::domain::{self, AgentId, CaseId, Command, RouteCase, Tier};
 
@@ -48,7 +49,7 @@ async fn run(
     expected_version: Option<u64>,
     idempotency_key: Option<String>,
 ) -> Result<CaseObj> {
-    let g = guard(ctx)?;
+    let g = Guard::of(ctx)?;
     let id: CaseId = parse_case_id(case_id)?;
     let w = g
         .execute(id, command, opts(expected_version, idempotency_key))
@@ -65,7 +66,7 @@ impl CaseMutation {
         input: OpenCaseInput,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let actor = &g.principal.actor;
         // A customer can only open cases for themselves.
         let customer_id = if actor.role == domain::Role::Customer {
@@ -153,7 +154,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = guard(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.principal.actor.id;
         let cmd = Command::Assign {
             agent: self::agent(agent, &me)?,
         };
@@ -188,7 +189,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = guard(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.principal.actor.id;
         let cmd = Command::StartSwarm {
             lead: agent(lead, &me)?,
             reason,
@@ -205,7 +206,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = guard(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.principal.actor.id;
         let cmd = Command::JoinSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -222,7 +223,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = guard(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.principal.actor.id;
         let cmd = Command::LeaveSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -238,7 +239,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = guard(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.principal.actor.id;
         let cmd = Command::SetSwarmLead {
             agent: self::agent(Some(agent), &me)?,
         };
@@ -422,7 +423,7 @@ impl CaseMutation {
         #[graphql(default)] tiers: Vec<String>,
         expires_at: Option<DateTime>,
     ) -> Result<CreatedToken> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_admin()?;
         let user = AgentId::new(user).map_err(|e| bad_input(e.to_string()))?;
         let (token, token_id) = g
@@ -446,7 +447,7 @@ impl CaseMutation {
 
     /// Revokes a token (admins only); it stops working at once, also on open WebSockets.
     async fn revoke_token(&self, ctx: &Context<'_>, token_id: String) -> Result<bool> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_admin()?;
         g.app
             .revoke_token(&g.principal.actor, &token_id)

@@ -7,9 +7,10 @@ use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
 use super::error::{bad_input, gql, not_found};
+use super::guard::Guard;
 use super::limits::{items_left, take_items, Position};
+use super::parse_case_id;
 use super::types::*;
-use super::{guard, parse_case_id};
 use crate::domain::{AgentId, CaseId, Role, Tier};
 use crate::projection::CaseFilter;
 
@@ -53,7 +54,7 @@ pub struct CaseQuery;
 impl CaseQuery {
     /// One case by id (null if it does not exist or is not yours to see).
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CaseObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.case(parse_case_id(&id)?).await
     }
 
@@ -67,7 +68,7 @@ impl CaseQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, CaseObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let first = page_size(first)?;
         let after = after.map(|a| parse_case_id(&ID(a))).transpose()?;
         let f = filter.unwrap_or_default();
@@ -121,7 +122,7 @@ impl CaseQuery {
         tier: String,
         first: Option<i32>,
     ) -> Result<TierQueue> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let tier = g
             .app
@@ -137,7 +138,7 @@ impl CaseQuery {
 
     /// A case's active swarm room.
     async fn swarm_room(&self, ctx: &Context<'_>, case_id: ID) -> Result<Option<SwarmRoomObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let id = parse_case_id(&case_id)?;
         let room = {
@@ -155,7 +156,7 @@ impl CaseQuery {
 
     /// All active swarm rooms you may see.
     async fn swarm_rooms(&self, ctx: &Context<'_>) -> Result<Vec<SwarmRoomObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let rooms: Vec<SwarmRoomObj> = {
             let p = g.app.projections().read();
@@ -182,7 +183,7 @@ impl CaseQuery {
         #[graphql(default = 1)] from_version: u64,
         first: Option<i32>,
     ) -> Result<Vec<EventObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let id = parse_case_id(&case_id)?;
         g.require_visible(id)?;
         let limit = first
@@ -209,7 +210,7 @@ impl CaseQuery {
         #[graphql(default_with = "Position(1)")] from_position: Position,
         limit: Option<i32>,
     ) -> Result<Vec<EventObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let limit = page_size(limit)?;
         let events = g
             .app
@@ -237,7 +238,7 @@ impl CaseQuery {
         at: Option<DateTime>,
         version: Option<u64>,
     ) -> Result<CaseObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let id = parse_case_id(&case_id)?;
         g.require_visible(id)?;
         let view = g
@@ -255,7 +256,7 @@ impl CaseQuery {
 
     /// The configured tiers, lowest first.
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(guard(ctx)?
+        Ok(Guard::of(ctx)?
             .app
             .tiers()
             .tiers()
@@ -266,7 +267,7 @@ impl CaseQuery {
 
     /// An agent's open assigned cases and active swarms (agents: only their own).
     async fn workload(&self, ctx: &Context<'_>, agent: String) -> Result<WorkloadObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let id = AgentId::new(agent).map_err(|e| bad_input(e.to_string()))?;
         if g.principal.actor.role == Role::Agent && g.principal.actor.id != id {
@@ -300,7 +301,7 @@ impl CaseQuery {
 
     /// Counts across all cases (staff only).
     async fn stats(&self, ctx: &Context<'_>) -> Result<StatsObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let s = g.app.projections().read().stats();
         Ok(StatsObj {
@@ -320,7 +321,7 @@ impl CaseQuery {
 
     /// Who the caller is authenticated as.
     async fn me(&self, ctx: &Context<'_>) -> Result<ActorObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         Ok(ActorObj {
             id: g.principal.actor.id.to_string(),
             role: g.principal.actor.role.into(),
@@ -334,7 +335,7 @@ impl CaseQuery {
         ctx: &Context<'_>,
         #[graphql(default)] include_expired: bool,
     ) -> Result<Vec<TokenObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_admin()?;
         let now = g.app.clock().now();
         Ok(g.app

@@ -14,7 +14,7 @@ use super::error::{bad_input, gql};
 use super::guard::Guard;
 use super::limits::Position;
 use super::types::*;
-use super::{guard, parse_case_id, Principal, Shutdown};
+use super::{parse_case_id, Principal, Shutdown};
 use crate::app::App;
 use crate::app::Recordable;
 use crate::domain::{CaseEvent, CaseId, Status, Timestamp};
@@ -242,7 +242,7 @@ impl SubscriptionRoot {
         case_id: ID,
         #[graphql(default = 1)] from_version: u64,
     ) -> Result<impl Stream<Item = EventObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         let id = parse_case_id(&case_id)?;
         g.require_visible(id)?;
         g.audit(id, "caseEvents").await?;
@@ -261,7 +261,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(default_with = "Position(1)")] from_position: Position,
     ) -> Result<impl Stream<Item = EventObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         Ok(audited(
             feed(ctx, &g, from_position.0)?,
             "events subscription",
@@ -276,7 +276,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         from_position: Option<Position>,
     ) -> Result<impl Stream<Item = EventObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let from = from_position
             .map(|p| p.0)
@@ -291,7 +291,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         tier: String,
     ) -> Result<impl Stream<Item = TierQueueUpdate>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let app_arc = g.app.clone();
         let tier = app_arc
@@ -378,7 +378,7 @@ impl SubscriptionRoot {
         case_id: ID,
         from_version: Option<u64>,
     ) -> Result<impl Stream<Item = SwarmRoomUpdate>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let id = parse_case_id(&case_id)?;
         g.require_visible(id)?;

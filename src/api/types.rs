@@ -295,7 +295,7 @@ impl CaseObj {
                 Ok(all.iter().filter(wanted).map(MessageObj::from).collect())
             }
             CaseMessages::Live => {
-                let g = super::guard(ctx)?;
+                let g = super::guard::Guard::of(ctx)?;
                 let id = super::parse_case_id(&self.id)?;
                 let p = g.app.projections().read();
                 Ok(p.case(id)

@@ -20,7 +20,7 @@ use async_graphql::{Context, Object, Result};
 use std::sync::Arc;
 
 use super::error::{bad_input, gql};
-use super::guard;
+use super::guard::Guard;
 use super::types::{CustomerInput, CustomerObj, DateTime, OpenCaseInput};
 use crate::config::{Config, ConfigCommand};
 use crate::domain;
@@ -51,7 +51,7 @@ pub struct ConfigQuery;
 impl ConfigQuery {
     /// The configuration in force: tiers, teams, agents and routing rules (staff).
     async fn configuration(&self, ctx: &Context<'_>) -> Result<ConfigurationObj> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         Ok(configuration(&g, &g.app.config()))
     }
@@ -59,7 +59,7 @@ impl ConfigQuery {
     /// The rule set of a given version, as recorded when it came into force (every
     /// routed case records the version that routed it). Staff only.
     async fn rule_set(&self, ctx: &Context<'_>, version: u64) -> Result<Option<RuleSetObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         let found = g.app.rule_set_at(version).await.map_err(gql)?;
         Ok(found.as_ref().map(Into::into))
@@ -68,7 +68,7 @@ impl ConfigQuery {
     /// The customer directory: each customer's segment and key-account status, which
     /// routing uses instead of anything a customer says about themselves. Staff.
     async fn customers(&self, ctx: &Context<'_>) -> Result<Vec<CustomerObj>> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_staff()?;
         Ok(g.app.config().customers.values().map(Into::into).collect())
     }
@@ -82,7 +82,7 @@ impl ConfigQuery {
         input: OpenCaseInput,
         rules: Option<RuleSetInput>,
     ) -> Result<RoutePreview> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_lead()?;
         let customer = input.customer.id.clone();
         let open = open_case(input, customer);
@@ -99,7 +99,7 @@ impl ConfigQuery {
         from: DateTime,
         to: DateTime,
     ) -> Result<SimulationReport> {
-        let g = guard(ctx)?;
+        let g = Guard::of(ctx)?;
         g.require_lead()?;
         if to.0 <= from.0 {
             return Err(bad_input("`to` must be after `from`"));
@@ -121,8 +121,8 @@ impl ConfigQuery {
 #[derive(Default)]
 pub struct ConfigMutation;
 
-async fn change(ctx: &Context<'_>, command: ConfigCommand) -> Result<(guard::Guard, Arc<Config>)> {
-    let g = guard(ctx)?;
+async fn change(ctx: &Context<'_>, command: ConfigCommand) -> Result<(Guard, Arc<Config>)> {
+    let g = Guard::of(ctx)?;
     g.require_admin()?;
     let config = g
         .app
