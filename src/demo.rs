@@ -10,7 +10,7 @@
 //! the generator's subjects, customers and agents), kept beside the code that writes
 //! it.
 
-use crate::app::{App, AppError, WriteOptions};
+use crate::app::{AppError, Desk, WriteOptions};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{Agent, ConfigSeed, Team};
 use crate::domain::{
@@ -333,7 +333,7 @@ const OVERNIGHT_SECS: i64 = 6 * 400 + 300;
 /// `end` (when ordinary cases leave room for it), so that a server started at `end`
 /// finds it fresh: its SLA deadlines still ahead, as the README's tour describes.
 pub async fn load(
-    app: &App,
+    app: &Desk,
     clock: &ManualClock,
     cases: usize,
     end: Timestamp,
@@ -583,7 +583,7 @@ pub async fn load(
     Ok(summary)
 }
 
-async fn swarm(app: &App, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {
+async fn swarm(app: &Desk, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {
     let opts = WriteOptions::default;
     let lead = agent("dana");
     app.execute(

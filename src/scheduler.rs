@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info_span, warn, Instrument};
 
-use crate::app::{App, AppError, WriteOptions};
+use crate::app::{AppError, Desk, WriteOptions};
 use crate::domain::{sla_due, Actor, Command, DomainError};
 use crate::metrics::Metrics;
 
@@ -31,7 +31,7 @@ pub struct SlaScheduler {
 
 impl SlaScheduler {
     /// Sweeps now, then every `every` (and whenever [`sweep`](Self::sweep) asks).
-    pub fn start(app: Arc<App>, every: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn start(app: Arc<Desk>, every: Duration, metrics: Arc<Metrics>) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let (requests, mut asked) = mpsc::channel::<SweepWaiter>(64);
         let (passes_tx, passes) = watch::channel(0u64);
@@ -94,7 +94,7 @@ impl SlaScheduler {
 
 /// One pass over the open cases: runs every SLA command due now. Returns how many
 /// were appended.
-pub async fn sweep(app: &App, metrics: &Metrics) -> Result<usize, AppError> {
+pub async fn sweep(app: &Desk, metrics: &Metrics) -> Result<usize, AppError> {
     let now = app.clock().now();
     let due: Vec<_> = {
         let p = app.projections().read();

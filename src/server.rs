@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::api::{build_schema, QueryLimits, Shutdown};
-use crate::app::{App, AppError};
+use crate::app::{AppError, Desk};
 use crate::auth::{generate_token, Grant};
 use crate::clock::{Clock, ManualClock};
 use crate::config::ConfigSeed;
@@ -92,7 +92,7 @@ pub struct DemoToken {
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
-    pub app: Arc<App>,
+    pub app: Arc<Desk>,
     pub demo_tokens: Vec<DemoToken>,
     handle: ServerHandle,
     sla: SlaScheduler,
@@ -101,7 +101,7 @@ pub struct Running {
 }
 
 /// Opens the store in `options.data`, loads the demo if asked, and brings projections up.
-pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> {
+pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError> {
     let seed_config = options
         .config
         .config()
@@ -112,7 +112,7 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<App>, ServerError> 
     let store: Arc<dyn EventStore> =
         Arc::new(SledStore::open(&options.data, SledOptions::default())?);
     let projections = ProjectionRunner::start(store.clone()).await?;
-    let app = App::new(store, projections, options.clock.clone(), seed_config);
+    let app = Desk::new(store, projections, options.clock.clone(), seed_config);
     app.load_config(Some(&options.config)).await?;
     app.load_tokens().await?;
     Ok(Arc::new(app))
@@ -162,7 +162,7 @@ pub async fn load_demo(
     let config = seed
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
-    let app = App::new(store, runner, Arc::new(clock.clone()), config);
+    let app = Desk::new(store, runner, Arc::new(clock.clone()), config);
     app.load_config(Some(&seed)).await?;
     let summary = crate::demo::load(&app, &clock, cases, options.clock.now()).await?;
     info!(
@@ -319,7 +319,7 @@ impl Running {
 /// Closes an application: waits until nothing else holds it (workers and WebSocket
 /// sessions release their handles as they wind down), snapshots the projections,
 /// then flushes and closes the log, releasing its file lock.
-pub async fn close_app(app: Arc<App>) -> Result<(), ServerError> {
+pub async fn close_app(app: Arc<Desk>) -> Result<(), ServerError> {
     let mut app = app;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     let app = loop {

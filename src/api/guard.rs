@@ -12,7 +12,7 @@ use super::error::{coded, gql, not_found, FORBIDDEN};
 use super::types::{CaseMessages, CaseObj};
 use super::Principal;
 use crate::app::Recordable;
-use crate::app::{App, WriteOptions, Written};
+use crate::app::{Desk, WriteOptions, Written};
 use crate::domain::{Case, CaseEvent, CaseId, Command, MessageKind, OpenCase, Role};
 use crate::policy;
 use crate::projection::CaseView;
@@ -20,7 +20,7 @@ use crate::store::RecordedEvent;
 
 #[derive(Clone)]
 pub struct Guard {
-    pub app: Arc<App>,
+    pub app: Arc<Desk>,
     pub principal: Principal,
 }
 

@@ -23,7 +23,7 @@ use async_graphql::{Context, Result, Schema, ID};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::app::Desk;
 use crate::domain::CaseId;
 use error::{bad_input, coded, UNAUTHENTICATED};
 
@@ -76,7 +76,7 @@ impl Shutdown {
 }
 
 /// The schema, built once and shared by every worker.
-pub fn build_schema(app: Arc<App>, shutdown: Shutdown, limits: &QueryLimits) -> SwarmSchema {
+pub fn build_schema(app: Arc<Desk>, shutdown: Shutdown, limits: &QueryLimits) -> SwarmSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -105,8 +105,8 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<App>> {
-    ctx.data::<Arc<App>>()
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Desk>> {
+    ctx.data::<Arc<Desk>>()
 }
 
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {

@@ -15,7 +15,7 @@ use super::guard::Guard;
 use super::limits::Position;
 use super::types::*;
 use super::{parse_case_id, Principal, Shutdown};
-use crate::app::App;
+use crate::app::Desk;
 use crate::app::Recordable;
 use crate::domain::{CaseEvent, CaseId, Status, Timestamp};
 use crate::projection::SwarmRoom;
@@ -30,14 +30,14 @@ pub struct SubscriptionRoot;
 /// tier's cases at once). Revocation ends the subscription through [`Guard::revoked`].
 #[derive(Clone)]
 struct Subscriber {
-    app: Arc<App>,
+    app: Arc<Desk>,
     /// As authenticated, before the directory's tiers are applied.
     principal: Principal,
     expires_at: Option<Timestamp>,
 }
 
 impl Subscriber {
-    fn new(ctx: &Context<'_>, app: Arc<App>) -> Result<Self> {
+    fn new(ctx: &Context<'_>, app: Arc<Desk>) -> Result<Self> {
         let principal = super::principal(ctx)?.clone();
         let expires_at = principal.token_id.as_ref().and_then(|id| {
             let tokens = app.tokens().list();
@@ -174,7 +174,7 @@ fn is_sla_alert(e: &RecordedEvent) -> bool {
 }
 
 /// Where a case's stream reaches `from_version`, or the next position if not yet.
-async fn case_start(app: &App, id: CaseId, from_version: u64) -> Result<u64> {
+async fn case_start(app: &Desk, id: CaseId, from_version: u64) -> Result<u64> {
     // Read the head first: anything appended after it has a later position.
     let head = app.store().head();
     let first = app.history(id, from_version.max(1), 1).await.map_err(gql)?;

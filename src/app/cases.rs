@@ -9,7 +9,7 @@ use tracing::{info_span, Instrument};
 use ulid::Ulid;
 
 use super::record::{append_request, decode};
-use super::{turns, App, AppError, WriteOptions, Written, MAX_RETRIES};
+use super::{turns, AppError, Desk, WriteOptions, Written, MAX_RETRIES};
 use crate::auth::Principal;
 use crate::config::ConfigError;
 use crate::domain::request;
@@ -55,7 +55,7 @@ fn scoped_key(actor: &Actor, key: &str) -> String {
     )
 }
 
-impl App {
+impl Desk {
     /// Opens a case and routes it, as one atomic append.
     pub async fn open_case(
         &self,

@@ -7,14 +7,14 @@ use tracing::{info_span, Instrument};
 
 use super::record::append_request;
 use super::record::Recordable;
-use super::{App, AppError, MAX_RETRIES};
+use super::{AppError, Desk, MAX_RETRIES};
 use crate::config::{self, Config, ConfigCommand, ConfigEvent, ConfigSeed};
 use crate::domain::{Actor, CaseId, Command};
 use crate::policy;
 use crate::routing::RuleSet;
 use crate::store::ExpectedVersion;
 
-impl App {
+impl Desk {
     /// Folds the config stream (at start). An empty stream is seeded with `seed`,
     /// appended as the system's first configuration events, so the log records the
     /// configuration every case was routed under.

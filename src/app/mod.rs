@@ -17,8 +17,8 @@
 //! nothing and reveals nothing; the API also hides a replayed result the caller may
 //! no longer see.
 //!
-//! Files, one concern each (all add methods to [`App`]):
-//! - this file: [`App`] itself (construction, accessors, who a user is for the
+//! Files, one concern each (all add methods to [`Desk`]):
+//! - this file: [`Desk`] itself (construction, accessors, who a user is for the
 //!   policy), [`AppError`] and its stable codes, [`WriteOptions`] and [`Written`].
 //! - [`cases`]: opening and routing a new case, running commands on a case (turns,
 //!   authorization, decide, append, retries), idempotency, loading a case and its history.
@@ -153,7 +153,9 @@ pub struct Written {
     pub outcome: AppendOutcome,
 }
 
-pub struct App {
+/// The command service of the help desk (named `Desk`, not `App`, so it is never
+/// confused with actix-web's `App`): every write goes through it.
+pub struct Desk {
     store: Arc<dyn EventStore>,
     projections: ProjectionRunner,
     clock: Arc<dyn Clock>,
@@ -169,14 +171,14 @@ pub struct App {
     turns: turns::CaseTurns,
 }
 
-impl App {
+impl Desk {
     pub fn new(
         store: Arc<dyn EventStore>,
         projections: ProjectionRunner,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Self {
-        App {
+        Desk {
             store,
             projections,
             clock,

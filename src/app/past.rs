@@ -3,11 +3,11 @@
 //! auditors and subscriptions need).
 
 use super::record::decode;
-use super::{App, AppError};
+use super::{AppError, Desk};
 use crate::domain::{Case, CaseId};
 use crate::store::RecordedEvent;
 
-impl App {
+impl Desk {
     /// The case exactly as it was after stream version `version`.
     pub async fn case_at_version(&self, id: CaseId, version: u64) -> Result<Case, AppError> {
         self.fold_until(id, |r| r.version <= version).await

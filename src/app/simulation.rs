@@ -2,12 +2,12 @@
 //! their routing would have differed. Writes nothing.
 
 use super::record::decode;
-use super::{App, AppError};
+use super::{AppError, Desk};
 use crate::domain::{Case, CaseEvent, CaseId, OpenCase, Timestamp};
 use crate::routing::simulate::{simulate, Placement, Simulation};
 use crate::routing::RuleSet;
 
-impl App {
+impl Desk {
     /// Replays the cases opened in `[from, to)` through a proposed rule set (which
     /// must be valid for the configuration in force) and reports how their routing
     /// would have differed from how they were first routed. Only the cases for which

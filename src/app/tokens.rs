@@ -3,7 +3,7 @@
 
 use super::record::append_request;
 use super::record::Recordable;
-use super::{App, AppError};
+use super::{AppError, Desk};
 use crate::auth::{generate_token, hash_token, hex, token_id};
 use crate::domain::access::{
     AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
@@ -12,7 +12,7 @@ use crate::domain::access::{
 use crate::domain::{Actor, AgentId, CaseId, Role, Timestamp};
 use crate::store::ExpectedVersion;
 
-impl App {
+impl Desk {
     /// Folds the `tokens` stream into the registry (at start).
     pub async fn load_tokens(&self) -> Result<(), AppError> {
         for r in self.store.read_stream(TOKENS_STREAM, 1, usize::MAX).await? {

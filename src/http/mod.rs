@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::error::{Code, BAD_USER_INPUT, INTERNAL, RATE_LIMITED, TIMEOUT};
 use crate::api::{Principal, SwarmSchema};
-use crate::app::App;
+use crate::app::Desk;
 use crate::metrics::Metrics;
 
 pub mod cors;
@@ -99,7 +99,7 @@ pub struct HttpState {
     pub schema: SwarmSchema,
     /// Resolves when the server shuts down: WebSocket connections close then.
     pub shutdown: crate::api::Shutdown,
-    pub app: Arc<App>,
+    pub app: Arc<Desk>,
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
     pub rate: RateLimiter,

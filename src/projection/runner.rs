@@ -200,7 +200,7 @@ impl ProjectionRunner {
 }
 
 impl Drop for ProjectionRunner {
-    /// A runner dropped without [`stop`](Self::stop) (e.g. with the `App` that owns it)
+    /// A runner dropped without [`stop`](Self::stop) (e.g. with the `Desk` that owns it)
     /// must not leave its tasks running: they hold the store, which would then never
     /// close (no final flush, the data directory stays locked).
     fn drop(&mut self) {

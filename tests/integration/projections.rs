@@ -1,11 +1,11 @@
-//! Projections driven by a realistic, concurrent mix of commands through `App`,
+//! Projections driven by a realistic, concurrent mix of commands through `Desk`,
 //! checked against an independent model the test keeps itself and against a fold of
 //! the raw log; then rebuilt, snapshotted, restarted and compared again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 
-use swarmdesk::app::{decode, App, AppError, WriteOptions};
+use swarmdesk::app::{decode, AppError, Desk, WriteOptions};
 use swarmdesk::clock::ManualClock;
 use swarmdesk::domain::{
     Actor, AgentId, Case, CaseId, Command, MessageKind, Priority, Role, Status, TierLadder,
@@ -26,7 +26,7 @@ const TEAM_AT: [Option<&str>; 4] = [None, Some("general"), Some("billing"), Some
 
 /// Records the configuration `build_app` starts with (the standard ladder, routed to
 /// L1) on the config stream, then creates the teams of [`TEAM_AT`] on top of it.
-async fn add_teams(app: &App) {
+async fn add_teams(app: &Desk) {
     let seed = swarmdesk::config::ConfigSeed::minimal(TierLadder::standard(), "L1");
     app.load_config(Some(&seed)).await.expect("record the seed");
     for (tier, team) in LADDER.iter().zip(TEAM_AT) {
@@ -84,7 +84,7 @@ async fn occurred_at(store: &dyn EventStore, position: u64) -> Timestamp {
         .occurred_at
 }
 
-async fn open_one(app: &App, clock: &ManualClock, i: usize) -> CaseModel {
+async fn open_one(app: &Desk, clock: &ManualClock, i: usize) -> CaseModel {
     clock.advance_secs(1);
     let open = open_case(i);
     let w = app
@@ -333,7 +333,7 @@ fn update(m: &mut CaseModel, actor: &Actor, command: &Command, at: Timestamp) {
     }
 }
 
-/// The model's view of a case must be what `App` says the command produced.
+/// The model's view of a case must be what `Desk` says the command produced.
 fn assert_case_matches_model(c: &Case, m: &CaseModel, context: &str) {
     assert_eq!(c.id, Some(m.id), "{context}");
     assert_eq!(c.version, m.version, "{context}: version");
@@ -394,8 +394,8 @@ fn assert_case_matches_model(c: &Case, m: &CaseModel, context: &str) {
     }
 }
 
-/// Runs one valid command on the case, and checks what `App` answers.
-async fn drive(app: &App, clock: &ManualClock, m: &mut CaseModel, rng: &mut Rng) {
+/// Runs one valid command on the case, and checks what `Desk` answers.
+async fn drive(app: &Desk, clock: &ManualClock, m: &mut CaseModel, rng: &mut Rng) {
     let Some((actor, command)) = choose(m, rng) else {
         return;
     };
@@ -428,7 +428,7 @@ async fn drive(app: &App, clock: &ManualClock, m: &mut CaseModel, rng: &mut Rng)
 /// `tasks` concurrent agents, each working its own `cases_per_task` cases round robin
 /// for `rounds` rounds.
 async fn run_scenario(
-    app: &Arc<App>,
+    app: &Arc<Desk>,
     clock: &ManualClock,
     tasks: usize,
     cases_per_task: usize,
@@ -653,7 +653,7 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
 
     let mut models = run_scenario(&app, &clock, 4, 12, 30, 7).await;
 
-    // A few cases get concurrent notes from several agents at once: `App` re-decides
+    // A few cases get concurrent notes from several agents at once: `Desk` re-decides
     // on conflict, so every note lands, once.
     let targets: Vec<usize> = models
         .iter()
@@ -806,7 +806,7 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
     assert_eq!(
         *app.projections().read(),
         rebuilt,
-        "the App's live projections equal a rebuild"
+        "the Desk's live projections equal a rebuild"
     );
     assert_eq!(
         *runner.read(),
@@ -873,7 +873,7 @@ async fn projections_follow_a_realistic_workload_and_survive_a_restart() {
 }
 
 /// A few more commands on every case still open or resolved.
-async fn run_more(app: &Arc<App>, clock: &ManualClock, models: &mut [CaseModel]) -> usize {
+async fn run_more(app: &Arc<Desk>, clock: &ManualClock, models: &mut [CaseModel]) -> usize {
     let mut rng = Rng::new(models.len() as u64 + models.iter().map(|m| m.version).sum::<u64>());
     let mut n = 0;
     for m in models.iter_mut() {

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: temporary sled stores, raw append
-//! requests, log checks, and an `App` wired to a manual clock.
+//! requests, log checks, and an `Desk` wired to a manual clock.
 
 #![allow(dead_code)]
 
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use swarmdesk::app::App;
+use swarmdesk::app::Desk;
 use swarmdesk::clock::ManualClock;
 use swarmdesk::config::ConfigSeed;
 use swarmdesk::domain::{
@@ -208,14 +208,14 @@ pub fn open_case(i: usize) -> OpenCase {
     }
 }
 
-/// An `App` over `store` with a manual clock at [`START`], the standard ladder, and a
+/// An `Desk` over `store` with a manual clock at [`START`], the standard ladder, and a
 /// default route to L1.
-pub async fn build_app(store: Arc<dyn EventStore>) -> (Arc<App>, ManualClock) {
+pub async fn build_app(store: Arc<dyn EventStore>) -> (Arc<Desk>, ManualClock) {
     let clock = ManualClock::new(START);
     let runner = ProjectionRunner::start(store.clone())
         .await
         .expect("start projections");
-    let app = App::new(
+    let app = Desk::new(
         store,
         runner,
         Arc::new(clock.clone()),
