@@ -65,8 +65,13 @@ impl Desk {
     ) -> Result<Written, AppError> {
         // The fingerprint must not depend on the id this attempt happens to draw.
         let fp = fingerprint(&request::open_request(&open));
-        open.case_id = CaseId(Ulid::nil());
-        let legacy = fingerprint(format!("open {open:?}").as_bytes());
+        let legacy = || {
+            let nil = OpenCase {
+                case_id: CaseId(Ulid::nil()),
+                ..open.clone()
+            };
+            fingerprint(format!("open {nil:?}").as_bytes())
+        };
         if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
             return Ok(done);
         }
@@ -195,7 +200,7 @@ impl Desk {
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
         let fp = fingerprint(&request::case_request(case_id, &command));
-        let legacy = fingerprint(format!("{case_id} {command:?}").as_bytes());
+        let legacy = || fingerprint(format!("{case_id} {command:?}").as_bytes());
         if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
             return Ok(done);
         }
@@ -220,12 +225,14 @@ impl Desk {
 
     /// The stored result of an earlier request by `actor` with the same idempotency
     /// key. Keys are scoped to the principal: another principal's key is not found.
+    /// `legacy_fp` (the fingerprint earlier releases stored) is computed only for a
+    /// stored key whose fingerprint differs from `fp`, so no request pays for it.
     async fn replayed(
         &self,
         actor: &Actor,
         opts: &WriteOptions,
         fp: u64,
-        legacy_fp: u64,
+        legacy_fp: impl Fn() -> u64,
     ) -> Result<Option<Written>, AppError> {
         let Some(key) = &opts.idempotency_key else {
             return Ok(None);
@@ -243,7 +250,7 @@ impl Desk {
             None => Ok(None),
             // Keys stored by releases before the canonical encoding carry the hash of
             // the request's `Debug` form; they still match the same request.
-            Some(r) if r.fingerprint != fp && r.fingerprint != legacy_fp => {
+            Some(r) if r.fingerprint != fp && r.fingerprint != legacy_fp() => {
                 Err(AppError::IdempotencyKeyReused(key.clone()))
             }
             Some(r) => Ok(Some(
