@@ -92,20 +92,10 @@ impl Core {
         // Nobody else holds this open of sled now: the writer and flusher threads
         // have ended and readers wait for the lock. Dropping it releases sled's lock.
         slot.take();
-        let mut attempt = 0;
-        let opened = loop {
-            match self.install(&mut slot, Some(head)) {
-                // sled's background threads may hold the old open for a moment.
-                Err(StoreError::InUse(_)) if attempt < 50 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => break other,
-            }
-        };
-        // On failure, stay without an open (readers get `Unavailable`); the next try
-        // opens.
-        opened?;
+        // sled's background threads may hold the old open for a moment: opening waits
+        // for its lock (`open::LOCK_WAIT`). On failure, stay without an open (readers
+        // get `Unavailable`); the next try opens.
+        self.install(&mut slot, Some(head))?;
         let resumed = self.common.head.load(Ordering::Acquire);
         self.common.failed.store(false, Ordering::Release);
         lock(&self.common.status).refusing = None;
