@@ -277,6 +277,27 @@ pub fn is_read_only(p: &Principal) -> bool {
     p.actor.role == Role::Auditor
 }
 
+/// Does a case opened by `actor` come from the customer themselves? Then nothing
+/// they state about their segment, key account or priority is trusted (routing
+/// takes them from the customer directory; their priority is a request).
+pub fn self_service(actor: &crate::domain::Actor) -> bool {
+    actor.role == Role::Customer
+}
+
+/// May a token be issued for `role`? Not for the system: the SLA scheduler's
+/// identity is the server's alone.
+pub fn can_hold_token(role: Role) -> Result<(), String> {
+    if role == Role::System {
+        Err(
+            "tokens cannot act as the system (the SLA scheduler's identity is the \
+             server's alone)"
+                .into(),
+        )
+    } else {
+        Ok(())
+    }
+}
+
 /// Is `p` a customer, who sees only the customer view of cases and events?
 pub fn sees_customer_view(p: &Principal) -> bool {
     p.actor.role == Role::Customer
