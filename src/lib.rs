@@ -16,6 +16,8 @@
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
 //!   rooms, workload.
 //! - [`events`]: every event family's JSON form, for exports and the API.
+//! - [`report`]: leads' reports for any past period (tier shares, escalation vs
+//!   swarming, SLAs, recurring problems, load), folded from the log.
 //!
 //! Services:
 //! - [`app`]: the command service: load, authorize, decide, append, wait for
@@ -52,6 +54,7 @@ pub mod http;
 pub mod metrics;
 pub mod policy;
 pub mod projection;
+pub mod report;
 pub mod routing;
 pub mod scheduler;
 pub mod server;

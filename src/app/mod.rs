@@ -34,12 +34,14 @@ mod cases;
 mod configuration;
 mod past;
 mod record;
+mod reports;
 mod simulation;
 mod tokens;
 mod turns;
 
 pub use cases::MAX_IDEMPOTENCY_KEY;
 pub use record::{decode, Recordable};
+pub use reports::fold_log;
 
 use std::sync::{Arc, RwLock};
 use thiserror::Error;

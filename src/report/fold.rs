@@ -1,0 +1,268 @@
+//! The per-case facts a report needs, folded from the log up to the end of the
+//! period: each case's state as it was at `to` (the domain's own fold), the tiers it
+//! went through, hand-offs, swarm timings, and what happened to it inside the period.
+//! Events at or after `to` are ignored, so a past period reads exactly as the log
+//! said then, whatever came later.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::domain::{AgentId, Case, CaseEvent, CaseId, Priority, SlaKind, Tier, Timestamp};
+
+/// Something that happened to a case inside the period.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    Opened,
+    Resolved {
+        tier: Option<Tier>,
+        /// Wall-clock seconds from the start of the resolution clock (opening, or
+        /// the last reopening).
+        secs: i64,
+        priority: Priority,
+        /// Whether the case's SLA had a resolution target, and whether it was missed.
+        target: Option<bool>,
+    },
+    Reopened,
+    Closed,
+    Escalated {
+        from: Tier,
+        to: Tier,
+    },
+    Deescalated {
+        from: Tier,
+        to: Tier,
+    },
+    FirstResponse {
+        secs: i64,
+        priority: Priority,
+        tier: Option<Tier>,
+        target: Option<bool>,
+    },
+    Breached {
+        policy: String,
+        kind: SlaKind,
+    },
+    Assigned {
+        agent: AgentId,
+    },
+    Message {
+        author: AgentId,
+        staff: bool,
+    },
+    SwarmJoined {
+        agent: AgentId,
+    },
+}
+
+/// One case as a report sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Track {
+    /// The case as it was at the end of the period.
+    pub case: Case,
+    /// Whether it was open when the period began.
+    pub open_at_start: bool,
+    /// Tiers it was in, in order (consecutive repeats collapsed).
+    pub path: Vec<Tier>,
+    pub escalations: u32,
+    pub deescalations: u32,
+    /// Changes of hands: a tier change, or a new assignee after the first.
+    pub handoffs: u32,
+    pub reopened: u32,
+    pub swarmed: bool,
+    /// Most members its swarm(s) had at once.
+    pub swarm_size: usize,
+    /// Seconds from a swarm's start to the first member other than its lead.
+    pub first_join_secs: Option<i64>,
+    pub messages: u32,
+    /// Staff who posted, were assigned or joined its swarm.
+    pub participants: BTreeSet<AgentId>,
+    /// When it was last resolved (before `to`).
+    pub resolved_at: Option<Timestamp>,
+    pub facts: Vec<Fact>,
+    swarm_started: Option<Timestamp>,
+    last_assignee: Option<AgentId>,
+}
+
+/// Folds case events into [`Track`]s for the period `[from, to)`.
+pub struct Folder {
+    from: Timestamp,
+    to: Timestamp,
+    started: bool,
+    pub tracks: HashMap<CaseId, Track>,
+}
+
+impl Folder {
+    pub fn new(from: Timestamp, to: Timestamp) -> Self {
+        Folder {
+            from,
+            to,
+            started: false,
+            tracks: HashMap::new(),
+        }
+    }
+
+    /// Marks the cases open when the period begins (once, at the first event at or
+    /// after `from`, or at the end if none came).
+    fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            for t in self.tracks.values_mut() {
+                t.open_at_start = t.case.exists() && t.case.status == crate::domain::Status::Open;
+            }
+        }
+    }
+
+    /// Applies one case event recorded at `at` with stream `version`.
+    pub fn apply(&mut self, id: CaseId, event: &CaseEvent, version: u64, at: Timestamp) {
+        if at >= self.to {
+            return;
+        }
+        if at >= self.from {
+            self.start();
+        }
+        let inside = at >= self.from;
+        let t = self.tracks.entry(id).or_default();
+        let before = t.case.clone();
+        t.case.apply(event, version, at);
+        let mut fact = |f: Fact| {
+            if inside {
+                t.facts.push(f);
+            }
+        };
+        match event {
+            CaseEvent::Opened(_) => fact(Fact::Opened),
+            CaseEvent::Routed(r) => {
+                if before.tier.as_ref().is_some_and(|old| old != &r.tier) {
+                    t.handoffs += 1;
+                }
+                push_tier(&mut t.path, &r.tier);
+            }
+            CaseEvent::Escalated(c) => {
+                t.escalations += 1;
+                t.handoffs += 1;
+                push_tier(&mut t.path, &c.to);
+                fact(Fact::Escalated {
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                });
+            }
+            CaseEvent::Deescalated(c) => {
+                t.deescalations += 1;
+                t.handoffs += 1;
+                push_tier(&mut t.path, &c.to);
+                fact(Fact::Deescalated {
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                });
+            }
+            CaseEvent::Assigned(a) => {
+                // A new assignee after someone else held it: the case changed hands.
+                if t.last_assignee
+                    .as_ref()
+                    .is_some_and(|prev| prev != &a.agent)
+                {
+                    t.handoffs += 1;
+                }
+                t.last_assignee = Some(a.agent.clone());
+                t.participants.insert(a.agent.clone());
+                fact(Fact::Assigned {
+                    agent: a.agent.clone(),
+                });
+            }
+            CaseEvent::SwarmStarted(s) => {
+                t.swarmed = true;
+                t.swarm_started = Some(at);
+                t.participants.insert(s.lead.clone());
+                t.swarm_size = t.swarm_size.max(1);
+                fact(Fact::SwarmJoined {
+                    agent: s.lead.clone(),
+                });
+            }
+            CaseEvent::SwarmJoined(a) => {
+                if let (Some(start), None) = (t.swarm_started, t.first_join_secs) {
+                    t.first_join_secs = Some(secs_between(start, at));
+                }
+                t.participants.insert(a.agent.clone());
+                let members = t.case.swarm.as_ref().map_or(0, |s| s.members.len());
+                t.swarm_size = t.swarm_size.max(members);
+                fact(Fact::SwarmJoined {
+                    agent: a.agent.clone(),
+                });
+            }
+            CaseEvent::MessagePosted(m) => {
+                t.messages += 1;
+                let customer = before
+                    .customer
+                    .as_ref()
+                    .is_some_and(|c| c.id == m.author.as_str());
+                let staff = !customer;
+                if staff {
+                    t.participants.insert(m.author.clone());
+                }
+                fact(Fact::Message {
+                    author: m.author.clone(),
+                    staff,
+                });
+            }
+            CaseEvent::FirstResponded(_) => {
+                let target = before.sla.as_ref().and_then(|s| {
+                    s.target_secs(SlaKind::FirstResponse)
+                        .map(|_| s.breached.contains(&SlaKind::FirstResponse))
+                });
+                fact(Fact::FirstResponse {
+                    secs: secs_between(before.opened_at, at),
+                    priority: before.priority,
+                    tier: before.tier.clone(),
+                    target,
+                });
+            }
+            CaseEvent::Resolved(r) => {
+                t.resolved_at = Some(at);
+                let target = before.sla.as_ref().and_then(|s| {
+                    s.target_secs(SlaKind::Resolution)
+                        .map(|_| s.breached.contains(&SlaKind::Resolution))
+                });
+                fact(Fact::Resolved {
+                    tier: r.tier.clone(),
+                    secs: secs_between(before.resolution_clock_start, at),
+                    priority: before.priority,
+                    target,
+                });
+            }
+            CaseEvent::Reopened(_) => {
+                t.reopened += 1;
+                fact(Fact::Reopened);
+            }
+            CaseEvent::Closed(_) => fact(Fact::Closed),
+            CaseEvent::SlaBreached(b) => fact(Fact::Breached {
+                policy: b.policy_id.clone(),
+                kind: b.kind,
+            }),
+            _ => {}
+        }
+    }
+
+    /// The tracks, once every event before `to` is applied.
+    pub fn finish(mut self) -> HashMap<CaseId, Track> {
+        self.start();
+        self.tracks
+    }
+}
+
+fn push_tier(path: &mut Vec<Tier>, tier: &Tier) {
+    if path.last() != Some(tier) {
+        path.push(tier.clone());
+    }
+}
+
+pub fn secs_between(from: Timestamp, to: Timestamp) -> i64 {
+    (to.unix_micros() - from.unix_micros()).max(0) / 1_000_000
+}
+
+/// Counts by key, for the report's tables.
+pub fn count<K: Ord>(items: impl IntoIterator<Item = K>) -> BTreeMap<K, u64> {
+    let mut m = BTreeMap::new();
+    for k in items {
+        *m.entry(k).or_default() += 1;
+    }
+    m
+}

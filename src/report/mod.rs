@@ -1,0 +1,658 @@
+//! Reports for support leads, computed from the log for any past period: volume,
+//! tier shares against their targets (80/15/5 by default), escalation paths and
+//! ping-pong, swarming against chain escalation, SLA times and breaches, recurring
+//! problems, and agent and team load. A report for `[from, to)` folds every event
+//! before `to` ([`fold`]) and ignores the rest, so it reads exactly as the log said
+//! then, however the cases went on.
+//!
+//! The report is a read model, not the domain: its types are also the GraphQL
+//! objects (`SimpleObject`) and the JSON form (`Serialize`), so the three forms of
+//! one report cannot disagree. [`csv`] writes the same figures as rows.
+//!
+//! Definitions (also in the README):
+//! - times are wall-clock seconds; percentiles are nearest-rank;
+//! - a case resolved on first contact was resolved at the tier it was first routed
+//!   to, without escalation, hand-off or reopening;
+//! - ping-pong: moved between tiers more than once, at least once in each direction;
+//! - among cases resolved in the period, *swarmed* had a swarm (escalated or not),
+//!   *escalated* went up the chain without one, *neither* stayed where routed;
+//! - hand-offs: tier changes plus new assignees after the first.
+
+pub mod csv;
+pub mod fold;
+
+use async_graphql::SimpleObject;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::domain::{CaseId, Priority, Status, Tier, Timestamp};
+use fold::{count, Fact, Track};
+
+/// Which cases a report covers: those whose tier (at the end of the period) and
+/// team are among these (all when `None`) and that `visible` accepts.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub tiers: Option<BTreeSet<Tier>>,
+    pub teams: Option<BTreeSet<String>>,
+}
+
+/// The share of resolutions each tier should make. Default: L1 80%, L2 15%, L3 5%.
+pub fn default_targets() -> BTreeMap<Tier, f64> {
+    [("L1", 0.80), ("L2", 0.15), ("L3", 0.05)]
+        .into_iter()
+        .map(|(t, s)| (Tier::new(t), s))
+        .collect()
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    /// Cases the report covers (with any activity before the end of the period).
+    pub cases: u64,
+    pub volume: Volume,
+    /// Share of the period's resolutions per tier, next to its target; the shares add up to 1.
+    pub tier_shares: Vec<TierShare>,
+    /// Share of resolved cases resolved on first contact.
+    pub first_contact_resolution: f64,
+    pub escalation: Escalation,
+    pub swarming: SwarmingVsEscalation,
+    pub sla: SlaReport,
+    pub problems: Problems,
+    pub load: Load,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub opened: u64,
+    pub resolved: u64,
+    pub reopened: u64,
+    pub closed: u64,
+    pub backlog_start: u64,
+    pub backlog_end: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TierShare {
+    pub tier: String,
+    pub resolved: u64,
+    pub share: f64,
+    pub target: Option<f64>,
+    /// `share - target`.
+    pub gap: Option<f64>,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TierMove {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PathCount {
+    /// Tiers in order, e.g. `L1 -> L2 -> L3`.
+    pub path: String,
+    pub cases: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Escalation {
+    pub escalations: Vec<TierMove>,
+    pub deescalations: Vec<TierMove>,
+    /// The tier paths of the cases resolved in the period.
+    pub paths: Vec<PathCount>,
+    pub ping_pong_cases: Vec<String>,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolutionGroup {
+    pub cases: u64,
+    pub median_secs: Option<i64>,
+    pub p90_secs: Option<i64>,
+    pub mean_handoffs: f64,
+    pub reopen_rate: f64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SwarmingVsEscalation {
+    pub swarmed: ResolutionGroup,
+    pub escalated: ResolutionGroup,
+    pub neither: ResolutionGroup,
+    pub mean_swarm_size: f64,
+    /// Median seconds from a swarm's start until the first expert joined.
+    pub median_first_join_secs: Option<i64>,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeStat {
+    /// A priority (`URGENT`...) or a tier.
+    pub key: String,
+    pub count: u64,
+    pub p50_secs: i64,
+    pub p90_secs: i64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BreachCount {
+    pub policy: String,
+    pub first_response: u64,
+    pub resolution: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaReport {
+    pub first_response_by_priority: Vec<TimeStat>,
+    pub first_response_by_tier: Vec<TimeStat>,
+    pub resolution_by_priority: Vec<TimeStat>,
+    pub resolution_by_tier: Vec<TimeStat>,
+    pub breaches: Vec<BreachCount>,
+    /// Of the first responses and resolutions in the period that had an SLA target,
+    /// the share that met it.
+    pub first_response_met: Option<f64>,
+    pub resolution_met: Option<f64>,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TermCount {
+    pub term: String,
+    pub cases: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CostlyCase {
+    pub case_id: String,
+    pub subject: String,
+    pub tags: Vec<String>,
+    pub resolution_secs: i64,
+    pub messages: u32,
+    pub participants: u32,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Problems {
+    /// Tags of the cases opened in the period, most frequent first.
+    pub top_tags: Vec<TermCount>,
+    /// Words of their subjects (four letters or more, common words left out).
+    pub top_keywords: Vec<TermCount>,
+    /// Cases resolved in the period that took longest, with their messages and
+    /// participants: candidates for knowledge articles.
+    pub costliest: Vec<CostlyCase>,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentLoad {
+    pub agent: String,
+    pub assigned: u64,
+    pub messages: u64,
+    pub swarms_joined: u64,
+    /// Open cases assigned to them at the end of the period.
+    pub open_at_end: u64,
+}
+
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamLoad {
+    pub team: String,
+    pub opened: u64,
+    pub resolved: u64,
+    pub open_at_end: u64,
+}
+
+/// Agent and team load, by name (no leaderboard).
+#[derive(SimpleObject, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Load {
+    pub agents: Vec<AgentLoad>,
+    pub teams: Vec<TeamLoad>,
+}
+
+/// How many rows each ranked list holds.
+const TOP: usize = 10;
+
+const COMMON_WORDS: &[&str] = &[
+    "with", "from", "that", "this", "have", "when", "after", "what", "your", "cannot", "does",
+    "will", "into", "been", "there", "their", "about", "still", "over", "only", "some", "they",
+];
+
+/// Builds the report of `[from, to)` from the folded tracks.
+pub fn build(
+    from: Timestamp,
+    to: Timestamp,
+    tracks: HashMap<CaseId, Track>,
+    scope: &Scope,
+    targets: &BTreeMap<Tier, f64>,
+    visible: &dyn Fn(CaseId) -> bool,
+) -> Report {
+    let mut ids: Vec<CaseId> = tracks.keys().copied().collect();
+    ids.sort_unstable();
+    let in_scope = |id: &CaseId| {
+        let c = &tracks[id].case;
+        c.exists()
+            && visible(*id)
+            && scope
+                .tiers
+                .as_ref()
+                .is_none_or(|ts| c.tier.as_ref().is_some_and(|t| ts.contains(t)))
+            && scope
+                .teams
+                .as_ref()
+                .is_none_or(|ts| c.team.as_ref().is_some_and(|t| ts.contains(t)))
+    };
+    let cases: Vec<(CaseId, &Track)> = ids
+        .into_iter()
+        .filter(in_scope)
+        .map(|id| (id, &tracks[&id]))
+        .collect();
+    let facts = || cases.iter().flat_map(|(_, t)| t.facts.iter());
+    let resolved_in_period: Vec<&(CaseId, &Track)> = cases
+        .iter()
+        .filter(|(_, t)| t.facts.iter().any(|f| matches!(f, Fact::Resolved { .. })))
+        .collect();
+
+    let volume = Volume {
+        opened: facts().filter(|f| matches!(f, Fact::Opened)).count() as u64,
+        resolved: facts()
+            .filter(|f| matches!(f, Fact::Resolved { .. }))
+            .count() as u64,
+        reopened: facts().filter(|f| matches!(f, Fact::Reopened)).count() as u64,
+        closed: facts().filter(|f| matches!(f, Fact::Closed)).count() as u64,
+        backlog_start: cases.iter().filter(|(_, t)| t.open_at_start).count() as u64,
+        backlog_end: cases
+            .iter()
+            .filter(|(_, t)| t.case.status == Status::Open)
+            .count() as u64,
+    };
+
+    Report {
+        from: from.to_rfc3339(),
+        to: to.to_rfc3339(),
+        cases: cases.len() as u64,
+        tier_shares: tier_shares(facts(), targets),
+        first_contact_resolution: ratio(
+            resolved_in_period
+                .iter()
+                .filter(|(_, t)| first_contact(t))
+                .count(),
+            resolved_in_period.len(),
+        ),
+        volume,
+        escalation: escalation(facts(), &resolved_in_period, &cases),
+        swarming: swarming(&resolved_in_period),
+        sla: sla(facts()),
+        problems: problems(&cases, &resolved_in_period),
+        load: load(&cases),
+    }
+}
+
+fn ratio(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
+    }
+}
+
+/// The nearest-rank percentile `p` (0-100) of `values`.
+pub fn percentile(values: &mut [i64], p: usize) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = (p * values.len()).div_ceil(100).max(1);
+    Some(values[rank - 1])
+}
+
+fn tier_shares<'a>(
+    facts: impl Iterator<Item = &'a Fact>,
+    targets: &BTreeMap<Tier, f64>,
+) -> Vec<TierShare> {
+    let by_tier = count(facts.filter_map(|f| {
+        match f {
+            Fact::Resolved { tier, .. } => Some(
+                tier.as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "unrouted".into()),
+            ),
+            _ => None,
+        }
+    }));
+    let total: u64 = by_tier.values().sum();
+    let mut tiers: BTreeSet<String> = by_tier.keys().cloned().collect();
+    tiers.extend(targets.keys().map(|t| t.to_string()));
+    tiers
+        .into_iter()
+        .map(|tier| {
+            let resolved = by_tier.get(&tier).copied().unwrap_or(0);
+            let share = ratio(resolved as usize, total as usize);
+            let target = targets.get(&Tier::new(tier.clone())).copied();
+            TierShare {
+                gap: target.map(|t| share - t),
+                tier,
+                resolved,
+                share,
+                target,
+            }
+        })
+        .collect()
+}
+
+fn first_contact(t: &Track) -> bool {
+    t.escalations == 0 && t.deescalations == 0 && t.handoffs == 0 && t.reopened == 0
+}
+
+fn moves(counts: BTreeMap<(String, String), u64>) -> Vec<TierMove> {
+    counts
+        .into_iter()
+        .map(|((from, to), count)| TierMove { from, to, count })
+        .collect()
+}
+
+fn escalation<'a>(
+    facts: impl Iterator<Item = &'a Fact> + Clone,
+    resolved: &[&(CaseId, &Track)],
+    cases: &[(CaseId, &Track)],
+) -> Escalation {
+    let up = count(facts.clone().filter_map(|f| match f {
+        Fact::Escalated { from, to } => Some((from.to_string(), to.to_string())),
+        _ => None,
+    }));
+    let down = count(facts.filter_map(|f| match f {
+        Fact::Deescalated { from, to } => Some((from.to_string(), to.to_string())),
+        _ => None,
+    }));
+    let paths = count(resolved.iter().map(|(_, t)| {
+        t.path
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    }));
+    let mut paths: Vec<PathCount> = paths
+        .into_iter()
+        .map(|(path, cases)| PathCount { path, cases })
+        .collect();
+    paths.sort_by(|a, b| b.cases.cmp(&a.cases).then(a.path.cmp(&b.path)));
+    Escalation {
+        escalations: moves(up),
+        deescalations: moves(down),
+        paths,
+        ping_pong_cases: cases
+            .iter()
+            .filter(|(_, t)| {
+                t.escalations + t.deescalations > 1 && t.escalations > 0 && t.deescalations > 0
+            })
+            .map(|(id, _)| id.to_string())
+            .collect(),
+    }
+}
+
+fn resolution_secs(t: &Track) -> Option<i64> {
+    t.facts.iter().rev().find_map(|f| match f {
+        Fact::Resolved { .. } => t
+            .resolved_at
+            .map(|at| fold::secs_between(t.case.opened_at, at)),
+        _ => None,
+    })
+}
+
+fn group(tracks: &[&Track]) -> ResolutionGroup {
+    let mut secs: Vec<i64> = tracks.iter().filter_map(|t| resolution_secs(t)).collect();
+    ResolutionGroup {
+        cases: tracks.len() as u64,
+        median_secs: percentile(&mut secs, 50),
+        p90_secs: percentile(&mut secs, 90),
+        mean_handoffs: if tracks.is_empty() {
+            0.0
+        } else {
+            tracks.iter().map(|t| t.handoffs as f64).sum::<f64>() / tracks.len() as f64
+        },
+        reopen_rate: ratio(
+            tracks.iter().filter(|t| t.reopened > 0).count(),
+            tracks.len(),
+        ),
+    }
+}
+
+fn swarming(resolved: &[&(CaseId, &Track)]) -> SwarmingVsEscalation {
+    let tracks: Vec<&Track> = resolved.iter().map(|(_, t)| *t).collect();
+    let swarmed: Vec<&Track> = tracks.iter().copied().filter(|t| t.swarmed).collect();
+    let escalated: Vec<&Track> = tracks
+        .iter()
+        .copied()
+        .filter(|t| !t.swarmed && t.escalations > 0)
+        .collect();
+    let neither: Vec<&Track> = tracks
+        .iter()
+        .copied()
+        .filter(|t| !t.swarmed && t.escalations == 0)
+        .collect();
+    let mut joins: Vec<i64> = swarmed.iter().filter_map(|t| t.first_join_secs).collect();
+    SwarmingVsEscalation {
+        mean_swarm_size: if swarmed.is_empty() {
+            0.0
+        } else {
+            swarmed.iter().map(|t| t.swarm_size as f64).sum::<f64>() / swarmed.len() as f64
+        },
+        median_first_join_secs: percentile(&mut joins, 50),
+        swarmed: group(&swarmed),
+        escalated: group(&escalated),
+        neither: group(&neither),
+    }
+}
+
+fn priority_name(p: Priority) -> String {
+    format!("{p:?}").to_uppercase()
+}
+
+fn time_stats(pairs: Vec<(String, i64)>) -> Vec<TimeStat> {
+    let mut by: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (k, v) in pairs {
+        by.entry(k).or_default().push(v);
+    }
+    by.into_iter()
+        .map(|(key, mut v)| TimeStat {
+            key,
+            count: v.len() as u64,
+            p50_secs: percentile(&mut v, 50).unwrap_or(0),
+            p90_secs: percentile(&mut v, 90).unwrap_or(0),
+        })
+        .collect()
+}
+
+fn met(targets: impl Iterator<Item = Option<bool>>) -> Option<f64> {
+    let breached: Vec<bool> = targets.flatten().collect();
+    (!breached.is_empty()).then(|| ratio(breached.iter().filter(|b| !**b).count(), breached.len()))
+}
+
+fn sla<'a>(facts: impl Iterator<Item = &'a Fact> + Clone) -> SlaReport {
+    let tier_name = |t: &Option<Tier>| {
+        t.as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "unrouted".into())
+    };
+    let mut fr_p = Vec::new();
+    let mut fr_t = Vec::new();
+    let mut res_p = Vec::new();
+    let mut res_t = Vec::new();
+    let mut breaches: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for f in facts.clone() {
+        match f {
+            Fact::FirstResponse {
+                secs,
+                priority,
+                tier,
+                ..
+            } => {
+                fr_p.push((priority_name(*priority), *secs));
+                fr_t.push((tier_name(tier), *secs));
+            }
+            Fact::Resolved {
+                secs,
+                priority,
+                tier,
+                ..
+            } => {
+                res_p.push((priority_name(*priority), *secs));
+                res_t.push((tier_name(tier), *secs));
+            }
+            Fact::Breached { policy, kind } => {
+                let e = breaches.entry(policy.clone()).or_default();
+                match kind {
+                    crate::domain::SlaKind::FirstResponse => e.0 += 1,
+                    crate::domain::SlaKind::Resolution => e.1 += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+    SlaReport {
+        first_response_by_priority: time_stats(fr_p),
+        first_response_by_tier: time_stats(fr_t),
+        resolution_by_priority: time_stats(res_p),
+        resolution_by_tier: time_stats(res_t),
+        breaches: breaches
+            .into_iter()
+            .map(|(policy, (fr, res))| BreachCount {
+                policy,
+                first_response: fr,
+                resolution: res,
+            })
+            .collect(),
+        first_response_met: met(facts.clone().filter_map(|f| match f {
+            Fact::FirstResponse { target, .. } => Some(*target),
+            _ => None,
+        })),
+        resolution_met: met(facts.filter_map(|f| match f {
+            Fact::Resolved { target, .. } => Some(*target),
+            _ => None,
+        })),
+    }
+}
+
+fn ranked(counts: BTreeMap<String, u64>) -> Vec<TermCount> {
+    let mut v: Vec<TermCount> = counts
+        .into_iter()
+        .map(|(term, cases)| TermCount { term, cases })
+        .collect();
+    v.sort_by(|a, b| b.cases.cmp(&a.cases).then(a.term.cmp(&b.term)));
+    v.truncate(TOP);
+    v
+}
+
+/// The distinct words of a subject that may name a problem.
+fn keywords(subject: &str) -> BTreeSet<String> {
+    subject
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4 && !COMMON_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+fn problems(cases: &[(CaseId, &Track)], resolved: &[&(CaseId, &Track)]) -> Problems {
+    let opened: Vec<&Track> = cases
+        .iter()
+        .filter(|(_, t)| t.facts.contains(&Fact::Opened))
+        .map(|(_, t)| *t)
+        .collect();
+    let mut costliest: Vec<CostlyCase> = resolved
+        .iter()
+        .filter_map(|(id, t)| {
+            Some(CostlyCase {
+                case_id: id.to_string(),
+                subject: t.case.subject.clone(),
+                tags: t.case.tags.iter().cloned().collect(),
+                resolution_secs: resolution_secs(t)?,
+                messages: t.messages,
+                participants: t.participants.len() as u32,
+            })
+        })
+        .collect();
+    costliest.sort_by(|a, b| {
+        b.resolution_secs
+            .cmp(&a.resolution_secs)
+            .then(a.case_id.cmp(&b.case_id))
+    });
+    costliest.truncate(TOP);
+    Problems {
+        top_tags: ranked(count(
+            opened.iter().flat_map(|t| t.case.tags.iter().cloned()),
+        )),
+        top_keywords: ranked(count(opened.iter().flat_map(|t| keywords(&t.case.subject)))),
+        costliest,
+    }
+}
+
+fn load(cases: &[(CaseId, &Track)]) -> Load {
+    let mut agents: BTreeMap<String, AgentLoad> = BTreeMap::new();
+    let mut teams: BTreeMap<String, TeamLoad> = BTreeMap::new();
+    for (_, t) in cases {
+        for f in &t.facts {
+            let (agent, field): (&str, fn(&mut AgentLoad)) = match f {
+                Fact::Assigned { agent } => (agent.as_str(), |l| l.assigned += 1),
+                Fact::Message {
+                    author,
+                    staff: true,
+                } => (author.as_str(), |l| l.messages += 1),
+                Fact::SwarmJoined { agent } => (agent.as_str(), |l| l.swarms_joined += 1),
+                _ => continue,
+            };
+            add(&mut agents, agent, field);
+        }
+        if t.case.status == Status::Open {
+            if let Some(a) = &t.case.assignee {
+                add(&mut agents, a.as_str(), |l| l.open_at_end += 1);
+            }
+        }
+        if let Some(team) = &t.case.team {
+            let l = teams.entry(team.clone()).or_insert_with(|| TeamLoad {
+                team: team.clone(),
+                opened: 0,
+                resolved: 0,
+                open_at_end: 0,
+            });
+            l.opened += t.facts.iter().filter(|f| **f == Fact::Opened).count() as u64;
+            l.resolved += t
+                .facts
+                .iter()
+                .filter(|f| matches!(f, Fact::Resolved { .. }))
+                .count() as u64;
+            l.open_at_end += u64::from(t.case.status == Status::Open);
+        }
+    }
+    Load {
+        agents: agents.into_values().collect(),
+        teams: teams.into_values().collect(),
+    }
+}
+
+fn add(agents: &mut BTreeMap<String, AgentLoad>, agent: &str, f: fn(&mut AgentLoad)) {
+    let l = agents
+        .entry(agent.to_string())
+        .or_insert_with(|| AgentLoad {
+            agent: agent.to_string(),
+            assigned: 0,
+            messages: 0,
+            swarms_joined: 0,
+            open_at_end: 0,
+        });
+    f(l);
+}
+
+#[cfg(test)]
+mod tests;
