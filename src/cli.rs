@@ -58,6 +58,25 @@ pub enum Command {
         #[command(flatten)]
         routing: RoutingArgs,
     },
+    /// Report on a period from the log (server stopped, or on a copy of the data
+    /// directory): the same figures as the GraphQL `report`.
+    Report {
+        /// Start of the period (RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// End of the period (RFC 3339), exclusive: later events are ignored.
+        #[arg(long)]
+        to: String,
+        /// Only cases in these tiers (repeatable).
+        #[arg(long)]
+        tier: Vec<String>,
+        /// Only cases of these teams (repeatable).
+        #[arg(long)]
+        team: Vec<String>,
+        /// table, csv or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Issue, revoke and list bearer tokens (with the server stopped: the store
@@ -66,6 +85,14 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+}
+
+/// How `swarmdesk report` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -328,6 +355,35 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 println!("resolved at {tier}: {n}");
             }
             store.shutdown().await?;
+        }
+        Command::Report {
+            from,
+            to,
+            tier,
+            team,
+            format,
+        } => {
+            let time =
+                |s: &str| Timestamp::parse_rfc3339(s).map_err(|e| anyhow::anyhow!("`{s}`: {e}"));
+            let (from, to) = (time(&from)?, time(&to)?);
+            if to <= from {
+                anyhow::bail!("--to must be after --from");
+            }
+            let store = open_store(&cli.data)?;
+            let tracks = crate::app::fold_log(store.as_ref(), from, to).await?;
+            store.shutdown().await?;
+            let scope = crate::report::Scope {
+                tiers: (!tier.is_empty())
+                    .then(|| tier.into_iter().map(crate::domain::Tier::new).collect()),
+                teams: (!team.is_empty()).then(|| team.into_iter().collect()),
+            };
+            let targets = crate::report::default_targets();
+            let r = crate::report::build(from, to, tracks, &scope, &targets, &|_| true);
+            match format {
+                ReportFormat::Table => print!("{}", crate::report::table::to_table(&r)),
+                ReportFormat::Csv => print!("{}", crate::report::csv::to_csv(&r)),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+            }
         }
         Command::Export { case, remote } => {
             let stdout = std::io::stdout();

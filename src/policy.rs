@@ -308,6 +308,34 @@ pub fn reads_are_logged(p: &Principal) -> bool {
     p.actor.role == Role::Auditor
 }
 
+/// Which tiers `p` may report on: admins and auditors any (all when none are
+/// asked for); leads their tiers and every tier below (those when none are asked
+/// for); nobody else. `None`: every tier.
+pub fn report_tiers(
+    p: &Principal,
+    asked: Option<Vec<Tier>>,
+    ladder: &TierLadder,
+) -> Result<Option<Vec<Tier>>, String> {
+    match p.actor.role {
+        Role::Admin | Role::Auditor | Role::System => Ok(asked),
+        Role::Lead => {
+            let reach = top_rank(p, ladder);
+            let within: Vec<Tier> = ladder
+                .tiers()
+                .iter()
+                .filter(|t| matches!((ladder.rank(t), reach), (Some(r), Some(top)) if r <= top))
+                .cloned()
+                .collect();
+            match asked {
+                None => Ok(Some(within)),
+                Some(asked) if asked.iter().all(|t| within.contains(t)) => Ok(Some(asked)),
+                Some(_) => Err("leads report on their tiers and those below".into()),
+            }
+        }
+        _ => Err("reports are for leads, admins and auditors".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,8 @@
 //! [`crate::http`] serves it; tests and `swarmdesk schema` use it directly.
 //!
 //! - [`types`]: the GraphQL objects, enums and inputs.
-//! - [`query`], [`mutation`], [`subscription`]: the three roots.
+//! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
+//!   [`report`] add the configuration API and leads' reports to them.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
@@ -15,6 +16,7 @@ pub mod guard;
 pub mod limits;
 pub mod mutation;
 pub mod query;
+pub mod report;
 pub mod subscription;
 pub mod types;
 pub mod variables;
@@ -32,7 +34,7 @@ pub use subscription::SubscriptionRoot;
 
 /// Every query: cases, queues, swarms and the log; configuration and routing tools.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(query::CaseQuery, config::ConfigQuery);
+pub struct QueryRoot(query::CaseQuery, config::ConfigQuery, report::ReportQuery);
 
 /// Every mutation: commands on cases; configuration changes.
 #[derive(async_graphql::MergedObject, Default)]

@@ -20,6 +20,7 @@
 
 pub mod csv;
 pub mod fold;
+pub mod table;
 
 use async_graphql::SimpleObject;
 use serde::Serialize;

@@ -13,6 +13,7 @@
 
 mod admin;
 mod reads;
+mod report;
 
 pub use reads::{Budget, CasePage, VisibleWorkload};
 

@@ -420,6 +420,11 @@ fn ops() -> Vec<Op> {
             vec!["{ previewRoute(input: {subject: \"Refund please\", channel: SOCIAL_DM, customer: {id: \"c\"}}) { ruleId actions { tier team sensitive } explanation } }".into()],
         ),
         q("simulateRules", false, vec![simulate("{ rules: [], default: { tier: \"L2\", team: \"incident\" } }")]),
+        q(
+            "report",
+            false,
+            vec!["{ report(from: \"2000-01-01T00:00:00Z\", to: \"2100-01-01T00:00:00Z\") { cases volume { opened resolved backlogEnd } tierShares { tier resolved share } escalation { pingPongCases paths { path cases } } problems { topTags { term cases } topKeywords { term cases } costliest { caseId subject tags } } load { agents { agent assigned messages } teams { team opened } } } }".into()],
+        ),
         op(
             Mutation,
             "openCase",

@@ -15,6 +15,7 @@ mod introspection;
 mod lifecycle;
 mod paging;
 mod read_security;
+mod reports;
 mod routing;
 mod schema;
 mod sla;
