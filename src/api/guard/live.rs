@@ -94,7 +94,8 @@ pub enum Live {
     /// A batch of applied changes, with the caller's guard as of now.
     Changes(Guard, Changes),
     /// Changes were missed (the subscriber fell [`CHANGE_BATCHES`] batches behind):
-    /// start again from the projections as they are now.
+    /// start again from the projections as they are now (read after this item, so
+    /// no later change is missed).
     ///
     /// [`CHANGE_BATCHES`]: crate::projection::runner::CHANGE_BATCHES
     Lagged(Guard),
@@ -127,7 +128,11 @@ impl LiveChanges {
                 let g = who.current()?;
                 match item {
                     Ok(batch) => Some((Live::Changes(g, batch), rx)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => Some((Live::Lagged(g), rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // What is still buffered is older than the snapshot the caller
+                        // reads next: listen from the newest change on instead.
+                        Some((Live::Lagged(g), rx.resubscribe()))
+                    }
                     Err(broadcast::error::RecvError::Closed) => None,
                 }
             }
