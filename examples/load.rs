@@ -5,6 +5,7 @@
 //! cargo run --release --example load                    # in-process server, defaults
 //! cargo run --release --example load -- --sweep         # 1, 8 and 64 clients
 //! cargo run --release --example load -- --one-case --subscribers 0   # 64 clients, one case
+//! cargo run --release --example load -- --skip-mutations --mix --subscribers 5000
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 --token "$TOKEN"
 //! ```
 //!
@@ -23,6 +24,12 @@
 //!    latency is the receive time minus the event's `occurredAt` (same machine, same
 //!    clock; it includes the server's commit and fsync). Every subscriber must receive
 //!    every event exactly once and in order, or the run prints FAIL and exits with 1.
+//!    With `--mix`, a third of the subscribers each take `events`, `tierQueue` (the
+//!    fan-out cases' tier) and `swarmRoom` (one of the fan-out cases, each swarmed),
+//!    and the mutations are swarm chat: `events` and `tierQueue` subscribers must get
+//!    every position once, in order; `swarmRoom` ones every acknowledged version of
+//!    their case once, in order. Updates without `occurredAt` are timed by the event's
+//!    `occurredAt` as an `events` subscriber received it.
 //!
 //! Everything is bounded by deadlines and timeouts, so the binary always ends.
 //!
