@@ -111,6 +111,11 @@ pub struct Opts {
     /// Skip the mutation runs.
     #[arg(long)]
     skip_mutations: bool,
+    /// During the mutation runs, keep one `swarmRoom` subscriber on an unrelated case:
+    /// the projections then describe and publish every change (the write path's cost
+    /// of having a listener), though none is for it.
+    #[arg(long)]
+    listener: bool,
     /// Mixed fan-out: a third each of `events`, `tierQueue` (the fan-out cases' tier)
     /// and `swarmRoom` (one of the fan-out cases, each swarmed) subscribers, and the
     /// fan-out mutations are swarm chat, so every kind has something to deliver.
@@ -175,6 +180,16 @@ pub async fn run(opts: Opts) -> ExitCode {
     });
 
     let mut mutation_64: Option<RunStats> = None;
+    let mut listener = None;
+    if opts.listener && !opts.skip_mutations {
+        match idle_listener(&gql, &target).await {
+            Ok(ws) => listener = Some(ws),
+            Err(e) => {
+                eprintln!("FAIL cannot start the listener: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if !opts.skip_mutations {
         match mutation_runs(&opts, &gql).await {
             Ok(runs) => {
@@ -190,6 +205,7 @@ pub async fn run(opts: Opts) -> ExitCode {
         }
     }
 
+    drop(listener);
     let mut fanout: Option<FanoutStats> = None;
     if opts.subscribers > 0 && opts.fanout_events > 0 {
         match fanout_run(&opts, &gql, &target).await {
@@ -970,6 +986,17 @@ async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
         error,
         received,
     }
+}
+
+/// A `swarmRoom` subscriber on a case nobody writes to, left unread (it gets nothing).
+async fn idle_listener(gql: &Gql, target: &Target) -> Result<WsStream, String> {
+    let case = gql.open_case("load bench listener".into()).await?;
+    let ws_url = target.base.replacen("http://", "ws://", 1) + "/graphql";
+    let subscription = (SUBSCRIBE_SWARM_ROOM, json!({ "id": case.id }));
+    let mut received = Vec::new();
+    let ws = subscribe_ws(&ws_url, &target.token, &subscription, &mut received).await?;
+    println!("listener: one swarmRoom subscriber on an idle case");
+    Ok(ws)
 }
 
 /// Waits until every ready subscriber has reached its target (a position, or a case
