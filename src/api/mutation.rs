@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::error::{bad_input, gql, not_found};
+use super::error::{bad_input, not_found};
 use super::guard::Guard;
 use super::parse_case_id;
 use super::types::*;
@@ -67,13 +67,7 @@ impl CaseMutation {
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
         let g = Guard::of(ctx)?;
-        let actor = &g.principal.actor;
-        // A customer can only open cases for themselves.
-        let customer_id = if actor.role == domain::Role::Customer {
-            actor.id.to_string()
-        } else {
-            input.customer.id.clone()
-        };
+        let customer_id = g.customer_of_new_case(input.customer.id.clone());
         let open = super::config::open_case(input, customer_id);
         let w = g.open_case(open, opts(None, idempotency_key)).await?;
         written(&g, w)
@@ -154,7 +148,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = Guard::of(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.actor().id.clone();
         let cmd = Command::Assign {
             agent: self::agent(agent, &me)?,
         };
@@ -189,7 +183,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = Guard::of(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.actor().id.clone();
         let cmd = Command::StartSwarm {
             lead: agent(lead, &me)?,
             reason,
@@ -206,7 +200,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = Guard::of(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.actor().id.clone();
         let cmd = Command::JoinSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -223,7 +217,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = Guard::of(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.actor().id.clone();
         let cmd = Command::LeaveSwarm {
             agent: self::agent(agent, &me)?,
         };
@@ -239,7 +233,7 @@ impl CaseMutation {
         expected_version: Option<u64>,
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
-        let me = Guard::of(ctx)?.principal.actor.id;
+        let me = Guard::of(ctx)?.actor().id.clone();
         let cmd = Command::SetSwarmLead {
             agent: self::agent(Some(agent), &me)?,
         };
@@ -427,16 +421,8 @@ impl CaseMutation {
         g.require_admin()?;
         let user = AgentId::new(user).map_err(|e| bad_input(e.to_string()))?;
         let (token, token_id) = g
-            .app
-            .issue_token(
-                &g.principal.actor,
-                user.clone(),
-                role.into(),
-                tiers,
-                expires_at.map(|t| t.0),
-            )
-            .await
-            .map_err(gql)?;
+            .issue_token(user.clone(), role.into(), tiers, expires_at.map(|t| t.0))
+            .await?;
         Ok(CreatedToken {
             token,
             token_id,
@@ -447,12 +433,7 @@ impl CaseMutation {
 
     /// Revokes a token (admins only); it stops working at once, also on open WebSockets.
     async fn revoke_token(&self, ctx: &Context<'_>, token_id: String) -> Result<bool> {
-        let g = Guard::of(ctx)?;
-        g.require_admin()?;
-        g.app
-            .revoke_token(&g.principal.actor, &token_id)
-            .await
-            .map_err(gql)?;
+        Guard::of(ctx)?.revoke_token(&token_id).await?;
         Ok(true)
     }
 }

@@ -297,17 +297,11 @@ impl CaseObj {
             CaseMessages::Live => {
                 let g = super::guard::Guard::of(ctx)?;
                 let id = super::parse_case_id(&self.id)?;
-                let p = g.app.projections().read();
-                Ok(p.case(id)
-                    .map(|v| {
-                        v.messages
-                            .iter()
-                            .filter(|m| m.id <= self.version && g.can_see_message(m.kind))
-                            .filter(wanted)
-                            .map(MessageObj::from)
-                            .collect()
-                    })
-                    .unwrap_or_default())
+                Ok(g.live_messages(id, self.version)
+                    .iter()
+                    .filter(wanted)
+                    .map(MessageObj::from)
+                    .collect())
             }
         }
     }

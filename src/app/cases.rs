@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::config::ConfigError;
 use crate::domain::request;
 use crate::domain::{
-    decide_all, Actor, AgentId, Case, CaseId, Command, Context, OpenCase, Role, TierLadder,
+    decide_all, Actor, AgentId, Case, CaseId, Command, Context, OpenCase, TierLadder,
 };
 use crate::policy;
 use crate::store::{fingerprint, AppendOutcome, ExpectedVersion, RecordedEvent, StoreError};
@@ -23,19 +23,33 @@ use crate::store::{fingerprint, AppendOutcome, ExpectedVersion, RecordedEvent, S
 /// A case the principal may not see is "not found", as at the API edge.
 fn authorize(
     p: &Principal,
+    id: CaseId,
     state: &Case,
     commands: &[Command],
     ladder: &TierLadder,
 ) -> Result<(), AppError> {
     let hidden = !state.exists() || !policy::can_read(p, state, ladder);
-    if hidden && p.actor.role != Role::Auditor {
-        let id = state.id.map(|i| i.to_string()).unwrap_or_default();
+    if hidden && !policy::is_read_only(p) {
         return Err(AppError::NotFound(format!("case {id}")));
     }
     for command in commands {
         policy::can_execute(p, state, command, ladder).map_err(AppError::Forbidden)?;
     }
     Ok(())
+}
+
+/// Who a write is for, and which checks it gets before `decide`.
+struct Caller<'a> {
+    actor: &'a Actor,
+    /// Authorized by [`policy`] on the very state each attempt decides on; `None` for
+    /// the server's own callers.
+    principal: Option<&'a Principal>,
+    /// Whether the commands are checked against the configuration (assignees,
+    /// swarm members, hand-made routes); a new case's routing is already.
+    check_config: bool,
+    /// The request's idempotency key was used for another request: refused once the
+    /// caller is authorized.
+    key_reused: bool,
 }
 
 /// Longest idempotency key accepted.
@@ -81,10 +95,15 @@ impl Desk {
         // sees this one's load.
         let (commands, _turn) = self.routed(&open).await?;
         let turn = self.turns.take(open.case_id).await;
+        let caller = Caller {
+            actor,
+            principal: None,
+            check_config: false,
+            key_reused: false,
+        };
         self.write(
             turn,
-            actor,
-            None,
+            caller,
             open.case_id,
             commands,
             fp,
@@ -105,7 +124,7 @@ impl Desk {
     fn trusted(&self, actor: &Actor, mut open: OpenCase) -> OpenCase {
         let config = self.config();
         let listed = config.customers.contains_key(open.customer.id.trim());
-        if actor.role == Role::Customer {
+        if policy::self_service(actor) {
             if !listed {
                 open.customer.segment = crate::domain::Segment::B2c;
                 open.customer.key_account = false;
@@ -201,7 +220,17 @@ impl Desk {
     ) -> Result<Written, AppError> {
         let fp = fingerprint(&request::case_request(case_id, &command));
         let legacy = || fingerprint(format!("{case_id} {command:?}").as_bytes());
-        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+        // A key reused for another request is told only to a caller who may act on
+        // the case (after `authorize`); others learn nothing of it but `NOT_FOUND`.
+        let mut key_reused = false;
+        let mut replay = async || match self.replayed(actor, &opts, fp, legacy).await {
+            Err(AppError::IdempotencyKeyReused(_)) if principal.is_some() => {
+                key_reused = true;
+                Ok(None)
+            }
+            other => other,
+        };
+        if let Some(done) = replay().await? {
             return Ok(done);
         }
         let _assigning = match command {
@@ -210,11 +239,16 @@ impl Desk {
         };
         let turn = self.turns.take(case_id).await;
         // The same request sent twice at once: the second, in its turn, finds the first.
-        if let Some(done) = self.replayed(actor, &opts, fp, legacy).await? {
+        if let Some(done) = replay().await? {
             return Ok(done);
         }
-        self.check_config(case_id, &command).await?;
-        self.write(turn, actor, principal, case_id, vec![command], fp, opts)
+        let caller = Caller {
+            actor,
+            principal,
+            check_config: true,
+            key_reused,
+        };
+        self.write(turn, caller, case_id, vec![command], fp, opts)
             .await
     }
 
@@ -278,13 +312,18 @@ impl Desk {
     async fn write(
         &self,
         turn: turns::Turn<'_>,
-        actor: &Actor,
-        principal: Option<&Principal>,
+        caller: Caller<'_>,
         case_id: CaseId,
         commands: Vec<Command>,
         fp: u64,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
+        let Caller {
+            actor,
+            principal,
+            check_config,
+            key_reused,
+        } = caller;
         let span =
             info_span!("command", case = %case_id, command = commands[0].name(), actor = %actor.id);
         async move {
@@ -296,6 +335,16 @@ impl Desk {
             loop {
                 attempt += 1;
                 let state = self.load(case_id).await?;
+                let config = self.config();
+                // First who may act on it: nothing else is told about a case the
+                // caller may not see, not even its version.
+                if let Some(p) = principal {
+                    authorize(p, case_id, &state, &commands, &config.tiers)?;
+                }
+                if key_reused {
+                    let key = opts.idempotency_key.clone().unwrap_or_default();
+                    return Err(AppError::IdempotencyKeyReused(key));
+                }
                 if let Some(expected) = opts.expected_version {
                     if expected != state.version {
                         return Err(AppError::VersionConflict {
@@ -305,9 +354,10 @@ impl Desk {
                     }
                 }
                 let now = self.clock.now();
-                let config = self.config();
-                if let Some(p) = principal {
-                    authorize(p, &state, &commands, &config.tiers)?;
+                if check_config {
+                    for command in &commands {
+                        self.check_config(&state, command)?;
+                    }
                 }
                 let teams = config.tier_teams();
                 let ctx = Context {

@@ -9,7 +9,7 @@ use super::record::append_request;
 use super::record::Recordable;
 use super::{AppError, Desk, MAX_RETRIES};
 use crate::config::{self, Config, ConfigCommand, ConfigEvent, ConfigSeed};
-use crate::domain::{Actor, CaseId, Command};
+use crate::domain::{Actor, Case, Command};
 use crate::policy;
 use crate::routing::RuleSet;
 use crate::store::ExpectedVersion;
@@ -129,11 +129,7 @@ impl Desk {
     /// that works its tier; an assignee works the case's tier and has room; nobody is
     /// assigned, made a swarm's lead or pulled into its swarm who could not read the
     /// case ([`policy::could_hold`]).
-    pub(super) async fn check_config(
-        &self,
-        case_id: CaseId,
-        command: &Command,
-    ) -> Result<(), AppError> {
+    pub(super) fn check_config(&self, case: &Case, command: &Command) -> Result<(), AppError> {
         let target = match command {
             Command::Route(r) => {
                 return Ok(self.config().check_route(&r.tier, r.team.as_deref())?)
@@ -144,9 +140,8 @@ impl Desk {
             | Command::SetSwarmLead { agent } => agent,
             _ => return Ok(()),
         };
-        let case = self.load(case_id).await?;
         let config = self.config();
-        if !policy::could_hold(&self.principal_of(target), &case, &config.tiers) {
+        if !policy::could_hold(&self.principal_of(target), case, &config.tiers) {
             return Err(AppError::Forbidden(format!(
                 "`{target}` could not read this case: their tiers do not reach the tier of \
                  a private case"

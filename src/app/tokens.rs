@@ -48,15 +48,9 @@ impl Desk {
         tiers: Vec<String>,
         expires_at: Option<Timestamp>,
     ) -> Result<(String, String), AppError> {
-        // The SLA scheduler's identity is the server's alone: a SYSTEM token would let
-        // its holder record breaches and escalations as if the scheduler had.
-        if role == Role::System {
-            return Err(AppError::Forbidden(
-                "tokens cannot act as the system (the SLA scheduler's identity is the \
-                 server's alone)"
-                    .into(),
-            ));
-        }
+        // A SYSTEM token would let its holder record breaches and escalations as if
+        // the SLA scheduler had.
+        crate::policy::can_hold_token(role).map_err(AppError::Forbidden)?;
         let ladder = self.tiers();
         for t in &tiers {
             ladder.get(t)?;

@@ -114,12 +114,9 @@ pub struct AgentObj {
 }
 
 pub(super) fn agent_obj(g: &Guard, config: &Config, a: &Agent) -> AgentObj {
-    let (open_cases, swarms) = g
-        .app
-        .projections()
-        .read()
-        .workload(&a.id)
-        .map_or((0, 0), |w| (w.assigned.len() as u32, w.swarms.len() as u32));
+    // Counted among the cases the caller may see.
+    let load = g.visible_workload(&a.id);
+    let (open_cases, swarms) = (load.assigned.len() as u32, load.swarms.len() as u32);
     AgentObj {
         id: a.id.to_string(),
         name: a.name.clone(),

@@ -1,9 +1,20 @@
-//! The authorized view of the application for one caller. Resolvers reach cases,
-//! the log and commands only through a [`Guard`], which asks [`crate::policy`] every
-//! time: what a caller cannot see is absent (or `NOT_FOUND`), what they cannot do is
-//! `FORBIDDEN`. Customers get the customer view of cases and events (the allow-lists
-//! of [`crate::policy`]). Every auditor read of case data is recorded in the access
-//! log: one case (`CaseViewed`) or the cases one request listed (`CasesViewed`).
+//! The authorized view of the application for one caller: the only door from the
+//! GraphQL resolvers to the command service ([`Desk`], private here). Every read and
+//! write asks [`crate::policy`], which holds every role rule: what a caller cannot
+//! see is absent (or `NOT_FOUND`), what they cannot do is `FORBIDDEN`. Customers get
+//! the customer view of cases and events (the allow-lists of [`crate::policy`]).
+//! Every auditor read of case data is recorded in the access log: one case
+//! (`CaseViewed`) or the cases one request listed (`CasesViewed`).
+//!
+//! - this file: the guard itself, one case, event visibility, commands.
+//! - `reads`: pages of cases, queues, swarm rooms, history, the log, past states,
+//!   workload and counts.
+//! - `admin`: configuration, routing tools and tokens.
+
+mod admin;
+mod reads;
+
+pub use reads::{Budget, CasePage, VisibleWorkload};
 
 pub mod live;
 
@@ -15,15 +26,15 @@ use super::types::{CaseMessages, CaseObj};
 use super::Principal;
 use crate::app::Recordable;
 use crate::app::{Desk, WriteOptions, Written};
-use crate::domain::{Case, CaseEvent, CaseId, Command, MessageKind, OpenCase, Role};
+use crate::domain::{Case, CaseEvent, CaseId, Command, MessageKind, OpenCase};
 use crate::policy;
 use crate::projection::CaseView;
 use crate::store::RecordedEvent;
 
 #[derive(Clone)]
 pub struct Guard {
-    pub app: Arc<Desk>,
-    pub principal: Principal,
+    pub(super) app: Arc<Desk>,
+    pub(super) principal: Principal,
 }
 
 fn forbidden(why: String) -> async_graphql::Error {
@@ -55,7 +66,7 @@ impl Guard {
 
     /// Is the caller a customer (who sees only the customer view of cases and events)?
     pub fn is_customer(&self) -> bool {
-        self.principal.actor.role == Role::Customer
+        policy::sees_customer_view(&self.principal)
     }
 
     /// The case as this caller may see it: customers get only the fields of
@@ -87,7 +98,7 @@ impl Guard {
 
     /// Records an auditor's read of a case.
     pub async fn audit(&self, id: CaseId, what: &str) -> Result<()> {
-        if self.principal.actor.role == Role::Auditor {
+        if policy::reads_are_logged(&self.principal) {
             self.app
                 .record_view(&self.principal.actor, id, what)
                 .await
@@ -103,7 +114,7 @@ impl Guard {
         ids: impl IntoIterator<Item = CaseId>,
         what: &str,
     ) -> Result<()> {
-        if self.principal.actor.role != Role::Auditor {
+        if !policy::reads_are_logged(&self.principal) {
             return Ok(());
         }
         let mut seen = std::collections::HashSet::new();
@@ -172,6 +183,16 @@ impl Guard {
         true
     }
 
+    /// Who is the actor, and with which role.
+    pub fn actor(&self) -> &crate::domain::Actor {
+        &self.principal.actor
+    }
+
+    /// The customer a case this caller opens is for ([`policy::customer_of_new_case`]).
+    pub fn customer_of_new_case(&self, requested: String) -> String {
+        policy::customer_of_new_case(&self.principal, requested)
+    }
+
     pub async fn open_case(&self, open: OpenCase, opts: WriteOptions) -> Result<Written> {
         policy::can_open(&self.principal).map_err(forbidden)?;
         self.app
@@ -180,22 +201,15 @@ impl Guard {
             .map_err(gql)
     }
 
+    /// Runs a command on a case. The command service authorizes it on the very state
+    /// it decides on ([`policy::can_execute`] inside the write loop): one load per
+    /// command, and a case that moved out of reach between attempts is not written.
     pub async fn execute(
         &self,
         id: CaseId,
         command: Command,
         opts: WriteOptions,
     ) -> Result<Written> {
-        let case = self.app.load(id).await.map_err(gql)?;
-        if !case.exists() || !self.can_read(&case) {
-            // Writes to an invisible case reveal nothing about it.
-            if self.principal.actor.role == Role::Auditor {
-                return Err(forbidden("auditors are read-only".into()));
-            }
-            return Err(not_found(format!("case {id}")));
-        }
-        policy::can_execute(&self.principal, &case, &command, &self.app.tiers())
-            .map_err(forbidden)?;
         self.app
             .execute_as(&self.principal, id, command, opts)
             .await
@@ -204,29 +218,18 @@ impl Guard {
 
     /// Leads and admins: previews and simulations of routing.
     pub fn require_lead(&self) -> Result<()> {
-        match self.principal.actor.role {
-            Role::Admin | Role::Lead => Ok(()),
-            _ => Err(forbidden("leads and admins only".into())),
-        }
+        policy::require_lead(&self.principal).map_err(forbidden)
     }
 
     pub fn require_admin(&self) -> Result<()> {
-        if policy::is_admin(&self.principal) {
-            Ok(())
-        } else {
-            Err(forbidden("admins only".into()))
-        }
+        policy::require_admin(&self.principal).map_err(forbidden)
     }
 }
 
 impl Guard {
     /// Staff only: not customers.
     pub fn require_staff(&self) -> Result<()> {
-        if self.principal.actor.role == Role::Customer {
-            Err(forbidden("staff only".into()))
-        } else {
-            Ok(())
-        }
+        policy::require_staff(&self.principal).map_err(forbidden)
     }
 
     /// Resolves when the caller's token is revoked (never for in-process callers).

@@ -963,7 +963,8 @@ fn check(
             let invisible = case == "missing" || !role.sees(case);
             if invisible && role.kind != Kind::Auditor && c != "NOT_FOUND" {
                 v.add(format!(
-                    "{at}: a write on a case it may not see answers {c}, not NOT_FOUND"
+                    "{at}: a write on a case it may not see answers {c}, not NOT_FOUND: {}",
+                    short(r)
                 ));
             }
             if role.kind == Kind::Auditor && c != "FORBIDDEN" {
