@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::Guard;
-use crate::api::error::{bad_input, gql};
+use crate::api::error::gql;
 use crate::api::types::{SwarmRoomObj, TierQueue};
 use crate::api::{Principal, Shutdown, Slot, SubscriptionSlots};
 use crate::app::Desk;
@@ -237,14 +237,6 @@ impl Guard {
     /// The last position in the log.
     pub fn log_head(&self) -> u64 {
         self.app.store().head()
-    }
-
-    /// A configured tier, by name (`BAD_USER_INPUT` if unknown).
-    pub fn tier(&self, name: &str) -> Result<Tier> {
-        self.app
-            .tiers()
-            .get(name)
-            .map_err(|e| bad_input(e.to_string()))
     }
 
     /// Can the caller see the case as the projections show it now?
