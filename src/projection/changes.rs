@@ -159,3 +159,62 @@ pub fn mark_append_ends(changes: &mut [Change], events: &[Arc<RecordedEvent>]) -
     }
     unknown
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::MessagePosted;
+    use crate::domain::{Actor, Timestamp};
+    use crate::store::Metadata;
+
+    /// A swarm-chat message on `case` at `position`/`version`, in the append `append`.
+    fn chat(case: CaseId, position: u64, version: u64, append: Ulid) -> Arc<RecordedEvent> {
+        let event = CaseEvent::MessagePosted(MessagePosted {
+            kind: MessageKind::SwarmChat,
+            author: AgentId::new("dana").unwrap(),
+            body: format!("message {version}"),
+        });
+        Arc::new(RecordedEvent {
+            position,
+            id: Ulid::new(),
+            stream: case.stream(),
+            version,
+            event_type: event.event_type().into(),
+            schema_version: event.schema_version(),
+            metadata: Metadata {
+                actor: Actor::system(),
+                occurred_at: Timestamp(1_789_376_400_000_000),
+                correlation_id: append,
+                causation_id: None,
+            },
+            payload: event.encode(),
+        })
+    }
+
+    #[test]
+    fn an_append_ends_where_the_next_event_is_of_another_append_or_case() {
+        let (a, b) = (CaseId(Ulid::new()), CaseId(Ulid::new()));
+        let (one, two, three) = (Ulid::new(), Ulid::new(), Ulid::new());
+        // a: two events of one append, then one of another; then b's; then a's again
+        // in a third append. The last event's successor is not in the run.
+        let events = vec![
+            chat(a, 1, 1, one),
+            chat(a, 2, 2, one),
+            chat(a, 3, 3, two),
+            chat(b, 4, 1, two),
+            chat(a, 5, 4, three),
+        ];
+        let mut changes: Vec<Change> = events
+            .iter()
+            .map(|e| {
+                let id = CaseId::from_stream(&e.stream).unwrap();
+                change_of(id, &e.view())
+            })
+            .collect();
+        let unknown = mark_append_ends(&mut changes, &events);
+        let ends: Vec<bool> = changes.iter().map(|c| c.ends_append).collect();
+        // Same correlation but another case (b's event) still ends a's append.
+        assert_eq!(ends, [false, true, true, true, true]);
+        assert_eq!(unknown, [4], "only the last event's successor is unknown");
+    }
+}
