@@ -5,6 +5,7 @@
 //! cargo run --release --example load                    # in-process server, defaults
 //! cargo run --release --example load -- --sweep         # 1, 8 and 64 clients
 //! cargo run --release --example load -- --one-case --subscribers 0   # 64 clients, one case
+//! cargo run --release --example load -- --skip-mutations --mix --subscribers 5000
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 --token "$TOKEN"
 //! ```
 //!
@@ -23,6 +24,12 @@
 //!    latency is the receive time minus the event's `occurredAt` (same machine, same
 //!    clock; it includes the server's commit and fsync). Every subscriber must receive
 //!    every event exactly once and in order, or the run prints FAIL and exits with 1.
+//!    With `--mix`, a third of the subscribers each take `events`, `tierQueue` (the
+//!    fan-out cases' tier) and `swarmRoom` (one of the fan-out cases, each swarmed),
+//!    and the mutations are swarm chat: `events` and `tierQueue` subscribers must get
+//!    every position once, in order; `swarmRoom` ones every acknowledged version of
+//!    their case once, in order. Updates without `occurredAt` are timed by the event's
+//!    `occurredAt` as an `events` subscriber received it.
 //!
 //! Everything is bounded by deadlines and timeouts, so the binary always ends.
 //!
@@ -45,11 +52,16 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }";
+const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!) { postMessage(caseId: $id, kind: $k, body: $b) { version } }";
+const START_SWARM: &str =
+    "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"load bench\") { version tier } }";
 const OPEN_CASE: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"load-bench\", segment: B2B}}) { id version } }";
 const CASE_VERSION: &str = "query($id: ID!) { case(id: $id) { version } }";
 const SUBSCRIBE: &str =
     "subscription($from: Position!) { events(fromPosition: $from) { position occurredAt } }";
+const SUBSCRIBE_TIER_QUEUE: &str =
+    "subscription($tier: String!) { tierQueue(tier: $tier) { position change queue { length } } }";
+const SUBSCRIBE_SWARM_ROOM: &str = "subscription($id: ID!) { swarmRoom(caseId: $id) { position version change room { members { agent } } } }";
 
 /// Longest any single HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,6 +111,16 @@ pub struct Opts {
     /// Skip the mutation runs.
     #[arg(long)]
     skip_mutations: bool,
+    /// During the mutation runs, keep one `swarmRoom` subscriber on an unrelated case:
+    /// the projections then describe and publish every change (the write path's cost
+    /// of having a listener), though none is for it.
+    #[arg(long)]
+    listener: bool,
+    /// Mixed fan-out: a third each of `events`, `tierQueue` (the fan-out cases' tier)
+    /// and `swarmRoom` (one of the fan-out cases, each swarmed) subscribers, and the
+    /// fan-out mutations are swarm chat, so every kind has something to deliver.
+    #[arg(long)]
+    mix: bool,
 }
 
 fn main() -> ExitCode {
@@ -158,6 +180,16 @@ pub async fn run(opts: Opts) -> ExitCode {
     });
 
     let mut mutation_64: Option<RunStats> = None;
+    let mut listener = None;
+    if opts.listener && !opts.skip_mutations {
+        match idle_listener(&gql, &target).await {
+            Ok(ws) => listener = Some(ws),
+            Err(e) => {
+                eprintln!("FAIL cannot start the listener: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if !opts.skip_mutations {
         match mutation_runs(&opts, &gql).await {
             Ok(runs) => {
@@ -173,6 +205,7 @@ pub async fn run(opts: Opts) -> ExitCode {
         }
     }
 
+    drop(listener);
     let mut fanout: Option<FanoutStats> = None;
     if opts.subscribers > 0 && opts.fanout_events > 0 {
         match fanout_run(&opts, &gql, &target).await {
@@ -345,12 +378,26 @@ impl Gql {
 
     /// Posts an internal note; returns the case's new version.
     async fn post_note(&self, case: &str, body: String) -> Result<u64, String> {
+        self.post(case, body, "INTERNAL_NOTE").await
+    }
+
+    /// Posts a message of `kind`; returns the case's new version.
+    async fn post(&self, case: &str, body: String, kind: &str) -> Result<u64, String> {
         let d = self
-            .call(POST_MESSAGE, json!({ "id": case, "b": body }))
+            .call(POST_MESSAGE, json!({ "id": case, "b": body, "k": kind }))
             .await?;
         d["postMessage"]["version"]
             .as_u64()
             .ok_or_else(|| format!("postMessage returned no version: {d}"))
+    }
+
+    /// Starts a swarm on the case (the caller leads it); returns the case's tier.
+    async fn start_swarm(&self, case: &str) -> Result<String, String> {
+        let d = self.call(START_SWARM, json!({ "id": case })).await?;
+        d["startSwarm"]["tier"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("startSwarm returned no tier: {d}"))
     }
 
     /// The case's current version.
@@ -659,11 +706,44 @@ struct WsIn {
     payload: Option<Value>,
 }
 
-/// One event as a subscriber received it.
+/// What a subscriber subscribes to.
+#[derive(Clone, Debug, PartialEq)]
+enum SubKind {
+    /// `events(fromPosition)`: every event, exactly once, in order.
+    Events,
+    /// `tierQueue(tier)`: one update per command on a case of the tier.
+    TierQueue,
+    /// `swarmRoom(caseId)` on the fan-out case of this index.
+    SwarmRoom(usize),
+}
+
+impl SubKind {
+    /// Subscriber `i` of a run: all `events`, or a third of each kind with `--mix`.
+    fn of(i: usize, mix: bool) -> SubKind {
+        match (mix, i % 3) {
+            (false, _) | (true, 0) => SubKind::Events,
+            (true, 1) => SubKind::TierQueue,
+            _ => SubKind::SwarmRoom((i / 3) % FANOUT_CASES),
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            SubKind::Events => "events",
+            SubKind::TierQueue => "tierQueue",
+            SubKind::SwarmRoom(_) => "swarmRoom",
+        }
+    }
+}
+
+/// One update as a subscriber received it.
 #[derive(Clone, Copy)]
 struct Received {
     position: u64,
-    /// Receive time and the event's `occurredAt`, both in Unix microseconds.
+    /// The case version (`swarmRoom` updates; 0 otherwise).
+    version: u64,
+    /// Receive time and the event's `occurredAt` (0 when the update does not carry
+    /// it: it is then taken from an `events` subscriber), both in Unix microseconds.
     received_us: i64,
     occurred_us: i64,
 }
@@ -706,18 +786,28 @@ fn parse_incoming(text: &str, received_us: i64) -> Result<Incoming, String> {
             if let Some(errors) = payload.get("errors") {
                 return Err(format!("subscription error: {errors}"));
             }
-            let e = &payload["data"]["events"];
+            let data = &payload["data"];
+            let e = ["events", "tierQueue", "swarmRoom"]
+                .iter()
+                .map(|root| &data[root])
+                .find(|v| !v.is_null())
+                .ok_or_else(|| format!("unexpected update: {text}"))?;
+            // Snapshots state where a subscription starts; only changes are measured.
+            if e["change"] == "SNAPSHOT" {
+                return Ok(Incoming::Other);
+            }
             let position = e["position"]
                 .as_u64()
-                .ok_or_else(|| format!("event without position: {text}"))?;
-            let occurred = e["occurredAt"]
-                .as_str()
-                .ok_or_else(|| format!("event without occurredAt: {text}"))?;
-            let occurred_us = Timestamp::parse_rfc3339(occurred)
-                .map_err(|e| e.to_string())?
-                .unix_micros();
+                .ok_or_else(|| format!("update without position: {text}"))?;
+            let occurred_us = match e["occurredAt"].as_str() {
+                Some(at) => Timestamp::parse_rfc3339(at)
+                    .map_err(|e| e.to_string())?
+                    .unix_micros(),
+                None => 0,
+            };
             Ok(Incoming::Event(Received {
                 position,
+                version: e["version"].as_u64().unwrap_or(0),
                 received_us,
                 occurred_us,
             }))
@@ -733,7 +823,7 @@ fn parse_incoming(text: &str, received_us: i64) -> Result<Incoming, String> {
 async fn subscribe_ws(
     ws_url: &str,
     token: &str,
-    from: u64,
+    subscription: &(&'static str, Value),
     received: &mut Vec<Received>,
 ) -> Result<WsStream, String> {
     let mut req = ws_url
@@ -753,9 +843,10 @@ async fn subscribe_ws(
     )
     .await?;
     wait_control(&mut ws, "connection_ack", received).await?;
+    let (query, variables) = subscription;
     send_json(
         &mut ws,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIBE, "variables": { "from": from } } }),
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
     )
     .await?;
     send_json(&mut ws, json!({ "type": "ping" })).await?;
@@ -797,7 +888,9 @@ async fn wait_control(
 struct SubscriberCtx {
     ws_url: String,
     token: String,
-    from: u64,
+    subscription: (&'static str, Value),
+    /// Progress is tracked by case version (`swarmRoom`) rather than log position.
+    by_version: bool,
     gate: Arc<Semaphore>,
     ready: mpsc::Sender<(usize, Result<(), String>)>,
     last: Arc<Vec<AtomicU64>>,
@@ -807,9 +900,10 @@ struct SubscriberCtx {
 
 async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
     let mut received = Vec::new();
+    let progress = |r: &Received| if cx.by_version { r.version } else { r.position };
     let setup = {
         let _permit = cx.gate.acquire().await;
-        subscribe_ws(&cx.ws_url, &cx.token, cx.from, &mut received).await
+        subscribe_ws(&cx.ws_url, &cx.token, &cx.subscription, &mut received).await
     };
     let mut ws = match setup {
         Ok(ws) => {
@@ -827,7 +921,7 @@ async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
     };
     drop(cx.ready);
     if let Some(r) = received.last() {
-        cx.last[i].store(r.position, Ordering::Release);
+        cx.last[i].store(progress(r), Ordering::Release);
     }
     let mut error = None;
     let mut stop = cx.stop.clone();
@@ -859,7 +953,7 @@ async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
                 match parse_incoming(&text, now) {
                     Ok(Incoming::Event(r)) => {
                         received.push(r);
-                        cx.last[i].store(r.position, Ordering::Release);
+                        cx.last[i].store(progress(&r), Ordering::Release);
                     }
                     Ok(Incoming::Control(k)) if k == "ping" => {
                         if let Err(e) = send_json(&mut ws, json!({ "type": "pong" })).await {
@@ -894,11 +988,23 @@ async fn subscriber(i: usize, cx: SubscriberCtx) -> SubOutcome {
     }
 }
 
-/// Waits until every ready subscriber has received `position`; returns how many had.
+/// A `swarmRoom` subscriber on a case nobody writes to, left unread (it gets nothing).
+async fn idle_listener(gql: &Gql, target: &Target) -> Result<WsStream, String> {
+    let case = gql.open_case("load bench listener".into()).await?;
+    let ws_url = target.base.replacen("http://", "ws://", 1) + "/graphql";
+    let subscription = (SUBSCRIBE_SWARM_ROOM, json!({ "id": case.id }));
+    let mut received = Vec::new();
+    let ws = subscribe_ws(&ws_url, &target.token, &subscription, &mut received).await?;
+    println!("listener: one swarmRoom subscriber on an idle case");
+    Ok(ws)
+}
+
+/// Waits until every ready subscriber has reached its target (a position, or a case
+/// version for `swarmRoom`); returns how many had.
 async fn wait_reached(
     last: &[AtomicU64],
     ready: &[bool],
-    position: u64,
+    targets: &[u64],
     timeout: Duration,
 ) -> usize {
     let deadline = Instant::now() + timeout;
@@ -906,7 +1012,8 @@ async fn wait_reached(
         let reached = last
             .iter()
             .zip(ready)
-            .filter(|(l, r)| **r && l.load(Ordering::Acquire) >= position)
+            .zip(targets)
+            .filter(|((l, r), t)| **r && l.load(Ordering::Acquire) >= **t)
             .count();
         let want = ready.iter().filter(|r| **r).count();
         if reached == want || Instant::now() >= deadline {
@@ -914,6 +1021,18 @@ async fn wait_reached(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Where each subscriber should have got to: the log `head`, or for a `swarmRoom`
+/// subscriber its case's last acknowledged version.
+fn targets(kinds: &[SubKind], head: u64, case_versions: &[u64]) -> Vec<u64> {
+    kinds
+        .iter()
+        .map(|k| match k {
+            SubKind::SwarmRoom(c) => case_versions[*c],
+            _ => head,
+        })
+        .collect()
 }
 
 async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<FanoutStats, String> {
@@ -931,14 +1050,41 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
         ));
     }
     let cases = open_cases(gql, FANOUT_CASES, "fan-out").await?;
+    // Mixed: every fan-out case is swarmed (all in the same tier, as opened alike),
+    // and the mutations are swarm chat, which each kind of subscriber is sent.
+    let mut tier = String::new();
+    let mut case_versions: Vec<u64> = vec![0; cases.len()];
+    if opts.mix {
+        for c in &cases {
+            tier = gql.start_swarm(&c.id).await?;
+        }
+        for (k, c) in cases.iter().enumerate() {
+            case_versions[k] = gql.case_version(&c.id).await?;
+        }
+    }
+    let kind = if opts.mix {
+        "SWARM_CHAT"
+    } else {
+        "INTERNAL_NOTE"
+    };
     let head = gql.head().await?;
     let from = head + 1;
     let ws_url = target.base.replacen("http://", "ws://", 1) + "/graphql";
-    println!(
-        "Subscription fan-out: {subs} WebSocket subscribers (graphql-transport-ws) on \
-         events(fromPosition: {from}) {{ position occurredAt }}\n  open files limit {} (about {need} needed)",
-        fmt_limit(soft)
-    );
+    let kinds: Vec<SubKind> = (0..subs).map(|i| SubKind::of(i, opts.mix)).collect();
+    if opts.mix {
+        println!(
+            "Subscription fan-out, mixed: {subs} WebSocket subscribers (graphql-transport-ws), a \
+             third each on events(fromPosition: {from}), tierQueue(tier: {tier}) and swarmRoom \
+             (one of {FANOUT_CASES} swarmed cases)\n  open files limit {} (about {need} needed)",
+            fmt_limit(soft)
+        );
+    } else {
+        println!(
+            "Subscription fan-out: {subs} WebSocket subscribers (graphql-transport-ws) on \
+             events(fromPosition: {from}) {{ position occurredAt }}\n  open files limit {} (about {need} needed)",
+            fmt_limit(soft)
+        );
+    }
 
     let last: Arc<Vec<AtomicU64>> = Arc::new((0..subs).map(|_| AtomicU64::new(0)).collect());
     let (ready_tx, mut ready_rx) = mpsc::channel(subs);
@@ -947,12 +1093,20 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
     let send_time = Duration::from_secs_f64(opts.fanout_events as f64 / opts.fanout_rate as f64);
     let started = Instant::now();
     let hard_deadline = tokio::time::Instant::now() + Duration::from_secs(240) + send_time;
-    let handles: Vec<_> = (0..subs)
-        .map(|i| {
+    let handles: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let subscription = match k {
+                SubKind::Events => (SUBSCRIBE, json!({ "from": from })),
+                SubKind::TierQueue => (SUBSCRIBE_TIER_QUEUE, json!({ "tier": tier })),
+                SubKind::SwarmRoom(c) => (SUBSCRIBE_SWARM_ROOM, json!({ "id": cases[*c].id })),
+            };
             let cx = SubscriberCtx {
                 ws_url: ws_url.clone(),
                 token: target.token.clone(),
-                from,
+                subscription,
+                by_version: matches!(k, SubKind::SwarmRoom(_)),
                 gate: gate.clone(),
                 ready: ready_tx.clone(),
                 last: last.clone(),
@@ -991,16 +1145,35 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
         println!("  FAIL {setup_failures} subscriber(s) could not subscribe; first: {e}");
     }
 
-    // A sentinel event proves every subscription is live before measuring.
+    // Sentinel events prove every subscription is live before measuring (mixed: one
+    // on each case, so every swarm room gets one).
     let mut write_errors = 0usize;
     let mut first_write_error = None;
+    // Acknowledged versions per case, from the sentinels on: what each swarm room
+    // subscriber must receive, exactly once, in order.
+    let mut acked: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
     let t = Instant::now();
-    if let Err(e) = gql.post_note(&cases[0].id, "fan-out sentinel".into()).await {
-        write_errors += 1;
-        first_write_error.get_or_insert(e);
+    let sentinels = if opts.mix { cases.len() } else { 1 };
+    for (k, c) in cases.iter().enumerate().take(sentinels) {
+        match gql.post(&c.id, "fan-out sentinel".into(), kind).await {
+            Ok(v) => {
+                acked[k].push(v);
+                case_versions[k] = v;
+            }
+            Err(e) => {
+                write_errors += 1;
+                first_write_error.get_or_insert(e);
+            }
+        }
     }
     let sentinel = gql.head().await?;
-    let live = wait_reached(&last, &ready, sentinel, Duration::from_secs(30)).await;
+    let live = wait_reached(
+        &last,
+        &ready,
+        &targets(&kinds, sentinel, &case_versions),
+        Duration::from_secs(30),
+    )
+    .await;
     println!(
         "  live: {live}/{connected} received the sentinel (position {sentinel}) within {:.1} ms",
         t.elapsed().as_secs_f64() * 1000.0
@@ -1014,18 +1187,23 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
     for k in 0..opts.fanout_events {
         tick.tick().await;
         let gql = gql.clone();
-        let id = cases[k % cases.len()].id.clone();
+        let c = k % cases.len();
+        let id = cases[c].id.clone();
         sends.push(tokio::spawn(async move {
             let t = Instant::now();
-            let r = gql.post_note(&id, format!("fan-out event {k}")).await;
-            (r, t.elapsed())
+            let r = gql.post(&id, format!("fan-out event {k}"), kind).await;
+            (c, r, t.elapsed())
         }));
     }
     let mut write_lat = Vec::with_capacity(opts.fanout_events);
     for s in futures_util::future::join_all(sends).await {
         match s {
-            Ok((Ok(_), took)) => write_lat.push(took.as_micros() as u64),
-            Ok((Err(e), _)) => {
+            Ok((c, Ok(v), took)) => {
+                write_lat.push(took.as_micros() as u64);
+                acked[c].push(v);
+                case_versions[c] = case_versions[c].max(v);
+            }
+            Ok((_, Err(e), _)) => {
                 write_errors += 1;
                 first_write_error.get_or_insert(e);
             }
@@ -1034,6 +1212,9 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
                 first_write_error.get_or_insert(format!("send task: {e}"));
             }
         }
+    }
+    for a in &mut acked {
+        a.sort_unstable();
     }
     let sent_in = send_start.elapsed();
     let last_position = gql.head().await?;
@@ -1052,7 +1233,13 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
     }
 
     // Let every subscriber get everything, then a little longer to catch duplicates.
-    let done = wait_reached(&last, &ready, last_position, Duration::from_secs(30)).await;
+    let done = wait_reached(
+        &last,
+        &ready,
+        &targets(&kinds, last_position, &case_versions),
+        Duration::from_secs(60),
+    )
+    .await;
     let drained = send_start.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop_tx.send(true);
@@ -1077,41 +1264,68 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
         }
     }
     println!(
-        "  drained: {done}/{connected} subscribers had position {last_position} {:.2} s after the first send",
+        "  drained: {done}/{connected} subscribers had everything up to position {last_position} {:.2} s after the first send",
         drained.as_secs_f64()
     );
 
-    // Exactly once, in order: positions from..=last_position, each once, ascending.
+    // When each event occurred, as `events` subscribers received it (the other kinds'
+    // updates do not carry it).
+    let mut occurred = std::collections::HashMap::new();
+    for o in &outcomes {
+        for r in o.received.iter().filter(|r| r.occurred_us != 0) {
+            occurred.insert(r.position, r.occurred_us);
+        }
+    }
+
+    // Exactly once, in order: `events` and `tierQueue` (every measured event is a
+    // command on a queued case) positions from..=last_position, each once, ascending;
+    // `swarmRoom` its case's acknowledged versions, each once, ascending.
     // (Events after last_position can only come from other writers; they are ignored.)
     let mut bad = 0usize;
     let mut first_bad = None;
-    let mut latencies = Vec::with_capacity(subs * opts.fanout_events);
+    let mut all = Vec::with_capacity(subs * opts.fanout_events);
+    let mut per_kind: Vec<(&'static str, Vec<u64>)> = Vec::new();
     let mut negative = 0usize;
-    for (i, o) in outcomes.iter().enumerate() {
-        let problem = check_sequence(o, from, last_position);
+    let mut unknown = 0usize;
+    for ((i, o), k) in outcomes.iter().enumerate().zip(&kinds) {
+        let problem = match k {
+            SubKind::SwarmRoom(c) => check_versions(o, &acked[*c]),
+            _ => check_sequence(o, from, last_position),
+        };
         if let Some(p) = problem {
             bad += 1;
-            first_bad.get_or_insert(format!("subscriber {i}: {p}"));
+            first_bad.get_or_insert(format!("subscriber {i} ({}): {p}", k.label()));
         }
+        let slot = match per_kind.iter().position(|(l, _)| *l == k.label()) {
+            Some(s) => s,
+            None => {
+                per_kind.push((k.label(), Vec::new()));
+                per_kind.len() - 1
+            }
+        };
         for r in o
             .received
             .iter()
             .filter(|r| r.position > sentinel && r.position <= last_position)
         {
-            let d = r.received_us - r.occurred_us;
+            let Some(at) = occurred.get(&r.position) else {
+                unknown += 1;
+                continue;
+            };
+            let d = r.received_us - at;
             if d < 0 {
                 negative += 1;
             }
-            latencies.push(d.max(0) as u64);
+            all.push(d.max(0) as u64);
+            per_kind[slot].1.push(d.max(0) as u64);
         }
     }
     let measured_events = last_position.saturating_sub(sentinel);
-    let delivery = Summary::of(&mut latencies);
+    let delivery = Summary::of(&mut all);
     println!(
         "  delivery latency (receive time - occurredAt, includes the server's commit) over {} \
-         (subscriber, event) pairs of {} expected:",
+         (subscriber, update) pairs:",
         delivery.n,
-        subs as u64 * measured_events
     );
     println!(
         "    p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
@@ -1120,20 +1334,43 @@ async fn fanout_run(opts: &Opts, gql: &Arc<Gql>, target: &Target) -> Result<Fano
         ms(delivery.p99),
         ms(delivery.max)
     );
+    if opts.mix {
+        for (label, lat) in &mut per_kind {
+            let s = Summary::of(lat);
+            println!(
+                "    {label:>9}: {} pairs, p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+                s.n,
+                ms(s.p50),
+                ms(s.p90),
+                ms(s.p99),
+                ms(s.max)
+            );
+        }
+    } else {
+        println!(
+            "    ({} (subscriber, event) pairs expected)",
+            subs as u64 * measured_events
+        );
+    }
     if negative > 0 {
         println!("  note: {negative} deliveries appeared to precede occurredAt (clock step?)");
+    }
+    if unknown > 0 {
+        println!(
+            "  note: {unknown} deliveries of events no `events` subscriber received (not timed)"
+        );
     }
     let exactly_once = bad == 0 && write_errors == 0;
     if bad == 0 {
         println!(
-            "  PASS exactly once, in order: all {subs} subscribers received positions \
-             {from}..={last_position} ({} events) each exactly once, in order",
+            "  PASS exactly once, in order: all {subs} subscribers received their updates for \
+             positions {from}..={last_position} ({} events) each exactly once, in order",
             last_position + 1 - from
         );
     } else {
         println!(
-            "FAIL exactly once, in order: {bad} of {subs} subscribers did not receive positions \
-             {from}..={last_position} exactly once in order; first: {}",
+            "FAIL exactly once, in order: {bad} of {subs} subscribers did not receive their \
+             updates for positions {from}..={last_position} exactly once in order; first: {}",
             first_bad.unwrap_or_default()
         );
     }
@@ -1167,6 +1404,29 @@ fn check_sequence(o: &SubOutcome, from: u64, to: u64) -> Option<String> {
         return Some(format!(
             "received up to {} of {to} ({why})",
             expected.saturating_sub(1)
+        ));
+    }
+    None
+}
+
+/// None if a swarm room subscriber saw exactly the case versions `want`, in order
+/// (at ascending positions); else what went wrong.
+fn check_versions(o: &SubOutcome, want: &[u64]) -> Option<String> {
+    if !o.ready {
+        return Some(o.error.clone().unwrap_or_else(|| "never subscribed".into()));
+    }
+    let got: Vec<u64> = o.received.iter().map(|r| r.version).collect();
+    if !o.received.windows(2).all(|w| w[0].position < w[1].position) {
+        return Some("positions out of order".into());
+    }
+    if got != want {
+        let why = o.error.as_deref().unwrap_or("");
+        return Some(format!(
+            "versions {:?}.. ({} updates), expected {:?}.. ({}) {why}",
+            &got[..got.len().min(5)],
+            got.len(),
+            &want[..want.len().min(5)],
+            want.len()
         ));
     }
     None
@@ -1217,6 +1477,7 @@ mod tests {
                 .iter()
                 .map(|&position| Received {
                     position,
+                    version: 0,
                     received_us: 0,
                     occurred_us: 0,
                 })

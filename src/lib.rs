@@ -14,7 +14,7 @@
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled
 //!   (`store::sled_store`) is the default backend.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
-//!   rooms, workload.
+//!   rooms, workload; and what each applied case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.
 //! - [`report`]: leads' reports for any past period (tier shares, escalation vs
 //!   swarming, SLAs, recurring problems, load), folded from the log.

@@ -1,6 +1,5 @@
 //! Past views: a case, or its full view with messages, as it was at an earlier
-//! version, and whether an event is followed by another of the same append (what
-//! auditors and subscriptions need).
+//! version (what auditors' `caseAt` and the command service's replies need).
 
 use super::record::decode;
 use super::{AppError, Desk};
@@ -27,28 +26,6 @@ impl Desk {
             }
         }
         Ok(past.case(id).cloned())
-    }
-
-    /// The case's full view exactly as it was after `version`.
-    pub async fn view_at_version(
-        &self,
-        id: CaseId,
-        version: u64,
-    ) -> Result<crate::projection::CaseView, AppError> {
-        self.view_where(id, |r| r.version <= version)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("case {id}")))
-    }
-
-    /// Whether the event is followed, in the same atomic append, by another one.
-    /// Appends are durable before they are published, so the whole append is readable.
-    pub async fn continues_in_same_append(&self, record: &RecordedEvent) -> Result<bool, AppError> {
-        let next = self.store.read_all(record.position + 1, 1).await?;
-        Ok(next.first().is_some_and(|n| {
-            n.stream == record.stream
-                && n.version == record.version + 1
-                && n.metadata.correlation_id == record.metadata.correlation_id
-        }))
     }
 
     async fn fold_until(

@@ -10,8 +10,12 @@
 //! [`Projections::position`] is the last global position applied; an event at or
 //! below it is skipped, so a restart from a snapshot never applies anything twice.
 //!
-//! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it.
+//! - [`changes`]: what each applied case event changed (queues, swarm rooms), which
+//!   the runner publishes for subscriptions.
+//! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it,
+//!   and publishes the changes.
 
+pub mod changes;
 pub mod runner;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +26,7 @@ use crate::domain::{
 };
 use crate::store::{EventRef, RecordedEvent};
 
+pub use changes::{Change, QueueEffect, RoomChange, RoomChangeKind};
 pub use runner::{ProjectionRunner, SharedProjections};
 
 #[cfg(test)]
@@ -261,20 +266,44 @@ impl Projections {
     /// [`apply`](Self::apply) for an event borrowed from the log (replays): the same
     /// code, so live and rebuilt projections cannot differ.
     pub fn apply_ref(&mut self, record: EventRef<'_>) -> Result<(), CodecError> {
+        self.apply_with(record, None)
+    }
+
+    /// [`apply_ref`](Self::apply_ref), also describing a case event's effect in
+    /// `changes` (when given: only listeners pay for it). The same code serves the live
+    /// runner and local folds of a case's history.
+    pub fn apply_with(
+        &mut self,
+        record: EventRef<'_>,
+        changes: Option<&mut Vec<Change>>,
+    ) -> Result<(), CodecError> {
         if record.position <= self.position {
             return Ok(());
         }
         if let Some(id) = crate::domain::CaseId::from_stream(record.stream) {
             let event =
                 CaseEvent::decode(record.event_type, record.schema_version, record.payload)?;
-            self.apply_case(id, &record, event);
+            match changes {
+                None => self.apply_case(id, &record, event, None),
+                Some(out) => {
+                    let mut change = changes::change_of(id, &record);
+                    self.apply_case(id, &record, event, Some(&mut change));
+                    out.push(change);
+                }
+            }
         }
         self.position = record.position;
         self.events += 1;
         Ok(())
     }
 
-    fn apply_case(&mut self, id: CaseId, record: &EventRef<'_>, event: CaseEvent) {
+    fn apply_case(
+        &mut self,
+        id: CaseId,
+        record: &EventRef<'_>,
+        event: CaseEvent,
+        change: Option<&mut Change>,
+    ) {
         let at = record.occurred_at;
         let view = self.cases.entry(id).or_insert_with(|| CaseView {
             case: Case::default(),
@@ -284,6 +313,26 @@ impl Projections {
         let before = IndexEntries::of(&view.case, id);
         view.case.apply(&event, record.version, at);
         view.last_position = record.position;
+        if let Some(change) = change {
+            if let CaseEvent::MessagePosted(m) = &event {
+                view.messages.push(Message {
+                    id: record.version,
+                    kind: m.kind,
+                    author: m.author.clone(),
+                    body: m.body.clone(),
+                    at,
+                });
+            }
+            change.room = changes::room_change(&event, view);
+            change.queue_before = before.queue.as_ref().map(|(t, _)| t.clone());
+            let after = IndexEntries::of(&view.case, id);
+            change.queue_after = after.queue.as_ref().map(|(t, _)| t.clone());
+            change.queue_moved = before.queue != after.queue;
+            if before != after {
+                self.reindex(id, before, after);
+            }
+            return;
+        }
         if let CaseEvent::MessagePosted(m) = event {
             view.messages.push(Message {
                 id: record.version,

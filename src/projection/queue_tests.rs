@@ -3,7 +3,7 @@
 
 use ulid::Ulid;
 
-use super::Projections;
+use super::{Change, Projections, QueueEffect};
 use crate::domain::event::{CaseOpened, CaseRouted, FirstResponded, MessagePosted, Reason};
 use crate::domain::{
     Actor, AgentId, Calendar, CaseEvent, CaseId, Channel, Customer, MessageKind, Priority, Segment,
@@ -20,6 +20,9 @@ fn at(mins: i64) -> Timestamp {
 struct Log {
     position: u64,
     projections: Projections,
+    /// The same events applied with their changes described: it must not differ.
+    described: Projections,
+    changes: Vec<Change>,
 }
 
 impl Log {
@@ -42,6 +45,13 @@ impl Log {
             payload: event.encode(),
         };
         self.projections.apply(&record).expect("a known event");
+        self.described
+            .apply_with(record.view(), Some(&mut self.changes))
+            .expect("a known event");
+        assert_eq!(
+            self.projections, self.described,
+            "describing changes changed a fold"
+        );
     }
 
     /// Opens a case at `opened` minutes, routes it to L1 and, with `sla` as
@@ -121,8 +131,18 @@ fn tier_queues_order_by_breach_risk_then_priority_then_age() {
     let mut log = Log {
         position: 0,
         projections: Projections::new(),
+        described: Projections::new(),
+        changes: Vec::new(),
     };
     let old_normal = log.open(1, Priority::Normal, 0, None);
+    // Opening leaves the queues alone; routing puts the case in L1's.
+    let l1 = Tier::new("L1");
+    let effects: Vec<_> = log.changes.iter().map(|c| c.queue_effect(&l1)).collect();
+    assert_eq!(effects, [None, Some(QueueEffect::Entered)]);
+    assert!(log
+        .changes
+        .iter()
+        .all(|c| c.case == old_normal && c.room.is_none()));
     let far_low = log.open(2, Priority::Low, 10, Some((480, 960)));
     let near_normal = log.open(3, Priority::Normal, 20, Some((60, 480)));
     let urgent_no_sla = log.open(4, Priority::Urgent, 30, None);

@@ -4,15 +4,22 @@
 //! subscribes from the position after it: events already in the snapshot are not
 //! applied again, events after it are not lost. Without a usable snapshot it replays
 //! the whole log. A snapshot is written every [`SNAPSHOT_EVERY`] and at stop.
+//!
+//! After applying a batch, the runner publishes what it changed ([`Change`]s, one
+//! shared batch per apply) on a bounded broadcast channel, but only while someone
+//! listens ([`ProjectionRunner::changes`]): with no listener the write path computes
+//! nothing. A listener that falls [`CHANGE_BATCHES`] batches behind is told so
+//! (`Lagged`) and must start again from the projections.
 
 use futures_util::{FutureExt, StreamExt};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::changes::{mark_append_ends, Change};
 use super::Projections;
 use crate::domain::CodecError;
 use crate::store::{feed::FeedEvent, subscribe_from, EventStore, StoreError};
@@ -24,6 +31,11 @@ pub const SNAPSHOT_NAME: &str = "projections";
 pub const SNAPSHOT_FORMAT: u32 = 3;
 /// How often a changed projection is snapshotted.
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
+/// Batches of changes kept for listeners that are behind.
+pub const CHANGE_BATCHES: usize = 1024;
+
+/// The changes of one applied batch, in log order, shared by every listener.
+pub type Changes = Arc<Vec<Change>>;
 
 #[derive(Debug, Clone, Error)]
 pub enum ProjectionError {
@@ -56,6 +68,7 @@ pub struct ProjectionRunner {
     shared: SharedProjections,
     store: Arc<dyn EventStore>,
     progress: watch::Receiver<Progress>,
+    changes: broadcast::Sender<Changes>,
     task: JoinHandle<()>,
     snapshotter: JoinHandle<()>,
 }
@@ -136,15 +149,29 @@ impl ProjectionRunner {
         let (tx, progress) = watch::channel(Progress::At(initial.position()));
         let feed = subscribe_from(store.clone(), initial.position() + 1);
         let shared: SharedProjections = Arc::new(RwLock::new(initial));
-        let task = tokio::spawn(follow(feed, shared.clone(), tx));
+        let (changes, _) = broadcast::channel(CHANGE_BATCHES);
+        let follower = Follower {
+            store: store.clone(),
+            shared: shared.clone(),
+            progress: tx,
+            changes: changes.clone(),
+        };
+        let task = tokio::spawn(follower.follow(feed));
         let snapshotter = tokio::spawn(snapshot_periodically(store.clone(), shared.clone()));
         Ok(ProjectionRunner {
             shared,
             store,
             progress,
+            changes,
             task,
             snapshotter,
         })
+    }
+
+    /// Listens to the changes of every batch applied from now on. Subscribe *before*
+    /// reading the projections: every change after the position read then arrives.
+    pub fn changes(&self) -> broadcast::Receiver<Changes> {
+        self.changes.subscribe()
     }
 
     pub fn shared(&self) -> SharedProjections {
@@ -209,55 +236,91 @@ impl Drop for ProjectionRunner {
     }
 }
 
-async fn follow(
-    mut feed: crate::store::FeedStream,
+/// The runner's task: applies the live feed, reports progress, publishes changes.
+struct Follower {
+    store: Arc<dyn EventStore>,
     shared: SharedProjections,
-    tx: watch::Sender<Progress>,
-) {
-    while let Some(item) = feed.next().await {
-        let mut batch = vec![item];
-        // Apply whatever else is ready under the same lock.
-        while batch.len() < 1024 {
-            match feed.next().now_or_never() {
-                Some(Some(item)) => batch.push(item),
-                _ => break,
+    progress: watch::Sender<Progress>,
+    changes: broadcast::Sender<Changes>,
+}
+
+impl Follower {
+    async fn follow(self, mut feed: crate::store::FeedStream) {
+        while let Some(item) = feed.next().await {
+            let mut batch = vec![item];
+            // Apply whatever else is ready under the same lock.
+            while batch.len() < 1024 {
+                match feed.next().now_or_never() {
+                    Some(Some(item)) => batch.push(item),
+                    _ => break,
+                }
             }
-        }
-        let result = {
-            let mut p = shared.write().unwrap_or_else(|p| p.into_inner());
-            let mut result = Ok(p.position());
-            for item in batch {
-                match item {
-                    Ok(FeedEvent::Event(e)) => {
-                        if let Err(err) = p.apply(&e) {
+            let mut events = Vec::with_capacity(batch.len());
+            let mut changes = Vec::new();
+            let result = {
+                let mut p = self.shared.write().unwrap_or_else(|p| p.into_inner());
+                // Checked under the lock: a listener that subscribed before it gets
+                // this batch's changes; one after it reads projections that have it.
+                let listening = self.changes.receiver_count() > 0;
+                let mut result = Ok(p.position());
+                for item in batch {
+                    match item {
+                        Ok(FeedEvent::Event(e)) => {
+                            let sink = listening.then_some(&mut changes);
+                            if let Err(err) = p.apply_with(e.view(), sink) {
+                                result = Err(err.to_string());
+                                break;
+                            }
+                            if listening {
+                                events.push(e);
+                            }
+                        }
+                        Ok(FeedEvent::Lagged { last_position }) => {
+                            warn!(
+                                last_position,
+                                "projections fell behind the live feed; catching up from the log"
+                            )
+                        }
+                        Err(err) => {
                             result = Err(err.to_string());
                             break;
                         }
                     }
-                    Ok(FeedEvent::Lagged { last_position }) => {
-                        warn!(
-                            last_position,
-                            "projections fell behind the live feed; catching up from the log"
-                        )
-                    }
-                    Err(err) => {
-                        result = Err(err.to_string());
-                        break;
-                    }
+                }
+                result.map(|_| p.position())
+            };
+            match result {
+                Ok(position) => {
+                    let _ = self.progress.send(Progress::At(position));
+                }
+                Err(e) => {
+                    error!(error = %e, "projections stopped");
+                    let _ = self.progress.send(Progress::Failed(e));
+                    return;
                 }
             }
-            result.map(|_| p.position())
-        };
-        match result {
-            Ok(position) => {
-                let _ = tx.send(Progress::At(position));
-            }
-            Err(e) => {
-                error!(error = %e, "projections stopped");
-                let _ = tx.send(Progress::Failed(e));
-                return;
+            if !changes.is_empty() {
+                self.publish(changes, &events).await;
             }
         }
+    }
+
+    /// Marks which changes end their command's append (reading the next event from
+    /// the log when the batch ends with it), then publishes them.
+    async fn publish(&self, mut changes: Vec<Change>, events: &[Arc<crate::store::RecordedEvent>]) {
+        for i in mark_append_ends(&mut changes, events) {
+            let c = &mut changes[i];
+            // The head covers whole appends: nothing after it, nothing continues it.
+            if self.store.head() <= c.position {
+                continue;
+            }
+            // Appends are durable before they are published, so the next is readable.
+            match self.store.read_all(c.position + 1, 1).await {
+                Ok(next) => c.ends_append = !next.first().is_some_and(|n| c.continued_by(n)),
+                Err(e) => warn!(error = %e, position = c.position, "cannot read the next event"),
+            }
+        }
+        let _ = self.changes.send(Arc::new(changes));
     }
 }
 

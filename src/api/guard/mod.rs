@@ -17,6 +17,8 @@ mod report;
 
 pub use reads::{Budget, CasePage, VisibleWorkload};
 
+pub mod live;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

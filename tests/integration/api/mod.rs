@@ -13,6 +13,7 @@ mod hardening;
 mod http_conventions;
 mod introspection;
 mod lifecycle;
+mod live_changes;
 mod paging;
 mod read_security;
 mod reports;
