@@ -34,8 +34,8 @@ use crate::store::RecordedEvent;
 
 #[derive(Clone)]
 pub struct Guard {
-    pub(super) app: Arc<Desk>,
-    pub(super) principal: Principal,
+    app: Arc<Desk>,
+    principal: Principal,
 }
 
 fn forbidden(why: String) -> async_graphql::Error {
