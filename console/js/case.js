@@ -113,13 +113,14 @@ export function render(ctx, id) {
   const actions = h('section', { class: 'actions', 'aria-labelledby': 'act-title' });
   const room = h('section', { class: 'room card', 'aria-labelledby': 'room-title' });
   const title = h('h1', {}, 'Case');
+  const composer = h('div', {});
   mount(ctx.main, h('p', {}, h('a', { href: '#/queue' }, '\u2190 Queue')), title, note,
     h('div', { class: 'case-grid' },
-      h('div', {}, head,
+      h('div', {}, head, composer,
         h('section', { 'aria-labelledby': 'tl-title' },
           h('div', { class: 'row' }, h('h2', { id: 'tl-title' }, 'Timeline'), field('Show', filter)),
           timeline)),
-      h('div', {}, actions, room)));
+      h('div', {}, room, actions)));
 
   let current = null;
   let actionsKey = null;
@@ -169,12 +170,16 @@ export function render(ctx, id) {
     const open = c.status === 'OPEN';
     const inSwarm = c.swarm && c.swarm.members.some((m) => m.agent === ctx.me.id);
     const lead = ctx.me.role === 'LEAD' || ctx.me.role === 'ADMIN';
+    if (open) {
+      const kind = select('kind', [['PUBLIC_REPLY', 'Public reply (the customer sees it)'], ['INTERNAL_NOTE', 'Internal note (staff only)']], 'PUBLIC_REPLY');
+      mount(composer, form('Write on the case', 'postMessage', [['caseId', 'ID!'], ['kind', 'MessageKind!'], ['body', 'String!']],
+        [field('Kind', kind), text('body', 'Message', { area: true, required: true })],
+        (f) => ({ kind: f.elements.kind.value, body: val(f, 'body') }), 'Post'));
+    } else {
+      composer.replaceChildren();
+    }
     mount(actions, h('h2', { id: 'act-title' }, 'Act'),
       open ? [
-        form('Reply to the customer', 'postMessage', [['caseId', 'ID!'], ['kind', 'MessageKind!'], ['body', 'String!']],
-          text('body', 'Public reply', { area: true, required: true }), (f) => ({ kind: 'PUBLIC_REPLY', body: val(f, 'body') }), 'Send reply'),
-        form('Internal note', 'postMessage', [['caseId', 'ID!'], ['kind', 'MessageKind!'], ['body', 'String!']],
-          text('body', 'Internal note (never shown to the customer)', { area: true, required: true }), (f) => ({ kind: 'INTERNAL_NOTE', body: val(f, 'body') }), 'Add note'),
         form('Assign', 'assignCase', [['caseId', 'ID!'], ['agent', 'String']],
           text('agent', 'Agent (empty: me)'), (f) => ({ agent: orNull(val(f, 'agent')) })),
         form('Escalate', 'escalateCase', [['caseId', 'ID!'], ['toTier', 'String'], ['reason', 'String!']],

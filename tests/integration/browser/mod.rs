@@ -130,10 +130,12 @@ impl Driver {
             .connect(&self.url)
             .await
             .expect("start a Chromium session");
-        Browser {
+        let b = Browser {
             client,
             _profile: profile,
-        }
+        };
+        b.viewport(1280, 800).await;
+        b
     }
 }
 
@@ -144,6 +146,24 @@ struct Browser {
 }
 
 impl Browser {
+    /// Sizes the window so that the page itself gets `width` x `height`.
+    async fn viewport(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        let chrome = self
+            .js(
+                "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]",
+                vec![],
+            )
+            .await;
+        let extra = |i: usize| chrome[i].as_u64().unwrap_or(0) as u32;
+        if extra(0) > 0 || extra(1) > 0 {
+            self.client
+                .set_window_size(width + extra(0), height + extra(1))
+                .await
+                .unwrap();
+        }
+    }
+
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client.execute(script, args).await.expect(script)
     }
@@ -244,19 +264,27 @@ impl Browser {
         }
     }
 
+    /// A screenshot of the page (scrolled to the top) in `target/screenshots/`.
     async fn screenshot(&self, name: &str) {
+        self.save(name, false).await;
+    }
+
+    /// A screenshot of a main page: also written to `SWARMDESK_SCREENSHOTS` when set
+    /// (the README's images in `docs/console/`).
+    async fn publish(&self, name: &str) {
+        self.save(name, true).await;
+    }
+
+    async fn save(&self, name: &str, publish: bool) {
+        self.js("window.scrollTo(0, 0); return true", vec![]).await;
         let png = self.client.screenshot().await.expect("screenshot");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+            .unwrap_or_else(|| root.join("target"));
         let mut dirs = vec![target.join("screenshots")];
-        if let Some(extra) = std::env::var_os("SWARMDESK_SCREENSHOTS") {
-            let extra = PathBuf::from(extra);
-            dirs.push(if extra.is_absolute() {
-                extra
-            } else {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(extra)
-            });
+        if let Some(extra) = std::env::var_os("SWARMDESK_SCREENSHOTS").filter(|_| publish) {
+            dirs.push(root.join(extra));
         }
         for dir in dirs {
             std::fs::create_dir_all(&dir).unwrap();
@@ -327,9 +355,9 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
         "the page was reloaded"
     );
     b.assert_same_origin(&s).await;
-    b.screenshot("queue").await;
-    b.client.set_window_size(390, 844).await.unwrap();
-    b.screenshot("queue-phone").await;
+    b.screenshot("test-queue").await;
+    b.viewport(390, 844).await;
+    b.screenshot("test-queue-phone").await;
     b.close().await;
     s.stop().await;
 }
@@ -413,7 +441,7 @@ async fn a_swarm_started_by_one_agent_is_joined_and_chatted_in_by_another() {
     )
     .await;
     a.assert_same_origin(&s).await;
-    a.screenshot("case").await;
+    a.screenshot("test-case").await;
     tokio::join!(a.close(), b.close());
     s.stop().await;
 }
@@ -499,7 +527,7 @@ async fn the_auditor_slider_shows_the_case_as_it_was_at_version_3() {
     let shown: Value = serde_json::from_str(shown.as_str().unwrap()).unwrap();
     assert_eq!(shown, expected);
     b.until_text("Version 3").await;
-    b.screenshot("audit").await;
+    b.screenshot("test-audit").await;
     b.close().await;
     s.stop().await;
 }
@@ -548,7 +576,7 @@ async fn a_customer_sees_public_replies_and_never_an_internal_note() {
         "the customer's page holds the internal note"
     );
     assert!(!html.contains("stolen cards"));
-    b.screenshot("customer").await;
+    b.screenshot("test-customer").await;
     b.close().await;
     s.stop().await;
 }
@@ -593,7 +621,7 @@ async fn a_refused_action_shows_the_api_error_code_in_words() {
         !banner.starts_with(&code),
         "the code comes with words: {banner}"
     );
-    b.screenshot("refused").await;
+    b.screenshot("test-refused").await;
     b.close().await;
     s.stop().await;
 }
@@ -614,7 +642,7 @@ async fn every_page_and_graphiql_load_only_from_this_server() {
         .await;
     b.until_text("default route").await;
     b.assert_same_origin(&s).await;
-    b.screenshot("rules").await;
+    b.screenshot("test-rules").await;
 
     b.goto(&s, "#/admin").await;
     b.type_into("input[name=user]", "zoe").await;
@@ -622,7 +650,7 @@ async fn every_page_and_graphiql_load_only_from_this_server() {
     b.until_text("shown only once").await;
     b.until_text("zoe").await;
     b.assert_same_origin(&s).await;
-    b.screenshot("admin").await;
+    b.screenshot("test-admin").await;
 
     // GraphiQL from the binary: it renders, runs a query, loads nothing from elsewhere.
     b.client.goto(&format!("{}/graphiql", s.url)).await.unwrap();
@@ -634,7 +662,169 @@ async fn every_page_and_graphiql_load_only_from_this_server() {
     )
     .await;
     b.assert_same_origin(&s).await;
-    b.screenshot("graphiql").await;
+    b.screenshot("test-graphiql").await;
+    b.close().await;
+    s.stop().await;
+}
+
+/// The README's screenshots: each main page on the demo data, as each role sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_pages_on_the_demo_data() {
+    use swarmdesk::domain::Role;
+    let Some(driver) = Driver::start("the_main_pages_on_the_demo_data").await else {
+        return;
+    };
+    let s = TestServer::start_in(tempfile::tempdir().unwrap(), |o| o.demo = true).await;
+    let running = s.running.as_ref().unwrap();
+    running.sla_first_pass().await;
+    let token = |role: Role| {
+        running
+            .demo_tokens
+            .iter()
+            .find(|t| t.role == role)
+            .unwrap_or_else(|| panic!("a demo token for {role:?}"))
+            .token
+            .clone()
+    };
+    let b = driver.browser().await;
+
+    // The agent: their queue, at desk size and on a phone; a swarmed case.
+    let agent = token(Role::Agent);
+    b.sign_in(&s, &agent).await;
+    b.goto(&s, "#/queue").await;
+    b.until(
+        "the queue",
+        "document.querySelector('table.cases tbody tr')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.publish("queue").await;
+    b.viewport(390, 844).await;
+    b.publish("queue-phone").await;
+    b.viewport(1280, 800).await;
+    let rooms = s
+        .ok_as(&agent, "{ swarmRooms { caseId } }", json!({}))
+        .await;
+    let case_id = match rooms["swarmRooms"].as_array().unwrap().first() {
+        Some(room) => room["caseId"].as_str().unwrap().to_string(),
+        None => b
+            .js(
+                "return document.querySelector('table.cases tbody tr').dataset.caseId",
+                vec![],
+            )
+            .await
+            .as_str()
+            .unwrap()
+            .to_string(),
+    };
+    b.goto(&s, &format!("#/case/{case_id}")).await;
+    b.until(
+        "the timeline",
+        "document.querySelector('.timeline .ev')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.until(
+        "the swarm room",
+        "document.querySelector('.room h2')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.assert_same_origin(&s).await;
+    b.publish("case").await;
+
+    // The lead: the rules, a preview and a simulation of the rules in force.
+    b.click("#who button").await;
+    b.sign_in(&s, &token(Role::Lead)).await;
+    b.goto(&s, "#/rules").await;
+    b.until_text("Rule set version").await;
+    b.click("section[aria-labelledby=pv-title] button[type=submit]")
+        .await;
+    b.until(
+        "the explanation",
+        "document.querySelector('ol.explain li')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.click("section[aria-labelledby=sim-title] button[type=submit]")
+        .await;
+    b.until_text("cases replayed").await;
+    b.publish("rules").await;
+
+    // The auditor: the case's history, the slider at its third version.
+    b.click("#who button").await;
+    b.sign_in(&s, &token(Role::Auditor)).await;
+    b.goto(&s, &format!("#/audit/{case_id}")).await;
+    b.until(
+        "the case at its latest version",
+        "document.querySelector('pre.json')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.js(
+        "const r = document.querySelector('input[type=range]'); r.value = 3; \
+         r.dispatchEvent(new Event('input')); return true",
+        vec![],
+    )
+    .await;
+    b.until(
+        "version 3",
+        "(document.querySelector('pre.json') || {dataset: {}}).dataset.version === '3'",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.publish("audit").await;
+
+    // The admin: tokens, teams and agents.
+    b.click("#who button").await;
+    b.sign_in(&s, &token(Role::Admin)).await;
+    b.goto(&s, "#/admin").await;
+    b.until(
+        "the tokens",
+        "document.querySelector('table.cases tbody tr')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.until_text("Agents").await;
+    b.publish("admin").await;
+
+    // The customer: their cases, one of them.
+    b.click("#who button").await;
+    b.sign_in(&s, &token(Role::Customer)).await;
+    b.until(
+        "their cases",
+        "document.querySelector('ul.list a')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.publish("customer-cases").await;
+    b.click("ul.list a").await;
+    b.until(
+        "the conversation",
+        "document.querySelector('form[aria-label=Reply]')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.publish("customer").await;
+
+    b.client.goto(&format!("{}/graphiql", s.url)).await.unwrap();
+    b.until(
+        "GraphiQL's editor",
+        "document.querySelector('.graphiql-container .graphiql-query-editor')",
+        vec![],
+        WAIT,
+    )
+    .await;
+    b.publish("graphiql").await;
     b.close().await;
     s.stop().await;
 }
