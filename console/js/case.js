@@ -3,7 +3,7 @@
 // and the live swarm room (`swarmRoom` subscription) with its chat.
 
 import { gql, subscribe } from './api.js';
-import { h, field, banner, mount, time, countdown, chip, words, select } from './ui.js';
+import { h, field, banner, mount, time, countdown, chip, words, select, duration } from './ui.js';
 
 export const CASE_FIELDS = `id version status subject body channel language priority requestedPriority
   tier team sensitive assignee tags escalations openedAt updatedAt firstResponseAt awaitingCustomerSince
@@ -61,9 +61,19 @@ function describe(ev) {
     case 'PriorityChanged': return `priority ${words(p.from)} \u2192 ${words(p.to)}${p.reason ? `: ${p.reason}` : ''}`;
     case 'CaseResolved': return `resolved: ${p.resolution || p.text || ''}`;
     case 'CaseReopened': return `reopened${p.reason ? `: ${p.reason}` : ''}`;
+    case 'SlaApplied': return `SLA policy ${p.policyId} applies`
+      + (p.firstResponseSecs ? `: first response within ${duration(p.firstResponseSecs)}` : '')
+      + (p.resolutionSecs ? `${p.firstResponseSecs ? ',' : ':'} resolution within ${duration(p.resolutionSecs)}` : '')
+      + (p.calendar && p.calendar.id ? ` (${p.calendar.id} calendar)` : '');
+    case 'SlaBreached': return `${words(p.kind)} deadline missed (policy ${p.policyId})`;
+    case 'SlaEscalated': return `escalation step ${p.step} of policy ${p.policyId} (${words(p.clock)})`
+      + (p.notifyLead ? ', lead notified' : '');
+    case 'FirstResponded': return `first response by ${p.by}`;
     default: {
+      const show = (v) => (typeof v !== 'object' ? String(v) : v && v.id ? v.id
+        : (JSON.stringify(v).length > 60 ? `${JSON.stringify(v).slice(0, 57)}\u2026` : JSON.stringify(v)));
       const rest = Object.entries(p).filter(([, v]) => v !== null && v !== '' && !(Array.isArray(v) && !v.length))
-        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+        .map(([k, v]) => `${k}: ${show(v)}`).join(', ');
       return `${ev.type}${rest ? ` (${rest})` : ''}`;
     }
   }
@@ -92,7 +102,7 @@ export function caseSummary(c) {
     fact('Customer', c.customer ? `${c.customer.name || c.customer.id} (${c.customer.segment}${c.customer.keyAccount ? ', key account' : ''})` : '\u2013'),
     fact('Channel', words(c.channel)),
     fact('Opened', time(c.openedAt)),
-    sla ? fact('SLA', `${sla.policyId}: ${sla.nextDeadline ? `next deadline ${countdown(sla.nextDeadline)}` : 'no open deadline'}`
+    sla ? fact('SLA', `${sla.policyId}: ${sla.nextDeadline ? `next deadline ${countdown(sla.nextDeadline)}` : 'no deadline running'}`
       + (sla.breached.length ? `; breached ${sla.breached.map(words).join(', ')}` : '')) : null,
     c.tags && c.tags.length ? fact('Tags', c.tags.join(', ')) : null,
     c.resolution ? fact('Resolution', `${c.resolution.text} (by ${c.resolution.by}, ${c.resolution.tier || ''})`) : null,
@@ -118,7 +128,7 @@ export function render(ctx, id) {
     h('div', { class: 'case-grid' },
       h('div', {}, head, composer,
         h('section', { 'aria-labelledby': 'tl-title' },
-          h('div', { class: 'row' }, h('h2', { id: 'tl-title' }, 'Timeline'), field('Show', filter)),
+          h('div', { class: 'tl-head' }, h('h2', { id: 'tl-title' }, 'Timeline'), field('Show', filter)),
           timeline)),
       h('div', {}, room, actions)));
 

@@ -63,7 +63,8 @@ function casePage(ctx, id) {
     title.textContent = c.subject;
     mount(info, h('p', {}, chip(words(c.status), `s-${c.status.toLowerCase()}`), ' opened ', time(c.openedAt)),
       c.body ? h('blockquote', { class: 'case-body' }, c.body) : null);
-    mount(messages, c.messages.map((m) => h('li', { class: 'ev public', dataset: { id: m.id } },
+    if (!c.messages.length) mount(messages, h('li', { class: 'empty' }, 'No replies yet: our team will answer here.'));
+    else mount(messages, c.messages.map((m) => h('li', { class: 'ev public', dataset: { id: m.id } },
       h('div', { class: 'ev-head' }, h('strong', {}, m.author), ' ', time(m.at)), h('p', { class: 'ev-body' }, m.body))));
     form.hidden = c.status === 'CLOSED';
   };

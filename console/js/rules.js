@@ -18,6 +18,29 @@ function asInput(set) {
   };
 }
 
+// A condition (ConditionInput's shape) in words.
+export function conditionText(c) {
+  const list = (xs, n = 6) => (xs.length > n ? `${xs.slice(0, n).join(', ')} \u2026 (+${xs.length - n})`
+    : xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : xs.join(''));
+  const where = (m) => (m.inSubject === false ? ' (body)' : m.inBody === false ? ' (subject)' : '');
+  if (!c || typeof c !== 'object') return String(c);
+  const [k, v] = Object.entries(c)[0] || [];
+  switch (k) {
+    case 'all': return v.map((x) => (x.any ? `(${conditionText(x)})` : conditionText(x))).join(' and ');
+    case 'any': return v.map(conditionText).join(' or ');
+    case 'not': return `not (${conditionText(v)})`;
+    case 'channel': return `channel is ${list(v.map(words))}`;
+    case 'keywords': return `mentions ${list(v.words.map((w) => `\u201c${w}\u201d`))}${where(v)}`;
+    case 'regex': return `matches /${v.pattern}/${where(v)}`;
+    case 'segment': return `customer is ${v}`;
+    case 'keyAccount': return v ? 'a key account' : 'not a key account';
+    case 'language': return `language is ${list(v)}`;
+    case 'hasTag': return `tagged ${v}`;
+    case 'priority': return `opened as ${list(v.map(words))}`;
+    default: return JSON.stringify(c);
+  }
+}
+
 function describeActions(a) {
   return [a.tier && `tier ${a.tier}`, a.team && `team ${a.team}`, a.priority && `priority ${words(a.priority)}`,
     a.tags && a.tags.length && `tags ${a.tags.join(', ')}`, a.sensitive && 'sensitive', a.startSwarm && 'start a swarm',
@@ -39,7 +62,7 @@ export function render(ctx) {
         h('tbody', {}, set.rules.map((r, i) => h('tr', { class: r.enabled ? '' : 'disabled' },
           h('td', { 'data-label': '#' }, i + 1),
           h('td', { 'data-label': 'Rule' }, h('strong', {}, r.id), r.name ? h('div', { class: 'muted' }, r.name) : null),
-          h('td', { 'data-label': 'When' }, h('code', {}, JSON.stringify(r.condition))),
+          h('td', { 'data-label': 'When', title: JSON.stringify(r.condition) }, conditionText(r.condition)),
           h('td', { 'data-label': 'Then' }, describeActions(r.actions)),
           h('td', { 'data-label': 'Enabled' }, r.enabled ? chip('on', 'ok') : chip('off')))),
         h('tr', {}, h('td', {}, '\u2013'), h('td', {}, h('strong', {}, 'default')), h('td', {}, 'no rule matched'),

@@ -18,7 +18,7 @@ export function h(tag, attrs = {}, ...children) {
 
 function append(el, children) {
   for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
+    if (c === null || c === undefined || c === false || c === '') continue;
     if (Array.isArray(c)) append(el, c);
     else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -79,6 +79,14 @@ export function risk(sla, now = Date.now()) {
   const ms = new Date(sla.nextDeadline).getTime() - now;
   if (ms < 0) return 'breached';
   return ms < 3600000 ? 'soon' : 'ok';
+}
+
+// "8h", "3d 2h", "45m" for a number of seconds.
+export function duration(secs) {
+  const m = Math.round(secs / 60);
+  if (m >= 1440) return `${Math.floor(m / 1440)}d${m % 1440 >= 60 ? ` ${Math.floor((m % 1440) / 60)}h` : ''}`;
+  if (m >= 60) return `${Math.floor(m / 60)}h${m % 60 ? ` ${m % 60}m` : ''}`;
+  return `${m}m`;
 }
 
 export function chip(text, kind = '') {

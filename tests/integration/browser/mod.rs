@@ -114,28 +114,40 @@ impl Driver {
         }
     }
 
-    /// A new browser session with a fresh profile.
+    /// A new browser session with a fresh profile and a 1280x800 page.
     async fn browser(&self) -> Browser {
+        let b = self.session(None).await;
+        b.viewport(1280, 800).await;
+        b
+    }
+
+    /// A session emulating a 390x844 phone (a desktop window cannot be that narrow).
+    async fn phone(&self) -> Browser {
+        let metrics =
+            json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 1.0 } });
+        self.session(Some(metrics)).await
+    }
+
+    async fn session(&self, mobile: Option<Value>) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({ "binary": self.chromium, "args": args }),
-        );
+        let mut options = json!({ "binary": self.chromium, "args": args });
+        if let Some(m) = mobile {
+            options["mobileEmulation"] = m;
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&self.url)
             .await
             .expect("start a Chromium session");
-        let b = Browser {
+        Browser {
             client,
             _profile: profile,
-        };
-        b.viewport(1280, 800).await;
-        b
+        }
     }
 }
 
@@ -356,8 +368,6 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
     );
     b.assert_same_origin(&s).await;
     b.screenshot("test-queue").await;
-    b.viewport(390, 844).await;
-    b.screenshot("test-queue-phone").await;
     b.close().await;
     s.stop().await;
 }
@@ -700,24 +710,55 @@ async fn the_main_pages_on_the_demo_data() {
     )
     .await;
     b.publish("queue").await;
-    b.viewport(390, 844).await;
-    b.publish("queue-phone").await;
-    b.viewport(1280, 800).await;
-    let rooms = s
-        .ok_as(&agent, "{ swarmRooms { caseId } }", json!({}))
+    let phone = driver.phone().await;
+    phone.sign_in(&s, &agent).await;
+    phone.goto(&s, "#/queue").await;
+    phone
+        .until(
+            "the queue",
+            "document.querySelector('table.cases tbody tr')",
+            vec![],
+            WAIT,
+        )
         .await;
-    let case_id = match rooms["swarmRooms"].as_array().unwrap().first() {
-        Some(room) => room["caseId"].as_str().unwrap().to_string(),
-        None => b
-            .js(
-                "return document.querySelector('table.cases tbody tr').dataset.caseId",
-                vec![],
-            )
-            .await
-            .as_str()
-            .unwrap()
-            .to_string(),
-    };
+    phone.publish("queue-phone").await;
+
+    // The first case in the queue, swarmed, with some chat.
+    let case_id = b
+        .js(
+            "return document.querySelector('table.cases tbody tr').dataset.caseId",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let swarmed = s
+        .ok_as(
+            &agent,
+            "query($c: ID!) { case(id: $c) { swarm { lead } } }",
+            json!({ "c": case_id }),
+        )
+        .await;
+    if swarmed["case"]["swarm"].is_null() {
+        s.ok_as(
+            &agent,
+            "mutation($c: ID!) { startSwarm(caseId: $c, reason: \"customer blocked since Friday\") { version } }",
+            json!({ "c": case_id }),
+        )
+        .await;
+    }
+    for line in [
+        "Okta rotated its signing certificate on Friday; our SP metadata still has the old one.",
+        "Pulling the new metadata now, will confirm with the customer.",
+    ] {
+        s.ok_as(
+            &agent,
+            "mutation($c: ID!, $b: String!) { postMessage(caseId: $c, kind: SWARM_CHAT, body: $b) { version } }",
+            json!({ "c": case_id, "b": line }),
+        )
+        .await;
+    }
     b.goto(&s, &format!("#/case/{case_id}")).await;
     b.until(
         "the timeline",
@@ -733,8 +774,13 @@ async fn the_main_pages_on_the_demo_data() {
         WAIT,
     )
     .await;
+    b.until_text("Pulling the new metadata now").await;
     b.assert_same_origin(&s).await;
     b.publish("case").await;
+    phone.goto(&s, &format!("#/case/{case_id}")).await;
+    phone.until_text("Pulling the new metadata now").await;
+    phone.publish("case-phone").await;
+    phone.close().await;
 
     // The lead: the rules, a preview and a simulation of the rules in force.
     b.click("#who button").await;
@@ -816,6 +862,8 @@ async fn the_main_pages_on_the_demo_data() {
     .await;
     b.publish("customer").await;
 
+    // Signed out, so that GraphiQL's headers show a placeholder, not a token.
+    b.click("#who button").await;
     b.client.goto(&format!("{}/graphiql", s.url)).await.unwrap();
     b.until(
         "GraphiQL's editor",
