@@ -7,8 +7,9 @@
 //! `SWARMDESK_SCREENSHOTS` (the README's images: `SWARMDESK_SCREENSHOTS=docs/console
 //! cargo test --test integration browser`).
 //!
-//! Without a browser the tests say so on stderr and pass; with `CI=true` a missing
-//! browser fails them.
+//! Without a browser the tests say so on stderr (past the test harness's capture, so
+//! it shows in a plain `cargo test`) and pass; with `CI=true` a missing browser fails
+//! them.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -78,7 +79,10 @@ impl Driver {
                 if std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1") {
                     panic!("browser test {test} cannot run in CI: {why}");
                 }
-                eprintln!("SKIPPED browser test {test}: {why}");
+                // Straight to the process's stderr: libtest would hide an
+                // `eprintln!` of a passing test.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "SKIPPED browser test {test}: {why}");
                 return None;
             }
         };
@@ -320,7 +324,9 @@ fn unique(label: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
-    let Some(driver) = Driver::start("sign_in_then_a_new_case_appears_in_the_queue").await else {
+    let Some(driver) =
+        Driver::start("sign_in_then_a_new_case_appears_in_the_queue_without_reload").await
+    else {
         return;
     };
     let s = TestServer::start().await;
@@ -374,7 +380,9 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swarm_started_by_one_agent_is_joined_and_chatted_in_by_another() {
-    let Some(driver) = Driver::start("a_swarm_started_by_one_agent_is_joined").await else {
+    let Some(driver) =
+        Driver::start("a_swarm_started_by_one_agent_is_joined_and_chatted_in_by_another").await
+    else {
         return;
     };
     let s = TestServer::start().await;
@@ -463,7 +471,9 @@ const AT_FIELDS: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_auditor_slider_shows_the_case_as_it_was_at_version_3() {
-    let Some(driver) = Driver::start("the_auditor_slider_shows_version_3").await else {
+    let Some(driver) =
+        Driver::start("the_auditor_slider_shows_the_case_as_it_was_at_version_3").await
+    else {
         return;
     };
     let s = TestServer::start().await;
@@ -544,7 +554,9 @@ async fn the_auditor_slider_shows_the_case_as_it_was_at_version_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_sees_public_replies_and_never_an_internal_note() {
-    let Some(driver) = Driver::start("a_customer_never_sees_an_internal_note").await else {
+    let Some(driver) =
+        Driver::start("a_customer_sees_public_replies_and_never_an_internal_note").await
+    else {
         return;
     };
     let s = TestServer::start().await;
@@ -593,7 +605,8 @@ async fn a_customer_sees_public_replies_and_never_an_internal_note() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_action_shows_the_api_error_code_in_words() {
-    let Some(driver) = Driver::start("a_refused_action_shows_its_error").await else {
+    let Some(driver) = Driver::start("a_refused_action_shows_the_api_error_code_in_words").await
+    else {
         return;
     };
     let s = TestServer::start().await;
@@ -804,6 +817,13 @@ async fn the_main_pages_on_the_demo_data() {
     // The auditor: the case's history, the slider at its third version.
     b.click("#who button").await;
     b.sign_in(&s, &token(Role::Auditor)).await;
+    b.until(
+        "the auditor's case list",
+        "document.querySelector('ul.list a')",
+        vec![],
+        WAIT,
+    )
+    .await;
     b.goto(&s, &format!("#/audit/{case_id}")).await;
     b.until(
         "the case at its latest version",
