@@ -68,41 +68,69 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
-// One WebSocket per page, shared by its subscriptions (graphql-transport-ws).
+// One WebSocket per tab, shared by the page's subscriptions (graphql-transport-ws).
+// When the connection drops (a restart, a network blip) it reconnects with backoff
+// and subscribes again; every subscription starts with a snapshot or replays from
+// where its page asks, so pages catch up. A refused token (4401/4403) is final.
 class Socket {
   constructor() {
     this.next = 1;
     this.subs = new Map();
     this.ws = null;
-    this.ready = null;
+    this.conn = 0; // which connection: a subscription is sent once on each
+    this.acked = false;
+    this.retry = 0;
+    this.timer = null;
+    this.closing = false;
   }
 
   open() {
-    if (this.ready) return this.ready;
+    if (this.ws) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.closing = false;
+    this.conn += 1;
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
     const ws = new WebSocket(url, 'graphql-transport-ws');
     this.ws = ws;
-    this.ready = new Promise((resolve, reject) => {
-      ws.onopen = () => ws.send(JSON.stringify({
-        type: 'connection_init',
-        payload: { authorization: `Bearer ${session.token() || ''}` },
-      }));
-      ws.onmessage = (m) => {
-        const msg = JSON.parse(m.data);
-        if (msg.type === 'connection_ack') resolve();
-        else if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
-        else this.dispatch(msg);
-      };
-      ws.onclose = (ev) => {
-        reject(new ApiError('UNAUTHENTICATED', `live connection closed (${ev.code} ${ev.reason})`));
+    ws.onopen = () => ws.send(JSON.stringify({
+      type: 'connection_init',
+      payload: { authorization: `Bearer ${session.token() || ''}` },
+    }));
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === 'connection_ack') {
+        this.acked = true;
+        this.retry = 0;
+        for (const [id, sub] of this.subs) this.send(id, sub);
+      } else if (msg.type === 'ping') {
+        ws.send(JSON.stringify({ type: 'pong' }));
+      } else {
+        this.dispatch(msg);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.acked = false;
+      if (this.closing || !this.subs.size) return;
+      const why = `live connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`;
+      if (ev.code === 4401 || ev.code === 4403) {
         const subs = [...this.subs.values()];
         this.subs.clear();
-        this.ws = null;
-        this.ready = null;
-        for (const s of subs) s.onError(new ApiError('UNAVAILABLE', `live connection closed (${ev.code} ${ev.reason || 'no reason'})`));
-      };
-    });
-    return this.ready;
+        for (const sub of subs) sub.onError(new ApiError('UNAUTHENTICATED', why));
+        return;
+      }
+      for (const sub of this.subs.values()) sub.onError(new ApiError('UNAVAILABLE', `${why}; reconnecting\u2026`));
+      const wait = Math.min(10000, 500 * 2 ** this.retry++);
+      this.timer = setTimeout(() => this.open(), wait);
+    };
+  }
+
+  send(id, sub) {
+    if (!this.acked || sub.conn === this.conn) return;
+    sub.conn = this.conn;
+    this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query: sub.query, variables: sub.variables } }));
   }
 
   dispatch(msg) {
@@ -115,26 +143,34 @@ class Socket {
       this.subs.delete(msg.id);
       sub.onError(errorOf(msg.payload));
     } else if (msg.type === 'complete') {
-      this.subs.delete(msg.id);
+      // The server ended it: a revoked or expired token, or a shutdown. It stays
+      // listed, so that a reconnection (after a restart) subscribes again.
+      sub.onError(new ApiError('UNAVAILABLE', 'live updates stopped: the server ended them '
+        + '(a revoked or expired token, or a restart)'));
     }
   }
 
   subscribe(query, variables, onData, onError) {
     const id = String(this.next++);
-    this.subs.set(id, { onData, onError });
-    this.open().then(
-      () => this.ws && this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })),
-      (e) => onError(e),
-    );
+    const sub = { query, variables, onData, onError, conn: 0 };
+    this.subs.set(id, sub);
+    if (this.acked) this.send(id, sub);
+    else this.open();
     return () => {
-      if (this.subs.delete(id) && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      if (this.subs.delete(id) && this.acked && sub.conn === this.conn) {
         this.ws.send(JSON.stringify({ id, type: 'complete' }));
       }
     };
   }
 
   close() {
+    this.closing = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.subs.clear();
     if (this.ws) this.ws.close(1000, 'signed out');
+    this.ws = null;
+    this.acked = false;
   }
 }
 

@@ -254,13 +254,14 @@ export function render(ctx, id) {
       }
       let refresh = null;
       stops.push(subscribe(EVENTS, { id, from: seen + 1 }, (d) => {
+        note.live();
         add(d.caseEvents);
         clearTimeout(refresh);
         refresh = setTimeout(async () => {
           try { const c = (await gql(`query($id: ID!) { case(id: $id) { ${CASE_FIELDS} } }`, { id })).case; if (c) show(c); } catch (_) { /* the next event retries */ }
         }, 150);
       }, (e) => note.error(e)));
-      stops.push(subscribe(ROOM, { id }, (d) => drawRoom(d.swarmRoom), (e) => note.error(e)));
+      stops.push(subscribe(ROOM, { id }, (d) => { note.live(); drawRoom(d.swarmRoom); }, (e) => note.error(e)));
     } catch (e) {
       note.error(e);
     }

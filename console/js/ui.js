@@ -52,6 +52,8 @@ export function banner() {
   };
   el.error = (e) => el.show(e && e.words ? e.words : String(e && e.message ? e.message : e));
   el.clear = () => { el.hidden = true; el.textContent = ''; };
+  // After a reconnection: the "connection closed" notice is no longer true.
+  el.live = () => { if (!el.hidden && el.textContent.includes('reconnecting')) el.clear(); };
   return el;
 }
 

@@ -464,6 +464,40 @@ async fn a_swarm_started_by_one_agent_is_joined_and_chatted_in_by_another() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_the_live_queue_and_the_page_says_so() {
+    let Some(driver) =
+        Driver::start("a_revoked_token_stops_the_live_queue_and_the_page_says_so").await
+    else {
+        return;
+    };
+    let s = TestServer::start().await;
+    case_with(&s, "Export times out").await;
+    let created = s
+        .ok(
+            "mutation { createToken(user: \"carol\", role: AGENT, tiers: [\"L1\"]) { token tokenId } }",
+            json!({}),
+        )
+        .await;
+    let token = created["createToken"]["token"].as_str().unwrap();
+    let b = driver.browser().await;
+    b.sign_in(&s, token).await;
+    b.goto(&s, "#/queue/L1").await;
+    b.until_text("Export times out").await;
+    b.until_text("live").await;
+    s.ok(
+        "mutation($id: String!) { revokeToken(tokenId: $id) }",
+        json!({ "id": created["createToken"]["tokenId"] }),
+    )
+    .await;
+    b.until_text("live updates stopped").await;
+    // And the next request is refused in words.
+    b.goto(&s, "#/queue/L2").await;
+    b.until_text("(UNAUTHENTICATED)").await;
+    b.close().await;
+    s.stop().await;
+}
+
 /// The fields the console's auditor page shows for a past version (`AT_FIELDS` in
 /// console/js/audit.js).
 const AT_FIELDS: &str =
@@ -599,6 +633,30 @@ async fn a_customer_sees_public_replies_and_never_an_internal_note() {
     );
     assert!(!html.contains("stolen cards"));
     b.screenshot("test-customer").await;
+
+    // Opening a case from the console: it is the customer's, and staff see it.
+    b.goto(&s, "#/my/new").await;
+    let subject = unique("The app logs me out every hour");
+    b.type_into("input[name=subject]", &subject).await;
+    b.type_into("textarea[name=body]", "Since Tuesday.").await;
+    b.click("form.card button[type=submit]").await;
+    b.until_text("No replies yet").await;
+    b.until_text(&subject).await;
+    let listed = s
+        .ok_as(
+            "sam-token",
+            "{ cases(first: 50) { nodes { subject customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let mine = listed["cases"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"] == subject.as_str())
+        .unwrap_or_else(|| panic!("the new case is among sam's: {listed}"))
+        .clone();
+    assert_eq!(mine["customer"]["id"], "sam.okafor");
     b.close().await;
     s.stop().await;
 }
@@ -664,6 +722,19 @@ async fn every_page_and_graphiql_load_only_from_this_server() {
     b.click("section[aria-labelledby=pv-title] button[type=submit]")
         .await;
     b.until_text("default route").await;
+    // The edited set (here: the one in force, unchanged) replayed, then applied.
+    b.click("section[aria-labelledby=sim-title] button[type=submit]")
+        .await;
+    b.until_text("cases replayed").await;
+    let before = s
+        .ok("{ configuration { rules { version } } }", json!({}))
+        .await["configuration"]["rules"]["version"]
+        .as_u64()
+        .unwrap();
+    b.click("section[aria-labelledby=sim-title] button.secondary")
+        .await;
+    b.until_text(&format!("Rule set version {} is in force.", before + 1))
+        .await;
     b.assert_same_origin(&s).await;
     b.screenshot("test-rules").await;
 
