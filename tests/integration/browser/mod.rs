@@ -498,6 +498,49 @@ async fn a_revoked_token_stops_the_live_queue_and_the_page_says_so() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_queue_reconnects_after_a_server_restart() {
+    let Some(driver) = Driver::start("the_live_queue_reconnects_after_a_server_restart").await
+    else {
+        return;
+    };
+    let s = TestServer::start().await;
+    case_with(&s, "Before the restart").await;
+    let b = driver.browser().await;
+    b.sign_in(&s, "alice-token").await;
+    b.goto(&s, "#/queue/L1").await;
+    b.until_text("Before the restart").await;
+    b.js("window.__stillTheSamePage = true; return true", vec![])
+        .await;
+
+    // A graceful stop closes the page's WebSocket; the same data comes back on the
+    // same address.
+    let addr = s.running.as_ref().unwrap().addr;
+    let url = s.url.clone();
+    let dir = s.stop().await;
+    b.until_text("reconnecting").await;
+    let options = crate::api::options(dir.path());
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let running = swarmdesk::server::start(options, listener).await.unwrap();
+    let s = TestServer {
+        running: Some(running),
+        url,
+        dir,
+        http: reqwest::Client::new(),
+    };
+    let subject = unique("After the restart");
+    case_with(&s, &subject).await;
+    b.until_text(&subject).await;
+    assert_eq!(
+        b.js("return window.__stillTheSamePage === true", vec![])
+            .await,
+        true,
+        "the page was reloaded"
+    );
+    b.close().await;
+    s.stop().await;
+}
+
 /// The fields the console's auditor page shows for a past version (`AT_FIELDS` in
 /// console/js/audit.js).
 const AT_FIELDS: &str =
