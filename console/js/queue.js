@@ -34,6 +34,9 @@ export function render(ctx, tierParam) {
       return;
     }
     const now = Date.now();
+    // Redrawing must not take the keyboard focus away from the case it is on.
+    const focused = body.contains(document.activeElement) && document.activeElement.closest('tr');
+    const keep = focused ? focused.dataset.caseId : null;
     mount(body, h('table', { class: 'cases' },
       h('caption', { class: 'sr-only' }, `Open cases of ${q.tier}, most urgent first`),
       h('thead', {}, h('tr', {},
@@ -54,6 +57,10 @@ export function render(ctx, tierParam) {
           h('td', { 'data-label': 'Swarm' }, c.swarm ? chip(`swarm \u00b7 ${c.swarm.members.length}`, 'swarm') : ''),
           h('td', { 'data-label': 'Opened' }, time(c.openedAt)));
       }))));
+    if (keep) {
+      const link = body.querySelector(`tr[data-case-id="${CSS.escape(keep)}"] a`);
+      if (link) link.focus({ preventScroll: true });
+    }
   };
 
   const show = (tier) => {

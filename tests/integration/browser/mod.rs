@@ -330,7 +330,7 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
         return;
     };
     let s = TestServer::start().await;
-    case_with(&s, "Invoice export stops at 50%").await;
+    let first = case_with(&s, "Invoice export stops at 50%").await;
     let b = driver.browser().await;
 
     // A wrong token is refused in words, and the sign-in form stays.
@@ -355,6 +355,12 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
     // A marker that a reload would wipe.
     b.js("window.__stillTheSamePage = true; return true", vec![])
         .await;
+    // A keyboard user on the first case keeps their place when the queue changes.
+    b.js(
+        "document.querySelector(`tr[data-case-id='${arguments[0]}'] a`).focus(); return true",
+        vec![json!(first)],
+    )
+    .await;
 
     let subject = unique("Arrived while watching");
     let id = case_with(&s, &subject).await;
@@ -371,6 +377,15 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
             .await,
         true,
         "the page was reloaded"
+    );
+    assert_eq!(
+        b.js(
+            "return (document.activeElement.closest('tr') || {dataset: {}}).dataset.caseId",
+            vec![]
+        )
+        .await,
+        json!(first),
+        "the focus left the case it was on"
     );
     b.assert_same_origin(&s).await;
     b.screenshot("test-queue").await;
