@@ -3,6 +3,7 @@
 // and the live swarm room (`swarmRoom` subscription) with its chat.
 
 import { gql, subscribe } from './api.js';
+import { conditionText } from './rules.js';
 import { h, field, banner, mount, time, countdown, chip, words, select, duration } from './ui.js';
 
 export const CASE_FIELDS = `id version status subject body channel language priority requestedPriority
@@ -79,16 +80,35 @@ function describe(ev) {
   }
 }
 
+// Rule sets by version, as recorded when they came into force (staff may read them).
+const ruleSets = new Map();
+function ruleSet(version) {
+  if (!ruleSets.has(version)) {
+    ruleSets.set(version, gql('query($v: Int!) { ruleSet(version: $v) { rules { id name condition } } }', { v: version })
+      .then((d) => d.ruleSet, () => null));
+  }
+  return ruleSets.get(version);
+}
+
 export function timelineEntry(ev) {
   const cat = category(ev);
   const text = describe(ev);
-  return h('li', { class: `ev ${cat}`, dataset: { version: ev.version, type: ev.type } },
+  const li = h('li', { class: `ev ${cat}`, dataset: { version: ev.version, type: ev.type } },
     h('div', { class: 'ev-head' },
       chip(LABELS[cat], cat), ' ',
       h('strong', {}, ev.actor.id), ' ',
       time(ev.occurredAt), ' ',
       h('span', { class: 'muted' }, `v${ev.version}`)),
     text ? h('p', { class: 'ev-text' }, text) : h('p', { class: 'ev-body' }, ev.payload.body));
+  // Why the rule fired: its condition, from the rule set that routed the case.
+  const p = ev.payload || {};
+  if (ev.type === 'CaseRouted' && p.ruleId && p.ruleSetVersion) {
+    ruleSet(p.ruleSetVersion).then((set) => {
+      const rule = set && set.rules.find((r) => r.id === p.ruleId);
+      if (rule) li.append(h('p', { class: 'ev-why' }, `${rule.name || rule.id}: it matched because ${conditionText(rule.condition)}.`));
+    });
+  }
+  return li;
 }
 
 export function caseSummary(c) {

@@ -943,6 +943,43 @@ async fn the_main_pages_on_the_demo_data() {
     b.until_text("cases replayed").await;
     b.publish("rules").await;
 
+    // A case a rule routed: its timeline says which rule, and why it matched.
+    let lead = token(Role::Lead);
+    let queue = s
+        .ok_as(
+            &lead,
+            "{ tierQueue(tier: \"L2\", first: 20) { entries { case { id } } } }",
+            json!({}),
+        )
+        .await;
+    let mut routed = None;
+    for entry in queue["tierQueue"]["entries"].as_array().unwrap() {
+        let id = entry["case"]["id"].as_str().unwrap();
+        let history = s
+            .ok_as(
+                &lead,
+                "query($c: ID!) { caseHistory(caseId: $c, first: 5) { type payload } }",
+                json!({ "c": id }),
+            )
+            .await;
+        let by_rule = history["caseHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| {
+                (e["type"] == "CaseRouted")
+                    .then(|| e["payload"]["ruleId"].as_str().map(str::to_string))?
+            });
+        if let Some(rule) = by_rule {
+            routed = Some((id.to_string(), rule));
+            break;
+        }
+    }
+    let (routed_case, rule) = routed.expect("the demo routes some L2 cases by rule");
+    b.goto(&s, &format!("#/case/{routed_case}")).await;
+    b.until_text(&format!("by rule {rule}")).await;
+    b.until_text("it matched because").await;
+
     // The auditor: the case's history, the slider at its third version.
     b.click("#who button").await;
     b.sign_in(&s, &token(Role::Auditor)).await;
