@@ -281,6 +281,21 @@ impl Browser {
     }
 
     /// A screenshot of the page (scrolled to the top) in `target/screenshots/`.
+    /// Every form control on the page has a label (or an `aria-label`), and every
+    /// button a name.
+    async fn assert_labelled(&self, page: &str) {
+        let unlabelled = self
+            .js(
+                "return [...document.querySelectorAll('input, select, textarea')]\
+                 .filter(e => e.type !== 'hidden' && !e.labels.length && !e.getAttribute('aria-label'))\
+                 .concat([...document.querySelectorAll('button')].filter(b => !b.textContent.trim() && !b.getAttribute('aria-label')))\
+                 .map(e => e.outerHTML.slice(0, 100))",
+                vec![],
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "unlabelled controls on {page}");
+    }
+
     async fn screenshot(&self, name: &str) {
         self.save(name, false).await;
     }
@@ -851,6 +866,7 @@ async fn the_main_pages_on_the_demo_data() {
         WAIT,
     )
     .await;
+    b.assert_labelled("queue").await;
     b.publish("queue").await;
     let phone = driver.phone().await;
     phone.sign_in(&s, &agent).await;
@@ -918,6 +934,7 @@ async fn the_main_pages_on_the_demo_data() {
     .await;
     b.until_text("Pulling the new metadata now").await;
     b.assert_same_origin(&s).await;
+    b.assert_labelled("case").await;
     b.publish("case").await;
     phone.goto(&s, &format!("#/case/{case_id}")).await;
     phone.until_text("Pulling the new metadata now").await;
@@ -941,6 +958,7 @@ async fn the_main_pages_on_the_demo_data() {
     b.click("section[aria-labelledby=sim-title] button[type=submit]")
         .await;
     b.until_text("cases replayed").await;
+    b.assert_labelled("rules").await;
     b.publish("rules").await;
 
     // A case a rule routed: its timeline says which rule, and why it matched.
@@ -1011,6 +1029,7 @@ async fn the_main_pages_on_the_demo_data() {
         WAIT,
     )
     .await;
+    b.assert_labelled("audit").await;
     b.publish("audit").await;
 
     // The admin: tokens, teams and agents.
@@ -1025,6 +1044,7 @@ async fn the_main_pages_on_the_demo_data() {
     )
     .await;
     b.until_text("Agents").await;
+    b.assert_labelled("admin").await;
     b.publish("admin").await;
 
     // The customer: their cases, one of them.
@@ -1046,6 +1066,7 @@ async fn the_main_pages_on_the_demo_data() {
         WAIT,
     )
     .await;
+    b.assert_labelled("customer").await;
     b.publish("customer").await;
 
     // Signed out, so that GraphiQL's headers show a placeholder, not a token.
