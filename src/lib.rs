@@ -34,7 +34,7 @@
 //!   and the conversion of errors to codes; resolvers reach the service only
 //!   through `api::guard`.
 //! - [`http`]: actix-web serving the schema over HTTP and WebSocket, `/healthz`,
-//!   `/metrics`, CORS.
+//!   `/metrics`, CORS, and the web console and GraphiQL embedded from `console/`.
 //! - [`server`]: starts and stops everything `serve` runs.
 //! - [`cli`]: the command line; [`client`]: the commands that work through a running
 //!   server's API (`--url`, `--token`).

@@ -1,6 +1,6 @@
 //! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
-//! same path (`graphql-transport-ws` and the legacy `graphql-ws`), GraphiQL at `/`,
-//! `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Media
+//! same path (`graphql-transport-ws` and the legacy `graphql-ws`), the web console
+//! at `/` and GraphiQL at `/graphiql` (embedded files, [`console`]), `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Media
 //! types and status codes of GraphQL responses are [`media`]'s. Handlers
 //! are thin: authenticate, enforce request limits (body size and read deadline,
 //! operations per batch, every operation against the caller's rate), hand the request
@@ -21,6 +21,7 @@ use crate::api::{Principal, SwarmSchema};
 use crate::app::Desk;
 use crate::metrics::Metrics;
 
+pub mod console;
 pub mod cors;
 mod media;
 mod ws;
@@ -131,14 +132,13 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
             .app_data(web::PayloadConfig::new(body_limit))
             .route("/graphql", web::post().to(graphql_post))
             .route("/graphql", web::get().to(graphql_get))
-            .route("/", web::get().to(graphiql))
-            .route("/", web::head().to(graphiql))
             .route("/healthz", web::get().to(healthz))
             .route("/healthz", web::head().to(healthz))
             .route("/schema.graphql", web::get().to(schema_sdl))
             .route("/schema.graphql", web::head().to(schema_sdl))
             .route("/metrics", web::get().to(metrics))
-            .route("/metrics", web::head().to(metrics));
+            .route("/metrics", web::head().to(metrics))
+            .configure(console::configure);
     }
 }
 
@@ -418,25 +418,3 @@ async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
         ))
         .body(state.metrics.render())
 }
-
-async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GRAPHIQL)
-}
-
-/// GraphiQL, loaded by the browser from its CDN. Paste a token into the headers tab:
-/// `{"Authorization": "Bearer ..."}`.
-const GRAPHIQL: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>swarmdesk GraphiQL</title>
-<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css"></head>
-<body style="margin:0"><div id="graphiql" style="height:100vh"></div>
-<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-<script>
-const url = location.origin + '/graphql';
-const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl: url.replace(/^http/, 'ws') });
-ReactDOM.createRoot(document.getElementById('graphiql')).render(
-  React.createElement(GraphiQL, { fetcher, defaultHeaders: '{"Authorization": "Bearer <token>"}' }));
-</script></body></html>"#;

@@ -83,7 +83,7 @@ async fn without_cors_origins_no_origin_is_allowed() {
     let s = TestServer::start().await;
     let res = preflight(&s, CONSOLE).await;
     assert_eq!(header(&res, "access-control-allow-origin"), None);
-    // Same-origin pages (GraphiQL at `/`) send an Origin too, and still work.
+    // Same-origin pages (the console at `/`, GraphiQL) send an Origin too, and still work.
     let res = s
         .http
         .post(format!("{}/graphql", s.url))

@@ -206,7 +206,7 @@ async fn health_schema_metrics_and_graphiql_are_served() {
     );
     let page = s
         .http
-        .get(&s.url)
+        .get(format!("{}/graphiql", s.url))
         .send()
         .await
         .unwrap()

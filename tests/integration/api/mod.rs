@@ -5,6 +5,7 @@ mod access;
 mod authz;
 mod binary;
 mod busy_case;
+mod console;
 mod cors;
 mod errors;
 mod examples;
