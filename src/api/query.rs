@@ -34,6 +34,16 @@ pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
     }
 }
 
+/// The caller, as authenticated.
+#[derive(SimpleObject)]
+pub struct MeObj {
+    pub id: String,
+    pub role: super::types::Role,
+    /// The tiers they work (the agent directory's, else their token's); empty for
+    /// roles that tiers do not limit (admins, auditors, customers).
+    pub tiers: Vec<String>,
+}
+
 /// A bearer token as listed to admins: never the token itself.
 #[derive(SimpleObject)]
 pub struct TokenObj {
@@ -216,11 +226,12 @@ impl CaseQuery {
     }
 
     /// Who the caller is authenticated as.
-    async fn me(&self, ctx: &Context<'_>) -> Result<ActorObj> {
+    async fn me(&self, ctx: &Context<'_>) -> Result<MeObj> {
         let g = Guard::of(ctx)?;
-        Ok(ActorObj {
+        Ok(MeObj {
             id: g.actor().id.to_string(),
             role: g.actor().role.into(),
+            tiers: g.works_tiers().iter().map(|t| t.to_string()).collect(),
         })
     }
 

@@ -184,6 +184,12 @@ impl Guard {
         true
     }
 
+    /// The tiers the caller works: the directory's for agents and leads in it, else
+    /// their token's (empty for admins, auditors and customers, whom tiers do not limit).
+    pub fn works_tiers(&self) -> &[crate::domain::Tier] {
+        &self.principal.tiers
+    }
+
     /// Who is the actor, and with which role.
     pub fn actor(&self) -> &crate::domain::Actor {
         &self.principal.actor

@@ -372,3 +372,18 @@ async fn auditors_read_everything_and_every_read_is_recorded() {
         .all(|e| e["type"] != "CaseViewed"));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_says_which_tiers_the_caller_works() {
+    let s = TestServer::start().await;
+    let me = |token: &'static str| {
+        let s = &s;
+        async move { s.ok_as(token, "{ me { id role tiers } }", json!({})).await["me"].clone() }
+    };
+    assert_eq!(
+        me("dana-token").await,
+        json!({ "id": "dana", "role": "LEAD", "tiers": ["L2"] })
+    );
+    assert_eq!(me("alice-token").await["tiers"], json!(["L1"]));
+    assert_eq!(me("audrey-token").await["tiers"], json!([]));
+}
