@@ -84,11 +84,10 @@ export function render(ctx, tierParam) {
         if (remembered && tiers.includes(remembered)) tier = remembered;
       }
       if (!tier) {
-        // The first tier with cases this user can see (the API does not say which
-        // tiers a token works).
-        const counts = await Promise.all(tiers.map((t) => gql('query($t: String!) { tierQueue(tier: $t, first: 1) { entries { rank } } }', { t })
-          .then((d) => d.tierQueue.entries.length, () => 0)));
-        tier = tiers[Math.max(0, counts.findIndex((n) => n > 0))];
+        // The first tier the caller works (`me.tiers`); roles without tiers
+        // (admins, auditors) start at the lowest.
+        const { me } = await gql('{ me { tiers } }');
+        tier = me.tiers.find((t) => tiers.includes(t)) || tiers[0];
       }
       ctx.main.querySelector('h1').textContent = `Queue ${tier}`;
       show(tier);
