@@ -28,6 +28,7 @@
 //! - [`tokens`]: issuing, revoking and loading bearer tokens; the auditors' access log.
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
+//! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cases;
