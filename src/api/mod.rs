@@ -20,6 +20,7 @@ pub mod report;
 pub mod subscription;
 pub mod types;
 pub mod variables;
+pub mod wallboard;
 
 use async_graphql::{Context, Result, Schema, ID};
 use std::sync::Arc;

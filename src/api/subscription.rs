@@ -18,6 +18,12 @@ use super::guard::Guard;
 use super::limits::Position;
 use super::parse_case_id;
 use super::types::*;
+use super::wallboard::Wallboard;
+use futures_util::FutureExt;
+use std::time::Instant;
+
+/// Least time between two wallboards sent to one subscriber.
+const WALLBOARD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::app::Recordable;
 use crate::domain::{CaseEvent, CaseId, Tier};
 use crate::projection::{Change, RoomChangeKind, SwarmRoom};
@@ -278,6 +284,43 @@ impl SubscriptionRoot {
             },
         )
         .flat_map(stream::iter);
+        Ok(stream::once(async move { first }).chain(updates))
+    }
+
+    /// The desk at a glance (open cases per tier, breached ones, active swarms, the
+    /// oldest waiting case), over the cases the caller may read: now, then again as
+    /// events change it, at most once per second. Staff.
+    async fn wallboard(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Wallboard>> {
+        let g = Guard::of(ctx)?;
+        // Listen before the first board: every change after it brings a new one.
+        let live = g.live_changes(ctx)?;
+        let first = g.wallboard().await?;
+        let updates = stream::unfold(
+            (Box::pin(live.into_stream()), first.clone(), Instant::now()),
+            |(mut live, mut last, mut sent)| async move {
+                loop {
+                    let g = match live.next().await? {
+                        Live::Changes(g, _) | Live::Lagged(g) => g,
+                    };
+                    // At most one board per second: wait out the second, then take
+                    // whatever else arrived meanwhile into the same board.
+                    tokio::time::sleep_until((sent + WALLBOARD_EVERY).into()).await;
+                    let mut g = g;
+                    while let Some(Some(item)) = live.next().now_or_never() {
+                        g = match item {
+                            Live::Changes(g, _) | Live::Lagged(g) => g,
+                        };
+                    }
+                    let board = g.wallboard().await.ok()?;
+                    if board.tiers == last.tiers && board.active_swarms == last.active_swarms {
+                        continue;
+                    }
+                    sent = Instant::now();
+                    last = board.clone();
+                    return Some((board, (live, last, sent)));
+                }
+            },
+        );
         Ok(stream::once(async move { first }).chain(updates))
     }
 

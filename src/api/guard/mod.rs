@@ -14,6 +14,7 @@
 mod admin;
 mod reads;
 mod report;
+mod wallboard;
 
 pub use reads::{Budget, CasePage, VisibleWorkload};
 

@@ -505,6 +505,11 @@ fn ops() -> Vec<Op> {
         format!("subscription($tier: String!) {{ tierQueue(tier: $tier) {{ position change caseId eventType queue {{ tier length entries {{ rank case {{ {CASE} }} }} }} }} }}"),
     ));
     v.push(sub(
+        "wallboard",
+        false,
+        "subscription { wallboard { at position activeSwarms tiers { tier open breached oldestCaseId oldestWaitingSecs } } }".into(),
+    ));
+    v.push(sub(
         "swarmRoom",
         true,
         "subscription($id: ID!) { swarmRoom(caseId: $id) { position version change agent message { author body } room { caseId subject tier lead members { agent } chat { author body } } } }".into(),
@@ -1119,6 +1124,8 @@ fn is_sentinel(world: &World, sub: &Sub, data: &Value) -> bool {
     match sub.field {
         "tierQueue" => d["caseId"] == id && d["eventType"] == "CaseTagged",
         "slaAlerts" => d["caseId"] == id,
+        // Its first board: what matters is what it shows (checked for every message).
+        "wallboard" => d["tiers"].is_array(),
         "swarmRoom" => d["change"] == "CHAT" && text.contains("sentinel"),
         "events" if S.contains(&key) => d["caseId"] == id && d["type"] == "CaseTagged",
         _ => d["caseId"] == id && text.contains("sentinel"),

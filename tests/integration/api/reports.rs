@@ -160,3 +160,73 @@ async fn a_past_period_ignores_later_events_and_the_cli_agrees() {
     let table = cli("table");
     assert!(table.contains("Volume: opened 2  resolved 1"), "{table}");
 }
+
+const WALLBOARD: &str =
+    "subscription { wallboard { at position activeSwarms tiers { tier open breached oldestCaseId } } }";
+
+fn open_in(board: &Value, tier: &str) -> u64 {
+    board["wallboard"]["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tier"] == tier)
+        .map_or(0, |t| t["open"].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallboard_follows_the_desk_at_most_once_a_second() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("w", WALLBOARD, json!({})).await;
+    let first = ws.next_data().await;
+    let id = s.open_case("Wallboard case", "HIGH").await;
+    let tier = s
+        .ok(
+            "query($id: ID!) { case(id: $id) { tier } }",
+            json!({ "id": id }),
+        )
+        .await["case"]["tier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = ws.next_data().await;
+    assert_eq!(
+        open_in(&second, &tier),
+        open_in(&first, &tier) + 1,
+        "{second}"
+    );
+    // A burst of cases: boards keep at least a second apart and end at the total.
+    for n in 0..5 {
+        s.open_case(&format!("burst {n}"), "NORMAL").await;
+    }
+    let head = s.head();
+    let mut boards = vec![second];
+    while boards.last().unwrap()["wallboard"]["position"]
+        .as_u64()
+        .unwrap()
+        < head
+    {
+        boards.push(ws.next_data().await);
+    }
+    let micros = |b: &Value| {
+        swarmdesk::domain::Timestamp::parse_rfc3339(b["wallboard"]["at"].as_str().unwrap())
+            .unwrap()
+            .unix_micros()
+    };
+    for pair in boards.windows(2) {
+        assert!(micros(&pair[1]) - micros(&pair[0]) >= 1_000_000, "{pair:?}");
+    }
+    assert!(
+        boards.len() <= 4,
+        "the burst was not coalesced: {} boards",
+        boards.len()
+    );
+    // Customers get no wallboard.
+    let mut customer = s.ws("graphql-transport-ws", "sam-token").await;
+    customer.subscribe("c", WALLBOARD, json!({})).await;
+    let refused = customer.next_json().await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
