@@ -73,7 +73,7 @@ pub enum Command {
         /// Only cases of these teams (repeatable).
         #[arg(long)]
         team: Vec<String>,
-        /// table, csv or json.
+        /// table, csv, json or html.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -93,6 +93,8 @@ pub enum ReportFormat {
     Table,
     Csv,
     Json,
+    /// One self-contained page with inline SVG charts.
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -383,6 +385,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 ReportFormat::Table => print!("{}", crate::report::table::to_table(&r)),
                 ReportFormat::Csv => print!("{}", crate::report::csv::to_csv(&r)),
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                ReportFormat::Html => print!("{}", crate::report::html::to_html(&r)),
             }
         }
         Command::Export { case, remote } => {

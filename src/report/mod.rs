@@ -19,8 +19,9 @@
 //! - hand-offs: tier changes plus new assignees after the first.
 
 pub mod csv;
-mod model;
 pub mod fold;
+pub mod html;
+mod model;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -181,4 +181,3 @@ pub struct Load {
     pub agents: Vec<AgentLoad>,
     pub teams: Vec<TeamLoad>,
 }
-
