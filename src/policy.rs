@@ -245,6 +245,17 @@ mod tests {
                     | "SlaBreached"
                     | "SlaEscalated"
                     | "CaseTeamChanged"
+                    | "CaseSkillsSet"
+                    | "SwarmInvited"
+                    | "InvitationAccepted"
+                    | "InvitationDeclined"
+                    | "InvitationExpired"
+                    | "HelpRequested"
+                    | "HelpOffered"
+                    | "HelpAccepted"
+                    | "HelpRequestClosed"
+                    | "SwarmTypeSet"
+                    | "SwarmRoleSet"
             );
             assert_eq!(shown, !internal, "{t}");
         }
