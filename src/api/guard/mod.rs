@@ -5,6 +5,10 @@
 //! of [`crate::policy`]). Every auditor read of case data is recorded in the access
 //! log: one case (`CaseViewed`) or the cases one request listed (`CasesViewed`).
 
+mod swarming;
+
+pub use swarming::MAX_SUGGESTIONS;
+
 use async_graphql::Result;
 use std::sync::Arc;
 
