@@ -312,7 +312,8 @@ impl SwarmingMutation {
         run(&g, &case_id, cmd, expected_version, idempotency_key).await
     }
 
-    /// The caller declines their invitation.
+    /// The caller declines their invitation. If the inviter asked for it
+    /// (`autoReplace`), the expert finder's next best is invited in their place.
     async fn decline_invitation(
         &self,
         ctx: &Context<'_>,
@@ -322,8 +323,11 @@ impl SwarmingMutation {
         idempotency_key: Option<String>,
     ) -> Result<CaseObj> {
         let g = Guard::of(ctx)?;
-        let cmd = Command::DeclineInvitation { reason };
-        run(&g, &case_id, cmd, expected_version, idempotency_key).await
+        let id = parse_case_id(&case_id)?;
+        let w = g
+            .decline_invitation(id, reason, opts(expected_version, idempotency_key))
+            .await?;
+        finish(&g, w)
     }
 
     /// The caller raises their hand for help with `skills` (or with what `note`

@@ -28,6 +28,7 @@
 //! - [`tokens`]: issuing, revoking and loading bearer tokens; the auditors' access log.
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
+//! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cases;
@@ -35,6 +36,7 @@ mod configuration;
 mod past;
 mod record;
 mod simulation;
+mod swarming;
 mod tokens;
 mod turns;
 

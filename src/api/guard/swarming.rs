@@ -11,8 +11,7 @@ use crate::app::{WriteOptions, Written};
 use crate::domain::swarming::decide::{InviteToSwarm, Invitee};
 use crate::domain::swarming::{HelpRequest, HelpStatus, Invitation};
 use crate::domain::{AgentId, CaseId, Command, Role};
-use crate::projection::CaseFilter;
-use crate::swarming::experts::{self, Expert, Facts, Suggestion};
+use crate::swarming::experts::Suggestion;
 
 /// Most suggestions one request may ask for.
 pub const MAX_SUGGESTIONS: usize = 50;
@@ -39,42 +38,7 @@ impl Guard {
             return Err(bad_input(format!("max is at most {MAX_SUGGESTIONS}")));
         }
         let case = self.visible_to_staff(id)?;
-        let config = self.app.config();
-        let directory: Vec<Expert> = config
-            .agents
-            .values()
-            .map(|a| Expert {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                tiers: config.agent_tiers(&a.id),
-                skills: a.skills.iter().map(|s| s.to_lowercase()).collect(),
-                languages: a.languages.clone(),
-                capacity: a.max_cases,
-            })
-            .collect();
-        let p = self.app.projections().read();
-        let loads = directory
-            .iter()
-            .map(|e| {
-                let n = p.workload(&e.id).map_or(0, |w| w.assigned.len());
-                (e.id.clone(), u32::try_from(n).unwrap_or(u32::MAX))
-            })
-            .collect();
-        let (all, _) = p.cases(&CaseFilter::default(), None, usize::MAX);
-        let past = experts::past_contributions(&case, all.iter().map(|v| &v.case));
-        let facts = Facts {
-            loads,
-            presence: Default::default(),
-            past,
-            include_unavailable,
-        };
-        Ok(experts::suggest(
-            &case,
-            &directory,
-            &facts,
-            &self.app.tiers(),
-            max,
-        ))
+        Ok(self.app.suggest_experts(&case, max, include_unavailable))
     }
 
     /// Invites agents of the directory to the case's swarm; an agent the directory
@@ -117,6 +81,29 @@ impl Guard {
             reason,
         });
         self.execute(id, command, opts).await
+    }
+
+    /// The caller declines their invitation; if the inviter asked for it, the
+    /// finder's next best is invited in their place.
+    pub async fn decline_invitation(
+        &self,
+        id: CaseId,
+        reason: String,
+        opts: WriteOptions,
+    ) -> Result<Written> {
+        let w = self
+            .execute(id, Command::DeclineInvitation { reason }, opts)
+            .await?;
+        let me = &self.principal.actor.id;
+        if let Some(inv) = w.case.swarming.invitation(me) {
+            if !w.outcome.deduplicated {
+                self.app
+                    .replace_invitee(id, inv.clone())
+                    .await
+                    .map_err(crate::api::error::gql)?;
+            }
+        }
+        Ok(w)
     }
 
     /// The caller's pending invitations, oldest first.

@@ -298,3 +298,58 @@ async fn a_raised_hand_is_listed_by_skill_and_roles_have_one_lead() {
     assert_eq!(code(&r), "INVALID_TRANSITION", "no second lead: {r}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_declined_invitation_that_asked_for_a_replacement_invites_the_next_best() {
+    let s = TestServer::start().await;
+    directory(&s).await;
+    fill_zed(&s).await;
+    // zoe (L3) also knows SAML, but farah ranks first (same load, smaller id).
+    add_agent(
+        &s,
+        json!({ "id": "zoe", "tiers": ["L3"], "skills": ["saml"], "languages": ["en"], "maxCases": 5 }),
+    )
+    .await;
+    let id = sso_case(&s).await;
+    let v = json!({ "id": id });
+    let d = s
+        .ok_as(
+            "dana-token",
+            "query($id: ID!) { suggestExperts(caseId: $id, max: 2) { agent } }",
+            v.clone(),
+        )
+        .await;
+    assert_eq!(
+        d["suggestExperts"],
+        json!([{ "agent": "farah" }, { "agent": "gustav" }])
+    );
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { inviteToSwarm(caseId: $id, agents: [\"farah\", \"gustav\"], autoReplace: true, expiresInMinutes: 30) { id } }",
+        v.clone(),
+    )
+    .await;
+    s.ok_as(
+        "farah-token",
+        "mutation($id: ID!) { declineInvitation(caseId: $id, reason: \"busy\") { id } }",
+        v.clone(),
+    )
+    .await;
+    // The replacement went out at once, with the same expiry window, asking again
+    // for a replacement; gustav's invitation is untouched.
+    let invited: Vec<Value> = s
+        .history(&json!(id))
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "SwarmInvited")
+        .map(|e| e["payload"].clone())
+        .collect();
+    assert_eq!(invited.len(), 2, "{invited:?}");
+    assert_eq!(invited[1]["agents"], json!(["zoe"]));
+    assert_eq!(invited[1]["autoReplace"], true);
+    assert_eq!(invited[1]["by"], "system");
+    let first = invited[0]["expiresAt"].as_str().unwrap();
+    let second = invited[1]["expiresAt"].as_str().unwrap();
+    assert!(second >= first, "{first} {second}");
+    s.stop().await;
+}
