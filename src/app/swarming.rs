@@ -95,8 +95,9 @@ impl Desk {
     }
 
     /// After `answered` was declined or expired: if it asked for a replacement,
-    /// invites the finder's best remaining agent (who was never invited to the case)
-    /// with the same note and expiry. Returns whom it invited.
+    /// invites the finder's best agent never invited to the case, preferring one who
+    /// has a needed skill the answered invitee had, with the same note and expiry
+    /// window. Returns whom it invited.
     pub async fn replace_invitee(
         &self,
         id: CaseId,
@@ -110,10 +111,29 @@ impl Desk {
             return Ok(None);
         }
         let case = self.load(id).await?;
-        let pick = self
+        // The needed skills the answered invitee had: a replacement covering one of
+        // them comes first.
+        let theirs: Vec<String> = self
+            .config()
+            .agents
+            .get(&answered.agent)
+            .map(|a| {
+                a.skills
+                    .iter()
+                    .map(|s| s.to_lowercase())
+                    .filter(|s| case.swarming.skills.contains(s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fresh: Vec<Suggestion> = self
             .suggest_experts(&case, usize::MAX, false)
             .into_iter()
-            .find(|s| case.swarming.invitation(&s.agent).is_none());
+            .filter(|s| case.swarming.invitation(&s.agent).is_none())
+            .collect();
+        let same_skill = fresh
+            .iter()
+            .position(|s| s.covers.iter().any(|c| theirs.contains(c)));
+        let pick = fresh.into_iter().nth(same_skill.unwrap_or(0));
         let Some(pick) = pick else {
             return Ok(None);
         };

@@ -353,3 +353,59 @@ async fn a_declined_invitation_that_asked_for_a_replacement_invites_the_next_bes
     assert!(second >= first, "{first} {second}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_unanswered_invitation_expires_once_on_the_scheduler_sweep_and_is_replaced() {
+    use std::sync::Arc;
+    use swarmdesk::clock::ManualClock;
+    let clock = ManualClock::new(swarmdesk::domain::Timestamp(1_767_603_600_000_000));
+    let c = clock.clone();
+    let s = TestServer::start_in(tempfile::tempdir().unwrap(), move |o| {
+        o.clock = Arc::new(c);
+        o.sla_interval = Duration::from_secs(3600);
+    })
+    .await;
+    directory(&s).await;
+    fill_zed(&s).await;
+    add_agent(
+        &s,
+        json!({ "id": "zoe", "tiers": ["L3"], "skills": ["saml"], "languages": ["en"], "maxCases": 5 }),
+    )
+    .await;
+    let id = sso_case(&s).await;
+    let v = json!({ "id": id });
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { inviteToSwarm(caseId: $id, agents: [\"farah\"], autoReplace: true, expiresInMinutes: 10) { id } }",
+        v.clone(),
+    )
+    .await;
+    let sweep = || async { s.running.as_ref().unwrap().sweep_sla().await.unwrap() };
+    // Not yet due.
+    clock.advance_secs(599);
+    assert_eq!(sweep().await, 0);
+    // Due: expired once, replaced by zoe; a second sweep finds nothing.
+    clock.advance_secs(1);
+    assert_eq!(sweep().await, 1);
+    assert_eq!(sweep().await, 0);
+    let types: Vec<Value> = s
+        .history(&json!(id))
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "InvitationExpired" || e["type"] == "SwarmInvited")
+        .collect();
+    assert_eq!(types.len(), 3, "{types:?}");
+    assert_eq!(types[1]["type"], "InvitationExpired");
+    assert_eq!(types[1]["payload"]["agent"], "farah");
+    assert_eq!(types[2]["payload"]["agents"], json!(["zoe"]));
+    // farah can no longer accept, nor see the case.
+    let r = s
+        .gql_as(
+            "farah-token",
+            "mutation($id: ID!) { acceptInvitation(caseId: $id) { id } }",
+            v.clone(),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    s.stop().await;
+}
