@@ -361,6 +361,8 @@ mod tests {
             ("SlaEscalated", &["clock"], "SlaKind"),
             ("TokenIssued", &["role"], "Role"),
             ("CustomerSaved", &["segment"], "Segment"),
+            ("SwarmTypeSet", &["swarmType"], "SwarmType"),
+            ("SwarmRoleSet", &["role"], "SwarmRole"),
         ];
         let mut seen = 0;
         for (t, json) in &events {

@@ -1,7 +1,8 @@
 //! Intelligent swarming in the API: the expert finder (`suggestExperts`), needed
 //! skills, invitations (`inviteToSwarm`, `acceptInvitation`, `declineInvitation`,
 //! `myInvitations`), raised hands (`requestHelp`, `offerHelp`, `acceptHelp`,
-//! `helpRequests`) and roles (`setSwarmRole`). Every write is one command on one
+//! `helpRequests`), swarm types and roles (`setSwarmType`, `setSwarmRole`) and a
+//! case's whole swarming state (`caseSwarming`). Every write is one command on one
 //! case, with the optional `expectedVersion` and `idempotencyKey` of every case
 //! mutation, and returns the case after it.
 
@@ -33,6 +34,75 @@ pub enum SwarmRole {
     Communications,
     Researcher,
     Knowledge,
+}
+
+/// What a swarm is for.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "method::SwarmType")]
+pub enum SwarmType {
+    /// Experts pulled in on one case (the default).
+    Case,
+    /// An outage or crisis.
+    #[graphql(name = "SEVERITY_1")]
+    Severity1,
+    /// A standing swarm triaging a team's new cases.
+    Dispatch,
+    /// A standing swarm working ageing cases.
+    Backlog,
+}
+
+/// A member of a swarm and their role.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SwarmMemberRole {
+    pub agent: String,
+    /// `null` for a member without a role.
+    pub role: Option<SwarmRole>,
+}
+
+/// How a case is being swarmed: what it needs, the swarm's type and roles, its
+/// invitations (all, answered ones included) and help requests.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CaseSwarming {
+    pub case_id: ID,
+    pub needed_skills: Vec<String>,
+    pub swarm_type: SwarmType,
+    /// Every member of the active swarm, its lead (`LEAD`) first.
+    pub roles: Vec<SwarmMemberRole>,
+    pub invitations: Vec<Invitation>,
+    pub help_requests: Vec<HelpRequest>,
+}
+
+impl CaseSwarming {
+    fn new(id: CaseId, case: &crate::domain::Case) -> Self {
+        let mut roles: Vec<SwarmMemberRole> = case
+            .swarm
+            .iter()
+            .flat_map(|s| s.members.keys())
+            .map(|a| SwarmMemberRole {
+                agent: a.to_string(),
+                role: case.swarm_role(a).map(Into::into),
+            })
+            .collect();
+        roles.sort_by_key(|r| r.role != Some(SwarmRole::Lead));
+        CaseSwarming {
+            case_id: ID(id.to_string()),
+            needed_skills: case.swarming.skills.iter().cloned().collect(),
+            swarm_type: case.swarming.swarm_type.into(),
+            roles,
+            invitations: case
+                .swarming
+                .invitations
+                .values()
+                .map(|i| Invitation::new(id, i.clone()))
+                .collect(),
+            help_requests: case
+                .swarming
+                .help_requests
+                .iter()
+                .map(|r| HelpRequest::new(id, r.clone()))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -213,6 +283,14 @@ impl SwarmingQuery {
             .collect())
     }
 
+    /// How the case is being swarmed (staff who may see the case).
+    async fn case_swarming(&self, ctx: &Context<'_>, case_id: ID) -> Result<CaseSwarming> {
+        let g = Guard::of(ctx)?;
+        let id = parse_case_id(&case_id)?;
+        let case = g.swarming_of(id)?;
+        Ok(CaseSwarming::new(id, &case))
+    }
+
     /// The caller's pending invitations, oldest first (agents and leads).
     async fn my_invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
         let g = Guard::of(ctx)?;
@@ -375,6 +453,24 @@ impl SwarmingMutation {
         let cmd = Command::AcceptHelp {
             request_id,
             helper: agent_id(&helper)?,
+        };
+        run(&g, &case_id, cmd, expected_version, idempotency_key).await
+    }
+
+    /// Sets the active swarm's type (the swarm's lead or a lead).
+    async fn set_swarm_type(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        swarm_type: SwarmType,
+        #[graphql(default)] reason: String,
+        expected_version: Option<u64>,
+        idempotency_key: Option<String>,
+    ) -> Result<CaseObj> {
+        let g = Guard::of(ctx)?;
+        let cmd = Command::SetSwarmType {
+            swarm_type: swarm_type.into(),
+            reason,
         };
         run(&g, &case_id, cmd, expected_version, idempotency_key).await
     }

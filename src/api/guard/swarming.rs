@@ -27,6 +27,12 @@ impl Guard {
             .ok_or_else(|| not_found(format!("case {id}")))
     }
 
+    /// The case's state for `caseSwarming` (staff who may see it).
+    pub fn swarming_of(&self, id: CaseId) -> Result<crate::domain::Case> {
+        let case = self.visible_to_staff(id)?;
+        Ok(case)
+    }
+
     /// Up to `max` agents to invite to the case, best first ([`experts::suggest`]).
     pub fn suggest_experts(
         &self,

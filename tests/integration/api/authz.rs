@@ -453,6 +453,12 @@ fn ops() -> Vec<Op> {
         cw("offerHelp", ", requestId: 1"),
         cw("acceptHelp", ", requestId: 1, helper: \"alice\""),
         cw("setSwarmRole", ", agent: \"alice\", role: RESEARCHER"),
+        cw("setSwarmType", ", swarmType: SEVERITY_1"),
+        q(
+            "caseSwarming",
+            true,
+            vec!["query($id: ID!) { caseSwarming(caseId: $id) { caseId neededSkills swarmType roles { agent role } invitations { agent invitedBy note status } helpRequests { number by note skills offers status helper } } }".into()],
+        ),
         q(
             "suggestExperts",
             true,

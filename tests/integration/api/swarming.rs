@@ -296,6 +296,38 @@ async fn a_raised_hand_is_listed_by_skill_and_roles_have_one_lead() {
         )
         .await;
     assert_eq!(code(&r), "INVALID_TRANSITION", "no second lead: {r}");
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { setSwarmType(caseId: $id, swarmType: SEVERITY_1, reason: \"SSO down for all\") { id } }",
+        v.clone(),
+    )
+    .await;
+    let d = s
+        .ok_as(
+            "dana-token",
+            "query($id: ID!) { caseSwarming(caseId: $id) { neededSkills swarmType roles { agent role } invitations { agent status } helpRequests { number status } } }",
+            v.clone(),
+        )
+        .await;
+    assert_eq!(
+        d["caseSwarming"],
+        json!({
+            "neededSkills": ["billing", "saml"],
+            "swarmType": "SEVERITY_1",
+            "roles": [{ "agent": "dana", "role": "LEAD" }, { "agent": "gustav", "role": "RESEARCHER" }],
+            "invitations": [{ "agent": "gustav", "status": "ACCEPTED" }],
+            "helpRequests": [{ "number": 1, "status": "OPEN" }],
+        })
+    );
+    // Only the swarm's lead (or a lead) sets the type.
+    let r = s
+        .gql_as(
+            "gustav-token",
+            "mutation($id: ID!) { setSwarmType(caseId: $id, swarmType: DISPATCH) { id } }",
+            v.clone(),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
     s.stop().await;
 }
 
