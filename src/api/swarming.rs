@@ -457,6 +457,22 @@ impl SwarmingMutation {
         run(&g, &case_id, cmd, expected_version, idempotency_key).await
     }
 
+    /// Closes an open help request without a helper (whoever asked, the case's owner,
+    /// the swarm's lead or a lead).
+    async fn close_help_request(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        request_id: u32,
+        #[graphql(default)] reason: String,
+        expected_version: Option<u64>,
+        idempotency_key: Option<String>,
+    ) -> Result<CaseObj> {
+        let g = Guard::of(ctx)?;
+        let cmd = Command::CloseHelpRequest { request_id, reason };
+        run(&g, &case_id, cmd, expected_version, idempotency_key).await
+    }
+
     /// Sets the active swarm's type (the swarm's lead or a lead).
     async fn set_swarm_type(
         &self,

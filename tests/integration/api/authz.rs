@@ -454,6 +454,7 @@ fn ops() -> Vec<Op> {
         cw("acceptHelp", ", requestId: 1, helper: \"alice\""),
         cw("setSwarmRole", ", agent: \"alice\", role: RESEARCHER"),
         cw("setSwarmType", ", swarmType: SEVERITY_1"),
+        cw("closeHelpRequest", ", requestId: 1"),
         q(
             "caseSwarming",
             true,

@@ -319,6 +319,17 @@ async fn a_raised_hand_is_listed_by_skill_and_roles_have_one_lead() {
             "helpRequests": [{ "number": 1, "status": "OPEN" }],
         })
     );
+    // dana closes her request; it leaves the open list.
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { closeHelpRequest(caseId: $id, requestId: 1, reason: \"found it\") { id } }",
+        v.clone(),
+    )
+    .await;
+    let d = s
+        .ok_as("dana-token", "{ helpRequests { number } }", json!({}))
+        .await;
+    assert_eq!(d["helpRequests"], json!([]));
     // Only the swarm's lead (or a lead) sets the type.
     let r = s
         .gql_as(
