@@ -8,6 +8,7 @@
 //! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents,
 //!   rules, SLA policies, customers) and the seed file's format.
 //! - [`policy`]: who may see and do what, decided in this one place.
+//! - [`swarming`]: the expert finder (who could help on a case).
 //! - [`code`]: the one table of error codes.
 //!
 //! Storage and read models:
@@ -59,3 +60,4 @@ pub mod routing;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod swarming;

@@ -16,6 +16,12 @@
 //! - Nobody (leads and admins included) assigns a case to, or puts in its swarm, an
 //!   agent who could not read it ([`could_hold`]): the agent's tiers (from the
 //!   directory, else their tokens) must reach a private case's tier.
+//! - Swarming ([`can_swarm`]): an invitation (while pending) and membership give the
+//!   agent the case whatever their tiers; a private case still admits only agents
+//!   whose tiers reach it, unless a lead pulled them in with a recorded reason.
+//!   The swarm's lead, the case's owner and leads invite; the one who asked for
+//!   help, the owner and the swarm's lead accept or close help; the swarm's lead
+//!   sets its type and roles; only the scheduler expires invitations.
 
 use crate::auth::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, Tier, TierLadder};
@@ -36,11 +42,16 @@ pub fn can_read(p: &Principal, case: &Case, ladder: &TierLadder) -> bool {
         Role::Agent | Role::Lead => {
             let case_rank = case.tier.as_ref().and_then(|t| ladder.rank(t));
             let reach = top_rank(p, ladder);
-            if case.sensitive && !matches!((case_rank, reach), (Some(c), Some(r)) if r >= c) {
+            let cleared = case.swarming.cleared.contains_key(&p.actor.id);
+            if case.sensitive
+                && !cleared
+                && !matches!((case_rank, reach), (Some(c), Some(r)) if r >= c)
+            {
                 return false;
             }
-            let mine =
-                case.assignee.as_ref() == Some(&p.actor.id) || case.is_swarm_member(&p.actor.id);
+            let mine = case.assignee.as_ref() == Some(&p.actor.id)
+                || case.is_swarm_member(&p.actor.id)
+                || case.swarming.is_invited(&p.actor.id);
             let by_tier = match (&case.tier, case_rank) {
                 // Unrouted cases are triage work for every agent.
                 (None, _) => true,
@@ -92,6 +103,9 @@ pub fn can_execute(
     if sla_only && p.actor.role != Role::System {
         return Err("only the server's SLA scheduler records breaches and escalations".into());
     }
+    if matches!(command, Command::ExpireInvitation { .. }) && p.actor.role != Role::System {
+        return Err("only the server's scheduler expires invitations".into());
+    }
     match p.actor.role {
         Role::Admin | Role::System => return Ok(()),
         Role::Auditor => return Err("auditors are read-only".into()),
@@ -116,6 +130,7 @@ pub fn can_execute(
     if case.exists() && !can_read(p, case, ladder) {
         return Err("the case is outside your tiers and assignments".into());
     }
+    can_swarm(p, case, command)?;
     let lead_only = match command {
         Command::Route(_) => Some("re-routing"),
         Command::Assign { agent } if other(agent) => Some("assigning someone else"),
@@ -336,6 +351,44 @@ pub fn report_tiers(
     }
 }
 
+/// The swarming method's rules for an agent or lead who may read the case: who
+/// invites, who accepts or closes help, who organises the swarm. Leads may do all of
+/// it; only routing sets skills from rules or keywords.
+pub fn can_swarm(p: &Principal, case: &Case, command: &Command) -> Result<(), String> {
+    use crate::domain::swarming::SkillSource;
+    let me = &p.actor.id;
+    let owner = case.assignee.as_ref() == Some(me);
+    let swarm_lead = case.swarm.as_ref().is_some_and(|s| &s.lead == me);
+    let lead = p.actor.role == Role::Lead;
+    let asked = |id: &u32| case.swarming.help_request(*id).is_some_and(|r| &r.by == me);
+    let (allowed, who) = match command {
+        Command::SetCaseSkills { source, .. } if *source != SkillSource::Staff => {
+            return Err("only routing sets skills from rules or keywords".into())
+        }
+        Command::InviteToSwarm(_) => (
+            lead || owner || swarm_lead,
+            "the swarm's lead, the case's owner or a lead",
+        ),
+        Command::AcceptHelp { request_id, .. } | Command::CloseHelpRequest { request_id, .. } => (
+            lead || owner || swarm_lead || asked(request_id),
+            "whoever asked, the case's owner, the swarm's lead or a lead",
+        ),
+        Command::SetSwarmType { .. } | Command::SetSwarmRole { .. } => {
+            (lead || swarm_lead, "the swarm's lead or a lead")
+        }
+        _ => (true, ""),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!("{} needs {who}", command.name()))
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_swarming_tests.rs"]
+mod swarming_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +418,17 @@ mod tests {
                     | "SlaBreached"
                     | "SlaEscalated"
                     | "CaseTeamChanged"
+                    | "CaseSkillsSet"
+                    | "SwarmInvited"
+                    | "InvitationAccepted"
+                    | "InvitationDeclined"
+                    | "InvitationExpired"
+                    | "HelpRequested"
+                    | "HelpOffered"
+                    | "HelpAccepted"
+                    | "HelpRequestClosed"
+                    | "SwarmTypeSet"
+                    | "SwarmRoleSet"
             );
             assert_eq!(shown, !internal, "{t}");
         }

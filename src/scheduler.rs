@@ -6,7 +6,8 @@
 //! command through the command service as the system actor. `decide` refuses a
 //! breach or escalation step that was already recorded, so a command runs at most
 //! once even when two sweeps (or two servers sharing one log) race, and a restart
-//! sweeps at once, catching deadlines that passed while the server was down.
+//! sweeps at once, catching deadlines that passed while the server was down. The same
+//! sweep expires swarm invitations past their expiry (`Desk::expire_invitations`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,5 +132,7 @@ pub async fn sweep(app: &Desk, metrics: &Metrics) -> Result<usize, AppError> {
             }
         }
     }
+    // Swarm invitations expire on the same sweep.
+    appended += app.expire_invitations().await?;
     Ok(appended)
 }

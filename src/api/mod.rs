@@ -4,6 +4,7 @@
 //! - [`types`]: the GraphQL objects, enums and inputs.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
 //!   [`report`] add the configuration API and leads' reports to them.
+//! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
@@ -18,6 +19,7 @@ pub mod mutation;
 pub mod query;
 pub mod report;
 pub mod subscription;
+pub mod swarming;
 pub mod types;
 pub mod variables;
 pub mod wallboard;
@@ -35,11 +37,20 @@ pub use subscription::SubscriptionRoot;
 
 /// Every query: cases, queues, swarms and the log; configuration and routing tools.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(query::CaseQuery, config::ConfigQuery, report::ReportQuery);
+pub struct QueryRoot(
+    query::CaseQuery,
+    config::ConfigQuery,
+    report::ReportQuery,
+    swarming::SwarmingQuery,
+);
 
 /// Every mutation: commands on cases; configuration changes.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct MutationRoot(mutation::CaseMutation, config::ConfigMutation);
+pub struct MutationRoot(
+    mutation::CaseMutation,
+    config::ConfigMutation,
+    swarming::SwarmingMutation,
+);
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

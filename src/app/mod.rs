@@ -29,6 +29,7 @@
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
 //! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
+//! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cases;
@@ -37,6 +38,7 @@ mod past;
 mod record;
 mod reports;
 mod simulation;
+mod swarming;
 mod tokens;
 mod turns;
 

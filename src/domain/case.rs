@@ -10,6 +10,7 @@ use super::error::DomainError;
 use super::event::CaseEvent;
 use super::ids::{AgentId, CaseId, Timestamp};
 use super::sla::SlaClock;
+use super::swarming::{self, Swarming};
 use super::tier::Tier;
 
 /// How urgent a case is. Declared most urgent first, so `Ord` sorts queues directly.
@@ -168,6 +169,8 @@ pub struct Case {
     pub resolution_clock_start: Timestamp,
     /// The SLA in force, if a policy applied (see [`super::sla`]).
     pub sla: Option<SlaClock>,
+    /// Needed skills, invitations, help requests, the swarm's type and roles.
+    pub swarming: Swarming,
 }
 
 impl Case {
@@ -289,7 +292,19 @@ impl Case {
                 }
             }
             CaseEvent::TeamChanged(e) => self.team = e.to.clone(),
+            CaseEvent::SkillsSet(_)
+            | CaseEvent::SwarmInvited(_)
+            | CaseEvent::InvitationAccepted(_)
+            | CaseEvent::InvitationDeclined(_)
+            | CaseEvent::InvitationExpired(_)
+            | CaseEvent::HelpRequested(_)
+            | CaseEvent::HelpOffered(_)
+            | CaseEvent::HelpAccepted(_)
+            | CaseEvent::HelpRequestClosed(_)
+            | CaseEvent::SwarmTypeSet(_)
+            | CaseEvent::SwarmRoleSet(_) => {}
         }
+        swarming::apply(self, event, at);
     }
 
     /// Ends a wait on the customer (resume, resolve, close), keeping it as a pause.

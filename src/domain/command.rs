@@ -21,6 +21,9 @@ use super::error::DomainError;
 use super::event::*;
 use super::ids::{Actor, AgentId, CaseId, Role, Timestamp};
 use super::sla::{SlaConfig, SlaKind};
+use super::swarming::decide as swarming;
+use super::swarming::decide::InviteToSwarm;
+use super::swarming::{SkillSource, SwarmRole, SwarmType};
 use super::tier::{Tier, TierLadder, TierTeams};
 
 /// Longest subject, in bytes.
@@ -158,6 +161,48 @@ pub enum Command {
     RunSlaEscalation {
         step: u32,
     },
+    /// Replaces the skills the case needs.
+    SetCaseSkills {
+        skills: Vec<String>,
+        source: SkillSource,
+        rule_id: Option<String>,
+    },
+    /// Invites agents to the swarm (starting one led by the inviter if none is active).
+    InviteToSwarm(InviteToSwarm),
+    /// The actor accepts their invitation and joins the swarm.
+    AcceptInvitation,
+    DeclineInvitation {
+        reason: String,
+    },
+    /// Records that `agent`'s invitation expired unanswered (the scheduler sends it).
+    ExpireInvitation {
+        agent: AgentId,
+    },
+    /// The actor raises their hand for help with `skills`.
+    RequestHelp {
+        skills: Vec<String>,
+        note: String,
+    },
+    OfferHelp {
+        request_id: u32,
+    },
+    /// Accepts `helper`'s offer on the request: the helper joins the swarm.
+    AcceptHelp {
+        request_id: u32,
+        helper: AgentId,
+    },
+    CloseHelpRequest {
+        request_id: u32,
+        reason: String,
+    },
+    SetSwarmType {
+        swarm_type: SwarmType,
+        reason: String,
+    },
+    SetSwarmRole {
+        agent: AgentId,
+        role: SwarmRole,
+    },
 }
 
 impl Command {
@@ -185,11 +230,27 @@ impl Command {
             Command::Resume => "resume",
             Command::RecordSlaBreach { .. } => "record SLA breach",
             Command::RunSlaEscalation { .. } => "run SLA escalation",
+            Command::SetCaseSkills { .. } => "set case skills",
+            Command::InviteToSwarm(_) => "invite to swarm",
+            Command::AcceptInvitation => "accept invitation",
+            Command::DeclineInvitation { .. } => "decline invitation",
+            Command::ExpireInvitation { .. } => "expire invitation",
+            Command::RequestHelp { .. } => "request help",
+            Command::OfferHelp { .. } => "offer help",
+            Command::AcceptHelp { .. } => "accept help",
+            Command::CloseHelpRequest { .. } => "close help request",
+            Command::SetSwarmType { .. } => "set swarm type",
+            Command::SetSwarmRole { .. } => "set swarm role",
         }
     }
 }
 
-fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, DomainError> {
+pub(crate) fn text(
+    field: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, DomainError> {
     let v = value.trim();
     if required && v.is_empty() {
         return Err(DomainError::Invalid(format!("{field} must not be empty")));
@@ -279,10 +340,37 @@ pub fn decide(
         Command::Resume => resume(case, action),
         Command::RecordSlaBreach { kind } => record_sla_breach(case, kind, action, ctx),
         Command::RunSlaEscalation { step } => run_sla_escalation(case, step, action, ctx),
+        Command::SetCaseSkills {
+            skills,
+            source,
+            rule_id,
+        } => swarming::set_case_skills(case, skills, source, rule_id, action),
+        Command::InviteToSwarm(invite) => swarming::invite(case, invite, action, ctx),
+        Command::AcceptInvitation => swarming::accept_invitation(case, action, ctx),
+        Command::DeclineInvitation { reason } => {
+            swarming::decline_invitation(case, reason, action, ctx)
+        }
+        Command::ExpireInvitation { agent } => {
+            swarming::expire_invitation(case, agent, action, ctx)
+        }
+        Command::RequestHelp { skills, note } => swarming::request_help(case, skills, note, ctx),
+        Command::OfferHelp { request_id } => swarming::offer_help(case, request_id, action, ctx),
+        Command::AcceptHelp { request_id, helper } => {
+            swarming::accept_help(case, request_id, helper, action, ctx)
+        }
+        Command::CloseHelpRequest { request_id, reason } => {
+            swarming::close_help_request(case, request_id, reason, action)
+        }
+        Command::SetSwarmType { swarm_type, reason } => {
+            swarming::set_swarm_type(case, swarm_type, reason, action)
+        }
+        Command::SetSwarmRole { agent, role } => {
+            swarming::set_swarm_role(case, agent, role, action)
+        }
     }
 }
 
-type Decided = Result<Vec<CaseEvent>, DomainError>;
+pub(crate) type Decided = Result<Vec<CaseEvent>, DomainError>;
 
 fn open_case(case: &Case, open: OpenCase) -> Decided {
     if case.exists() {
@@ -453,7 +541,16 @@ fn join_swarm(case: &Case, agent: AgentId, action: &'static str) -> Decided {
             format!("`{agent}` is already in the swarm"),
         ));
     }
-    Ok(vec![CaseEvent::SwarmJoined(AgentRef { agent })])
+    // Joining answers a pending invitation.
+    let accepted = case.swarming.is_invited(&agent).then(|| {
+        CaseEvent::InvitationAccepted(InvitationAccepted {
+            agent: agent.clone(),
+        })
+    });
+    Ok(accepted
+        .into_iter()
+        .chain([CaseEvent::SwarmJoined(AgentRef { agent })])
+        .collect())
 }
 
 fn leave_swarm(case: &Case, agent: AgentId, action: &'static str) -> Decided {

@@ -18,6 +18,11 @@ use super::ids::{AgentId, CaseId, Timestamp};
 use super::sla::{EscalationStep, SlaKind};
 use super::tier::Tier;
 
+pub use super::swarming::events::{
+    CaseSkillsSet, HelpAccepted, HelpOffered, HelpRequestClosed, HelpRequested, InvitationAccepted,
+    InvitationDeclined, InvitationExpired, SwarmInvited, SwarmRoleSet, SwarmTypeSet,
+};
+
 #[derive(Debug, Error)]
 pub enum CodecError {
     #[error("unknown event type `{0}` (schema version {1})")]
@@ -251,6 +256,18 @@ pub enum CaseEvent {
     SlaEscalated(SlaEscalated),
     /// The team changed with the tier, so the team always works the case's tier.
     TeamChanged(TeamChanged),
+    /// Intelligent swarming (see [`super::swarming`]).
+    SkillsSet(CaseSkillsSet),
+    SwarmInvited(SwarmInvited),
+    InvitationAccepted(InvitationAccepted),
+    InvitationDeclined(InvitationDeclined),
+    InvitationExpired(InvitationExpired),
+    HelpRequested(HelpRequested),
+    HelpOffered(HelpOffered),
+    HelpAccepted(HelpAccepted),
+    HelpRequestClosed(HelpRequestClosed),
+    SwarmTypeSet(SwarmTypeSet),
+    SwarmRoleSet(SwarmRoleSet),
 }
 
 /// One table gives every event its stable name and current schema version, and
@@ -342,5 +359,16 @@ event_registry! {
         SlaBreached = "SlaBreached" v 1,
         SlaEscalated = "SlaEscalated" v 1,
         TeamChanged = "CaseTeamChanged" v 1,
+        SkillsSet = "CaseSkillsSet" v 1,
+        SwarmInvited = "SwarmInvited" v 1,
+        InvitationAccepted = "InvitationAccepted" v 1,
+        InvitationDeclined = "InvitationDeclined" v 1,
+        InvitationExpired = "InvitationExpired" v 1,
+        HelpRequested = "HelpRequested" v 1,
+        HelpOffered = "HelpOffered" v 1,
+        HelpAccepted = "HelpAccepted" v 1,
+        HelpRequestClosed = "HelpRequestClosed" v 1,
+        SwarmTypeSet = "SwarmTypeSet" v 1,
+        SwarmRoleSet = "SwarmRoleSet" v 1,
     }
 }

@@ -13,6 +13,8 @@
 //! - [`case`]: case state and its value types; `Case::apply` is the fold.
 //! - [`event`]: the events, their stable type names, schema versions and codec.
 //! - [`command`]: the commands and `decide`.
+//! - [`swarming`]: intelligent swarming: needed skills, invitations, help requests,
+//!   swarm types and roles (state, fold, and its commands' rules).
 //! - [`error`]: why a command was refused.
 //! - [`request`]: the canonical, versioned encoding of a request that idempotency
 //!   fingerprints hash.
@@ -26,6 +28,7 @@ pub mod event;
 pub mod ids;
 pub mod request;
 pub mod sla;
+pub mod swarming;
 pub mod tier;
 
 #[cfg(test)]

@@ -127,6 +127,17 @@ fn command_name(command: &Command) -> &'static str {
         Command::Resume => "resumeCase",
         Command::RecordSlaBreach { .. } => "recordSlaBreach",
         Command::RunSlaEscalation { .. } => "runSlaEscalation",
+        Command::SetCaseSkills { .. } => "setCaseSkills",
+        Command::InviteToSwarm(_) => "inviteToSwarm",
+        Command::AcceptInvitation => "acceptInvitation",
+        Command::DeclineInvitation { .. } => "declineInvitation",
+        Command::ExpireInvitation { .. } => "expireInvitation",
+        Command::RequestHelp { .. } => "requestHelp",
+        Command::OfferHelp { .. } => "offerHelp",
+        Command::AcceptHelp { .. } => "acceptHelp",
+        Command::CloseHelpRequest { .. } => "closeHelpRequest",
+        Command::SetSwarmType { .. } => "setSwarmType",
+        Command::SetSwarmRole { .. } => "setSwarmRole",
     }
 }
 
@@ -177,6 +188,53 @@ pub fn case_request(case_id: CaseId, command: &Command) -> Vec<u8> {
         }
         Command::RunSlaEscalation { step } => {
             c.field("step", step.to_string());
+        }
+        Command::SetCaseSkills {
+            skills,
+            source,
+            rule_id,
+        } => {
+            c.list("skills", skills)
+                .field("source", source.as_str())
+                .opt("ruleId", rule_id.as_deref());
+        }
+        Command::InviteToSwarm(i) => {
+            let agents: Vec<String> = i.invitees.iter().map(|a| a.agent.to_string()).collect();
+            let mins = i.expires_after_mins.map(|m| m.to_string());
+            c.list("agents", &agents)
+                .field("note", &i.note)
+                .flag("autoReplace", i.auto_replace)
+                .opt("expiresAfterMinutes", mins.as_deref())
+                .opt("reason", i.reason.as_deref());
+        }
+        Command::AcceptInvitation => {}
+        Command::DeclineInvitation { reason } => {
+            c.field("reason", reason);
+        }
+        Command::ExpireInvitation { agent } => {
+            c.field("agent", agent.as_str());
+        }
+        Command::RequestHelp { skills, note } => {
+            c.list("skills", skills).field("note", note);
+        }
+        Command::OfferHelp { request_id } => {
+            c.field("requestId", request_id.to_string());
+        }
+        Command::AcceptHelp { request_id, helper } => {
+            c.field("requestId", request_id.to_string())
+                .field("helper", helper.as_str());
+        }
+        Command::CloseHelpRequest { request_id, reason } => {
+            c.field("requestId", request_id.to_string())
+                .field("reason", reason);
+        }
+        Command::SetSwarmType { swarm_type, reason } => {
+            c.field("swarmType", swarm_type.as_str())
+                .field("reason", reason);
+        }
+        Command::SetSwarmRole { agent, role } => {
+            c.field("agent", agent.as_str())
+                .field("role", role.as_str());
         }
     }
     c.done()

@@ -20,6 +20,10 @@ pub use reads::{Budget, CasePage, VisibleWorkload};
 
 pub mod live;
 
+mod swarming;
+
+pub use swarming::MAX_SUGGESTIONS;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

@@ -151,6 +151,58 @@ pub(super) fn golden_v1_events() -> Vec<CaseEvent> {
             from: Some("payments".into()),
             to: None,
         }),
+        CaseEvent::SkillsSet(CaseSkillsSet {
+            skills: vec!["billing".into(), "saml".into()],
+            source: SkillSource::Rule,
+            rule_id: Some("rule-9".into()),
+        }),
+        CaseEvent::SwarmInvited(SwarmInvited {
+            agents: vec![agent("lena"), agent("mo")],
+            by: agent("nia"),
+            note: "SSO loops".into(),
+            auto_replace: true,
+            expires_at: Some(Timestamp::from_unix_micros(1_789_500_222_000_000)),
+            cleared: vec![agent("mo")],
+            reason: Some("only SAML expert on shift".into()),
+        }),
+        CaseEvent::InvitationAccepted(InvitationAccepted {
+            agent: agent("olga"),
+        }),
+        CaseEvent::InvitationDeclined(InvitationDeclined {
+            agent: agent("pat"),
+            reason: "on leave".into(),
+        }),
+        CaseEvent::InvitationExpired(InvitationExpired {
+            agent: agent("quinn"),
+            deadline: Timestamp::from_unix_micros(1_789_500_333_000_000),
+        }),
+        CaseEvent::HelpRequested(HelpRequested {
+            request_id: 4,
+            by: agent("rosa"),
+            skills: vec!["okta".into()],
+            note: "IdP metadata?".into(),
+        }),
+        CaseEvent::HelpOffered(HelpOffered {
+            request_id: 5,
+            by: agent("sven"),
+        }),
+        CaseEvent::HelpAccepted(HelpAccepted {
+            request_id: 6,
+            helper: agent("tara"),
+            by: agent("uma"),
+        }),
+        CaseEvent::HelpRequestClosed(HelpRequestClosed {
+            request_id: 7,
+            reason: "solved it".into(),
+        }),
+        CaseEvent::SwarmTypeSet(SwarmTypeSet {
+            swarm_type: SwarmType::Severity1,
+            reason: "outage".into(),
+        }),
+        CaseEvent::SwarmRoleSet(SwarmRoleSet {
+            agent: agent("vic"),
+            role: SwarmRole::Communications,
+        }),
     ]
 }
 
@@ -182,6 +234,20 @@ fn sparse_events() -> Vec<CaseEvent> {
             from: None,
             to: Some("general".into()),
         }),
+        CaseEvent::SkillsSet(CaseSkillsSet {
+            skills: vec![],
+            source: SkillSource::Staff,
+            rule_id: None,
+        }),
+        CaseEvent::SwarmInvited(SwarmInvited {
+            agents: vec![agent("lena")],
+            by: agent("nia"),
+            note: String::new(),
+            auto_replace: false,
+            expires_at: None,
+            cleared: vec![],
+            reason: None,
+        }),
     ]
 }
 
@@ -198,7 +264,7 @@ fn golden_events_cover_every_event_type_once() {
     let distinct: BTreeSet<&str> = types.iter().copied().collect();
     assert_eq!(distinct.len(), types.len(), "a type appears twice");
     assert_eq!(distinct, CaseEvent::TYPES.iter().copied().collect());
-    assert_eq!(CaseEvent::TYPES.len(), 25);
+    assert_eq!(CaseEvent::TYPES.len(), 36);
 }
 
 #[test]

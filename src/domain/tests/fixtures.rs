@@ -157,3 +157,16 @@ fn v1_fixture_detects_swapped_fields() {
     let swapped: Swapped = postcard::from_bytes(&payload).expect("same shape");
     assert_eq!((swapped.from, swapped.to), (tier("L2"), tier("L1")));
 }
+
+/// Prints the v1 fixture line of every event type the fixture lacks (run once, when
+/// a type is added, and append the output to `case_events_v1.txt`).
+#[test]
+#[ignore]
+fn print_missing_v1_fixture_lines() {
+    let have: Vec<&str> = fixture_lines().iter().map(|(t, _, _)| *t).collect();
+    for e in golden_v1_events() {
+        if !have.contains(&e.event_type()) {
+            println!("{}\t1\t{}", e.event_type(), to_hex(&e.encode()));
+        }
+    }
+}

@@ -21,6 +21,14 @@ use super::event::{
     Reason, SlaApplied, SlaBreached, SlaEscalated, SwarmEnded, SwarmLeadChanged, SwarmStarted,
     TagRef, TeamChanged, TierChanged,
 };
+use super::swarming::decide::{InviteToSwarm, Invitee};
+use super::swarming::events::{
+    CaseSkillsSet, HelpAccepted, HelpOffered, HelpRequestClosed, HelpRequested, InvitationAccepted,
+    InvitationDeclined, InvitationExpired, SwarmInvited, SwarmRoleSet, SwarmTypeSet,
+};
+use super::swarming::{
+    HelpStatus, InvitationStatus, SkillSource, SwarmRole, SwarmType, MAX_SKILLS,
+};
 use super::*;
 
 // ---------------------------------------------------------------------------------
@@ -226,7 +234,81 @@ fn every_command() -> Vec<Command> {
             kind: SlaKind::FirstResponse,
         },
         Command::RunSlaEscalation { step: 0 },
+        set_skills(&["saml"]),
+        invite(&["bob"]),
+        Command::AcceptInvitation,
+        decline("busy"),
+        Command::ExpireInvitation {
+            agent: agent("bob"),
+        },
+        request_help(&["saml"], "IdP loop"),
+        Command::OfferHelp { request_id: 1 },
+        Command::AcceptHelp {
+            request_id: 1,
+            helper: agent("bob"),
+        },
+        Command::CloseHelpRequest {
+            request_id: 1,
+            reason: "solved".into(),
+        },
+        Command::SetSwarmType {
+            swarm_type: SwarmType::Severity1,
+            reason: "outage".into(),
+        },
+        Command::SetSwarmRole {
+            agent: agent("bob"),
+            role: SwarmRole::Researcher,
+        },
     ]
+}
+
+fn set_skills(skills: &[&str]) -> Command {
+    Command::SetCaseSkills {
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        source: SkillSource::Staff,
+        rule_id: None,
+    }
+}
+
+/// Invites agents who work L1 (ids only; see `invite_with` for their tiers).
+fn invite(agents: &[&str]) -> Command {
+    invite_with(
+        agents
+            .iter()
+            .map(|a| (*a, "L1"))
+            .collect::<Vec<_>>()
+            .as_slice(),
+    )
+}
+
+/// Invites (agent, the one tier they work), without expiry or auto-replace.
+fn invite_with(agents: &[(&str, &str)]) -> Command {
+    Command::InviteToSwarm(InviteToSwarm {
+        invitees: agents
+            .iter()
+            .map(|(a, t)| Invitee {
+                agent: agent(a),
+                tiers: vec![tier(t)],
+            })
+            .collect(),
+        note: "SSO loops".into(),
+        auto_replace: false,
+        expires_after_mins: None,
+        reason: None,
+    })
+}
+
+fn decline(reason: &str) -> Command {
+    Command::DeclineInvitation {
+        reason: reason.into(),
+    }
+}
+
+fn request_help(skills: &[&str], note: &str) -> Command {
+    Command::RequestHelp {
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        note: note.into(),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -564,6 +646,7 @@ mod resolve;
 mod route;
 mod sla_scenarios;
 mod swarming;
+mod swarming_method;
 use sla_scenarios::*;
 mod codec;
 mod decide_all;

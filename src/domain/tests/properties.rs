@@ -42,6 +42,10 @@ fn arb_team() -> impl Strategy<Value = String> {
     prop::sample::select(SCENARIO_TEAMS.to_vec()).prop_map(|(team, _)| team.to_string())
 }
 
+fn arb_skill() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["saml", "billing", "SAML", "not a skill"]).prop_map(String::from)
+}
+
 fn arb_tag() -> impl Strategy<Value = String> {
     prop::sample::select(TAG_POOL.to_vec()).prop_map(String::from)
 }
@@ -193,6 +197,89 @@ fn arb_command() -> impl Strategy<Value = Command> {
             3,
             (0..4u32)
                 .prop_map(|step| Command::RunSlaEscalation { step })
+                .boxed(),
+        ),
+        (
+            2,
+            prop::collection::vec(arb_skill(), 0..3)
+                .prop_map(|skills| Command::SetCaseSkills {
+                    skills,
+                    source: SkillSource::Staff,
+                    rule_id: None,
+                })
+                .boxed(),
+        ),
+        (
+            4,
+            (
+                prop::collection::vec((arb_agent(), arb_tier()), 1..3),
+                prop::option::of(0..20u32),
+                prop::option::of(arb_text()),
+            )
+                .prop_map(|(invitees, expires_after_mins, reason)| {
+                    Command::InviteToSwarm(InviteToSwarm {
+                        invitees: invitees
+                            .into_iter()
+                            .map(|(agent, t)| Invitee {
+                                agent,
+                                tiers: vec![t],
+                            })
+                            .collect(),
+                        note: "help".into(),
+                        auto_replace: false,
+                        expires_after_mins,
+                        reason,
+                    })
+                })
+                .boxed(),
+        ),
+        (4, Just(Command::AcceptInvitation).boxed()),
+        (
+            2,
+            arb_text()
+                .prop_map(|reason| Command::DeclineInvitation { reason })
+                .boxed(),
+        ),
+        (
+            2,
+            arb_agent()
+                .prop_map(|agent| Command::ExpireInvitation { agent })
+                .boxed(),
+        ),
+        (
+            3,
+            (prop::collection::vec(arb_skill(), 0..2), arb_text())
+                .prop_map(|(skills, note)| Command::RequestHelp { skills, note })
+                .boxed(),
+        ),
+        (
+            3,
+            (1..3u32)
+                .prop_map(|request_id| Command::OfferHelp { request_id })
+                .boxed(),
+        ),
+        (
+            3,
+            (1..3u32, arb_agent())
+                .prop_map(|(request_id, helper)| Command::AcceptHelp { request_id, helper })
+                .boxed(),
+        ),
+        (
+            1,
+            (1..3u32, arb_text())
+                .prop_map(|(request_id, reason)| Command::CloseHelpRequest { request_id, reason })
+                .boxed(),
+        ),
+        (
+            1,
+            (prop::sample::select(SwarmType::ALL.to_vec()), arb_text())
+                .prop_map(|(swarm_type, reason)| Command::SetSwarmType { swarm_type, reason })
+                .boxed(),
+        ),
+        (
+            2,
+            (arb_agent(), prop::sample::select(SwarmRole::ALL.to_vec()))
+                .prop_map(|(agent, role)| Command::SetSwarmRole { agent, role })
                 .boxed(),
         ),
     ];
@@ -369,9 +456,86 @@ fn check_invariants(
             prop_assert!(to <= next);
         }
     }
+    check_swarming(case, log, ladder)?;
+
     // A pending deadline exists only for an open case with an SLA.
     if case.next_deadline().is_some() {
         prop_assert!(case.status == Status::Open && case.sla.is_some());
+    }
+    Ok(())
+}
+
+/// The swarming method's invariants.
+fn check_swarming(
+    case: &Case,
+    log: &[(CaseEvent, u64, Timestamp)],
+    ladder: &TierLadder,
+) -> Result<(), TestCaseError> {
+    let s = &case.swarming;
+    // Skills are normalised, and capped.
+    prop_assert!(s.skills.len() <= MAX_SKILLS);
+    for k in &s.skills {
+        prop_assert!(
+            crate::domain::swarming::decide::skill(k).as_ref() == Ok(k),
+            "skill `{}`",
+            k
+        );
+    }
+    // Roles belong to members other than the lead, and are never LEAD: one lead.
+    for (agent, role) in &s.roles {
+        prop_assert!(case.is_swarm_member(agent), "{} has a role but left", agent);
+        prop_assert!(case.swarm.as_ref().is_some_and(|w| &w.lead != agent));
+        prop_assert_ne!(*role, SwarmRole::Lead);
+    }
+    let leads = case
+        .swarm
+        .iter()
+        .flat_map(|w| w.members.keys())
+        .filter(|a| case.swarm_role(a) == Some(SwarmRole::Lead))
+        .count();
+    prop_assert_eq!(leads, usize::from(case.swarm.is_some()));
+    if case.swarm.is_none() {
+        prop_assert_eq!(s.swarm_type, SwarmType::Case);
+        prop_assert!(s.cleared.is_empty());
+    }
+    // A pending invitation needs an active swarm, and its invitee is not yet in it.
+    for inv in s.invitations.values() {
+        if inv.status == InvitationStatus::Pending {
+            prop_assert!(case.swarm.is_some(), "pending invitation without a swarm");
+            prop_assert!(
+                !case.is_swarm_member(&inv.agent),
+                "{} invited and in",
+                inv.agent
+            );
+        }
+    }
+    // Agents cleared into a private case are invited or members, and only a private
+    // case clears anyone.
+    for agent in s.cleared.keys() {
+        prop_assert!(case.sensitive, "cleared into a case that is not private");
+        prop_assert!(
+            s.is_invited(agent) || case.is_swarm_member(agent),
+            "{} cleared but neither invited nor in",
+            agent
+        );
+        prop_assert!(ladder.rank(case.tier.as_ref().unwrap()).is_some());
+    }
+    // An expiry is recorded at or after its deadline.
+    for (e, _, t) in log {
+        if let CaseEvent::InvitationExpired(x) = e {
+            prop_assert!(x.deadline <= *t, "expired before its deadline");
+        }
+    }
+    // Help requests are numbered 1..n; nobody offers on their own request, and an
+    // accepted helper is one who offered.
+    for (i, r) in s.help_requests.iter().enumerate() {
+        prop_assert_eq!(r.id as usize, i + 1);
+        prop_assert!(!r.offers.contains(&r.by), "offer on own request");
+        match (&r.status, &r.helper) {
+            (HelpStatus::Accepted, Some(h)) => prop_assert!(r.offers.contains(h)),
+            (HelpStatus::Accepted, None) => prop_assert!(false, "accepted without helper"),
+            (_, helper) => prop_assert!(helper.is_none()),
+        }
     }
     Ok(())
 }
@@ -436,6 +600,27 @@ fn check_sla_due(case: &Case, ctx: &Context<'_>) -> Result<(), TestCaseError> {
         prop_assert!(sla_due(case, Timestamp(i64::MAX)).is_empty());
     }
     Ok(())
+}
+
+fn is_swarming_command(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::SetCaseSkills { .. }
+            | Command::InviteToSwarm(_)
+            | Command::AcceptInvitation
+            | Command::DeclineInvitation { .. }
+            | Command::ExpireInvitation { .. }
+            | Command::RequestHelp { .. }
+            | Command::OfferHelp { .. }
+            | Command::AcceptHelp { .. }
+            | Command::CloseHelpRequest { .. }
+            | Command::SetSwarmType { .. }
+            | Command::SetSwarmRole { .. }
+            | Command::StartSwarm { .. }
+            | Command::JoinSwarm { .. }
+            | Command::LeaveSwarm { .. }
+            | Command::SetSwarmLead { .. }
+    )
 }
 
 fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), TestCaseError> {
@@ -507,6 +692,13 @@ fn run_scenario(ladder: &TierLadder, steps: Vec<(&str, Command)>) -> Result<(), 
                     let version = log.len() as u64 + 1;
                     case.apply(event, version, now);
                     log.push((event.clone(), version, now));
+                }
+                // The owner stays accountable: swarming never changes the assignee.
+                if is_swarming_command(&command) {
+                    prop_assert_eq!(&case.assignee, &before.assignee);
+                    prop_assert!(!events
+                        .iter()
+                        .any(|e| matches!(e, CaseEvent::Assigned(_) | CaseEvent::Unassigned(_))));
                 }
                 // A lead who leaves hands over to the longest-standing remaining member.
                 if let (Command::LeaveSwarm { agent }, Some(old)) = (&command, &before.swarm) {

@@ -22,6 +22,7 @@ mod routing;
 mod schema;
 mod sla;
 mod subscriptions;
+mod swarming;
 mod tour;
 mod write_security;
 mod ws_protocol;

@@ -1,0 +1,7 @@
+//! The service side of intelligent swarming that is still pure: who could help on a
+//! case. The swarming state of a case itself (skills, invitations, help requests,
+//! types and roles) is the domain's ([`crate::domain::swarming`]).
+//!
+//! - [`experts`]: the expert finder behind `suggestExperts`.
+
+pub mod experts;
