@@ -1083,3 +1083,73 @@ async fn the_main_pages_on_the_demo_data() {
     b.close().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_of_the_demo_data_draws_its_charts() {
+    let Some(driver) = Driver::start("the_html_report_of_the_demo_data_draws_its_charts").await
+    else {
+        return;
+    };
+    let s = TestServer::start_in(tempfile::tempdir().unwrap(), |o| o.demo = true).await;
+    let dir = s.stop().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+        .args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "report",
+            "--format",
+            "html",
+        ])
+        .args([
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &out.stdout).unwrap();
+    let b = driver.browser().await;
+    b.client
+        .goto(&format!("file://{}", page.display()))
+        .await
+        .unwrap();
+    // Every chart rendered: bars with a size on screen, and the tier targets drawn.
+    let drawn = b
+        .until(
+            "the charts",
+            "Array.from(document.querySelectorAll('svg rect.bar')).filter(r => r.getBoundingClientRect().height > 0).length",
+            vec![],
+            WAIT,
+        )
+        .await;
+    assert!(drawn.as_u64().unwrap() >= 6, "bars drawn: {drawn}");
+    let widest = b
+        .js(
+            "return Math.max(...Array.from(document.querySelectorAll('svg rect.bar')).map(r => r.getBoundingClientRect().width))",
+            vec![],
+        )
+        .await;
+    assert!(
+        widest.as_f64().unwrap() > 100.0,
+        "the largest bar is {widest} px wide"
+    );
+    let targets = b
+        .js(
+            "return document.querySelectorAll('svg line.target').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        targets, 3,
+        "one target line per tier with a target (L1, L2, L3)"
+    );
+    b.publish("report").await;
+    b.close().await;
+}
