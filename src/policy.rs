@@ -292,6 +292,16 @@ pub fn is_read_only(p: &Principal) -> bool {
     p.actor.role == Role::Auditor
 }
 
+/// May `p` make this configuration change? Leads and admins change the routing
+/// rules (their order, and which are on); everything else is for admins.
+pub fn can_configure(p: &Principal, command: &crate::config::ConfigCommand) -> Result<(), String> {
+    use crate::config::ConfigCommand as C;
+    match command {
+        C::SetRules { .. } | C::MoveRule { .. } | C::EnableRule { .. } => require_lead(p),
+        _ => require_admin(p),
+    }
+}
+
 /// Does a case opened by `actor` come from the customer themselves? Then nothing
 /// they state about their segment, key account or priority is trusted (routing
 /// takes them from the customer directory; their priority is a request).

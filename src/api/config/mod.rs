@@ -168,7 +168,7 @@ impl ConfigMutation {
     /// Puts a new rule set in force for cases opened from now on (earlier cases keep
     /// their routing). With `expectedVersion`, refused with `VERSION_CONFLICT` unless
     /// that version is in force. Invalid rules are refused and the old set stays.
-    /// Admins.
+    /// Leads and admins.
     async fn set_rules(
         &self,
         ctx: &Context<'_>,
@@ -183,7 +183,7 @@ impl ConfigMutation {
         Ok(config.rule_set().into())
     }
 
-    /// Moves a rule to a 0-based position in the order. Admins.
+    /// Moves a rule to a 0-based position in the order. Leads and admins.
     async fn move_rule(
         &self,
         ctx: &Context<'_>,
@@ -249,7 +249,7 @@ impl ConfigMutation {
         Ok(true)
     }
 
-    /// Switches a rule on or off. Admins.
+    /// Switches a rule on or off. Leads and admins.
     async fn enable_rule(
         &self,
         ctx: &Context<'_>,

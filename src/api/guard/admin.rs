@@ -53,9 +53,10 @@ impl Guard {
             .map_err(gql)
     }
 
-    /// Changes the configuration (admins); returns the configuration now in force.
+    /// Changes the configuration (routing rules: leads and admins; the rest: admins);
+    /// returns the configuration now in force.
     pub async fn configure(&self, command: ConfigCommand) -> Result<Arc<Config>> {
-        self.require_admin()?;
+        policy::can_configure(&self.principal, &command).map_err(super::forbidden)?;
         self.app
             .configure(&self.principal.actor, command)
             .await

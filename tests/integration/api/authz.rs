@@ -307,6 +307,8 @@ enum Effect {
     CaseWrite,
     Open,
     AdminOnly,
+    /// Leads and admins only (routing rules).
+    LeadOnly,
 }
 
 struct Op {
@@ -346,6 +348,7 @@ fn ops() -> Vec<Op> {
     };
     let admin =
         |f: &'static str, doc: &str| op(Mutation, f, false, AdminOnly, vec![doc.to_string()]);
+    let lead = |f: &'static str, doc: &str| op(Mutation, f, false, LeadOnly, vec![doc.to_string()]);
     let mut v = vec![
         q("case", true, vec![format!("query($id: ID!) {{ case(id: $id) {{ {CASE} }} }}")]),
         q(
@@ -489,11 +492,11 @@ fn ops() -> Vec<Op> {
         admin("addAgent", "mutation { addAgent(input: {id: \"authz-agent\", tiers: [\"L1\"]}) { id } }"),
         admin("updateAgent", "mutation { updateAgent(input: {id: \"authz-agent\", tiers: [\"L1\"], maxCases: 3}) { id } }"),
         admin("removeAgent", "mutation { removeAgent(id: \"authz-agent\") }"),
-        admin(
+        lead(
             "setRules",
             "mutation { setRules(rules: { rules: [], default: { tier: \"L1\", team: \"general\" } }, expectedVersion: 1000000) { version } }",
         ),
-        admin("moveRule", "mutation { moveRule(ruleId: \"key-accounts\", position: 1) { version } }"),
+        lead("moveRule", "mutation { moveRule(ruleId: \"key-accounts\", position: 1) { version } }"),
         admin(
             "setCalendar",
             "mutation { setCalendar(input: {id: \"authz-cal\", hours: [{weekday: MONDAY, start: \"09:00\", end: \"17:00\"}]}) { id } }",
@@ -509,7 +512,7 @@ fn ops() -> Vec<Op> {
             "mutation { setCustomer(input: {id: \"authz-customer\", segment: B2B, keyAccount: true}) { id } }",
         ),
         admin("removeCustomer", "mutation { removeCustomer(id: \"authz-customer\") }"),
-        admin("enableRule", "mutation { enableRule(ruleId: \"incident\", enabled: true) { version } }"),
+        lead("enableRule", "mutation { enableRule(ruleId: \"incident\", enabled: true) { version } }"),
     ];
     // Subscriptions run over WebSocket in the live phase; their documents are here.
     let sub =
@@ -1016,6 +1019,17 @@ fn check(
         Effect::Open => {
             if role.kind == Kind::Auditor && (c != "FORBIDDEN" || wrote) {
                 v.add(format!("{at}: an auditor opened a case ({c})"));
+            }
+        }
+        Effect::LeadOnly => {
+            let lead = role.kind == Kind::Admin || role.name.starts_with("lead");
+            if !lead && (c != "FORBIDDEN" || wrote) {
+                v.add(format!(
+                    "{at}: for leads and admins, answered {c}, wrote: {wrote}"
+                ));
+            }
+            if lead && (c == "FORBIDDEN" || c == "INTERNAL") {
+                v.add(format!("{at}: a lead or admin was refused: {}", short(r)));
             }
         }
         Effect::AdminOnly => {

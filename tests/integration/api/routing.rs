@@ -499,14 +499,34 @@ async fn bad_rules_are_refused_and_the_rule_set_in_force_stays() {
     assert_eq!(e["errors"][0]["extensions"]["currentVersion"], 2, "{e}");
     assert_eq!(s.head(), head);
     assert_eq!(config_version(&s).await.1, 2);
-    // Only admins change rules.
-    for token in ["dana-token", "alice-token"] {
-        let e = s
-            .gql_as(token, SET_RULES, json!({ "r": as_input(&current) }))
-            .await;
-        assert_eq!(code(&e), "FORBIDDEN", "{token}: {e}");
-    }
+    // Agents do not change rules; leads do (and the change names them).
+    let e = s
+        .gql_as("alice-token", SET_RULES, json!({ "r": as_input(&current) }))
+        .await;
+    assert_eq!(code(&e), "FORBIDDEN", "{e}");
     assert_eq!(s.head(), head);
+    let by_lead = s
+        .ok_as(
+            "dana-token",
+            SET_RULES,
+            json!({ "r": as_input(&current), "v": 2 }),
+        )
+        .await;
+    assert_eq!(by_lead["setRules"]["version"], 3, "{by_lead}");
+    let log = s
+        .ok(
+            "{ events(fromPosition: 1, limit: 500) { stream type actor { id } } }",
+            json!({}),
+        )
+        .await;
+    let last = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["stream"] == "config")
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"]["id"], "dana", "{last}");
     s.stop().await;
 }
 
