@@ -3,11 +3,13 @@
 //!
 //! - [`types`]: the GraphQL objects, enums and inputs.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
+//! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
+pub mod audit;
 pub mod config;
 pub mod depth;
 pub mod error;
@@ -32,7 +34,7 @@ pub use subscription::SubscriptionRoot;
 
 /// Every query: cases, queues, swarms and the log; configuration and routing tools.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(query::CaseQuery, config::ConfigQuery);
+pub struct QueryRoot(query::CaseQuery, config::ConfigQuery, audit::AuditQuery);
 
 /// Every mutation: commands on cases; configuration changes.
 #[derive(async_graphql::MergedObject, Default)]

@@ -28,6 +28,8 @@
 //! - [`tokens`]: issuing, revoking and loading bearer tokens; the auditors' access log.
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
+//! - [`travel`]: the projections as they were at a past position or moment; what
+//!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cases;
@@ -36,6 +38,7 @@ mod past;
 mod record;
 mod simulation;
 mod tokens;
+pub mod travel;
 mod turns;
 
 pub use cases::MAX_IDEMPOTENCY_KEY;

@@ -5,6 +5,8 @@
 //! of [`crate::policy`]). Every auditor read of case data is recorded in the access
 //! log: one case (`CaseViewed`) or the cases one request listed (`CasesViewed`).
 
+mod audit;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

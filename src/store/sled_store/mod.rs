@@ -22,7 +22,9 @@
 //! and id are patched in later, see [`assign`]) and sends them to the writer thread.
 //! The writer takes every request waiting (up to [`MAX_BATCH`]), checks each one's
 //! expected version and idempotency key against the log plus everything it staged
-//! before, assigns positions, versions and ids, packs the records into pages, writes
+//! before, assigns positions, versions and ids, seals each record into the log's hash
+//! chain (one SHA-256 per record, see [`chain`](crate::store::chain): sequential, so
+//! only the writer can do it), packs the records into pages, writes
 //! the group with a single `apply_batch` and hands it to the flusher thread. The
 //! flusher makes everything applied so far durable with one flush (sled's `flush`,
 //! which is not an fsync: it uses `sync_file_range`; then, with
@@ -90,8 +92,11 @@
 //! - `flusher`: the flusher thread (durability, head, publish, answers);
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
-//! - `integrity`: the background check that finds damaged streams.
+//! - `integrity`: the background check that finds damaged streams;
+//! - `chain`: the hash chain on disk: the last link at open, the log head, and
+//!   `verify` (of the open store, or of a directory no process holds).
 
+mod chain;
 mod fence;
 mod flusher;
 mod index;
@@ -103,6 +108,7 @@ mod reader;
 mod recovery;
 mod writer;
 
+pub use chain::verify_dir;
 pub use fence::FENCE_FILE;
 pub use open::{set_aside_unfinished_snapshots, SET_ASIDE_DIR};
 
@@ -127,7 +133,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use self::index::Pending;
 use self::page::Pages;
-use super::envelope::assign;
+use super::chain::{Link, LogHead, VerifyReport};
+use super::envelope::{assign, seal};
 use super::{
     AppendOutcome, AppendRequest, EventRef, EventStore, ExpectedVersion, IdempotentResult,
     IntegrityCheck, Metadata, NewEvent, RecordedEvent, StoreError, StoreHealth, WriteState,
@@ -598,6 +605,21 @@ impl EventStore for SledStore {
             integrity: lock(&common.integrity).clone(),
             damaged_streams: common.damaged.read().map_or(0, |d| d.len()),
         }
+    }
+
+    async fn log_head(&self) -> Result<LogHead, StoreError> {
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        chain::log_head(&shared.log, self.head())
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || chain::verify_open(&core))
+            .await
+            .map_err(|e| StoreError::Io(format!("verify: {e}")))?
     }
 
     async fn check_integrity(&self) -> Result<IntegrityCheck, StoreError> {

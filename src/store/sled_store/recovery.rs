@@ -25,6 +25,7 @@ impl Core {
         fence: Option<u64>,
     ) -> Result<(), StoreError> {
         let (shared, head) = open_shared(&self.dir, &self.options, &self.common, fence)?;
+        let last_link = chain::last_link(&shared.log)?;
         let shared = Arc::new(shared);
         self.common.head.store(head, Ordering::Release);
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -32,7 +33,7 @@ impl Core {
         let index_every = self.options.index_every.max(1);
         let writer = std::thread::Builder::new()
             .name("swarmdesk-writer".into())
-            .spawn(move || Writer::new(writer_shared, head, index_every).run(rx))
+            .spawn(move || Writer::new(writer_shared, head, last_link, index_every).run(rx))
             .map_err(|e| StoreError::Io(e.to_string()))?;
         *slot = Some(shared);
         *lock(&self.jobs) = Some(tx);
