@@ -216,6 +216,34 @@ pub fn directory_tiers(config: &crate::config::Config, p: &Principal) -> Option<
     }
 }
 
+/// May `p` verify the log's hash chain (walk the whole log)? Admins and auditors:
+/// it reads every record, and it is the auditors' proof that history is intact.
+pub fn can_verify_log(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin | Role::Auditor => Ok(()),
+        _ => Err("admins and auditors only".into()),
+    }
+}
+
+/// May `p` look into the past beyond one case (`caseDiff`, `tierQueueAt`,
+/// `swarmRoomAt`, `workloadAt`)? Staff: these show internal fields. What each answer
+/// holds is still limited to the cases `p` may read (see `can_read`).
+pub fn can_travel(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Customer => Err("staff only".into()),
+        _ => Ok(()),
+    }
+}
+
+/// May `p` see the workload of `agent`? Agents see only their own.
+pub fn can_see_workload(p: &Principal, agent: &AgentId) -> bool {
+    match p.actor.role {
+        Role::Customer => false,
+        Role::Agent => &p.actor.id == agent,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,33 +292,5 @@ mod tests {
             Some(serde_json::json!({}))
         );
         assert_eq!(customer_payload("SwarmStarted", reason), None);
-    }
-}
-
-/// May `p` verify the log's hash chain (walk the whole log)? Admins and auditors:
-/// it reads every record, and it is the auditors' proof that history is intact.
-pub fn can_verify_log(p: &Principal) -> Result<(), String> {
-    match p.actor.role {
-        Role::Admin | Role::Auditor => Ok(()),
-        _ => Err("admins and auditors only".into()),
-    }
-}
-
-/// May `p` look into the past beyond one case (`caseDiff`, `tierQueueAt`,
-/// `swarmRoomAt`, `workloadAt`)? Staff: these show internal fields. What each answer
-/// holds is still limited to the cases `p` may read (see `can_read`).
-pub fn can_travel(p: &Principal) -> Result<(), String> {
-    match p.actor.role {
-        Role::Customer => Err("staff only".into()),
-        _ => Ok(()),
-    }
-}
-
-/// May `p` see the workload of `agent`? Agents see only their own.
-pub fn can_see_workload(p: &Principal, agent: &AgentId) -> bool {
-    match p.actor.role {
-        Role::Customer => false,
-        Role::Agent => &p.actor.id == agent,
-        _ => true,
     }
 }

@@ -361,9 +361,11 @@ fn without_link(bytes: &[u8]) -> Result<&[u8], StoreError> {
     }
 }
 
-/// A V3 record's body (everything the link covers) and stored link; `None` for the
-/// formats without one.
-pub fn link_of(bytes: &[u8]) -> Result<Option<(&[u8], &[u8; LINK_BYTES])>, StoreError> {
+/// A V3 record's body (everything its link covers) and its stored link.
+pub type Linked<'a> = (&'a [u8], &'a [u8; LINK_BYTES]);
+
+/// A V3 record's body and stored link; `None` for the formats without one.
+pub fn link_of(bytes: &[u8]) -> Result<Option<Linked<'_>>, StoreError> {
     if bytes.first() != Some(&FORMAT_V3) {
         return Ok(None);
     }

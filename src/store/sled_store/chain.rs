@@ -52,7 +52,10 @@ fn walk(
     verifier: &mut Verifier,
 ) -> Result<Option<u64>, StoreError> {
     let mut last_key = None;
-    for kv in log.range(keys::event(from_key)..).take(pages) {
+    for kv in log
+        .range(keys::event(from_key)..=keys::event(u64::MAX))
+        .take(pages)
+    {
         let (k, value) = kv?;
         let key = keys::u64_suffix(&k);
         last_key = Some(key);
