@@ -113,9 +113,16 @@ impl AuditQuery {
     }
 
     /// The log's last event: position, hash and time (also `GET /loghead`, without
-    /// a token).
-    async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHeadObj> {
-        Ok(Guard::of(ctx)?.log_head().await?.into())
+    /// a token). With `position`, the event at that position instead, to compare with
+    /// a head written down earlier (position 0 and positions after the head: an empty
+    /// answer, position 0).
+    async fn log_head(&self, ctx: &Context<'_>, position: Option<Position>) -> Result<LogHeadObj> {
+        let g = Guard::of(ctx)?;
+        Ok(match position {
+            Some(p) => g.link_at(p.0).await?,
+            None => g.log_head().await?,
+        }
+        .into())
     }
 
     /// What changed in a case from `fromVersion` to `toVersion` (0: before it was

@@ -241,6 +241,13 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The last durable event: position, link in the hash chain and time.
     async fn log_head(&self) -> Result<LogHead, StoreError> {
+        self.link_at(self.head()).await
+    }
+
+    /// The durable event at `position` (position, link and time); position 0 (and
+    /// anything after the head) answers an empty head.
+    async fn link_at(&self, position: u64) -> Result<LogHead, StoreError> {
+        let _ = position;
         Err(StoreError::Unavailable(
             "this store keeps no hash chain".into(),
         ))

@@ -25,6 +25,16 @@ impl Guard {
         self.app.store().log_head().await.map_err(|e| gql(e.into()))
     }
 
+    /// The event at `position`: its position, hash and time (to compare with an
+    /// anchored head); the same audience as [`Guard::log_head`].
+    pub async fn link_at(&self, position: u64) -> Result<LogHead> {
+        self.app
+            .store()
+            .link_at(position)
+            .await
+            .map_err(|e| gql(e.into()))
+    }
+
     /// What changed in a case the caller may see between two of its versions.
     pub async fn case_diff(&self, id: CaseId, from: u64, to: u64) -> Result<Vec<FieldChange>> {
         policy::can_travel(&self.principal).map_err(forbidden)?;

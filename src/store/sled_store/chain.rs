@@ -19,17 +19,17 @@ pub(super) fn last_link(log: &sled::Tree) -> Result<Link, StoreError> {
     }
 }
 
-/// The event at `head`: position, link and time.
-pub(super) fn log_head(log: &sled::Tree, head: u64) -> Result<LogHead, StoreError> {
+/// The event at `position` (the head, for the log head): position, link and time.
+pub(super) fn link_at(log: &sled::Tree, position: u64) -> Result<LogHead, StoreError> {
     let mut found = LogHead {
         position: 0,
         hash: None,
         occurred_at: None,
     };
-    if head == 0 {
+    if position == 0 {
         return Ok(found);
     }
-    scan(log, head, head, |record| {
+    scan(log, position, position, |record| {
         let e = EventRef::decode(record)?;
         found = LogHead {
             position: e.position,

@@ -607,12 +607,14 @@ impl EventStore for SledStore {
         }
     }
 
-    async fn log_head(&self) -> Result<LogHead, StoreError> {
+    async fn link_at(&self, position: u64) -> Result<LogHead, StoreError> {
+        let head = self.head();
         let guard = self.shared().await?;
         let Some(shared) = guard.as_ref() else {
             return Err(failed_error());
         };
-        chain::log_head(&shared.log, self.head())
+        // Only what is durable: nothing after the head.
+        chain::link_at(&shared.log, if position > head { 0 } else { position })
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {

@@ -65,6 +65,23 @@ async fn verify_log_and_log_head_agree_with_the_log() {
         json!({ "position": head, "hash": hash, "at": "2026-01-05T09:01:00Z" })
     );
 
+    // An anchor written down now still matches its position after the log grew.
+    clock.advance_secs(60);
+    s.open_case("Third", "LOW").await;
+    let later = s
+        .ok(
+            "query($p: Position!) { now: logHead { position hash } then: logHead(position: $p) { position hash at } beyond: logHead(position: 1000000) { position hash } }",
+            json!({ "p": head }),
+        )
+        .await;
+    assert!(later["now"]["position"].as_u64().unwrap() > head);
+    assert_ne!(later["now"]["hash"], hash);
+    assert_eq!(
+        later["then"],
+        json!({ "position": head, "hash": hash, "at": "2026-01-05T09:01:00Z" })
+    );
+    assert_eq!(later["beyond"], json!({ "position": 0, "hash": null }));
+
     let admin = s.ok("{ verifyLog { ok } }", json!({})).await;
     assert_eq!(admin["verifyLog"]["ok"], true);
     for token in ["alice-token", "dana-token", "sam-token"] {
@@ -74,7 +91,7 @@ async fn verify_log_and_log_head_agree_with_the_log() {
     let r = s
         .ok_as("alice-token", "{ logHead { position } }", json!({}))
         .await;
-    assert_eq!(r["logHead"]["position"], head);
+    assert_eq!(r["logHead"]["position"], s.head());
     s.stop().await;
 }
 
