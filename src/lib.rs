@@ -12,7 +12,8 @@
 //!
 //! Storage and read models:
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled
-//!   (`store::sled_store`) is the default backend.
+//!   (`store::sled_store`) is the default backend; `store::chain` is the hash chain
+//!   over the log and its verification.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
 //!   rooms, workload.
 //! - [`events`]: every event family's JSON form, for exports and the API.
@@ -32,7 +33,7 @@
 //!   and the conversion of errors to codes; resolvers reach the service only
 //!   through `api::guard`.
 //! - [`http`]: actix-web serving the schema over HTTP and WebSocket, `/healthz`,
-//!   `/metrics`, CORS.
+//!   `/loghead`, `/metrics`, CORS.
 //! - [`server`]: starts and stops everything `serve` runs.
 //! - [`cli`]: the command line; [`client`]: the commands that work through a running
 //!   server's API (`--url`, `--token`).
