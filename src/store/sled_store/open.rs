@@ -137,6 +137,7 @@ pub(super) fn open_shared(
         common: common.clone(),
         pending: Mutex::new(pending),
         staging: AtomicBool::new(false),
+        generation: common.failures.load(Ordering::Acquire),
     };
     Ok((shared, head))
 }
