@@ -7,8 +7,10 @@
 //! 3. `replay`: decoding (in place, as `rebuild` does) and applying pre-written,
 //!    realistic case events into `Projections`, from memory and from the sled log
 //!    (`rebuild`).
-//! 4. `codec`: encode + decode of a typical event, the store's record format (V2:
-//!    binary header, postcard strings and payload) against serde_json.
+//! 4. `codec`: encode + decode of a typical event, the store's record format (V3:
+//!    binary header, postcard strings and payload, hash-chain link; the link itself is
+//!    computed by the writer, so `append_durable` includes it and this does not)
+//!    against serde_json.
 //!
 //! Run short: `cargo bench --bench store -- --warm-up-time 1 --measurement-time 3`.
 

@@ -13,7 +13,8 @@
 //!
 //! Storage and read models:
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled
-//!   (`store::sled_store`) is the default backend.
+//!   (`store::sled_store`) is the default backend; `store::chain` is the hash chain
+//!   over the log and its verification.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
 //!   rooms, workload; and what each applied case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.
@@ -35,7 +36,7 @@
 //!   and the conversion of errors to codes; resolvers reach the service only
 //!   through `api::guard`.
 //! - [`http`]: actix-web serving the schema over HTTP and WebSocket, `/healthz`,
-//!   `/metrics`, CORS, and the web console and GraphiQL embedded from `console/`.
+//!   `/loghead`, `/metrics`, CORS, and the web console and GraphiQL embedded from `console/`.
 //! - [`server`]: starts and stops everything `serve` runs.
 //! - [`cli`]: the command line; [`client`]: the commands that work through a running
 //!   server's API (`--url`, `--token`).

@@ -399,6 +399,25 @@ pub fn can_swarm(p: &Principal, case: &Case, command: &Command) -> Result<(), St
 #[path = "policy_swarming_tests.rs"]
 mod swarming_tests;
 
+/// May `p` verify the log's hash chain (walk the whole log)? Admins and auditors:
+/// it reads every record, and it is the auditors' proof that history is intact.
+pub fn can_verify_log(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin | Role::Auditor => Ok(()),
+        _ => Err("admins and auditors only".into()),
+    }
+}
+
+/// May `p` look into the past beyond one case (`caseDiff`, `tierQueueAt`,
+/// `swarmRoomAt`, `workloadAt`)? Staff: these show internal fields. What each answer
+/// holds is still limited to the cases `p` may read (see `can_read`).
+pub fn can_travel(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Customer => Err("staff only".into()),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,13 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
 //!   [`report`] add the configuration API and leads' reports to them.
 //! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
+//! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
+pub mod audit;
 pub mod config;
 pub mod depth;
 pub mod error;
@@ -42,6 +44,7 @@ pub struct QueryRoot(
     config::ConfigQuery,
     report::ReportQuery,
     swarming::SwarmingQuery,
+    audit::AuditQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.

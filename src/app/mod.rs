@@ -30,6 +30,8 @@
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
 //! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
 //! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
+//! - [`travel`]: the projections as they were at a past position or moment; what
+//!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cases;
@@ -40,6 +42,7 @@ mod reports;
 mod simulation;
 mod swarming;
 mod tokens;
+pub mod travel;
 mod turns;
 
 pub use cases::MAX_IDEMPOTENCY_KEY;

@@ -1,6 +1,6 @@
 //! HTTP and WebSocket: GraphQL over HTTP (`POST`/`GET /graphql`), subscriptions on the
 //! same path (`graphql-transport-ws` and the legacy `graphql-ws`), the web console
-//! at `/` and GraphiQL at `/graphiql` (embedded files, [`console`]), `/healthz`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Media
+//! at `/` and GraphiQL at `/graphiql` (embedded files, [`console`]), `/healthz`, `/loghead`, `/schema.graphql` and `/metrics` (each also answering `HEAD`). Media
 //! types and status codes of GraphQL responses are [`media`]'s. Handlers
 //! are thin: authenticate, enforce request limits (body size and read deadline,
 //! operations per batch, every operation against the caller's rate), hand the request
@@ -134,6 +134,8 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
             .route("/graphql", web::get().to(graphql_get))
             .route("/healthz", web::get().to(healthz))
             .route("/healthz", web::head().to(healthz))
+            .route("/loghead", web::get().to(loghead))
+            .route("/loghead", web::head().to(loghead))
             .route("/schema.graphql", web::get().to(schema_sdl))
             .route("/schema.graphql", web::head().to(schema_sdl))
             .route("/metrics", web::get().to(metrics))
@@ -396,6 +398,23 @@ async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(body)
     } else {
         HttpResponse::Ok().json(body)
+    }
+}
+
+/// The log's last event, for anchoring it outside the server (a daily `curl` into an
+/// append-only place): `{"position", "hash", "at"}`, the same as the GraphQL query
+/// `logHead`. A hash says nothing of what it covers: this route needs no token.
+async fn loghead(state: web::Data<HttpState>) -> HttpResponse {
+    match state.app.store().log_head().await {
+        Ok(head) => HttpResponse::Ok().json(json!({
+            "position": head.position,
+            "hash": head.hash.as_ref().map(crate::store::chain::hex),
+            "at": head.occurred_at.map(|t| t.to_rfc3339()),
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the log head");
+            refuse(Code::Unavailable, "cannot read the log head now; retry")
+        }
     }
 }
 

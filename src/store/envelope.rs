@@ -2,15 +2,20 @@
 //! stream version, global position, time, actor, correlation and causation, payload.
 //!
 //! On disk a record is one format byte followed by the record in that format. Every
-//! format ever written stays readable; this build writes [`FORMAT_V2`].
+//! format ever written stays readable; this build writes [`FORMAT_V3`].
 //!
 //! - [`FORMAT_V1`] (earlier builds): the postcard encoding of [`RecordedEvent`].
-//! - [`FORMAT_V2`]: a fixed-size binary header, then stream, event type and actor in
-//!   postcard, then the payload as the rest of the record:
+//! - [`FORMAT_V2`] (earlier builds): a fixed-size binary header, then stream, event
+//!   type and actor in postcard, then the payload as the rest of the record (below).
+//! - [`FORMAT_V3`]: the V2 layout with format byte 4, followed by a 32-byte link of
+//!   the log's hash chain: SHA-256 of the previous record's link and of every byte of
+//!   this record before the link (see [`chain`](super::chain)). The writer [`seal`]s
+//!   each record as it assigns its position, so links follow the log's order. (Format
+//!   byte 3 is not a record: it marks a page of records, see `sled_store::page`.)
 //!
 //! | bytes   | field                                                  |
 //! |---------|--------------------------------------------------------|
-//! | 0       | format, 2                                              |
+//! | 0       | format: 2 (V3: 4)                                      |
 //! | 1..9    | global position, u64 big-endian                        |
 //! | 9..17   | stream version, u64 big-endian                         |
 //! | 17..33  | event id, ULID as u128 big-endian                      |
@@ -20,6 +25,7 @@
 //! | 59      | 1 if a causation id follows, else 0                    |
 //! | 60..76  | causation id, u128 big-endian (only if it follows)     |
 //! | 60.. or 76.. | postcard of (stream, event type, actor), then payload |
+//! | last 32 | V3 only: the link in the hash chain                    |
 //!
 //! Position, version and id sit at fixed offsets so that a record can be encoded
 //! before the writer assigns them ([`assign`] patches them in), and every fixed field
@@ -34,8 +40,12 @@ use crate::domain::{Actor, Role, Timestamp};
 
 /// The postcard layout of [`RecordedEvent`], written by earlier builds.
 pub const FORMAT_V1: u8 = 1;
-/// The layout written by this build (see the module documentation).
+/// The binary layout without a hash, written by earlier builds.
 pub const FORMAT_V2: u8 = 2;
+/// The layout written by this build: V2's, then the record's link in the hash chain.
+pub const FORMAT_V3: u8 = 4;
+/// Bytes of a V3 record's link (SHA-256).
+pub const LINK_BYTES: usize = 32;
 
 mod v2 {
     pub const POSITION: usize = 1;
@@ -201,7 +211,8 @@ impl<'a> EventRef<'a> {
     /// Decodes a stored record of any known format, borrowing from `bytes`.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, StoreError> {
         match bytes.first() {
-            Some(&FORMAT_V2) => {
+            Some(&FORMAT_V2) | Some(&FORMAT_V3) => {
+                let bytes = without_link(bytes)?;
                 let h = Header::read(bytes)?;
                 let ((stream, event_type, actor), payload) =
                     postcard::take_from_bytes::<(&str, &str, ActorRef)>(&bytes[h.len..])
@@ -245,17 +256,31 @@ impl<'a> EventRef<'a> {
 }
 
 impl RecordedEvent {
-    /// The record in the current format, [`FORMAT_V2`].
+    /// The record in the current format, [`FORMAT_V3`], with a link of zeros: the
+    /// writer [`seal`]s it once its position is assigned.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.to_bytes_as(FORMAT_V3);
+        out.extend_from_slice(&[0u8; LINK_BYTES]);
+        out
+    }
+
+    /// The record in [`FORMAT_V2`], as earlier builds wrote it (for tests of logs
+    /// written by them).
+    pub fn to_v2_bytes(&self) -> Vec<u8> {
+        self.to_bytes_as(FORMAT_V2)
+    }
+
+    fn to_bytes_as(&self, format: u8) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             v2::HEADER_WITH_CAUSATION
                 + 8
                 + self.stream.len()
                 + self.event_type.len()
                 + self.metadata.actor.id.as_str().len()
-                + self.payload.len(),
+                + self.payload.len()
+                + LINK_BYTES,
         );
-        out.push(FORMAT_V2);
+        out.push(format);
         out.extend_from_slice(&self.position.to_be_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&self.id.0.to_be_bytes());
@@ -277,7 +302,8 @@ impl RecordedEvent {
     /// Decodes a stored record of any known format.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.first() {
-            Some(&FORMAT_V2) => {
+            Some(&FORMAT_V2) | Some(&FORMAT_V3) => {
+                let bytes = without_link(bytes)?;
                 let h = Header::read(bytes)?;
                 let ((stream, event_type, actor), payload) =
                     postcard::take_from_bytes::<(String, String, Actor)>(&bytes[h.len..])
@@ -324,10 +350,47 @@ impl RecordedEvent {
     }
 }
 
+/// A V2 or V3 record without its link (V3's last [`LINK_BYTES`]).
+fn without_link(bytes: &[u8]) -> Result<&[u8], StoreError> {
+    if bytes.first() != Some(&FORMAT_V3) {
+        return Ok(bytes);
+    }
+    match bytes.len().checked_sub(LINK_BYTES) {
+        Some(body) if body >= v2::HEADER => Ok(&bytes[..body]),
+        _ => Err(corrupt(format!("{} bytes", bytes.len()))),
+    }
+}
+
+/// A V3 record's body (everything its link covers) and its stored link.
+pub type Linked<'a> = (&'a [u8], &'a [u8; LINK_BYTES]);
+
+/// A V3 record's body and stored link; `None` for the formats without one.
+pub fn link_of(bytes: &[u8]) -> Result<Option<Linked<'_>>, StoreError> {
+    if bytes.first() != Some(&FORMAT_V3) {
+        return Ok(None);
+    }
+    let body = without_link(bytes)?;
+    let link = bytes[body.len()..]
+        .try_into()
+        .map_err(|_| corrupt("link"))?;
+    Ok(Some((body, link)))
+}
+
+/// Computes the link of a V3 record encoded by [`RecordedEvent::to_bytes`] (position,
+/// version and id already [`assign`]ed) after `previous`, writes it into the record and
+/// returns it.
+pub fn seal(bytes: &mut [u8], previous: &[u8; LINK_BYTES]) -> [u8; LINK_BYTES] {
+    debug_assert!(bytes.len() >= v2::HEADER + LINK_BYTES && bytes[0] == FORMAT_V3);
+    let (body, link) = bytes.split_at_mut(bytes.len() - LINK_BYTES);
+    let computed = super::chain::link(previous, body);
+    link.copy_from_slice(&computed);
+    computed
+}
+
 /// Writes position, stream version and id into a record encoded by
 /// [`RecordedEvent::to_bytes`], so it can be encoded before they are known.
 pub fn assign(bytes: &mut [u8], position: u64, version: u64, id: Ulid) {
-    debug_assert!(bytes.len() >= v2::HEADER && bytes[0] == FORMAT_V2);
+    debug_assert!(bytes.len() >= v2::HEADER && bytes[0] == FORMAT_V3);
     bytes[v2::POSITION..v2::VERSION].copy_from_slice(&position.to_be_bytes());
     bytes[v2::VERSION..v2::ID].copy_from_slice(&version.to_be_bytes());
     bytes[v2::ID..v2::SCHEMA_VERSION].copy_from_slice(&id.0.to_be_bytes());
@@ -408,13 +471,57 @@ mod tests {
         }
     }
 
+    /// FORMAT_V2 bytes written by earlier builds (no link) decode, owned and borrowed,
+    /// forever.
     #[test]
-    fn v2_round_trips_owned_and_borrowed() {
-        for r in fixture_records() {
-            let bytes = r.to_bytes();
+    fn v2_records_from_earlier_builds_stay_readable() {
+        let fixture = include_str!("../../tests/fixtures/records_v2.txt");
+        let lines: Vec<&str> = fixture
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let expected = fixture_records();
+        assert_eq!(lines.len(), expected.len());
+        for (line, want) in lines.iter().zip(&expected) {
+            let bytes = unhex(line.trim());
             assert_eq!(bytes[0], FORMAT_V2);
+            assert_eq!(&RecordedEvent::from_bytes(&bytes).unwrap(), want);
+            assert_eq!(EventRef::decode(&bytes).unwrap(), want.view());
+            assert_eq!(link_of(&bytes).unwrap(), None);
+            assert_eq!(bytes, want.to_v2_bytes());
+        }
+    }
+
+    #[test]
+    fn v3_round_trips_owned_and_borrowed() {
+        for r in fixture_records() {
+            let mut bytes = r.to_bytes();
+            assert_eq!(bytes[0], FORMAT_V3);
+            let link = seal(&mut bytes, &[7u8; LINK_BYTES]);
             assert_eq!(RecordedEvent::from_bytes(&bytes).unwrap(), r);
             assert_eq!(EventRef::decode(&bytes).unwrap(), r.view());
+            let (body, stored) = link_of(&bytes).unwrap().unwrap();
+            assert_eq!(stored, &link);
+            // The body is V2's layout under the V3 format byte.
+            let mut v2 = r.to_v2_bytes();
+            v2[0] = FORMAT_V3;
+            assert_eq!(body, &v2[..]);
+            assert_eq!(link, crate::store::chain::link(&[7u8; LINK_BYTES], body));
+        }
+    }
+
+    #[test]
+    fn the_link_depends_on_every_byte_and_on_the_previous_link() {
+        let r = fixture_records().remove(1);
+        let mut bytes = r.to_bytes();
+        let link = seal(&mut bytes, &[0u8; LINK_BYTES]);
+        assert_ne!(link, seal(&mut bytes.clone(), &[1u8; LINK_BYTES]));
+        let body = bytes.len() - LINK_BYTES;
+        // Every byte after the format byte (another format byte is another format).
+        for i in 1..body {
+            let mut changed = bytes.clone();
+            changed[i] ^= 1;
+            assert_ne!(seal(&mut changed, &[0u8; LINK_BYTES]), link, "{i}");
         }
     }
 
@@ -435,10 +542,10 @@ mod tests {
     #[test]
     fn damaged_records_are_errors_not_panics() {
         let bytes = fixture_records()[1].to_bytes();
-        for len in 0..bytes.len() - 4 {
+        for len in 0..bytes.len() - 4 - LINK_BYTES {
             // Any cut inside the header or the strings is detected (a cut inside the
-            // payload is not: the payload is the rest of the record, and the payload
-            // decoder reports it).
+            // payload or the link is not: the payload is the rest of the record before
+            // the link; the payload decoder and the hash chain report it).
             assert!(RecordedEvent::from_bytes(&bytes[..len]).is_err(), "{len}");
             assert!(EventRef::decode(&bytes[..len]).is_err(), "{len}");
         }

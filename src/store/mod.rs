@@ -7,6 +7,7 @@
 //! version. [`sled_store`] is the embedded default backend.
 //!
 //! - [`envelope`]: the stored record and its versioned binary encoding.
+//! - [`chain`]: the hash chain over the log, and its verification.
 //! - [`sled_store`]: the sled backend, with group commit.
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
 //!
@@ -14,6 +15,7 @@
 //! backend that failed to write refuses them until it can write again) and what a
 //! check of the log's integrity found (streams that cannot be read refuse writes).
 
+pub mod chain;
 pub mod envelope;
 pub mod feed;
 pub mod sled_store;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::broadcast;
 
+pub use chain::{LogHead, VerifyReport};
 pub use envelope::{EventRef, Metadata, NewEvent, RecordedEvent};
 pub use feed::{subscribe_from, FeedStream};
 
@@ -234,6 +237,29 @@ pub trait EventStore: Send + Sync + 'static {
     /// Whether the store accepts writes, and what its integrity check found so far.
     fn health(&self) -> StoreHealth {
         StoreHealth::default()
+    }
+
+    /// The last durable event: position, link in the hash chain and time.
+    async fn log_head(&self) -> Result<LogHead, StoreError> {
+        self.link_at(self.head()).await
+    }
+
+    /// The durable event at `position` (position, link and time); position 0 (and
+    /// anything after the head) answers an empty head.
+    async fn link_at(&self, position: u64) -> Result<LogHead, StoreError> {
+        let _ = position;
+        Err(StoreError::Unavailable(
+            "this store keeps no hash chain".into(),
+        ))
+    }
+
+    /// Walks the durable log and reports the first position where the hash chain, a
+    /// position, a stream's version sequence or a record's decoding breaks (see
+    /// [`chain`]).
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store keeps no hash chain".into(),
+        ))
     }
 
     /// Reads every stored event back, records the streams whose events cannot be read

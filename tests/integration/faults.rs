@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use swarmdesk::store::sled_store::{SledOptions, FENCE_FILE};
+use swarmdesk::store::sled_store::{SledOptions, FENCE_FILE, RESERVE_BYTES, RESERVE_FILE};
 use swarmdesk::store::{EventStore, ExpectedVersion, IntegrityCheck, StoreError, WriteState};
 
 use crate::common::*;
@@ -119,7 +119,9 @@ fn keyed(stream: &str, label: &str) -> swarmdesk::store::AppendRequest {
 /// A full disk refuses writes (coded `Unavailable`, health `Refusing`); once space is
 /// freed the store writes again without a restart, and the log holds every
 /// acknowledged event exactly once, no refused one, without a gap, across a reopen; a
-/// keyed request refused while full and retried after is written once.
+/// keyed request refused while full and retried after is written once. Reads go on
+/// while the disk is full (sled is reopened for them in the released space reserve,
+/// which is back once writes resume).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
     let Some(disk) = SmallDisk::mount(12) else {
@@ -169,6 +171,10 @@ async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
     assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
     let head_while_full = store.head();
     assert_eq!(read_log(&*store).await.len() as u64, head_while_full);
+    assert!(
+        !dir.join(RESERVE_FILE).exists(),
+        "the space reserve is released for the reads"
+    );
 
     std::fs::remove_file(&ballast).unwrap();
     let s = store.clone();
@@ -181,6 +187,8 @@ async fn a_full_disk_refuses_writes_then_resumes_without_loss_or_duplicate() {
         head_while_full,
         "refused events must not appear"
     );
+    let reserve = std::fs::metadata(dir.join(RESERVE_FILE)).unwrap().len();
+    assert_eq!(reserve, RESERVE_BYTES as u64, "the reserve is back");
     let first = store.append(keyed("s-1", "keyed")).await.unwrap();
     let again = store.append(keyed("s-1", "keyed")).await.unwrap();
     assert_eq!(

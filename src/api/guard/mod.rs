@@ -24,6 +24,8 @@ mod swarming;
 
 pub use swarming::MAX_SUGGESTIONS;
 
+mod audit;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

@@ -22,7 +22,9 @@
 //! and id are patched in later, see [`assign`]) and sends them to the writer thread.
 //! The writer takes every request waiting (up to [`MAX_BATCH`]), checks each one's
 //! expected version and idempotency key against the log plus everything it staged
-//! before, assigns positions, versions and ids, packs the records into pages, writes
+//! before, assigns positions, versions and ids, seals each record into the log's hash
+//! chain (one SHA-256 per record, see [`chain`](crate::store::chain): sequential, so
+//! only the writer can do it), packs the records into pages, writes
 //! the group with a single `apply_batch` and hands it to the flusher thread. The
 //! flusher makes everything applied so far durable with one flush (sled's `flush`,
 //! which is not an fsync: it uses `sync_file_range`; then, with
@@ -50,10 +52,17 @@
 //!   failed a group the head is final: everything at or before it was acknowledged,
 //!   everything after it was refused. It writes that position to the *fence* file
 //!   ([`FENCE_FILE`], 8 bytes overwritten in place, so it needs no new disk space).
-//! - A recovery thread probes the disk (writes and syncs a small file, with backoff:
-//!   [`SledOptions::retry_first`] doubling up to [`SledOptions::retry_max`]). Once the
-//!   probe succeeds it stops the failed writer, waits for readers to leave (they hold a
-//!   read lock on the current sled handle), drops sled and opens it again from disk.
+//! - Reads go on, but not on the failed open of sled: sled's reads write too (a
+//!   traversal splits or merges a node it meets in the log first), and on the failed
+//!   open every such write fails with the stored I/O error. So the recovery thread at
+//!   once deletes the space reserve ([`RESERVE_FILE`], [`RESERVE_BYTES`] written at
+//!   open) and reopens sled without a writer, in that room (module `reserve`);
+//!   readers wait for it (up to `REOPEN_WAIT`) rather than read the failed open.
+//! - The recovery thread then probes the disk (writes the reserve again, then writes
+//!   and syncs a small file, with backoff: [`SledOptions::retry_first`] doubling up to
+//!   [`SledOptions::retry_max`]). Once both succeed it stops the failed writer (if
+//!   any), waits for readers to leave (they hold a read lock on the current sled
+//!   handle), drops sled and opens it again from disk, with a writer.
 //! - Every open applies the fence: whatever the disk holds after it (a refused group
 //!   may have reached the disk, wholly or partly, before the error) is removed (pages,
 //!   idempotency keys, stream-index entries), flushed, and only then is the fence
@@ -90,8 +99,12 @@
 //! - `flusher`: the flusher thread (durability, head, publish, answers);
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
-//! - `integrity`: the background check that finds damaged streams.
+//! - `reserve`: the space reserve released for reads when a write fails;
+//! - `integrity`: the background check that finds damaged streams;
+//! - `chain`: the hash chain on disk: the last link at open, the log head, and
+//!   `verify` (of the open store, or of a directory no process holds).
 
+mod chain;
 mod fence;
 mod flusher;
 mod index;
@@ -101,10 +114,13 @@ mod open;
 mod page;
 mod reader;
 mod recovery;
+mod reserve;
 mod writer;
 
+pub use chain::verify_dir;
 pub use fence::FENCE_FILE;
 pub use open::{set_aside_unfinished_snapshots, SET_ASIDE_DIR};
+pub use reserve::{RESERVE_BYTES, RESERVE_FILE};
 
 use self::fence::{open_fence, roll_back_after, write_fence_value, NO_FENCE};
 use self::flusher::{flush_groups, Group, Staged};
@@ -127,7 +143,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use self::index::Pending;
 use self::page::Pages;
-use super::envelope::assign;
+use super::chain::{Link, LogHead, VerifyReport};
+use super::envelope::{assign, seal};
 use super::{
     AppendOutcome, AppendRequest, EventRef, EventStore, ExpectedVersion, IdempotentResult,
     IntegrityCheck, Metadata, NewEvent, RecordedEvent, StoreError, StoreHealth, WriteState,
@@ -140,6 +157,8 @@ pub const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 8192;
 /// Groups applied but waiting for the flusher before the writer waits.
 const GROUPS_IN_FLIGHT: usize = 4;
+/// Longest a read waits for the recovery thread to reopen sled after a failed write.
+const REOPEN_WAIT: Duration = Duration::from_secs(10);
 /// Longest the flusher waits for a group the writer is applying.
 const STAGING_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
@@ -186,6 +205,11 @@ struct Common {
     /// Set after a failed write or flush: the store stops taking writes (fail-stop)
     /// rather than acknowledge anything it cannot prove durable.
     failed: AtomicBool,
+    /// How many times writes have failed; an open of sled older than the latest
+    /// failure ([`Shared::generation`]) is the failed one, which readers avoid.
+    failures: AtomicU64,
+    /// Notified by the recovery thread after each reopen of sled (or failed try).
+    reopened: tokio::sync::Notify,
     /// Why writes are refused, and whether the store is closing; the recovery thread
     /// waits on `wake` for either.
     status: Mutex<Status>,
@@ -213,6 +237,7 @@ impl Common {
         if self.failed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.failures.fetch_add(1, Ordering::AcqRel);
         error!(error = %e, "{what} failed; the store refuses writes until it can write again");
         let mut status = lock(&self.status);
         status.refusing = Some((e.to_string(), Timestamp::now()));
@@ -271,6 +296,16 @@ struct Shared {
     staging: AtomicBool,
     /// sled's data file, synced after each flush (see [`SledOptions::sync_data`]).
     data_file: Option<std::fs::File>,
+    /// [`Common::failures`] when this open was made: once it is behind, writes failed
+    /// on this open and sled's reads on it may fail too (see `reserve`).
+    generation: u64,
+}
+
+impl Shared {
+    /// Whether writes failed on this open of sled (it is to be replaced).
+    fn is_failed_open(&self) -> bool {
+        self.generation < self.common.failures.load(Ordering::Acquire)
+    }
 }
 
 /// The store's parts, shared with its recovery thread.
@@ -300,6 +335,8 @@ impl SledStore {
             head: AtomicU64::new(0),
             live,
             failed: AtomicBool::new(false),
+            failures: AtomicU64::new(0),
+            reopened: tokio::sync::Notify::new(),
             status: Mutex::new(Status::default()),
             wake: Condvar::new(),
             damaged: RwLock::new(HashMap::new()),
@@ -307,6 +344,9 @@ impl SledStore {
             verified: Mutex::new(Default::default()),
             fence: Mutex::new(None),
         });
+        if let Err(e) = reserve::ensure(dir.as_ref()) {
+            warn!(error = %e, "cannot write the space reserve; reads may fail while the disk is full");
+        }
         let core = Arc::new(Core {
             dir: dir.as_ref().to_path_buf(),
             options,
@@ -320,7 +360,7 @@ impl SledStore {
                 .current
                 .try_write()
                 .map_err(|_| StoreError::Io("the store is being opened".into()))?;
-            core.install(&mut slot, None)?;
+            core.install(&mut slot, None, true)?;
         }
         let recovering = core.clone();
         let recovery = std::thread::Builder::new()
@@ -340,20 +380,36 @@ impl SledStore {
         lock(&self.core.jobs).clone().ok_or(StoreError::Closed)
     }
 
-    /// The current open of sled, held for the duration of a read.
+    /// The current open of sled, held for the duration of a read. Right after a
+    /// failed write it waits (up to [`REOPEN_WAIT`]) for the recovery thread to
+    /// replace the failed open, on which sled's reads may fail (see `reserve`).
     async fn shared(
         &self,
     ) -> Result<tokio::sync::RwLockReadGuard<'_, Option<Arc<Shared>>>, StoreError> {
-        let guard = self.core.current.read().await;
-        if lock(&self.core.common.status).closed {
-            return Err(StoreError::Closed);
+        let common = &self.core.common;
+        let deadline = tokio::time::Instant::now() + REOPEN_WAIT;
+        loop {
+            // Made before looking, so that a reopen in between is not missed.
+            let reopened = common.reopened.notified();
+            let guard = self.core.current.read().await;
+            if lock(&common.status).closed {
+                return Err(StoreError::Closed);
+            }
+            match guard.as_ref() {
+                None => {
+                    return Err(StoreError::Unavailable(
+                        "the store is being reopened after a failed write".into(),
+                    ))
+                }
+                Some(shared)
+                    if shared.is_failed_open() && tokio::time::Instant::now() < deadline =>
+                {
+                    drop(guard);
+                    let _ = tokio::time::timeout_at(deadline, reopened).await;
+                }
+                Some(_) => return Ok(guard),
+            }
         }
-        if guard.is_none() {
-            return Err(StoreError::Unavailable(
-                "the store is being reopened after a failed write".into(),
-            ));
-        }
-        Ok(guard)
     }
 
     /// Until the integrity check is done, reads `stream` back whole before its first
@@ -598,6 +654,23 @@ impl EventStore for SledStore {
             integrity: lock(&common.integrity).clone(),
             damaged_streams: common.damaged.read().map_or(0, |d| d.len()),
         }
+    }
+
+    async fn link_at(&self, position: u64) -> Result<LogHead, StoreError> {
+        let head = self.head();
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        // Only what is durable: nothing after the head.
+        chain::link_at(&shared.log, if position > head { 0 } else { position })
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || chain::verify_open(&core))
+            .await
+            .map_err(|e| StoreError::Io(format!("verify: {e}")))?
     }
 
     async fn check_integrity(&self) -> Result<IntegrityCheck, StoreError> {

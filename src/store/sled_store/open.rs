@@ -54,7 +54,7 @@ pub fn set_aside_unfinished_snapshots(dir: &Path) -> Result<Vec<std::path::PathB
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for its lock.
-fn open_sled(dir: &Path, options: &SledOptions) -> Result<sled::Db, StoreError> {
+pub(super) fn open_sled(dir: &Path, options: &SledOptions) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         let opened = sled::Config::new()
@@ -137,6 +137,7 @@ pub(super) fn open_shared(
         common: common.clone(),
         pending: Mutex::new(pending),
         staging: AtomicBool::new(false),
+        generation: common.failures.load(Ordering::Acquire),
     };
     Ok((shared, head))
 }

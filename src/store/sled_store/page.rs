@@ -8,7 +8,7 @@
 //! entry. Builds before pages stored one record per key; such a value (a record's own
 //! format byte first) reads as a page of one.
 
-use crate::store::envelope::{FORMAT_V1, FORMAT_V2};
+use crate::store::envelope::{FORMAT_V1, FORMAT_V2, FORMAT_V3};
 use crate::store::StoreError;
 
 /// Format byte of a page.
@@ -61,12 +61,12 @@ impl<'a> Iterator for Records<'a> {
 /// format allows.
 pub fn position_of(record: &[u8]) -> Result<u64, StoreError> {
     match record.first() {
-        Some(&FORMAT_V2) if record.len() >= 9 => {
+        Some(&FORMAT_V2) | Some(&FORMAT_V3) if record.len() >= 9 => {
             let mut b = [0u8; 8];
             b.copy_from_slice(&record[1..9]);
             Ok(u64::from_be_bytes(b))
         }
-        Some(&FORMAT_V1) | Some(&FORMAT_V2) => {
+        Some(&FORMAT_V1) | Some(&FORMAT_V2) | Some(&FORMAT_V3) => {
             crate::store::EventRef::decode(record).map(|e| e.position)
         }
         _ => Err(StoreError::Corrupt("unknown record format".into())),

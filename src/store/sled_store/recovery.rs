@@ -1,5 +1,7 @@
-//! Resuming after a failed write: the recovery thread probes the disk with backoff,
-//! stops the failed writer, waits for readers to leave and reopens sled.
+//! Resuming after a failed write: the recovery thread at once releases the space
+//! reserve and reopens sled for reads (without a writer), then probes the disk with
+//! backoff and, once the reserve is back and the probe succeeds, reopens sled with a
+//! writer.
 
 use super::*;
 
@@ -18,21 +20,28 @@ pub(super) fn probe(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Core {
-    /// Opens sled and starts a writer on it; on success `slot` holds the new open.
+    /// Opens sled and, if `writes`, starts a writer on it; on success `slot` holds
+    /// the new open.
     pub(super) fn install(
         &self,
         slot: &mut Option<Arc<Shared>>,
         fence: Option<u64>,
+        writes: bool,
     ) -> Result<(), StoreError> {
         let (shared, head) = open_shared(&self.dir, &self.options, &self.common, fence)?;
         let shared = Arc::new(shared);
         self.common.head.store(head, Ordering::Release);
+        if !writes {
+            *slot = Some(shared);
+            return Ok(());
+        }
+        let last_link = chain::last_link(&shared.log)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer_shared = shared.clone();
         let index_every = self.options.index_every.max(1);
         let writer = std::thread::Builder::new()
             .name("swarmdesk-writer".into())
-            .spawn(move || Writer::new(writer_shared, head, index_every).run(rx))
+            .spawn(move || Writer::new(writer_shared, head, last_link, index_every).run(rx))
             .map_err(|e| StoreError::Io(e.to_string()))?;
         *slot = Some(shared);
         *lock(&self.jobs) = Some(tx);
@@ -60,6 +69,16 @@ impl Core {
                 while !status.closed && status.refusing.is_none() {
                     status = common.wake.wait(status).unwrap_or_else(|p| p.into_inner());
                 }
+                if status.closed {
+                    return;
+                }
+            }
+            if self.failed_open_installed() {
+                // At once: reads on the failed open may fail (see `reserve`).
+                self.reopen_for_reads();
+            }
+            {
+                let status = lock(&common.status);
                 let (status, _) = common
                     .wake
                     .wait_timeout_while(status, delay, |s| !s.closed)
@@ -81,8 +100,38 @@ impl Core {
         }
     }
 
-    /// One try at resuming writes; returns the head it resumed at.
+    /// Whether the current open of sled is one on which writes failed.
+    fn failed_open_installed(&self) -> bool {
+        self.current
+            .blocking_read()
+            .as_ref()
+            .is_some_and(|s| s.is_failed_open())
+    }
+
+    /// Replaces the failed open of sled by a new one without a writer, rolled back to
+    /// what was acknowledged, after releasing the space reserve for what the open and
+    /// the reads on it write. Writes stay refused. On failure no open is left
+    /// (readers get `Unavailable`) until writes resume.
+    fn reopen_for_reads(&self) {
+        reserve::release(&self.dir);
+        self.stop_writer();
+        let head = self.common.head.load(Ordering::Acquire);
+        let mut slot = self.current.blocking_write();
+        slot.take();
+        let reopened = self.install(&mut slot, Some(head), false);
+        drop(slot);
+        self.common.reopened.notify_waiters();
+        match reopened {
+            Ok(()) => info!(head, "reopened the store for reads; writes stay refused"),
+            Err(e) => error!(error = %e, "cannot reopen the store for reads"),
+        }
+    }
+
+    /// One try at resuming writes; returns the head it resumed at. The space reserve
+    /// is written first, then the probe: writes resume only with the reserve in place.
     pub(super) fn resume(&self) -> Result<u64, StoreError> {
+        reserve::ensure(&self.dir)
+            .map_err(|e| StoreError::Io(format!("writing the space reserve: {e}")))?;
         probe(&self.dir).map_err(|e| StoreError::Io(format!("write probe: {e}")))?;
         // The failed writer refuses what is queued, and its flusher has answered
         // everything: from here on the head is final.
@@ -95,7 +144,10 @@ impl Core {
         // sled's background threads may hold the old open for a moment: opening waits
         // for its lock (`open::LOCK_WAIT`). On failure, stay without an open (readers
         // get `Unavailable`); the next try opens.
-        self.install(&mut slot, Some(head))?;
+        let installed = self.install(&mut slot, Some(head), true);
+        drop(slot);
+        self.common.reopened.notify_waiters();
+        installed?;
         let resumed = self.common.head.load(Ordering::Acquire);
         self.common.failed.store(false, Ordering::Release);
         lock(&self.common.status).refusing = None;

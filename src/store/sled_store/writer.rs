@@ -1,6 +1,7 @@
 //! The writer thread: takes the appends and imports waiting, checks expected versions
-//! and idempotency keys, assigns positions, versions and ids, packs records into pages
-//! and applies each group with one `apply_batch`, then hands it to the flusher.
+//! and idempotency keys, assigns positions, versions and ids, seals each record into
+//! the hash chain (see [`chain`](crate::store::chain)), packs records into pages and
+//! applies each group with one `apply_batch`, then hands it to the flusher.
 
 use super::*;
 
@@ -72,16 +73,21 @@ pub(super) struct Writer {
     ids: ulid::Generator,
     /// The position the next staged event gets.
     next: u64,
+    /// The link of the last staged record: the next one is sealed after it.
+    last_link: Link,
     index_every: usize,
 }
 
 impl Writer {
-    pub(super) fn new(shared: Arc<Shared>, head: u64, index_every: usize) -> Self {
+    /// A writer continuing the log after `head`, whose last record's link (the
+    /// [`GENESIS`](crate::store::chain::GENESIS) if it has none) is `last_link`.
+    pub(super) fn new(shared: Arc<Shared>, head: u64, last_link: Link, index_every: usize) -> Self {
         Writer {
             shared,
             versions: HashMap::new(),
             ids: ulid::Generator::new(),
             next: head + 1,
+            last_link,
             index_every,
         }
     }
@@ -323,6 +329,8 @@ impl Writer {
         for (i, (mut record, mut bytes)) in req.events.into_iter().enumerate() {
             let (position, version, id) = (self.next, current + 1 + i as u64, self.next_id());
             assign(&mut bytes, position, version, id);
+            // Only this thread seals, in position order: one chain over the log.
+            self.last_link = seal(&mut bytes, &self.last_link);
             pages.push(batch, position, &bytes);
             // Not shared yet, so this patches in place.
             let r = Arc::make_mut(&mut record);
@@ -385,7 +393,10 @@ impl Writer {
         }
         let mut out = Vec::with_capacity(records.len());
         for r in records {
-            pages.push(batch, r.position, &r.to_bytes());
+            // Imported events join the chain like appended ones.
+            let mut bytes = r.to_bytes();
+            self.last_link = seal(&mut bytes, &self.last_link);
+            pages.push(batch, r.position, &bytes);
             out.push(Arc::new(r));
         }
         self.next += out.len() as u64;

@@ -19,6 +19,8 @@ use swarmdesk::domain::Timestamp;
 
 /// Monday 2026-01-05 09:00 UTC: the manual clock's start.
 const T0: Timestamp = Timestamp(1_767_603_600_000_000);
+/// A moment after everything the matrix writes: time travel to it shows today.
+const LATER: &str = "2030-01-01T00:00:00.000000Z";
 /// A well-formed case id no case has.
 const MISSING: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 /// The idempotency key of the admin's `openCase` of the private `idem` case.
@@ -309,6 +311,8 @@ enum Effect {
     AdminOnly,
     /// Leads and admins only (routing rules).
     LeadOnly,
+    /// Admins and auditors read; everyone else is `FORBIDDEN`.
+    AuditOnly,
 }
 
 struct Op {
@@ -399,6 +403,44 @@ fn ops() -> Vec<Op> {
             ],
         ),
         q("tiers", false, vec!["{ tiers }".into()]),
+        q("logHead", false, vec!["{ logHead { position hash at } }".into()]),
+        op(
+            Query,
+            "verifyLog",
+            false,
+            AuditOnly,
+            vec!["{ verifyLog { ok events headPosition headHash chainStart breakPosition reason summary } }".into()],
+        ),
+        q(
+            "caseDiff",
+            true,
+            vec![
+                "query($id: ID!) { caseDiff(caseId: $id, fromVersion: 0, toVersion: 1) { caseId fromVersion toVersion changes { field before after } } }".into(),
+                "query($id: ID!) { caseDiff(caseId: $id, fromVersion: 1, toVersion: 2) { caseId changes { field before after } } }".into(),
+            ],
+        ),
+        q(
+            "tierQueueAt",
+            false,
+            ["L0", "L1", "L2", "L3"]
+                .iter()
+                .map(|t| format!("{{ tierQueueAt(tier: \"{t}\", at: \"{LATER}\", first: 100) {{ tier length entries {{ rank case {{ {CASE} }} }} }} }}"))
+                .collect(),
+        ),
+        q(
+            "swarmRoomAt",
+            true,
+            vec![format!("query($id: ID!) {{ swarmRoomAt(caseId: $id, at: \"{LATER}\") {{ caseId subject tier lead members {{ agent }} chat {{ author body }} }} }}")],
+        ),
+        q(
+            "workloadAt",
+            false,
+            ["alice", "lars", "farah", "lena", "dana"]
+                .iter()
+                .map(|a| format!("{{ workloadAt(at: \"{LATER}\", agent: \"{a}\") {{ agent assigned swarms }} }}"))
+                .chain([format!("{{ workloadAt(at: \"{LATER}\") {{ agent assigned swarms }} }}")])
+                .collect(),
+        ),
         q(
             "workload",
             false,
@@ -1030,6 +1072,18 @@ fn check(
             }
             if lead && (c == "FORBIDDEN" || c == "INTERNAL") {
                 v.add(format!("{at}: a lead or admin was refused: {}", short(r)));
+            }
+        }
+        Effect::AuditOnly => {
+            let allowed = matches!(role.kind, Kind::Admin | Kind::Auditor);
+            if !allowed && c != "FORBIDDEN" {
+                v.add(format!("{at}: admins and auditors only, answered {c}"));
+            }
+            if allowed && c != "<none>" {
+                v.add(format!("{at}: refused an admin or auditor: {}", short(r)));
+            }
+            if wrote {
+                v.add(format!("{at}: wrote to the log"));
             }
         }
         Effect::AdminOnly => {

@@ -1,9 +1,10 @@
 //! The sled event store: optimistic concurrency, idempotency, gapless positions,
-//! atomic appends, durability across reopen and SIGKILL, imports, and the catch-up
-//! feed.
+//! atomic appends, durability across reopen and SIGKILL, imports, the catch-up feed,
+//! and the hash chain with `verify`.
 //!
 //! One file per concern, all in the one integration test binary.
 
+mod chain;
 mod concurrency;
 mod durability;
 mod idempotency;
