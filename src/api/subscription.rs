@@ -17,6 +17,7 @@ use super::guard::live::Live;
 use super::guard::Guard;
 use super::limits::Position;
 use super::parse_case_id;
+use super::swarming::{HelpRequest, Invitation};
 use super::types::*;
 use super::wallboard::Wallboard;
 use futures_util::FutureExt;
@@ -287,6 +288,59 @@ impl SubscriptionRoot {
         Ok(stream::once(async move { first }).chain(updates))
     }
 
+    /// The caller's pending swarm invitations: the list now, then the list again
+    /// whenever a change to the desk changes it (an invitation arrives, is accepted,
+    /// declined or expires, or its swarm ends). Agents and leads.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = InvitationsUpdate>> {
+        let g = Guard::of(ctx)?;
+        // Listen before the first list: no change after it is missed.
+        let live = g.live_changes(ctx)?;
+        let position = g.projection_position();
+        let first = g.my_invitations()?;
+        let update = |position, list: &Vec<(CaseId, crate::domain::swarming::Invitation)>| {
+            InvitationsUpdate {
+                position,
+                invitations: list
+                    .iter()
+                    .map(|(c, i)| Invitation::new(*c, i.clone()))
+                    .collect(),
+            }
+        };
+        let head = update(position, &first);
+        let updates = relisted(live, first, |g| g.my_invitations().ok())
+            .map(move |(position, list)| update(position, &list));
+        Ok(stream::once(async move { head }).chain(updates))
+    }
+
+    /// The open help requests the caller could answer (as the `helpRequests` query
+    /// lists them): the list now, then again whenever a change to the desk changes
+    /// it (a hand raised, an offer, an acceptance, a request closed). Staff.
+    async fn help_requests(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = HelpRequestsUpdate>> {
+        let g = Guard::of(ctx)?;
+        let live = g.live_changes(ctx)?;
+        let position = g.projection_position();
+        let first = g.help_requests(None)?;
+        let update = |position, list: &Vec<(CaseId, crate::domain::swarming::HelpRequest)>| {
+            HelpRequestsUpdate {
+                position,
+                requests: list
+                    .iter()
+                    .map(|(c, r)| HelpRequest::new(*c, r.clone()))
+                    .collect(),
+            }
+        };
+        let head = update(position, &first);
+        let updates = relisted(live, first, |g| g.help_requests(None).ok())
+            .map(move |(position, list)| update(position, &list));
+        Ok(stream::once(async move { head }).chain(updates))
+    }
+
     /// The desk at a glance (open cases per tier, breached ones, active swarms, the
     /// oldest waiting case), over the cases the caller may read: now, then again as
     /// events change it, at most once per second. Staff.
@@ -417,4 +471,54 @@ fn is_sla_alert(e: &RecordedEvent) -> bool {
         Ok(CaseEvent::SlaEscalated(step)) => step.notify_lead,
         _ => false,
     }
+}
+
+/// A caller's list (invitations, help requests), read again with their current guard
+/// after every batch of changes and sent, with the batch's last position, only when
+/// it changed. Ends when `read` fails (e.g. the caller lost the role).
+fn relisted<T: PartialEq + Clone + Send + 'static>(
+    live: crate::api::guard::live::LiveChanges,
+    first: T,
+    read: impl Fn(&Guard) -> Option<T> + Send + Sync + Clone + 'static,
+) -> impl Stream<Item = (u64, T)> + Send + 'static {
+    stream::unfold(
+        (Box::pin(live.into_stream()), first),
+        move |(mut live, mut last)| {
+            let read = read.clone();
+            async move {
+                loop {
+                    let (g, position) = match live.next().await? {
+                        Live::Changes(g, batch) => {
+                            let at = batch.last().map_or(0, |c| c.position);
+                            (g, at)
+                        }
+                        Live::Lagged(g) => {
+                            let at = g.projection_position();
+                            (g, at)
+                        }
+                    };
+                    let now = read(&g)?;
+                    if now != last {
+                        last = now.clone();
+                        return Some(((position, now), (live, last)));
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The caller's pending invitations after a change (the whole list).
+#[derive(SimpleObject, Clone)]
+pub struct InvitationsUpdate {
+    /// Log position the list is as of.
+    pub position: u64,
+    pub invitations: Vec<Invitation>,
+}
+
+/// The open help requests the caller could answer after a change (the whole list).
+#[derive(SimpleObject, Clone)]
+pub struct HelpRequestsUpdate {
+    pub position: u64,
+    pub requests: Vec<HelpRequest>,
 }

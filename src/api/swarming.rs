@@ -175,7 +175,7 @@ pub struct Invitation {
 }
 
 impl Invitation {
-    fn new(case: CaseId, i: method::Invitation) -> Self {
+    pub(crate) fn new(case: CaseId, i: method::Invitation) -> Self {
         Invitation {
             case_id: ID(case.to_string()),
             agent: i.agent.to_string(),
@@ -205,7 +205,7 @@ pub struct HelpRequest {
 }
 
 impl HelpRequest {
-    fn new(case: CaseId, r: method::HelpRequest) -> Self {
+    pub(crate) fn new(case: CaseId, r: method::HelpRequest) -> Self {
         HelpRequest {
             case_id: ID(case.to_string()),
             number: r.id,

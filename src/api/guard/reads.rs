@@ -45,6 +45,11 @@ impl Guard {
             .map_err(|e| bad_input(e.to_string()))
     }
 
+    /// The last log position the projections show.
+    pub fn projection_position(&self) -> u64 {
+        self.app.projections().position()
+    }
+
     /// The server's clock.
     pub fn now(&self) -> Timestamp {
         self.app.clock().now()

@@ -580,6 +580,16 @@ fn ops() -> Vec<Op> {
         format!("subscription($tier: String!) {{ tierQueue(tier: $tier) {{ position change caseId eventType queue {{ tier length entries {{ rank case {{ {CASE} }} }} }} }} }}"),
     ));
     v.push(sub(
+        "invitations",
+        false,
+        "subscription { invitations { position invitations { caseId agent invitedBy note status } } }".into(),
+    ));
+    v.push(sub(
+        "helpRequests",
+        false,
+        "subscription { helpRequests { position requests { caseId number by skills note offers status } } }".into(),
+    ));
+    v.push(sub(
         "wallboard",
         false,
         "subscription { wallboard { at position activeSwarms tiers { tier open breached oldestCaseId oldestWaitingSecs } } }".into(),
@@ -1196,6 +1206,11 @@ async fn subscribe_all(s: &TestServer, world: &World, role: &Who, ops: &[Op]) ->
                     "cora"
                 })],
             ),
+            // Invitations are for agents and leads (staff in the directory's sense).
+            "invitations" => (
+                vec![json!({})],
+                vec![(role.kind == Kind::Staff).then_some("s3")],
+            ),
             _ => (vec![json!({})], vec![staff.then_some("s3")]),
         };
         for (i, (vars, until)) in vars.into_iter().zip(until).enumerate() {
@@ -1222,8 +1237,11 @@ fn is_sentinel(world: &World, sub: &Sub, data: &Value) -> bool {
     match sub.field {
         "tierQueue" => d["caseId"] == id && d["eventType"] == "CaseTagged",
         "slaAlerts" => d["caseId"] == id,
-        // Its first board: what matters is what it shows (checked for every message).
+        // Its first board or list: what matters is what it shows (checked for every
+        // message).
         "wallboard" => d["tiers"].is_array(),
+        "invitations" => d["invitations"].is_array(),
+        "helpRequests" => d["requests"].is_array(),
         "swarmRoom" => d["change"] == "CHAT" && text.contains("sentinel"),
         "events" if S.contains(&key) => d["caseId"] == id && d["type"] == "CaseTagged",
         _ => d["caseId"] == id && text.contains("sentinel"),

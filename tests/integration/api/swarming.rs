@@ -452,3 +452,90 @@ async fn an_unanswered_invitation_expires_once_on_the_scheduler_sweep_and_is_rep
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_and_help_requests_are_seen_live_in_order_exactly_once() {
+    let s = TestServer::start().await;
+    directory(&s).await;
+    let id = sso_case(&s).await;
+    let v = json!({ "id": id });
+    let mut farah = s.ws("graphql-transport-ws", "farah-token").await;
+    farah
+        .subscribe(
+            "inv",
+            "subscription { invitations { position invitations { caseId agent invitedBy status } } }",
+            json!({}),
+        )
+        .await;
+    let mut gustav = s.ws("graphql-transport-ws", "gustav-token").await;
+    gustav
+        .subscribe(
+            "help",
+            "subscription { helpRequests { position requests { caseId number by skills offers status } } }",
+            json!({}),
+        )
+        .await;
+    let list = |d: Value, field: &str, inner: &str| d[field][inner].clone();
+    assert_eq!(
+        list(farah.next_data().await, "invitations", "invitations"),
+        json!([])
+    );
+    assert_eq!(
+        list(gustav.next_data().await, "helpRequests", "requests"),
+        json!([])
+    );
+
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { inviteToSwarm(caseId: $id, agents: [\"farah\", \"gustav\"], note: \"SSO and billing\") { id } }",
+        v.clone(),
+    )
+    .await;
+    assert_eq!(
+        list(farah.next_data().await, "invitations", "invitations"),
+        json!([{ "caseId": id, "agent": "farah", "invitedBy": "dana", "status": "PENDING" }])
+    );
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { requestHelp(caseId: $id, skills: [\"billing\"], note: \"invoice totals\") { id } }",
+        v.clone(),
+    )
+    .await;
+    // gustav's first update is the raised hand: the invitation changed no request.
+    assert_eq!(
+        list(gustav.next_data().await, "helpRequests", "requests"),
+        json!([{ "caseId": id, "number": 1, "by": "dana", "skills": ["billing"], "offers": [], "status": "OPEN" }])
+    );
+    s.ok_as(
+        "farah-token",
+        "mutation($id: ID!) { acceptInvitation(caseId: $id) { id } }",
+        v.clone(),
+    )
+    .await;
+    assert_eq!(
+        list(farah.next_data().await, "invitations", "invitations"),
+        json!([])
+    );
+    s.ok_as(
+        "gustav-token",
+        "mutation($id: ID!) { offerHelp(caseId: $id, requestId: 1) { id } }",
+        v.clone(),
+    )
+    .await;
+    let offered = gustav.next_data().await;
+    assert_eq!(
+        list(offered.clone(), "helpRequests", "requests")[0]["offers"],
+        json!(["gustav"]),
+        "{offered}"
+    );
+    assert!(offered["helpRequests"]["position"].as_u64().unwrap() <= s.head());
+    // Customers get neither.
+    let mut sam = s.ws("graphql-transport-ws", "sam-token").await;
+    sam.subscribe("h", "subscription { helpRequests { position } }", json!({}))
+        .await;
+    let refused = sam.next_json().await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
