@@ -76,7 +76,12 @@ export function render(ctx, tierParam) {
 
   (async () => {
     try {
-      const { tiers } = await gql('{ tiers }');
+      const { tiers: all, me } = await gql('{ tiers me { role tiers } }');
+      // An agent's queues are the tiers they work; leads also see the tiers below
+      // theirs; roles without tiers (admins, auditors) see every queue.
+      const top = Math.max(-1, ...me.tiers.map((t) => all.indexOf(t)));
+      const tiers = me.role === 'AGENT' && me.tiers.length ? all.filter((t) => me.tiers.includes(t))
+        : me.role === 'LEAD' && top >= 0 ? all.slice(0, top + 1) : all;
       tabs.replaceChildren(...tiers.map((t) => h('a', { href: `#/queue/${encodeURIComponent(t)}`, dataset: { tier: t } }, t)));
       let tier = tierParam && tiers.includes(tierParam) ? tierParam : null;
       if (!tier) {
@@ -84,9 +89,7 @@ export function render(ctx, tierParam) {
         if (remembered && tiers.includes(remembered)) tier = remembered;
       }
       if (!tier) {
-        // The first tier the caller works (`me.tiers`); roles without tiers
-        // (admins, auditors) start at the lowest.
-        const { me } = await gql('{ me { tiers } }');
+        // The first tier the caller works; else the lowest shown.
         tier = me.tiers.find((t) => tiers.includes(t)) || tiers[0];
       }
       ctx.main.querySelector('h1').textContent = `Queue ${tier}`;

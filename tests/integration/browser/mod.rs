@@ -367,6 +367,14 @@ async fn sign_in_then_a_new_case_appears_in_the_queue_without_reload() {
     b.goto(&s, "#/queue/L1").await;
     b.until_text("Invoice export stops at 50%").await;
     b.until_text("live").await;
+    // An agent's queues are the tiers they work (alice: L1), not every tier.
+    let tabs = b
+        .js(
+            "return Array.from(document.querySelectorAll('nav.tabs a')).map(a => a.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(tabs, json!(["L1"]));
     // A marker that a reload would wipe.
     b.js("window.__stillTheSamePage = true; return true", vec![])
         .await;
