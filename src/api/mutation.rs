@@ -23,7 +23,7 @@ fn agent(id: Option<String>, default: &AgentId) -> Result<AgentId> {
     }
 }
 
-fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> WriteOptions {
+pub(super) fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> WriteOptions {
     WriteOptions {
         expected_version,
         idempotency_key,
@@ -34,7 +34,7 @@ fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> Write
 /// The case after a write; its messages (up to that version) are read only if asked.
 /// A replayed result (same idempotency key) is shown only to a caller who may see
 /// the case, as it is now; otherwise it is `NOT_FOUND`, like any case they cannot see.
-fn written(g: &super::guard::Guard, w: Written) -> Result<CaseObj> {
+pub(super) fn written(g: &super::guard::Guard, w: Written) -> Result<CaseObj> {
     if w.outcome.deduplicated {
         let id = w.case.id.ok_or_else(|| not_found("case"))?;
         g.require_visible(id)?;

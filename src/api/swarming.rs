@@ -8,13 +8,13 @@
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
 
-use super::error::bad_input;
+use super::config::agent_id;
 use super::guard::Guard;
+use super::mutation::{opts, written};
 use super::parse_case_id;
-use super::types::{CaseMessages, CaseObj, DateTime};
-use crate::app::WriteOptions;
+use super::types::{CaseObj, DateTime};
 use crate::domain::swarming::{self as method, SkillSource};
-use crate::domain::{AgentId, CaseId, Command};
+use crate::domain::{CaseId, Command};
 use crate::swarming::experts;
 
 /// Whether an agent can take work now.
@@ -220,20 +220,6 @@ impl HelpRequest {
     }
 }
 
-fn agent_id(id: &str) -> Result<AgentId> {
-    AgentId::new(id).map_err(|e| bad_input(e.to_string()))
-}
-
-fn opts(expected_version: Option<u64>, idempotency_key: Option<String>) -> WriteOptions {
-    WriteOptions {
-        expected_version,
-        idempotency_key,
-        correlation_id: None,
-    }
-}
-
-/// The case after a write, as the caller may see it; a replayed result only for a
-/// caller who may still see the case.
 async fn run(
     g: &Guard,
     case_id: &ID,
@@ -245,16 +231,7 @@ async fn run(
     let w = g
         .execute(id, command, opts(expected_version, idempotency_key))
         .await?;
-    finish(g, w)
-}
-
-fn finish(g: &Guard, w: crate::app::Written) -> Result<CaseObj> {
-    if w.outcome.deduplicated {
-        if let Some(id) = w.case.id {
-            g.require_visible(id)?;
-        }
-    }
-    Ok(g.visible_case(&w.case, CaseMessages::Live))
+    written(g, w)
 }
 
 /// Swarming queries.
@@ -374,7 +351,7 @@ impl SwarmingMutation {
                 opts(expected_version, idempotency_key),
             )
             .await?;
-        finish(&g, w)
+        written(&g, w)
     }
 
     /// The caller accepts their invitation and joins the swarm.
@@ -405,7 +382,7 @@ impl SwarmingMutation {
         let w = g
             .decline_invitation(id, reason, opts(expected_version, idempotency_key))
             .await?;
-        finish(&g, w)
+        written(&g, w)
     }
 
     /// The caller raises their hand for help with `skills` (or with what `note`

@@ -40,7 +40,7 @@ pub struct AgentInput {
     pub max_cases: u32,
 }
 
-pub(super) fn agent_id(id: &str) -> Result<AgentId> {
+pub(crate) fn agent_id(id: &str) -> Result<AgentId> {
     AgentId::new(id).map_err(|e| bad_input(e.to_string()))
 }
 

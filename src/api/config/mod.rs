@@ -40,7 +40,8 @@ pub use sla::{
 };
 
 use configuration::configuration;
-use directory::{agent_id, agent_obj, team_of};
+pub(crate) use directory::agent_id;
+use directory::{agent_obj, team_of};
 use routing_tools::{preview, MAX_CHANGES};
 
 #[derive(Default)]
