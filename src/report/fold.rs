@@ -121,8 +121,9 @@ impl Folder {
         }
         let inside = at >= self.from;
         let t = self.tracks.entry(id).or_default();
-        let before = t.case.clone();
-        t.case.apply(event, version, at);
+        // The facts are read off the case as it was before the event, which is
+        // applied after them (no copy of the case per event).
+        let before = &t.case;
         let mut fact = |f: Fact| {
             if inside {
                 t.facts.push(f);
@@ -182,8 +183,6 @@ impl Folder {
                     t.first_join_secs = Some(secs_between(start, at));
                 }
                 t.participants.insert(a.agent.clone());
-                let members = t.case.swarm.as_ref().map_or(0, |s| s.members.len());
-                t.swarm_size = t.swarm_size.max(members);
                 fact(Fact::SwarmJoined {
                     agent: a.agent.clone(),
                 });
@@ -238,6 +237,11 @@ impl Folder {
                 kind: b.kind,
             }),
             _ => {}
+        }
+        t.case.apply(event, version, at);
+        if let CaseEvent::SwarmJoined(_) = event {
+            let members = t.case.swarm.as_ref().map_or(0, |s| s.members.len());
+            t.swarm_size = t.swarm_size.max(members);
         }
     }
 
