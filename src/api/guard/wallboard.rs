@@ -5,7 +5,7 @@ use async_graphql::Result;
 
 use super::Guard;
 use crate::api::wallboard::{TierBoard, Wallboard};
-use crate::domain::{CaseId, Status};
+use crate::domain::CaseId;
 
 impl Guard {
     /// Open cases per tier, breached ones, active swarms and the oldest waiting case,
@@ -29,18 +29,15 @@ impl Guard {
                             || v.case.next_deadline().is_some_and(|d| d <= now)
                     })
                     .count();
-                let oldest = open
-                    .iter()
-                    .filter(|v| v.case.status == Status::Open)
-                    .min_by_key(|v| (v.case.opened_at, v.case.id));
-                if let Some(id) = oldest.and_then(|v| v.case.id) {
-                    shown.push(id);
-                }
+                // A tier's queue holds only open cases.
+                let oldest = open.iter().min_by_key(|v| (v.case.opened_at, v.case.id));
+                let oldest_id = oldest.and_then(|v| v.case.id);
+                shown.extend(oldest_id);
                 tiers.push(TierBoard {
                     tier: tier.to_string(),
                     open: open.len() as u64,
                     breached: breached as u64,
-                    oldest_case_id: oldest.and_then(|v| v.case.id).map(|i| i.to_string()),
+                    oldest_case_id: oldest_id.map(|i| i.to_string()),
                     oldest_waiting_secs: oldest.map(|v| {
                         (now.unix_micros() - v.case.opened_at.unix_micros()).max(0) / 1_000_000
                     }),
