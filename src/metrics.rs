@@ -1,23 +1,62 @@
 //! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//!
+//! Three sources: what the HTTP layer and the GraphQL extension observe as requests
+//! run (per process), what the store's write path measures ([`WriteStats`], per
+//! process), and totals of events the projections counted ([`EventCounts`]: over
+//! the whole log, so they survive a restart), copied in at scrape time.
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use std::sync::{Arc, Mutex};
+
+use crate::projection::EventCounts;
+use crate::store::WriteStats;
 
 type Labels = Vec<(&'static str, String)>;
+
+/// What a GraphQL operation was, as a bounded label value (never the operation's text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    Query,
+    Mutation,
+    Subscription,
+    /// The document did not parse, or named no operation it holds.
+    Invalid,
+}
+
+impl OperationKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            OperationKind::Query => "query",
+            OperationKind::Mutation => "mutation",
+            OperationKind::Subscription => "subscription",
+            OperationKind::Invalid => "invalid",
+        }
+    }
+}
 
 pub struct Metrics {
     registry: Registry,
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
+    operations: Family<Labels, Histogram>,
     /// Set at scrape time from the store and projections.
     pub log_head: Gauge,
     pub projection_position: Gauge,
+    pub projection_lag: Gauge,
     pub websocket_connections: Gauge,
+    /// Subscriptions running now, over every WebSocket connection.
+    pub subscriptions: Gauge,
     sla_events: Family<Labels, Counter>,
+    /// The projections' totals as of the last scrape.
+    counts: Arc<Mutex<EventCounts>>,
 }
 
 impl Default for Metrics {
@@ -33,10 +72,16 @@ impl Metrics {
         let latency = Family::<Labels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
         });
+        let operations = Family::<Labels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
+        });
         let log_head = Gauge::default();
         let projection_position = Gauge::default();
+        let projection_lag = Gauge::default();
         let websocket_connections = Gauge::default();
+        let subscriptions = Gauge::default();
         let sla_events = Family::<Labels, Counter>::default();
+        let counts = Arc::new(Mutex::new(EventCounts::default()));
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -46,6 +91,12 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
+        );
+        registry.register(
+            "graphql_operation_duration_seconds",
+            "GraphQL operation latency by operation type (query, mutation, subscription: \
+             until its first message; invalid: did not parse)",
+            operations.clone(),
         );
         registry.register(
             "log_head_position",
@@ -58,24 +109,53 @@ impl Metrics {
             projection_position.clone(),
         );
         registry.register(
+            "projection_lag_events",
+            "Durable events the projections have not applied yet",
+            projection_lag.clone(),
+        );
+        registry.register(
             "websocket_connections",
             "Open GraphQL WebSocket connections",
             websocket_connections.clone(),
         );
         registry.register(
+            "graphql_subscriptions",
+            "GraphQL subscriptions running now",
+            subscriptions.clone(),
+        );
+        registry.register(
             "sla_events",
-            "SLA breaches and escalation steps appended by the scheduler, by kind",
+            "SLA breaches and escalation steps appended by this process's scheduler, by kind",
             sla_events.clone(),
         );
+        registry.register_collector(Box::new(CountsCollector(counts.clone())));
         Metrics {
             sla_events,
             registry,
             requests,
             latency,
+            operations,
             log_head,
             projection_position,
+            projection_lag,
             websocket_connections,
+            subscriptions,
+            counts,
         }
+    }
+
+    /// Adds the store's write-path histograms to the exposition.
+    pub fn register_store(&mut self, stats: WriteStats) {
+        self.registry.register(
+            "store_append_duration_seconds",
+            "Time from an append's call to its answer (durable, or refused)",
+            stats.append_seconds,
+        );
+        self.registry.register(
+            "store_commit_events",
+            "Events made durable by one group commit (one flush)",
+            stats.commit_events,
+        );
     }
 
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
@@ -90,6 +170,13 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Times one GraphQL operation.
+    pub fn observe_operation(&self, kind: OperationKind, seconds: f64) {
+        self.operations
+            .get_or_create(&vec![("operation", kind.label().to_string())])
+            .observe(seconds);
+    }
+
     /// Counts an SLA event the scheduler appended: `breach` or `escalation`.
     pub fn sla_event(&self, kind: &'static str) {
         self.sla_events
@@ -97,10 +184,63 @@ impl Metrics {
             .inc();
     }
 
+    /// The projections' totals, to be shown from now on.
+    pub fn set_event_counts(&self, counts: &EventCounts) {
+        let mut latest = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        latest.clone_from(counts);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Encodes the projections' totals as counters.
+#[derive(Debug)]
+struct CountsCollector(Arc<Mutex<EventCounts>>);
+
+impl Collector for CountsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counts = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let counter = MetricType::Counter;
+        let mut breaches = encoder.encode_descriptor(
+            "sla_breaches",
+            "SLA breaches in the log, by SLA clock",
+            None,
+            counter,
+        )?;
+        for kind in crate::domain::SlaKind::ALL {
+            let n = counts.sla_breaches.get(&kind).copied().unwrap_or(0);
+            let label = kind.as_str().to_ascii_lowercase();
+            ConstCounter::new(n).encode(breaches.encode_family(&vec![("kind", label)])?)?;
+        }
+        let steps = encoder.encode_descriptor(
+            "sla_escalation_steps",
+            "Time-based SLA escalation steps in the log",
+            None,
+            counter,
+        )?;
+        ConstCounter::new(counts.sla_escalation_steps).encode(steps)?;
+        let mut escalations = encoder.encode_descriptor(
+            "escalations",
+            "Tier escalations in the log, by tier pair",
+            None,
+            counter,
+        )?;
+        for ((from, to), n) in &counts.escalations {
+            let labels = vec![("from", from.clone()), ("to", to.clone())];
+            ConstCounter::new(*n).encode(escalations.encode_family(&labels)?)?;
+        }
+        let swarms = encoder.encode_descriptor(
+            "swarms_started",
+            "Swarms started in the log",
+            None,
+            counter,
+        )?;
+        ConstCounter::new(counts.swarms_started).encode(swarms)?;
+        Ok(())
     }
 }

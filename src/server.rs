@@ -11,7 +11,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::api::{build_schema, QueryLimits, Shutdown};
+use crate::api::{build_measured_schema, QueryLimits, Shutdown};
 use crate::app::{AppError, Desk};
 use crate::auth::{generate_token, Grant};
 use crate::clock::{Clock, ManualClock};
@@ -225,10 +225,19 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             });
         }
     }
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    if let Some(stats) = app.store().write_stats() {
+        metrics.register_store(stats);
+    }
+    let metrics = Arc::new(metrics);
     let (shutdown_tx, shutdown) = Shutdown::new();
     let state = actix_web::web::Data::new(HttpState {
-        schema: build_schema(app.clone(), shutdown.clone(), &options.query_limits),
+        schema: build_measured_schema(
+            app.clone(),
+            shutdown.clone(),
+            &options.query_limits,
+            metrics.clone(),
+        ),
         shutdown,
         app: app.clone(),
         metrics: metrics.clone(),

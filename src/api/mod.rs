@@ -9,6 +9,7 @@
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
+//! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod depth;
 pub mod error;
 pub mod guard;
 pub mod limits;
+pub mod measure;
 pub mod mutation;
 pub mod query;
 pub mod report;
@@ -94,6 +96,26 @@ impl Shutdown {
 
 /// The schema, built once and shared by every worker.
 pub fn build_schema(app: Arc<Desk>, shutdown: Shutdown, limits: &QueryLimits) -> SwarmSchema {
+    schema_builder(app, shutdown, limits).finish()
+}
+
+/// [`build_schema`], also measuring every operation into `metrics` (the server's).
+pub fn build_measured_schema(
+    app: Arc<Desk>,
+    shutdown: Shutdown,
+    limits: &QueryLimits,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> SwarmSchema {
+    schema_builder(app, shutdown, limits)
+        .extension(measure::Measure(metrics))
+        .finish()
+}
+
+fn schema_builder(
+    app: Arc<Desk>,
+    shutdown: Shutdown,
+    limits: &QueryLimits,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -108,7 +130,6 @@ pub fn build_schema(app: Arc<Desk>, shutdown: Shutdown, limits: &QueryLimits) ->
         depth: limits.depth,
     })))
     .limit_complexity(limits.complexity)
-    .finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.

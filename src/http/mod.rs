@@ -425,11 +425,16 @@ async fn schema_sdl() -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
-    state.metrics.log_head.set(state.app.store().head() as i64);
-    state
-        .metrics
-        .projection_position
-        .set(state.app.projections().position() as i64);
+    let head = state.app.store().head();
+    let (position, counts) = {
+        let p = state.app.projections().read();
+        (p.position(), p.counts().clone())
+    };
+    let m = &state.metrics;
+    m.log_head.set(head as i64);
+    m.projection_position.set(position as i64);
+    m.projection_lag.set(head.saturating_sub(position) as i64);
+    m.set_event_counts(&counts);
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

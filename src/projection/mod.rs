@@ -16,6 +16,7 @@
 //!   and publishes the changes.
 
 pub mod changes;
+pub mod counts;
 pub mod runner;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use crate::domain::{
 use crate::store::{EventRef, RecordedEvent};
 
 pub use changes::{Change, QueueEffect, RoomChange, RoomChangeKind};
+pub use counts::EventCounts;
 pub use runner::{ProjectionRunner, SharedProjections};
 
 #[cfg(test)]
@@ -189,6 +191,8 @@ pub struct Projections {
     swarms: BTreeSet<CaseId>,
     workload: BTreeMap<AgentId, Workload>,
     events: u64,
+    /// Totals for `/metrics`, counted as events are applied.
+    counts: EventCounts,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -305,6 +309,7 @@ impl Projections {
         change: Option<&mut Change>,
     ) {
         let at = record.occurred_at;
+        self.counts.count(&event);
         let view = self.cases.entry(id).or_insert_with(|| CaseView {
             case: Case::default(),
             messages: Vec::new(),
@@ -490,6 +495,11 @@ impl Projections {
 
     pub fn workloads(&self) -> impl Iterator<Item = (&AgentId, &Workload)> {
         self.workload.iter()
+    }
+
+    /// Totals of the events operators alert on, over the log up to [`position`](Self::position).
+    pub fn counts(&self) -> &EventCounts {
+        &self.counts
     }
 
     pub fn stats(&self) -> Stats {

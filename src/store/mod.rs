@@ -10,6 +10,7 @@
 //! - [`chain`]: the hash chain over the log, and its verification.
 //! - [`sled_store`]: the sled backend, with group commit.
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
+//! - [`stats`]: what the write path measures (append latency, commit sizes).
 //!
 //! A store also reports its health ([`StoreHealth`]): whether it accepts writes (a
 //! backend that failed to write refuses them until it can write again) and what a
@@ -19,6 +20,7 @@ pub mod chain;
 pub mod envelope;
 pub mod feed;
 pub mod sled_store;
+pub mod stats;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use tokio::sync::broadcast;
 pub use chain::{LogHead, VerifyReport};
 pub use envelope::{EventRef, Metadata, NewEvent, RecordedEvent};
 pub use feed::{subscribe_from, FeedStream};
+pub use stats::WriteStats;
 
 /// What the writer expects the stream's current version to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,6 +270,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// run in the background after start; the default checks nothing.
     async fn check_integrity(&self) -> Result<IntegrityCheck, StoreError> {
         Ok(IntegrityCheck::NotStarted)
+    }
+
+    /// The write path's measurements, if this store takes them.
+    fn write_stats(&self) -> Option<WriteStats> {
+        None
     }
 }
 

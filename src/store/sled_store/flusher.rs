@@ -91,6 +91,14 @@ pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group
                 let head = ready.last().map_or(0, |g| g.last_position);
                 common.head.fetch_max(head, Ordering::AcqRel);
                 debug!(head, groups = ready.len(), "group committed");
+                let events: usize = ready
+                    .iter()
+                    .flat_map(|g| &g.staged)
+                    .map(|s| s.events().len())
+                    .sum();
+                if events > 0 {
+                    common.stats.commit_events.observe(events as f64);
+                }
                 for group in ready.drain(..) {
                     for s in group.staged {
                         s.complete(&common.live);

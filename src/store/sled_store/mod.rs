@@ -223,6 +223,8 @@ struct Common {
     verified: Mutex<std::collections::HashSet<String>>,
     /// The fence file, opened by the latest open.
     fence: Mutex<Option<std::fs::File>>,
+    /// Append latency and commit sizes, for `/metrics`.
+    stats: crate::store::WriteStats,
 }
 
 #[derive(Default)]
@@ -343,6 +345,7 @@ impl SledStore {
             integrity: Mutex::new(IntegrityCheck::NotStarted),
             verified: Mutex::new(Default::default()),
             fence: Mutex::new(None),
+            stats: Default::default(),
         });
         if let Err(e) = reserve::ensure(dir.as_ref()) {
             warn!(error = %e, "cannot write the space reserve; reads may fail while the disk is full");
@@ -478,6 +481,7 @@ impl EventStore for SledStore {
         // The span follows the future across its awaits (an entered guard would stay
         // entered on whatever task the worker polls next, nesting requests' logs).
         async move {
+            let started = std::time::Instant::now();
             // Encoding here, in the caller's task, keeps it off the writer thread.
             let prepared = Prepared::new(request);
             let (tx, rx) = oneshot::channel();
@@ -485,7 +489,12 @@ impl EventStore for SledStore {
                 .send(Job::Append(prepared, tx))
                 .await
                 .map_err(|_| StoreError::Closed)?;
-            rx.await.map_err(|_| StoreError::Closed)?
+            let answer = rx.await.map_err(|_| StoreError::Closed)?;
+            let stats = &self.core.common.stats;
+            stats
+                .append_seconds
+                .observe(started.elapsed().as_secs_f64());
+            answer
         }
         .instrument(span)
         .await
@@ -678,5 +687,9 @@ impl EventStore for SledStore {
         tokio::task::spawn_blocking(move || check_integrity(&core))
             .await
             .map_err(|e| StoreError::Io(format!("integrity check: {e}")))?
+    }
+
+    fn write_stats(&self) -> Option<crate::store::WriteStats> {
+        Some(self.core.common.stats.clone())
     }
 }
