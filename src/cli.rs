@@ -227,6 +227,10 @@ pub struct ServeArgs {
         value_parser = crate::http::cors::parse_origin
     )]
     pub cors_origins: Vec<String>,
+    /// How log lines are written on stderr: `text`, or `json` (one object per line,
+    /// each carrying its spans, so a request's lines carry its request id).
+    #[arg(long, env = "SWARMDESK_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
     #[command(flatten)]
     pub routing: RoutingArgs,
 }

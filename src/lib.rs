@@ -29,7 +29,7 @@
 //!   fall due.
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics; [`logging`]: text or JSON log lines.
 //!
 //! Edges:
 //! - [`api`]: the GraphQL schema (queries, mutations, subscriptions), its limits
@@ -53,6 +53,7 @@ pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod projection;

@@ -1,18 +1,15 @@
 //! The `swarmdesk` binary: parses the command line, sets up logging, runs the command.
 
 use clap::Parser;
-use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use swarmdesk::cli::{Cli, Command};
+use swarmdesk::logging::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in files or journals.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    swarmdesk::cli::run(swarmdesk::cli::Cli::parse()).await
+    let cli = Cli::parse();
+    logging::init(match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    });
+    swarmdesk::cli::run(cli).await
 }

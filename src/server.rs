@@ -253,6 +253,10 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
                 !cors_origins.is_empty(),
                 crate::http::cors::cors(&cors_origins),
             ))
+            // Outermost: every request, refused ones too, gets its id.
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::request_id::middleware,
+            ))
             .configure(configure(state.clone()))
     })
     .workers(options.workers.max(1))

@@ -79,8 +79,14 @@ impl Extension for MeasureExtension {
         let started = Instant::now();
         let response = next.run(ctx).await;
         let kind = kind_of(self.kind.load(Ordering::Acquire));
-        self.metrics
-            .observe_operation(kind, started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.observe_operation(kind, seconds);
+        tracing::debug!(
+            operation = kind.label(),
+            micros = (seconds * 1e6) as u64,
+            errors = response.errors.len(),
+            "graphql operation"
+        );
         response
     }
 
@@ -156,8 +162,13 @@ impl Stream for Measured<'_> {
         }
         if !this.timed && matches!(polled, Poll::Ready(_)) {
             this.timed = true;
-            this.metrics
-                .observe_operation(kind, this.started.elapsed().as_secs_f64());
+            let seconds = this.started.elapsed().as_secs_f64();
+            this.metrics.observe_operation(kind, seconds);
+            tracing::debug!(
+                operation = kind.label(),
+                micros = (seconds * 1e6) as u64,
+                "graphql operation over WebSocket: first message"
+            );
         }
         polled
     }

@@ -5,6 +5,7 @@
 //! are thin: authenticate, enforce request limits (body size and read deadline,
 //! operations per batch, every operation against the caller's rate), hand the request
 //! to the schema, which executes on the main runtime rather than on the HTTP worker.
+//! Every request runs in a span with its request id ([`request_id`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -15,6 +16,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use crate::api::error::{Code, BAD_USER_INPUT, INTERNAL, RATE_LIMITED, TIMEOUT};
 use crate::api::{Principal, SwarmSchema};
@@ -24,6 +26,7 @@ use crate::metrics::Metrics;
 pub mod console;
 pub mod cors;
 mod media;
+pub mod request_id;
 mod ws;
 
 /// Request limits enforced before GraphQL sees a request.
@@ -213,7 +216,11 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
     let mut task = AbortOnDrop(
         state
             .runtime
-            .spawn(async move { schema.execute_batch(batch).await }),
+            // The request's span follows it to the runtime (its request id with it).
+            .spawn(
+                async move { schema.execute_batch(batch).await }
+                    .instrument(tracing::Span::current()),
+            ),
     );
     let response = match (&mut task.0).await {
         Ok(response) => response,

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
@@ -118,10 +119,15 @@ pub fn upgrade(
         legacy,
     };
     let rules = TransportRules::new(!legacy, state.limits.connection_init_timeout);
-    actix_web::rt::spawn(async move {
-        serve(session, messages, inbox, graphql, shutdown, rate, rules).await;
-        metrics.websocket_connections.dec();
-    });
+    // The connection logs under the upgrade request's id for as long as it lasts.
+    let span = tracing::Span::current();
+    actix_web::rt::spawn(
+        async move {
+            serve(session, messages, inbox, graphql, shutdown, rate, rules).await;
+            metrics.websocket_connections.dec();
+        }
+        .instrument(span),
+    );
     response
 }
 

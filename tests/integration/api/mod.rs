@@ -16,6 +16,7 @@ mod http_conventions;
 mod introspection;
 mod lifecycle;
 mod live_changes;
+mod logging;
 mod metrics;
 mod paging;
 mod read_security;
