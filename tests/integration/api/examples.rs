@@ -12,6 +12,40 @@ mod swarm_room;
 #[path = "../../../examples/load.rs"]
 mod load;
 
+#[allow(dead_code)]
+#[path = "../../../examples/report_bench.rs"]
+mod report_bench;
+
+/// `cargo run --example report_bench`, scaled down: the report over the whole span
+/// agrees with the projections rebuilt from the same log (two independent folds).
+#[test]
+fn the_report_benchmark_builds_its_log_and_the_report_agrees_with_the_projections() {
+    let opts = report_bench::Opts::parse_from(["report_bench", "--events", "6000", "--runs", "1"]);
+    let out = report_bench::run(&opts);
+    assert_eq!(out.events, 6000);
+    assert!(out.cases > 300, "{} cases", out.cases);
+    assert_eq!(out.report.volume.opened, out.cases);
+    // Every case resolved now was resolved in the span at least once (reopened ones
+    // may have been resolved twice).
+    let resolutions: u64 = out.report.tier_shares.iter().map(|s| s.resolved).sum();
+    let resolved_now: u64 = out.resolved_by_tier.values().sum();
+    assert!(
+        resolutions >= resolved_now && resolved_now > 0,
+        "{resolutions} resolutions, {resolved_now} cases resolved"
+    );
+    let l1 = out
+        .report
+        .tier_shares
+        .iter()
+        .find(|s| s.tier == "L1")
+        .unwrap();
+    assert!(
+        l1.share > 0.6 && l1.share < 0.95,
+        "about 80% at L1: {}",
+        l1.share
+    );
+}
+
 /// `cargo run --example swarm_room`: the room's snapshot, then every change in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_swarm_room_example_sees_every_change_of_the_room() {
