@@ -1,7 +1,6 @@
 //! The `swarmdesk` command line: serve, replay, verify, export, import, demo, schema, token.
 
 use clap::{Args, Parser, Subcommand};
-use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -10,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::app::travel::{projections_until, Until};
 use crate::config::ConfigSeed;
-use crate::domain::{Actor, AgentId, CaseId, Role, TierLadder, Timestamp};
-use crate::events::{payload_from_json, payload_json};
+use crate::domain::{Actor, AgentId, Role, TierLadder, Timestamp};
 use crate::projection::runner::{encode_snapshot, rebuild, SNAPSHOT_NAME};
 use crate::server::{self, ServerOptions};
 use crate::store::sled_store::{SledOptions, SledStore};
-use crate::store::{EventStore, Metadata, RecordedEvent};
+use crate::store::EventStore;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,16 +42,30 @@ pub enum Command {
         #[arg(long, value_parser = parse_until)]
         until: Option<Until>,
     },
-    /// Write all events (or one case's) to stdout as NDJSON: from the data directory,
-    /// or with `--url` from a running server (the events the token may read).
+    /// Write all events (or one case's, or one customer's) to stdout as NDJSON: from
+    /// the data directory, each line with the record's stored bytes, hash and previous
+    /// hash; or with `--url` from a running server (the events the token may read,
+    /// without hashes).
     Export {
         /// Only this case's events.
         #[arg(long)]
         case: Option<String>,
+        /// Only this customer's: every case opened for them and their entries in the
+        /// customer directory.
+        #[arg(long, conflicts_with = "case")]
+        customer: Option<String>,
+        /// Only events at or after this position or RFC 3339 time.
+        #[arg(long)]
+        from: Option<crate::archive::Bound>,
+        /// Only events at or before this position or RFC 3339 time.
+        #[arg(long)]
+        to: Option<crate::archive::Bound>,
         #[command(flatten)]
         remote: RemoteArgs,
     },
-    /// Append events from NDJSON (a file, or stdin) after checking positions and versions.
+    /// Append events from NDJSON (a file, or stdin), all or nothing: every hash is
+    /// recomputed and consecutive records must link; a file without hashes must
+    /// continue the log's positions and versions.
     Import {
         /// The file to read; stdin when omitted.
         file: Option<PathBuf>,
@@ -256,62 +268,7 @@ impl RoutingArgs {
     }
 }
 
-/// One exported event: self-describing JSON.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportedEvent {
-    pub position: u64,
-    pub id: String,
-    pub stream: String,
-    pub version: u64,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub schema_version: u16,
-    pub occurred_at: String,
-    pub actor: Actor,
-    pub correlation_id: String,
-    pub causation_id: Option<String>,
-    pub payload: serde_json::Value,
-}
-
-impl ExportedEvent {
-    pub fn from_record(r: &RecordedEvent) -> anyhow::Result<Self> {
-        let payload = payload_json(&r.event_type, r.schema_version, &r.payload)?;
-        Ok(ExportedEvent {
-            position: r.position,
-            id: r.id.to_string(),
-            stream: r.stream.clone(),
-            version: r.version,
-            event_type: r.event_type.clone(),
-            schema_version: r.schema_version,
-            occurred_at: r.metadata.occurred_at.to_rfc3339(),
-            actor: r.metadata.actor.clone(),
-            correlation_id: r.metadata.correlation_id.to_string(),
-            causation_id: r.metadata.causation_id.map(|c| c.to_string()),
-            payload,
-        })
-    }
-
-    pub fn into_record(self) -> anyhow::Result<RecordedEvent> {
-        let (event_type, schema_version, payload) =
-            payload_from_json(&self.event_type, self.schema_version, self.payload)?;
-        Ok(RecordedEvent {
-            position: self.position,
-            id: self.id.parse()?,
-            stream: self.stream,
-            version: self.version,
-            event_type: event_type.into(),
-            schema_version,
-            metadata: Metadata {
-                actor: self.actor,
-                occurred_at: Timestamp::parse_rfc3339(&self.occurred_at)?,
-                correlation_id: self.correlation_id.parse()?,
-                causation_id: self.causation_id.map(|c| c.parse()).transpose()?,
-            },
-            payload,
-        })
-    }
-}
+pub use crate::archive::ExportedEvent;
 
 /// `--until`: a position, or an RFC 3339 time.
 fn parse_until(s: &str) -> Result<Until, String> {
@@ -442,49 +399,48 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 ReportFormat::Html => print!("{}", crate::report::html::to_html(&r)),
             }
         }
-        Command::Export { case, remote } => {
+        Command::Export {
+            case,
+            customer,
+            from,
+            to,
+            remote,
+        } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut write = |e: ExportedEvent| -> anyhow::Result<()> {
+                writeln!(out, "{}", serde_json::to_string(&e)?)?;
+                Ok(())
+            };
             if let Some(remote) = remote.remote()? {
-                remote
-                    .export(case.as_deref(), |e| {
-                        writeln!(out, "{}", serde_json::to_string(&e)?)?;
-                        Ok(())
-                    })
-                    .await?;
+                if customer.is_some() || from.is_some() || to.is_some() {
+                    anyhow::bail!(
+                        "--customer, --from and --to read a data directory; with --url, export \
+                         the whole log or one --case"
+                    );
+                }
+                remote.export(case.as_deref(), write).await?;
                 out.flush()?;
                 return Ok(());
             }
+            let selection = crate::archive::Selection {
+                case: case.as_deref().map(str::parse).transpose()?,
+                customer,
+                from,
+                to,
+            };
             let store = open_store(&cli.data)?;
-            match case {
-                Some(id) => {
-                    let id: CaseId = id.parse()?;
-                    let events = store.read_stream(&id.stream(), 1, usize::MAX).await?;
-                    if events.is_empty() {
-                        anyhow::bail!("no case {id} in the log at {}", cli.data.display());
-                    }
-                    for r in events {
-                        writeln!(
-                            out,
-                            "{}",
-                            serde_json::to_string(&ExportedEvent::from_record(&r)?)?
-                        )?;
-                    }
+            let written = crate::archive::export(store.as_ref(), &selection, &mut write).await?;
+            store.shutdown().await?;
+            if written == 0 {
+                if let Some(id) = selection.case {
+                    anyhow::bail!("no case {id} in the log at {}", cli.data.display());
                 }
-                None => {
-                    let mut from = 1;
-                    loop {
-                        let page = store.read_all(from, 4096).await?;
-                        let Some(last) = page.last() else { break };
-                        from = last.position + 1;
-                        for r in &page {
-                            writeln!(
-                                out,
-                                "{}",
-                                serde_json::to_string(&ExportedEvent::from_record(r)?)?
-                            )?;
-                        }
-                    }
+                if let Some(id) = &selection.customer {
+                    anyhow::bail!(
+                        "no event of customer `{id}` in the log at {}",
+                        cli.data.display()
+                    );
                 }
             }
             out.flush()?;
@@ -495,23 +451,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(f) => Box::new(std::io::BufReader::new(std::fs::File::open(f)?)),
                 None => Box::new(std::io::BufReader::new(std::io::stdin())),
             };
-            // Parse and check everything first, so a bad line imports nothing.
-            let mut records = Vec::new();
-            for (n, line) in reader.lines().enumerate() {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let e: ExportedEvent = serde_json::from_str(&line)
-                    .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?;
-                records.push(
-                    e.into_record()
-                        .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?,
-                );
-            }
-            let n = store.import(records).await?;
+            let done = crate::archive::import(store.as_ref(), reader, Timestamp::now()).await;
             store.shutdown().await?;
-            println!("imported {n} events");
+            let r = done?;
+            println!(
+                "imported {} events ({} hashes verified{})",
+                r.imported,
+                r.verified,
+                if r.relocated {
+                    "; written after this log's head, with their source positions and hashes \
+                     kept in EventsImported events"
+                } else {
+                    ""
+                }
+            );
         }
         Command::Demo { cases, routing } => {
             let store = open_store(&cli.data)?;

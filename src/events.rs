@@ -1,7 +1,8 @@
-//! Every event family the log holds (cases, access, configuration), seen together:
+//! Every event family the log holds (cases, access, configuration, imports), seen together:
 //! the JSON form of any stored payload, for exports and the API's `payload` field,
 //! and back, for imports.
 
+use crate::archive::provenance::ImportEvent;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
 use crate::domain::{CaseEvent, CaseId, CodecError};
@@ -18,6 +19,10 @@ pub fn payload_json(
         other => return other.map(|e| e.to_json()),
     }
     match AccessEvent::decode(event_type, version, payload) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| e.to_json()),
+    }
+    match ImportEvent::decode(event_type, version, payload) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| e.to_json()),
     }
@@ -48,6 +53,10 @@ pub fn payload_from_json(
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }
     match AccessEvent::from_json(event_type, version, payload.clone()) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
+    }
+    match ImportEvent::from_json(event_type, version, payload.clone()) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }

@@ -18,6 +18,8 @@
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
 //!   rooms, workload; and what each applied case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.
+//! - [`archive`]: exports of the log (all, a case, a customer, a range) with each
+//!   record's hash and previous hash, and imports that verify them first.
 //! - [`report`]: leads' reports for any past period (tier shares, escalation vs
 //!   swarming, SLAs, recurring problems, load), folded from the log.
 //!
@@ -43,6 +45,7 @@
 
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod auth;
 pub mod cli;
 pub mod client;

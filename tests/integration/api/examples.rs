@@ -46,6 +46,10 @@ fn the_report_benchmark_builds_its_log_and_the_report_agrees_with_the_projection
     );
 }
 
+#[allow(dead_code)]
+#[path = "../../../examples/travel.rs"]
+mod travel;
+
 /// `cargo run --example swarm_room`: the room's snapshot, then every change in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_swarm_room_example_sees_every_change_of_the_room() {
@@ -86,6 +90,19 @@ async fn the_load_example_runs_and_its_checks_pass() {
         "50",
     ]);
     assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
+}
+
+/// `cargo run --example travel`, scaled down: a fold at three moments of the log and
+/// `caseAt(at)`, each checked by the example itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_travel_example_times_correct_answers() {
+    let args = travel::Args::parse_from(["travel", "--events", "3000", "--runs", "1"]);
+    let (head, measures) = travel::run(args).await.unwrap();
+    assert!(head >= 3000, "{head}");
+    let positions: Vec<u64> = measures.iter().map(|m| m.position).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(positions.last(), Some(&head));
+    assert!(measures[1].l2_queue > 0, "cases wait in L2 mid-way");
 }
 
 /// `serve --config examples/swarmdesk.toml`: the seed's calendars and SLA policies

@@ -2,6 +2,7 @@
 //! over HTTP (reqwest) and WebSocket (tokio-tungstenite).
 
 mod access;
+mod archive;
 mod audit;
 mod authz;
 mod binary;
