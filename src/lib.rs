@@ -27,6 +27,8 @@
 //! - [`auth`]: bearer tokens and the [`auth::Principal`] they authenticate.
 //! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they
 //!   fall due.
+//! - [`presence`]: agents' open connections; marks an agent away when all are gone
+//!   for a while, and back when they return.
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
 //! - [`metrics`]: Prometheus metrics.
@@ -55,6 +57,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod policy;
+pub mod presence;
 pub mod projection;
 pub mod report;
 pub mod routing;

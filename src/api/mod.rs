@@ -5,6 +5,7 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
 //!   [`report`] add the configuration API and leads' reports to them.
 //! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
+//! - [`presence`]: agents' presence (`setPresence`, `presence`).
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod guard;
 pub mod limits;
 pub mod mutation;
+pub mod presence;
 pub mod query;
 pub mod report;
 pub mod subscription;
@@ -45,6 +47,7 @@ pub struct QueryRoot(
     report::ReportQuery,
     swarming::SwarmingQuery,
     audit::AuditQuery,
+    presence::PresenceQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -53,6 +56,7 @@ pub struct MutationRoot(
     mutation::CaseMutation,
     config::ConfigMutation,
     swarming::SwarmingMutation,
+    presence::PresenceMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

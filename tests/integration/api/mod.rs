@@ -17,6 +17,7 @@ mod introspection;
 mod lifecycle;
 mod live_changes;
 mod paging;
+mod presence;
 mod read_security;
 mod reports;
 mod routing;
