@@ -243,6 +243,10 @@ pub struct ServeArgs {
     /// each carrying its spans, so a request's lines carry its request id).
     #[arg(long, env = "SWARMDESK_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,
+    /// Seconds after which an agent all of whose WebSocket connections are gone is
+    /// marked AWAY (undone when they connect again).
+    #[arg(long, env = "SWARMDESK_AWAY_AFTER", default_value_t = 300)]
+    pub away_after: u64,
     #[command(flatten)]
     pub routing: RoutingArgs,
 }
@@ -313,6 +317,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.query_limits.timeout = Duration::from_secs(args.request_timeout.max(1));
             options.http_limits.body_timeout = Duration::from_secs(args.body_timeout.max(1));
             options.cors_origins = args.cors_origins;
+            options.away_after = Duration::from_secs(args.away_after.max(1));
             let listener = TcpListener::bind(&args.addr)?;
             server::run(options, listener, server::signal()).await?;
         }

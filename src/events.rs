@@ -1,10 +1,11 @@
-//! Every event family the log holds (cases, access, configuration, imports), seen together:
+//! Every event family the log holds (cases, access, agents, configuration, imports), seen together:
 //! the JSON form of any stored payload, for exports and the API's `payload` field,
 //! and back, for imports.
 
 use crate::archive::provenance::ImportEvent;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
+use crate::domain::presence::AgentEvent;
 use crate::domain::{CaseEvent, CaseId, CodecError};
 use crate::store::RecordedEvent;
 
@@ -23,6 +24,10 @@ pub fn payload_json(
         other => return other.map(|e| e.to_json()),
     }
     match ImportEvent::decode(event_type, version, payload) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| e.to_json()),
+    }
+    match AgentEvent::decode(event_type, version, payload) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| e.to_json()),
     }
@@ -57,6 +62,10 @@ pub fn payload_from_json(
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }
     match ImportEvent::from_json(event_type, version, payload.clone()) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
+    }
+    match AgentEvent::from_json(event_type, version, payload.clone()) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }
@@ -168,6 +177,63 @@ mod tests {
                 Some(expected),
                 "{}: the old JSON is no longer read",
                 f[0]
+            );
+        }
+    }
+
+    /// One of every agent event type, with every field set.
+    fn every_agent_event() -> Vec<AgentEvent> {
+        use crate::domain::presence::{Presence, PresenceSet, PresenceSource};
+        vec![AgentEvent::PresenceSet(PresenceSet {
+            presence: Presence::Away,
+            source: PresenceSource::Disconnected,
+        })]
+    }
+
+    /// FROZEN: `agent_events_v1.txt` holds `type \t version \t payload hex \t JSON` of
+    /// [`every_agent_event`] as the first build with these types wrote them.
+    #[test]
+    fn agent_events_keep_their_bytes_and_old_json_stays_readable() {
+        let path = fixture("agent_events_v1.txt");
+        let events = every_agent_event();
+        if writing() {
+            let lines: Vec<String> = events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        e.event_type(),
+                        e.schema_version(),
+                        to_hex(&e.encode()),
+                        e.to_json()
+                    )
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), AgentEvent::TYPES.len());
+        for (line, expected) in lines.iter().zip(&events) {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
+            let version: u16 = f[1].parse().unwrap();
+            let decoded = AgentEvent::decode(f[0], version, &from_hex(f[2]))
+                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
+            assert_eq!(&decoded, expected);
+            assert_eq!(to_hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
+            let old_json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+            assert_eq!(
+                AgentEvent::from_json(f[0], version, old_json.clone())
+                    .ok()
+                    .as_ref(),
+                Some(expected),
+                "{}: the old JSON is no longer read",
+                f[0]
+            );
+            assert_eq!(
+                payload_json(f[0], version, &from_hex(f[2])).ok(),
+                Some(old_json)
             );
         }
     }

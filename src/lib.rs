@@ -29,6 +29,8 @@
 //! - [`auth`]: bearer tokens and the [`auth::Principal`] they authenticate.
 //! - [`scheduler`]: the SLA scheduler, appending breaches and escalations as they
 //!   fall due.
+//! - [`presence`]: agents' open connections; marks an agent away when all are gone
+//!   for a while, and back when they return.
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
 //! - [`metrics`]: Prometheus metrics; [`logging`]: text or JSON log lines.
@@ -59,6 +61,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod presence;
 pub mod projection;
 pub mod report;
 pub mod routing;

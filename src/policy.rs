@@ -418,6 +418,21 @@ pub fn can_travel(p: &Principal) -> Result<(), String> {
     }
 }
 
+/// May `p` set their own presence? Staff who work cases (the directory must list
+/// them as an agent); auditors are read-only, customers have no presence.
+pub fn can_set_presence(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Agent | Role::Lead | Role::Admin => Ok(()),
+        Role::Auditor => Err("auditors are read-only".into()),
+        _ => Err("staff only".into()),
+    }
+}
+
+/// May `p` see agents' presence? Staff (the expert finder shows it too).
+pub fn can_see_presence(p: &Principal) -> Result<(), String> {
+    require_staff(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

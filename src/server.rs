@@ -19,6 +19,7 @@ use crate::config::ConfigSeed;
 use crate::domain::{Actor, Role, TierLadder};
 use crate::http::{configure, HttpLimits, HttpState};
 use crate::metrics::Metrics;
+use crate::presence::{AwaySweeper, ConnectionWatch};
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::scheduler::SlaScheduler;
@@ -58,6 +59,9 @@ pub struct ServerOptions {
     pub workers: usize,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
     pub sla_interval: std::time::Duration,
+    /// How long all of an agent's WebSocket connections must have been gone before
+    /// the server marks them `AWAY`.
+    pub away_after: std::time::Duration,
     /// Origins (`scheme://host[:port]`) whose pages may call the API (CORS); none
     /// by default.
     pub cors_origins: Vec<String>,
@@ -76,6 +80,7 @@ impl ServerOptions {
             clock: Arc::new(crate::clock::SystemClock),
             workers: 2,
             sla_interval: std::time::Duration::from_secs(5),
+            away_after: crate::presence::DEFAULT_AWAY_AFTER,
             cors_origins: Vec::new(),
         }
     }
@@ -96,6 +101,7 @@ pub struct Running {
     pub demo_tokens: Vec<DemoToken>,
     handle: ServerHandle,
     sla: SlaScheduler,
+    away: AwaySweeper,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -231,7 +237,10 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     }
     let metrics = Arc::new(metrics);
     let (shutdown_tx, shutdown) = Shutdown::new();
+    let connections = ConnectionWatch::new(options.away_after);
+    let away = AwaySweeper::start(app.clone(), connections.clone());
     let state = actix_web::web::Data::new(HttpState {
+        connections,
         schema: build_measured_schema(
             app.clone(),
             shutdown.clone(),
@@ -290,6 +299,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         demo_tokens,
         handle,
         sla,
+        away,
         shutdown: shutdown_tx,
         server,
     })
@@ -313,6 +323,7 @@ impl Running {
     /// durable), projections are snapshotted and the log is flushed.
     pub async fn stop(self) -> Result<(), ServerError> {
         self.sla.stop().await;
+        self.away.stop().await;
         let _ = self.shutdown.send(true);
         // Graceful first: in-flight requests finish. WebSocket sessions that outlive
         // their subscriptions do not hold the stop up for long.

@@ -5,6 +5,7 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
 //!   [`report`] add the configuration API and leads' reports to them.
 //! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
+//! - [`presence`]: agents' presence (`setPresence`, `presence`).
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -20,6 +21,7 @@ pub mod guard;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
+pub mod presence;
 pub mod query;
 pub mod report;
 pub mod subscription;
@@ -47,6 +49,7 @@ pub struct QueryRoot(
     report::ReportQuery,
     swarming::SwarmingQuery,
     audit::AuditQuery,
+    presence::PresenceQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -55,6 +58,7 @@ pub struct MutationRoot(
     mutation::CaseMutation,
     config::ConfigMutation,
     swarming::SwarmingMutation,
+    presence::PresenceMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

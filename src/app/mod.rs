@@ -30,6 +30,8 @@
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
 //! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
 //! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
+//! - [`presence`]: agents' presence on their own streams (set by them, or by the
+//!   server when their connections go and come back).
 //! - [`travel`]: the projections as they were at a past position or moment; what
 //!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
@@ -37,6 +39,7 @@
 mod cases;
 mod configuration;
 mod past;
+mod presence;
 mod record;
 mod reports;
 mod simulation;

@@ -6,6 +6,7 @@ use ulid::Ulid;
 use super::AppError;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
+use crate::domain::presence::AgentEvent;
 use crate::domain::{Actor, CaseEvent, CodecError, Timestamp};
 use crate::store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, RecordedEvent};
 
@@ -40,7 +41,7 @@ macro_rules! recordable {
     )*};
 }
 
-recordable!(CaseEvent, AccessEvent, ConfigEvent);
+recordable!(CaseEvent, AccessEvent, AgentEvent, ConfigEvent);
 
 /// An append of `events` by `actor` at `at`, in a new correlation, without an
 /// idempotency key.

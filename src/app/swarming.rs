@@ -1,5 +1,5 @@
 //! Swarming's work for the service: the expert finder fed from the directory and the
-//! projections, expiring invitations that fell due (the scheduler's sweep calls it,
+//! projections (loads, presence, past help), expiring invitations that fell due (the scheduler's sweep calls it,
 //! appending each `InvitationExpired` once, like SLA breaches), and inviting the
 //! finder's next best when an invitation asked for a replacement (`autoReplace`) is
 //! declined or expires.
@@ -46,9 +46,13 @@ impl Desk {
             .collect();
         let (all, _) = p.cases(&CaseFilter::default(), None, usize::MAX);
         let past = experts::past_contributions(case, all.iter().map(|v| &v.case));
+        let presence = directory
+            .iter()
+            .map(|e| (e.id.clone(), p.presence(&e.id)))
+            .collect();
         let facts = Facts {
             loads,
-            presence: Default::default(),
+            presence,
             past,
             include_unavailable,
         };

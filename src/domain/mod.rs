@@ -13,6 +13,7 @@
 //! - [`case`]: case state and its value types; `Case::apply` is the fold.
 //! - [`event`]: the events, their stable type names, schema versions and codec.
 //! - [`command`]: the commands and `decide`.
+//! - [`presence`]: agents' presence (available, busy, away), on their own streams.
 //! - [`swarming`]: intelligent swarming: needed skills, invitations, help requests,
 //!   swarm types and roles (state, fold, and its commands' rules).
 //! - [`error`]: why a command was refused.
@@ -26,6 +27,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod presence;
 pub mod request;
 pub mod sla;
 pub mod swarming;

@@ -111,6 +111,8 @@ pub struct HttpState {
     /// workers, so that a CPU-heavy request cannot hold up `/healthz` or other
     /// connections on the same worker.
     pub runtime: tokio::runtime::Handle,
+    /// Agents' open WebSocket connections, for their presence.
+    pub connections: Arc<crate::presence::ConnectionWatch>,
 }
 
 impl HttpState {

@@ -12,6 +12,10 @@
 //! `connection_ack`, `4403` for a rejected `connection_init` (bad token), `4408` when
 //! no `connection_init` arrives in time, `4409` for a `subscribe` whose id is in use,
 //! `4429` for a second `connection_init`.
+//!
+//! An agent's authenticated connection is counted for their presence while it is
+//! open ([`crate::presence`]); the first one after an automatic `AWAY` undoes it
+//! before the `connection_ack`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
@@ -29,6 +33,8 @@ use tracing::Instrument;
 use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Shutdown, SubscriptionSlots};
+use crate::domain::Role;
+use crate::presence::Connected;
 
 /// Largest message a client may send (a subscription document).
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -76,6 +82,10 @@ pub fn upgrade(
     let caller_of_init = caller.clone();
     let tokens = state.app.tokens().clone();
     let app = state.app.clone();
+    // An agent's authenticated connection counts for their presence while it is open.
+    let connections = state.connections.clone();
+    let presence_slot: Arc<std::sync::Mutex<Option<Connected>>> = Arc::default();
+    let presence_of_init = presence_slot.clone();
     let max_subscriptions = state.limits.subscriptions_per_connection;
     let on_init = move |init: serde_json::Value| {
         let header = init
@@ -96,6 +106,18 @@ pub fn upgrade(
             })?;
             if let Some(token) = &principal.token_id {
                 *caller_of_init.lock().unwrap_or_else(|p| p.into_inner()) = token.clone();
+            }
+            let agent = &principal.actor;
+            let watched = matches!(agent.role, Role::Agent | Role::Lead)
+                && app.config().agents.contains_key(&agent.id);
+            if watched {
+                let (connected, first) = connections.connect(agent.id.clone());
+                *presence_of_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(connected);
+                if first {
+                    if let Err(e) = app.restore_presence(&agent.id).await {
+                        tracing::warn!(agent = %agent.id, error = %e, "could not restore presence");
+                    }
+                }
             }
             let mut data = Data::default();
             data.insert(principal);
@@ -124,6 +146,10 @@ pub fn upgrade(
     actix_web::rt::spawn(
         async move {
             serve(session, messages, inbox, graphql, shutdown, rate, rules).await;
+            presence_slot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             metrics.websocket_connections.dec();
         }
         .instrument(span),

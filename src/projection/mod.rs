@@ -1,5 +1,5 @@
-//! Read models folded from the log: case views, tier queues, swarm rooms and agent
-//! workload. They are caches: drop them, replay the log, and they come back identical
+//! Read models folded from the log: case views, tier queues, swarm rooms, agent
+//! workload and agents' presence (folded from their own streams). They are caches: drop them, replay the log, and they come back identical
 //! (tests compare a live instance with a rebuilt one).
 //!
 //! Each case view holds the domain's own folded [`Case`], so a view can never disagree
@@ -22,6 +22,7 @@ pub mod runner;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::domain::presence::{agent_of_stream, AgentEvent, AgentPresence, Presence};
 use crate::domain::{
     AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp,
 };
@@ -190,6 +191,9 @@ pub struct Projections {
     /// Cases with an active swarm.
     swarms: BTreeSet<CaseId>,
     workload: BTreeMap<AgentId, Workload>,
+    /// Each agent's presence, for agents whose stream holds an event (others are
+    /// available).
+    presence: BTreeMap<AgentId, AgentPresence>,
     events: u64,
     /// Totals for `/metrics`, counted as events are applied.
     counts: EventCounts,
@@ -262,7 +266,8 @@ impl Projections {
     }
 
     /// Applies one recorded event. Events at or below [`position`](Self::position) are
-    /// skipped. Events of other streams (configuration, access) only advance the position.
+    /// skipped. Agents' streams fold into their presence; events of other streams
+    /// (configuration, access) only advance the position.
     pub fn apply(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
         self.apply_ref(record.view())
     }
@@ -295,6 +300,14 @@ impl Projections {
                     out.push(change);
                 }
             }
+        } else if let Some(agent) = agent_of_stream(record.stream) {
+            let event =
+                AgentEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            self.presence.entry(agent).or_default().apply(
+                &event,
+                record.version,
+                record.occurred_at,
+            );
         }
         self.position = record.position;
         self.events += 1;
@@ -500,6 +513,19 @@ impl Projections {
     /// Totals of the events operators alert on, over the log up to [`position`](Self::position).
     pub fn counts(&self) -> &EventCounts {
         &self.counts
+    }
+
+    /// `agent`'s presence as their stream folds it (the default: available, never set).
+    pub fn agent_presence(&self, agent: &AgentId) -> AgentPresence {
+        self.presence.get(agent).cloned().unwrap_or_default()
+    }
+
+    /// `agent`'s presence: available unless their stream says otherwise.
+    pub fn presence(&self, agent: &AgentId) -> Presence {
+        self.presence
+            .get(agent)
+            .map(|p| p.presence)
+            .unwrap_or_default()
     }
 
     pub fn stats(&self) -> Stats {

@@ -18,24 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{AgentId, Case, Tier, TierLadder};
 
-/// Whether an agent can take work now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Presence {
-    #[default]
-    Available,
-    Busy,
-    Away,
-}
-
-impl Presence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Presence::Available => "AVAILABLE",
-            Presence::Busy => "BUSY",
-            Presence::Away => "AWAY",
-        }
-    }
-}
+pub use crate::domain::presence::Presence;
 
 /// An agent of the directory as the finder sees them.
 #[derive(Clone, Debug, PartialEq, Eq)]

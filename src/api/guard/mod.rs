@@ -10,6 +10,7 @@
 //! - `reads`: pages of cases, queues, swarm rooms, history, the log, past states,
 //!   workload and counts.
 //! - `admin`: configuration, routing tools and tokens.
+//! - `presence`: agents' presence (their own, set; everyone's, read by staff).
 
 mod admin;
 mod reads;
@@ -20,6 +21,7 @@ pub use reads::{Budget, CasePage, VisibleWorkload};
 
 pub mod live;
 
+mod presence;
 mod swarming;
 
 pub use swarming::MAX_SUGGESTIONS;

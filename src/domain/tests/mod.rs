@@ -641,6 +641,7 @@ mod escalate;
 mod ladders;
 mod messages;
 mod open;
+mod presence;
 mod priority_tags;
 mod resolve;
 mod route;

@@ -313,6 +313,9 @@ enum Effect {
     LeadOnly,
     /// Admins and auditors read; everyone else is `FORBIDDEN`.
     AuditOnly,
+    /// The caller's own presence: agents and leads write it; auditors and customers
+    /// are `FORBIDDEN`, an admin outside the directory `BAD_USER_INPUT`.
+    OwnPresence,
 }
 
 struct Op {
@@ -514,6 +517,14 @@ fn ops() -> Vec<Op> {
             "suggestExperts",
             true,
             vec!["query($id: ID!) { suggestExperts(caseId: $id, max: 10) { agent name covers load capacity languages presence pastContribution why } }".into()],
+        ),
+        q("presence", false, vec!["{ presence { agent presence source since automatic } }".into()]),
+        op(
+            Mutation,
+            "setPresence",
+            false,
+            OwnPresence,
+            vec!["mutation { setPresence(status: BUSY) { agent presence source since automatic } }".into()],
         ),
         q(
             "myInvitations",
@@ -1094,6 +1105,22 @@ fn check(
             }
             if wrote {
                 v.add(format!("{at}: wrote to the log"));
+            }
+        }
+        Effect::OwnPresence => {
+            let refused = matches!(role.kind, Kind::Auditor | Kind::Customer);
+            if refused && (c != "FORBIDDEN" || wrote) {
+                v.add(format!(
+                    "{at}: presence is for staff, answered {c}, wrote: {wrote}"
+                ));
+            }
+            if role.kind == Kind::Admin && (c != "BAD_USER_INPUT" || wrote) {
+                v.add(format!(
+                    "{at}: an admin outside the directory answered {c}, wrote: {wrote}"
+                ));
+            }
+            if role.kind == Kind::Staff && (c == "FORBIDDEN" || c == "INTERNAL") {
+                v.add(format!("{at}: an agent or lead was refused: {}", short(r)));
             }
         }
         Effect::AdminOnly => {

@@ -20,6 +20,7 @@ mod live_changes;
 mod logging;
 mod metrics;
 mod paging;
+mod presence;
 mod read_security;
 mod reports;
 mod routing;
