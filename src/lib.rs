@@ -13,8 +13,8 @@
 //!
 //! Storage and read models:
 //! - [`store`]: the event log behind the [`store::EventStore`] trait; sled
-//!   (`store::sled_store`) is the default backend; `store::chain` is the hash chain
-//!   over the log and its verification.
+//!   (`store::sled_store`) is the default backend, `store::postgres` the one several
+//!   nodes share; `store::chain` is the hash chain over the log and its verification.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
 //!   rooms, workload; and what each applied case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.

@@ -4,11 +4,14 @@
 //! expected stream version and an optional idempotency key, read a stream, read the
 //! whole log from a global position, subscribe to what is appended. The store knows
 //! nothing of cases: payloads are opaque bytes tagged with a type name and schema
-//! version. [`sled_store`] is the embedded default backend.
+//! version. [`sled_store`] is the embedded default backend; [`postgres`] keeps the
+//! log in a PostgreSQL database that several nodes share.
 //!
 //! - [`envelope`]: the stored record and its versioned binary encoding.
 //! - [`chain`]: the hash chain over the log, and its verification.
 //! - [`sled_store`]: the sled backend, with group commit.
+//! - [`postgres`]: the PostgreSQL backend, with group commit and live events from
+//!   other nodes.
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
 //! - [`stats`]: what the write path measures (append latency, commit sizes).
 //!
@@ -19,6 +22,7 @@
 pub mod chain;
 pub mod envelope;
 pub mod feed;
+pub mod postgres;
 pub mod sled_store;
 pub mod stats;
 
