@@ -34,6 +34,8 @@
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
 //! - [`metrics`]: Prometheus metrics; [`logging`]: text or JSON log lines.
+//! - [`shred`]: crypto-shredding's groundwork: per-customer data keys wrapped by a
+//!   master key, outside the log, and personal fields sealed with them (not wired in yet).
 //!
 //! Edges:
 //! - [`api`]: the GraphQL schema (queries, mutations, subscriptions), its limits
@@ -67,5 +69,6 @@ pub mod report;
 pub mod routing;
 pub mod scheduler;
 pub mod server;
+pub mod shred;
 pub mod store;
 pub mod swarming;

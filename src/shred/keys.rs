@@ -1,0 +1,334 @@
+//! The key store: one random data key per customer, wrapped by the master key, one
+//! file per key under `DATA/keys/` (outside the log, so that it can be destroyed).
+//!
+//! A key file is named by the hex SHA-256 of the customer id (a file name says
+//! nothing about whom it is for) and holds a random key id (16 bytes), then the data
+//! key sealed with the master key (a 12-byte nonce, then ChaCha20-Poly1305 of the
+//! 32 key bytes with the customer id as associated data). [`KeyStore::destroy`]
+//! overwrites the file with zeros, syncs it, removes it and syncs the directory: on a
+//! file system that overwrites in place (ext4, xfs) the key's bytes are gone; on a
+//! copy-on-write or log-structured one (btrfs, zfs, an SSD's own remapping) the old
+//! blocks may survive until reused, and backups keep what they copied.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+use super::ShredError;
+
+/// Bytes of a key (data or master).
+pub const KEY_BYTES: usize = 32;
+/// Bytes of a key id.
+pub const ID_BYTES: usize = 16;
+/// Bytes of a nonce.
+pub const NONCE_BYTES: usize = 12;
+
+/// The directory of the key store inside the data directory.
+pub const KEYS_DIR: &str = "keys";
+/// The development master key's file, made when no master key is configured.
+pub const DEV_MASTER_FILE: &str = "master.key";
+
+fn random<const N: usize>() -> Result<[u8; N], ShredError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| ShredError::Io(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ShredError + '_ {
+    move |e| ShredError::Io(format!("{}: {e}", path.display()))
+}
+
+/// The key that wraps every data key.
+pub struct MasterKey(Zeroizing<[u8; KEY_BYTES]>);
+
+/// Where the master key came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MasterSource {
+    /// `SWARMDESK_MASTER_KEY`.
+    Environment,
+    /// `SWARMDESK_MASTER_KEY_FILE`.
+    File(PathBuf),
+    /// Made for development in the data directory.
+    Development(PathBuf),
+}
+
+impl MasterKey {
+    /// From base64 of 32 bytes (surrounding whitespace ignored).
+    pub fn from_base64(text: &str) -> Result<Self, ShredError> {
+        use base64::Engine;
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| ShredError::MasterKey(format!("not base64 ({e})")))?,
+        );
+        let key: [u8; KEY_BYTES] = bytes.as_slice().try_into().map_err(|_| {
+            ShredError::MasterKey(format!("{} bytes, expected {KEY_BYTES}", bytes.len()))
+        })?;
+        Ok(MasterKey(Zeroizing::new(key)))
+    }
+
+    /// The master key for the data directory `data`: `SWARMDESK_MASTER_KEY` (`env`
+    /// gives the variables), else the file `SWARMDESK_MASTER_KEY_FILE` names, else
+    /// the development key in `data/keys/master.key`, made on first use.
+    pub fn load(
+        data: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Self, MasterSource), ShredError> {
+        if let Some(text) = env("SWARMDESK_MASTER_KEY").filter(|t| !t.trim().is_empty()) {
+            return Ok((Self::from_base64(&text)?, MasterSource::Environment));
+        }
+        if let Some(file) = env("SWARMDESK_MASTER_KEY_FILE").filter(|t| !t.is_empty()) {
+            let path = PathBuf::from(file);
+            let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io(&path))?);
+            return Ok((Self::from_base64(&text)?, MasterSource::File(path)));
+        }
+        let dir = data.join(KEYS_DIR);
+        let path = dir.join(DEV_MASTER_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((
+                Self::from_base64(&Zeroizing::new(text))?,
+                MasterSource::Development(path),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use base64::Engine;
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                let key = Zeroizing::new(random::<KEY_BYTES>()?);
+                let text = base64::engine::general_purpose::STANDARD.encode(key.as_slice());
+                write_synced(&path, text.as_bytes())?;
+                Ok((MasterKey(key), MasterSource::Development(path)))
+            }
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(Key::from_slice(self.0.as_slice()))
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ShredError> {
+    let mut f = std::fs::File::create(path).map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// A customer's data key and its id (which sealed fields name).
+pub struct DataKey {
+    pub id: [u8; ID_BYTES],
+    pub key: Zeroizing<[u8; KEY_BYTES]>,
+}
+
+impl DataKey {
+    pub fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(Key::from_slice(self.key.as_slice()))
+    }
+}
+
+/// The customers' data keys in `DATA/keys/`.
+pub struct KeyStore {
+    dir: PathBuf,
+    master: MasterKey,
+}
+
+impl KeyStore {
+    /// The key store of the data directory `data`, its keys wrapped by `master`.
+    pub fn open(data: &Path, master: MasterKey) -> Result<Self, ShredError> {
+        let dir = data.join(KEYS_DIR);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(KeyStore { dir, master })
+    }
+
+    fn path(&self, customer: &str) -> PathBuf {
+        let name = crate::store::chain::hex(&Sha256::digest(customer.as_bytes()).into());
+        self.dir.join(format!("{name}.key"))
+    }
+
+    /// The customer's data key, if it exists (it never existed, or was destroyed).
+    pub fn get(&self, customer: &str) -> Result<Option<DataKey>, ShredError> {
+        let path = self.path(customer);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        if bytes.len() <= ID_BYTES + NONCE_BYTES {
+            return Err(ShredError::Unwrap(customer.into()));
+        }
+        let (id, rest) = bytes.split_at(ID_BYTES);
+        let (nonce, wrapped) = rest.split_at(NONCE_BYTES);
+        let key = Zeroizing::new(
+            self.master
+                .cipher()
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: wrapped,
+                        aad: customer.as_bytes(),
+                    },
+                )
+                .map_err(|_| ShredError::Unwrap(customer.into()))?,
+        );
+        Ok(Some(DataKey {
+            id: id
+                .try_into()
+                .map_err(|_| ShredError::Unwrap(customer.into()))?,
+            key: Zeroizing::new(
+                key.as_slice()
+                    .try_into()
+                    .map_err(|_| ShredError::Unwrap(customer.into()))?,
+            ),
+        }))
+    }
+
+    /// The customer's data key, made (and stored, synced) if it does not exist yet.
+    pub fn get_or_create(&self, customer: &str) -> Result<DataKey, ShredError> {
+        if let Some(key) = self.get(customer)? {
+            return Ok(key);
+        }
+        let key = DataKey {
+            id: random()?,
+            key: Zeroizing::new(random()?),
+        };
+        let nonce: [u8; NONCE_BYTES] = random()?;
+        let wrapped = self
+            .master
+            .cipher()
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: key.key.as_slice(),
+                    aad: customer.as_bytes(),
+                },
+            )
+            .map_err(|_| ShredError::Io("cannot wrap a data key".into()))?;
+        let mut bytes = Vec::with_capacity(ID_BYTES + NONCE_BYTES + wrapped.len());
+        bytes.extend_from_slice(&key.id);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&wrapped);
+        // Written aside and renamed, so a crash never leaves half a key.
+        let path = self.path(customer);
+        let partial = path.with_extension("partial");
+        write_synced(&partial, &bytes)?;
+        std::fs::rename(&partial, &path).map_err(io(&path))?;
+        sync_dir(&self.dir)?;
+        Ok(key)
+    }
+
+    /// Destroys the customer's data key: its file is overwritten with zeros, synced,
+    /// removed, and the directory synced. Returns whether there was a key.
+    pub fn destroy(&self, customer: &str) -> Result<bool, ShredError> {
+        let path = self.path(customer);
+        let len = match std::fs::metadata(&path) {
+            Ok(m) => m.len() as usize,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(&vec![0u8; len]).map_err(io(&path))?;
+        f.sync_all().map_err(io(&path))?;
+        drop(f);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        sync_dir(&self.dir)?;
+        Ok(true)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ShredError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_key_is_made_once_and_read_back_with_the_same_master_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (master, source) = MasterKey::load(dir.path(), no_env).unwrap();
+        assert!(matches!(source, MasterSource::Development(_)));
+        let keys = KeyStore::open(dir.path(), master).unwrap();
+        assert!(keys.get("globex").unwrap().is_none());
+        let made = keys.get_or_create("globex").unwrap();
+        let again = keys.get_or_create("globex").unwrap();
+        assert_eq!((made.id, *made.key), (again.id, *again.key));
+        assert_ne!(*keys.get_or_create("initech").unwrap().key, *made.key);
+        // The development master key is kept: a new process reads the same keys.
+        let (master, _) = MasterKey::load(dir.path(), no_env).unwrap();
+        let reopened = KeyStore::open(dir.path(), master).unwrap();
+        assert_eq!(*reopened.get("globex").unwrap().unwrap().key, *made.key);
+        // The key's bytes are in no file in clear.
+        for entry in std::fs::read_dir(dir.path().join(KEYS_DIR)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(!bytes.windows(KEY_BYTES).any(|w| w == made.key.as_slice()));
+        }
+    }
+
+    #[test]
+    fn another_master_key_cannot_open_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |b: u8| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode([b; KEY_BYTES])
+        };
+        let env = |k: String| move |name: &str| (name == "SWARMDESK_MASTER_KEY").then(|| k.clone());
+        let (master, source) = MasterKey::load(dir.path(), env(key(1))).unwrap();
+        assert_eq!(source, MasterSource::Environment);
+        KeyStore::open(dir.path(), master)
+            .unwrap()
+            .get_or_create("globex")
+            .unwrap();
+        let (other, _) = MasterKey::load(dir.path(), env(key(2))).unwrap();
+        let keys = KeyStore::open(dir.path(), other).unwrap();
+        assert!(matches!(keys.get("globex"), Err(ShredError::Unwrap(_))));
+        assert!(MasterKey::from_base64("c2hvcnQ=").is_err(), "too short");
+        assert!(!dir.path().join(KEYS_DIR).join(DEV_MASTER_FILE).exists());
+    }
+
+    #[test]
+    fn a_master_key_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("master.b64");
+        std::fs::write(&file, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
+        let name = file.to_str().unwrap().to_string();
+        let (master, source) = MasterKey::load(dir.path(), |k: &str| {
+            (k == "SWARMDESK_MASTER_KEY_FILE").then(|| name.clone())
+        })
+        .unwrap();
+        assert_eq!(source, MasterSource::File(file));
+        assert_eq!(*master.0, [1u8; KEY_BYTES]);
+    }
+
+    #[test]
+    fn a_destroyed_key_is_gone_from_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (master, _) = MasterKey::load(dir.path(), no_env).unwrap();
+        let keys = KeyStore::open(dir.path(), master).unwrap();
+        let made = keys.get_or_create("globex").unwrap();
+        let path = keys.path("globex");
+        let stored = std::fs::read(&path).unwrap();
+        assert!(keys.destroy("globex").unwrap());
+        assert!(!keys.destroy("globex").unwrap(), "already gone");
+        assert!(keys.get("globex").unwrap().is_none());
+        for entry in std::fs::read_dir(dir.path().join(KEYS_DIR)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(!bytes.windows(ID_BYTES).any(|w| w == made.id));
+            assert!(!bytes
+                .windows(stored.len() - ID_BYTES)
+                .any(|w| w == &stored[ID_BYTES..]));
+        }
+        // A new key for the same customer is a different key.
+        assert_ne!(*keys.get_or_create("globex").unwrap().key, *made.key);
+    }
+}

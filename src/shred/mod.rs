@@ -1,0 +1,39 @@
+//! Crypto-shredding, the groundwork for the right to erasure (GDPR Art. 17) without
+//! breaking the log or its hash chain: a customer's personal fields are to be stored
+//! encrypted with that customer's own data key, kept outside the log, so that
+//! destroying the key erases them everywhere the log was copied, while every event,
+//! hash and link stays as it was.
+//!
+//! - [`keys`]: the key store: one data key per customer, each wrapped (encrypted) by
+//!   the master key, one file per key in `DATA/keys/`; destroying a key overwrites its
+//!   file before removing it. The master key comes from `SWARMDESK_MASTER_KEY`
+//!   (base64 of 32 bytes), or a file named by `SWARMDESK_MASTER_KEY_FILE`; without
+//!   either, a development key is made once in `DATA/keys/master.key` (which protects
+//!   nothing from whoever can read the data directory).
+//! - [`seal`]: a personal field sealed as text (a stable prefix, the key's id and the
+//!   ciphertext), and opened back, or [`ERASED`] once its key is gone.
+//!
+//! ChaCha20-Poly1305 (RustCrypto) does the encryption; keys and nonces are random
+//! (`getrandom`). Nothing here is hand-written cryptography.
+//!
+//! Not wired in yet: the command service does not seal fields, reads do not open
+//! them, and there is no `forgetCustomer`.
+
+pub mod keys;
+pub mod seal;
+
+pub use keys::{KeyStore, MasterKey};
+pub use seal::{open, seal, ERASED};
+
+/// What can go wrong with keys.
+#[derive(Debug, thiserror::Error)]
+pub enum ShredError {
+    #[error("the master key: {0}")]
+    MasterKey(String),
+    #[error("the key store: {0}")]
+    Io(String),
+    /// A wrapped key does not open with the master key in use (another master key,
+    /// or a damaged key file).
+    #[error("the data key of `{0}` does not open with this master key")]
+    Unwrap(String),
+}
