@@ -184,6 +184,11 @@ pub struct RoutingArgs {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// Keep the log in PostgreSQL instead of the data directory:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Several servers may share one
+    /// database (each keeps its projections in memory, fed from the shared log).
+    #[arg(long, env = "SWARMDESK_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SWARMDESK_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -341,6 +346,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let mut options = ServerOptions::new(cli.data);
             args.routing.apply(&mut options)?;
+            options.store = args.store.filter(|s| !s.is_empty());
             options.demo = args.demo;
             options.bootstrap_token = args.bootstrap_token.filter(|t| !t.is_empty());
             options.workers = args.workers;

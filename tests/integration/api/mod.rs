@@ -16,6 +16,7 @@ mod http_conventions;
 mod introspection;
 mod lifecycle;
 mod live_changes;
+mod nodes;
 mod paging;
 mod read_security;
 mod reports;
