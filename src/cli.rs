@@ -70,6 +70,17 @@ pub enum Command {
         /// The file to read; stdin when omitted.
         file: Option<PathBuf>,
     },
+    /// Copy the log of a data directory (which no server may be using) into an empty
+    /// PostgreSQL database, preserving positions, versions, ids and hashes; run again
+    /// to finish a copy cut short. Then serve with `--store` on that database.
+    Migrate {
+        /// The data directory to copy (default: `--data`).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The database: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+        #[arg(long, env = "SWARMDESK_STORE", hide_env_values = true)]
+        to: String,
+    },
     /// Append the realistic sample data.
     Demo {
         /// Ordinary cases to create besides the overnight example.
@@ -196,6 +207,11 @@ pub struct RoutingArgs {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// Keep the log in PostgreSQL instead of the data directory:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Several servers may share one
+    /// database (each keeps its projections in memory, fed from the shared log).
+    #[arg(long, env = "SWARMDESK_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SWARMDESK_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -306,6 +322,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let mut options = ServerOptions::new(cli.data);
             args.routing.apply(&mut options)?;
+            options.store = args.store.filter(|s| !s.is_empty());
             options.demo = args.demo;
             options.bootstrap_token = args.bootstrap_token.filter(|t| !t.is_empty());
             options.workers = args.workers;
@@ -469,6 +486,33 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     ""
                 }
+            );
+        }
+        Command::Migrate { from, to } => {
+            let from = from.unwrap_or(cli.data);
+            let source = open_store(&from)?;
+            let target = crate::store::postgres::PgStore::open(
+                &to,
+                crate::store::postgres::PgOptions::default(),
+            )
+            .await?;
+            let total = source.head();
+            let copied = crate::store::copy::copy_log(source.as_ref(), &target, |head| {
+                eprintln!("copied {head} of {total} events");
+            })
+            .await?;
+            let head = target.log_head().await?;
+            let hash = head
+                .hash
+                .as_ref()
+                .map_or("none".into(), crate::store::chain::hex);
+            target.shutdown().await?;
+            source.shutdown().await?;
+            println!(
+                "copied {copied} events from {} to {}; log head {} (hash {hash})",
+                from.display(),
+                crate::store::postgres::describe(&crate::store::postgres::parse_url(&to)?),
+                head.position
             );
         }
         Command::Demo { cases, routing } => {

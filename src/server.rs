@@ -23,6 +23,7 @@ use crate::presence::{AwaySweeper, ConnectionWatch};
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
 use crate::scheduler::SlaScheduler;
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::{EventStore, StoreError};
 
@@ -44,6 +45,8 @@ pub enum ServerError {
 #[derive(Clone)]
 pub struct ServerOptions {
     pub data: PathBuf,
+    /// A PostgreSQL connection string: the log is kept there instead of in `data`.
+    pub store: Option<String>,
     /// The configuration a fresh store is seeded with (tiers, teams, agents, rules);
     /// a store that has one keeps its own.
     pub config: ConfigSeed,
@@ -71,6 +74,7 @@ impl ServerOptions {
     pub fn new(data: PathBuf) -> Self {
         ServerOptions {
             data,
+            store: None,
             config: ConfigSeed::standard(TierLadder::standard(), None, None),
             demo: false,
             bootstrap_token: None,
@@ -106,20 +110,41 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Opens the store in `options.data`, loads the demo if asked, and brings projections up.
+/// Opens the store (in `options.data`, or the PostgreSQL database of
+/// `options.store`), loads the demo if asked, and brings projections up.
 pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError> {
     let seed_config = options
         .config
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
-    if options.demo {
-        load_demo_all_or_nothing(options).await?;
-    }
-    let store: Arc<dyn EventStore> =
-        Arc::new(SledStore::open(&options.data, SledOptions::default())?);
+    let store: Arc<dyn EventStore> = match &options.store {
+        Some(url) => {
+            let store: Arc<dyn EventStore> =
+                Arc::new(PgStore::open(url, PgOptions::default()).await?);
+            // Into an empty log only (several nodes may start on one database).
+            if options.demo && store.head() == 0 {
+                load_demo(store.clone(), options, 300).await?;
+            }
+            store
+        }
+        None => {
+            if options.demo {
+                load_demo_all_or_nothing(options).await?;
+            }
+            Arc::new(SledStore::open(&options.data, SledOptions::default())?)
+        }
+    };
     let projections = ProjectionRunner::start(store.clone()).await?;
     let app = Desk::new(store, projections, options.clock.clone(), seed_config);
-    app.load_config(Some(&options.config)).await?;
+    if let Err(e) = app.load_config(Some(&options.config)).await {
+        // Nodes starting together on an empty database: one seeds the configuration,
+        // the others' seed conflicts with it; they read the winner's.
+        if options.store.is_none() {
+            return Err(e.into());
+        }
+        tracing::info!(error = %e, "another node seeded the configuration; reading it");
+        app.load_config(None).await?;
+    }
     app.load_tokens().await?;
     Ok(Arc::new(app))
 }

@@ -12,6 +12,7 @@
 //! - [`sled_store`]: the sled backend, with group commit.
 //! - [`postgres`]: the PostgreSQL backend, with group commit and live events from
 //!   other nodes.
+//! - [`copy`]: copying a log from one store into another (`swarmdesk migrate`).
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
 //! - [`stats`]: what the write path measures (append latency, commit sizes).
 //!
@@ -20,6 +21,7 @@
 //! check of the log's integrity found (streams that cannot be read refuse writes).
 
 pub mod chain;
+pub mod copy;
 pub mod envelope;
 pub mod feed;
 pub mod postgres;

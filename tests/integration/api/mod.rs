@@ -19,6 +19,7 @@ mod lifecycle;
 mod live_changes;
 mod logging;
 mod metrics;
+mod nodes;
 mod paging;
 mod presence;
 mod read_security;

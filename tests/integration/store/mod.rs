@@ -7,7 +7,7 @@
 
 mod chain;
 mod concurrency;
-mod conformance;
+pub mod conformance;
 mod durability;
 mod idempotency;
 mod import;

@@ -1,6 +1,7 @@
 //! What only the PostgreSQL backend has: versioned migrations run by every node at
 //! start (refusing a schema newer than the build), and nodes starting together on
-//! an empty database. Skipped (and said so) without `SWARMDESK_TEST_POSTGRES`.
+//! an empty database; `swarmdesk migrate` from a sled data directory. Skipped (and
+//! said so) without `SWARMDESK_TEST_POSTGRES`.
 
 use swarmdesk::store::postgres::{parse_url, schema_version, PgStore};
 use swarmdesk::store::{EventStore, ExpectedVersion, StoreError};
@@ -94,4 +95,72 @@ async fn an_unreachable_database_is_a_clear_error_without_the_password() {
         PgStore::open("postgres://u@localhost:port/db", pg_options()).await,
         Err(StoreError::Unavailable(m)) if m.contains("invalid PostgreSQL connection string")
     ));
+}
+
+/// `swarmdesk migrate --from DIR --to URL` copies a sled log verbatim: the same
+/// events at the same positions with the same hash chain; run again it copies
+/// nothing more, and it refuses a database holding another log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrate_copies_a_sled_log_verbatim_and_refuses_another_log() {
+    let Some(admin) = postgres_url() else { return };
+    let dir = temp_dir();
+    let sled = open_store(dir.path());
+    for i in 0..5000u64 {
+        sled.append(request(
+            &format!("m{}", i % 7),
+            ExpectedVersion::Any,
+            vec![raw_event(&format!("e{i}"), 60)],
+        ))
+        .await
+        .unwrap();
+    }
+    let expected = read_log(sled.as_ref()).await;
+    let hash = sled.log_head().await.unwrap().hash;
+    sled.shutdown().await.unwrap();
+    close_store(sled);
+
+    let url = fresh_database(&admin).await;
+    let migrate = |to: String| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+                .args(["migrate", "--to", &to, "--from"])
+                .arg(dir)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = migrate(url.clone()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("copied 5000 events"), "{stdout}");
+    let again = migrate(url.clone()).await.unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("copied 0 events"));
+
+    let pg = open_pg(&url).await;
+    assert_eq!(read_log(pg.as_ref()).await, expected);
+    assert_eq!(pg.log_head().await.unwrap().hash, hash);
+    assert!(pg.verify().await.unwrap().is_ok());
+    pg.shutdown().await.unwrap();
+
+    let other = fresh_database(&admin).await;
+    let store = open_pg(&other).await;
+    store
+        .append(request("x", ExpectedVersion::Any, vec![raw_event("x", 5)]))
+        .await
+        .unwrap();
+    store.shutdown().await.unwrap();
+    let refused = migrate(other).await.unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("copy into an empty database"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
