@@ -11,6 +11,7 @@
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
+//! - [`parse_cache`]: parsed documents kept by text, so hot operations are parsed once.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod guard;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
+pub mod parse_cache;
 pub mod presence;
 pub mod query;
 pub mod report;
@@ -71,6 +73,8 @@ pub struct QueryLimits {
     pub complexity: usize,
     /// Deadline of one query or mutation (`TIMEOUT` beyond).
     pub timeout: std::time::Duration,
+    /// Parsed documents kept by their text ([`parse_cache`]); 0 parses every request.
+    pub parse_cache: usize,
 }
 
 impl Default for QueryLimits {
@@ -79,6 +83,7 @@ impl Default for QueryLimits {
             depth: 12,
             complexity: 5_000,
             timeout: std::time::Duration::from_secs(30),
+            parse_cache: 1024,
         }
     }
 }
@@ -110,9 +115,15 @@ pub fn build_measured_schema(
     limits: &QueryLimits,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> SwarmSchema {
-    schema_builder(app, shutdown, limits)
-        .extension(measure::Measure(metrics))
-        .finish()
+    let builder = schema_builder(app, shutdown, limits).extension(measure::Measure(metrics));
+    // After `measure`, which reads the operation's type off the document either way.
+    if limits.parse_cache > 0 {
+        builder
+            .extension(parse_cache::ParseCache::new(limits.parse_cache))
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 fn schema_builder(
