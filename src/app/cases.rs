@@ -163,6 +163,13 @@ impl Desk {
             None
         };
         let mut commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        if !actions.needs_skills.is_empty() {
+            commands.push(Command::SetCaseSkills {
+                skills: actions.needs_skills.clone(),
+                source: crate::domain::swarming::SkillSource::Rule,
+                rule_id: decision.rule_id.clone(),
+            });
+        }
         let agent_picked = agent.is_some();
         if let Some(agent) = agent {
             if actions.auto_assign {

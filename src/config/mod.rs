@@ -137,7 +137,7 @@ crate::event_registry! {
         TeamRemoved = "TeamRemoved" v 1,
         AgentSaved = "AgentSaved" v 1,
         AgentRemoved = "AgentRemoved" v 1,
-        RulesSet = "RulesSet" v 1,
+        RulesSet = "RulesSet" v 2 (1 => crate::routing::rule::v1::RuleSet),
         CalendarSaved = "CalendarSaved" v 1,
         CalendarRemoved = "CalendarRemoved" v 1,
         SlaPoliciesSet = "SlaPoliciesSet" v 1,

@@ -16,6 +16,7 @@ mod http_conventions;
 mod introspection;
 mod lifecycle;
 mod live_changes;
+mod needed_skills;
 mod paging;
 mod presence;
 mod read_security;
