@@ -57,6 +57,7 @@ pub struct MutationRoot(
     config::ConfigMutation,
     swarming::SwarmingMutation,
     presence::PresenceMutation,
+    config::skills::SkillMapMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

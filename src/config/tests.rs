@@ -360,6 +360,11 @@ fn the_example_seed_file_parses_and_holds_together() {
     let sso = c.rules.route(&case("Our SAML login loops", Channel::Email));
     assert_eq!(sso.rule_id.as_deref(), Some("sso"));
     assert_eq!(sso.actions.needs_skills, ["saml", "sso"]);
+    let tags = ["vip".to_string()];
+    assert_eq!(
+        c.mapped_skills(&tags, &["The invoice is wrong"]),
+        ["billing", "key-accounts"]
+    );
     let initech = &c.customers["initech"];
     assert_eq!((initech.segment, initech.key_account), (Segment::B2b, true));
     assert!(!c.customers["globex"].key_account);
@@ -732,6 +737,12 @@ fn every_config_event() -> Vec<ConfigEvent> {
     skilled.version = 2;
     skilled.rules[0].actions.needs_skills = vec!["billing".into(), "privacy".into()];
     events.push(ConfigEvent::RulesSet(skilled));
+    events.push(ConfigEvent::SkillMapSet(super::skills::SkillMapSet {
+        entries: vec![super::skills::SkillMapping {
+            term: "saml".into(),
+            skills: vec!["saml".into(), "sso".into()],
+        }],
+    }));
     events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
         policies: vec![SlaPolicy {
             id: "urgent".into(),
@@ -779,6 +790,7 @@ fn config_fixtures_stay_readable() {
                 ConfigEvent::RulesSet(r) => {
                     r.rules.iter().any(|r| !r.actions.needs_skills.is_empty())
                 }
+                ConfigEvent::SkillMapSet(_) => true,
                 _ => false,
             })
             .map(fixture_line)

@@ -1,7 +1,8 @@
 //! Needed skills from routing: a rule's `needsSkills` action records the skills on the
 //! new case (`CaseSkillsSet`, source `RULE`, in the case's history, so replays and
 //! time travel show it), `previewRoute` shows and explains it, and bad skills are
-//! refused with the rule set.
+//! refused with the rule set; the skill map (`setSkillMap`) adds the skills of the
+//! case's tags and words (source `KEYWORDS`, or `RULE` together with a rule's).
 
 use super::*;
 
@@ -94,6 +95,88 @@ async fn a_rules_needs_skills_are_recorded_on_the_case_it_routes() {
             .as_str()
             .unwrap()
             .contains("rule `sso`: needsSkills"),
+        "{r}"
+    );
+    assert_eq!(s.head(), head);
+    s.stop().await;
+}
+
+const SET_MAP: &str =
+    "mutation($e: [SkillMappingInput!]!) { setSkillMap(entries: $e) { term skills } }";
+
+/// The case's `CaseSkillsSet` payloads.
+async fn skills_set(s: &TestServer, id: &str) -> Vec<Value> {
+    s.history(&json!(id))
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "CaseSkillsSet")
+        .map(|e| e["payload"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_skill_map_adds_the_skills_of_a_new_cases_tags_and_words() {
+    let s = TestServer::start().await;
+    let d = s
+        .ok(
+            SET_MAP,
+            json!({ "e": [
+                { "term": "Invoice", "skills": ["billing"] },
+                { "term": "saml", "skills": ["identity"] },
+                { "term": "vip", "skills": ["key-accounts", "billing"] },
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        d["setSkillMap"],
+        json!([
+            { "term": "invoice", "skills": ["billing"] },
+            { "term": "saml", "skills": ["identity"] },
+            { "term": "vip", "skills": ["billing", "key-accounts"] },
+        ])
+    );
+    let c = s
+        .ok("{ configuration { skillMap { term skills } } }", json!({}))
+        .await;
+    assert_eq!(c["configuration"]["skillMap"], d["setSkillMap"]);
+
+    // A word of the subject or body, or a tag: source KEYWORDS, no rule.
+    let q = "mutation($i: OpenCaseInput!) { openCase(input: $i) { id } }";
+    let id = s
+        .ok(
+            q,
+            json!({ "i": { "subject": "Wrong invoice", "body": "see attached", "channel": "EMAIL", "customer": { "id": "c-1" }, "tags": ["vip"] } }),
+        )
+        .await["openCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        skills_set(&s, &id).await,
+        [json!({ "skills": ["billing", "key-accounts"], "source": "KEYWORDS", "ruleId": null })]
+    );
+    // Words, not parts of words: nothing for "invoices".
+    let id = s.open_case("Two invoices", "LOW").await;
+    assert!(skills_set(&s, &id).await.is_empty());
+
+    // With a rule that names skills too: both, source RULE.
+    let input = with_first(&s, sso_rule(json!(["sso"]))).await;
+    s.ok(SET_RULES, json!({ "r": input })).await;
+    let id = s.open_case("SAML broke our invoice export", "HIGH").await;
+    assert_eq!(
+        skills_set(&s, &id).await,
+        [json!({ "skills": ["billing", "identity", "sso"], "source": "RULE", "ruleId": "sso" })]
+    );
+
+    // Admins only; a bad map is refused whole; neither writes.
+    let head = s.head();
+    let entries = json!({ "e": [{ "term": "saml", "skills": ["x"] }] });
+    let r = s.gql_as("dana-token", SET_MAP, entries).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let bad = json!({ "e": [{ "term": "two words", "skills": ["x"] }] });
+    let r = s.gql(SET_MAP, bad).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{r}"
     );
     assert_eq!(s.head(), head);
