@@ -61,6 +61,7 @@ pub struct MutationRoot(
     config::ConfigMutation,
     swarming::SwarmingMutation,
     presence::PresenceMutation,
+    config::skills::SkillMapMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -163,6 +163,34 @@ impl Desk {
             None
         };
         let mut commands = vec![Command::Open(open.clone()), Command::Route(route)];
+        // Needed skills: the rule's, and the skill map's for the case's tags and words.
+        let mapped = config.mapped_skills(
+            open.tags.iter().chain(&actions.tags),
+            &[&open.subject, &open.body],
+        );
+        let mut all: Vec<String> = actions
+            .needs_skills
+            .iter()
+            .chain(&mapped)
+            .map(|s| s.trim().to_lowercase())
+            .collect();
+        all.sort();
+        all.dedup();
+        all.truncate(crate::domain::swarming::MAX_SKILLS);
+        if let Ok(skills) = crate::domain::swarming::decide::skills(&all) {
+            if !skills.is_empty() {
+                let by_rule = !actions.needs_skills.is_empty();
+                commands.push(Command::SetCaseSkills {
+                    skills,
+                    source: if by_rule {
+                        crate::domain::swarming::SkillSource::Rule
+                    } else {
+                        crate::domain::swarming::SkillSource::Keywords
+                    },
+                    rule_id: decision.rule_id.clone().filter(|_| by_rule),
+                });
+            }
+        }
         let agent_picked = agent.is_some();
         if let Some(agent) = agent {
             if actions.auto_assign {

@@ -78,6 +78,15 @@ struct FileSeed {
     sla_policies: Vec<SlaPolicy>,
     #[serde(default)]
     customers: Vec<FileCustomer>,
+    skills: Option<FileSkills>,
+}
+
+/// `[skills] map = { tag-or-keyword = ["skill", ...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSkills {
+    #[serde(default)]
+    map: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +193,13 @@ pub fn parse(
             key_account: c.key_account,
             id: c.id,
         });
+    }
+    if let Some(skills) = file.skills {
+        seed.skill_map = skills
+            .map
+            .into_iter()
+            .map(|(term, skills)| super::skills::SkillMapping { term, skills })
+            .collect();
     }
     // Check the whole seed now, so a bad file fails at start with a clear message.
     seed.events()?;

@@ -24,6 +24,7 @@
 //! case's; the seed format is in `file`.
 
 pub mod file;
+pub mod skills;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -128,6 +129,8 @@ pub enum ConfigEvent {
     /// A customer was added to the directory or changed (the whole new record).
     CustomerSaved(Customer),
     CustomerRemoved(CustomerRemoved),
+    /// The map of tags and keywords to needed skills (the whole new map).
+    SkillMapSet(skills::SkillMapSet),
 }
 
 crate::event_registry! {
@@ -137,12 +140,13 @@ crate::event_registry! {
         TeamRemoved = "TeamRemoved" v 1,
         AgentSaved = "AgentSaved" v 1,
         AgentRemoved = "AgentRemoved" v 1,
-        RulesSet = "RulesSet" v 1,
+        RulesSet = "RulesSet" v 2 (1 => crate::routing::rule::v1::RuleSet),
         CalendarSaved = "CalendarSaved" v 1,
         CalendarRemoved = "CalendarRemoved" v 1,
         SlaPoliciesSet = "SlaPoliciesSet" v 1,
         CustomerSaved = "CustomerSaved" v 1,
         CustomerRemoved = "CustomerRemoved" v 1,
+        SkillMapSet = "SkillMapSet" v 1,
     }
 }
 
@@ -185,6 +189,8 @@ pub enum ConfigCommand {
     /// Add a customer to the directory, or change their record.
     SetCustomer(Customer),
     RemoveCustomer(String),
+    /// Replace the map of tags and keywords to needed skills.
+    SetSkillMap(Vec<skills::SkillMapping>),
 }
 
 /// Why a configuration change was refused. Nothing is written.
@@ -240,6 +246,8 @@ pub struct Config {
     /// The customer directory: who is B2B, who is a key account. Routing reads a
     /// customer's segment and key-account status from here, never from their input.
     pub customers: BTreeMap<String, Customer>,
+    /// Tags and keywords (lower case) to the skills a new case with them needs.
+    pub skill_map: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Config {
@@ -299,7 +307,23 @@ impl Config {
             ConfigEvent::CustomerRemoved(c) => {
                 self.customers.remove(&c.id);
             }
+            ConfigEvent::SkillMapSet(m) => {
+                self.skill_map = m
+                    .entries
+                    .iter()
+                    .map(|e| (e.term.clone(), e.skills.clone()))
+                    .collect();
+            }
         }
+    }
+
+    /// The skills the skill map gives a new case with these tags, subject and body.
+    pub fn mapped_skills<'a>(
+        &self,
+        tags: impl IntoIterator<Item = &'a String>,
+        texts: &[&str],
+    ) -> Vec<String> {
+        skills::mapped_skills(&self.skill_map, tags, texts)
     }
 
     /// `customer` as the directory knows them: a listed customer's name, segment and
@@ -677,6 +701,7 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             }
             ConfigEvent::CustomerRemoved(CustomerRemoved { id })
         }
+        ConfigCommand::SetSkillMap(entries) => ConfigEvent::SkillMapSet(skills::checked(entries)?),
         ConfigCommand::RemoveSlaPolicy(id) => {
             let mut policies = config.sla.policies.clone();
             let before = policies.len();
@@ -812,6 +837,9 @@ pub struct ConfigSeed {
     /// The customer directory (segment, key account) to start with.
     #[serde(default)]
     pub customers: Vec<Customer>,
+    /// Tags and keywords to the skills a case with them needs.
+    #[serde(default)]
+    pub skill_map: Vec<skills::SkillMapping>,
 }
 
 impl ConfigSeed {
@@ -864,6 +892,7 @@ impl ConfigSeed {
             calendars: Vec::new(),
             sla_policies: Vec::new(),
             customers: Vec::new(),
+            skill_map: Vec::new(),
         }
     }
 
@@ -884,6 +913,7 @@ impl ConfigSeed {
             calendars: Vec::new(),
             sla_policies: Vec::new(),
             customers: Vec::new(),
+            skill_map: Vec::new(),
         }
     }
 
@@ -914,6 +944,9 @@ impl ConfigSeed {
                 .cloned()
                 .map(ConfigCommand::SetCustomer),
         );
+        if !self.skill_map.is_empty() {
+            out.push(ConfigCommand::SetSkillMap(self.skill_map.clone()));
+        }
         out
     }
 
@@ -966,6 +999,7 @@ impl Config {
             rules: CompiledRuleSet::new(rules).expect("static rule set is valid"),
             sla: SlaConfig::default(),
             customers: BTreeMap::new(),
+            skill_map: BTreeMap::new(),
         }
     }
 }

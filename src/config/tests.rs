@@ -357,6 +357,14 @@ fn the_example_seed_file_parses_and_holds_together() {
         .route(&case("Refund for a double charge", Channel::SocialPublic));
     assert_eq!(routed.actions.tier.as_deref(), Some("L2"));
     assert!(routed.actions.sensitive);
+    let sso = c.rules.route(&case("Our SAML login loops", Channel::Email));
+    assert_eq!(sso.rule_id.as_deref(), Some("sso"));
+    assert_eq!(sso.actions.needs_skills, ["saml", "sso"]);
+    let tags = ["vip".to_string()];
+    assert_eq!(
+        c.mapped_skills(&tags, &["The invoice is wrong"]),
+        ["billing", "key-accounts"]
+    );
     let initech = &c.customers["initech"];
     assert_eq!((initech.segment, initech.key_account), (Segment::B2b, true));
     assert!(!c.customers["globex"].key_account);
@@ -425,7 +433,12 @@ fn an_old_style_seed_file_still_loads_the_same_configuration() {
         .unwrap()
         .config()
         .unwrap();
-    assert_eq!(old.rules.rule_set(), new.rules.rule_set());
+    // `needsSkills` came after the v1 spellings: the example's are its only difference.
+    let mut newer = new.rules.rule_set().clone();
+    for r in &mut newer.rules {
+        r.actions.needs_skills.clear();
+    }
+    assert_eq!(old.rules.rule_set(), &newer);
     assert_eq!(old.agents, new.agents);
     assert_eq!(old.customers, new.customers);
     assert_eq!(old.tiers, new.tiers);
@@ -678,6 +691,8 @@ fn sensitive_social_cases_go_to_a_team_of_the_floor_tier() {
 // ---------------------------------------------------------------------------------
 
 const FIXTURE_V1: &str = "tests/fixtures/config_events_v1.txt";
+/// Lines written by the first build with `RulesSet` v2 (actions with `needsSkills`).
+const FIXTURE_V2: &str = "tests/fixtures/config_events_v2.txt";
 
 /// One of every configuration event type, as this build writes them.
 fn every_config_event() -> Vec<ConfigEvent> {
@@ -718,6 +733,16 @@ fn every_config_event() -> Vec<ConfigEvent> {
     events.push(ConfigEvent::CustomerRemoved(super::CustomerRemoved {
         id: "initech".into(),
     }));
+    let mut skilled = crate::routing::RuleSet::standard(&TierLadder::standard());
+    skilled.version = 2;
+    skilled.rules[0].actions.needs_skills = vec!["billing".into(), "privacy".into()];
+    events.push(ConfigEvent::RulesSet(skilled));
+    events.push(ConfigEvent::SkillMapSet(super::skills::SkillMapSet {
+        entries: vec![super::skills::SkillMapping {
+            term: "saml".into(),
+            skills: vec!["saml".into(), "sso".into()],
+        }],
+    }));
     events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
         policies: vec![SlaPolicy {
             id: "urgent".into(),
@@ -751,46 +776,76 @@ fn fixture_line(e: &ConfigEvent) -> String {
     )
 }
 
-/// Every line of the frozen fixture decodes to the value it was written from (its
-/// JSON), whatever this build has become. `SWARMDESK_WRITE_FIXTURES=1` writes the file
-/// (only ever for a new schema version's lines).
+/// Every line of the frozen fixtures decodes to the value it was written from (its
+/// JSON), whatever this build has become; lines of the version this build still
+/// writes keep their bytes. `SWARMDESK_WRITE_FIXTURES=1` writes the v2 file (only
+/// ever for a new schema version's lines).
 #[test]
-fn v1_config_fixture_stays_readable() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE_V1);
+fn config_fixtures_stay_readable() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
-        let lines: Vec<String> = every_config_event().iter().map(fixture_line).collect();
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    }
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut types = std::collections::BTreeSet::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.splitn(4, '\t').collect();
-        assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
-        let version: u16 = f[1].parse().unwrap();
-        let bytes: Vec<u8> = (0..f[2].len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&f[2][i..i + 2], 16).unwrap())
-            .collect();
-        let decoded = ConfigEvent::decode(f[0], version, &bytes)
-            .unwrap_or_else(|e| panic!("v{version} `{}` is no longer readable: {e}", f[0]));
-        // The JSON is that build's spelling (Rust enum names, snake_case): it must
-        // still be read as the same event, and the bytes must not change.
-        let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
-        assert_eq!(
-            ConfigEvent::from_json(f[0], version, json).ok().as_ref(),
-            Some(&decoded),
-            "`{}` decodes to something else",
-            f[0]
-        );
-        let hex: String = decoded
-            .encode()
+        let lines: Vec<String> = every_config_event()
             .iter()
-            .map(|b| format!("{b:02x}"))
+            .filter(|e| match e {
+                ConfigEvent::RulesSet(r) => {
+                    r.rules.iter().any(|r| !r.actions.needs_skills.is_empty())
+                }
+                ConfigEvent::SkillMapSet(_) => true,
+                _ => false,
+            })
+            .map(fixture_line)
             .collect();
-        assert_eq!(hex, f[2], "`{}` bytes changed", f[0]);
-        types.insert(f[0].to_string());
+        std::fs::write(root.join(FIXTURE_V2), lines.join("\n") + "\n").unwrap();
     }
+    let mut types = std::collections::BTreeSet::new();
+    let mut rules_v2 = 0;
+    for file in [FIXTURE_V1, FIXTURE_V2] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
+            let version: u16 = f[1].parse().unwrap();
+            let bytes: Vec<u8> = (0..f[2].len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[2][i..i + 2], 16).unwrap())
+                .collect();
+            let decoded = ConfigEvent::decode(f[0], version, &bytes)
+                .unwrap_or_else(|e| panic!("v{version} `{}` is no longer readable: {e}", f[0]));
+            // The JSON is that build's spelling: it must still be read as the same event.
+            let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+            assert_eq!(
+                ConfigEvent::from_json(f[0], version, json).ok().as_ref(),
+                Some(&decoded),
+                "`{}` v{version} decodes to something else",
+                f[0]
+            );
+            if decoded.schema_version() == version {
+                let hex: String = decoded
+                    .encode()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(hex, f[2], "`{}` bytes changed", f[0]);
+            }
+            if let (ConfigEvent::RulesSet(r), 1) = (&decoded, version) {
+                // Upcast from v1: no rule needed skills then.
+                assert!(r.rules.iter().all(|r| r.actions.needs_skills.is_empty()));
+            }
+            if let (ConfigEvent::RulesSet(r), 2) = (&decoded, version) {
+                assert_eq!(r.rules[0].actions.needs_skills, ["billing", "privacy"]);
+                rules_v2 += 1;
+            }
+            types.insert(f[0].to_string());
+        }
+    }
+    assert_eq!(
+        rules_v2, 1,
+        "the v2 fixture holds a RulesSet with needsSkills"
+    );
     let all: std::collections::BTreeSet<String> =
         ConfigEvent::TYPES.iter().map(|t| t.to_string()).collect();
-    assert_eq!(types, all, "the fixture has every configuration event type");
+    assert_eq!(
+        types, all,
+        "the fixtures have every configuration event type"
+    );
 }

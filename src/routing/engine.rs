@@ -424,6 +424,12 @@ fn describe(actions: &Actions, tier_inherited: bool) -> String {
     if actions.auto_assign {
         parts.push("auto-assign".to_string());
     }
+    if !actions.needs_skills.is_empty() {
+        parts.push(format!(
+            "needs skills [{}]",
+            actions.needs_skills.join(", ")
+        ));
+    }
     parts.join(", ")
 }
 

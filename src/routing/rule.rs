@@ -156,6 +156,10 @@ pub struct Actions {
     /// Ask the service to assign an agent of the team automatically.
     #[serde(alias = "auto_assign")]
     pub auto_assign: bool,
+    /// Skills the case needs (for the expert finder), recorded on the new case as
+    /// `CaseSkillsSet` with source `RULE`. Added in `RulesSet` v2.
+    #[serde(alias = "needs_skills")]
+    pub needs_skills: Vec<String>,
 }
 
 /// One if/then rule. Rules are checked in the order of [`RuleSet::rules`].
@@ -221,6 +225,8 @@ pub enum RuleError {
     InvalidTeam { origin: RuleOrigin, team: String },
     #[error("{origin}: `{tag}` is not a valid tag (1-{MAX_TAG} letters, digits, - _ : . /)")]
     InvalidTag { origin: RuleOrigin, tag: String },
+    #[error("{origin}: needsSkills: {message}")]
+    InvalidSkills { origin: RuleOrigin, message: String },
     /// A condition that can never be meaningful: an empty list, an empty keyword, a
     /// text condition that searches neither subject nor body.
     #[error("rule `{rule}`: {what}")]
@@ -379,6 +385,12 @@ fn check_actions(
             });
         }
     }
+    if let Err(e) = crate::domain::swarming::decide::skills(&actions.needs_skills) {
+        return Err(RuleError::InvalidSkills {
+            origin,
+            message: e.to_string(),
+        });
+    }
     if actions.sensitive && tiers.rank(&tier) < tiers.rank(floor) {
         return Err(RuleError::SensitiveBelowFloor {
             origin,
@@ -482,5 +494,80 @@ fn sensitive_keyword(condition: &Condition, positive: bool) -> Option<&str> {
             .find(|w| sensitive_keyword_in(w).is_some())
             .map(String::as_str),
         _ => None,
+    }
+}
+
+/// The rule sets stored by `RulesSet` v1, before actions had `needs_skills`: frozen
+/// (postcard is positional), read back by upcasting to this build's [`RuleSet`].
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{Condition, Priority};
+
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Actions {
+        pub tier: Option<String>,
+        pub team: Option<String>,
+        pub priority: Option<Priority>,
+        pub tags: Vec<String>,
+        pub sensitive: bool,
+        #[serde(alias = "start_swarm")]
+        pub start_swarm: bool,
+        #[serde(alias = "auto_assign")]
+        pub auto_assign: bool,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Rule {
+        pub id: String,
+        pub name: String,
+        pub enabled: bool,
+        pub condition: Condition,
+        pub actions: Actions,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct RuleSet {
+        pub version: u64,
+        pub rules: Vec<Rule>,
+        pub default: Actions,
+    }
+
+    impl From<Actions> for super::Actions {
+        fn from(a: Actions) -> Self {
+            super::Actions {
+                tier: a.tier,
+                team: a.team,
+                priority: a.priority,
+                tags: a.tags,
+                sensitive: a.sensitive,
+                start_swarm: a.start_swarm,
+                auto_assign: a.auto_assign,
+                needs_skills: Vec::new(),
+            }
+        }
+    }
+
+    impl From<RuleSet> for super::RuleSet {
+        fn from(r: RuleSet) -> Self {
+            super::RuleSet {
+                version: r.version,
+                rules: r
+                    .rules
+                    .into_iter()
+                    .map(|r| super::Rule {
+                        id: r.id,
+                        name: r.name,
+                        enabled: r.enabled,
+                        condition: r.condition,
+                        actions: r.actions.into(),
+                    })
+                    .collect(),
+                default: r.default.into(),
+            }
+        }
     }
 }

@@ -255,6 +255,7 @@ fn the_decision_becomes_the_domains_route_command() {
         sensitive: true,
         start_swarm: true,
         auto_assign: true,
+        needs_skills: vec!["billing".into()],
     };
     let set = rule_set(vec![rule("r1", Condition::KeyAccount(false), actions)]);
     let d = route(&set, &base_case());
@@ -1383,6 +1384,11 @@ fn actions() -> impl Strategy<Value = Actions> {
                 sensitive,
                 start_swarm,
                 auto_assign: !start_swarm,
+                needs_skills: if sensitive {
+                    vec!["billing".into()]
+                } else {
+                    vec![]
+                },
             },
         )
 }

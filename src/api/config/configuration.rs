@@ -1,5 +1,5 @@
 //! The configuration as a whole, as staff read it: version, tier ladder, teams,
-//! agents, rules, calendars and SLA policies.
+//! agents, rules, calendars, SLA policies and the skill map.
 
 use async_graphql::SimpleObject;
 
@@ -22,6 +22,8 @@ pub struct ConfigurationObj {
     pub calendars: Vec<CalendarObj>,
     /// In order: the first matching policy applies to a routed case.
     pub sla_policies: Vec<SlaPolicyObj>,
+    /// Tags and keywords to the skills a new case with them needs, by term.
+    pub skill_map: Vec<super::skills::SkillMappingObj>,
 }
 
 pub(super) fn configuration(g: &Guard, config: &Config) -> ConfigurationObj {
@@ -37,5 +39,6 @@ pub(super) fn configuration(g: &Guard, config: &Config) -> ConfigurationObj {
         rules: config.rule_set().into(),
         calendars: config.sla.calendars.values().map(Into::into).collect(),
         sla_policies: config.sla.policies.iter().map(Into::into).collect(),
+        skill_map: super::skills::skill_map(config),
     }
 }

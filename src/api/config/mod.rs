@@ -14,6 +14,7 @@ mod configuration;
 mod directory;
 mod routing_tools;
 mod rules;
+pub mod skills;
 mod sla;
 
 use async_graphql::{Context, Object, Result};

@@ -68,6 +68,9 @@ pub struct RuleActionsInput {
     /// Assign the least loaded eligible agent of the team.
     #[graphql(default)]
     pub auto_assign: bool,
+    /// Skills the new case needs (recorded as its needed skills, source `RULE`).
+    #[graphql(default)]
+    pub needs_skills: Vec<String>,
 }
 
 #[derive(InputObject)]
@@ -130,6 +133,7 @@ impl From<RuleActionsInput> for Actions {
             sensitive: a.sensitive,
             start_swarm: a.start_swarm,
             auto_assign: a.auto_assign,
+            needs_skills: a.needs_skills,
         }
     }
 }
@@ -175,6 +179,8 @@ pub struct RuleActionsObj {
     pub sensitive: bool,
     pub start_swarm: bool,
     pub auto_assign: bool,
+    /// Skills the new case needs.
+    pub needs_skills: Vec<String>,
 }
 
 impl From<&Actions> for RuleActionsObj {
@@ -187,6 +193,7 @@ impl From<&Actions> for RuleActionsObj {
             sensitive: a.sensitive,
             start_swarm: a.start_swarm,
             auto_assign: a.auto_assign,
+            needs_skills: a.needs_skills.clone(),
         }
     }
 }

@@ -566,6 +566,10 @@ fn ops() -> Vec<Op> {
         ),
         admin("removeCustomer", "mutation { removeCustomer(id: \"authz-customer\") }"),
         lead("enableRule", "mutation { enableRule(ruleId: \"incident\", enabled: true) { version } }"),
+        admin(
+            "setSkillMap",
+            "mutation { setSkillMap(entries: [{term: \"authzskillterm\", skills: [\"authz\"]}]) { term skills } }",
+        ),
     ];
     // Subscriptions run over WebSocket in the live phase; their documents are here.
     let sub =

@@ -20,6 +20,7 @@ mod live_changes;
 mod logging;
 mod metrics;
 mod nodes;
+mod needed_skills;
 mod paging;
 mod presence;
 mod read_security;
