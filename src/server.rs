@@ -58,6 +58,9 @@ pub struct ServerOptions {
     pub workers: usize,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
     pub sla_interval: std::time::Duration,
+    /// How long a `SEVERITY_1` swarm may go without a public reply to the customer
+    /// before the scheduler records `StatusUpdateDue`.
+    pub status_update_interval: std::time::Duration,
     /// Origins (`scheme://host[:port]`) whose pages may call the API (CORS); none
     /// by default.
     pub cors_origins: Vec<String>,
@@ -76,6 +79,9 @@ impl ServerOptions {
             clock: Arc::new(crate::clock::SystemClock),
             workers: 2,
             sla_interval: std::time::Duration::from_secs(5),
+            status_update_interval: std::time::Duration::from_secs(u64::from(
+                crate::app::DEFAULT_STATUS_UPDATE_SECS,
+            )),
             cors_origins: Vec::new(),
         }
     }
@@ -163,6 +169,7 @@ pub async fn load_demo(
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let app = Desk::new(store, runner, Arc::new(clock.clone()), config);
+    app.set_status_update_interval(options.status_update_interval);
     app.load_config(Some(&seed)).await?;
     let summary = crate::demo::load(&app, &clock, cases, options.clock.now()).await?;
     info!(
@@ -225,6 +232,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             });
         }
     }
+    app.set_status_update_interval(options.status_update_interval);
     let metrics = Arc::new(Metrics::new());
     let (shutdown_tx, shutdown) = Shutdown::new();
     let state = actix_web::web::Data::new(HttpState {

@@ -5,6 +5,8 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots; [`config`] and
 //!   [`report`] add the configuration API and leads' reports to them.
 //! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
+//! - [`knowledge`]: captured knowledge: `captureKnowledge`, `knowledge(query)`.
+//! - [`contributions`]: an agent's contributions to swarming over a period.
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -13,9 +15,11 @@
 
 pub mod audit;
 pub mod config;
+pub mod contributions;
 pub mod depth;
 pub mod error;
 pub mod guard;
+pub mod knowledge;
 pub mod limits;
 pub mod mutation;
 pub mod query;
@@ -45,6 +49,8 @@ pub struct QueryRoot(
     report::ReportQuery,
     swarming::SwarmingQuery,
     audit::AuditQuery,
+    knowledge::KnowledgeQuery,
+    contributions::ContributionsQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -53,6 +59,7 @@ pub struct MutationRoot(
     mutation::CaseMutation,
     config::ConfigMutation,
     swarming::SwarmingMutation,
+    knowledge::KnowledgeMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
