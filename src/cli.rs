@@ -267,6 +267,10 @@ pub struct ServeArgs {
     /// marked AWAY (undone when they connect again).
     #[arg(long, env = "SWARMDESK_AWAY_AFTER", default_value_t = 300)]
     pub away_after: u64,
+    /// Minutes a SEVERITY_1 swarm may go without a public reply to the customer
+    /// before the scheduler records that a status update is due.
+    #[arg(long, env = "SWARMDESK_STATUS_UPDATE_MINUTES", default_value_t = 30)]
+    pub status_update_minutes: u64,
     #[command(flatten)]
     pub routing: RoutingArgs,
 }
@@ -340,6 +344,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.http_limits.body_timeout = Duration::from_secs(args.body_timeout.max(1));
             options.cors_origins = args.cors_origins;
             options.away_after = Duration::from_secs(args.away_after.max(1));
+            options.status_update_interval =
+                Duration::from_secs(args.status_update_minutes.max(1) * 60);
             let listener = TcpListener::bind(&args.addr)?;
             server::run(options, listener, server::signal()).await?;
         }

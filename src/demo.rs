@@ -169,7 +169,15 @@ pub struct DemoSummary {
     pub overcharged: Option<CaseId>,
     /// The bank-holiday questions.
     pub holiday_questions: Vec<CaseId>,
+    /// Articles captured on resolved swarmed cases.
+    pub articles: usize,
+    /// The outage worked by a `SEVERITY_1` swarm, overdue for a status update.
+    pub severity_1: Option<CaseId>,
 }
+
+/// The demo articles' advice.
+const KNOWLEDGE_STEPS: &str =
+    "reproduce on staging, compare the config export with the customer's, fix the mapping.";
 
 /// The demo's configuration: `base` plus a `billing` team at the sensitive floor, the
 /// sample's agents (those whose tier the ladder has) in the directory, and the
@@ -465,7 +473,8 @@ pub async fn load(
             }
         }
         // Complex B2B problems are swarmed rather than passed along.
-        if segment == Segment::B2b && at != "L1" && rng.chance(50) {
+        let swarmed = segment == Segment::B2b && at != "L1" && rng.chance(50);
+        if swarmed {
             swarm(app, clock, id, &mut rng).await?;
             summary.swarms += 1;
         }
@@ -485,6 +494,21 @@ pub async fn load(
                 opts(),
             )
             .await?;
+            // What a swarm learned is written up for the next agent.
+            if swarmed {
+                app.execute(
+                    &resolver,
+                    id,
+                    Command::CaptureKnowledge {
+                        title: format!("How we fixed: {subject}"),
+                        body: format!("{body}\n\nWhat worked: {KNOWLEDGE_STEPS}"),
+                        tags: tags.iter().map(|t| t.to_string()).collect(),
+                    },
+                    opts(),
+                )
+                .await?;
+                summary.articles += 1;
+            }
             if rng.chance(60) {
                 app.execute(
                     &system,
@@ -498,6 +522,8 @@ pub async fn load(
             }
         }
     }
+
+    summary.severity_1 = Some(outage(app, clock).await?);
 
     // Overnight: bank-holiday opening-hours questions, and one overcharged customer,
     // the last of them a minute before `end`.
@@ -583,6 +609,78 @@ pub async fn load(
     Ok(summary)
 }
 
+/// An outage: a `SEVERITY_1` swarm led by dana with farah on communications, one
+/// status update to the customer, then none for longer than the interval, so the
+/// scheduler has recorded `StatusUpdateDue`.
+async fn outage(app: &Desk, clock: &ManualClock) -> Result<CaseId, AppError> {
+    let opts = WriteOptions::default;
+    let open = OpenCase {
+        case_id: CaseId(ulid::Ulid::nil()),
+        subject: "Checkout is down for all our shoppers".into(),
+        body: "Every payment fails with a gateway timeout since 10 minutes ago.".into(),
+        channel: Channel::Phone,
+        customer: Customer {
+            id: "initech".into(),
+            name: "Initech".into(),
+            segment: Segment::B2b,
+            key_account: true,
+        },
+        language: "en".into(),
+        priority: Priority::Urgent,
+        tags: vec!["outage".into(), "checkout".into()],
+        requested_priority: None,
+    };
+    let w = app.open_case(&Actor::system(), open, opts()).await?;
+    let id = w.case.id.expect("opened case has an id");
+    let lead = agent("dana");
+    let comms = agent("farah");
+    let steps = [
+        (
+            &lead,
+            Command::StartSwarm {
+                lead: lead.id.clone(),
+                reason: "checkout outage".into(),
+            },
+        ),
+        (
+            &lead,
+            Command::JoinSwarm {
+                agent: comms.id.clone(),
+            },
+        ),
+        (
+            &lead,
+            Command::SetSwarmType {
+                swarm_type: crate::domain::swarming::SwarmType::Severity1,
+                reason: "every shopper is affected".into(),
+            },
+        ),
+        (
+            &lead,
+            Command::SetSwarmRole {
+                agent: comms.id.clone(),
+                role: crate::domain::swarming::SwarmRole::Communications,
+            },
+        ),
+        (
+            &comms,
+            Command::PostMessage {
+                kind: MessageKind::PublicReply,
+                body: "We know checkout is failing and are on it; next update within 30 minutes."
+                    .into(),
+            },
+        ),
+    ];
+    for (who, command) in steps {
+        clock.advance_secs(60);
+        app.execute(who, id, command, opts()).await?;
+    }
+    let every = i64::try_from(app.status_update_interval().as_secs()).unwrap_or(i64::MAX / 2);
+    clock.advance_secs(every + 120);
+    app.remind_status_updates().await?;
+    Ok(id)
+}
+
 async fn swarm(app: &Desk, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {
     let opts = WriteOptions::default;
     let lead = agent("dana");
@@ -615,6 +713,34 @@ async fn swarm(app: &Desk, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Re
             Command::PostMessage {
                 kind: MessageKind::SwarmChat,
                 body: format!("{} here, checking the config export.", e.id),
+            },
+            opts(),
+        )
+        .await?;
+    }
+    // The lead raises a hand; the next expert offers and is taken on.
+    if let Some(helper) = experts.get(joined) {
+        let w = app
+            .execute(
+                &lead,
+                id,
+                Command::RequestHelp {
+                    skills: vec![],
+                    note: "Anyone who knows the ERP connector's field mapping?".into(),
+                },
+                opts(),
+            )
+            .await?;
+        let request_id = w.case.swarming.help_requests.len() as u32;
+        clock.advance_secs(90);
+        app.execute(helper, id, Command::OfferHelp { request_id }, opts())
+            .await?;
+        app.execute(
+            &lead,
+            id,
+            Command::AcceptHelp {
+                request_id,
+                helper: helper.id.clone(),
             },
             opts(),
         )

@@ -316,6 +316,8 @@ mod tests {
             "HelpRequestClosed",
             "SwarmTypeSet",
             "SwarmRoleSet",
+            "KnowledgeCaptured",
+            "StatusUpdateDue",
         ];
         binary.retain(|(t, _, _)| !NEWER_THAN_THE_JSON_FIXTURE.contains(&t.as_str()));
         let path = fixture("case_events_json_v1.txt");

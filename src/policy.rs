@@ -22,6 +22,12 @@
 //!   The swarm's lead, the case's owner and leads invite; the one who asked for
 //!   help, the owner and the swarm's lead accept or close help; the swarm's lead
 //!   sets its type and roles; only the scheduler expires invitations.
+//! - Knowledge ([`can_capture_knowledge`], [`can_read_article`]): those who worked a
+//!   case (owner, resolver, swarm members and accepted helpers) and leads capture it;
+//!   staff read the articles of cases that are not private, and those of a private
+//!   case only if they may read that case; customers read none.
+//! - Contributions ([`can_see_contributions`]): leads and admins see anyone's, an
+//!   agent their own, counted over the cases the caller may read.
 
 use crate::auth::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, Tier, TierLadder};
@@ -105,6 +111,9 @@ pub fn can_execute(
     }
     if matches!(command, Command::ExpireInvitation { .. }) && p.actor.role != Role::System {
         return Err("only the server's scheduler expires invitations".into());
+    }
+    if matches!(command, Command::RemindStatusUpdate { .. }) && p.actor.role != Role::System {
+        return Err("only the server's scheduler records overdue status updates".into());
     }
     match p.actor.role {
         Role::Admin | Role::System => return Ok(()),
@@ -386,6 +395,7 @@ pub fn can_swarm(p: &Principal, case: &Case, command: &Command) -> Result<(), St
         Command::SetSwarmType { .. } | Command::SetSwarmRole { .. } => {
             (lead || swarm_lead, "the swarm's lead or a lead")
         }
+        Command::CaptureKnowledge { .. } => return can_capture_knowledge(p, case),
         _ => (true, ""),
     };
     if allowed {
@@ -433,6 +443,64 @@ pub fn can_see_presence(p: &Principal) -> Result<(), String> {
     require_staff(p)
 }
 
+/// May `p` (an agent or lead who may read the case) capture knowledge on it? The
+/// swarm ends when its case is resolved, so "a member of the swarm" is read off what
+/// the case records of who worked it: its owner (assignee), whoever resolved it, the
+/// agents whose invitation to its swarm was accepted, the helpers whose offer was
+/// accepted, and anyone still in an active swarm; leads may too. Whether the case is
+/// resolved yet is the domain's rule (`swarming::knowledge`).
+pub fn can_capture_knowledge(p: &Principal, case: &Case) -> Result<(), String> {
+    use crate::domain::swarming::{HelpStatus, InvitationStatus};
+    let me = &p.actor.id;
+    let worked = case.assignee.as_ref() == Some(me)
+        || case.resolution.as_ref().is_some_and(|r| &r.by == me)
+        || case.is_swarm_member(me)
+        || case
+            .swarming
+            .invitation(me)
+            .is_some_and(|i| i.status == InvitationStatus::Accepted)
+        || case
+            .swarming
+            .help_requests
+            .iter()
+            .any(|r| r.status == HelpStatus::Accepted && r.helper.as_ref() == Some(me));
+    match p.actor.role {
+        Role::Admin | Role::System | Role::Lead => Ok(()),
+        Role::Agent if worked => Ok(()),
+        Role::Agent => Err(
+            "capturing knowledge needs the case's owner, its resolver, a member of its swarm \
+             or a lead"
+                .into(),
+        ),
+        Role::Auditor => Err("auditors are read-only".into()),
+        Role::Customer => Err("staff only".into()),
+    }
+}
+
+/// May `p` read a captured article, given the case it was captured on? Articles are
+/// written for reuse, so staff read those of any case that is not private; an
+/// article of a private (sensitive) case only those who may read that case (judged
+/// on the case as it is now). Customers read none. Who may read the article but not
+/// its case is not told which case it came from ([`can_read`] decides that).
+pub fn can_read_article(p: &Principal, case: &Case, ladder: &TierLadder) -> bool {
+    match p.actor.role {
+        Role::Customer => false,
+        _ if case.sensitive => can_read(p, case, ladder),
+        _ => true,
+    }
+}
+
+/// May `p` see `agent`'s contributions (`contributions`)? Leads and admins see
+/// anyone's; an agent only their own. Only cases `p` may read are counted.
+pub fn can_see_contributions(p: &Principal, agent: &AgentId) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin | Role::Lead => Ok(()),
+        Role::Agent if &p.actor.id == agent => Ok(()),
+        Role::Agent => Err("agents see only their own contributions".into()),
+        _ => Err("contributions are for leads, admins and the agent themself".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,6 +541,8 @@ mod tests {
                     | "HelpRequestClosed"
                     | "SwarmTypeSet"
                     | "SwarmRoleSet"
+                    | "KnowledgeCaptured"
+                    | "StatusUpdateDue"
             );
             assert_eq!(shown, !internal, "{t}");
         }

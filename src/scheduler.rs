@@ -7,7 +7,8 @@
 //! breach or escalation step that was already recorded, so a command runs at most
 //! once even when two sweeps (or two servers sharing one log) race, and a restart
 //! sweeps at once, catching deadlines that passed while the server was down. The same
-//! sweep expires swarm invitations past their expiry (`Desk::expire_invitations`).
+//! sweep expires swarm invitations past their expiry (`Desk::expire_invitations`) and
+//! records severity-1 swarms' overdue status updates (`Desk::remind_status_updates`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,5 +135,7 @@ pub async fn sweep(app: &Desk, metrics: &Metrics) -> Result<usize, AppError> {
     }
     // Swarm invitations expire on the same sweep.
     appended += app.expire_invitations().await?;
+    // And severity-1 swarms' overdue status updates are recorded.
+    appended += app.remind_status_updates().await?;
     Ok(appended)
 }

@@ -65,6 +65,9 @@ pub struct ServerOptions {
     /// How long all of an agent's WebSocket connections must have been gone before
     /// the server marks them `AWAY`.
     pub away_after: std::time::Duration,
+    /// How long a `SEVERITY_1` swarm may go without a public reply to the customer
+    /// before the scheduler records `StatusUpdateDue`.
+    pub status_update_interval: std::time::Duration,
     /// Origins (`scheme://host[:port]`) whose pages may call the API (CORS); none
     /// by default.
     pub cors_origins: Vec<String>,
@@ -85,6 +88,9 @@ impl ServerOptions {
             workers: 2,
             sla_interval: std::time::Duration::from_secs(5),
             away_after: crate::presence::DEFAULT_AWAY_AFTER,
+            status_update_interval: std::time::Duration::from_secs(u64::from(
+                crate::app::DEFAULT_STATUS_UPDATE_SECS,
+            )),
             cors_origins: Vec::new(),
         }
     }
@@ -194,6 +200,7 @@ pub async fn load_demo(
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let app = Desk::new(store, runner, Arc::new(clock.clone()), config);
+    app.set_status_update_interval(options.status_update_interval);
     app.load_config(Some(&seed)).await?;
     let summary = crate::demo::load(&app, &clock, cases, options.clock.now()).await?;
     info!(
@@ -256,6 +263,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
             });
         }
     }
+    app.set_status_update_interval(options.status_update_interval);
     let mut metrics = Metrics::new();
     if let Some(stats) = app.store().write_stats() {
         metrics.register_store(stats);

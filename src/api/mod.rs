@@ -6,6 +6,8 @@
 //!   [`report`] add the configuration API and leads' reports to them.
 //! - [`swarming`]: intelligent swarming's queries and mutations (merged into the roots).
 //! - [`presence`]: agents' presence (`setPresence`, `presence`).
+//! - [`knowledge`]: captured knowledge: `captureKnowledge`, `knowledge(query)`.
+//! - [`contributions`]: an agent's contributions to swarming over a period.
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -16,9 +18,11 @@
 
 pub mod audit;
 pub mod config;
+pub mod contributions;
 pub mod depth;
 pub mod error;
 pub mod guard;
+pub mod knowledge;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
@@ -52,6 +56,8 @@ pub struct QueryRoot(
     swarming::SwarmingQuery,
     audit::AuditQuery,
     presence::PresenceQuery,
+    knowledge::KnowledgeQuery,
+    contributions::ContributionsQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -62,6 +68,7 @@ pub struct MutationRoot(
     swarming::SwarmingMutation,
     presence::PresenceMutation,
     config::skills::SkillMapMutation,
+    knowledge::KnowledgeMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

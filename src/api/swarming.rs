@@ -70,10 +70,16 @@ pub struct CaseSwarming {
     pub roles: Vec<SwarmMemberRole>,
     pub invitations: Vec<Invitation>,
     pub help_requests: Vec<HelpRequest>,
+    /// Roles the swarm's type needs that no member holds: a `SEVERITY_1` swarm needs
+    /// `LEAD` and `COMMUNICATIONS` (reported here, never enforced).
+    pub missing_roles: Vec<SwarmRole>,
+    /// When a `SEVERITY_1` swarm's next status update to the customer is due (a
+    /// public reply restarts the clock); null for other swarms.
+    pub status_update_due: Option<DateTime>,
 }
 
 impl CaseSwarming {
-    fn new(id: CaseId, case: &crate::domain::Case) -> Self {
+    fn new(id: CaseId, case: &crate::domain::Case, status_update_secs: i64) -> Self {
         let mut roles: Vec<SwarmMemberRole> = case
             .swarm
             .iter()
@@ -101,6 +107,11 @@ impl CaseSwarming {
                 .iter()
                 .map(|r| HelpRequest::new(id, r.clone()))
                 .collect(),
+            missing_roles: case.missing_roles().into_iter().map(Into::into).collect(),
+            status_update_due: case
+                .swarming
+                .status_update_due(status_update_secs)
+                .map(DateTime),
         }
     }
 }
@@ -264,8 +275,8 @@ impl SwarmingQuery {
     async fn case_swarming(&self, ctx: &Context<'_>, case_id: ID) -> Result<CaseSwarming> {
         let g = Guard::of(ctx)?;
         let id = parse_case_id(&case_id)?;
-        let case = g.swarming_of(id)?;
-        Ok(CaseSwarming::new(id, &case))
+        let (case, every) = g.swarming_of(id)?;
+        Ok(CaseSwarming::new(id, &case, every))
     }
 
     /// The caller's pending invitations, oldest first (agents and leads).

@@ -305,6 +305,16 @@ impl CaseObj {
             }
         }
     }
+
+    /// Articles captured on other cases that share this case's tags or the words of
+    /// its subject, best first: what a swarm already learned (empty for customers).
+    async fn related_articles(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(default = 5)] first: u32,
+    ) -> async_graphql::Result<Vec<super::knowledge::ArticleObj>> {
+        super::knowledge::related(ctx, &self.id, first)
+    }
 }
 
 impl CaseObj {

@@ -32,12 +32,16 @@
 //! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
 //! - [`presence`]: agents' presence on their own streams (set by them, or by the
 //!   server when their connections go and come back).
+//! - [`contributions`]: an agent's contributions over a period, folded from the log.
+//! - [`cadence`]: severity-1 swarms' status-update reminders, on the scheduler's sweep.
 //! - [`travel`]: the projections as they were at a past position or moment; what
 //!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
+mod cadence;
 mod cases;
 mod configuration;
+mod contributions;
 mod past;
 mod presence;
 mod record;
@@ -48,6 +52,7 @@ mod tokens;
 pub mod travel;
 mod turns;
 
+pub use cadence::DEFAULT_STATUS_UPDATE_SECS;
 pub use cases::MAX_IDEMPOTENCY_KEY;
 pub use record::{decode, Recordable};
 pub use reports::fold_log;
@@ -180,6 +185,9 @@ pub struct Desk {
     /// Held by a command from loading its case until its events are appended, so the
     /// commands on one case are decided one after another (taken after `assigning`).
     turns: turns::CaseTurns,
+    /// Seconds a `SEVERITY_1` swarm may go without a public reply before the
+    /// scheduler records `StatusUpdateDue` (see [`cadence`]).
+    status_update_secs: std::sync::atomic::AtomicU32,
 }
 
 impl Desk {
@@ -197,6 +205,7 @@ impl Desk {
             tokens: Arc::default(),
             assigning: tokio::sync::Mutex::new(()),
             turns: turns::CaseTurns::default(),
+            status_update_secs: std::sync::atomic::AtomicU32::new(DEFAULT_STATUS_UPDATE_SECS),
         }
     }
 

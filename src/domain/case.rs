@@ -302,7 +302,9 @@ impl Case {
             | CaseEvent::HelpAccepted(_)
             | CaseEvent::HelpRequestClosed(_)
             | CaseEvent::SwarmTypeSet(_)
-            | CaseEvent::SwarmRoleSet(_) => {}
+            | CaseEvent::SwarmRoleSet(_)
+            | CaseEvent::KnowledgeCaptured(_)
+            | CaseEvent::StatusUpdateDue(_) => {}
         }
         swarming::apply(self, event, at);
     }

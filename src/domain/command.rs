@@ -23,6 +23,7 @@ use super::ids::{Actor, AgentId, CaseId, Role, Timestamp};
 use super::sla::{SlaConfig, SlaKind};
 use super::swarming::decide as swarming;
 use super::swarming::decide::InviteToSwarm;
+use super::swarming::knowledge;
 use super::swarming::{SkillSource, SwarmRole, SwarmType};
 use super::tier::{Tier, TierLadder, TierTeams};
 
@@ -203,6 +204,18 @@ pub enum Command {
         agent: AgentId,
         role: SwarmRole,
     },
+    /// Writes up what solved the case, for reuse (at or after resolution: the one
+    /// command a closed case still takes; it changes nothing but adds an article).
+    CaptureKnowledge {
+        title: String,
+        body: String,
+        tags: Vec<String>,
+    },
+    /// Records that a `SEVERITY_1` swarm's status update to the customer is overdue
+    /// (the scheduler's; at most once per missed interval of `interval_secs`).
+    RemindStatusUpdate {
+        interval_secs: u32,
+    },
 }
 
 impl Command {
@@ -241,6 +254,8 @@ impl Command {
             Command::CloseHelpRequest { .. } => "close help request",
             Command::SetSwarmType { .. } => "set swarm type",
             Command::SetSwarmRole { .. } => "set swarm role",
+            Command::CaptureKnowledge { .. } => "capture knowledge",
+            Command::RemindStatusUpdate { .. } => "remind status update",
         }
     }
 }
@@ -274,7 +289,7 @@ fn tag(value: &str) -> Result<String, DomainError> {
     Ok(t)
 }
 
-fn tags(values: &[String]) -> Result<Vec<String>, DomainError> {
+pub(crate) fn tags(values: &[String]) -> Result<Vec<String>, DomainError> {
     let mut out: Vec<String> = Vec::new();
     for v in values {
         let t = tag(v)?;
@@ -301,11 +316,15 @@ pub fn decide(
     if !case.exists() {
         return Err(DomainError::CaseNotFound);
     }
-    // Reopening is the only way out of Resolved; nothing leaves Closed.
+    // Reopening is the only way out of Resolved; nothing leaves Closed (capturing
+    // knowledge leaves the case as it is).
     match (&command, case.status) {
+        (Command::CaptureKnowledge { .. }, Status::Closed) => {}
         (_, Status::Closed) => return Err(DomainError::transition(action, "the case is closed")),
         (Command::Reopen { .. } | Command::Close { .. } | Command::PostMessage { .. }, _) => {}
         (Command::Tag { .. } | Command::Untag { .. }, _) => {}
+        // Knowledge is written at or after resolution (see `swarming::knowledge`).
+        (Command::CaptureKnowledge { .. }, _) => {}
         (_, Status::Resolved) => {
             return Err(DomainError::transition(
                 action,
@@ -366,6 +385,12 @@ pub fn decide(
         }
         Command::SetSwarmRole { agent, role } => {
             swarming::set_swarm_role(case, agent, role, action)
+        }
+        Command::CaptureKnowledge { title, body, tags } => {
+            knowledge::capture_knowledge(case, title, body, tags, action, &ctx.actor.id)
+        }
+        Command::RemindStatusUpdate { interval_secs } => {
+            swarming::remind_status_update(case, interval_secs, action, ctx)
         }
     }
 }

@@ -20,7 +20,8 @@ use super::tier::Tier;
 
 pub use super::swarming::events::{
     CaseSkillsSet, HelpAccepted, HelpOffered, HelpRequestClosed, HelpRequested, InvitationAccepted,
-    InvitationDeclined, InvitationExpired, SwarmInvited, SwarmRoleSet, SwarmTypeSet,
+    InvitationDeclined, InvitationExpired, KnowledgeCaptured, StatusUpdateDue, SwarmInvited,
+    SwarmRoleSet, SwarmTypeSet,
 };
 
 #[derive(Debug, Error)]
@@ -268,6 +269,10 @@ pub enum CaseEvent {
     HelpRequestClosed(HelpRequestClosed),
     SwarmTypeSet(SwarmTypeSet),
     SwarmRoleSet(SwarmRoleSet),
+    /// A swarm's knowledge, captured at or after resolution.
+    KnowledgeCaptured(KnowledgeCaptured),
+    /// A severity-1 swarm owes the customer a status update.
+    StatusUpdateDue(StatusUpdateDue),
 }
 
 /// One table gives every event its stable name and current schema version, and
@@ -370,5 +375,7 @@ event_registry! {
         HelpRequestClosed = "HelpRequestClosed" v 1,
         SwarmTypeSet = "SwarmTypeSet" v 1,
         SwarmRoleSet = "SwarmRoleSet" v 1,
+        KnowledgeCaptured = "KnowledgeCaptured" v 1,
+        StatusUpdateDue = "StatusUpdateDue" v 1,
     }
 }

@@ -138,6 +138,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::CloseHelpRequest { .. } => "closeHelpRequest",
         Command::SetSwarmType { .. } => "setSwarmType",
         Command::SetSwarmRole { .. } => "setSwarmRole",
+        Command::CaptureKnowledge { .. } => "captureKnowledge",
+        Command::RemindStatusUpdate { .. } => "remindStatusUpdate",
     }
 }
 
@@ -235,6 +237,14 @@ pub fn case_request(case_id: CaseId, command: &Command) -> Vec<u8> {
         Command::SetSwarmRole { agent, role } => {
             c.field("agent", agent.as_str())
                 .field("role", role.as_str());
+        }
+        Command::CaptureKnowledge { title, body, tags } => {
+            c.field("title", title)
+                .field("body", body)
+                .list("tags", tags);
+        }
+        Command::RemindStatusUpdate { interval_secs } => {
+            c.field("intervalSecs", interval_secs.to_string());
         }
     }
     c.done()

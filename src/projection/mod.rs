@@ -12,11 +12,13 @@
 //!
 //! - [`changes`]: what each applied case event changed (queues, swarm rooms), which
 //!   the runner publishes for subscriptions.
+//! - [`knowledge`]: captured articles and the full-text index that searches them.
 //! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it,
 //!   and publishes the changes.
 
 pub mod changes;
 pub mod counts;
+pub mod knowledge;
 pub mod runner;
 
 use serde::{Deserialize, Serialize};
@@ -197,6 +199,8 @@ pub struct Projections {
     events: u64,
     /// Totals for `/metrics`, counted as events are applied.
     counts: EventCounts,
+    /// Captured articles, searchable.
+    knowledge: knowledge::Knowledge,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -323,6 +327,9 @@ impl Projections {
     ) {
         let at = record.occurred_at;
         self.counts.count(&event);
+        if let CaseEvent::KnowledgeCaptured(k) = &event {
+            self.knowledge.capture(record.position, id, at, k);
+        }
         let view = self.cases.entry(id).or_insert_with(|| CaseView {
             case: Case::default(),
             messages: Vec::new(),
@@ -500,6 +507,11 @@ impl Projections {
         self.swarms.iter().map(|id| SwarmRoom {
             view: &self.cases[id],
         })
+    }
+
+    /// Captured articles and their search.
+    pub fn knowledge(&self) -> &knowledge::Knowledge {
+        &self.knowledge
     }
 
     pub fn workload(&self, agent: &AgentId) -> Option<&Workload> {

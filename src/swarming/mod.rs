@@ -3,5 +3,7 @@
 //! types and roles) is the domain's ([`crate::domain::swarming`]).
 //!
 //! - [`experts`]: the expert finder behind `suggestExperts`.
+//! - [`contributions`]: what an agent contributed by helping, over a period.
 
+pub mod contributions;
 pub mod experts;

@@ -26,6 +26,12 @@ mod swarming;
 
 pub use swarming::MAX_SUGGESTIONS;
 
+mod knowledge;
+
+pub use knowledge::{SeenArticle, MAX_ARTICLES};
+
+mod contributions;
+
 mod audit;
 
 use async_graphql::Result;

@@ -27,10 +27,12 @@ impl Guard {
             .ok_or_else(|| not_found(format!("case {id}")))
     }
 
-    /// The case's state for `caseSwarming` (staff who may see it).
-    pub fn swarming_of(&self, id: CaseId) -> Result<crate::domain::Case> {
+    /// The case's state for `caseSwarming` (staff who may see it), with the
+    /// status-update interval in seconds.
+    pub fn swarming_of(&self, id: CaseId) -> Result<(crate::domain::Case, i64)> {
         let case = self.visible_to_staff(id)?;
-        Ok(case)
+        let every = i64::try_from(self.app.status_update_interval().as_secs()).unwrap_or(i64::MAX);
+        Ok((case, every))
     }
 
     /// Up to `max` agents to invite to the case, best first ([`experts::suggest`]).

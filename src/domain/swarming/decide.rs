@@ -345,6 +345,12 @@ pub(crate) fn accept_help(
     }
     // Offers never come from the requester, so the helper is not the new lead.
     if !case.is_swarm_member(&helper) {
+        // Joining answers a pending invitation, as `joinSwarm` does.
+        if case.swarming.is_invited(&helper) {
+            events.push(CaseEvent::InvitationAccepted(InvitationAccepted {
+                agent: helper.clone(),
+            }));
+        }
         events.push(CaseEvent::SwarmJoined(AgentRef { agent: helper }));
     }
     Ok(events)
@@ -427,4 +433,40 @@ pub(crate) fn set_swarm_role(
         ));
     }
     Ok(vec![CaseEvent::SwarmRoleSet(SwarmRoleSet { agent, role })])
+}
+
+/// A `SEVERITY_1` swarm's status update is overdue: recorded once per missed
+/// interval (the reminder moves the next due time on by one interval, so a second
+/// command for the same interval is refused as not due).
+pub(crate) fn remind_status_update(
+    case: &Case,
+    interval_secs: u32,
+    action: &'static str,
+    ctx: &Context<'_>,
+) -> Decided {
+    if interval_secs == 0 {
+        return Err(DomainError::Invalid(
+            "the status-update interval must be positive".into(),
+        ));
+    }
+    let s = &case.swarming;
+    let (Some(due), Some(last_update)) = (
+        s.status_update_due(i64::from(interval_secs)),
+        s.status_since,
+    ) else {
+        return Err(DomainError::transition(
+            action,
+            "the case has no SEVERITY_1 swarm",
+        ));
+    };
+    if ctx.now < due {
+        return Err(DomainError::transition(
+            action,
+            "no status update is due yet",
+        ));
+    }
+    Ok(vec![CaseEvent::StatusUpdateDue(StatusUpdateDue {
+        due,
+        last_update,
+    })])
 }

@@ -108,3 +108,27 @@ pub struct SwarmRoleSet {
     pub agent: AgentId,
     pub role: SwarmRole,
 }
+
+/// What a swarm learned on a case, written up for reuse (at or after resolution).
+/// The article's id is the global log position of this event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KnowledgeCaptured {
+    pub title: String,
+    pub body: String,
+    /// Normalised like case tags, without duplicates.
+    pub tags: Vec<String>,
+    pub by: AgentId,
+}
+
+/// A `SEVERITY_1` swarm's customer had no public reply for a whole status-update
+/// interval: `due` is when one was due (the scheduler records it once per missed
+/// interval), `lastUpdate` when the clock last started (the swarm became
+/// `SEVERITY_1`, or the last public reply).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusUpdateDue {
+    pub due: Timestamp,
+    #[serde(alias = "last_update")]
+    pub last_update: Timestamp,
+}

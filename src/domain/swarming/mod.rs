@@ -14,16 +14,21 @@
 //! - A help request is numbered within its case (1, 2, ...); others offer help, the
 //!   owner accepts one offer (the helper joins) or the request is closed.
 //! - Roles: the swarm's lead has `LEAD`, implied by `Swarm::lead`; other members may
-//!   hold one other role each. There is never a second lead.
+//!   hold one other role each. There is never a second lead. A `SEVERITY_1` swarm
+//!   needs a `COMMUNICATIONS` member too ([`Case::missing_roles`] reports it).
+//! - Status updates: a `SEVERITY_1` swarm owes the customer a public reply every
+//!   interval; when one is missed the scheduler records `StatusUpdateDue` once
+//!   ([`Swarming::status_update_due`], `decide::remind_status_update`).
 
 pub mod decide;
 pub mod events;
+pub mod knowledge;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
-use super::case::Case;
+use super::case::{Case, MessageKind};
 use super::error::DomainError;
 use super::event::CaseEvent;
 use super::ids::{AgentId, Timestamp};
@@ -181,6 +186,11 @@ pub struct Swarming {
     /// Agents a lead pulled into this private case past its tier rule, with the
     /// recorded reason; they keep access while invited or a member.
     pub cleared: BTreeMap<AgentId, String>,
+    /// While the swarm is `SEVERITY_1`: when the status-update clock last started
+    /// (the type was set, or the last public reply to the customer).
+    pub status_since: Option<Timestamp>,
+    /// The due time of the last `StatusUpdateDue` since then.
+    pub reminded_due: Option<Timestamp>,
 }
 
 impl Swarming {
@@ -218,6 +228,14 @@ impl Swarming {
             .min()
     }
 
+    /// When the next status update to the customer is due, given the interval, for
+    /// a `SEVERITY_1` swarm: an interval after the clock started, then an interval
+    /// after each reminder. `None` for other swarms.
+    pub fn status_update_due(&self, interval_secs: i64) -> Option<Timestamp> {
+        let since = self.status_since?;
+        Some(self.reminded_due.unwrap_or(since).plus_secs(interval_secs))
+    }
+
     fn answer(&mut self, agent: &AgentId, status: InvitationStatus, at: Timestamp) {
         if let Some(i) = self.invitations.get_mut(agent) {
             if i.status == InvitationStatus::Pending {
@@ -233,6 +251,28 @@ impl Swarming {
 }
 
 impl Case {
+    /// The roles a `SEVERITY_1` swarm needs and nobody holds: it needs a `LEAD` (its
+    /// lead) and a `COMMUNICATIONS` member. Empty for other swarms and without one.
+    /// "Required" means reported (`caseSwarming.missingRoles`), not enforced: a
+    /// crisis swarm is never refused work for lack of a communicator.
+    pub fn missing_roles(&self) -> Vec<SwarmRole> {
+        let Some(swarm) = &self.swarm else {
+            return Vec::new();
+        };
+        if self.swarming.swarm_type != SwarmType::Severity1 {
+            return Vec::new();
+        }
+        [SwarmRole::Lead, SwarmRole::Communications]
+            .into_iter()
+            .filter(|role| {
+                !swarm
+                    .members
+                    .keys()
+                    .any(|a| self.swarm_role(a) == Some(*role))
+            })
+            .collect()
+    }
+
     /// `agent`'s role in the active swarm: `LEAD` for its lead, the role set for a
     /// member, `None` for a member without one and for non-members.
     pub fn swarm_role(&self, agent: &AgentId) -> Option<SwarmRole> {
@@ -316,7 +356,19 @@ pub(super) fn apply(case: &mut Case, event: &CaseEvent, at: Timestamp) {
                 r.closed_reason = Some(e.reason.clone());
             }
         }
-        CaseEvent::SwarmTypeSet(e) => s.swarm_type = e.swarm_type,
+        CaseEvent::SwarmTypeSet(e) => {
+            s.swarm_type = e.swarm_type;
+            s.status_since = (e.swarm_type == SwarmType::Severity1).then_some(at);
+            s.reminded_due = None;
+        }
+        CaseEvent::MessagePosted(m) if m.kind == MessageKind::PublicReply => {
+            let customer = case.customer.as_ref().map(|c| c.id.as_str());
+            if s.status_since.is_some() && customer != Some(m.author.as_str()) {
+                s.status_since = Some(at);
+                s.reminded_due = None;
+            }
+        }
+        CaseEvent::StatusUpdateDue(e) => s.reminded_due = Some(e.due),
         CaseEvent::SwarmRoleSet(e) => {
             s.roles.insert(e.agent.clone(), e.role);
         }
@@ -329,6 +381,8 @@ pub(super) fn apply(case: &mut Case, event: &CaseEvent, at: Timestamp) {
         }
         CaseEvent::SwarmEnded(_) => {
             s.swarm_type = SwarmType::Case;
+            s.status_since = None;
+            s.reminded_due = None;
             s.roles.clear();
             s.cleared.clear();
             let pending: Vec<AgentId> = s

@@ -203,6 +203,16 @@ pub(super) fn golden_v1_events() -> Vec<CaseEvent> {
             agent: agent("vic"),
             role: SwarmRole::Communications,
         }),
+        CaseEvent::KnowledgeCaptured(KnowledgeCaptured {
+            title: "SAML login loops after IdP certificate rotation".into(),
+            body: "Re-import the IdP metadata, then clear the SP session cache.".into(),
+            tags: vec!["saml".into(), "sso".into()],
+            by: agent("wen"),
+        }),
+        CaseEvent::StatusUpdateDue(StatusUpdateDue {
+            due: Timestamp(1_767_607_200_000_000),
+            last_update: Timestamp(1_767_605_400_000_000),
+        }),
     ]
 }
 
@@ -248,6 +258,12 @@ fn sparse_events() -> Vec<CaseEvent> {
             cleared: vec![],
             reason: None,
         }),
+        CaseEvent::KnowledgeCaptured(KnowledgeCaptured {
+            title: "t".into(),
+            body: "b".into(),
+            tags: vec![],
+            by: agent("wen"),
+        }),
     ]
 }
 
@@ -264,7 +280,7 @@ fn golden_events_cover_every_event_type_once() {
     let distinct: BTreeSet<&str> = types.iter().copied().collect();
     assert_eq!(distinct.len(), types.len(), "a type appears twice");
     assert_eq!(distinct, CaseEvent::TYPES.iter().copied().collect());
-    assert_eq!(CaseEvent::TYPES.len(), 36);
+    assert_eq!(CaseEvent::TYPES.len(), 38);
 }
 
 #[test]

@@ -24,8 +24,10 @@ use super::event::{
 use super::swarming::decide::{InviteToSwarm, Invitee};
 use super::swarming::events::{
     CaseSkillsSet, HelpAccepted, HelpOffered, HelpRequestClosed, HelpRequested, InvitationAccepted,
-    InvitationDeclined, InvitationExpired, SwarmInvited, SwarmRoleSet, SwarmTypeSet,
+    InvitationDeclined, InvitationExpired, KnowledgeCaptured, StatusUpdateDue, SwarmInvited,
+    SwarmRoleSet, SwarmTypeSet,
 };
+use super::swarming::knowledge;
 use super::swarming::{
     HelpStatus, InvitationStatus, SkillSource, SwarmRole, SwarmType, MAX_SKILLS,
 };
@@ -259,7 +261,19 @@ fn every_command() -> Vec<Command> {
             agent: agent("bob"),
             role: SwarmRole::Researcher,
         },
+        capture_knowledge("Double charge", "Refund the second capture.", &["billing"]),
+        Command::RemindStatusUpdate {
+            interval_secs: 1800,
+        },
     ]
+}
+
+fn capture_knowledge(title: &str, body: &str, tags: &[&str]) -> Command {
+    Command::CaptureKnowledge {
+        title: title.into(),
+        body: body.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+    }
 }
 
 fn set_skills(skills: &[&str]) -> Command {
@@ -638,6 +652,7 @@ impl Then {
 
 mod assign;
 mod escalate;
+mod knowledge_capture;
 mod ladders;
 mod messages;
 mod open;
@@ -645,6 +660,7 @@ mod presence;
 mod priority_tags;
 mod resolve;
 mod route;
+mod severity;
 mod sla_scenarios;
 mod swarming;
 mod swarming_method;

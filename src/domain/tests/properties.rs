@@ -616,6 +616,8 @@ fn is_swarming_command(c: &Command) -> bool {
             | Command::CloseHelpRequest { .. }
             | Command::SetSwarmType { .. }
             | Command::SetSwarmRole { .. }
+            | Command::CaptureKnowledge { .. }
+            | Command::RemindStatusUpdate { .. }
             | Command::StartSwarm { .. }
             | Command::JoinSwarm { .. }
             | Command::LeaveSwarm { .. }

@@ -778,3 +778,28 @@ fn a_role_goes_with_leaving_and_with_becoming_lead() {
     assert_eq!(case.swarm_role(&agent("carol")), Some(SwarmRole::Lead));
     assert_eq!(case.swarm_role(&agent("alice")), None);
 }
+
+#[test]
+fn accepting_the_offer_of_an_invited_helper_also_accepts_the_invitation() {
+    // Found by the property test: bob, invited and not yet answering, offers help on
+    // alice's request; accepting the offer brings him in, which answers the invitation
+    // as joining the swarm does.
+    let mut h = bob_invited();
+    h.extend([
+        help_requested(1, "alice", &[], "needs work"),
+        help_offered(1, "bob"),
+    ]);
+    let case = given(h).when(accept_help(1, "bob")).then_events([
+        CaseEvent::HelpAccepted(HelpAccepted {
+            request_id: 1,
+            helper: agent("bob"),
+            by: agent("alice"),
+        }),
+        accepted("bob"),
+        joined("bob"),
+    ]);
+    assert_eq!(
+        case.swarming.invitation(&agent("bob")).map(|i| i.status),
+        Some(InvitationStatus::Accepted)
+    );
+}

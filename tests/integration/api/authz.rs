@@ -30,7 +30,9 @@ const OPEN_KEY: &str = "authz-open";
 const REPLAY_KEY: &str = "authz-replay";
 
 /// Every field of a case, internal ones included.
-const CASE: &str = "id version status subject body tier team sensitive assignee tags priority escalations customer { id } swarm { lead members { agent } } sla { policyId breached nextDeadline firstResponseDue } resolution { text } messages { kind author body }";
+const CASE: &str = "id version status subject body tier team sensitive assignee tags priority escalations customer { id } swarm { lead members { agent } } sla { policyId breached nextDeadline firstResponseDue } resolution { text } messages { kind author body } relatedArticles { id caseId title body tags by }";
+/// Every field of an article.
+const ARTICLE: &str = "id caseId title body tags by capturedAt score";
 /// Every field of an event.
 const EVENT: &str = "position stream caseId version type actor { id role } payload";
 
@@ -54,6 +56,8 @@ struct Who {
 
 const S: [&str; 3] = ["s1", "s2", "s3"];
 const FLOORS: [&str; 4] = ["floor_a", "floor_b", "floor_c", "floor_d"];
+/// The resolved cases holding captured knowledge: nothing live happens to them.
+const KNOWLEDGE: [&str; 2] = ["kb", "floor_kb"];
 
 fn roles(revoked: String) -> Vec<Who> {
     let r = |name, token: &str, kind, sees| Who {
@@ -94,7 +98,7 @@ fn roles(revoked: String) -> Vec<Who> {
             "agent-L3",
             "farah-token",
             Kind::Staff,
-            &["hidden", "s1", "s2", "s3"],
+            &["hidden", "kb", "s1", "s2", "s3"],
         ),
         r("auditor", "audrey-token", Kind::Auditor, &[]),
         r("customer", "sam-token", Kind::Customer, &["own", "own_sla"]),
@@ -162,6 +166,10 @@ const MARKERS: &[Marker] = &[
     m("MKPRVCHAT", "private", true),
     m("MKPRVNOTE", "private", true),
     m("MKCORASUBJ", "cora", false),
+    // Captured knowledge: an article of an L3 case every staff member reads (without
+    // its case's id unless they may read the case), and one of a private case.
+    m("MKKBPUB", "*", true),
+    m("MKKBPRV", "floor_kb", true),
 ];
 
 const fn m(text: &'static str, case: &'static str, staff_only: bool) -> Marker {
@@ -536,6 +544,31 @@ fn ops() -> Vec<Op> {
             false,
             vec!["{ helpRequests { caseId number by skills note at offers status helper } }".into()],
         ),
+        op(
+            Mutation,
+            "captureKnowledge",
+            true,
+            CaseWrite,
+            vec![format!(
+                "mutation($id: ID!) {{ captureKnowledge(caseId: $id, title: \"authz\", body: \"authz\", tags: [\"authz\"], expectedVersion: 1000000, idempotencyKey: \"{REPLAY_KEY}\") {{ {ARTICLE} }} }}"
+            )],
+        ),
+        q(
+            "contributions",
+            false,
+            ["alice", "lars", "farah", "lena", "dana"]
+                .iter()
+                .map(|a| format!("{{ contributions(agent: \"{a}\", from: \"2000-01-01T00:00:00Z\", to: \"{LATER}\") {{ agent from to swarmsJoined helpOffered helpAccepted medianSecondsToJoin timedJoins resolvedWhileHelping articlesCaptured }} }}"))
+                .collect(),
+        ),
+        q(
+            "knowledge",
+            false,
+            vec![
+                format!("{{ knowledge(query: \"sentinel runbook invoice MKKBPUB MKKBPRV\", first: 50) {{ {ARTICLE} }} }}"),
+                format!("{{ knowledge(tags: [\"authz-kb\"]) {{ {ARTICLE} }} }}"),
+            ],
+        ),
         admin("createToken", "mutation { createToken(user: \"authz-minted\", role: AGENT, tiers: [\"L1\"]) { tokenId user role } }"),
         admin("revokeToken", "mutation { revokeToken(tokenId: \"000000000000\") }"),
         admin("setTiers", "mutation { setTiers(tiers: [\"L0\", \"L1\", \"L2\", \"L3\"]) { tiers } }"),
@@ -733,6 +766,15 @@ async fn write(s: &TestServer, token: &str, id: &str, call: &str) {
     .await;
 }
 
+async fn capture(s: &TestServer, token: &str, id: &str, title: &str, body: &str) {
+    s.ok_as(
+        token,
+        "mutation($id: ID!, $t: String!, $b: String!) { captureKnowledge(caseId: $id, title: $t, body: $b, tags: [\"authz-kb\"]) { id } }",
+        json!({ "id": id, "t": title, "b": body }),
+    )
+    .await;
+}
+
 async fn post(s: &TestServer, token: &str, id: &str, kind: &str, body: &str) {
     write(
         s,
@@ -906,6 +948,63 @@ async fn setup(s: &TestServer, clock: &ManualClock) -> (World, String) {
         .await;
         cases.push((key, id));
     }
+
+    // Knowledge: an article on a resolved L3 case of farah's, and one on a resolved
+    // private case; both share words with the sentinels, so they are related.
+    let kb = open(
+        s,
+        ADMIN,
+        r#"{subject: "Sentinel daemon crash", channel: EMAIL, customer: {id: "acme"}}"#,
+        None,
+    )
+    .await;
+    write(
+        s,
+        ADMIN,
+        &kb,
+        r#"escalateCase(caseId: $id, toTier: "L3", reason: "deep")"#,
+    )
+    .await;
+    write(s, ADMIN, &kb, r#"assignCase(caseId: $id, agent: "farah")"#).await;
+    write(
+        s,
+        "farah-token",
+        &kb,
+        r#"resolveCase(caseId: $id, resolution: "restarted")"#,
+    )
+    .await;
+    capture(
+        s,
+        "farah-token",
+        &kb,
+        "Sentinel runbook MKKBPUB",
+        "MKKBPUB restart the daemon",
+    )
+    .await;
+    let floor_kb = open(
+        s,
+        ADMIN,
+        r#"{subject: "My invoice is wrong", channel: SOCIAL_PUBLIC, customer: {id: "acme"}}"#,
+        None,
+    )
+    .await;
+    write(
+        s,
+        ADMIN,
+        &floor_kb,
+        r#"resolveCase(caseId: $id, resolution: "credited")"#,
+    )
+    .await;
+    capture(
+        s,
+        ADMIN,
+        &floor_kb,
+        "Sentinel invoice fix MKKBPRV",
+        "MKKBPRV credit note",
+    )
+    .await;
+    cases.push(("kb", kb));
+    cases.push(("floor_kb", floor_kb));
 
     // The SLA: step 1 for the HIGH cases (notify) and the URGENT one (to L2).
     clock.set(T0.plus_secs(120));
@@ -1198,7 +1297,7 @@ async fn subscribe_all(s: &TestServer, world: &World, role: &Who, ops: &[Op]) ->
                 .cases
                 .iter()
                 .map(|(k, _)| *k)
-                .filter(|k| !FLOORS.contains(k));
+                .filter(|k| !FLOORS.contains(k) && !KNOWLEDGE.contains(k));
             for key in keys.chain(["missing"]) {
                 let id = if key == "missing" {
                     MISSING
@@ -1584,7 +1683,8 @@ async fn authorization_matrix() {
                     .map(|(_, m)| m.clone())
             };
             let missing = by_case("missing");
-            for (key, _) in world.cases.iter().filter(|(k, _)| !FLOORS.contains(k)) {
+            let live = |k: &&str| !FLOORS.contains(k) && !KNOWLEDGE.contains(k);
+            for (key, _) in world.cases.iter().filter(|(k, _)| live(k)) {
                 if !role.sees(key) && by_case(key) != missing {
                     v.add(format!(
                         "{} subscription {field}({key}): ends unlike for a missing case: {:?} vs {:?}",

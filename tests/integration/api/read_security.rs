@@ -155,7 +155,7 @@ async fn workload_lists_only_cases_the_caller_may_see() {
 // ------------------------------------------------------------ 3. the customer's view
 
 /// Every field of `Case`, and what a customer may see of it.
-const CASE_ALL: &str = "id version status subject body channel customer { id name segment keyAccount } language priority requestedPriority tier team sensitive assignee tags swarm { lead members { agent } startedAt } resolution { text tier by at } openedAt updatedAt escalations firstResponseAt awaitingCustomerSince sla { policyId calendar firstResponseDue resolutionDue nextDeadline breached } messages { kind author body }";
+const CASE_ALL: &str = "id version status subject body channel customer { id name segment keyAccount } language priority requestedPriority tier team sensitive assignee tags swarm { lead members { agent } startedAt } resolution { text tier by at } openedAt updatedAt escalations firstResponseAt awaitingCustomerSince sla { policyId calendar firstResponseDue resolutionDue nextDeadline breached } messages { kind author body } relatedArticles { id caseId title body }";
 
 /// Fields a customer must never see a value of.
 const INTERNAL_FIELDS: &[&str] = &[
@@ -196,6 +196,10 @@ fn assert_customer_case(case: &Value) {
     }
     if !case["resolution"].is_null() {
         assert!(case["resolution"]["tier"].is_null(), "{case}");
+    }
+    // Customers read no captured knowledge: the list, when asked for, is empty.
+    if case.get("relatedArticles").is_some() {
+        assert_eq!(case["relatedArticles"], json!([]), "{case}");
     }
     assert_no_markers(case);
 }
