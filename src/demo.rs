@@ -13,6 +13,7 @@
 use crate::app::{AppError, Desk, WriteOptions};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{Agent, ConfigSeed, Team};
+use crate::domain::presence::Presence;
 use crate::domain::{
     Actor, AgentId, Calendar, CaseId, Channel, Command, Customer, EscalationStep, MessageKind,
     OpenCase, Priority, Role, RouteCase, Segment, SlaKind, SlaPolicy, Tier, TierLadder, Timestamp,
@@ -226,13 +227,53 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
             name: id.to_string(),
             tiers: vec![tier.to_string()],
             teams,
-            skills: Vec::new(),
+            skills: DEMO_SKILLS
+                .iter()
+                .filter(|(a, _)| a == id)
+                .flat_map(|(_, skills)| skills.iter().map(|s| s.to_string()))
+                .collect(),
             languages: vec!["en".into()],
             max_cases: 200,
         });
     }
+    // Needed skills: the billing rule asks for billing, and the skill map adds the
+    // skills of a case's tags and words.
+    if let Some(rule) = seed.rules.rules.iter_mut().find(|r| r.id == "billing") {
+        if rule.actions.needs_skills.is_empty() {
+            rule.actions.needs_skills = vec!["billing".into()];
+        }
+    }
+    if seed.skill_map.is_empty() {
+        seed.skill_map = DEMO_SKILL_MAP
+            .iter()
+            .map(|(term, skills)| crate::config::skills::SkillMapping {
+                term: term.to_string(),
+                skills: skills.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect();
+    }
     seed
 }
+
+/// The demo agents' skills, for the expert finder.
+const DEMO_SKILLS: &[(&str, &[&str])] = &[
+    ("dana", &["billing"]),
+    ("emeka", &["billing", "accounts"]),
+    ("farah", &["sso", "saml"]),
+    ("gustav", &["billing", "sso"]),
+];
+
+/// The demo's skill map: tags and keywords to needed skills.
+const DEMO_SKILL_MAP: &[(&str, &[&str])] = &[
+    ("invoice", &["billing"]),
+    ("refund", &["billing"]),
+    ("password", &["accounts"]),
+    ("login", &["accounts"]),
+    ("overcharged", &["billing"]),
+];
+
+/// The demo agents' presence at the end of the sample (the others are available).
+const DEMO_PRESENCE: &[(&str, Presence)] = &[("emeka", Presence::Busy), ("gustav", Presence::Away)];
 
 /// Monday to Friday, 08:00-18:00 UTC, closed on the bank holidays of the sample.
 fn business_hours() -> Calendar {
@@ -605,6 +646,12 @@ pub async fn load(
     }
     summary.overcharged = Some(id);
     summary.cases += 1;
+    for (agent, presence) in DEMO_PRESENCE {
+        if app.config().agents.keys().any(|a| a.as_str() == *agent) {
+            app.set_presence(&Actor::new(agent, Role::Agent)?, *presence)
+                .await?;
+        }
+    }
     summary.events = app.store().head();
     Ok(summary)
 }
