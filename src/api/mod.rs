@@ -10,7 +10,6 @@
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
-//! - [`parse_cache`]: parsed documents kept by text, so hot operations are parsed once.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod audit;
@@ -21,7 +20,6 @@ pub mod guard;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
-pub mod parse_cache;
 pub mod query;
 pub mod report;
 pub mod subscription;
@@ -69,8 +67,6 @@ pub struct QueryLimits {
     pub complexity: usize,
     /// Deadline of one query or mutation (`TIMEOUT` beyond).
     pub timeout: std::time::Duration,
-    /// Parsed documents kept by their text ([`parse_cache`]); 0 parses every request.
-    pub parse_cache: usize,
 }
 
 impl Default for QueryLimits {
@@ -79,7 +75,6 @@ impl Default for QueryLimits {
             depth: 12,
             complexity: 5_000,
             timeout: std::time::Duration::from_secs(30),
-            parse_cache: 1024,
         }
     }
 }
@@ -111,15 +106,9 @@ pub fn build_measured_schema(
     limits: &QueryLimits,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> SwarmSchema {
-    let builder = schema_builder(app, shutdown, limits).extension(measure::Measure(metrics));
-    // After `measure`, which reads the operation's type off the document either way.
-    if limits.parse_cache > 0 {
-        builder
-            .extension(parse_cache::ParseCache::new(limits.parse_cache))
-            .finish()
-    } else {
-        builder.finish()
-    }
+    schema_builder(app, shutdown, limits)
+        .extension(measure::Measure(metrics))
+        .finish()
 }
 
 fn schema_builder(
