@@ -108,9 +108,6 @@ pub struct Opts {
     /// HTTP workers of the in-process server.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// Parsed documents the in-process server keeps by text (0: parse every request).
-    #[arg(long, default_value_t = swarmdesk::api::QueryLimits::default().parse_cache)]
-    parse_cache: usize,
     /// Skip the mutation runs.
     #[arg(long)]
     skip_mutations: bool,
@@ -319,7 +316,6 @@ async fn connect_target(opts: &Opts) -> Result<Target, String> {
     let mut o = ServerOptions::new(dir.path().to_path_buf());
     o.bootstrap_token = Some(token.clone());
     o.workers = opts.workers.max(1);
-    o.query_limits.parse_cache = opts.parse_cache;
     // One token stands in for all the clients, so its per-token rate limit is lifted.
     o.http_limits.rate_per_second = 1e9;
     o.http_limits.rate_burst = 1e9;
@@ -329,9 +325,8 @@ async fn connect_target(opts: &Opts) -> Result<Target, String> {
         .map_err(|e| format!("start: {e}"))?;
     let base = format!("http://{}", running.addr);
     println!(
-        "server: in-process at {base}, {} HTTP worker(s), parse cache {}, data in {} (temporary)",
+        "server: in-process at {base}, {} HTTP worker(s), data in {} (temporary)",
         opts.workers.max(1),
-        opts.parse_cache,
         dir.path().display()
     );
     Ok(Target {

@@ -240,10 +240,6 @@ pub struct ServeArgs {
     /// selection); also the most fields a query may select with fragments expanded.
     #[arg(long, default_value_t = 5000)]
     pub max_complexity: usize,
-    /// Parsed GraphQL documents kept by their text, so repeated operations are not
-    /// parsed again (0: parse every request).
-    #[arg(long, default_value_t = 1024)]
-    pub parse_cache: usize,
     /// Seconds a query or mutation may run before it is answered with `TIMEOUT`.
     #[arg(long, default_value_t = 30)]
     pub request_timeout: u64,
@@ -340,7 +336,6 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.query_limits.depth = args.max_depth;
             options.query_limits.complexity = args.max_complexity;
             options.query_limits.timeout = Duration::from_secs(args.request_timeout.max(1));
-            options.query_limits.parse_cache = args.parse_cache;
             options.http_limits.body_timeout = Duration::from_secs(args.body_timeout.max(1));
             options.cors_origins = args.cors_origins;
             options.away_after = Duration::from_secs(args.away_after.max(1));

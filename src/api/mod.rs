@@ -13,7 +13,6 @@
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
-//! - [`parse_cache`]: parsed documents kept by text, so hot operations are parsed once.
 //! - [`variables`]: variables coerced to their definitions before execution.
 
 pub mod audit;
@@ -26,7 +25,6 @@ pub mod knowledge;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
-pub mod parse_cache;
 pub mod presence;
 pub mod query;
 pub mod report;
@@ -81,8 +79,6 @@ pub struct QueryLimits {
     pub complexity: usize,
     /// Deadline of one query or mutation (`TIMEOUT` beyond).
     pub timeout: std::time::Duration,
-    /// Parsed documents kept by their text ([`parse_cache`]); 0 parses every request.
-    pub parse_cache: usize,
 }
 
 impl Default for QueryLimits {
@@ -91,7 +87,6 @@ impl Default for QueryLimits {
             depth: 12,
             complexity: 5_000,
             timeout: std::time::Duration::from_secs(30),
-            parse_cache: 1024,
         }
     }
 }
@@ -123,15 +118,9 @@ pub fn build_measured_schema(
     limits: &QueryLimits,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> SwarmSchema {
-    let builder = schema_builder(app, shutdown, limits).extension(measure::Measure(metrics));
-    // After `measure`, which reads the operation's type off the document either way.
-    if limits.parse_cache > 0 {
-        builder
-            .extension(parse_cache::ParseCache::new(limits.parse_cache))
-            .finish()
-    } else {
-        builder.finish()
-    }
+    schema_builder(app, shutdown, limits)
+        .extension(measure::Measure(metrics))
+        .finish()
 }
 
 fn schema_builder(
