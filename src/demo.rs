@@ -1,5 +1,7 @@
 //! Realistic sample data for `swarmdesk demo` and `serve --demo`: a few hundred cases
-//! across tiers over the last three days, with escalations, swarms, sensitive billing
+//! across tiers over the last three days, with escalations, swarms (with raised hands,
+//! and knowledge captured when a swarmed case is resolved), a severity-1 outage whose
+//! swarm has a communicator and is overdue for its status update, sensitive billing
 //! cases, and domain.md's overnight example: a run of bank-holiday opening-hours
 //! questions and one customer frantically asking why they were overcharged.
 //!
