@@ -65,12 +65,12 @@ async fn fresh_database(admin: &str) -> String {
     let (client, connection) = parse_url(admin).unwrap().connect(NoTls).await.unwrap();
     tokio::spawn(connection);
     let name = format!("swarmdesk_bench_{}", std::process::id());
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .await
-        .unwrap();
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client.batch_execute(&statement).await.unwrap();
+    }
     let mut config = parse_url(admin).unwrap();
     config.dbname(&name);
     let host = match &config.get_hosts()[0] {

@@ -251,6 +251,9 @@ pub(super) async fn run(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(inner.options.max_batch);
     while let Some(first) = rx.recv().await {
         jobs.push(first);
+        // Let the callers just answered (the last group's) send their next request,
+        // so that it joins this group rather than waiting for the next one.
+        tokio::task::yield_now().await;
         while jobs.len() < inner.options.max_batch {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
