@@ -390,11 +390,15 @@ async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
         ),
         WriteState::Writable => ("ok", None, json!({ "accepted": true })),
     };
+    let log_head = state.app.store().head();
+    let projected = state.app.projections().position();
     let body = json!({
         "status": status,
         "reason": reason,
-        "logHead": state.app.store().head(),
-        "projectionPosition": state.app.projections().position(),
+        "store": state.app.store().backend(),
+        "logHead": log_head,
+        "projectionPosition": projected,
+        "projectionsCaughtUp": projected >= log_head,
         "writes": writes,
         "integrity": {
             "check": check,

@@ -230,6 +230,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// The position of the last durable event (0 for an empty log).
     fn head(&self) -> u64;
 
+    /// Which backend this is (`sled`, `postgres`), for `/healthz`.
+    fn backend(&self) -> &'static str;
+
     /// Live events as they become durable. Receivers that fall behind get `Lagged`;
     /// use [`subscribe_from`] for a gap-free catch-up subscription.
     fn subscribe(&self) -> broadcast::Receiver<Arc<RecordedEvent>>;

@@ -321,6 +321,10 @@ impl EventStore for PgStore {
         reader::idempotent_result(&self.inner.pool, key).await
     }
 
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
     fn head(&self) -> u64 {
         self.inner.live.head()
     }

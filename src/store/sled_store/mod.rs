@@ -612,6 +612,10 @@ impl EventStore for SledStore {
         }
     }
 
+    fn backend(&self) -> &'static str {
+        "sled"
+    }
+
     fn head(&self) -> u64 {
         self.core.common.head.load(Ordering::Acquire)
     }

@@ -100,6 +100,8 @@ async fn a_full_disk_answers_unavailable_and_503_then_writes_resume_without_rest
         .as_str()
         .is_some_and(|r| !r.is_empty()));
     assert!(body["logHead"].is_u64() && body["projectionPosition"].is_u64());
+    assert_eq!(body["store"], "sled", "{body}");
+    assert!(body["projectionsCaughtUp"].is_boolean(), "{body}");
 
     std::fs::remove_file(&ballast).unwrap();
     healthz_until(&s, "healthz is 200 ok again", |st, b| {

@@ -136,6 +136,23 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_the_other_within_a_second()
         .await;
     assert!(extra.is_none(), "unexpected: {extra:?}");
     assert_eq!(log_head(&b).await, next - 1);
+    // The other node's health names its store and says when its projections have
+    // applied everything it knows of.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let health: Value = serde_json::from_str(&b.server.get_text("/healthz").await).unwrap();
+        assert_eq!(health["store"], "postgres", "{health}");
+        if health["projectionsCaughtUp"] == true {
+            assert_eq!(
+                health["projectionPosition"].as_u64(),
+                Some(next - 1),
+                "{health}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

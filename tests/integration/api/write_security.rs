@@ -517,6 +517,9 @@ impl swarmdesk::store::EventStore for Interloper {
     fn head(&self) -> u64 {
         self.inner.head()
     }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<swarmdesk::store::RecordedEvent>> {
         self.inner.subscribe()
     }
