@@ -73,6 +73,89 @@ pub fn payload_from_json(
         .map(|e| (e.event_type(), e.schema_version(), e.encode()))
 }
 
+/// The one check behind every frozen event-family fixture (`tests/fixtures/*_events_v1.txt`).
+#[cfg(test)]
+pub(crate) mod frozen {
+    use std::fmt::{Debug, Display};
+    use std::path::Path;
+
+    /// One fixture line as read back: type, version, payload bytes, and that build's JSON.
+    pub(crate) struct Line {
+        pub event_type: String,
+        pub version: u16,
+        pub bytes: Vec<u8>,
+        pub json: serde_json::Value,
+    }
+
+    pub(crate) fn to_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub(crate) fn from_hex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+            .collect()
+    }
+
+    /// `tests/fixtures/<name>` holds `type \t version \t payload hex \t JSON` of
+    /// `events`, one per line, as the first build with these types wrote them (with
+    /// `SWARMDESK_WRITE_FIXTURES` set, this writes it from `record`). Every line must
+    /// decode (`decode`) to the event beside it and encode to the same bytes, and its
+    /// JSON must still be read (`from_json`) as the same event; there is a line for
+    /// each of the family's `types`. Returns the lines for a family's own checks.
+    pub(crate) fn check<E: PartialEq + Debug, Er: Display>(
+        name: &str,
+        events: &[E],
+        types: usize,
+        record: impl Fn(&E) -> (&'static str, u16, Vec<u8>, serde_json::Value),
+        decode: impl Fn(&str, u16, &[u8]) -> Result<E, Er>,
+        from_json: impl Fn(&str, u16, serde_json::Value) -> Result<E, Er>,
+    ) -> Vec<Line> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
+            let lines: Vec<String> = events
+                .iter()
+                .map(|e| {
+                    let (t, v, bytes, json) = record(e);
+                    format!("{t}\t{v}\t{}\t{json}", to_hex(&bytes))
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), types);
+        let mut read = Vec::new();
+        for (line, expected) in lines.iter().zip(events) {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
+            let version: u16 = f[1].parse().unwrap();
+            let bytes = from_hex(f[2]);
+            let decoded = decode(f[0], version, &bytes)
+                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
+            assert_eq!(&decoded, expected);
+            assert_eq!(to_hex(&record(&decoded).2), f[2], "{} bytes changed", f[0]);
+            let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+            assert_eq!(
+                from_json(f[0], version, json.clone()).ok().as_ref(),
+                Some(expected),
+                "{}: the old JSON is no longer read",
+                f[0]
+            );
+            read.push(Line {
+                event_type: f[0].to_string(),
+                version,
+                bytes,
+                json,
+            });
+        }
+        read
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Frozen forms: the binary payloads and projection snapshots this build writes
@@ -95,16 +178,7 @@ mod tests {
         std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some()
     }
 
-    fn to_hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn from_hex(hex: &str) -> Vec<u8> {
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
-            .collect()
-    }
+    use super::frozen::{from_hex, to_hex};
 
     fn case_id() -> CaseId {
         "01JGZ8Y2A7Q4T5V6W7X8Y9Z0AB".parse().unwrap()
@@ -141,44 +215,14 @@ mod tests {
     /// spelling) must still be read as the same event.
     #[test]
     fn access_events_keep_their_bytes_and_old_json_stays_readable() {
-        let path = fixture("access_events_v1.txt");
-        let events = every_access_event();
-        if writing() {
-            let lines: Vec<String> = events
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}\t{}\t{}\t{}",
-                        e.event_type(),
-                        e.schema_version(),
-                        to_hex(&e.encode()),
-                        e.to_json()
-                    )
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), AccessEvent::TYPES.len());
-        for (line, expected) in lines.iter().zip(&events) {
-            let f: Vec<&str> = line.splitn(4, '\t').collect();
-            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
-            let version: u16 = f[1].parse().unwrap();
-            let decoded = AccessEvent::decode(f[0], version, &from_hex(f[2]))
-                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
-            assert_eq!(&decoded, expected);
-            assert_eq!(to_hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
-            let old_json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
-            assert_eq!(
-                AccessEvent::from_json(f[0], version, old_json)
-                    .ok()
-                    .as_ref(),
-                Some(expected),
-                "{}: the old JSON is no longer read",
-                f[0]
-            );
-        }
+        super::frozen::check(
+            "access_events_v1.txt",
+            &every_access_event(),
+            AccessEvent::TYPES.len(),
+            |e| (e.event_type(), e.schema_version(), e.encode(), e.to_json()),
+            AccessEvent::decode,
+            AccessEvent::from_json,
+        );
     }
 
     /// One of every agent event type, with every field set.
@@ -194,46 +238,18 @@ mod tests {
     /// [`every_agent_event`] as the first build with these types wrote them.
     #[test]
     fn agent_events_keep_their_bytes_and_old_json_stays_readable() {
-        let path = fixture("agent_events_v1.txt");
-        let events = every_agent_event();
-        if writing() {
-            let lines: Vec<String> = events
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}\t{}\t{}\t{}",
-                        e.event_type(),
-                        e.schema_version(),
-                        to_hex(&e.encode()),
-                        e.to_json()
-                    )
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), AgentEvent::TYPES.len());
-        for (line, expected) in lines.iter().zip(&events) {
-            let f: Vec<&str> = line.splitn(4, '\t').collect();
-            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
-            let version: u16 = f[1].parse().unwrap();
-            let decoded = AgentEvent::decode(f[0], version, &from_hex(f[2]))
-                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
-            assert_eq!(&decoded, expected);
-            assert_eq!(to_hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
-            let old_json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+        let lines = super::frozen::check(
+            "agent_events_v1.txt",
+            &every_agent_event(),
+            AgentEvent::TYPES.len(),
+            |e| (e.event_type(), e.schema_version(), e.encode(), e.to_json()),
+            AgentEvent::decode,
+            AgentEvent::from_json,
+        );
+        for l in lines {
             assert_eq!(
-                AgentEvent::from_json(f[0], version, old_json.clone())
-                    .ok()
-                    .as_ref(),
-                Some(expected),
-                "{}: the old JSON is no longer read",
-                f[0]
-            );
-            assert_eq!(
-                payload_json(f[0], version, &from_hex(f[2])).ok(),
-                Some(old_json)
+                payload_json(&l.event_type, l.version, &l.bytes).ok(),
+                Some(l.json)
             );
         }
     }

@@ -52,7 +52,6 @@ crate::event_registry! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn every_import_event() -> Vec<ImportEvent> {
         vec![ImportEvent::EventsImported(EventsImported {
@@ -75,53 +74,18 @@ mod tests {
         })]
     }
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     /// FROZEN: `import_events_v1.txt` holds `type \t version \t payload hex \t JSON`
     /// of [`every_import_event`] as the first build with these types wrote them: the
     /// bytes and the JSON must keep decoding to the same values, and be written unchanged.
     #[test]
     fn import_events_keep_their_bytes_and_json() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import_events_v1.txt");
-        let events = every_import_event();
-        if std::env::var_os("SWARMDESK_WRITE_FIXTURES").is_some() {
-            let lines: Vec<String> = events
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}\t{}\t{}\t{}",
-                        e.event_type(),
-                        e.schema_version(),
-                        hex(&e.encode()),
-                        e.to_json()
-                    )
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), ImportEvent::TYPES.len());
-        for (line, expected) in lines.iter().zip(&events) {
-            let f: Vec<&str> = line.splitn(4, '\t').collect();
-            assert_eq!(f.len(), 4, "malformed fixture line `{line}`");
-            let version: u16 = f[1].parse().unwrap();
-            let bytes: Vec<u8> = (0..f[2].len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&f[2][i..i + 2], 16).unwrap())
-                .collect();
-            let decoded = ImportEvent::decode(f[0], version, &bytes)
-                .unwrap_or_else(|e| panic!("`{}` is no longer readable: {e}", f[0]));
-            assert_eq!(&decoded, expected);
-            assert_eq!(hex(&decoded.encode()), f[2], "{} bytes changed", f[0]);
-            let json: serde_json::Value = serde_json::from_str(f[3]).unwrap();
-            assert_eq!(
-                ImportEvent::from_json(f[0], version, json).ok().as_ref(),
-                Some(expected)
-            );
-        }
+        crate::events::frozen::check(
+            "import_events_v1.txt",
+            &every_import_event(),
+            ImportEvent::TYPES.len(),
+            |e| (e.event_type(), e.schema_version(), e.encode(), e.to_json()),
+            ImportEvent::decode,
+            ImportEvent::from_json,
+        );
     }
 }
