@@ -73,11 +73,40 @@ pub struct AppendOutcome {
     pub deduplicated: bool,
 }
 
+impl AppendOutcome {
+    /// The outcome of appending `n` events to `stream`, which stood at version
+    /// `current`, the first of them at log position `first_position`.
+    pub fn fresh(stream: String, current: u64, n: u64, first_position: u64) -> Self {
+        AppendOutcome {
+            stream,
+            first_version: current + 1,
+            last_version: current + n,
+            first_position,
+            last_position: first_position + n - 1,
+            deduplicated: false,
+        }
+    }
+}
+
 /// The first result stored under an idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdempotentResult {
     pub fingerprint: u64,
     pub outcome: AppendOutcome,
+}
+
+impl IdempotentResult {
+    /// The answer to a retry under `key` with request `fingerprint`: the stored
+    /// outcome, marked deduplicated, or `IdempotencyKeyReused` for another request.
+    pub fn replay(&self, key: &str, fingerprint: u64) -> Result<AppendOutcome, StoreError> {
+        if self.fingerprint != fingerprint {
+            return Err(StoreError::IdempotencyKeyReused(key.to_string()));
+        }
+        Ok(AppendOutcome {
+            deduplicated: true,
+            ..self.outcome.clone()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Error)]

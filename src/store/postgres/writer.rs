@@ -155,13 +155,7 @@ impl Group {
     fn append(&mut self, req: Prepared) -> Result<AppendOutcome, StoreError> {
         if let Some(k) = &req.idempotency_key {
             if let Some(r) = self.keys.get(k) {
-                if r.fingerprint != req.fingerprint {
-                    return Err(StoreError::IdempotencyKeyReused(k.clone()));
-                }
-                return Ok(AppendOutcome {
-                    deduplicated: true,
-                    ..r.outcome.clone()
-                });
+                return r.replay(k, req.fingerprint);
             }
         }
         let current = self.version(&req.stream);
@@ -186,14 +180,7 @@ impl Group {
             self.next += 1;
         }
         self.versions.insert(req.stream.clone(), current + n);
-        let outcome = AppendOutcome {
-            stream: req.stream,
-            first_version: current + 1,
-            last_version: current + n,
-            first_position,
-            last_position: first_position + n - 1,
-            deduplicated: false,
-        };
+        let outcome = AppendOutcome::fresh(req.stream, current, n, first_position);
         if let Some(k) = req.idempotency_key {
             let r = IdempotentResult {
                 fingerprint: req.fingerprint,

@@ -308,18 +308,9 @@ impl Writer {
                 },
             };
             if let Some(r) = earlier {
-                if r.fingerprint != req.fingerprint {
-                    return Err(StoreError::IdempotencyKeyReused(k.clone()));
-                }
                 // Answered after the flush like everything else: the first write may
                 // be in this very group, or in one still being flushed.
-                return Ok((
-                    AppendOutcome {
-                        deduplicated: true,
-                        ..r.outcome
-                    },
-                    Vec::new(),
-                ));
+                return Ok((r.replay(k, req.fingerprint)?, Vec::new()));
             }
         }
         let n = req.events.len() as u64;
@@ -338,14 +329,7 @@ impl Writer {
             events.push(record);
             self.next += 1;
         }
-        let outcome = AppendOutcome {
-            stream: req.stream,
-            first_version: current + 1,
-            last_version: current + n,
-            first_position,
-            last_position: first_position + n - 1,
-            deduplicated: false,
-        };
+        let outcome = AppendOutcome::fresh(req.stream, current, n, first_position);
         if let Some(k) = req.idempotency_key {
             let r = IdempotentResult {
                 fingerprint: req.fingerprint,
