@@ -4,16 +4,19 @@
 //! hash (a fast hash is right here: the input has full entropy, so there is nothing
 //! to brute-force). A token's id is a prefix of its hash, safe to show and log.
 //! Issued and revoked tokens are events in the log (`tokens` stream); the registry is
-//! their fold, plus the bootstrap and demo tokens configured at start. A token
+//! their fold, plus the bootstrap and demo tokens configured at start. The fold
+//! follows the live feed ([`TokenRegistry::apply_at`]), so a token issued or revoked
+//! on any node sharing the log is accepted or refused here too. A token
 //! authenticates a [`Principal`]: the caller every command and read is decided for.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::domain::access::AccessEvent;
 use crate::domain::{Actor, Tier, Timestamp};
+use crate::store::in_order::InOrder;
 
 /// The authenticated caller of a request or WebSocket connection. The server
 /// derives it from the token; a client can never choose it.
@@ -100,6 +103,9 @@ pub struct TokenRegistry {
     tokens: RwLock<HashMap<TokenHash, Grant>>,
     /// Bumped on every revocation, so open connections can re-check their token.
     revocations: watch::Sender<u64>,
+    /// Where the fold stands in the `tokens` stream; held while an event is applied,
+    /// so events from the start-up read and the live feed apply once, in order.
+    folded: Mutex<InOrder<AccessEvent>>,
 }
 
 impl Default for TokenRegistry {
@@ -107,6 +113,7 @@ impl Default for TokenRegistry {
         TokenRegistry {
             tokens: RwLock::default(),
             revocations: watch::channel(0).0,
+            folded: Mutex::default(),
         }
     }
 }
@@ -126,8 +133,17 @@ impl TokenRegistry {
         token_id(&hash)
     }
 
+    /// Folds the event at `version` of the `tokens` stream: once, in stream order,
+    /// whether it comes from a read of the stream or from the live feed (or both).
+    pub fn apply_at(&self, version: u64, event: AccessEvent) {
+        let mut folded = self.folded.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, e) in folded.offer(version, event) {
+            self.apply(&e);
+        }
+    }
+
     /// Folds one token event.
-    pub fn apply(&self, event: &AccessEvent) {
+    fn apply(&self, event: &AccessEvent) {
         let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
         match event {
             AccessEvent::TokenIssued(t) => {

@@ -1,8 +1,10 @@
 //! The configuration in force: folded from the config stream at start (seeded when
-//! empty), changed by decided configuration commands, checked against by case
-//! commands (routes, assignees, swarm members), and past rule sets read back.
+//! empty), then kept current from the projection runner's live feed (so a change
+//! made on another node sharing the log is in force here once the feed brings it),
+//! changed by decided configuration commands, checked against by case commands
+//! (routes, assignees, swarm members), and past rule sets read back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use tracing::{info_span, Instrument};
 
 use super::record::append_request;
@@ -11,8 +13,86 @@ use super::{AppError, Desk, MAX_RETRIES};
 use crate::config::{self, Config, ConfigCommand, ConfigEvent, ConfigSeed};
 use crate::domain::{Actor, Case, Command};
 use crate::policy;
+use crate::projection::runner::Observer;
 use crate::routing::RuleSet;
-use crate::store::ExpectedVersion;
+use crate::store::in_order::InOrder;
+use crate::store::{ExpectedVersion, RecordedEvent};
+
+/// The configuration in force and where its fold stands in the config stream.
+pub(super) struct InForce {
+    /// Replaced whole on every change; readers keep the `Arc` they took.
+    current: RwLock<Arc<Config>>,
+    /// Held while a change is applied, so events from a read of the stream and from
+    /// the live feed apply once, in stream order.
+    folded: Mutex<InOrder<ConfigEvent>>,
+}
+
+impl InForce {
+    pub(super) fn new(config: Config) -> Self {
+        InForce {
+            current: RwLock::new(Arc::new(config)),
+            folded: Mutex::default(),
+        }
+    }
+
+    pub(super) fn current(&self) -> Arc<Config> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies the event at `version` of the config stream once, in order.
+    fn offer(&self, version: u64, event: ConfigEvent) {
+        let mut folded = self.folded.lock().unwrap_or_else(|p| p.into_inner());
+        let ready = folded.offer(version, event);
+        self.apply(ready);
+    }
+
+    /// Puts a whole fold of the stream in force, unless what is in force is as new.
+    fn replace(&self, config: Config) {
+        let mut folded = self.folded.lock().unwrap_or_else(|p| p.into_inner());
+        if config.version <= folded.applied() {
+            return;
+        }
+        let version = config.version;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        let ready = folded.skip_to(version);
+        self.apply(ready);
+    }
+
+    /// Applies events ready in order (the caller holds `folded`).
+    fn apply(&self, ready: Vec<(u64, ConfigEvent)>) {
+        if ready.is_empty() {
+            return;
+        }
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        // The stream's first event starts from nothing, not from the seed given at
+        // construction.
+        let mut next = if ready[0].0 == 1 {
+            Config::empty()
+        } else {
+            (**current).clone()
+        };
+        for (version, e) in &ready {
+            next.apply(e, *version);
+        }
+        *current = Arc::new(next);
+    }
+}
+
+/// Applies the config events of the live feed (every node's) to `in_force`.
+pub(super) fn follow_config(in_force: Arc<InForce>) -> Observer {
+    Arc::new(move |r: &RecordedEvent| {
+        if r.stream != config::CONFIG_STREAM {
+            return;
+        }
+        match ConfigEvent::from_record(r) {
+            Ok(e) => in_force.offer(r.version, e),
+            Err(e) => tracing::error!(error = %e, position = r.position, "unreadable config event"),
+        }
+    })
+}
 
 impl Desk {
     /// Folds the config stream (at start). An empty stream is seeded with `seed`,
@@ -39,7 +119,7 @@ impl Desk {
         for r in &records {
             state.apply(&ConfigEvent::from_record(r)?, r.version);
         }
-        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        self.config.replace(state);
         Ok(())
     }
 
@@ -59,28 +139,14 @@ impl Desk {
             events,
         );
         let outcome = self.store.append(request).await?;
-        let applied = {
-            let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
-            // Only on top of the state the decision saw; if another change got in
-            // first (possible only between stream and memory), re-read the stream.
-            (expected == 0 || guard.version == expected).then(|| {
-                let mut next = if expected == 0 {
-                    Config::empty()
-                } else {
-                    (**guard).clone()
-                };
-                for (i, e) in events.iter().enumerate() {
-                    next.apply(e, outcome.first_version + i as u64);
-                }
-                *guard = Arc::new(next);
-            })
-        };
-        if applied.is_none() {
-            self.reload_config().await?;
+        for (i, e) in events.iter().enumerate() {
+            self.config
+                .offer(outcome.first_version + i as u64, e.clone());
         }
-        let next = self.config();
+        // The live feed has applied everything up to these events once the
+        // projections show them (another node's change that got in first included).
         self.projections.wait_for(outcome.last_position).await?;
-        Ok(next)
+        Ok(self.config())
     }
 
     /// Decides and applies one configuration change. Changes are serialised by the

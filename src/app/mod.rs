@@ -23,9 +23,11 @@
 //! - [`cases`]: opening and routing a new case, running commands on a case (turns,
 //!   authorization, decide, append, retries), idempotency, loading a case and its history.
 //! - [`turns`]: per-case turns, so the commands on one case are decided one after another.
-//! - [`configuration`]: loading and changing the configuration, checking commands
+//! - [`configuration`]: loading and changing the configuration (kept current from
+//!   the live feed, so every node sharing the log has it), checking commands
 //!   against it, past rule sets.
-//! - [`tokens`]: issuing, revoking and loading bearer tokens; the auditors' access log.
+//! - [`tokens`]: issuing, revoking and loading bearer tokens (kept current from the
+//!   live feed too); the auditors' access log.
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
 //! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
@@ -57,7 +59,7 @@ pub use cases::MAX_IDEMPOTENCY_KEY;
 pub use record::{decode, Recordable};
 pub use reports::fold_log;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use thiserror::Error;
 
 use crate::auth::{Principal, TokenRegistry};
@@ -176,8 +178,8 @@ pub struct Desk {
     projections: ProjectionRunner,
     clock: Arc<dyn Clock>,
     /// The configuration in force (tiers, teams, agents, rules), folded from the
-    /// config stream; replaced whole on every change.
-    config: RwLock<Arc<Config>>,
+    /// config stream and kept current from the live feed.
+    config: Arc<configuration::InForce>,
     tokens: Arc<TokenRegistry>,
     /// Held from reading an agent's load until an assignment to them is projected,
     /// so concurrent assignments cannot exceed the agent's capacity.
@@ -197,12 +199,17 @@ impl Desk {
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Self {
+        let config = Arc::new(configuration::InForce::new(config));
+        let tokens: Arc<TokenRegistry> = Arc::default();
+        // Every node's token and configuration changes, as the live feed brings them.
+        projections.observe(tokens::follow_tokens(tokens.clone()));
+        projections.observe(configuration::follow_config(config.clone()));
         Desk {
             store,
             projections,
             clock,
-            config: RwLock::new(Arc::new(config)),
-            tokens: Arc::default(),
+            config,
+            tokens,
             assigning: tokio::sync::Mutex::new(()),
             turns: turns::CaseTurns::default(),
             status_update_secs: std::sync::atomic::AtomicU32::new(DEFAULT_STATUS_UPDATE_SECS),
@@ -237,10 +244,7 @@ impl Desk {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.config.current()
     }
 
     /// Who `user` is for the policy: the role of their most powerful active token

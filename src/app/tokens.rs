@@ -1,22 +1,29 @@
 //! Bearer tokens and the access log: issuing, revoking and loading tokens (the
-//! `tokens` stream folded into the registry), and recording auditors' reads of cases.
+//! `tokens` stream folded into the registry at start, then kept current from the
+//! projection runner's live feed, so another node's revocation applies here within
+//! the feed's delay), and recording auditors' reads of cases.
 
 use super::record::append_request;
 use super::record::Recordable;
 use super::{AppError, Desk};
+use crate::auth::TokenRegistry;
 use crate::auth::{generate_token, hash_token, hex, token_id};
 use crate::domain::access::{
     AccessEvent, CaseViewed, CasesViewed, TokenIssued, TokenRevoked, ACCESS_LOG_STREAM,
     TOKENS_STREAM,
 };
 use crate::domain::{Actor, AgentId, CaseId, Role, Timestamp};
-use crate::store::ExpectedVersion;
+use crate::projection::runner::Observer;
+use crate::store::{ExpectedVersion, RecordedEvent};
+use std::sync::Arc;
 
 impl Desk {
-    /// Folds the `tokens` stream into the registry (at start).
+    /// Folds the `tokens` stream into the registry (at start; the live feed brings
+    /// what is appended after, see [`follow_tokens`]).
     pub async fn load_tokens(&self) -> Result<(), AppError> {
         for r in self.store.read_stream(TOKENS_STREAM, 1, usize::MAX).await? {
-            self.tokens.apply(&AccessEvent::from_record(&r)?);
+            self.tokens
+                .apply_at(r.version, AccessEvent::from_record(&r)?);
         }
         Ok(())
     }
@@ -66,8 +73,8 @@ impl Desk {
             tiers,
             expires_at,
         });
+        // Applied from the live feed before the wait for the projections ends.
         self.append_access(by, TOKENS_STREAM, &event).await?;
-        self.tokens.apply(&event);
         Ok((token, token_id(&hash)))
     }
 
@@ -80,7 +87,6 @@ impl Desk {
             token_id: id.into(),
         });
         self.append_access(by, TOKENS_STREAM, &event).await?;
-        self.tokens.apply(&event);
         Ok(())
     }
 
@@ -114,4 +120,17 @@ impl Desk {
         });
         self.append_access(by, ACCESS_LOG_STREAM, &event).await
     }
+}
+
+/// Applies the `tokens` events of the live feed (every node's) to `tokens`.
+pub(super) fn follow_tokens(tokens: Arc<TokenRegistry>) -> Observer {
+    Arc::new(move |r: &RecordedEvent| {
+        if r.stream != TOKENS_STREAM {
+            return;
+        }
+        match AccessEvent::from_record(r) {
+            Ok(e) => tokens.apply_at(r.version, e),
+            Err(e) => tracing::error!(error = %e, position = r.position, "unreadable token event"),
+        }
+    })
 }

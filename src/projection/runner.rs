@@ -10,6 +10,12 @@
 //! listens ([`ProjectionRunner::changes`]): with no listener the write path computes
 //! nothing. A listener that falls [`CHANGE_BATCHES`] batches behind is told so
 //! (`Lagged`) and must start again from the projections.
+//!
+//! State kept beside the projections (the tokens, the configuration in force) follows
+//! the same feed through [observers](ProjectionRunner::observe): each sees every event
+//! the runner applies, before the runner reports the batch's position, so a writer
+//! waiting for its position (or a node applying another node's write) finds that
+//! state up to date too.
 
 use futures_util::{FutureExt, StreamExt};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -22,7 +28,7 @@ use tracing::{error, info, warn};
 use super::changes::{mark_append_ends, Change};
 use super::Projections;
 use crate::domain::CodecError;
-use crate::store::{feed::FeedEvent, subscribe_from, EventStore, StoreError};
+use crate::store::{feed::FeedEvent, subscribe_from, EventStore, RecordedEvent, StoreError};
 
 /// Name of the projections snapshot in the store.
 pub const SNAPSHOT_NAME: &str = "projections";
@@ -57,6 +63,13 @@ impl From<CodecError> for ProjectionError {
 
 pub type SharedProjections = Arc<RwLock<Projections>>;
 
+/// Sees every event the runner applies from the live feed, in log order (see
+/// [`ProjectionRunner::observe`]). Called outside the projections' lock; must not block.
+pub type Observer = Arc<dyn Fn(&RecordedEvent) + Send + Sync>;
+
+/// The observers of a runner, shared with its task.
+type Observers = Arc<RwLock<Vec<Observer>>>;
+
 /// Status of the runner, watched by writers waiting for their events to be visible.
 #[derive(Clone, Debug, PartialEq)]
 enum Progress {
@@ -69,6 +82,7 @@ pub struct ProjectionRunner {
     store: Arc<dyn EventStore>,
     progress: watch::Receiver<Progress>,
     changes: broadcast::Sender<Changes>,
+    observers: Observers,
     task: JoinHandle<()>,
     snapshotter: JoinHandle<()>,
 }
@@ -150,11 +164,13 @@ impl ProjectionRunner {
         let feed = subscribe_from(store.clone(), initial.position() + 1);
         let shared: SharedProjections = Arc::new(RwLock::new(initial));
         let (changes, _) = broadcast::channel(CHANGE_BATCHES);
+        let observers = Observers::default();
         let follower = Follower {
             store: store.clone(),
             shared: shared.clone(),
             progress: tx,
             changes: changes.clone(),
+            observers: observers.clone(),
         };
         let task = tokio::spawn(follower.follow(feed));
         let snapshotter = tokio::spawn(snapshot_periodically(store.clone(), shared.clone()));
@@ -163,9 +179,21 @@ impl ProjectionRunner {
             store,
             progress,
             changes,
+            observers,
             task,
             snapshotter,
         })
+    }
+
+    /// Calls `observer` with every event applied from now on, in log order, before
+    /// the position of its batch is reported to [`wait_for`](Self::wait_for). Events
+    /// the runner applied before (at start) are not shown: read them from the store
+    /// after registering, and let the observer skip what it has already seen.
+    pub fn observe(&self, observer: Observer) {
+        self.observers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(observer);
     }
 
     /// Listens to the changes of every batch applied from now on. Subscribe *before*
@@ -242,6 +270,7 @@ struct Follower {
     shared: SharedProjections,
     progress: watch::Sender<Progress>,
     changes: broadcast::Sender<Changes>,
+    observers: Observers,
 }
 
 impl Follower {
@@ -257,6 +286,12 @@ impl Follower {
             }
             let mut events = Vec::with_capacity(batch.len());
             let mut changes = Vec::new();
+            let observers = self
+                .observers
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let mut observed = Vec::new();
             let result = {
                 let mut p = self.shared.write().unwrap_or_else(|p| p.into_inner());
                 // Checked under the lock: a listener that subscribed before it gets
@@ -270,6 +305,9 @@ impl Follower {
                             if let Err(err) = p.apply_with(e.view(), sink) {
                                 result = Err(err.to_string());
                                 break;
+                            }
+                            if !observers.is_empty() {
+                                observed.push(e.clone());
                             }
                             if listening {
                                 events.push(e);
@@ -289,6 +327,11 @@ impl Follower {
                 }
                 result.map(|_| p.position())
             };
+            for e in &observed {
+                for observer in &observers {
+                    observer(e);
+                }
+            }
             match result {
                 Ok(position) => {
                     let _ = self.progress.send(Progress::At(position));

@@ -14,6 +14,8 @@
 //!   other nodes.
 //! - [`copy`]: copying a log from one store into another (`swarmdesk migrate`).
 //! - [`feed`]: catch-up subscriptions (history, then live, no gap, no duplicate).
+//! - [`in_order`]: one stream's events applied once each, in version order, from a
+//!   read of the stream and the live feed together.
 //! - [`stats`]: what the write path measures (append latency, commit sizes).
 //!
 //! A store also reports its health ([`StoreHealth`]): whether it accepts writes (a
@@ -24,6 +26,7 @@ pub mod chain;
 pub mod copy;
 pub mod envelope;
 pub mod feed;
+pub mod in_order;
 pub mod postgres;
 pub mod sled_store;
 pub mod stats;

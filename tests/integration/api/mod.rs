@@ -23,6 +23,7 @@ mod logging;
 mod metrics;
 mod needed_skills;
 mod nodes;
+mod nodes_live;
 mod paging;
 mod presence;
 mod read_security;
