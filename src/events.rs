@@ -227,11 +227,17 @@ mod tests {
 
     /// One of every agent event type, with every field set.
     fn every_agent_event() -> Vec<AgentEvent> {
-        use crate::domain::presence::{Presence, PresenceSet, PresenceSource};
-        vec![AgentEvent::PresenceSet(PresenceSet {
-            presence: Presence::Away,
-            source: PresenceSource::Disconnected,
-        })]
+        use crate::domain::presence::{CaseClaimed, Presence, PresenceSet, PresenceSource};
+        vec![
+            AgentEvent::PresenceSet(PresenceSet {
+                presence: Presence::Away,
+                source: PresenceSource::Disconnected,
+            }),
+            AgentEvent::CaseClaimed(CaseClaimed {
+                case_id: case_id(),
+                case_version: 3,
+            }),
+        ]
     }
 
     /// FROZEN: `agent_events_v1.txt` holds `type \t version \t payload hex \t JSON` of

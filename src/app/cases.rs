@@ -1,7 +1,8 @@
 //! Writing cases: opening and routing a new case, and running commands on an existing
 //! one. Each write takes its case's turn, is authorized and decided against the
 //! current state, appended at the version it was decided on, and retried after
-//! losing a race to a writer outside this process. Idempotency keys (scoped to the
+//! losing a race to a writer outside this process (an assignment first claims a slot
+//! of the agent's capacity on their stream, see `capacity`). Idempotency keys (scoped to the
 //! principal) return the first result of a repeated request. Also loads a case and
 //! reads its history.
 
@@ -360,7 +361,7 @@ impl Desk {
             let correlation_id = opts.correlation_id.unwrap_or_else(Ulid::new);
             let mut turn = Some(turn);
             let mut attempt = 0;
-            loop {
+            'attempt: loop {
                 attempt += 1;
                 let state = self.load(case_id).await?;
                 let config = self.config();
@@ -396,6 +397,24 @@ impl Desk {
                     sla: &config.sla,
                 };
                 let events = decide_all(&state, commands.clone(), &ctx)?;
+                if check_config {
+                    for command in &commands {
+                        let Command::Assign { agent } = command else {
+                            continue;
+                        };
+                        if !self
+                            .claim_slot(actor, agent, case_id, &state, &config)
+                            .await?
+                        {
+                            if attempt >= MAX_RETRIES {
+                                return Err(AppError::Store(StoreError::Unavailable(format!(
+                                    "`{agent}` is being assigned too often at once; try again"
+                                ))));
+                            }
+                            continue 'attempt;
+                        }
+                    }
+                }
                 let mut request = append_request(
                     &case_id.stream(),
                     ExpectedVersion::Exact(state.version),

@@ -192,7 +192,8 @@ impl Desk {
     }
 
     /// Checks a command against the configuration: a hand-made route names a team
-    /// that works its tier; an assignee works the case's tier and has room; nobody is
+    /// that works its tier; an assignee works the case's tier (their room is claimed
+    /// on their stream before the case is written, see `capacity`); nobody is
     /// assigned, made a swarm's lead or pulled into its swarm who could not read the
     /// case ([`policy::could_hold`]).
     pub(super) fn check_config(&self, case: &Case, command: &Command) -> Result<(), AppError> {
@@ -214,12 +215,8 @@ impl Desk {
             )));
         }
         if let Command::Assign { agent } = command {
-            let load = self
-                .projections
-                .read()
-                .workload(agent)
-                .map_or(0, |w| w.assigned.len());
-            config.check_assignable(agent, case.tier.as_ref(), load)?;
+            // The agent's room is checked when their slot is claimed (`capacity`).
+            config.check_assignable(agent, case.tier.as_ref(), 0)?;
         }
         Ok(())
     }

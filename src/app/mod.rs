@@ -22,6 +22,8 @@
 //!   policy), [`AppError`] and its stable codes, [`WriteOptions`] and [`Written`].
 //! - [`cases`]: opening and routing a new case, running commands on a case (turns,
 //!   authorization, decide, append, retries), idempotency, loading a case and its history.
+//! - [`capacity`]: agents' capacity, claimed on their own streams so that nodes
+//!   sharing a log cannot over-assign them.
 //! - [`turns`]: per-case turns, so the commands on one case are decided one after another.
 //! - [`configuration`]: loading and changing the configuration (kept current from
 //!   the live feed, so every node sharing the log has it), checking commands
@@ -41,6 +43,7 @@
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 
 mod cadence;
+mod capacity;
 mod cases;
 mod configuration;
 mod contributions;

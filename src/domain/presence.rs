@@ -13,12 +13,17 @@
 //!   appends nothing.
 //! - [`restore`]: the agent is back; only an automatic `AWAY` is undone, to what the
 //!   agent's presence was before it. An `AWAY` the agent chose stays.
+//!
+//! The agent's stream also holds [`CaseClaimed`]: a slot of the agent's capacity
+//! taken by an assignment about to be written (see `app::capacity`), appended at the
+//! stream's version so that two nodes cannot both give away the last slot. Presence
+//! ignores it.
 
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 use super::error::DomainError;
-use super::ids::{AgentId, Timestamp};
+use super::ids::{AgentId, CaseId, Timestamp};
 
 /// The prefix of every agent's stream.
 pub const AGENT_STREAM_PREFIX: &str = "agent-";
@@ -101,15 +106,27 @@ pub struct PresenceSet {
     pub source: PresenceSource,
 }
 
+/// An assignment of `case_id` to the agent, decided on the case at `case_version`,
+/// takes one of the agent's slots. It is written to the case next; until the case
+/// shows it (or moves past `case_version` without it), the slot counts as taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseClaimed {
+    pub case_id: CaseId,
+    pub case_version: u64,
+}
+
 /// Every event an agent's stream can hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentEvent {
     PresenceSet(PresenceSet),
+    CaseClaimed(CaseClaimed),
 }
 
 crate::event_registry! {
     AgentEvent {
         PresenceSet = "PresenceSet" v 1,
+        CaseClaimed = "CaseClaimed" v 1,
     }
 }
 
@@ -139,6 +156,7 @@ impl AgentPresence {
                 self.source = Some(e.source);
                 self.since = Some(at);
             }
+            AgentEvent::CaseClaimed(_) => {}
         }
         self.version = version;
     }

@@ -1,9 +1,10 @@
 //! Several nodes on one PostgreSQL log: two `swarmdesk serve --store ...` processes
 //! on one database. A mutation on one reaches a subscriber on the other within a
 //! second, in order, exactly once; racing `expectedVersion` writes through both
-//! have exactly one winner; an SLA deadline passing with two nodes up (in process, on
-//! one manual clock, both sweeping at once) is breached once. Skipped (and said so)
-//! without `SWARMDESK_TEST_POSTGRES`.
+//! have exactly one winner, and so do two assignments racing for an agent's last
+//! slot; an SLA deadline passing with two nodes up (in process, on one manual clock,
+//! both sweeping at once) is breached once. Skipped (and said so) without
+//! `SWARMDESK_TEST_POSTGRES`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -200,6 +201,73 @@ async fn racing_expected_version_writes_on_two_nodes_have_one_winner() {
             lost["errors"][0]["extensions"]["code"], "VERSION_CONFLICT",
             "{lost}"
         );
+    }
+}
+
+/// Two nodes assign two cases to an agent with one free slot at the same moment:
+/// exactly one assignment is written, the other is refused as over capacity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    let a = start_node(&url).await;
+    let b = start_node(&url).await;
+    a.server
+        .ok(
+            r#"mutation { addAgent(input: { id: "zoe", tiers: ["L1"], maxCases: 1 }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let assign = "mutation($id: ID!) { assignCase(caseId: $id, agent: \"zoe\") { assignee } }";
+    for round in 0..4 {
+        let x = a.server.open_case(&format!("x{round}"), "NORMAL").await;
+        let y = a.server.open_case(&format!("y{round}"), "NORMAL").await;
+        // Both nodes know both cases (and zoe's free slot) before they race.
+        let head = log_head(&a).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let health: Value = serde_json::from_str(&b.server.get_text("/healthz").await).unwrap();
+            if health["projectionPosition"].as_u64() >= Some(head) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "b never caught up: {health}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (rx, ry) = tokio::join!(
+            a.server.gql(assign, json!({ "id": x })),
+            b.server.gql(assign, json!({ "id": y })),
+        );
+        let won: Vec<(&String, &Value)> = [(&x, &rx), (&y, &ry)]
+            .into_iter()
+            .filter(|(_, r)| r.get("errors").is_none())
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: {rx} / {ry}");
+        let lost = if rx.get("errors").is_some() { &rx } else { &ry };
+        assert_eq!(
+            lost["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{lost}"
+        );
+        assert!(
+            lost["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("capacity"),
+            "{lost}"
+        );
+        // The log agrees: one assignment.
+        let mut written = 0;
+        for id in [&x, &y] {
+            let h = a.server.history(&json!(id)).await;
+            written += h.iter().filter(|e| e["type"] == "AgentAssigned").count();
+        }
+        assert_eq!(written, 1, "round {round}");
+        // Free the slot for the next round.
+        a.server
+            .ok(
+                "mutation($id: ID!) { unassignCase(caseId: $id) { assignee } }",
+                json!({ "id": won[0].0 }),
+            )
+            .await;
     }
 }
 
