@@ -2,8 +2,8 @@
 //! on one database. A mutation on one reaches a subscriber on the other within a
 //! second, in order, exactly once; racing `expectedVersion` writes through both
 //! have exactly one winner, and so do two assignments racing for an agent's last
-//! slot; an SLA deadline passing with two nodes up (in process, on one manual clock,
-//! both sweeping at once) is breached once. Skipped (and said so) without
+//! slot; an SLA deadline or an invitation's expiry passing with two nodes up (in
+//! process, on one manual clock, both sweeping at once) is recorded once. Skipped (and said so) without
 //! `SWARMDESK_TEST_POSTGRES`.
 
 use std::process::{Child, Command, Stdio};
@@ -332,6 +332,80 @@ async fn an_sla_deadline_passing_with_two_nodes_up_is_breached_once() {
             types.iter().filter(|t| *t == "SlaBreached").count(),
             1,
             "case {id}: {types:?}"
+        );
+    }
+}
+
+/// An invitation's deadline passes with both nodes up and both sweeping at once: it
+/// expires once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invitation_expiring_with_two_nodes_up_expires_once() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    // Monday 2026-01-05 09:00 UTC.
+    let start = swarmdesk::domain::Timestamp(1_767_603_600_000_000);
+    let clock = swarmdesk::clock::ManualClock::new(start);
+    let a = start_in_process(&url, &clock).await;
+    let b = start_in_process(&url, &clock).await;
+    let add = "mutation($a: AgentInput!) { addAgent(input: $a) { id } }";
+    for agent in [
+        json!({ "id": "dana", "tiers": ["L2"], "maxCases": 5 }),
+        json!({ "id": "farah", "tiers": ["L3"], "skills": ["saml"], "maxCases": 5 }),
+        json!({ "id": "gustav", "tiers": ["L3"], "skills": ["saml"], "maxCases": 5 }),
+    ] {
+        a.ok(add, json!({ "a": agent })).await;
+    }
+    let mut cases = Vec::new();
+    for i in 0..3 {
+        let id = a.open_case(&format!("SSO loops {i}"), "HIGH").await;
+        let v = json!({ "id": id });
+        a.ok(
+            "mutation($id: ID!) { routeCase(caseId: $id, tier: \"L2\") { id } }",
+            v.clone(),
+        )
+        .await;
+        a.ok(
+            "mutation($id: ID!) { assignCase(caseId: $id, agent: \"dana\") { id } }",
+            v.clone(),
+        )
+        .await;
+        a.ok_as(
+            "dana-token",
+            "mutation($id: ID!) { inviteToSwarm(caseId: $id, agents: [\"farah\", \"gustav\"], expiresInMinutes: 10) { id } }",
+            v,
+        )
+        .await;
+        cases.push(id);
+    }
+    let head = a.head();
+    let b_app = b.running.as_ref().unwrap().app.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b_app.projections().position() < head {
+        assert!(Instant::now() < deadline, "node b did not catch up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(b_app);
+    clock.set(start.plus_secs(11 * 60));
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(
+            a.running.as_ref().unwrap().sweep_sla(),
+            b.running.as_ref().unwrap().sweep_sla()
+        );
+        // A sweep that lost a race may report it; the log decides what happened.
+        let _ = (ra, rb);
+    }
+    for id in &cases {
+        let expired: Vec<String> = a
+            .history(&json!(id))
+            .await
+            .iter()
+            .filter(|e| e["type"] == "InvitationExpired")
+            .map(|e| e["payload"]["agent"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            expired,
+            ["farah", "gustav"],
+            "case {id}: each invitation once"
         );
     }
 }
