@@ -25,6 +25,12 @@ pub struct Cli {
     /// Data directory of the embedded event log.
     #[arg(long, global = true, env = "SWARMDESK_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// Keep the log in PostgreSQL instead of the data directory:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Several servers may share one
+    /// database (each keeps its projections in memory, fed from the shared log);
+    /// `export`, `import`, `verify`, `replay`, `report`, `demo` and `token` work on it too.
+    #[arg(long, global = true, env = "SWARMDESK_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -207,11 +213,6 @@ pub struct RoutingArgs {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Keep the log in PostgreSQL instead of the data directory:
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Several servers may share one
-    /// database (each keeps its projections in memory, fed from the shared log).
-    #[arg(long, env = "SWARMDESK_STORE", hide_env_values = true)]
-    pub store: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SWARMDESK_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -304,8 +305,35 @@ fn parse_until(s: &str) -> Result<Until, String> {
         .map_err(|e| format!("neither a position nor an RFC 3339 time ({e})"))
 }
 
-fn open_store(data: &PathBuf) -> anyhow::Result<Arc<dyn EventStore>> {
+/// The log `--store` names (a PostgreSQL database), else the one in `--data`, opened
+/// as `serve` opens it.
+async fn open_store(
+    data: &std::path::Path,
+    store: Option<&str>,
+) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(server::open_log(data, store).await?)
+}
+
+/// The sled data directory at `data`, whatever `--store` says (`migrate --from`).
+fn open_sled(data: &PathBuf) -> anyhow::Result<Arc<dyn EventStore>> {
     Ok(Arc::new(SledStore::open(data, SledOptions::default())?))
+}
+
+impl Cli {
+    /// `--store`, unless empty.
+    fn store_url(&self) -> Option<&str> {
+        self.store.as_deref().filter(|s| !s.is_empty())
+    }
+
+    /// The log the offline commands work on, for messages (no password).
+    fn log_name(&self) -> String {
+        match self.store_url() {
+            Some(url) => crate::store::postgres::parse_url(url)
+                .map(|c| crate::store::postgres::describe(&c))
+                .unwrap_or_else(|_| "the PostgreSQL database".into()),
+            None => self.data.display().to_string(),
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -322,11 +350,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let store_url = cli.store_url().map(str::to_string);
+    let store = store_url.as_deref();
+    let log_name = cli.log_name();
     match cli.command {
         Command::Serve(args) => {
             let mut options = ServerOptions::new(cli.data);
             args.routing.apply(&mut options)?;
-            options.store = args.store.filter(|s| !s.is_empty());
+            options.store = store_url;
             options.demo = args.demo;
             options.bootstrap_token = args.bootstrap_token.filter(|t| !t.is_empty());
             options.workers = args.workers;
@@ -345,10 +376,24 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             server::run(options, listener, server::signal()).await?;
         }
         Command::Verify => {
-            let data = cli.data.clone();
-            let verified =
-                tokio::task::spawn_blocking(move || crate::store::sled_store::verify_dir(&data))
-                    .await?;
+            let verified = match store {
+                Some(_) => match open_store(&cli.data, store).await {
+                    Ok(log) => {
+                        let report = log.verify().await;
+                        log.shutdown().await?;
+                        report
+                    }
+                    Err(e) => {
+                        eprintln!("cannot verify {log_name}: {e}");
+                        std::process::exit(2);
+                    }
+                },
+                None => {
+                    let data = cli.data.clone();
+                    tokio::task::spawn_blocking(move || crate::store::sled_store::verify_dir(&data))
+                        .await?
+                }
+            };
             match verified {
                 Ok(report) => {
                     println!("{}", report.summary());
@@ -357,13 +402,13 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 Err(e) => {
-                    eprintln!("cannot verify {}: {e}", cli.data.display());
+                    eprintln!("cannot verify {log_name}: {e}");
                     std::process::exit(2);
                 }
             }
         }
         Command::Replay { until } => {
-            let store = open_store(&cli.data)?;
+            let store = open_store(&cli.data, store).await?;
             let started = Instant::now();
             let p = match until {
                 Some(until) => projections_until(store.as_ref(), until).await?,
@@ -410,7 +455,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             if to <= from {
                 anyhow::bail!("--to must be after --from");
             }
-            let store = open_store(&cli.data)?;
+            let store = open_store(&cli.data, store).await?;
             let tracks = crate::app::fold_log(store.as_ref(), from, to).await?;
             store.shutdown().await?;
             let scope = crate::report::Scope {
@@ -457,24 +502,21 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 from,
                 to,
             };
-            let store = open_store(&cli.data)?;
+            let store = open_store(&cli.data, store).await?;
             let written = crate::archive::export(store.as_ref(), &selection, &mut write).await?;
             store.shutdown().await?;
             if written == 0 {
                 if let Some(id) = selection.case {
-                    anyhow::bail!("no case {id} in the log at {}", cli.data.display());
+                    anyhow::bail!("no case {id} in the log at {log_name}");
                 }
                 if let Some(id) = &selection.customer {
-                    anyhow::bail!(
-                        "no event of customer `{id}` in the log at {}",
-                        cli.data.display()
-                    );
+                    anyhow::bail!("no event of customer `{id}` in the log at {log_name}");
                 }
             }
             out.flush()?;
         }
         Command::Import { file } => {
-            let store = open_store(&cli.data)?;
+            let store = open_store(&cli.data, store).await?;
             let reader: Box<dyn BufRead> = match file {
                 Some(f) => Box::new(std::io::BufReader::new(std::fs::File::open(f)?)),
                 None => Box::new(std::io::BufReader::new(std::io::stdin())),
@@ -496,7 +538,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { from, to } => {
             let from = from.unwrap_or(cli.data);
-            let source = open_store(&from)?;
+            let source = open_sled(&from)?;
             let target = crate::store::postgres::PgStore::open(
                 &to,
                 crate::store::postgres::PgOptions::default(),
@@ -507,6 +549,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("copied {head} of {total} events");
             })
             .await?;
+            let keys = crate::store::copy::copy_idempotency_keys(source.as_ref(), &target).await?;
             let head = target.log_head().await?;
             let hash = head
                 .hash
@@ -515,14 +558,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             target.shutdown().await?;
             source.shutdown().await?;
             println!(
-                "copied {copied} events from {} to {}; log head {} (hash {hash})",
+                "copied {copied} events and {keys} idempotency keys from {} to {}; log head {} \
+                 (hash {hash})",
                 from.display(),
                 crate::store::postgres::describe(&crate::store::postgres::parse_url(&to)?),
                 head.position
             );
         }
         Command::Demo { cases, routing } => {
-            let store = open_store(&cli.data)?;
+            let store = open_store(&cli.data, store).await?;
             let mut options = ServerOptions::new(cli.data.clone());
             routing.apply(&mut options)?;
             let before = store.head();
@@ -551,7 +595,9 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Token { action } => {
-            let app = server::open_app(&ServerOptions::new(cli.data)).await?;
+            let mut options = ServerOptions::new(cli.data);
+            options.store = store_url;
+            let app = server::open_app(&options).await?;
             let admin = Actor::new("cli", Role::Admin)?;
             let done = match action {
                 TokenAction::Create {

@@ -125,8 +125,7 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let store: Arc<dyn EventStore> = match &options.store {
         Some(url) => {
-            let store: Arc<dyn EventStore> =
-                Arc::new(PgStore::open(url, PgOptions::default()).await?);
+            let store = open_log(&options.data, Some(url)).await?;
             // Into an empty log only (several nodes may start on one database).
             if options.demo && store.head() == 0 {
                 load_demo(store.clone(), options, 300).await?;
@@ -137,7 +136,7 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             if options.demo {
                 load_demo_all_or_nothing(options).await?;
             }
-            Arc::new(SledStore::open(&options.data, SledOptions::default())?)
+            open_log(&options.data, None).await?
         }
     };
     let projections = ProjectionRunner::start(store.clone()).await?;
@@ -153,6 +152,19 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
     }
     app.load_tokens().await?;
     Ok(Arc::new(app))
+}
+
+/// Opens the log: in the PostgreSQL database `store` names, else in the data directory
+/// `data`. `serve` and the commands that work on the log (`export`, `import`,
+/// `verify`, `replay`, ...) open it through here.
+pub async fn open_log(
+    data: &std::path::Path,
+    store: Option<&str>,
+) -> Result<Arc<dyn EventStore>, StoreError> {
+    Ok(match store {
+        Some(url) => Arc::new(PgStore::open(url, PgOptions::default()).await?),
+        None => Arc::new(SledStore::open(data, SledOptions::default())?),
+    })
 }
 
 /// Loads the sample into a data directory that holds no store yet, all or nothing: it

@@ -1,12 +1,17 @@
 //! Copying a log from one store into another (`swarmdesk migrate`): every event
 //! verbatim (positions, versions, ids, metadata, payload) through the target's
-//! `import`, page by page, so the target's hash chain matches the source's.
+//! `import`, page by page, so the target's hash chain matches the source's; then the
+//! idempotency keys with their results, so a client's retry after the move is still
+//! answered from its key.
 //!
 //! A copy cut short leaves the target a prefix of the source; running it again
 //! continues after the target's head once the two agree on the link there (and
 //! refuses a target that holds anything else).
 
 use super::{EventStore, StoreError};
+
+/// Idempotency keys one copy step reads and writes.
+const KEYS_PAGE: usize = 4096;
 
 /// Events one `import` writes.
 const PAGE: usize = 4096;
@@ -36,5 +41,23 @@ pub async fn copy_log(
         }
         copied += to.import(page).await?;
         progress(to.head());
+    }
+}
+
+/// Copies every idempotency key of `from` into `to` (whose log must already hold the
+/// events they answer); keys `to` already has are kept. Returns how many were new.
+pub async fn copy_idempotency_keys(
+    from: &dyn EventStore,
+    to: &dyn EventStore,
+) -> Result<u64, StoreError> {
+    let mut after: Option<String> = None;
+    let mut copied = 0;
+    loop {
+        let page = from.idempotency_keys(after.as_deref(), KEYS_PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(copied);
+        };
+        after = Some(last.clone());
+        copied += to.import_idempotency_keys(page).await?;
     }
 }

@@ -259,6 +259,32 @@ pub trait EventStore: Send + Sync + 'static {
     /// The stored result for an idempotency key, if any.
     async fn idempotent_result(&self, key: &str) -> Result<Option<IdempotentResult>, StoreError>;
 
+    /// Stored idempotency keys with their results, in key order, after `after` (from
+    /// the first when `None`), at most `limit`: what `migrate` copies.
+    async fn idempotency_keys(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, IdempotentResult)>, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::Unavailable(
+            "this store cannot list its idempotency keys".into(),
+        ))
+    }
+
+    /// Stores idempotency keys copied from another store (`migrate`), each with its
+    /// result, whose events must already be here; a key already stored is kept.
+    /// Returns how many were new.
+    async fn import_idempotency_keys(
+        &self,
+        keys: Vec<(String, IdempotentResult)>,
+    ) -> Result<u64, StoreError> {
+        let _ = keys;
+        Err(StoreError::Unavailable(
+            "this store cannot take copied idempotency keys".into(),
+        ))
+    }
+
     /// The position of the last durable event (0 for an empty log).
     fn head(&self) -> u64;
 

@@ -321,6 +321,29 @@ impl EventStore for PgStore {
         reader::idempotent_result(&self.inner.pool, key).await
     }
 
+    async fn idempotency_keys(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, IdempotentResult)>, StoreError> {
+        reader::idempotency_keys(&self.inner.pool, after, limit).await
+    }
+
+    async fn import_idempotency_keys(
+        &self,
+        keys: Vec<(String, IdempotentResult)>,
+    ) -> Result<u64, StoreError> {
+        if let Some((key, _)) = keys
+            .iter()
+            .find(|(_, r)| r.outcome.last_position > self.head())
+        {
+            return Err(StoreError::InvalidImport(format!(
+                "idempotency key `{key}` answers events this log does not hold"
+            )));
+        }
+        reader::import_idempotency_keys(&self.inner.pool, &keys).await
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

@@ -1,4 +1,5 @@
-//! Reads: the log by position, a stream by version, idempotency keys, snapshots, the
+//! Reads: the log by position, a stream by version, idempotency keys (and the copies of
+//! them `migrate` writes), snapshots, the
 //! hash chain's links and `verify`. Every statement is prepared once per pooled
 //! connection.
 //!
@@ -150,6 +151,84 @@ pub(super) async fn idempotent_result(
             deduplicated: false,
         },
     }))
+}
+
+/// Idempotency keys in key order after `after`, at most `limit`.
+pub(super) async fn idempotency_keys(
+    pool: &Pool,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, IdempotentResult)>, StoreError> {
+    let client = client(pool).await?;
+    let statement = client
+        .prepare_cached(
+            "SELECT key, fingerprint, stream, first_version, last_version, first_position, \
+             last_position FROM idempotency WHERE $1::text IS NULL OR key COLLATE \"C\" > $1 \
+             ORDER BY key COLLATE \"C\" LIMIT $2",
+        )
+        .await
+        .map_err(db_error)?;
+    let limit = limit.min(i64::MAX as usize) as i64;
+    let rows = client
+        .query(&statement, &[&after, &limit])
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let result = IdempotentResult {
+                fingerprint: r.get::<_, i64>(1) as u64,
+                outcome: AppendOutcome {
+                    stream: r.get(2),
+                    first_version: r.get::<_, i64>(3) as u64,
+                    last_version: r.get::<_, i64>(4) as u64,
+                    first_position: r.get::<_, i64>(5) as u64,
+                    last_position: r.get::<_, i64>(6) as u64,
+                    deduplicated: false,
+                },
+            };
+            (r.get(0), result)
+        })
+        .collect())
+}
+
+/// Stores copied idempotency keys; keys already stored are kept. Returns how many
+/// were new.
+pub(super) async fn import_idempotency_keys(
+    pool: &Pool,
+    keys: &[(String, IdempotentResult)],
+) -> Result<u64, StoreError> {
+    let client = client(pool).await?;
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO idempotency (key, fingerprint, stream, first_version, last_version, \
+             first_position, last_position) SELECT * FROM unnest($1::text[], $2::bigint[], \
+             $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .await
+        .map_err(db_error)?;
+    let col = |f: fn(&IdempotentResult) -> i64| keys.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let streams: Vec<&str> = keys
+        .iter()
+        .map(|(_, r)| r.outcome.stream.as_str())
+        .collect();
+    client
+        .execute(
+            &statement,
+            &[
+                &names,
+                &col(|r| r.fingerprint as i64),
+                &streams,
+                &col(|r| r.outcome.first_version as i64),
+                &col(|r| r.outcome.last_version as i64),
+                &col(|r| r.outcome.first_position as i64),
+                &col(|r| r.outcome.last_position as i64),
+            ],
+        )
+        .await
+        .map_err(db_error)
 }
 
 pub(super) async fn save_snapshot(pool: &Pool, name: &str, bytes: &[u8]) -> Result<(), StoreError> {

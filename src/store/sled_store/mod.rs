@@ -612,6 +612,43 @@ impl EventStore for SledStore {
         }
     }
 
+    async fn idempotency_keys(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, IdempotentResult)>, StoreError> {
+        let head = self.head();
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        let start = match after {
+            // The next key after `after`: `after` followed by the smallest byte.
+            Some(a) => {
+                let mut k = keys::idempotency(a);
+                k.push(0);
+                k
+            }
+            None => vec![keys::IDEMPOTENCY],
+        };
+        let mut out = Vec::new();
+        for kv in shared.log.range(start..) {
+            let (k, v) = kv?;
+            if k.first() != Some(&keys::IDEMPOTENCY) || out.len() >= limit {
+                break;
+            }
+            let r = postcard::from_bytes::<IdempotentResult>(&v)
+                .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))?;
+            // Keys of appends after the head (not durable) are not results yet.
+            if r.outcome.last_position <= head {
+                let key = String::from_utf8(k[1..].to_vec())
+                    .map_err(|e| StoreError::Corrupt(format!("idempotency key: {e}")))?;
+                out.push((key, r));
+            }
+        }
+        Ok(out)
+    }
+
     fn backend(&self) -> &'static str {
         "sled"
     }

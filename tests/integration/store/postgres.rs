@@ -1,7 +1,8 @@
 //! What only the PostgreSQL backend has: versioned migrations run by every node at
 //! start (refusing a schema newer than the build), and nodes starting together on
-//! an empty database; `swarmdesk migrate` from a sled data directory. Skipped (and
-//! said so) without `SWARMDESK_TEST_POSTGRES`.
+//! an empty database; `swarmdesk migrate` from a sled data directory (idempotency
+//! keys included); `verify`, `export`, `import` and `replay` with `--store`. Skipped
+//! (and said so) without `SWARMDESK_TEST_POSTGRES`.
 
 use swarmdesk::store::postgres::{parse_url, schema_version, PgStore};
 use swarmdesk::store::{EventStore, ExpectedVersion, StoreError};
@@ -105,14 +106,25 @@ async fn migrate_copies_a_sled_log_verbatim_and_refuses_another_log() {
     let Some(admin) = postgres_url() else { return };
     let dir = temp_dir();
     let sled = open_store(dir.path());
-    for i in 0..5000u64 {
-        sled.append(request(
+    // Every 500th append carries an idempotency key.
+    let keyed = |i: u64| {
+        let mut r = request(
             &format!("m{}", i % 7),
             ExpectedVersion::Any,
             vec![raw_event(&format!("e{i}"), 60)],
-        ))
-        .await
-        .unwrap();
+        );
+        if i.is_multiple_of(500) {
+            r.idempotency_key = Some(format!("key-{i}"));
+            r.fingerprint = i + 1;
+        }
+        r
+    };
+    let mut first_results = Vec::new();
+    for i in 0..5000u64 {
+        let outcome = sled.append(keyed(i)).await.unwrap();
+        if i.is_multiple_of(500) {
+            first_results.push((i, outcome));
+        }
     }
     let expected = read_log(sled.as_ref()).await;
     let hash = sled.log_head().await.unwrap().hash;
@@ -138,15 +150,40 @@ async fn migrate_copies_a_sled_log_verbatim_and_refuses_another_log() {
         "{stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.starts_with("copied 5000 events"), "{stdout}");
+    assert!(
+        stdout.starts_with("copied 5000 events and 10 idempotency keys"),
+        "{stdout}"
+    );
     let again = migrate(url.clone()).await.unwrap();
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stdout).starts_with("copied 0 events"));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("copied 0 events and 0 idempotency"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 
     let pg = open_pg(&url).await;
     assert_eq!(read_log(pg.as_ref()).await, expected);
     assert_eq!(pg.log_head().await.unwrap().hash, hash);
     assert!(pg.verify().await.unwrap().is_ok());
+    // A client retrying a request made before the move is answered from its key:
+    // the first outcome, nothing written again; the key still refuses another request.
+    for (i, first) in &first_results {
+        let retried = pg.append(keyed(*i)).await.unwrap();
+        assert!(retried.deduplicated, "key-{i}");
+        assert_eq!(
+            (retried.first_position, retried.last_version),
+            (first.first_position, first.last_version),
+            "key-{i}"
+        );
+        let mut other = keyed(*i);
+        other.fingerprint += 1000;
+        assert!(matches!(
+            pg.append(other).await,
+            Err(StoreError::IdempotencyKeyReused(_))
+        ));
+    }
+    assert_eq!(pg.head(), 5000);
     pg.shutdown().await.unwrap();
 
     let other = fresh_database(&admin).await;
@@ -163,4 +200,90 @@ async fn migrate_copies_a_sled_log_verbatim_and_refuses_another_log() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+}
+
+/// Runs the binary with `args` (and `SWARMDESK_STORE` unset) and `stdin`; returns
+/// its exit code, stdout and stderr.
+async fn swarmdesk(args: Vec<String>, stdin: Option<Vec<u8>>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .env_remove("SWARMDESK_STORE")
+            .env("SWARMDESK_DATA", "/nonexistent/swarmdesk-data")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(&bytes).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// `demo`, `verify`, `export`, `import` and `replay` take `--store` as `serve` does:
+/// a log written into one database, exported and imported into another, verifies
+/// there with the same head hash and exports the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_export_import_and_replay_work_on_a_postgres_store() {
+    let Some(admin) = postgres_url() else { return };
+    let (a, b) = (fresh_database(&admin).await, fresh_database(&admin).await);
+    let run = |args: &[&str]| swarmdesk(args.iter().map(|s| s.to_string()).collect(), None);
+    let (code, out, err) = run(&["demo", "--cases", "12", "--store", &a]).await;
+    assert_eq!(code, 0, "{out} {err}");
+    let (code, verified, err) = run(&["verify", "--store", &a]).await;
+    assert_eq!(code, 0, "{verified} {err}");
+    assert!(verified.starts_with("ok, "), "{verified}");
+
+    let (code, export, err) = run(&["export", "--store", &a]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines = export.lines().count();
+    assert!(lines > 12, "{lines} events exported");
+    let (code, out, err) = swarmdesk(
+        vec!["import".into(), "--store".into(), b.clone()],
+        Some(export.clone().into_bytes()),
+    )
+    .await;
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(
+        out.starts_with(&format!("imported {lines} events")),
+        "{out}"
+    );
+    let (code, verified_b, err) = run(&["verify", "--store", &b]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(verified_b, verified, "the same log, the same head hash");
+    let (_, export_b, _) = run(&["export", "--store", &b]).await;
+    assert_eq!(export_b, export);
+
+    let (code, replayed, err) = run(&["replay", "--store", &b]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        replayed.starts_with(&format!("replayed {lines} events")),
+        "{replayed}"
+    );
+    assert!(replayed.contains("\ncases "), "{replayed}");
+
+    // A database that cannot be reached is reported, with exit code 2 for verify.
+    let (code, _, err) = run(&[
+        "verify",
+        "--store",
+        "postgres://someone:secret@127.0.0.1:1/x",
+    ])
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot verify someone@127.0.0.1:1/x"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
 }
