@@ -201,3 +201,35 @@ async fn the_load_example_on_one_case_acknowledges_every_write() {
     ]);
     assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
 }
+
+#[allow(dead_code)]
+#[path = "../../../examples/pg_nodes.rs"]
+mod pg_nodes;
+
+/// `cargo run --example pg_nodes`, scaled down: one and two nodes on one PostgreSQL
+/// server, every mutation acknowledged (skipped without `SWARMDESK_TEST_POSTGRES`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_nodes_benchmark_runs_one_and_two_nodes_without_errors() {
+    let Some(admin) = crate::store::conformance::harness::postgres_url() else {
+        return;
+    };
+    let opts = pg_nodes::Opts::parse_from([
+        "pg_nodes",
+        "--store",
+        &admin,
+        "--nodes",
+        "1,2",
+        "--clients",
+        "4",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    let runs = pg_nodes::run(&opts).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.nodes).collect::<Vec<_>>(), [1, 2]);
+    for r in &runs {
+        assert_eq!(r.errors, 0, "{r:?}");
+        assert!(r.mutations > 0 && r.p99_ms >= r.p50_ms, "{r:?}");
+    }
+}
