@@ -16,14 +16,20 @@
 //! ChaCha20-Poly1305 (RustCrypto) does the encryption; keys and nonces are random
 //! (`getrandom`). Nothing here is hand-written cryptography.
 //!
-//! Not wired in yet: the command service does not seal fields, reads do not open
-//! them, and there is no `forgetCustomer`.
+//! - [`vault`]: the key store with the master key in use: seals a customer's field,
+//!   opens any sealed field, forgets a customer (destroys their key).
+//! - [`personal`]: which fields are personal, sealed before events reach the log
+//!   (the command service) and opened where they are read (the API's answers,
+//!   exports, searches, reports).
 
 pub mod keys;
+pub mod personal;
 pub mod seal;
+pub mod vault;
 
-pub use keys::{KeyStore, MasterKey};
+pub use keys::{KeyStore, MasterKey, MasterSource};
 pub use seal::{open, seal, ERASED};
+pub use vault::{Vault, UNREADABLE};
 
 /// What can go wrong with keys.
 #[derive(Debug, thiserror::Error)]
@@ -36,4 +42,7 @@ pub enum ShredError {
     /// or a damaged key file).
     #[error("the data key of `{0}` does not open with this master key")]
     Unwrap(String),
+    /// A sealed field is malformed or was changed.
+    #[error("a sealed field is damaged")]
+    Damaged,
 }
