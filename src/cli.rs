@@ -411,7 +411,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--to must be after --from");
             }
             let store = open_store(&cli.data)?;
-            let tracks = crate::app::fold_log(store.as_ref(), from, to).await?;
+            let vault = crate::server::open_vault(&cli.data)?;
+            let tracks = crate::app::fold_log(store.as_ref(), from, to, Some(&vault)).await?;
             store.shutdown().await?;
             let scope = crate::report::Scope {
                 tiers: (!tier.is_empty())
@@ -436,7 +437,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let mut write = |e: ExportedEvent| -> anyhow::Result<()> {
+            // From a data directory, lines carry their personal fields opened too.
+            let vault = match remote.url {
+                Some(_) => None,
+                None => Some(crate::server::open_vault(&cli.data)?),
+            };
+            let mut write = |mut e: ExportedEvent| -> anyhow::Result<()> {
+                if let Some(vault) = &vault {
+                    e.open_personal(vault);
+                }
                 writeln!(out, "{}", serde_json::to_string(&e)?)?;
                 Ok(())
             };
@@ -526,7 +535,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut options = ServerOptions::new(cli.data.clone());
             routing.apply(&mut options)?;
             let before = store.head();
-            server::load_demo(store.clone(), &options, cases).await?;
+            let vault = server::open_vault(&cli.data)?;
+            server::load_demo(store.clone(), &options, cases, vault).await?;
             println!(
                 "appended {} events (log head {})",
                 store.head() - before,
