@@ -60,6 +60,11 @@ pub enum Command {
         /// Only events at or before this position or RFC 3339 time.
         #[arg(long)]
         to: Option<crate::archive::Bound>,
+        /// From the data directory: each line whose payload holds a customer's sealed
+        /// personal fields also carries `opened`, the payload with them in clear (or
+        /// `[erased]` once the customer was forgotten), read with the directory's keys.
+        #[arg(long, conflicts_with = "url")]
+        opened: bool,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -433,14 +438,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             customer,
             from,
             to,
+            opened,
             remote,
         } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            // From a data directory, lines carry their personal fields opened too.
-            let vault = match remote.url {
-                Some(_) => None,
-                None => Some(crate::server::open_vault(&cli.data)?),
+            // Asked for, lines carry their personal fields opened too.
+            let vault = match opened {
+                true => Some(crate::server::open_vault(&cli.data)?),
+                false => None,
             };
             let mut write = |mut e: ExportedEvent| -> anyhow::Result<()> {
                 if let Some(vault) = &vault {
