@@ -242,13 +242,24 @@ impl KeyStore {
         bytes.extend_from_slice(&key.id);
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(&wrapped);
-        // Written aside and renamed, so a crash never leaves half a key.
+        // Written aside and linked into place, so a crash never leaves half a key, and
+        // a key made at the same time by another writer is never replaced: the first
+        // one in place is the customer's key, which the loser reads back.
         let path = self.path(customer);
-        let partial = path.with_extension("partial");
+        let partial = path.with_extension(format!("{}.partial", ulid::Ulid::new()));
         write_synced(&partial, &bytes)?;
-        std::fs::rename(&partial, &path).map_err(io(&path))?;
-        sync_dir(&self.dir)?;
-        Ok(key)
+        let linked = std::fs::hard_link(&partial, &path);
+        std::fs::remove_file(&partial).map_err(io(&partial))?;
+        match linked {
+            Ok(()) => {
+                sync_dir(&self.dir)?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self
+                .get(customer)?
+                .ok_or_else(|| ShredError::Io(format!("{}: vanished", path.display()))),
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     /// Destroys the customer's data key: its file is overwritten with zeros, synced,

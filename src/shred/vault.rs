@@ -22,6 +22,8 @@ pub struct Vault {
     keys: KeyStore,
     source: MasterSource,
     cache: RwLock<HashMap<String, Arc<DataKey>>>,
+    /// Held while a key is made, so concurrent first writes for one customer share it.
+    making: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -42,6 +44,7 @@ impl Vault {
             keys: KeyStore::open(data, master)?,
             source,
             cache: RwLock::default(),
+            making: std::sync::Mutex::new(()),
         })
     }
 
@@ -64,6 +67,7 @@ impl Vault {
         {
             return Ok(Some(key.clone()));
         }
+        let _making = create.then(|| self.making.lock().unwrap_or_else(|p| p.into_inner()));
         let key = if create {
             Some(self.keys.get_or_create(customer)?)
         } else {
@@ -164,5 +168,32 @@ mod tests {
         assert_eq!(again.open(&name), ERASED);
         assert_eq!(again.open(&other), "Bill Lumbergh");
         assert_eq!(again.open("sealed:v1:bad"), UNREADABLE);
+    }
+
+    #[test]
+    fn first_writes_at_once_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let vaults: Vec<Vault> = (0..2)
+            .map(|_| Vault::load(dir.path(), |_: &str| None).unwrap())
+            .collect();
+        // Two processes (two vaults) and several threads seal for a new customer at once.
+        let sealed: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let v = &vaults[i % 2];
+                    s.spawn(move || v.seal("globex", &format!("field {i}")).unwrap())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let fresh = Vault::load(dir.path(), |_: &str| None).unwrap();
+        for (i, s) in sealed.iter().enumerate() {
+            assert_eq!(fresh.open(s), format!("field {i}"));
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(super::super::keys::KEYS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
     }
 }

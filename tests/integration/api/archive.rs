@@ -184,9 +184,15 @@ async fn a_tampered_export_is_refused_naming_the_line_and_nothing_is_written() {
     let (ok, export, err) = cli(source.path(), &["export", "--customer", "globex"]);
     assert!(ok, "{err}");
     let original = lines(&export);
-    let refund = original
+    // The payload holds the reply sealed; `--opened` finds it in clear.
+    let (ok, opened, err) = cli(
+        source.path(),
+        &["export", "--customer", "globex", "--opened"],
+    );
+    assert!(ok, "{err}");
+    let refund = lines(&opened)
         .iter()
-        .position(|e| e["payload"]["body"] == "We refunded the second charge")
+        .position(|e| e["opened"]["body"] == "We refunded the second charge")
         .expect("the reply");
     let to_text = |events: &[Value]| {
         events
