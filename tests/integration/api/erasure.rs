@@ -110,6 +110,25 @@ async fn answers(s: &TestServer, ids: &[&str]) -> Vec<(String, Value)> {
     out
 }
 
+/// Every event of the log as the `events` subscription delivers it to the admin.
+async fn subscribed(s: &TestServer) -> Vec<Value> {
+    let head = s.head();
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe(
+        "1",
+        "subscription { events(fromPosition: 1) { position type payload } }",
+        json!({}),
+    )
+    .await;
+    let mut out = Vec::new();
+    while (out.len() as u64) < head {
+        let m = ws.next_json().await;
+        assert_eq!(m["type"], "next", "{m}");
+        out.push(m["payload"]["data"]["events"].clone());
+    }
+    out
+}
+
 /// Nothing of globex in any answer or file; initech still readable; the log verifies.
 async fn check_forgotten(s: &TestServer, globex: &[&str], other: &str) {
     for (label, answer) in answers(s, &[globex[0], globex[1], other]).await {
@@ -147,6 +166,9 @@ async fn check_forgotten(s: &TestServer, globex: &[&str], other: &str) {
         )
         .await;
     assert_eq!(found["cases"]["edges"][0]["node"]["id"], other, "{found}");
+    let live = Value::Array(subscribed(s).await).to_string();
+    assert!(leaks(&live).is_empty(), "the subscription leaks: {live}");
+    assert!(live.contains(OTHER_MESSAGE), "{live}");
     let verified = s.ok("{ verifyLog { ok events } }", json!({})).await;
     assert_eq!(verified["verifyLog"]["ok"], true, "{verified}");
 }
@@ -233,6 +255,9 @@ async fn a_forgotten_customer_is_found_in_no_file_and_no_answer_and_the_log_stil
         2,
         "{found}"
     );
+    // Subscriptions deliver them in clear too.
+    let live = Value::Array(subscribed(&s).await).to_string();
+    assert!(live.contains(MESSAGE) && live.contains(NAME), "{live}");
     for needle in GONE {
         let holding: Vec<String> = files_holding(s.dir.path(), needle)
             .into_iter()
