@@ -470,12 +470,15 @@ pub fn run(opts: &Opts) -> Outcome {
     let mut whole = None;
     for (name, from, to) in periods {
         let (fold_best, _, tracks) = time(runs, || {
-            rt.block_on(fold_log(store.as_ref(), from, to)).unwrap()
+            rt.block_on(fold_log(store.as_ref(), from, to, None))
+                .unwrap()
         });
         let cases = tracks.len();
         drop(tracks);
         let (best, median, r) = time(runs, || {
-            let tracks = rt.block_on(fold_log(store.as_ref(), from, to)).unwrap();
+            let tracks = rt
+                .block_on(fold_log(store.as_ref(), from, to, None))
+                .unwrap();
             report::build(from, to, tracks, &Scope::default(), &targets, &everyone)
         });
         println!(

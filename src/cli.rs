@@ -66,6 +66,11 @@ pub enum Command {
         /// Only events at or before this position or RFC 3339 time.
         #[arg(long)]
         to: Option<crate::archive::Bound>,
+        /// From the data directory: each line whose payload holds a customer's sealed
+        /// personal fields also carries `opened`, the payload with them in clear (or
+        /// `[erased]` once the customer was forgotten), read with the directory's keys.
+        #[arg(long, conflicts_with = "url")]
+        opened: bool,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -456,7 +461,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--to must be after --from");
             }
             let store = open_store(&cli.data, store).await?;
-            let tracks = crate::app::fold_log(store.as_ref(), from, to).await?;
+            let vault = crate::server::open_vault(&cli.data)?;
+            let tracks = crate::app::fold_log(store.as_ref(), from, to, Some(&vault)).await?;
             store.shutdown().await?;
             let scope = crate::report::Scope {
                 tiers: (!tier.is_empty())
@@ -477,11 +483,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             customer,
             from,
             to,
+            opened,
             remote,
         } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let mut write = |e: ExportedEvent| -> anyhow::Result<()> {
+            // Asked for, lines carry their personal fields opened too.
+            let vault = match opened {
+                true => Some(crate::server::open_vault(&cli.data)?),
+                false => None,
+            };
+            let mut write = |mut e: ExportedEvent| -> anyhow::Result<()> {
+                if let Some(vault) = &vault {
+                    e.open_personal(vault);
+                }
                 writeln!(out, "{}", serde_json::to_string(&e)?)?;
                 Ok(())
             };
@@ -570,7 +585,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut options = ServerOptions::new(cli.data.clone());
             routing.apply(&mut options)?;
             let before = store.head();
-            server::load_demo(store.clone(), &options, cases).await?;
+            let vault = server::open_vault(&cli.data)?;
+            server::load_demo(store.clone(), &options, cases, vault).await?;
             println!(
                 "appended {} events (log head {})",
                 store.head() - before,

@@ -183,5 +183,7 @@ fn exported(e: Value) -> anyhow::Result<ExportedEvent> {
         payload_bytes: None,
         previous_hash: None,
         hash: None,
+        // The API answers with personal fields opened already (in `payload`).
+        opened: None,
     })
 }

@@ -372,6 +372,7 @@ mod tests {
             "case_events_v2.txt",
             "config_events_v1.txt",
             "config_events_v2.txt",
+            "config_events_erasure_v1.txt",
         ] {
             let text = std::fs::read_to_string(fixture(name)).unwrap();
             for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -34,8 +34,9 @@
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
 //! - [`metrics`]: Prometheus metrics; [`logging`]: text or JSON log lines.
-//! - [`shred`]: crypto-shredding's groundwork: per-customer data keys wrapped by a
-//!   master key, outside the log, and personal fields sealed with them (not wired in yet).
+//! - [`shred`]: crypto-shredding (the right to erasure): per-customer data keys wrapped
+//!   by a master key, outside the log; customers' personal fields sealed with them
+//!   before they are appended and opened where read; forgetting destroys the key.
 //!
 //! Edges:
 //! - [`api`]: the GraphQL schema (queries, mutations, subscriptions), its limits

@@ -501,6 +501,15 @@ pub fn can_see_contributions(p: &Principal, agent: &AgentId) -> Result<(), Strin
     }
 }
 
+/// May `p` forget a customer (destroy their data key, so their personal fields read
+/// as erased everywhere, for good)? Admins only: it cannot be undone.
+pub fn can_forget_customer(p: &Principal) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin => Ok(()),
+        _ => Err("admins only: forgetting a customer cannot be undone".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

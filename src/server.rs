@@ -39,6 +39,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("{0}")]
+    Keys(#[from] crate::shred::ShredError),
 }
 
 /// Everything `serve` needs.
@@ -128,7 +130,7 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             let store = open_log(&options.data, Some(url)).await?;
             // Into an empty log only (several nodes may start on one database).
             if options.demo && store.head() == 0 {
-                load_demo(store.clone(), options, 300).await?;
+                load_demo(store.clone(), options, 300, open_vault(&options.data)?).await?;
             }
             store
         }
@@ -139,8 +141,17 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             open_log(&options.data, None).await?
         }
     };
+    let vault = open_vault(&options.data)?;
+    if let crate::shred::MasterSource::Development(path) = vault.source() {
+        tracing::warn!(
+            file = %path.display(),
+            "no master key configured (SWARMDESK_MASTER_KEY or SWARMDESK_MASTER_KEY_FILE): \
+             customers' data keys are wrapped by a development key kept next to them, which \
+             protects nothing from whoever can read the data directory"
+        );
+    }
     let projections = ProjectionRunner::start(store.clone()).await?;
-    let app = Desk::new(store, projections, options.clock.clone(), seed_config);
+    let app = Desk::new(store, projections, options.clock.clone(), seed_config).with_vault(vault);
     if let Err(e) = app.load_config(Some(&options.config)).await {
         // Nodes starting together on an empty database: one seeds the configuration,
         // the others' seed conflicts with it; they read the winner's.
@@ -185,7 +196,8 @@ async fn load_demo_all_or_nothing(options: &ServerOptions) -> Result<(), ServerE
         std::fs::remove_dir_all(&loading)?;
     }
     let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&loading, SledOptions::default())?);
-    load_demo(store.clone(), options, 300).await?;
+    // Its keys are made in the directory being loaded, and move with it.
+    load_demo(store.clone(), options, 300, open_vault(&loading)?).await?;
     store.shutdown().await?;
     drop(store);
     // The data directory may exist, empty (created by hand or by a container volume).
@@ -196,12 +208,19 @@ async fn load_demo_all_or_nothing(options: &ServerOptions) -> Result<(), ServerE
     Ok(())
 }
 
+/// The key store of the data directory `data`, with the master key the environment
+/// names (or the development key: see [`crate::shred`]).
+pub fn open_vault(data: &std::path::Path) -> Result<Arc<crate::shred::Vault>, ServerError> {
+    Ok(Arc::new(crate::shred::Vault::from_env(data)?))
+}
+
 /// Appends the sample data: about three days of ordinary cases, then the overnight
-/// example, ending a minute before now.
+/// example, ending a minute before now; customers' personal fields sealed by `vault`.
 pub async fn load_demo(
     store: Arc<dyn EventStore>,
     options: &ServerOptions,
     cases: usize,
+    vault: Arc<crate::shred::Vault>,
 ) -> Result<(), ServerError> {
     // The ordinary cases start three and a half days ago (one clock, cases one after
     // another); the overnight example ends just before now.
@@ -211,7 +230,7 @@ pub async fn load_demo(
     let config = seed
         .config()
         .map_err(|e| ServerError::Config(e.to_string()))?;
-    let app = Desk::new(store, runner, Arc::new(clock.clone()), config);
+    let app = Desk::new(store, runner, Arc::new(clock.clone()), config).with_vault(vault);
     app.set_status_update_interval(options.status_update_interval);
     app.load_config(Some(&seed)).await?;
     let summary = crate::demo::load(&app, &clock, cases, options.clock.now()).await?;

@@ -14,17 +14,21 @@
 //! - [`depth`]: the depth limit, with introspection's own allowance.
 //! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
 //! - [`variables`]: variables coerced to their definitions before execution.
+//! - [`opened`]: customers' sealed personal fields opened in every answer.
+//! - [`erasure`]: `forgetCustomer`, the right to erasure (admins).
 
 pub mod audit;
 pub mod config;
 pub mod contributions;
 pub mod depth;
+pub mod erasure;
 pub mod error;
 pub mod guard;
 pub mod knowledge;
 pub mod limits;
 pub mod measure;
 pub mod mutation;
+pub mod opened;
 pub mod presence;
 pub mod query;
 pub mod report;
@@ -67,6 +71,7 @@ pub struct MutationRoot(
     presence::PresenceMutation,
     config::skills::SkillMapMutation,
     knowledge::KnowledgeMutation,
+    erasure::ErasureMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -128,20 +133,26 @@ fn schema_builder(
     shutdown: Shutdown,
     limits: &QueryLimits,
 ) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(
+    let vault = app.vault().cloned();
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
-    )
-    .data(app)
-    .data(shutdown)
-    .extension(limits::DocumentGuard(Arc::new(limits::DocumentLimits {
-        nesting: limits::MAX_NESTING,
-        fields: limits.complexity,
-        timeout: limits.timeout,
-        depth: limits.depth,
-    })))
-    .limit_complexity(limits.complexity)
+    );
+    let builder = match vault {
+        Some(vault) => builder.extension(opened::OpenPersonal(vault)),
+        None => builder,
+    };
+    builder
+        .data(app)
+        .data(shutdown)
+        .extension(limits::DocumentGuard(Arc::new(limits::DocumentLimits {
+            nesting: limits::MAX_NESTING,
+            fields: limits.complexity,
+            timeout: limits.timeout,
+            depth: limits.depth,
+        })))
+        .limit_complexity(limits.complexity)
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.

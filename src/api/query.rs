@@ -95,6 +95,7 @@ impl CaseQuery {
                 .map_err(|e| bad_input(e.to_string()))?,
             customer: f.customer,
             text: f.text,
+            vault: None,
         };
         let page = g
             .cases(&filter, after, first, &|n| take_items(ctx, n))

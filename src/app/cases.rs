@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::config::ConfigError;
 use crate::domain::request;
 use crate::domain::{
-    decide_all, Actor, AgentId, Case, CaseId, Command, Context, OpenCase, TierLadder,
+    decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Command, Context, OpenCase, TierLadder,
 };
 use crate::policy;
 use crate::store::{fingerprint, AppendOutcome, ExpectedVersion, RecordedEvent, StoreError};
@@ -415,12 +415,13 @@ impl Desk {
                         }
                     }
                 }
+                let stored = self.sealed(&state, &events)?;
                 let mut request = append_request(
                     &case_id.stream(),
                     ExpectedVersion::Exact(state.version),
                     actor,
                     now,
-                    &events,
+                    stored.as_deref().unwrap_or(&events),
                 );
                 request.idempotency_key = opts
                     .idempotency_key
@@ -459,6 +460,33 @@ impl Desk {
         }
         .instrument(span)
         .await
+    }
+
+    /// `events` of the case `state` (or opening it) with their personal fields sealed
+    /// with its customer's key, the one place case events are sealed; `None` when
+    /// there is nothing to seal (or no vault).
+    fn sealed(
+        &self,
+        state: &Case,
+        events: &[CaseEvent],
+    ) -> Result<Option<Vec<CaseEvent>>, AppError> {
+        let Some(vault) = &self.vault else {
+            return Ok(None);
+        };
+        let customer = state.customer.as_ref().map(|c| c.id.clone()).or_else(|| {
+            events.iter().find_map(|e| match e {
+                CaseEvent::Opened(o) => Some(o.customer.id.clone()),
+                _ => None,
+            })
+        });
+        let Some(customer) = customer else {
+            return Ok(None);
+        };
+        let mut sealed = events.to_vec();
+        for e in &mut sealed {
+            crate::shred::personal::seal_case_event(vault, &customer, e)?;
+        }
+        Ok(Some(sealed))
     }
 
     /// The case's current state: its projected view, topped up from its stream.

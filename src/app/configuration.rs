@@ -110,7 +110,7 @@ impl Desk {
     }
 
     /// Folds the config stream into the configuration in force.
-    async fn reload_config(&self) -> Result<(), AppError> {
+    pub(super) async fn reload_config(&self) -> Result<(), AppError> {
         let records = self
             .store
             .read_stream(config::CONFIG_STREAM, 1, usize::MAX)
@@ -125,12 +125,19 @@ impl Desk {
 
     /// Appends decided configuration events after `expected` and puts the new
     /// configuration in force.
-    async fn append_config(
+    pub(super) async fn append_config(
         &self,
         by: &Actor,
         expected: u64,
         events: &[ConfigEvent],
     ) -> Result<Arc<Config>, AppError> {
+        let mut events = events.to_vec();
+        if let Some(vault) = &self.vault {
+            for e in &mut events {
+                crate::shred::personal::seal_config_event(vault, e)?;
+            }
+        }
+        let events = &events[..];
         let request = append_request(
             config::CONFIG_STREAM,
             ExpectedVersion::Exact(expected),

@@ -41,12 +41,14 @@
 //! - [`travel`]: the projections as they were at a past position or moment; what
 //!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
+//! - [`erasure`]: forgetting a customer (crypto-shredding: their data key destroyed).
 
 mod cadence;
 mod capacity;
 mod cases;
 mod configuration;
 mod contributions;
+mod erasure;
 mod past;
 mod presence;
 mod record;
@@ -73,6 +75,7 @@ use crate::domain::{Actor, AgentId, Case, DomainError, Role, TierLadder};
 use crate::policy;
 use crate::projection::runner::ProjectionError;
 use crate::projection::ProjectionRunner;
+use crate::shred::{ShredError, Vault};
 use crate::store::{AppendOutcome, EventStore, StoreError};
 use ulid::Ulid;
 
@@ -152,6 +155,12 @@ impl From<ConfigError> for AppError {
     }
 }
 
+impl From<ShredError> for AppError {
+    fn from(e: ShredError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
 impl From<crate::domain::CodecError> for AppError {
     fn from(e: crate::domain::CodecError) -> Self {
         AppError::Codec(e.to_string())
@@ -193,6 +202,9 @@ pub struct Desk {
     /// Seconds a `SEVERITY_1` swarm may go without a public reply before the
     /// scheduler records `StatusUpdateDue` (see [`cadence`]).
     status_update_secs: std::sync::atomic::AtomicU32,
+    /// Seals customers' personal fields before they reach the log and opens them when
+    /// read (see [`crate::shred`]); `None` stores them as given (tests in memory).
+    vault: Option<Arc<Vault>>,
 }
 
 impl Desk {
@@ -216,7 +228,19 @@ impl Desk {
             assigning: tokio::sync::Mutex::new(()),
             turns: turns::CaseTurns::default(),
             status_update_secs: std::sync::atomic::AtomicU32::new(DEFAULT_STATUS_UPDATE_SECS),
+            vault: None,
         }
+    }
+
+    /// The desk sealing customers' personal fields with `vault`.
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The vault that seals and opens personal fields, if any.
+    pub fn vault(&self) -> Option<&Arc<Vault>> {
+        self.vault.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

@@ -18,16 +18,18 @@ impl Desk {
         targets: &BTreeMap<Tier, f64>,
         visible: &(dyn Fn(CaseId) -> bool + Sync),
     ) -> Result<Report, AppError> {
-        let tracks = fold_log(self.store().as_ref(), from, to).await?;
+        let tracks = fold_log(self.store().as_ref(), from, to, self.vault().map(|v| &**v)).await?;
         Ok(report::build(from, to, tracks, scope, targets, visible))
     }
 }
 
-/// Folds every case event of `store` recorded before `to`.
+/// Folds every case event of `store` recorded before `to`, personal fields opened
+/// with `vault` (subjects are reported and their words counted).
 pub async fn fold_log(
     store: &dyn crate::store::EventStore,
     from: Timestamp,
     to: Timestamp,
+    vault: Option<&crate::shred::Vault>,
 ) -> Result<std::collections::HashMap<CaseId, report::fold::Track>, AppError> {
     let mut folder = Folder::new(from, to);
     let mut failed = None;
@@ -37,7 +39,10 @@ pub async fn fold_log(
                 return true;
             };
             match CaseEvent::decode(e.event_type, e.schema_version, e.payload) {
-                Ok(event) => {
+                Ok(mut event) => {
+                    if let Some(vault) = vault {
+                        crate::shred::personal::open_case_event(vault, &mut event);
+                    }
                     folder.apply(id, &event, e.version, e.occurred_at);
                     true
                 }

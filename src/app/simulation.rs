@@ -38,7 +38,12 @@ impl Desk {
             let mut opened = None;
             let mut placement = None;
             for r in self.store.read_stream(&id.stream(), 1, 4).await? {
-                match decode(&r)? {
+                let mut event = decode(&r)?;
+                // Rules match words of the clear subject and body.
+                if let Some(vault) = &self.vault {
+                    crate::shred::personal::open_case_event(vault, &mut event);
+                }
+                match event {
                     CaseEvent::Opened(o) => opened = Some(o),
                     CaseEvent::Routed(route) if placement.is_none() => {
                         placement = Some(Placement {

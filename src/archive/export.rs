@@ -87,6 +87,7 @@ impl CustomerRecord {
             return match ConfigEvent::decode(&r.event_type, r.schema_version, &r.payload) {
                 Ok(ConfigEvent::CustomerSaved(c)) => c.id == customer,
                 Ok(ConfigEvent::CustomerRemoved(c)) => c.id == customer,
+                Ok(ConfigEvent::CustomerForgotten(c)) => c.id == customer,
                 _ => false,
             };
         }

@@ -55,6 +55,12 @@ pub struct ExportedEvent {
     /// The record's link in the source log's hash chain (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// `payload` with the customer's sealed personal fields opened (the erased
+    /// marker once the customer was forgotten): only on lines whose payload holds
+    /// sealed fields and that were exported with the data directory's keys. Not
+    /// covered by the hash, and ignored by imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<serde_json::Value>,
 }
 
 impl ExportedEvent {
@@ -76,7 +82,17 @@ impl ExportedEvent {
             payload_bytes: None,
             previous_hash: None,
             hash: None,
+            opened: None,
         })
+    }
+
+    /// Adds [`ExportedEvent::opened`] when the payload holds sealed fields.
+    pub fn open_personal(&mut self, vault: &crate::shred::Vault) {
+        let mut opened = self.payload.clone();
+        crate::shred::personal::open_json(vault, &mut opened);
+        if opened != self.payload {
+            self.opened = Some(opened);
+        }
     }
 
     /// The event with its stored bytes and its proof: the link it was sealed after

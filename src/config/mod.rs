@@ -103,6 +103,39 @@ pub struct CustomerRemoved {
     pub id: String,
 }
 
+/// A customer's personal data was erased (crypto-shredding, [`crate::shred`]): their
+/// data key was destroyed (`key_destroyed`: there was one), so every field sealed
+/// with it reads as erased; the log, its hashes and this record stay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerForgotten {
+    pub id: String,
+    pub reason: String,
+    #[serde(alias = "key_destroyed")]
+    pub key_destroyed: bool,
+}
+
+/// Longest reason for forgetting a customer, in characters.
+pub const MAX_FORGET_REASON: usize = 500;
+
+impl CustomerForgotten {
+    /// The event, its id and reason checked (both required; the reason at most
+    /// [`MAX_FORGET_REASON`] characters).
+    pub fn checked(id: &str, reason: &str, key_destroyed: bool) -> Result<Self, ConfigError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_FORGET_REASON {
+            return Err(ConfigError::Invalid(format!(
+                "a reason of 1-{MAX_FORGET_REASON} characters is required"
+            )));
+        }
+        Ok(CustomerForgotten {
+            id: name("customer id", id, 128)?,
+            reason: reason.into(),
+            key_destroyed,
+        })
+    }
+}
+
 /// The SLA policies in force, in order (the first matching one applies).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,6 +162,8 @@ pub enum ConfigEvent {
     /// A customer was added to the directory or changed (the whole new record).
     CustomerSaved(Customer),
     CustomerRemoved(CustomerRemoved),
+    /// A customer's personal data was erased (their data key destroyed).
+    CustomerForgotten(CustomerForgotten),
     /// The map of tags and keywords to needed skills (the whole new map).
     SkillMapSet(skills::SkillMapSet),
 }
@@ -147,6 +182,7 @@ crate::event_registry! {
         CustomerSaved = "CustomerSaved" v 1,
         CustomerRemoved = "CustomerRemoved" v 1,
         SkillMapSet = "SkillMapSet" v 1,
+        CustomerForgotten = "CustomerForgotten" v 1,
     }
 }
 
@@ -306,6 +342,13 @@ impl Config {
             }
             ConfigEvent::CustomerRemoved(c) => {
                 self.customers.remove(&c.id);
+            }
+            // The entry stays (segment, key account); its name is gone, even one
+            // written in clear before names were sealed.
+            ConfigEvent::CustomerForgotten(f) => {
+                if let Some(c) = self.customers.get_mut(&f.id) {
+                    c.name = crate::shred::ERASED.into();
+                }
             }
             ConfigEvent::SkillMapSet(m) => {
                 self.skill_map = m

@@ -693,6 +693,8 @@ fn sensitive_social_cases_go_to_a_team_of_the_floor_tier() {
 const FIXTURE_V1: &str = "tests/fixtures/config_events_v1.txt";
 /// Lines written by the first build with `RulesSet` v2 (actions with `needsSkills`).
 const FIXTURE_V2: &str = "tests/fixtures/config_events_v2.txt";
+/// Lines written by the first build with `CustomerForgotten` (crypto-shredding).
+const FIXTURE_ERASURE: &str = "tests/fixtures/config_events_erasure_v1.txt";
 
 /// One of every configuration event type, as this build writes them.
 fn every_config_event() -> Vec<ConfigEvent> {
@@ -732,6 +734,11 @@ fn every_config_event() -> Vec<ConfigEvent> {
     }));
     events.push(ConfigEvent::CustomerRemoved(super::CustomerRemoved {
         id: "initech".into(),
+    }));
+    events.push(ConfigEvent::CustomerForgotten(super::CustomerForgotten {
+        id: "initech".into(),
+        reason: "GDPR Art. 17 request".into(),
+        key_destroyed: true,
     }));
     let mut skilled = crate::routing::RuleSet::standard(&TierLadder::standard());
     skilled.version = 2;
@@ -799,7 +806,7 @@ fn config_fixtures_stay_readable() {
     }
     let mut types = std::collections::BTreeSet::new();
     let mut rules_v2 = 0;
-    for file in [FIXTURE_V1, FIXTURE_V2] {
+    for file in [FIXTURE_V1, FIXTURE_V2, FIXTURE_ERASURE] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let f: Vec<&str> = line.splitn(4, '\t').collect();
@@ -848,4 +855,40 @@ fn config_fixtures_stay_readable() {
         types, all,
         "the fixtures have every configuration event type"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Erasure: a forgotten customer's directory entry keeps its segment, loses its name
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_forgotten_customer_keeps_their_entry_without_a_name() {
+    let mut config = Config::empty();
+    let globex = crate::domain::Customer {
+        id: "globex".into(),
+        name: "Globex Corporation".into(),
+        segment: Segment::B2b,
+        key_account: true,
+    };
+    config.apply(&ConfigEvent::CustomerSaved(globex.clone()), 1);
+    let forgotten = super::CustomerForgotten::checked("globex", "  GDPR Art. 17  ", true).unwrap();
+    assert_eq!(forgotten.reason, "GDPR Art. 17");
+    config.apply(&ConfigEvent::CustomerForgotten(forgotten), 2);
+    let entry = &config.customers["globex"];
+    assert_eq!(entry.name, crate::shred::ERASED);
+    assert_eq!((entry.segment, entry.key_account), (Segment::B2b, true));
+    // A reason is required, and bounded; so is the id.
+    for (id, reason) in [
+        ("globex", " "),
+        ("globex", &"x".repeat(501)[..]),
+        ("", "why"),
+    ] {
+        assert!(
+            matches!(
+                super::CustomerForgotten::checked(id, reason, true),
+                Err(ConfigError::Invalid(_))
+            ),
+            "{id:?} {reason:?}"
+        );
+    }
 }

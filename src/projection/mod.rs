@@ -136,6 +136,8 @@ pub struct CaseFilter {
     pub customer: Option<String>,
     /// Case-insensitive substring of subject or body.
     pub text: Option<String>,
+    /// Opens sealed subjects and bodies for `text` (views hold them sealed).
+    pub vault: Option<std::sync::Arc<crate::shred::Vault>>,
 }
 
 impl CaseFilter {
@@ -144,7 +146,11 @@ impl CaseFilter {
             None => true,
             Some(t) => {
                 let t = t.to_lowercase();
-                c.subject.to_lowercase().contains(&t) || c.body.to_lowercase().contains(&t)
+                let open = |s: &'_ str| match &self.vault {
+                    Some(v) => v.open(s).to_lowercase(),
+                    None => s.to_lowercase(),
+                };
+                open(&c.subject).contains(&t) || open(&c.body).contains(&t)
             }
         };
         self.status.is_none_or(|s| c.status == s)

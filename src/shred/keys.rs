@@ -30,6 +30,10 @@ pub const NONCE_BYTES: usize = 12;
 pub const KEYS_DIR: &str = "keys";
 /// The development master key's file, made when no master key is configured.
 pub const DEV_MASTER_FILE: &str = "master.key";
+/// A constant sealed with the master key when the key store is first opened: a later
+/// start with another master key is refused at once, not at the first key it reads.
+pub const MASTER_CHECK_FILE: &str = "master.check";
+const MASTER_CHECK: &[u8] = b"swarmdesk master key check v1";
 
 fn random<const N: usize>() -> Result<[u8; N], ShredError> {
     let mut bytes = [0u8; N];
@@ -135,9 +139,39 @@ pub struct KeyStore {
 
 impl KeyStore {
     /// The key store of the data directory `data`, its keys wrapped by `master`.
+    /// Refused with [`ShredError::MasterKey`] when `master` is not the key this key
+    /// store was first opened with.
     pub fn open(data: &Path, master: MasterKey) -> Result<Self, ShredError> {
         let dir = data.join(KEYS_DIR);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let check = dir.join(MASTER_CHECK_FILE);
+        match std::fs::read(&check) {
+            Ok(bytes) => {
+                let opens = bytes.len() > NONCE_BYTES && {
+                    let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+                    master
+                        .cipher()
+                        .decrypt(Nonce::from_slice(nonce), sealed)
+                        .is_ok_and(|clear| clear == MASTER_CHECK)
+                };
+                if !opens {
+                    return Err(ShredError::MasterKey(format!(
+                        "it is not the master key the keys in {} were made with (check \
+                         SWARMDESK_MASTER_KEY / SWARMDESK_MASTER_KEY_FILE)",
+                        dir.display()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let nonce: [u8; NONCE_BYTES] = random()?;
+                let sealed = master
+                    .cipher()
+                    .encrypt(Nonce::from_slice(&nonce), MASTER_CHECK)
+                    .map_err(|_| ShredError::Io("cannot seal the master key check".into()))?;
+                write_synced(&check, &[nonce.as_slice(), &sealed].concat())?;
+            }
+            Err(e) => return Err(io(&check)(e)),
+        }
         Ok(KeyStore { dir, master })
     }
 
@@ -208,13 +242,24 @@ impl KeyStore {
         bytes.extend_from_slice(&key.id);
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(&wrapped);
-        // Written aside and renamed, so a crash never leaves half a key.
+        // Written aside and linked into place, so a crash never leaves half a key, and
+        // a key made at the same time by another writer is never replaced: the first
+        // one in place is the customer's key, which the loser reads back.
         let path = self.path(customer);
-        let partial = path.with_extension("partial");
+        let partial = path.with_extension(format!("{}.partial", ulid::Ulid::new()));
         write_synced(&partial, &bytes)?;
-        std::fs::rename(&partial, &path).map_err(io(&path))?;
-        sync_dir(&self.dir)?;
-        Ok(key)
+        let linked = std::fs::hard_link(&partial, &path);
+        std::fs::remove_file(&partial).map_err(io(&partial))?;
+        match linked {
+            Ok(()) => {
+                sync_dir(&self.dir)?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self
+                .get(customer)?
+                .ok_or_else(|| ShredError::Io(format!("{}: vanished", path.display()))),
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     /// Destroys the customer's data key: its file is overwritten with zeros, synced,
@@ -290,7 +335,19 @@ mod tests {
             .get_or_create("globex")
             .unwrap();
         let (other, _) = MasterKey::load(dir.path(), env(key(2))).unwrap();
-        let keys = KeyStore::open(dir.path(), other).unwrap();
+        // Refused when opened, saying why, before any key is read.
+        let refused = KeyStore::open(dir.path(), other).err().expect("refused");
+        assert!(matches!(refused, ShredError::MasterKey(_)));
+        assert!(
+            refused.to_string().contains("not the master key"),
+            "{refused}"
+        );
+        // A key file itself does not open with another master key either.
+        let (other, _) = MasterKey::load(dir.path(), env(key(2))).unwrap();
+        let keys = KeyStore {
+            dir: dir.path().join(KEYS_DIR),
+            master: other,
+        };
         assert!(matches!(keys.get("globex"), Err(ShredError::Unwrap(_))));
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err(), "too short");
         assert!(!dir.path().join(KEYS_DIR).join(DEV_MASTER_FILE).exists());

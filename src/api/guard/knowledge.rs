@@ -98,7 +98,11 @@ impl Guard {
                 return Err(not_found(format!("case {id}")));
             };
             let tags: Vec<String> = v.case.tags.iter().cloned().collect();
-            (v.case.subject.clone(), tags)
+            let subject = match self.app.vault() {
+                Some(vault) => vault.open(&v.case.subject).into_owned(),
+                None => v.case.subject.clone(),
+            };
+            (subject, tags)
         };
         let search = Search {
             words: &subject,

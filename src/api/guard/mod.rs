@@ -34,6 +34,8 @@ mod contributions;
 
 mod audit;
 
+mod erasure;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

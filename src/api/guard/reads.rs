@@ -69,6 +69,11 @@ impl Guard {
             || filter.assignee.is_some()
             || filter.tag.is_some();
         policy::can_filter_cases(&self.principal, internal).map_err(forbidden)?;
+        // Text is searched in the clear subjects and bodies.
+        let filter = &CaseFilter {
+            vault: self.app.vault().cloned(),
+            ..filter.clone()
+        };
         let page = {
             let p = self.app.projections().read();
             let (page, more) = p.cases_visible(filter, after, first, &|c| self.can_read(c));

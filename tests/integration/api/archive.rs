@@ -90,7 +90,15 @@ async fn a_customer_export_imports_into_an_empty_store_with_the_same_history_vie
     let exported = lines(&export);
     // The directory entry, then both cases from their opening on, and nothing else.
     assert_eq!(exported[0]["type"], "CustomerSaved", "{export}");
-    assert_eq!(exported[0]["payload"]["name"], "Globex Corporation");
+    // Personal fields are sealed in the payload (the bytes the hash covers), and in
+    // clear in `opened` when asked for.
+    assert!(!export.contains("Globex Corporation"), "{export}");
+    let (ok, clear, err) = cli(
+        source.path(),
+        &["export", "--customer", "globex", "--opened"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(lines(&clear)[0]["opened"]["name"], "Globex Corporation");
     let streams: std::collections::BTreeSet<&str> = exported[1..]
         .iter()
         .map(|e| e["stream"].as_str().unwrap())
@@ -176,9 +184,15 @@ async fn a_tampered_export_is_refused_naming_the_line_and_nothing_is_written() {
     let (ok, export, err) = cli(source.path(), &["export", "--customer", "globex"]);
     assert!(ok, "{err}");
     let original = lines(&export);
-    let refund = original
+    // The payload holds the reply sealed; `--opened` finds it in clear.
+    let (ok, opened, err) = cli(
+        source.path(),
+        &["export", "--customer", "globex", "--opened"],
+    );
+    assert!(ok, "{err}");
+    let refund = lines(&opened)
         .iter()
-        .position(|e| e["payload"]["body"] == "We refunded the second charge")
+        .position(|e| e["opened"]["body"] == "We refunded the second charge")
         .expect("the reply");
     let to_text = |events: &[Value]| {
         events

@@ -598,6 +598,11 @@ fn ops() -> Vec<Op> {
             "mutation { setCustomer(input: {id: \"authz-customer\", segment: B2B, keyAccount: true}) { id } }",
         ),
         admin("removeCustomer", "mutation { removeCustomer(id: \"authz-customer\") }"),
+        // A customer nobody knows: admins get NOT_FOUND, nothing is destroyed.
+        admin(
+            "forgetCustomer",
+            "mutation { forgetCustomer(customerId: \"authz-nobody\", reason: \"authz\") { customerId keyDestroyed erasedMarker } }",
+        ),
         lead("enableRule", "mutation { enableRule(ruleId: \"incident\", enabled: true) { version } }"),
         admin(
             "setSkillMap",

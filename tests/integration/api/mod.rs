@@ -10,6 +10,7 @@ mod busy_case;
 mod console;
 mod contributions;
 mod cors;
+mod erasure;
 mod errors;
 mod examples;
 mod faults;

@@ -1,0 +1,199 @@
+//! The vault: the key store with the master key in use, the one place that seals a
+//! customer's field and opens any sealed field found in the log, a projection or an
+//! answer. Data keys read once are kept in memory (keys are small; a node reads each
+//! once); [`Vault::forget`] drops a customer's key from memory and destroys its file.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use super::keys::{DataKey, KeyStore, MasterKey, MasterSource};
+use super::seal::{is_sealed, seal, Sealed};
+use super::ShredError;
+
+/// What a sealed field reads as when it cannot be opened although its key exists
+/// (a damaged or forged field); logged as a warning.
+pub const UNREADABLE: &str = "[unreadable]";
+
+/// The customers' data keys of one data directory, and the master key they are
+/// wrapped with.
+pub struct Vault {
+    keys: KeyStore,
+    source: MasterSource,
+    cache: RwLock<HashMap<String, Arc<DataKey>>>,
+    /// Held while a key is made, so concurrent first writes for one customer share it.
+    making: std::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// The vault of the data directory `data`, its master key from the variables
+    /// `env` gives ([`MasterKey::load`]). Refused when the master key is not the one
+    /// the directory's keys were made with.
+    pub fn load(data: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ShredError> {
+        let (master, source) = MasterKey::load(data, env)?;
+        Ok(Vault {
+            keys: KeyStore::open(data, master)?,
+            source,
+            cache: RwLock::default(),
+            making: std::sync::Mutex::new(()),
+        })
+    }
+
+    /// [`Vault::load`] with the process environment.
+    pub fn from_env(data: &Path) -> Result<Self, ShredError> {
+        Self::load(data, |name| std::env::var(name).ok())
+    }
+
+    /// Where the master key came from.
+    pub fn source(&self) -> &MasterSource {
+        &self.source
+    }
+
+    fn key(&self, customer: &str, create: bool) -> Result<Option<Arc<DataKey>>, ShredError> {
+        if let Some(key) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(customer)
+        {
+            return Ok(Some(key.clone()));
+        }
+        let _making = create.then(|| self.making.lock().unwrap_or_else(|p| p.into_inner()));
+        let key = if create {
+            Some(self.keys.get_or_create(customer)?)
+        } else {
+            self.keys.get(customer)?
+        };
+        let Some(key) = key.map(Arc::new) else {
+            return Ok(None);
+        };
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(customer.to_string(), key.clone());
+        Ok(Some(key))
+    }
+
+    /// `text` sealed with `customer`'s data key (made on first use). Empty text stays
+    /// empty; text already sealed for this customer (a directory entry copied into a
+    /// case) stays as it is; anything else that merely looks sealed is sealed again.
+    pub fn seal(&self, customer: &str, text: &str) -> Result<String, ShredError> {
+        if text.is_empty() {
+            return Ok(String::new());
+        }
+        if is_sealed(text) {
+            if let Some(Ok(s)) = Sealed::parse(text) {
+                if s.customer == customer {
+                    return Ok(text.to_string());
+                }
+            }
+        }
+        let key = self.key(customer, true)?.ok_or(ShredError::Damaged)?;
+        seal(&key, customer, text)
+    }
+
+    /// `text` in clear: itself if not sealed, [`super::ERASED`] once its customer's
+    /// key is destroyed, [`UNREADABLE`] if it does not open although the key exists.
+    pub fn open<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let Some(sealed) = Sealed::parse(text) else {
+            return Cow::Borrowed(text);
+        };
+        let opened = sealed.and_then(|s| {
+            let key = self.key(&s.customer, false)?;
+            s.open(key.as_deref())
+        });
+        match opened {
+            Ok(clear) => Cow::Owned(clear),
+            Err(e) => {
+                tracing::warn!(error = %e, "a sealed field does not open");
+                Cow::Borrowed(UNREADABLE)
+            }
+        }
+    }
+
+    /// Opens `text` in place.
+    pub fn open_in_place(&self, text: &mut String) {
+        if is_sealed(text) {
+            *text = self.open(text).into_owned();
+        }
+    }
+
+    /// Whether the customer has a data key.
+    pub fn has_key(&self, customer: &str) -> Result<bool, ShredError> {
+        Ok(self.key(customer, false)?.is_some())
+    }
+
+    /// Destroys the customer's data key (in memory and on disk): every field sealed
+    /// with it reads [`super::ERASED`] from now on. Returns whether there was one.
+    pub fn forget(&self, customer: &str) -> Result<bool, ShredError> {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(customer);
+        self.keys.destroy(customer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shred::ERASED;
+
+    #[test]
+    fn sealed_fields_open_until_the_customer_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::load(dir.path(), |_: &str| None).unwrap();
+        let name = vault.seal("globex", "Hank Scorpio").unwrap();
+        let other = vault.seal("initech", "Bill Lumbergh").unwrap();
+        assert!(is_sealed(&name) && !name.contains("Scorpio"));
+        assert_eq!(vault.seal("globex", &name).unwrap(), name, "kept as sealed");
+        assert_ne!(vault.seal("initech", &name).unwrap(), name, "not initech's");
+        assert_eq!(vault.seal("globex", "").unwrap(), "");
+        assert_eq!(vault.open(&name), "Hank Scorpio");
+        assert!(vault.forget("globex").unwrap());
+        assert!(!vault.has_key("globex").unwrap());
+        assert_eq!(vault.open(&name), ERASED);
+        assert_eq!(vault.open(&other), "Bill Lumbergh");
+        // A new process reads the same: the key is gone from disk too.
+        let again = Vault::load(dir.path(), |_: &str| None).unwrap();
+        assert_eq!(again.open(&name), ERASED);
+        assert_eq!(again.open(&other), "Bill Lumbergh");
+        assert_eq!(again.open("sealed:v1:bad"), UNREADABLE);
+    }
+
+    #[test]
+    fn first_writes_at_once_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let vaults: Vec<Vault> = (0..2)
+            .map(|_| Vault::load(dir.path(), |_: &str| None).unwrap())
+            .collect();
+        // Two processes (two vaults) and several threads seal for a new customer at once.
+        let sealed: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let v = &vaults[i % 2];
+                    s.spawn(move || v.seal("globex", &format!("field {i}")).unwrap())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let fresh = Vault::load(dir.path(), |_: &str| None).unwrap();
+        for (i, s) in sealed.iter().enumerate() {
+            assert_eq!(fresh.open(s), format!("field {i}"));
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(super::super::keys::KEYS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
+    }
+}
