@@ -81,6 +81,15 @@ impl MasterKey {
         data: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<(Self, MasterSource), ShredError> {
+        Self::load_in(&data.join(KEYS_DIR), env)
+    }
+
+    /// [`MasterKey::load`] for the key store in the directory `dir` (the development
+    /// key is `dir/master.key`).
+    pub fn load_in(
+        dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Self, MasterSource), ShredError> {
         if let Some(text) = env("SWARMDESK_MASTER_KEY").filter(|t| !t.trim().is_empty()) {
             return Ok((Self::from_base64(&text)?, MasterSource::Environment));
         }
@@ -89,7 +98,6 @@ impl MasterKey {
             let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io(&path))?);
             return Ok((Self::from_base64(&text)?, MasterSource::File(path)));
         }
-        let dir = data.join(KEYS_DIR);
         let path = dir.join(DEV_MASTER_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok((
@@ -98,7 +106,7 @@ impl MasterKey {
             )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use base64::Engine;
-                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
                 let key = Zeroizing::new(random::<KEY_BYTES>()?);
                 let text = base64::engine::general_purpose::STANDARD.encode(key.as_slice());
                 write_synced(&path, text.as_bytes())?;
@@ -131,6 +139,13 @@ impl DataKey {
     }
 }
 
+/// Which key file a cached key was read from (see [`KeyStore::stamp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyStamp {
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
 /// The customers' data keys in `DATA/keys/`.
 pub struct KeyStore {
     dir: PathBuf,
@@ -142,7 +157,11 @@ impl KeyStore {
     /// Refused with [`ShredError::MasterKey`] when `master` is not the key this key
     /// store was first opened with.
     pub fn open(data: &Path, master: MasterKey) -> Result<Self, ShredError> {
-        let dir = data.join(KEYS_DIR);
+        Self::open_dir(data.join(KEYS_DIR), master)
+    }
+
+    /// [`KeyStore::open`] on the key store in the directory `dir`.
+    pub fn open_dir(dir: PathBuf, master: MasterKey) -> Result<Self, ShredError> {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let check = dir.join(MASTER_CHECK_FILE);
         match std::fs::read(&check) {
@@ -178,6 +197,27 @@ impl KeyStore {
     fn path(&self, customer: &str) -> PathBuf {
         let name = crate::store::chain::hex(&Sha256::digest(customer.as_bytes()).into());
         self.dir.join(format!("{name}.key"))
+    }
+
+    /// What tells one key file of the customer from another (its modification time
+    /// and, on Unix, its inode), or `None` when there is none: a cached key is good
+    /// while this stays the same.
+    pub fn stamp(&self, customer: &str) -> Result<Option<KeyStamp>, ShredError> {
+        let path = self.path(customer);
+        match std::fs::metadata(&path) {
+            Ok(m) => {
+                #[cfg(unix)]
+                let inode = std::os::unix::fs::MetadataExt::ino(&m);
+                #[cfg(not(unix))]
+                let inode = 0;
+                Ok(Some(KeyStamp {
+                    modified: m.modified().ok(),
+                    inode,
+                }))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     /// The customer's data key, if it exists (it never existed, or was destroyed).

@@ -1,14 +1,16 @@
 //! The vault: the key store with the master key in use, the one place that seals a
 //! customer's field and opens any sealed field found in the log, a projection or an
-//! answer. Data keys read once are kept in memory (keys are small; a node reads each
-//! once); [`Vault::forget`] drops a customer's key from memory and destroys its file.
+//! answer. Data keys read once are kept in memory while their file stays the same
+//! (checked on every use, so a key destroyed by another node sharing the directory is
+//! gone here too); [`Vault::forget`] drops a customer's key from memory and destroys
+//! its file.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use super::keys::{DataKey, KeyStore, MasterKey, MasterSource};
+use super::keys::{DataKey, KeyStamp, KeyStore, MasterKey, MasterSource, KEYS_DIR};
 use super::seal::{is_sealed, seal, Sealed};
 use super::ShredError;
 
@@ -21,7 +23,7 @@ pub const UNREADABLE: &str = "[unreadable]";
 pub struct Vault {
     keys: KeyStore,
     source: MasterSource,
-    cache: RwLock<HashMap<String, Arc<DataKey>>>,
+    cache: RwLock<HashMap<String, (Arc<DataKey>, KeyStamp)>>,
     /// Held while a key is made, so concurrent first writes for one customer share it.
     making: std::sync::Mutex<()>,
 }
@@ -35,13 +37,17 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// The vault of the data directory `data`, its master key from the variables
-    /// `env` gives ([`MasterKey::load`]). Refused when the master key is not the one
-    /// the directory's keys were made with.
+    /// The vault of the data directory `data`: its keys in `SWARMDESK_KEYS_DIR` if
+    /// `env` gives it (a directory several nodes share), else in `data/keys`; its
+    /// master key from the variables `env` gives ([`MasterKey::load_in`]). Refused
+    /// when the master key is not the one the keys were made with.
     pub fn load(data: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ShredError> {
-        let (master, source) = MasterKey::load(data, env)?;
+        let dir = env("SWARMDESK_KEYS_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
+        let (master, source) = MasterKey::load_in(&dir, env)?;
         Ok(Vault {
-            keys: KeyStore::open(data, master)?,
+            keys: KeyStore::open_dir(dir, master)?,
             source,
             cache: RwLock::default(),
             making: std::sync::Mutex::new(()),
@@ -59,13 +65,11 @@ impl Vault {
     }
 
     fn key(&self, customer: &str, create: bool) -> Result<Option<Arc<DataKey>>, ShredError> {
-        if let Some(key) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(customer)
-        {
-            return Ok(Some(key.clone()));
+        if let Some(stamp) = self.keys.stamp(customer)? {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((key, _)) = cache.get(customer).filter(|(_, s)| *s == stamp) {
+                return Ok(Some(key.clone()));
+            }
         }
         let _making = create.then(|| self.making.lock().unwrap_or_else(|p| p.into_inner()));
         let key = if create {
@@ -73,13 +77,12 @@ impl Vault {
         } else {
             self.keys.get(customer)?
         };
-        let Some(key) = key.map(Arc::new) else {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        let (Some(key), Some(stamp)) = (key.map(Arc::new), self.keys.stamp(customer)?) else {
+            cache.remove(customer);
             return Ok(None);
         };
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(customer.to_string(), key.clone());
+        cache.insert(customer.to_string(), (key.clone(), stamp));
         Ok(Some(key))
     }
 
@@ -168,6 +171,30 @@ mod tests {
         assert_eq!(again.open(&name), ERASED);
         assert_eq!(again.open(&other), "Bill Lumbergh");
         assert_eq!(again.open("sealed:v1:bad"), UNREADABLE);
+    }
+
+    #[test]
+    fn a_key_forgotten_by_another_node_sharing_the_keys_is_gone_here_too() {
+        let data = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let shared = tempfile::tempdir().unwrap();
+        let env = |name: &str| {
+            (name == "SWARMDESK_KEYS_DIR").then(|| shared.path().display().to_string())
+        };
+        let a = Vault::load(data[0].path(), env).unwrap();
+        let b = Vault::load(data[1].path(), env).unwrap();
+        let sealed = a.seal("globex", "Hank Scorpio").unwrap();
+        assert_eq!(b.open(&sealed), "Hank Scorpio", "b reads a's key");
+        assert!(!data[0].path().join(KEYS_DIR).exists());
+        assert!(a.forget("globex").unwrap());
+        assert_eq!(
+            b.open(&sealed),
+            ERASED,
+            "b's cached key is gone with the file"
+        );
+        // A new key made by b is read by a, and does not open the old field.
+        let fresh = b.seal("globex", "new").unwrap();
+        assert_eq!(a.open(&fresh), "new");
+        assert_eq!(a.open(&sealed), ERASED);
     }
 
     #[test]

@@ -358,3 +358,37 @@ async fn a_forgotten_customer_is_found_in_no_file_and_no_answer_and_the_log_stil
     let dir = s.stop().await;
     check_files(dir.path());
 }
+
+/// The binary on a data directory with a master key given in the environment: a
+/// second master key is refused, saying why, and the first still works.
+#[test]
+fn another_master_key_is_refused_at_start_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |key: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+            .args(["token", "list"])
+            .env("SWARMDESK_DATA", dir.path())
+            .env("SWARMDESK_MASTER_KEY", key)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let first = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let (ok, err) = run(first);
+    assert!(ok, "{err}");
+    let (ok, err) = run("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=");
+    assert!(!ok, "started with another master key");
+    assert!(
+        err.contains("not the master key the keys in"),
+        "says why: {err}"
+    );
+    let (ok, err) = run("c2hvcnQ=");
+    assert!(!ok && err.contains("expected 32"), "a short key: {err}");
+    let (ok, err) = run(first);
+    assert!(ok, "{err}");
+    assert!(!dir.path().join("keys").join("master.key").exists());
+}
