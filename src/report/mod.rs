@@ -1,9 +1,11 @@
 //! Reports for support leads, computed from the log for any past period: volume,
 //! tier shares against their targets (80/15/5 by default), escalation paths and
 //! ping-pong, swarming against chain escalation, SLA times and breaches, recurring
-//! problems, and agent and team load. A report for `[from, to)` folds every event
-//! before `to` ([`fold`]) and ignores the rest, so it reads exactly as the log said
-//! then, however the cases went on.
+//! problems, and agent and team load. A report for `[from, to)` counts every event
+//! before `to` and ignores the rest, so it reads exactly as the log said then, however
+//! the cases went on. [`fold`] gets each case's figures by a scan of the log (the
+//! command line, and the reference); [`fast`] reads them from the live facts
+//! projection (the server); both hand [`build_rows`] the same [`Row`]s.
 //!
 //! The report is a read model, not the domain: its types (`model.rs`) are also the GraphQL
 //! objects (`SimpleObject`) and the JSON form (`Serialize`), so the three forms of
