@@ -4,9 +4,17 @@
 //! 1. the store's replay rate: every event read and decoded in place, nothing applied
 //!    (the floor any scan of the log pays);
 //! 2. `rebuild`: the projections replayed from the log (the same scan, applied);
-//! 3. `report` by a scan, as the server computes it: the log folded up to the end of
-//!    the period ([`fold_log`]), then the figures built ([`report::build`]), for the
-//!    last 7 days and for the whole span.
+//! 3. `report` by a scan, as the command line computes it: the log folded up to the
+//!    end of the period ([`fold_log`]), then the figures built ([`report::build`]);
+//! 4. `report` from the live projections, as the server computes it
+//!    ([`report::fast`]): the facts projection read, and the cases with events on
+//!    both sides of the period's end folded from their own streams; checked equal to
+//!    the scan's report;
+//!
+//! each for the last 7 days, days 10 to 17 (a past period: the cases open on day 17
+//! are folded from the log) and the whole span. It also prints the projections' heap
+//! bytes per event (counted by this example's allocator), of which the facts and the
+//! timeline, and the process's resident memory.
 //!
 //! ```sh
 //! cargo run --release --example report_bench                 # 1 M events
@@ -21,14 +29,19 @@
 //! thing. No SLA policies (their events are a few per case at most).
 
 use clap::Parser;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use swarmdesk::app::fold_log;
 use swarmdesk::domain::{
-    decide_all, Actor, AgentId, Case, CaseId, Channel, Command, Context, Customer, MessageKind,
-    OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder, Timestamp,
+    decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Channel, Command, Context, Customer,
+    MessageKind, OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder,
+    Timestamp,
 };
 use swarmdesk::projection::runner::rebuild;
+use swarmdesk::projection::Projections;
 use swarmdesk::report::{self, Scope};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, Metadata, RecordedEvent};
@@ -57,6 +70,70 @@ pub struct Outcome {
     pub resolved_by_tier: std::collections::BTreeMap<String, u64>,
     /// The whole-span report.
     pub report: report::Report,
+}
+
+/// The system allocator, counting the bytes live on the heap.
+pub struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+// Only when run as an example: the test that includes this file keeps its own.
+#[cfg(not(test))]
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+/// Heap bytes live now (0 when the counting allocator is not in use).
+fn heap() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// The process's resident memory in bytes (Linux; 0 elsewhere).
+fn resident() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// The report from the live projections, as the server makes it: the facts read, and
+/// the cases with events on both sides of `to` folded from their streams.
+fn fast_report(
+    rt: &tokio::runtime::Runtime,
+    store: &SledStore,
+    p: &Projections,
+    from: Timestamp,
+    to: Timestamp,
+) -> (report::Report, usize) {
+    let mut folded = HashMap::new();
+    for id in report::fast::to_fold(p, to) {
+        let records = rt
+            .block_on(store.read_stream(&id.stream(), 1, usize::MAX))
+            .unwrap();
+        let events: Vec<(CaseEvent, u64, Timestamp)> = records
+            .iter()
+            .map(|r| {
+                let e = CaseEvent::decode(&r.event_type, r.schema_version, &r.payload).unwrap();
+                (e, r.version, r.metadata.occurred_at)
+            })
+            .collect();
+        let track =
+            report::fast::fold_case(id, from, to, events.iter().map(|(e, v, at)| (e, *v, *at)));
+        folded.insert(id, track);
+    }
+    let targets = report::default_targets();
+    let r = report::fast::report(p, from, to, &folded, &Scope::default(), &targets, &|_| true, &report::clear);
+    (r, folded.len())
 }
 
 /// A small deterministic generator (xorshift), so every run builds the same log.
@@ -452,19 +529,41 @@ pub fn run(opts: &Opts) -> Outcome {
         "replay (read + decode in place): best {best:.3} s ({:.2} M events/s), median {median:.3} s",
         rate(best)
     );
+    let heap_before = heap();
+    let resident_before = resident();
     let (best, median, p) = time(runs, || rt.block_on(rebuild(store.as_ref())).unwrap());
     assert_eq!(p.position(), n);
     let stats = p.stats();
-    drop(p);
     println!(
         "rebuild projections: best {best:.3} s ({:.2} M events/s), median {median:.3} s",
         rate(best)
     );
+    let projections_heap = heap().saturating_sub(heap_before);
+    // What the facts and the timeline hold: the heap bytes of a copy of them.
+    let copy_before = heap();
+    let copy: Vec<_> = p.case_facts().map(|(_, _, f)| f.clone()).collect();
+    let timeline = p.timeline().clone();
+    let history_heap = heap().saturating_sub(copy_before);
+    drop((copy, timeline));
+    println!(
+        "memory: projections {} heap bytes per event (of which the report facts and the \
+         timeline about {}); resident {} MB with the projections, {} MB before them",
+        projections_heap / n as usize,
+        history_heap / n as usize,
+        resident() >> 20,
+        resident_before >> 20,
+    );
 
     let targets = report::default_targets();
     let everyone = |_: CaseId| true;
+    let day = |d: i64| Timestamp(start.0 + d * 86_400_000_000);
     let periods = [
         ("last 7 days", Timestamp(end.0 - 7 * 86_400_000_000), end),
+        (
+            "days 10 to 17",
+            day(10.min(opts.days / 3)),
+            day(17.min(opts.days * 2 / 3)),
+        ),
         ("whole span", start, Timestamp(end.0 + 1)),
     ];
     let mut whole = None;
@@ -479,13 +578,23 @@ pub fn run(opts: &Opts) -> Outcome {
             let tracks = rt
                 .block_on(fold_log(store.as_ref(), from, to, None))
                 .unwrap();
-            report::build(from, to, tracks, &Scope::default(), &targets, &everyone)
+            report::build(from, to, tracks, &Scope::default(), &targets, &everyone, &report::clear)
         });
         println!(
             "report by scan, {name}: best {best:.3} s, median {median:.3} s \
              (of which the fold {fold_best:.3} s, over {cases} cases; \
              opened {}, resolved {})",
             r.volume.opened, r.volume.resolved
+        );
+        let (best, median, (fast, refolded)) =
+            time(runs, || fast_report(&rt, &store, &p, from, to));
+        assert_eq!(
+            fast, r,
+            "the report from the projections equals the scan's ({name})"
+        );
+        println!(
+            "report from the projections, {name}: best {best:.3} s, median {median:.3} s \
+             ({refolded} cases folded from their streams); equal to the scan's"
         );
         whole = Some(r);
     }

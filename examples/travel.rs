@@ -10,19 +10,23 @@
 //! escalation, a swarm with chat, a priority change, resolve, sometimes close), with
 //! `--active` cases worked at a time, so queues hold a few hundred open cases at any
 //! moment as on a busy desk; it is imported into a sled store in a temporary
-//! directory. Each query is then timed the way the API runs it: `tierQueueAt` and
-//! `workloadAt` fold the log from its start into fresh projections up to the moment
-//! asked (`projections_until`, what `Desk::projections_at` runs on a blocking
-//! thread), `caseAt(at)` folds the one case's stream up to it (`view_where`). Times
-//! at a quarter, half and all of the log; each the best of `--runs`.
+//! directory. Each query is then timed both ways: by a fold of the log from its start
+//! into fresh projections up to the moment asked (`projections_until`, the reference,
+//! what `Desk::projections_at` runs), and the way the API runs `tierQueueAt`,
+//! `workloadAt` and `swarmRoomAt` (`Desk::indexes_at`): the live projections' timeline
+//! names the position and the cases in a queue, swarm or workload then, and only
+//! their streams are folded up to it (checked equal to the reference). `caseAt(at)`
+//! folds the one case's stream up to it (`view_where`). Times at a quarter, half and
+//! all of the log; each the best of `--runs`; and the replay rate of the same store.
 
 use clap::Parser;
 use std::time::{Duration, Instant};
-use swarmdesk::app::travel::{projections_until, Until};
+use swarmdesk::app::travel::{fold_cases, past_cases, projections_until, Until};
 use swarmdesk::domain::{
     decide_all, Actor, AgentId, Case, CaseId, Channel, Command, Context, Customer, MessageKind,
     OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder, Timestamp,
 };
+use swarmdesk::projection::runner::rebuild;
 use swarmdesk::projection::Projections;
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, Metadata, RecordedEvent};
@@ -236,8 +240,45 @@ pub struct Measure {
     /// `tierQueueAt`/`workloadAt`: the fold up to that moment.
     pub fold: Duration,
     pub l2_queue: usize,
+    /// `tierQueueAt`/`workloadAt` as the API runs them: the cases the timeline names,
+    /// folded from their streams.
+    pub fast: Duration,
+    /// How many cases that fold read.
+    pub fast_cases: usize,
     /// `caseAt(at)` of a case opened then.
     pub case_at: Duration,
+}
+
+/// The queues, swarms and workloads at `until` as `Desk::indexes_at` makes them.
+async fn indexes_at(store: &SledStore, live: &Projections, until: Until) -> (Projections, usize) {
+    let (position, ids) = past_cases(live, until);
+    let mut records = Vec::new();
+    for id in &ids {
+        for r in store
+            .read_stream(&id.stream(), 1, usize::MAX)
+            .await
+            .expect("read")
+        {
+            if r.position > position {
+                break;
+            }
+            records.push(r);
+        }
+    }
+    (fold_cases(records, position).expect("fold"), ids.len())
+}
+
+/// What `tierQueueAt` and `workloadAt` answer from: every queue in order, every load.
+fn answers(p: &Projections) -> String {
+    let queues: Vec<(String, Vec<CaseId>)> = ["L1", "L2", "L3"]
+        .iter()
+        .map(|t| {
+            let q = p.tier_queue(&Tier::new(*t)).filter_map(|v| v.case.id);
+            (t.to_string(), q.collect())
+        })
+        .collect();
+    let loads: Vec<_> = p.workloads().collect();
+    format!("{queues:?} {loads:?}")
 }
 
 /// Writes the log, times the queries and checks their answers: the fold by time stops
@@ -256,6 +297,26 @@ pub async fn run(args: Args) -> Result<(u64, Vec<Measure>), String> {
         started.elapsed().as_secs_f64()
     );
     let l2 = Tier::new("L2");
+    let (replay, visited) = best(args.runs, || async {
+        let mut seen = 0u64;
+        store
+            .replay(1, &mut |e| {
+                seen += e.payload.len().min(1) as u64;
+                true
+            })
+            .await
+            .expect("replay");
+        seen
+    })
+    .await;
+    let (startup, live) = best(1, || async { rebuild(&store).await.expect("rebuild") }).await;
+    println!(
+        "replay (read + decode in place): {:.3} s ({:.2} M events/s); the live projections \
+         (what a server keeps, rebuilt once at start): {:.3} s",
+        replay.as_secs_f64(),
+        visited as f64 / replay.as_secs_f64() / 1e6,
+        startup.as_secs_f64()
+    );
     let mut out = Vec::new();
     for (label, fraction) in [("a quarter", 4), ("half", 2), ("all", 1)] {
         let at = Timestamp(begin.0 + (end.0 - begin.0) / fraction);
@@ -278,6 +339,15 @@ pub async fn run(args: Args) -> Result<(u64, Vec<Measure>), String> {
         {
             return Err(format!(
                 "the fold at {label} of the log stopped in the wrong place"
+            ));
+        }
+        let (fast, (past, fast_cases)) = best(args.runs, || async {
+            indexes_at(&store, &live, Until::Time(at)).await
+        })
+        .await;
+        if answers(&past) != answers(&p) {
+            return Err(format!(
+                "the queues and workloads at {label} of the log differ from the fold's"
             ));
         }
         let case = ids[(ids.len() / fraction as usize).saturating_sub(1)];
@@ -303,16 +373,21 @@ pub async fn run(args: Args) -> Result<(u64, Vec<Measure>), String> {
             position: p.position(),
             fold,
             l2_queue: p.tier_queue(&l2).count(),
+            fast,
+            fast_cases,
             case_at,
         };
         println!(
-            "tierQueueAt / workloadAt at {} of the log (position {}): {:.3} s ({:.2} M events/s; \
-             L2 queue {} cases); caseAt(at) of a case opened then: {:.2} ms",
+            "at {} of the log (position {}): fold of the log {:.3} s ({:.2} M events/s; \
+             L2 queue {} cases); tierQueueAt / workloadAt as the API runs them {:.2} ms \
+             ({} cases folded, same answers); caseAt(at) of a case opened then: {:.2} ms",
             m.label,
             m.position,
             m.fold.as_secs_f64(),
             m.position as f64 / m.fold.as_secs_f64() / 1e6,
             m.l2_queue,
+            m.fast.as_secs_f64() * 1e3,
+            m.fast_cases,
             m.case_at.as_secs_f64() * 1e3
         );
         out.push(m);

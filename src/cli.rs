@@ -470,7 +470,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 teams: (!team.is_empty()).then(|| team.into_iter().collect()),
             };
             let targets = crate::report::default_targets();
-            let r = crate::report::build(from, to, tracks, &scope, &targets, &|_| true);
+            let r = crate::report::build(
+                from,
+                to,
+                tracks,
+                &scope,
+                &targets,
+                &|_| true,
+                &crate::report::clear,
+            );
             match format {
                 ReportFormat::Table => print!("{}", crate::report::table::to_table(&r)),
                 ReportFormat::Csv => print!("{}", crate::report::csv::to_csv(&r)),

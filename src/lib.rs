@@ -16,12 +16,14 @@
 //!   (`store::sled_store`) is the default backend, `store::postgres` the one several
 //!   nodes share; `store::chain` is the hash chain over the log and its verification.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
-//!   rooms, workload; and what each applied case event changed in them.
+//!   rooms, workload; each case's report facts and the timeline time travel reads;
+//!   and what each applied case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.
 //! - [`archive`]: exports of the log (all, a case, a customer, a range) with each
 //!   record's hash and previous hash, and imports that verify them first.
 //! - [`report`]: leads' reports for any past period (tier shares, escalation vs
-//!   swarming, SLAs, recurring problems, load), folded from the log.
+//!   swarming, SLAs, recurring problems, load), folded from the log (the scan) or read
+//!   from the facts projection (the server).
 //!
 //! Services:
 //! - [`app`]: the command service: load, authorize, decide, append, wait for

@@ -57,6 +57,31 @@ pub async fn projections_until(
     }
 }
 
+/// The cases a past view at `until` is made of, and the position it ends at, as the
+/// live `p`'s timeline says (`p` must hold every event `until` covers).
+pub fn past_cases(p: &Projections, until: Until) -> (u64, Vec<CaseId>) {
+    let position = match until {
+        Until::Position(at) => at.min(p.position()),
+        Until::Time(t) => p.timeline().position_at(t, p.position()),
+    };
+    (position, p.timeline().indexed_at(position))
+}
+
+/// Folds `records` (the events of some cases, in any order) up to `position` into
+/// fresh projections, in log order.
+pub fn fold_cases(
+    mut records: Vec<crate::store::RecordedEvent>,
+    position: u64,
+) -> Result<Projections, AppError> {
+    records.retain(|r| r.position <= position);
+    records.sort_unstable_by_key(|r| r.position);
+    let mut p = Projections::new();
+    for r in &records {
+        p.apply(r)?;
+    }
+    Ok(p)
+}
+
 /// One field of a case that differs between two versions, its values as JSON.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldChange {
@@ -124,6 +149,26 @@ impl Desk {
         .await
         .map_err(|e| AppError::Internal(format!("time travel: {e}")))?
         .map_err(AppError::from)
+    }
+
+    /// The tier queues, swarm rooms and workloads as they were at `until`, exactly as
+    /// [`projections_at`](Self::projections_at) has them, without folding the whole
+    /// log: the live timeline names the cases that had an entry in one of them then,
+    /// and only their streams are folded, up to that position. The answer holds those
+    /// cases only (not every case, not the counts or presence of that time).
+    pub async fn indexes_at(&self, until: Until) -> Result<Projections, AppError> {
+        self.projections.wait_for(self.store.head()).await?;
+        let (position, ids) = past_cases(&self.projections.read(), until);
+        let mut records = Vec::new();
+        for id in ids {
+            for r in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
+                if r.position > position {
+                    break;
+                }
+                records.push(r);
+            }
+        }
+        fold_cases(records, position)
     }
 
     /// What changed in the case from version `from` to version `to`, field by field.

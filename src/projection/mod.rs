@@ -13,13 +13,19 @@
 //! - [`changes`]: what each applied case event changed (queues, swarm rooms), which
 //!   the runner publishes for subscriptions.
 //! - [`knowledge`]: captured articles and the full-text index that searches them.
+//! - [`facts`]: per case, what a report counts of its history, with times, so a
+//!   report reads them instead of folding the log.
+//! - [`timeline`]: which position a moment falls at, and which cases were in an index
+//!   at any position, so time travel folds only those.
 //! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it,
 //!   and publishes the changes.
 
 pub mod changes;
 pub mod counts;
+pub mod facts;
 pub mod knowledge;
 pub mod runner;
+pub mod timeline;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +40,8 @@ pub use changes::{Change, QueueEffect, RoomChange, RoomChangeKind};
 pub use counts::EventCounts;
 pub use runner::{ProjectionRunner, SharedProjections};
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod queue_tests;
 
@@ -207,6 +215,10 @@ pub struct Projections {
     counts: EventCounts,
     /// Captured articles, searchable.
     knowledge: knowledge::Knowledge,
+    /// Each case's report facts.
+    facts: HashMap<CaseId, facts::CaseFacts>,
+    /// Positions by time, and the cases in an index at each position.
+    timeline: timeline::Timeline,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -243,6 +255,13 @@ impl IndexEntries {
                 .unwrap_or_default(),
             assignee: c.assignee.clone().filter(|_| open),
         }
+    }
+
+    /// Whether `c` may have an entry in an index (a queue, a swarm room, a workload):
+    /// open and routed or assigned, or with a swarm. What time travel selects by.
+    fn may_have_any(c: &Case) -> bool {
+        let open = c.status == Status::Open;
+        (open && (c.tier.is_some() || c.assignee.is_some())) || c.swarm.is_some()
     }
 
     /// Whether `c`'s entries are exactly these: `*self == IndexEntries::of(c, id)`,
@@ -319,6 +338,7 @@ impl Projections {
                 record.occurred_at,
             );
         }
+        self.timeline.record(record.position, record.occurred_at);
         self.position = record.position;
         self.events += 1;
         Ok(())
@@ -342,7 +362,14 @@ impl Projections {
             last_position: 0,
         });
         let before = IndexEntries::of(&view.case, id);
+        let was_indexed = IndexEntries::may_have_any(&view.case);
+        let facts = self.facts.entry(id).or_default();
+        facts.observe(&view.case, &event, at);
         view.case.apply(&event, record.version, at);
+        facts.observed(&view.case, &event, at);
+        let is_indexed = IndexEntries::may_have_any(&view.case);
+        self.timeline
+            .moved(id, record.position, was_indexed, is_indexed);
         view.last_position = record.position;
         if let Some(change) = change {
             if let CaseEvent::MessagePosted(m) = &event {
@@ -513,6 +540,23 @@ impl Projections {
         self.swarms.iter().map(|id| SwarmRoom {
             view: &self.cases[id],
         })
+    }
+
+    /// Each case with its report facts.
+    pub fn case_facts(&self) -> impl Iterator<Item = (CaseId, &CaseView, &facts::CaseFacts)> {
+        self.cases
+            .iter()
+            .filter_map(|(id, v)| Some((*id, v, self.facts.get(id)?)))
+    }
+
+    /// One case's report facts.
+    pub fn facts_of(&self, id: CaseId) -> Option<&facts::CaseFacts> {
+        self.facts.get(&id)
+    }
+
+    /// Positions by time, and the cases in an index at each position.
+    pub fn timeline(&self) -> &timeline::Timeline {
+        &self.timeline
     }
 
     /// Captured articles and their search.

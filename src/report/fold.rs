@@ -3,13 +3,19 @@
 //! went through, hand-offs, swarm timings, and what happened to it inside the period.
 //! Events at or after `to` are ignored, so a past period reads exactly as the log
 //! said then, whatever came later.
+//!
+//! This scan is the reference: the live facts projection (`crate::projection::facts`)
+//! counts each event with the same [`Tally::observe`] as it is applied, and a test
+//! checks that reports from it equal reports from this fold.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentId, Case, CaseEvent, CaseId, Priority, SlaKind, Tier, Timestamp};
 
 /// Something that happened to a case inside the period.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fact {
     Opened,
     Resolved {
@@ -53,13 +59,11 @@ pub enum Fact {
     },
 }
 
-/// One case as a report sees it.
-#[derive(Clone, Debug, Default)]
-pub struct Track {
-    /// The case as it was at the end of the period.
-    pub case: Case,
-    /// Whether it was open when the period began.
-    pub open_at_start: bool,
+/// What a report counts of a case's whole history up to the end of the period,
+/// whatever the period's start: the same for the scan ([`Folder`]) and for the live
+/// facts projection (`crate::projection::facts`), which both call [`Tally::observe`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
     /// Tiers it was in, in order (consecutive repeats collapsed).
     pub path: Vec<Tier>,
     pub escalations: u32,
@@ -77,9 +81,148 @@ pub struct Track {
     pub participants: BTreeSet<AgentId>,
     /// When it was last resolved (before `to`).
     pub resolved_at: Option<Timestamp>,
-    pub facts: Vec<Fact>,
     swarm_started: Option<Timestamp>,
     last_assignee: Option<AgentId>,
+}
+
+impl Tally {
+    /// Counts one case event recorded at `at`, read off the case as it was `before`
+    /// the event (the caller applies the event to its case afterwards, then calls
+    /// [`Tally::observed`]); returns the fact the event is if it falls in a period.
+    pub fn observe(&mut self, before: &Case, event: &CaseEvent, at: Timestamp) -> Option<Fact> {
+        let t = self;
+        match event {
+            CaseEvent::Opened(_) => Some(Fact::Opened),
+            CaseEvent::Routed(r) => {
+                if before.tier.as_ref().is_some_and(|old| old != &r.tier) {
+                    t.handoffs += 1;
+                }
+                push_tier(&mut t.path, &r.tier);
+                None
+            }
+            CaseEvent::Escalated(c) => {
+                t.escalations += 1;
+                t.handoffs += 1;
+                push_tier(&mut t.path, &c.to);
+                Some(Fact::Escalated {
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                })
+            }
+            CaseEvent::Deescalated(c) => {
+                t.deescalations += 1;
+                t.handoffs += 1;
+                push_tier(&mut t.path, &c.to);
+                Some(Fact::Deescalated {
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                })
+            }
+            CaseEvent::Assigned(a) => {
+                // A new assignee after someone else held it: the case changed hands.
+                if t.last_assignee
+                    .as_ref()
+                    .is_some_and(|prev| prev != &a.agent)
+                {
+                    t.handoffs += 1;
+                }
+                t.last_assignee = Some(a.agent.clone());
+                t.participants.insert(a.agent.clone());
+                Some(Fact::Assigned {
+                    agent: a.agent.clone(),
+                })
+            }
+            CaseEvent::SwarmStarted(s) => {
+                t.swarmed = true;
+                t.swarm_started = Some(at);
+                t.participants.insert(s.lead.clone());
+                t.swarm_size = t.swarm_size.max(1);
+                Some(Fact::SwarmJoined {
+                    agent: s.lead.clone(),
+                })
+            }
+            CaseEvent::SwarmJoined(a) => {
+                if let (Some(start), None) = (t.swarm_started, t.first_join_secs) {
+                    t.first_join_secs = Some(secs_between(start, at));
+                }
+                t.participants.insert(a.agent.clone());
+                Some(Fact::SwarmJoined {
+                    agent: a.agent.clone(),
+                })
+            }
+            CaseEvent::MessagePosted(m) => {
+                t.messages += 1;
+                let customer = before
+                    .customer
+                    .as_ref()
+                    .is_some_and(|c| c.id == m.author.as_str());
+                let staff = !customer;
+                if staff {
+                    t.participants.insert(m.author.clone());
+                }
+                Some(Fact::Message {
+                    author: m.author.clone(),
+                    staff,
+                })
+            }
+            CaseEvent::FirstResponded(_) => {
+                let target = before.sla.as_ref().and_then(|s| {
+                    s.target_secs(SlaKind::FirstResponse)
+                        .map(|_| s.breached.contains(&SlaKind::FirstResponse))
+                });
+                Some(Fact::FirstResponse {
+                    secs: secs_between(before.opened_at, at),
+                    priority: before.priority,
+                    tier: before.tier.clone(),
+                    target,
+                })
+            }
+            CaseEvent::Resolved(r) => {
+                t.resolved_at = Some(at);
+                let target = before.sla.as_ref().and_then(|s| {
+                    s.target_secs(SlaKind::Resolution)
+                        .map(|_| s.breached.contains(&SlaKind::Resolution))
+                });
+                Some(Fact::Resolved {
+                    tier: r.tier.clone(),
+                    secs: secs_between(before.resolution_clock_start, at),
+                    priority: before.priority,
+                    target,
+                })
+            }
+            CaseEvent::Reopened(_) => {
+                t.reopened += 1;
+                Some(Fact::Reopened)
+            }
+            CaseEvent::Closed(_) => Some(Fact::Closed),
+            CaseEvent::SlaBreached(b) => Some(Fact::Breached {
+                policy: b.policy_id.clone(),
+                kind: b.kind,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The part of the count read off the case `after` the event was applied.
+    pub fn observed(&mut self, after: &Case, event: &CaseEvent) {
+        if let CaseEvent::SwarmJoined(_) = event {
+            let members = after.swarm.as_ref().map_or(0, |s| s.members.len());
+            self.swarm_size = self.swarm_size.max(members);
+        }
+    }
+}
+
+/// One case as a report sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Track {
+    /// The case as it was at the end of the period.
+    pub case: Case,
+    /// Whether it was open when the period began.
+    pub open_at_start: bool,
+    /// Its history up to the end of the period.
+    pub tally: Tally,
+    /// What happened to it inside the period.
+    pub facts: Vec<Fact>,
 }
 
 /// Folds case events into [`Track`]s for the period `[from, to)`.
@@ -123,126 +266,13 @@ impl Folder {
         let t = self.tracks.entry(id).or_default();
         // The facts are read off the case as it was before the event, which is
         // applied after them (no copy of the case per event).
-        let before = &t.case;
-        let mut fact = |f: Fact| {
+        if let Some(fact) = t.tally.observe(&t.case, event, at) {
             if inside {
-                t.facts.push(f);
+                t.facts.push(fact);
             }
-        };
-        match event {
-            CaseEvent::Opened(_) => fact(Fact::Opened),
-            CaseEvent::Routed(r) => {
-                if before.tier.as_ref().is_some_and(|old| old != &r.tier) {
-                    t.handoffs += 1;
-                }
-                push_tier(&mut t.path, &r.tier);
-            }
-            CaseEvent::Escalated(c) => {
-                t.escalations += 1;
-                t.handoffs += 1;
-                push_tier(&mut t.path, &c.to);
-                fact(Fact::Escalated {
-                    from: c.from.clone(),
-                    to: c.to.clone(),
-                });
-            }
-            CaseEvent::Deescalated(c) => {
-                t.deescalations += 1;
-                t.handoffs += 1;
-                push_tier(&mut t.path, &c.to);
-                fact(Fact::Deescalated {
-                    from: c.from.clone(),
-                    to: c.to.clone(),
-                });
-            }
-            CaseEvent::Assigned(a) => {
-                // A new assignee after someone else held it: the case changed hands.
-                if t.last_assignee
-                    .as_ref()
-                    .is_some_and(|prev| prev != &a.agent)
-                {
-                    t.handoffs += 1;
-                }
-                t.last_assignee = Some(a.agent.clone());
-                t.participants.insert(a.agent.clone());
-                fact(Fact::Assigned {
-                    agent: a.agent.clone(),
-                });
-            }
-            CaseEvent::SwarmStarted(s) => {
-                t.swarmed = true;
-                t.swarm_started = Some(at);
-                t.participants.insert(s.lead.clone());
-                t.swarm_size = t.swarm_size.max(1);
-                fact(Fact::SwarmJoined {
-                    agent: s.lead.clone(),
-                });
-            }
-            CaseEvent::SwarmJoined(a) => {
-                if let (Some(start), None) = (t.swarm_started, t.first_join_secs) {
-                    t.first_join_secs = Some(secs_between(start, at));
-                }
-                t.participants.insert(a.agent.clone());
-                fact(Fact::SwarmJoined {
-                    agent: a.agent.clone(),
-                });
-            }
-            CaseEvent::MessagePosted(m) => {
-                t.messages += 1;
-                let customer = before
-                    .customer
-                    .as_ref()
-                    .is_some_and(|c| c.id == m.author.as_str());
-                let staff = !customer;
-                if staff {
-                    t.participants.insert(m.author.clone());
-                }
-                fact(Fact::Message {
-                    author: m.author.clone(),
-                    staff,
-                });
-            }
-            CaseEvent::FirstResponded(_) => {
-                let target = before.sla.as_ref().and_then(|s| {
-                    s.target_secs(SlaKind::FirstResponse)
-                        .map(|_| s.breached.contains(&SlaKind::FirstResponse))
-                });
-                fact(Fact::FirstResponse {
-                    secs: secs_between(before.opened_at, at),
-                    priority: before.priority,
-                    tier: before.tier.clone(),
-                    target,
-                });
-            }
-            CaseEvent::Resolved(r) => {
-                t.resolved_at = Some(at);
-                let target = before.sla.as_ref().and_then(|s| {
-                    s.target_secs(SlaKind::Resolution)
-                        .map(|_| s.breached.contains(&SlaKind::Resolution))
-                });
-                fact(Fact::Resolved {
-                    tier: r.tier.clone(),
-                    secs: secs_between(before.resolution_clock_start, at),
-                    priority: before.priority,
-                    target,
-                });
-            }
-            CaseEvent::Reopened(_) => {
-                t.reopened += 1;
-                fact(Fact::Reopened);
-            }
-            CaseEvent::Closed(_) => fact(Fact::Closed),
-            CaseEvent::SlaBreached(b) => fact(Fact::Breached {
-                policy: b.policy_id.clone(),
-                kind: b.kind,
-            }),
-            _ => {}
         }
         t.case.apply(event, version, at);
-        if let CaseEvent::SwarmJoined(_) = event {
-            let members = t.case.swarm.as_ref().map_or(0, |s| s.members.len());
-            t.swarm_size = t.swarm_size.max(members);
-        }
+        t.tally.observed(&t.case, event);
     }
 
     /// The tracks, once every event before `to` is applied.

@@ -1,9 +1,11 @@
 //! Reports for support leads, computed from the log for any past period: volume,
 //! tier shares against their targets (80/15/5 by default), escalation paths and
 //! ping-pong, swarming against chain escalation, SLA times and breaches, recurring
-//! problems, and agent and team load. A report for `[from, to)` folds every event
-//! before `to` ([`fold`]) and ignores the rest, so it reads exactly as the log said
-//! then, however the cases went on.
+//! problems, and agent and team load. A report for `[from, to)` counts every event
+//! before `to` and ignores the rest, so it reads exactly as the log said then, however
+//! the cases went on. [`fold`] gets each case's figures by a scan of the log (the
+//! command line, and the reference); [`fast`] reads them from the live facts
+//! projection (the server); both hand [`build_rows`] the same [`Row`]s.
 //!
 //! The report is a read model, not the domain: its types (`model.rs`) are also the GraphQL
 //! objects (`SimpleObject`) and the JSON form (`Serialize`), so the three forms of
@@ -19,6 +21,7 @@
 //! - hand-offs: tier changes plus new assignees after the first.
 
 pub mod csv;
+pub mod fast;
 pub mod fold;
 pub mod html;
 mod model;
@@ -26,8 +29,8 @@ pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::domain::{CaseId, Priority, Status, Tier, Timestamp};
-use fold::{count, Fact, Track};
+use crate::domain::{Case, CaseId, Priority, Status, Tier, Timestamp};
+use fold::{count, Fact, Tally, Track};
 pub use model::*;
 
 /// Which cases a report covers: those whose tier (at the end of the period) and
@@ -54,6 +57,31 @@ const COMMON_WORDS: &[&str] = &[
     "will", "into", "been", "there", "their", "about", "still", "over", "only", "some", "they",
 ];
 
+/// One case as the report's figures read it, however it was folded: by the scan
+/// ([`fold::Folder`]) or from the live facts projection ([`fast`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    pub id: CaseId,
+    /// The case as it was at the end of the period.
+    pub case: &'a Case,
+    /// Whether it was open when the period began.
+    pub open_at_start: bool,
+    /// Its history up to the end of the period.
+    pub tally: &'a Tally,
+    /// What happened to it inside the period.
+    pub facts: &'a [Fact],
+}
+
+/// What a subject reads in clear: [`crate::shred::Vault::open`] where personal
+/// fields are stored sealed, so that the report counts the words of the subject and
+/// not of its ciphertext; [`clear`] where they were opened already.
+pub type Open<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
+/// The [`Open`] of subjects that are in clear already.
+pub fn clear(subject: &str) -> String {
+    subject.to_owned()
+}
+
 /// Builds the report of `[from, to)` from the folded tracks.
 pub fn build(
     from: Timestamp,
@@ -62,13 +90,36 @@ pub fn build(
     scope: &Scope,
     targets: &BTreeMap<Tier, f64>,
     visible: &dyn Fn(CaseId) -> bool,
+    open: Open<'_>,
 ) -> Report {
-    let mut ids: Vec<CaseId> = tracks.keys().copied().collect();
-    ids.sort_unstable();
-    let in_scope = |id: &CaseId| {
-        let c = &tracks[id].case;
+    let rows = tracks
+        .iter()
+        .filter(|(id, _)| visible(**id))
+        .map(|(id, t)| Row {
+            id: *id,
+            case: &t.case,
+            open_at_start: t.open_at_start,
+            tally: &t.tally,
+            facts: &t.facts,
+        })
+        .collect();
+    build_rows(from, to, rows, scope, targets, open)
+}
+
+/// Builds the report of `[from, to)` from the rows of the cases the caller may see
+/// (in any order).
+pub fn build_rows(
+    from: Timestamp,
+    to: Timestamp,
+    mut rows: Vec<Row<'_>>,
+    scope: &Scope,
+    targets: &BTreeMap<Tier, f64>,
+    open: Open<'_>,
+) -> Report {
+    rows.sort_unstable_by_key(|r| r.id);
+    let in_scope = |r: &Row<'_>| {
+        let c = r.case;
         c.exists()
-            && visible(*id)
             && scope
                 .tiers
                 .as_ref()
@@ -78,15 +129,12 @@ pub fn build(
                 .as_ref()
                 .is_none_or(|ts| c.team.as_ref().is_some_and(|t| ts.contains(t)))
     };
-    let cases: Vec<(CaseId, &Track)> = ids
-        .into_iter()
-        .filter(in_scope)
-        .map(|id| (id, &tracks[&id]))
-        .collect();
-    let facts = || cases.iter().flat_map(|(_, t)| t.facts.iter());
-    let resolved_in_period: Vec<&(CaseId, &Track)> = cases
+    rows.retain(in_scope);
+    let cases = &rows;
+    let facts = || cases.iter().flat_map(|r| r.facts.iter());
+    let resolved_in_period: Vec<&Row<'_>> = cases
         .iter()
-        .filter(|(_, t)| t.facts.iter().any(|f| matches!(f, Fact::Resolved { .. })))
+        .filter(|r| r.facts.iter().any(|f| matches!(f, Fact::Resolved { .. })))
         .collect();
 
     let volume = Volume {
@@ -96,10 +144,10 @@ pub fn build(
             .count() as u64,
         reopened: facts().filter(|f| matches!(f, Fact::Reopened)).count() as u64,
         closed: facts().filter(|f| matches!(f, Fact::Closed)).count() as u64,
-        backlog_start: cases.iter().filter(|(_, t)| t.open_at_start).count() as u64,
+        backlog_start: cases.iter().filter(|r| r.open_at_start).count() as u64,
         backlog_end: cases
             .iter()
-            .filter(|(_, t)| t.case.status == Status::Open)
+            .filter(|r| r.case.status == Status::Open)
             .count() as u64,
     };
 
@@ -111,16 +159,16 @@ pub fn build(
         first_contact_resolution: ratio(
             resolved_in_period
                 .iter()
-                .filter(|(_, t)| first_contact(t))
+                .filter(|r| first_contact(r.tally))
                 .count(),
             resolved_in_period.len(),
         ),
         volume,
-        escalation: escalation(facts(), &resolved_in_period, &cases),
+        escalation: escalation(facts(), &resolved_in_period, cases),
         swarming: swarming(&resolved_in_period),
         sla: sla(facts()),
-        problems: problems(&cases, &resolved_in_period),
-        load: load(&cases),
+        problems: problems(cases, &resolved_in_period, open),
+        load: load(cases),
     }
 }
 
@@ -176,7 +224,7 @@ fn tier_shares<'a>(
         .collect()
 }
 
-fn first_contact(t: &Track) -> bool {
+fn first_contact(t: &Tally) -> bool {
     t.escalations == 0 && t.deescalations == 0 && t.handoffs == 0 && t.reopened == 0
 }
 
@@ -189,8 +237,8 @@ fn moves(counts: BTreeMap<(String, String), u64>) -> Vec<TierMove> {
 
 fn escalation<'a>(
     facts: impl Iterator<Item = &'a Fact> + Clone,
-    resolved: &[&(CaseId, &Track)],
-    cases: &[(CaseId, &Track)],
+    resolved: &[&Row<'_>],
+    cases: &[Row<'_>],
 ) -> Escalation {
     let up = count(facts.clone().filter_map(|f| match f {
         Fact::Escalated { from, to } => Some((from.to_string(), to.to_string())),
@@ -200,8 +248,9 @@ fn escalation<'a>(
         Fact::Deescalated { from, to } => Some((from.to_string(), to.to_string())),
         _ => None,
     }));
-    let paths = count(resolved.iter().map(|(_, t)| {
-        t.path
+    let paths = count(resolved.iter().map(|r| {
+        r.tally
+            .path
             .iter()
             .map(|t| t.to_string())
             .collect::<Vec<_>>()
@@ -218,25 +267,27 @@ fn escalation<'a>(
         paths,
         ping_pong_cases: cases
             .iter()
-            .filter(|(_, t)| {
+            .filter(|r| {
+                let t = r.tally;
                 t.escalations + t.deescalations > 1 && t.escalations > 0 && t.deescalations > 0
             })
-            .map(|(id, _)| id.to_string())
+            .map(|r| r.id.to_string())
             .collect(),
     }
 }
 
-fn resolution_secs(t: &Track) -> Option<i64> {
-    t.facts.iter().rev().find_map(|f| match f {
-        Fact::Resolved { .. } => t
+fn resolution_secs(r: &Row<'_>) -> Option<i64> {
+    r.facts.iter().rev().find_map(|f| match f {
+        Fact::Resolved { .. } => r
+            .tally
             .resolved_at
-            .map(|at| fold::secs_between(t.case.opened_at, at)),
+            .map(|at| fold::secs_between(r.case.opened_at, at)),
         _ => None,
     })
 }
 
-fn group(tracks: &[&Track]) -> ResolutionGroup {
-    let mut secs: Vec<i64> = tracks.iter().filter_map(|t| resolution_secs(t)).collect();
+fn group(tracks: &[&Row<'_>]) -> ResolutionGroup {
+    let mut secs: Vec<i64> = tracks.iter().filter_map(|r| resolution_secs(r)).collect();
     ResolutionGroup {
         cases: tracks.len() as u64,
         median_secs: percentile(&mut secs, 50),
@@ -244,34 +295,41 @@ fn group(tracks: &[&Track]) -> ResolutionGroup {
         mean_handoffs: if tracks.is_empty() {
             0.0
         } else {
-            tracks.iter().map(|t| t.handoffs as f64).sum::<f64>() / tracks.len() as f64
+            tracks.iter().map(|r| r.tally.handoffs as f64).sum::<f64>() / tracks.len() as f64
         },
         reopen_rate: ratio(
-            tracks.iter().filter(|t| t.reopened > 0).count(),
+            tracks.iter().filter(|r| r.tally.reopened > 0).count(),
             tracks.len(),
         ),
     }
 }
 
-fn swarming(resolved: &[&(CaseId, &Track)]) -> SwarmingVsEscalation {
-    let tracks: Vec<&Track> = resolved.iter().map(|(_, t)| *t).collect();
-    let swarmed: Vec<&Track> = tracks.iter().copied().filter(|t| t.swarmed).collect();
-    let escalated: Vec<&Track> = tracks
+fn swarming(resolved: &[&Row<'_>]) -> SwarmingVsEscalation {
+    let tracks = resolved;
+    let swarmed: Vec<&Row<'_>> = tracks.iter().copied().filter(|r| r.tally.swarmed).collect();
+    let escalated: Vec<&Row<'_>> = tracks
         .iter()
         .copied()
-        .filter(|t| !t.swarmed && t.escalations > 0)
+        .filter(|r| !r.tally.swarmed && r.tally.escalations > 0)
         .collect();
-    let neither: Vec<&Track> = tracks
+    let neither: Vec<&Row<'_>> = tracks
         .iter()
         .copied()
-        .filter(|t| !t.swarmed && t.escalations == 0)
+        .filter(|r| !r.tally.swarmed && r.tally.escalations == 0)
         .collect();
-    let mut joins: Vec<i64> = swarmed.iter().filter_map(|t| t.first_join_secs).collect();
+    let mut joins: Vec<i64> = swarmed
+        .iter()
+        .filter_map(|r| r.tally.first_join_secs)
+        .collect();
     SwarmingVsEscalation {
         mean_swarm_size: if swarmed.is_empty() {
             0.0
         } else {
-            swarmed.iter().map(|t| t.swarm_size as f64).sum::<f64>() / swarmed.len() as f64
+            swarmed
+                .iter()
+                .map(|r| r.tally.swarm_size as f64)
+                .sum::<f64>()
+                / swarmed.len() as f64
         },
         median_first_join_secs: percentile(&mut joins, 50),
         swarmed: group(&swarmed),
@@ -388,45 +446,43 @@ fn keywords(subject: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn problems(cases: &[(CaseId, &Track)], resolved: &[&(CaseId, &Track)]) -> Problems {
-    let opened: Vec<&Track> = cases
+fn problems(cases: &[Row<'_>], resolved: &[&Row<'_>], open: Open<'_>) -> Problems {
+    let opened: Vec<&Case> = cases
         .iter()
-        .filter(|(_, t)| t.facts.contains(&Fact::Opened))
-        .map(|(_, t)| *t)
+        .filter(|r| r.facts.contains(&Fact::Opened))
+        .map(|r| r.case)
         .collect();
-    let mut costliest: Vec<CostlyCase> = resolved
+    // Only the costliest survive: rank by time first, then describe those.
+    let mut costly: Vec<(i64, &Row<'_>)> = resolved
         .iter()
-        .filter_map(|(id, t)| {
-            Some(CostlyCase {
-                case_id: id.to_string(),
-                subject: t.case.subject.clone(),
-                tags: t.case.tags.iter().cloned().collect(),
-                resolution_secs: resolution_secs(t)?,
-                messages: t.messages,
-                participants: t.participants.len() as u32,
-            })
+        .filter_map(|r| Some((resolution_secs(r)?, *r)))
+        .collect();
+    costly.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    costly.truncate(TOP);
+    // ULIDs sort as their strings do: the same order as by `case_id`.
+    let costliest: Vec<CostlyCase> = costly
+        .into_iter()
+        .map(|(secs, r)| CostlyCase {
+            case_id: r.id.to_string(),
+            subject: open(&r.case.subject),
+            tags: r.case.tags.iter().cloned().collect(),
+            resolution_secs: secs,
+            messages: r.tally.messages,
+            participants: r.tally.participants.len() as u32,
         })
         .collect();
-    costliest.sort_by(|a, b| {
-        b.resolution_secs
-            .cmp(&a.resolution_secs)
-            .then(a.case_id.cmp(&b.case_id))
-    });
-    costliest.truncate(TOP);
     Problems {
-        top_tags: ranked(count(
-            opened.iter().flat_map(|t| t.case.tags.iter().cloned()),
-        )),
-        top_keywords: ranked(count(opened.iter().flat_map(|t| keywords(&t.case.subject)))),
+        top_tags: ranked(count(opened.iter().flat_map(|c| c.tags.iter().cloned()))),
+        top_keywords: ranked(count(opened.iter().flat_map(|c| keywords(&open(&c.subject))))),
         costliest,
     }
 }
 
-fn load(cases: &[(CaseId, &Track)]) -> Load {
+fn load(cases: &[Row<'_>]) -> Load {
     let mut agents: BTreeMap<String, AgentLoad> = BTreeMap::new();
     let mut teams: BTreeMap<String, TeamLoad> = BTreeMap::new();
-    for (_, t) in cases {
-        for f in &t.facts {
+    for t in cases {
+        for f in t.facts {
             let (agent, field): (&str, fn(&mut AgentLoad)) = match f {
                 Fact::Assigned { agent } => (agent.as_str(), |l| l.assigned += 1),
                 Fact::Message {
@@ -444,12 +500,20 @@ fn load(cases: &[(CaseId, &Track)]) -> Load {
             }
         }
         if let Some(team) = &t.case.team {
-            let l = teams.entry(team.clone()).or_insert_with(|| TeamLoad {
-                team: team.clone(),
-                opened: 0,
-                resolved: 0,
-                open_at_end: 0,
-            });
+            if !teams.contains_key(team) {
+                teams.insert(
+                    team.clone(),
+                    TeamLoad {
+                        team: team.clone(),
+                        opened: 0,
+                        resolved: 0,
+                        open_at_end: 0,
+                    },
+                );
+            }
+            let Some(l) = teams.get_mut(team) else {
+                continue;
+            };
             l.opened += t.facts.iter().filter(|f| **f == Fact::Opened).count() as u64;
             l.resolved += t
                 .facts
@@ -466,6 +530,11 @@ fn load(cases: &[(CaseId, &Track)]) -> Load {
 }
 
 fn add(agents: &mut BTreeMap<String, AgentLoad>, agent: &str, f: fn(&mut AgentLoad)) {
+    // Most calls find the agent: look up by `&str` before allocating a key.
+    if let Some(l) = agents.get_mut(agent) {
+        f(l);
+        return;
+    }
     let l = agents
         .entry(agent.to_string())
         .or_insert_with(|| AgentLoad {

@@ -142,6 +142,7 @@ fn report_of(scope: &Scope) -> Report {
         scope,
         &default_targets(),
         &|_| true,
+        &super::clear,
     )
 }
 

@@ -44,10 +44,11 @@ impl Guard {
         Ok(changes)
     }
 
-    /// Fresh projections folded from the log up to `at` (staff).
+    /// The queues, swarm rooms and workloads as they were at `at`, folded from the
+    /// streams of the cases that were in them then (staff).
     async fn past(&self, at: Timestamp) -> Result<Projections> {
         policy::can_travel(&self.principal).map_err(forbidden)?;
-        self.app.projections_at(Until::Time(at)).await.map_err(gql)
+        self.app.indexes_at(Until::Time(at)).await.map_err(gql)
     }
 
     /// May the caller read this past state of a case, and the case as it is now?

@@ -27,13 +27,7 @@ impl Guard {
             teams: teams.map(|t| t.into_iter().collect()),
         };
         // Judged on each case's current state, as everywhere else.
-        let visible = |id| {
-            self.app
-                .projections()
-                .read()
-                .case(id)
-                .is_some_and(|v| self.can_read(&v.case))
-        };
+        let visible = |case: &crate::domain::Case| policy::can_read(&self.principal, case, &ladder);
         let report = self
             .app
             .report(from, to, &scope, targets, &visible)
