@@ -66,6 +66,7 @@ pub struct MutationRoot(
     swarming::SwarmingMutation,
     presence::PresenceMutation,
     config::skills::SkillMapMutation,
+    config::rotation::RapidRotationMutation,
     knowledge::KnowledgeMutation,
 );
 

@@ -603,6 +603,10 @@ fn ops() -> Vec<Op> {
             "setSkillMap",
             "mutation { setSkillMap(entries: [{term: \"authzskillterm\", skills: [\"authz\"]}]) { term skills } }",
         ),
+        admin(
+            "setRapidRotation",
+            "mutation { setRapidRotation(responders: [], shiftHours: 24) { responders shiftHours rotationStart onCall } }",
+        ),
     ];
     // Subscriptions run over WebSocket in the live phase; their documents are here.
     let sub =

@@ -27,6 +27,7 @@ mod paging;
 mod presence;
 mod read_security;
 mod reports;
+mod rotation;
 mod routing;
 mod schema;
 mod severity;
