@@ -8,6 +8,7 @@
 //! - [`presence`]: agents' presence (`setPresence`, `presence`).
 //! - [`knowledge`]: captured knowledge: `captureKnowledge`, `knowledge(query)`.
 //! - [`contributions`]: an agent's contributions to swarming over a period.
+//! - [`standing`]: standing swarms (`DISPATCH`, `BACKLOG`) and their queues.
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -28,6 +29,7 @@ pub mod mutation;
 pub mod presence;
 pub mod query;
 pub mod report;
+pub mod standing;
 pub mod subscription;
 pub mod swarming;
 pub mod types;
@@ -56,6 +58,7 @@ pub struct QueryRoot(
     presence::PresenceQuery,
     knowledge::KnowledgeQuery,
     contributions::ContributionsQuery,
+    standing::StandingQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -68,6 +71,7 @@ pub struct MutationRoot(
     config::skills::SkillMapMutation,
     config::rotation::RapidRotationMutation,
     knowledge::KnowledgeMutation,
+    standing::StandingMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

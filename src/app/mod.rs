@@ -47,6 +47,7 @@ mod presence;
 mod record;
 mod reports;
 mod simulation;
+mod standing;
 mod swarming;
 mod tokens;
 pub mod travel;

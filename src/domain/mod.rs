@@ -30,6 +30,7 @@ pub mod ids;
 pub mod presence;
 pub mod request;
 pub mod sla;
+pub mod standing;
 pub mod swarming;
 pub mod tier;
 

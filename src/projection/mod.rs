@@ -13,6 +13,8 @@
 //! - [`changes`]: what each applied case event changed (queues, swarm rooms), which
 //!   the runner publishes for subscriptions.
 //! - [`knowledge`]: captured articles and the full-text index that searches them.
+//! - [`standing`]: standing swarms' members, and the dispatch-queue and backlog
+//!   indexes their members work.
 //! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it,
 //!   and publishes the changes.
 
@@ -20,11 +22,13 @@ pub mod changes;
 pub mod counts;
 pub mod knowledge;
 pub mod runner;
+pub mod standing;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::presence::{agent_of_stream, AgentEvent, AgentPresence, Presence};
+use crate::domain::standing::{standing_of_stream, StandingEvent, StandingKind, StandingSwarm};
 use crate::domain::{
     AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp,
 };
@@ -33,9 +37,12 @@ use crate::store::{EventRef, RecordedEvent};
 pub use changes::{Change, QueueEffect, RoomChange, RoomChangeKind};
 pub use counts::EventCounts;
 pub use runner::{ProjectionRunner, SharedProjections};
+pub use standing::{AgeKey, DispatchKey};
 
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod standing_tests;
 
 /// A message on a case. Its id is the stream version of the event that posted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +208,12 @@ pub struct Projections {
     counts: EventCounts,
     /// Captured articles, searchable.
     knowledge: knowledge::Knowledge,
+    /// Each standing swarm's members, by team and kind.
+    standing: BTreeMap<(String, StandingKind), StandingSwarm>,
+    /// Per team: its open cases nobody is assigned, most urgent then oldest first.
+    dispatch: BTreeMap<String, BTreeSet<DispatchKey>>,
+    /// Per team: its open cases, oldest first.
+    backlog: BTreeMap<String, BTreeSet<AgeKey>>,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -209,6 +222,8 @@ struct IndexEntries {
     queue: Option<(Tier, QueueKey)>,
     swarm_members: Vec<AgentId>,
     assignee: Option<AgentId>,
+    dispatch: Option<(String, DispatchKey)>,
+    backlog: Option<(String, AgeKey)>,
 }
 
 impl IndexEntries {
@@ -236,6 +251,8 @@ impl IndexEntries {
                 .map(|s| s.members.keys().cloned().collect())
                 .unwrap_or_default(),
             assignee: c.assignee.clone().filter(|_| open),
+            dispatch: DispatchKey::of(c, id).map(|(t, k)| (t.to_string(), k)),
+            backlog: AgeKey::of(c, id).map(|(t, k)| (t.to_string(), k)),
         }
     }
 
@@ -252,10 +269,24 @@ impl IndexEntries {
             Some(s) => s.members.keys().eq(self.swarm_members.iter()),
             None => self.swarm_members.is_empty(),
         };
-        let same =
-            queue && members && self.assignee.as_ref() == c.assignee.as_ref().filter(|_| open);
+        let same = queue
+            && members
+            && self.assignee.as_ref() == c.assignee.as_ref().filter(|_| open)
+            && standing::same_entry(&self.dispatch, DispatchKey::of(c, id))
+            && standing::same_entry(&self.backlog, AgeKey::of(c, id));
         debug_assert!(same == (*self == IndexEntries::of(c, id)));
         same
+    }
+}
+
+/// Removes `key` from `team`'s index, dropping the team's set once empty (so a
+/// rebuilt projection holds exactly the same maps).
+fn remove_entry<K: Ord>(index: &mut BTreeMap<String, BTreeSet<K>>, team: &str, key: &K) {
+    if let Some(q) = index.get_mut(team) {
+        q.remove(key);
+        if q.is_empty() {
+            index.remove(team);
+        }
     }
 }
 
@@ -304,6 +335,10 @@ impl Projections {
                     out.push(change);
                 }
             }
+        } else if let Some((team, kind)) = standing_of_stream(record.stream) {
+            let event =
+                StandingEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            self.apply_standing(team, kind, &event, record.version);
         } else if let Some(agent) = agent_of_stream(record.stream) {
             let event =
                 AgentEvent::decode(record.event_type, record.schema_version, record.payload)?;
@@ -398,6 +433,22 @@ impl Projections {
                 self.swarms.remove(&id);
             } else {
                 self.swarms.insert(id);
+            }
+        }
+        if before.dispatch != after.dispatch {
+            if let Some((team, key)) = &before.dispatch {
+                remove_entry(&mut self.dispatch, team, key);
+            }
+            if let Some((team, key)) = after.dispatch {
+                self.dispatch.entry(team).or_default().insert(key);
+            }
+        }
+        if before.backlog != after.backlog {
+            if let Some((team, key)) = &before.backlog {
+                remove_entry(&mut self.backlog, team, key);
+            }
+            if let Some((team, key)) = after.backlog {
+                self.backlog.entry(team).or_default().insert(key);
             }
         }
         if before.assignee != after.assignee {

@@ -321,7 +321,8 @@ enum Effect {
     LeadOnly,
     /// Admins and auditors read; everyone else is `FORBIDDEN`.
     AuditOnly,
-    /// The caller's own presence: agents and leads write it; auditors and customers
+    /// The caller's own presence, or their own membership of a standing swarm:
+    /// agents and leads write it; auditors and customers
     /// are `FORBIDDEN`, an admin outside the directory `BAD_USER_INPUT`.
     OwnPresence,
 }
@@ -533,6 +534,31 @@ fn ops() -> Vec<Op> {
             false,
             OwnPresence,
             vec!["mutation { setPresence(status: BUSY) { agent presence source since automatic } }".into()],
+        ),
+        q(
+            "dispatchQueue",
+            false,
+            vec![format!("{{ dispatchQueue(team: \"general\", first: 100) {{ edges {{ cursor node {{ {CASE} }} }} pageInfo {{ hasNextPage }} }} }}")],
+        ),
+        q(
+            "backlog",
+            false,
+            vec![format!("{{ backlog(team: \"general\", olderThanDays: 0, first: 100) {{ edges {{ cursor node {{ {CASE} }} }} pageInfo {{ hasNextPage }} }} }}")],
+        ),
+        q("standingSwarms", false, vec!["{ standingSwarms { team kind members } }".into()]),
+        op(
+            Mutation,
+            "joinStandingSwarm",
+            false,
+            OwnPresence,
+            vec!["mutation { joinStandingSwarm(team: \"general\", kind: DISPATCH) { team kind members } }".into()],
+        ),
+        op(
+            Mutation,
+            "leaveStandingSwarm",
+            false,
+            OwnPresence,
+            vec!["mutation { leaveStandingSwarm(team: \"general\", kind: BACKLOG) { team kind members } }".into()],
         ),
         q(
             "myInvitations",

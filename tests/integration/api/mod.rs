@@ -32,6 +32,7 @@ mod routing;
 mod schema;
 mod severity;
 mod sla;
+mod standing;
 mod subscriptions;
 mod swarming;
 mod tour;
