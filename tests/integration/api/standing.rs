@@ -214,3 +214,99 @@ async fn a_dispatch_member_sees_new_cases_takes_one_and_it_leaves_the_queue() {
     );
     s.stop().await;
 }
+
+/// The demo shows the method: the outage's rapid responder is the one the rotation
+/// had on call when they joined; alice and bob triage `general`'s new cases (the
+/// overnight bank-holiday questions), dana `billing`'s (the private overcharge), and
+/// chen works `general`'s backlog of cases over a day old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_has_a_rapid_responder_and_standing_swarms_with_work() {
+    let s = TestServer::start_in(tempfile::tempdir().unwrap(), |o| o.demo = true).await;
+    let d = s
+        .ok("{ standingSwarms { team kind members } }", json!({}))
+        .await;
+    assert_eq!(
+        d["standingSwarms"],
+        json!([
+            { "team": "billing", "kind": "DISPATCH", "members": ["dana"] },
+            { "team": "general", "kind": "DISPATCH", "members": ["alice", "bob"] },
+            { "team": "general", "kind": "BACKLOG", "members": ["chen"] },
+        ])
+    );
+    let q = "query($t: String!) { dispatchQueue(team: $t, first: 100) { edges { node { subject assignee } } } }";
+    let d = s.ok_as("alice-token", q, json!({ "t": "general" })).await;
+    let holiday = subjects(&d, "dispatchQueue")
+        .iter()
+        .filter(|s| s.contains("bank holiday"))
+        .count();
+    assert_eq!(holiday, 6, "{d}");
+    let d = s.ok_as("dana-token", q, json!({ "t": "billing" })).await;
+    assert!(
+        subjects(&d, "dispatchQueue").contains(&"Why was I charged twice this month??".into()),
+        "{d}"
+    );
+    let d = s
+        .ok(
+            "{ backlog(team: \"general\", olderThanDays: 1, first: 100) { edges { node { openedAt status } } } }",
+            json!({}),
+        )
+        .await;
+    let aged = d["backlog"]["edges"].as_array().unwrap();
+    assert!(!aged.is_empty(), "{d}");
+    let day_ago = Timestamp::now().plus_secs(-DAY);
+    for e in aged {
+        let at = Timestamp::parse_rfc3339(e["node"]["openedAt"].as_str().unwrap()).unwrap();
+        assert!(at <= day_ago, "{e}");
+        assert_eq!(e["node"]["status"], "OPEN");
+    }
+
+    // The outage: the responder who joined is the rotation's on call at that time.
+    let d = s
+        .ok(
+            "{ cases(filter: { text: \"Checkout is down\" }) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = d["cases"]["edges"][0]["node"]["id"].clone();
+    let rotation = s
+        .ok(
+            "{ configuration { rapidRotation { responders shiftHours } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        rotation["configuration"]["rapidRotation"],
+        json!({ "responders": ["emeka", "gustav"], "shiftHours": 24 })
+    );
+    let h = s
+        .ok(
+            "query($id: ID!) { caseHistory(caseId: $id) { type payload occurredAt } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let history = h["caseHistory"].as_array().unwrap().clone();
+    let chat = history
+        .iter()
+        .find(|e| {
+            e["payload"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("rapid responder on call"))
+        })
+        .expect("the lead names the rapid responder");
+    let joined: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["type"] == "SwarmJoined")
+        .collect();
+    let last = joined.last().unwrap();
+    let responder = last["payload"]["agent"].as_str().unwrap();
+    assert!(chat["payload"]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with(responder));
+    let at = Timestamp::parse_rfc3339(last["occurredAt"].as_str().unwrap()).unwrap();
+    // Daily shifts from Monday 1970-01-05 00:00 UTC: even days emeka's, odd gustav's.
+    let shift = (at.0 - 4 * DAY * 1_000_000).div_euclid(DAY * 1_000_000);
+    let on_call = ["emeka", "gustav"][shift.rem_euclid(2) as usize];
+    assert_eq!(responder, on_call, "{last}");
+    s.stop().await;
+}
