@@ -543,6 +543,10 @@ pub fn can_see_standing_queue(p: &Principal, member: bool) -> Result<(), String>
 }
 
 #[cfg(test)]
+#[path = "policy_standing_tests.rs"]
+mod standing_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::CaseEvent;

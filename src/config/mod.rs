@@ -18,6 +18,7 @@
 //! seed file and hands its text to [`file::parse`].
 //!
 //! - [`file`]: the `swarmdesk.toml` seed format.
+//! - [`skills`]: the skill map; [`rotation`]: the rapid-responder rotation.
 //!
 //! Over 600 lines: the configuration aggregate (its commands, events, `decide` and
 //! fold, with every cross-reference check) is one stream's model, like `domain` is a
