@@ -210,8 +210,8 @@ pub struct RoutingArgs {
     #[arg(long, env = "SWARMDESK_DEFAULT_TEAM", default_value = "general")]
     pub default_team: String,
     /// A `swarmdesk.toml` seeding the configuration (tiers, calendars, teams, agents,
-    /// rules, SLA policies, customers, the skill map) of a fresh store; ignored once the
-    /// store has a configuration. See examples/swarmdesk.toml.
+    /// rules, SLA policies, customers, the skill map, the rapid-responder rotation) of a
+    /// fresh store; ignored once the store has a configuration. See examples/swarmdesk.toml.
     #[arg(long, env = "SWARMDESK_CONFIG")]
     pub config: Option<std::path::PathBuf>,
 }

@@ -3,7 +3,10 @@
 //! and knowledge captured when a swarmed case is resolved), a severity-1 outage whose
 //! swarm has a communicator and is overdue for its status update, sensitive billing
 //! cases, and domain.md's overnight example: a run of bank-holiday opening-hours
-//! questions and one customer frantically asking why they were overcharged.
+//! questions and one customer frantically asking why they were overcharged. The
+//! outage's rapid responder comes from the rotation (emeka and gustav, daily shifts);
+//! standing swarms triage the new cases (`general` and `billing` dispatch) and work
+//! the ageing ones (`general` backlog).
 //!
 //! Everything goes through the command service, so the sample is made of the same
 //! decided events real use produces. A fixed seed makes it the same every time.
@@ -16,6 +19,7 @@ use crate::app::{AppError, Desk, WriteOptions};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{Agent, ConfigSeed, Team};
 use crate::domain::presence::Presence;
+use crate::domain::standing::StandingKind;
 use crate::domain::{
     Actor, AgentId, Calendar, CaseId, Channel, Command, Customer, EscalationStep, MessageKind,
     OpenCase, Priority, Role, RouteCase, Segment, SlaKind, SlaPolicy, Tier, TierLadder, Timestamp,
@@ -176,7 +180,21 @@ pub struct DemoSummary {
     pub articles: usize,
     /// The outage worked by a `SEVERITY_1` swarm, overdue for a status update.
     pub severity_1: Option<CaseId>,
+    /// Who joined the outage as the rapid responder the finder proposed from the
+    /// rotation.
+    pub rapid_responder: Option<AgentId>,
 }
+
+/// The demo's rapid-responder rotation: daily shifts from midnight UTC.
+const DEMO_ROTATION: &[&str] = &["emeka", "gustav"];
+
+/// The demo's standing swarms: (agent, team, kind).
+const DEMO_STANDING: &[(&str, &str, StandingKind)] = &[
+    ("alice", "general", StandingKind::Dispatch),
+    ("bob", "general", StandingKind::Dispatch),
+    ("dana", "billing", StandingKind::Dispatch),
+    ("chen", "general", StandingKind::Backlog),
+];
 
 /// The demo articles' advice.
 const KNOWLEDGE_STEPS: &str =
@@ -244,6 +262,18 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
         if rule.actions.needs_skills.is_empty() {
             rule.actions.needs_skills = vec!["billing".into()];
         }
+    }
+    if seed.rapid_rotation.responders.is_empty() {
+        let responders: Vec<AgentId> = DEMO_ROTATION
+            .iter()
+            .filter(|a| seed.agents.iter().any(|x| x.id.as_str() == **a))
+            .map(|a| AgentId::new(*a).expect("static agent ids are valid"))
+            .collect();
+        seed.rapid_rotation = crate::config::rotation::RapidRotation {
+            responders,
+            shift_hours: 24,
+            ..Default::default()
+        };
     }
     if seed.skill_map.is_empty() {
         seed.skill_map = DEMO_SKILL_MAP
@@ -566,7 +596,9 @@ pub async fn load(
         }
     }
 
-    summary.severity_1 = Some(outage(app, clock).await?);
+    let (outage, responder) = outage(app, clock).await?;
+    summary.severity_1 = Some(outage);
+    summary.rapid_responder = responder;
 
     // Overnight: bank-holiday opening-hours questions, and one overcharged customer,
     // the last of them a minute before `end`.
@@ -648,6 +680,13 @@ pub async fn load(
     }
     summary.overcharged = Some(id);
     summary.cases += 1;
+    let config = app.config();
+    for (who, team, kind) in DEMO_STANDING {
+        let listed = config.agents.keys().any(|a| a.as_str() == *who);
+        if listed && config.teams.contains_key(*team) {
+            app.change_standing(&agent(who), team, *kind, true).await?;
+        }
+    }
     for (agent, presence) in DEMO_PRESENCE {
         if app.config().agents.keys().any(|a| a.as_str() == *agent) {
             app.set_presence(&Actor::new(agent, Role::Agent)?, *presence)
@@ -658,10 +697,12 @@ pub async fn load(
     Ok(summary)
 }
 
-/// An outage: a `SEVERITY_1` swarm led by dana with farah on communications, one
-/// status update to the customer, then none for longer than the interval, so the
-/// scheduler has recorded `StatusUpdateDue`.
-async fn outage(app: &Desk, clock: &ManualClock) -> Result<CaseId, AppError> {
+/// An outage: a `SEVERITY_1` swarm led by dana with farah on communications, joined
+/// by the rapid responder the expert finder proposes first (the one on call in the
+/// rotation), one status update to the customer, then none for longer than the
+/// interval, so the scheduler has recorded `StatusUpdateDue`. Returns the case and
+/// its rapid responder.
+async fn outage(app: &Desk, clock: &ManualClock) -> Result<(CaseId, Option<AgentId>), AppError> {
     let opts = WriteOptions::default;
     let open = OpenCase {
         case_id: CaseId(ulid::Ulid::nil()),
@@ -724,10 +765,31 @@ async fn outage(app: &Desk, clock: &ManualClock) -> Result<CaseId, AppError> {
         clock.advance_secs(60);
         app.execute(who, id, command, opts()).await?;
     }
+    let case = app.load(id).await?;
+    let responder = app
+        .suggest_experts(&case, 1, false)
+        .into_iter()
+        .find(|s| s.why.contains("rapid responder"))
+        .map(|s| s.agent);
+    if let Some(r) = &responder {
+        clock.advance_secs(60);
+        app.execute(&lead, id, Command::JoinSwarm { agent: r.clone() }, opts())
+            .await?;
+        app.execute(
+            &lead,
+            id,
+            Command::PostMessage {
+                kind: MessageKind::SwarmChat,
+                body: format!("{r} joins as the rapid responder on call."),
+            },
+            opts(),
+        )
+        .await?;
+    }
     let every = i64::try_from(app.status_update_interval().as_secs()).unwrap_or(i64::MAX / 2);
     clock.advance_secs(every + 120);
     app.remind_status_updates().await?;
-    Ok(id)
+    Ok((id, responder))
 }
 
 async fn swarm(app: &Desk, clock: &ManualClock, id: CaseId, rng: &mut Rng) -> Result<(), AppError> {

@@ -1,4 +1,5 @@
-//! Every event family the log holds (cases, access, agents, configuration, imports), seen together:
+//! Every event family the log holds (cases, access, agents, standing swarms, configuration,
+//! imports), seen together:
 //! the JSON form of any stored payload, for exports and the API's `payload` field,
 //! and back, for imports.
 
@@ -6,6 +7,7 @@ use crate::archive::provenance::ImportEvent;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
 use crate::domain::presence::AgentEvent;
+use crate::domain::standing::StandingEvent;
 use crate::domain::{CaseEvent, CaseId, CodecError};
 use crate::store::RecordedEvent;
 
@@ -28,6 +30,10 @@ pub fn payload_json(
         other => return other.map(|e| e.to_json()),
     }
     match AgentEvent::decode(event_type, version, payload) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| e.to_json()),
+    }
+    match StandingEvent::decode(event_type, version, payload) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| e.to_json()),
     }
@@ -66,6 +72,10 @@ pub fn payload_from_json(
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }
     match AgentEvent::from_json(event_type, version, payload.clone()) {
+        Err(CodecError::UnknownType(..)) => {}
+        other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
+    }
+    match StandingEvent::from_json(event_type, version, payload.clone()) {
         Err(CodecError::UnknownType(..)) => {}
         other => return other.map(|e| (e.event_type(), e.schema_version(), e.encode())),
     }
@@ -251,6 +261,38 @@ mod tests {
             |e| (e.event_type(), e.schema_version(), e.encode(), e.to_json()),
             AgentEvent::decode,
             AgentEvent::from_json,
+        );
+        for l in lines {
+            assert_eq!(
+                payload_json(&l.event_type, l.version, &l.bytes).ok(),
+                Some(l.json)
+            );
+        }
+    }
+
+    /// One of every standing-swarm event type, with every field set.
+    fn every_standing_event() -> Vec<StandingEvent> {
+        use crate::domain::standing::StandingMember;
+        let agent = AgentId::new("dana").unwrap();
+        vec![
+            StandingEvent::StandingSwarmJoined(StandingMember {
+                agent: agent.clone(),
+            }),
+            StandingEvent::StandingSwarmLeft(StandingMember { agent }),
+        ]
+    }
+
+    /// FROZEN: `standing_events_v1.txt` holds `type \t version \t payload hex \t JSON`
+    /// of [`every_standing_event`] as the first build with these types wrote them.
+    #[test]
+    fn standing_events_keep_their_bytes_and_old_json_stays_readable() {
+        let lines = super::frozen::check(
+            "standing_events_v1.txt",
+            &every_standing_event(),
+            StandingEvent::TYPES.len(),
+            |e| (e.event_type(), e.schema_version(), e.encode(), e.to_json()),
+            StandingEvent::decode,
+            StandingEvent::from_json,
         );
         for l in lines {
             assert_eq!(

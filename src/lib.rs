@@ -6,7 +6,8 @@
 //!   canonical request encoding idempotency keys are fingerprinted by.
 //! - [`routing`]: ordered routing rules: the first matching rule routes a new case.
 //! - [`config`]: the event-sourced configuration (tiers, calendars, teams, agents,
-//!   rules, SLA policies, customers) and the seed file's format.
+//!   rules, SLA policies, customers, the skill map, the rapid-responder rotation) and
+//!   the seed file's format.
 //! - [`policy`]: who may see and do what, decided in this one place.
 //! - [`swarming`]: the expert finder (who could help on a case).
 //! - [`code`]: the one table of error codes.
@@ -16,8 +17,9 @@
 //!   (`store::sled_store`) is the default backend, `store::postgres` the one several
 //!   nodes share; `store::chain` is the hash chain over the log and its verification.
 //! - [`projection`]: read models folded from the log: case views, tier queues, swarm
-//!   rooms, workload; each case's report facts and the timeline time travel reads;
-//!   and what each applied case event changed in them.
+//!   rooms, workload, standing swarms with their dispatch and backlog indexes; each
+//!   case's report facts and the timeline time travel reads; and what each applied
+//!   case event changed in them.
 //! - [`events`]: every event family's JSON form, for exports and the API.
 //! - [`archive`]: exports of the log (all, a case, a customer, a range) with each
 //!   record's hash and previous hash, and imports that verify them first.

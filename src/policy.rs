@@ -510,6 +510,51 @@ pub fn can_forget_customer(p: &Principal) -> Result<(), String> {
     }
 }
 
+/// May `p` join or leave a team's standing swarm (`DISPATCH` or `BACKLOG`), for
+/// themselves? Agents and leads whose tiers reach the team's tier, and admins (the
+/// directory must list them as an agent, like presence: the service checks). Auditors
+/// are read-only; customers are not staff.
+pub fn can_join_standing(
+    p: &Principal,
+    team_tier: &Tier,
+    ladder: &TierLadder,
+) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin => Ok(()),
+        Role::Agent | Role::Lead => {
+            let reach = top_rank(p, ladder);
+            match (ladder.rank(team_tier), reach) {
+                (Some(t), Some(r)) if r >= t => Ok(()),
+                _ => Err(format!(
+                    "a standing swarm of a {} team is for agents whose tiers reach it",
+                    team_tier.as_str()
+                )),
+            }
+        }
+        Role::Auditor => Err("auditors are read-only".into()),
+        _ => Err("staff only".into()),
+    }
+}
+
+/// May `p` list a standing swarm's queue (`dispatchQueue`, `backlog`)? Its members;
+/// admins and auditors oversee every one. Within it, `p` sees only the cases they may
+/// read ([`can_read`]: their tiers, private-case rules), and counts and pages are
+/// taken over those alone.
+pub fn can_see_standing_queue(p: &Principal, member: bool) -> Result<(), String> {
+    match p.actor.role {
+        Role::Admin | Role::Auditor => Ok(()),
+        Role::Agent | Role::Lead if member => Ok(()),
+        Role::Agent | Role::Lead => {
+            Err("only members of the team's standing swarm see its queue; join it first".into())
+        }
+        _ => Err("staff only".into()),
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_standing_tests.rs"]
+mod standing_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! - [`presence`]: agents' presence (`setPresence`, `presence`).
 //! - [`knowledge`]: captured knowledge: `captureKnowledge`, `knowledge(query)`.
 //! - [`contributions`]: an agent's contributions to swarming over a period.
+//! - [`standing`]: standing swarms (`DISPATCH`, `BACKLOG`) and their queues.
 //! - [`audit`]: auditors' queries: log verification and head, case diffs, time travel.
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
@@ -32,6 +33,7 @@ pub mod opened;
 pub mod presence;
 pub mod query;
 pub mod report;
+pub mod standing;
 pub mod subscription;
 pub mod swarming;
 pub mod types;
@@ -60,6 +62,7 @@ pub struct QueryRoot(
     presence::PresenceQuery,
     knowledge::KnowledgeQuery,
     contributions::ContributionsQuery,
+    standing::StandingQuery,
 );
 
 /// Every mutation: commands on cases; configuration changes.
@@ -70,8 +73,10 @@ pub struct MutationRoot(
     swarming::SwarmingMutation,
     presence::PresenceMutation,
     config::skills::SkillMapMutation,
+    config::rotation::RapidRotationMutation,
     knowledge::KnowledgeMutation,
     erasure::ErasureMutation,
+    standing::StandingMutation,
 );
 
 pub type SwarmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

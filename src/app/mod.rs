@@ -36,6 +36,7 @@
 //! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
 //! - [`presence`]: agents' presence on their own streams (set by them, or by the
 //!   server when their connections go and come back).
+//! - [`standing`]: agents joining and leaving a team's standing swarm, on its own stream.
 //! - [`contributions`]: an agent's contributions over a period, folded from the log.
 //! - [`cadence`]: severity-1 swarms' status-update reminders, on the scheduler's sweep.
 //! - [`travel`]: the projections as they were at a past position or moment; what
@@ -54,6 +55,7 @@ mod presence;
 mod record;
 mod reports;
 mod simulation;
+mod standing;
 mod swarming;
 mod tokens;
 pub mod travel;

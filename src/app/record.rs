@@ -7,6 +7,7 @@ use super::AppError;
 use crate::config::ConfigEvent;
 use crate::domain::access::AccessEvent;
 use crate::domain::presence::AgentEvent;
+use crate::domain::standing::StandingEvent;
 use crate::domain::{Actor, CaseEvent, CodecError, Timestamp};
 use crate::store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, RecordedEvent};
 
@@ -41,7 +42,13 @@ macro_rules! recordable {
     )*};
 }
 
-recordable!(CaseEvent, AccessEvent, AgentEvent, ConfigEvent);
+recordable!(
+    CaseEvent,
+    AccessEvent,
+    AgentEvent,
+    StandingEvent,
+    ConfigEvent
+);
 
 /// An append of `events` by `actor` at `at`, in a new correlation, without an
 /// idempotency key.

@@ -16,7 +16,8 @@ use crate::swarming::experts::{self, Expert, Facts, Suggestion};
 impl Desk {
     /// The finder's suggestions for `case` ([`experts::suggest`]): the directory as
     /// experts (their tiers include their teams'), loads from the workload
-    /// projection, past help from every projected case.
+    /// projection, past help from every projected case, and the rapid-responder
+    /// rotation as it stands on the clock now.
     pub fn suggest_experts(
         &self,
         case: &Case,
@@ -55,6 +56,7 @@ impl Desk {
             presence,
             past,
             include_unavailable,
+            rotation: config.rapid_rotation.order_at(self.clock().now()),
         };
         experts::suggest(case, &directory, &facts, &self.tiers(), max)
     }

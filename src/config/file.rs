@@ -54,6 +54,11 @@
 //! name = "Initech"
 //! segment = "B2B"
 //! keyAccount = true
+//!
+//! [swarming]                         # who answers SEVERITY_1 swarms first, by shift
+//! rapid_responders = ["alice", "bob"]
+//! shift_hours = 24                   # default 168 (a week)
+//! rotation_start = "2026-01-05T08:00:00Z"  # default Monday 1970-01-05 00:00 UTC
 //! ```
 //!
 //! `examples/swarmdesk.toml` is a complete, tested example.
@@ -79,6 +84,20 @@ struct FileSeed {
     #[serde(default)]
     customers: Vec<FileCustomer>,
     skills: Option<FileSkills>,
+    swarming: Option<FileSwarming>,
+}
+
+/// `[swarming] rapid_responders = ["agent", ...]`, with `shift_hours` (default 168,
+/// a week) and `rotation_start` (an RFC 3339 time, default Monday 1970-01-05 00:00 UTC).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSwarming {
+    #[serde(default, alias = "rapidResponders")]
+    rapid_responders: Vec<String>,
+    #[serde(alias = "shiftHours")]
+    shift_hours: Option<u32>,
+    #[serde(alias = "rotationStart")]
+    rotation_start: Option<String>,
 }
 
 /// `[skills] map = { tag-or-keyword = ["skill", ...] }`.
@@ -200,6 +219,24 @@ pub fn parse(
             .into_iter()
             .map(|(term, skills)| super::skills::SkillMapping { term, skills })
             .collect();
+    }
+    if let Some(sw) = file.swarming {
+        let mut rotation = super::rotation::RapidRotation::default();
+        for r in sw.rapid_responders {
+            rotation.responders.push(
+                AgentId::new(r.trim()).map_err(|e| {
+                    ConfigError::Invalid(format!("[swarming] rapid_responders: {e}"))
+                })?,
+            );
+        }
+        if let Some(h) = sw.shift_hours {
+            rotation.shift_hours = h;
+        }
+        if let Some(t) = sw.rotation_start {
+            rotation.start = crate::domain::Timestamp::parse_rfc3339(&t)
+                .map_err(|e| ConfigError::Invalid(format!("[swarming] rotation_start: {e}")))?;
+        }
+        seed.rapid_rotation = rotation;
     }
     // Check the whole seed now, so a bad file fails at start with a clear message.
     seed.events()?;

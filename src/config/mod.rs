@@ -18,12 +18,14 @@
 //! seed file and hands its text to [`file::parse`].
 //!
 //! - [`file`]: the `swarmdesk.toml` seed format.
+//! - [`skills`]: the skill map; [`rotation`]: the rapid-responder rotation.
 //!
 //! Over 600 lines: the configuration aggregate (its commands, events, `decide` and
 //! fold, with every cross-reference check) is one stream's model, like `domain` is a
 //! case's; the seed format is in `file`.
 
 pub mod file;
+pub mod rotation;
 pub mod skills;
 
 use serde::{Deserialize, Serialize};
@@ -166,6 +168,8 @@ pub enum ConfigEvent {
     CustomerForgotten(CustomerForgotten),
     /// The map of tags and keywords to needed skills (the whole new map).
     SkillMapSet(skills::SkillMapSet),
+    /// The rapid-responder rotation for `SEVERITY_1` swarms (the whole new rotation).
+    RapidRotationSet(rotation::RapidRotation),
 }
 
 crate::event_registry! {
@@ -183,6 +187,7 @@ crate::event_registry! {
         CustomerRemoved = "CustomerRemoved" v 1,
         SkillMapSet = "SkillMapSet" v 1,
         CustomerForgotten = "CustomerForgotten" v 1,
+        RapidRotationSet = "RapidRotationSet" v 1,
     }
 }
 
@@ -227,6 +232,8 @@ pub enum ConfigCommand {
     RemoveCustomer(String),
     /// Replace the map of tags and keywords to needed skills.
     SetSkillMap(Vec<skills::SkillMapping>),
+    /// Replace the rapid-responder rotation (no responders: none).
+    SetRapidRotation(rotation::RapidRotation),
 }
 
 /// Why a configuration change was refused. Nothing is written.
@@ -284,6 +291,8 @@ pub struct Config {
     pub customers: BTreeMap<String, Customer>,
     /// Tags and keywords (lower case) to the skills a new case with them needs.
     pub skill_map: BTreeMap<String, Vec<String>>,
+    /// Who answers `SEVERITY_1` swarms first, by shift.
+    pub rapid_rotation: rotation::RapidRotation,
 }
 
 impl Default for Config {
@@ -357,6 +366,7 @@ impl Config {
                     .map(|e| (e.term.clone(), e.skills.clone()))
                     .collect();
             }
+            ConfigEvent::RapidRotationSet(r) => self.rapid_rotation = r.clone(),
         }
     }
 
@@ -681,6 +691,11 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             if !config.agents.contains_key(&id) {
                 return Err(ConfigError::NotFound(format!("agent `{id}`")));
             }
+            if config.rapid_rotation.responders.contains(&id) {
+                return Err(ConfigError::Invalid(format!(
+                    "agent `{id}` is in the rapid-responder rotation; change it first"
+                )));
+            }
             ConfigEvent::AgentRemoved(AgentRemoved { id })
         }
         ConfigCommand::SetRules {
@@ -745,6 +760,9 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
             ConfigEvent::CustomerRemoved(CustomerRemoved { id })
         }
         ConfigCommand::SetSkillMap(entries) => ConfigEvent::SkillMapSet(skills::checked(entries)?),
+        ConfigCommand::SetRapidRotation(r) => {
+            ConfigEvent::RapidRotationSet(rotation::checked(config, r)?)
+        }
         ConfigCommand::RemoveSlaPolicy(id) => {
             let mut policies = config.sla.policies.clone();
             let before = policies.len();
@@ -883,6 +901,9 @@ pub struct ConfigSeed {
     /// Tags and keywords to the skills a case with them needs.
     #[serde(default)]
     pub skill_map: Vec<skills::SkillMapping>,
+    /// The rapid-responder rotation (none when it has no responders).
+    #[serde(default)]
+    pub rapid_rotation: rotation::RapidRotation,
 }
 
 impl ConfigSeed {
@@ -936,6 +957,7 @@ impl ConfigSeed {
             sla_policies: Vec::new(),
             customers: Vec::new(),
             skill_map: Vec::new(),
+            rapid_rotation: rotation::RapidRotation::default(),
         }
     }
 
@@ -957,6 +979,7 @@ impl ConfigSeed {
             sla_policies: Vec::new(),
             customers: Vec::new(),
             skill_map: Vec::new(),
+            rapid_rotation: rotation::RapidRotation::default(),
         }
     }
 
@@ -989,6 +1012,9 @@ impl ConfigSeed {
         );
         if !self.skill_map.is_empty() {
             out.push(ConfigCommand::SetSkillMap(self.skill_map.clone()));
+        }
+        if !self.rapid_rotation.responders.is_empty() {
+            out.push(ConfigCommand::SetRapidRotation(self.rapid_rotation.clone()));
         }
         out
     }
@@ -1043,6 +1069,7 @@ impl Config {
             sla: SlaConfig::default(),
             customers: BTreeMap::new(),
             skill_map: BTreeMap::new(),
+            rapid_rotation: rotation::RapidRotation::default(),
         }
     }
 }

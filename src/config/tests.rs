@@ -365,6 +365,14 @@ fn the_example_seed_file_parses_and_holds_together() {
         c.mapped_skills(&tags, &["The invoice is wrong"]),
         ["billing", "key-accounts"]
     );
+    let rotation: Vec<&str> = c
+        .rapid_rotation
+        .responders
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(rotation, ["emeka", "dana"]);
+    assert_eq!(c.rapid_rotation.shift_hours, 168);
     let initech = &c.customers["initech"];
     assert_eq!((initech.segment, initech.key_account), (Segment::B2b, true));
     assert!(!c.customers["globex"].key_account);
@@ -580,6 +588,23 @@ fn a_bad_seed_file_is_refused_with_a_clear_error() {
         None,
     );
     assert!(bad_team.unwrap_err().to_string().contains("L7"));
+    let parse = |text: &str| file::parse(text, &TierLadder::standard(), None, None);
+    let stranger = parse("[swarming]\nrapid_responders = [\"zoe\"]\n");
+    assert!(stranger.unwrap_err().to_string().contains("`zoe`"));
+    let agent = "[[agents]]\nid = \"ana\"\ntiers = [\"L1\"]\n";
+    let bad_start = parse(&format!(
+        "{agent}[swarming]\nrapid_responders = [\"ana\"]\nrotation_start = \"monday\"\n"
+    ));
+    assert!(bad_start
+        .unwrap_err()
+        .to_string()
+        .contains("rotation_start"));
+    let seed = parse(&format!(
+        "{agent}[swarming]\nrapid_responders = [\"ana\"]\nshift_hours = 12\n"
+    ))
+    .unwrap();
+    assert_eq!(seed.rapid_rotation.shift_hours, 12);
+    assert_eq!(seed.rapid_rotation.start, super::rotation::DEFAULT_START);
 }
 
 #[test]
@@ -750,6 +775,13 @@ fn every_config_event() -> Vec<ConfigEvent> {
             skills: vec!["saml".into(), "sso".into()],
         }],
     }));
+    events.push(ConfigEvent::RapidRotationSet(
+        super::rotation::RapidRotation {
+            responders: vec![AgentId::new("alice").unwrap(), AgentId::new("bob").unwrap()],
+            shift_hours: 24,
+            start: crate::domain::Timestamp(1_767_600_000_000_000),
+        },
+    ));
     events.push(ConfigEvent::SlaPoliciesSet(SlaPoliciesSet {
         policies: vec![SlaPolicy {
             id: "urgent".into(),
@@ -797,7 +829,7 @@ fn config_fixtures_stay_readable() {
                 ConfigEvent::RulesSet(r) => {
                     r.rules.iter().any(|r| !r.actions.needs_skills.is_empty())
                 }
-                ConfigEvent::SkillMapSet(_) => true,
+                ConfigEvent::SkillMapSet(_) | ConfigEvent::RapidRotationSet(_) => true,
                 _ => false,
             })
             .map(fixture_line)

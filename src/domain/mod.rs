@@ -14,6 +14,8 @@
 //! - [`event`]: the events, their stable type names, schema versions and codec.
 //! - [`command`]: the commands and `decide`.
 //! - [`presence`]: agents' presence (available, busy, away), on their own streams.
+//! - [`standing`]: standing swarms (a team's `DISPATCH` and `BACKLOG`), on their own
+//!   streams: who joined and left.
 //! - [`swarming`]: intelligent swarming: needed skills, invitations, help requests,
 //!   swarm types and roles (state, fold, and its commands' rules).
 //! - [`error`]: why a command was refused.
@@ -30,6 +32,7 @@ pub mod ids;
 pub mod presence;
 pub mod request;
 pub mod sla;
+pub mod standing;
 pub mod swarming;
 pub mod tier;
 

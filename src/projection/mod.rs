@@ -17,6 +17,8 @@
 //!   report reads them instead of folding the log.
 //! - [`timeline`]: which position a moment falls at, and which cases were in an index
 //!   at any position, so time travel folds only those.
+//! - [`standing`]: standing swarms' members, and the dispatch-queue and backlog
+//!   indexes their members work.
 //! - [`runner`]: keeps a shared instance up to date from the live feed, snapshots it,
 //!   and publishes the changes.
 
@@ -26,11 +28,13 @@ pub mod facts;
 pub mod knowledge;
 pub mod runner;
 pub mod timeline;
+pub mod standing;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::presence::{agent_of_stream, AgentEvent, AgentPresence, Presence};
+use crate::domain::standing::{standing_of_stream, StandingEvent, StandingKind, StandingSwarm};
 use crate::domain::{
     AgentId, Case, CaseEvent, CaseId, CodecError, MessageKind, Priority, Status, Tier, Timestamp,
 };
@@ -39,11 +43,14 @@ use crate::store::{EventRef, RecordedEvent};
 pub use changes::{Change, QueueEffect, RoomChange, RoomChangeKind};
 pub use counts::EventCounts;
 pub use runner::{ProjectionRunner, SharedProjections};
+pub use standing::{AgeKey, DispatchKey};
 
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod standing_tests;
 
 /// A message on a case. Its id is the stream version of the event that posted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +226,12 @@ pub struct Projections {
     facts: HashMap<CaseId, facts::CaseFacts>,
     /// Positions by time, and the cases in an index at each position.
     timeline: timeline::Timeline,
+    /// Each standing swarm's members, by team and kind.
+    standing: BTreeMap<(String, StandingKind), StandingSwarm>,
+    /// Per team: its open cases nobody is assigned, most urgent then oldest first.
+    dispatch: BTreeMap<String, BTreeSet<DispatchKey>>,
+    /// Per team: its open cases, oldest first.
+    backlog: BTreeMap<String, BTreeSet<AgeKey>>,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -227,6 +240,8 @@ struct IndexEntries {
     queue: Option<(Tier, QueueKey)>,
     swarm_members: Vec<AgentId>,
     assignee: Option<AgentId>,
+    dispatch: Option<(String, DispatchKey)>,
+    backlog: Option<(String, AgeKey)>,
 }
 
 impl IndexEntries {
@@ -254,6 +269,8 @@ impl IndexEntries {
                 .map(|s| s.members.keys().cloned().collect())
                 .unwrap_or_default(),
             assignee: c.assignee.clone().filter(|_| open),
+            dispatch: DispatchKey::of(c, id).map(|(t, k)| (t.to_string(), k)),
+            backlog: AgeKey::of(c, id).map(|(t, k)| (t.to_string(), k)),
         }
     }
 
@@ -277,10 +294,24 @@ impl IndexEntries {
             Some(s) => s.members.keys().eq(self.swarm_members.iter()),
             None => self.swarm_members.is_empty(),
         };
-        let same =
-            queue && members && self.assignee.as_ref() == c.assignee.as_ref().filter(|_| open);
+        let same = queue
+            && members
+            && self.assignee.as_ref() == c.assignee.as_ref().filter(|_| open)
+            && standing::same_entry(&self.dispatch, DispatchKey::of(c, id))
+            && standing::same_entry(&self.backlog, AgeKey::of(c, id));
         debug_assert!(same == (*self == IndexEntries::of(c, id)));
         same
+    }
+}
+
+/// Removes `key` from `team`'s index, dropping the team's set once empty (so a
+/// rebuilt projection holds exactly the same maps).
+fn remove_entry<K: Ord>(index: &mut BTreeMap<String, BTreeSet<K>>, team: &str, key: &K) {
+    if let Some(q) = index.get_mut(team) {
+        q.remove(key);
+        if q.is_empty() {
+            index.remove(team);
+        }
     }
 }
 
@@ -329,6 +360,10 @@ impl Projections {
                     out.push(change);
                 }
             }
+        } else if let Some((team, kind)) = standing_of_stream(record.stream) {
+            let event =
+                StandingEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            self.apply_standing(team, kind, &event, record.version);
         } else if let Some(agent) = agent_of_stream(record.stream) {
             let event =
                 AgentEvent::decode(record.event_type, record.schema_version, record.payload)?;
@@ -431,6 +466,22 @@ impl Projections {
                 self.swarms.remove(&id);
             } else {
                 self.swarms.insert(id);
+            }
+        }
+        if before.dispatch != after.dispatch {
+            if let Some((team, key)) = &before.dispatch {
+                remove_entry(&mut self.dispatch, team, key);
+            }
+            if let Some((team, key)) = after.dispatch {
+                self.dispatch.entry(team).or_default().insert(key);
+            }
+        }
+        if before.backlog != after.backlog {
+            if let Some((team, key)) = &before.backlog {
+                remove_entry(&mut self.backlog, team, key);
+            }
+            if let Some((team, key)) = after.backlog {
+                self.backlog.entry(team).or_default().insert(key);
             }
         }
         if before.assignee != after.assignee {

@@ -12,6 +12,11 @@
 //!    language, load ratio, past contribution and id.
 //! 4. No needed skills, or nobody has one: the least loaded eligible agents who
 //!    work the case's own tier.
+//!
+//! A `SEVERITY_1` swarm gets its rapid responder first: walking the rotation from
+//! the responder on call ([`Facts::rotation`]), the first eligible one is proposed
+//! ahead of everyone, covering what they cover; a responder already in the swarm
+//! or invited means the swarm has one, and none is proposed.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +49,9 @@ pub struct Facts {
     pub past: BTreeMap<AgentId, u32>,
     /// Propose busy and away agents too.
     pub include_unavailable: bool,
+    /// The rapid-responder rotation, the responder on call first then the next in
+    /// rotation (`RapidRotation::order_at`): used for `SEVERITY_1` swarms.
+    pub rotation: Vec<AgentId>,
 }
 
 /// One proposed agent, with the facts that put them there.
@@ -130,6 +138,20 @@ pub fn suggest(
 
     let mut out = Vec::new();
     let mut uncovered = needed.clone();
+    if let Some((i, mut why)) = rapid_responder(case, &pool, &facts.rotation) {
+        let c = pool.remove(i);
+        if !c.has.is_empty() {
+            let has: Vec<&str> = c.has.iter().copied().collect();
+            why.push_str(&format!(", covers {}", has.join(", ")));
+        }
+        for s in &c.has {
+            uncovered.remove(s);
+        }
+        out.push(suggestion(&c, why, case));
+        if out.len() >= max {
+            return out;
+        }
+    }
     while !uncovered.is_empty() && out.len() < max {
         let best = pool
             .iter()
@@ -157,7 +179,7 @@ pub fn suggest(
         out.push(suggestion(&c, why, case));
     }
     // The greedy step picks someone whenever anyone has a needed skill.
-    if !out.is_empty() {
+    if out.iter().any(|s| !s.covers.is_empty()) {
         let mut rest: Vec<&Candidate<'_>> = pool.iter().filter(|c| !c.has.is_empty()).collect();
         rest.sort_by(|a, b| {
             b.has
@@ -191,11 +213,46 @@ pub fn suggest(
     } else {
         "nobody available has a needed skill"
     };
-    in_tier
-        .into_iter()
-        .take(max)
-        .map(|c| suggestion(c, format!("least loaded in {tier} ({because})"), case))
-        .collect()
+    out.extend(
+        in_tier
+            .into_iter()
+            .take(max - out.len())
+            .map(|c| suggestion(c, format!("least loaded in {tier} ({because})"), case)),
+    );
+    out
+}
+
+/// For a `SEVERITY_1` swarm: the index in `pool` of the first eligible responder
+/// walking the rotation from the one on call, and why. `None` for other swarms,
+/// without a rotation, when a responder is already in the swarm or invited, or
+/// when none is eligible.
+fn rapid_responder(
+    case: &Case,
+    pool: &[Candidate<'_>],
+    rotation: &[AgentId],
+) -> Option<(usize, String)> {
+    use crate::domain::swarming::SwarmType;
+    if case.swarming.swarm_type != SwarmType::Severity1 {
+        return None;
+    }
+    let on_call = rotation.first()?;
+    if rotation
+        .iter()
+        .any(|a| case.is_swarm_member(a) || case.swarming.is_invited(a))
+    {
+        return None;
+    }
+    for agent in rotation {
+        if let Some(i) = pool.iter().position(|c| &c.expert.id == agent) {
+            let why = if agent == on_call {
+                "rapid responder on call".to_string()
+            } else {
+                format!("next rapid responder in rotation (on call: {on_call}, not eligible now)")
+            };
+            return Some((i, why));
+        }
+    }
+    None
 }
 
 fn suggestion(c: &Candidate<'_>, why: String, case: &Case) -> Suggestion {

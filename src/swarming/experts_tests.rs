@@ -47,6 +47,7 @@ fn facts() -> Facts {
         presence: [(id("dan"), Presence::Away)].into_iter().collect(),
         past: [(id("gus"), 2)].into_iter().collect(),
         include_unavailable: false,
+        rotation: Vec::new(),
     }
 }
 
@@ -242,4 +243,126 @@ fn past_contributions_count_help_on_similar_cases() {
     let past = past_contributions(&target, [&similar, &target]);
     assert_eq!(past.get(&id("gus")), Some(&1));
     assert_eq!(past.len(), 1, "the case itself does not count: {past:?}");
+}
+
+/// A `SEVERITY_1` swarm led by hal on the case needing `skills`.
+fn severity_1(skills: &[&str], more: Vec<CaseEvent>) -> Case {
+    use crate::domain::event::SwarmTypeSet;
+    use crate::domain::swarming::SwarmType;
+    let mut events = vec![
+        CaseEvent::SwarmStarted(SwarmStarted {
+            lead: id("hal"),
+            reason: "outage".into(),
+        }),
+        CaseEvent::SwarmTypeSet(SwarmTypeSet {
+            swarm_type: SwarmType::Severity1,
+            reason: "outage".into(),
+        }),
+    ];
+    events.extend(more);
+    case(skills, events)
+}
+
+fn rotation(order: &[&str]) -> Facts {
+    Facts {
+        rotation: order.iter().map(|a| id(a)).collect(),
+        ..facts()
+    }
+}
+
+#[test]
+fn a_severity_1_swarm_gets_the_responder_on_call_first() {
+    // On call: eva (2/4, billing), then cleo. Without the rotation the cover is finn
+    // (billing) then gus (saml); with it eva comes first, covering billing, and the
+    // greedy step only needs saml: gus (German) over cleo.
+    let c = severity_1(&["saml", "billing"], vec![]);
+    let got = suggest(
+        &c,
+        &directory(),
+        &rotation(&["eva", "cleo"]),
+        &TierLadder::standard(),
+        3,
+    );
+    assert_eq!(ids(&got), ["eva", "gus", "finn"]);
+    assert_eq!(
+        got[0].why,
+        "rapid responder on call, covers billing; 2 of 4 cases; speaks de"
+    );
+    assert_eq!(
+        got[1].why,
+        "covers saml; 3 of 6 cases; speaks de; helped on 2 similar case(s)"
+    );
+    assert!(got[2].why.contains("already covered"), "{}", got[2].why);
+}
+
+#[test]
+fn an_ineligible_responder_on_call_passes_to_the_next_in_rotation() {
+    // hal, a responder, already leads the swarm: it has its responder, and nobody
+    // is put first even though dan is on call.
+    let c = severity_1(&["saml"], vec![]);
+    let got = suggest(
+        &c,
+        &directory(),
+        &rotation(&["dan", "ana", "ben", "hal"]),
+        &TierLadder::standard(),
+        5,
+    );
+    assert_eq!(ids(&got)[0], "gus", "the usual cover: {got:?}");
+    // Without hal: dan (away), ana (full), ben (tier L1, too low) are passed over;
+    // finn (0/4) is the next eligible one.
+    let got = suggest(
+        &c,
+        &directory(),
+        &rotation(&["dan", "ana", "ben", "finn", "eva"]),
+        &TierLadder::standard(),
+        1,
+    );
+    assert_eq!(ids(&got), ["finn"]);
+    assert_eq!(
+        got[0].why,
+        "next rapid responder in rotation (on call: dan, not eligible now); 0 of 4 cases; speaks de"
+    );
+    // Asked for unavailable agents too, dan (away) is proposed himself.
+    let mut f = rotation(&["dan", "finn"]);
+    f.include_unavailable = true;
+    let got = suggest(&c, &directory(), &f, &TierLadder::standard(), 1);
+    assert_eq!(ids(&got), ["dan"]);
+    assert!(got[0]
+        .why
+        .starts_with("rapid responder on call, covers saml"));
+}
+
+#[test]
+fn the_rotation_only_applies_to_severity_1_swarms() {
+    // The same case as a plain swarm (and with no swarm) ignores the rotation.
+    let plain = case(
+        &["saml", "billing"],
+        vec![CaseEvent::SwarmStarted(SwarmStarted {
+            lead: id("hal"),
+            reason: "x".into(),
+        })],
+    );
+    let got = suggest(
+        &plain,
+        &directory(),
+        &rotation(&["eva"]),
+        &TierLadder::standard(),
+        2,
+    );
+    assert_eq!(ids(&got), ["finn", "gus"]);
+    // With no needed skill, the responder comes before the least loaded of the tier.
+    let c = severity_1(&[], vec![]);
+    let got = suggest(
+        &c,
+        &directory(),
+        &rotation(&["gus"]),
+        &TierLadder::standard(),
+        3,
+    );
+    assert_eq!(ids(&got), ["gus", "finn", "eva"]);
+    assert!(
+        got[0].why.starts_with("rapid responder on call; 3 of 6"),
+        "{}",
+        got[0].why
+    );
 }

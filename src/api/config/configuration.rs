@@ -1,5 +1,5 @@
 //! The configuration as a whole, as staff read it: version, tier ladder, teams,
-//! agents, rules, calendars, SLA policies and the skill map.
+//! agents, rules, calendars, SLA policies, the skill map and the rapid-responder rotation.
 
 use async_graphql::SimpleObject;
 
@@ -24,6 +24,8 @@ pub struct ConfigurationObj {
     pub sla_policies: Vec<SlaPolicyObj>,
     /// Tags and keywords to the skills a new case with them needs, by term.
     pub skill_map: Vec<super::skills::SkillMappingObj>,
+    /// Who answers `SEVERITY_1` swarms first, by shift.
+    pub rapid_rotation: super::rotation::RapidRotationObj,
 }
 
 pub(super) fn configuration(g: &Guard, config: &Config) -> ConfigurationObj {
@@ -40,5 +42,6 @@ pub(super) fn configuration(g: &Guard, config: &Config) -> ConfigurationObj {
         calendars: config.sla.calendars.values().map(Into::into).collect(),
         sla_policies: config.sla.policies.iter().map(Into::into).collect(),
         skill_map: super::skills::skill_map(config),
+        rapid_rotation: super::rotation::rapid_rotation(g, config),
     }
 }

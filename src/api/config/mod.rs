@@ -8,10 +8,12 @@
 //! - `directory.rs`: teams, agents and customer records
 //! - `sla.rs`: business-hours calendars and SLA policies
 //! - `configuration.rs`: the whole configuration as read by staff
+//! - `skills.rs`, `rotation.rs`: the skill map and the rapid-responder rotation
 //! - `routing_tools.rs`: `previewRoute`, `simulateRules` and the case-to-route conversion
 
 mod configuration;
 mod directory;
+pub mod rotation;
 mod routing_tools;
 mod rules;
 pub mod skills;

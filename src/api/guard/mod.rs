@@ -11,6 +11,8 @@
 //!   workload and counts.
 //! - `admin`: configuration, routing tools and tokens.
 //! - `presence`: agents' presence (their own, set; everyone's, read by staff).
+//! - `standing`: standing swarms (joined and left by agents; their queues, read by
+//!   their members).
 
 mod admin;
 mod reads;
@@ -31,6 +33,10 @@ mod knowledge;
 pub use knowledge::{SeenArticle, MAX_ARTICLES};
 
 mod contributions;
+
+mod standing;
+
+pub use standing::MAX_BACKLOG_DAYS;
 
 mod audit;
 

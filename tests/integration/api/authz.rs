@@ -321,7 +321,8 @@ enum Effect {
     LeadOnly,
     /// Admins and auditors read; everyone else is `FORBIDDEN`.
     AuditOnly,
-    /// The caller's own presence: agents and leads write it; auditors and customers
+    /// The caller's own presence, or their own membership of a standing swarm:
+    /// agents and leads write it; auditors and customers
     /// are `FORBIDDEN`, an admin outside the directory `BAD_USER_INPUT`.
     OwnPresence,
 }
@@ -535,6 +536,31 @@ fn ops() -> Vec<Op> {
             vec!["mutation { setPresence(status: BUSY) { agent presence source since automatic } }".into()],
         ),
         q(
+            "dispatchQueue",
+            false,
+            vec![format!("{{ dispatchQueue(team: \"general\", first: 100) {{ edges {{ cursor node {{ {CASE} }} }} pageInfo {{ hasNextPage }} }} }}")],
+        ),
+        q(
+            "backlog",
+            false,
+            vec![format!("{{ backlog(team: \"general\", olderThanDays: 0, first: 100) {{ edges {{ cursor node {{ {CASE} }} }} pageInfo {{ hasNextPage }} }} }}")],
+        ),
+        q("standingSwarms", false, vec!["{ standingSwarms { team kind members } }".into()]),
+        op(
+            Mutation,
+            "joinStandingSwarm",
+            false,
+            OwnPresence,
+            vec!["mutation { joinStandingSwarm(team: \"general\", kind: DISPATCH) { team kind members } }".into()],
+        ),
+        op(
+            Mutation,
+            "leaveStandingSwarm",
+            false,
+            OwnPresence,
+            vec!["mutation { leaveStandingSwarm(team: \"general\", kind: BACKLOG) { team kind members } }".into()],
+        ),
+        q(
             "myInvitations",
             false,
             vec!["{ myInvitations { caseId agent invitedBy note invitedAt expiresAt autoReplace status } }".into()],
@@ -607,6 +633,10 @@ fn ops() -> Vec<Op> {
         admin(
             "setSkillMap",
             "mutation { setSkillMap(entries: [{term: \"authzskillterm\", skills: [\"authz\"]}]) { term skills } }",
+        ),
+        admin(
+            "setRapidRotation",
+            "mutation { setRapidRotation(responders: [], shiftHours: 24) { responders shiftHours rotationStart onCall } }",
         ),
     ];
     // Subscriptions run over WebSocket in the live phase; their documents are here.
