@@ -27,6 +27,7 @@ pub mod html;
 mod model;
 pub mod table;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::{Case, CaseId, Priority, Status, Tier, Timestamp};
@@ -137,13 +138,22 @@ pub fn build_rows(
         .filter(|r| r.facts.iter().any(|f| matches!(f, Fact::Resolved { .. })))
         .collect();
 
+    // One pass over the facts for the four counts.
+    let (mut opened, mut resolved, mut reopened, mut closed) = (0u64, 0u64, 0u64, 0u64);
+    for f in facts() {
+        match f {
+            Fact::Opened => opened += 1,
+            Fact::Resolved { .. } => resolved += 1,
+            Fact::Reopened => reopened += 1,
+            Fact::Closed => closed += 1,
+            _ => {}
+        }
+    }
     let volume = Volume {
-        opened: facts().filter(|f| matches!(f, Fact::Opened)).count() as u64,
-        resolved: facts()
-            .filter(|f| matches!(f, Fact::Resolved { .. }))
-            .count() as u64,
-        reopened: facts().filter(|f| matches!(f, Fact::Reopened)).count() as u64,
-        closed: facts().filter(|f| matches!(f, Fact::Closed)).count() as u64,
+        opened,
+        resolved,
+        reopened,
+        closed,
         backlog_start: cases.iter().filter(|r| r.open_at_start).count() as u64,
         backlog_end: cases
             .iter()
@@ -172,6 +182,20 @@ pub fn build_rows(
     }
 }
 
+/// A tier's name in the report ("unrouted" for none).
+fn tier_name(t: &Option<Tier>) -> &str {
+    t.as_ref().map_or("unrouted", |t| t.0.as_str())
+}
+
+/// Counts keyed by borrowed names, with owned keys (counting borrows: one key
+/// allocated per distinct name, not per fact).
+fn owned(counts: BTreeMap<&str, u64>) -> BTreeMap<String, u64> {
+    counts
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect()
+}
+
 fn ratio(n: usize, of: usize) -> f64 {
     if of == 0 {
         0.0
@@ -194,16 +218,10 @@ fn tier_shares<'a>(
     facts: impl Iterator<Item = &'a Fact>,
     targets: &BTreeMap<Tier, f64>,
 ) -> Vec<TierShare> {
-    let by_tier = count(facts.filter_map(|f| {
-        match f {
-            Fact::Resolved { tier, .. } => Some(
-                tier.as_ref()
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "unrouted".into()),
-            ),
-            _ => None,
-        }
-    }));
+    let by_tier: BTreeMap<String, u64> = owned(count(facts.filter_map(|f| match f {
+        Fact::Resolved { tier, .. } => Some(tier_name(tier)),
+        _ => None,
+    })));
     let total: u64 = by_tier.values().sum();
     let mut tiers: BTreeSet<String> = by_tier.keys().cloned().collect();
     tiers.extend(targets.keys().map(|t| t.to_string()));
@@ -228,10 +246,14 @@ fn first_contact(t: &Tally) -> bool {
     t.escalations == 0 && t.deescalations == 0 && t.handoffs == 0 && t.reopened == 0
 }
 
-fn moves(counts: BTreeMap<(String, String), u64>) -> Vec<TierMove> {
+fn moves(counts: BTreeMap<(&Tier, &Tier), u64>) -> Vec<TierMove> {
     counts
         .into_iter()
-        .map(|((from, to), count)| TierMove { from, to, count })
+        .map(|((from, to), count)| TierMove {
+            from: from.to_string(),
+            to: to.to_string(),
+            count,
+        })
         .collect()
 }
 
@@ -241,21 +263,20 @@ fn escalation<'a>(
     cases: &[Row<'_>],
 ) -> Escalation {
     let up = count(facts.clone().filter_map(|f| match f {
-        Fact::Escalated { from, to } => Some((from.to_string(), to.to_string())),
+        Fact::Escalated { from, to } => Some((from, to)),
         _ => None,
     }));
     let down = count(facts.filter_map(|f| match f {
-        Fact::Deescalated { from, to } => Some((from.to_string(), to.to_string())),
+        Fact::Deescalated { from, to } => Some((from, to)),
         _ => None,
     }));
-    let paths = count(resolved.iter().map(|r| {
-        r.tally
-            .path
-            .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(" -> ")
-    }));
+    let paths = count(resolved.iter().map(|r| r.tally.path.as_slice()));
+    let mut joined: BTreeMap<String, u64> = BTreeMap::new();
+    for (path, n) in paths {
+        let names: Vec<&str> = path.iter().map(|t| t.0.as_str()).collect();
+        *joined.entry(names.join(" -> ")).or_default() += n;
+    }
+    let paths = joined;
     let mut paths: Vec<PathCount> = paths
         .into_iter()
         .map(|(path, cases)| PathCount { path, cases })
@@ -338,18 +359,23 @@ fn swarming(resolved: &[&Row<'_>]) -> SwarmingVsEscalation {
     }
 }
 
-fn priority_name(p: Priority) -> String {
-    format!("{p:?}").to_uppercase()
+fn priority_name(p: Priority) -> &'static str {
+    match p {
+        Priority::Urgent => "URGENT",
+        Priority::High => "HIGH",
+        Priority::Normal => "NORMAL",
+        Priority::Low => "LOW",
+    }
 }
 
-fn time_stats(pairs: Vec<(String, i64)>) -> Vec<TimeStat> {
-    let mut by: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+fn time_stats(pairs: Vec<(&str, i64)>) -> Vec<TimeStat> {
+    let mut by: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for (k, v) in pairs {
         by.entry(k).or_default().push(v);
     }
     by.into_iter()
         .map(|(key, mut v)| TimeStat {
-            key,
+            key: key.to_string(),
             count: v.len() as u64,
             p50_secs: percentile(&mut v, 50).unwrap_or(0),
             p90_secs: percentile(&mut v, 90).unwrap_or(0),
@@ -363,16 +389,11 @@ fn met(targets: impl Iterator<Item = Option<bool>>) -> Option<f64> {
 }
 
 fn sla<'a>(facts: impl Iterator<Item = &'a Fact> + Clone) -> SlaReport {
-    let tier_name = |t: &Option<Tier>| {
-        t.as_ref()
-            .map(|t| t.to_string())
-            .unwrap_or_else(|| "unrouted".into())
-    };
     let mut fr_p = Vec::new();
     let mut fr_t = Vec::new();
     let mut res_p = Vec::new();
     let mut res_t = Vec::new();
-    let mut breaches: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut breaches: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for f in facts.clone() {
         match f {
             Fact::FirstResponse {
@@ -394,7 +415,7 @@ fn sla<'a>(facts: impl Iterator<Item = &'a Fact> + Clone) -> SlaReport {
                 res_t.push((tier_name(tier), *secs));
             }
             Fact::Breached { policy, kind } => {
-                let e = breaches.entry(policy.clone()).or_default();
+                let e = breaches.entry(policy.as_str()).or_default();
                 match kind {
                     crate::domain::SlaKind::FirstResponse => e.0 += 1,
                     crate::domain::SlaKind::Resolution => e.1 += 1,
@@ -411,7 +432,7 @@ fn sla<'a>(facts: impl Iterator<Item = &'a Fact> + Clone) -> SlaReport {
         breaches: breaches
             .into_iter()
             .map(|(policy, (fr, res))| BreachCount {
-                policy,
+                policy: policy.to_string(),
                 first_response: fr,
                 resolution: res,
             })
@@ -437,12 +458,21 @@ fn ranked(counts: BTreeMap<String, u64>) -> Vec<TermCount> {
     v
 }
 
-/// The distinct words of a subject that may name a problem.
-fn keywords(subject: &str) -> BTreeSet<String> {
+/// The distinct words of a subject that may name a problem (lowercased; borrowed
+/// when already lowercase).
+fn keywords(subject: &str) -> BTreeSet<Cow<'_, str>> {
     subject
         .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
-        .filter(|w| w.chars().count() >= 4 && !COMMON_WORDS.contains(&w.as_str()))
+        .map(|w| {
+            if w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                Cow::Borrowed(w)
+            } else {
+                Cow::Owned(w.to_lowercase())
+            }
+        })
+        .filter(|w| w.chars().count() >= 4 && !COMMON_WORDS.contains(&w.as_ref()))
         .collect()
 }
 
@@ -472,8 +502,18 @@ fn problems(cases: &[Row<'_>], resolved: &[&Row<'_>], open: Open<'_>) -> Problem
         })
         .collect();
     Problems {
-        top_tags: ranked(count(opened.iter().flat_map(|c| c.tags.iter().cloned()))),
-        top_keywords: ranked(count(opened.iter().flat_map(|c| keywords(&open(&c.subject))))),
+        top_tags: ranked(owned(count(
+            opened
+                .iter()
+                .flat_map(|c| c.tags.iter().map(String::as_str)),
+        ))),
+        // Subjects may be sealed: their words are counted as they read in clear.
+        top_keywords: ranked(count(opened.iter().flat_map(|c| {
+            keywords(&open(&c.subject))
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect::<Vec<_>>()
+        }))),
         costliest,
     }
 }
