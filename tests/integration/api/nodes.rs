@@ -12,9 +12,9 @@ use super::*;
 use crate::store::conformance::harness::{fresh_database, postgres_url};
 
 /// A server process; killed when dropped.
-struct Node {
+pub(super) struct Node {
     child: Child,
-    server: TestServer,
+    pub(super) server: TestServer,
 }
 
 impl Drop for Node {
@@ -33,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts `serve --store url` and waits until it answers `/healthz`.
-async fn start_node(url: &str) -> Node {
+pub(super) async fn start_node(url: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
@@ -74,7 +74,7 @@ async fn start_node(url: &str) -> Node {
     }
 }
 
-async fn log_head(node: &Node) -> u64 {
+pub(super) async fn log_head(node: &Node) -> u64 {
     let health: Value = serde_json::from_str(&node.server.get_text("/healthz").await).unwrap();
     health["logHead"].as_u64().unwrap()
 }
