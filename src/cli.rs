@@ -522,6 +522,10 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("copied {head} of {total} events");
             })
             .await?;
+            // The customers' data keys go with the log, wrapped as they are.
+            let keys = crate::shred::Vault::copy_keys_to_postgres(&from, &to, |name| {
+                std::env::var(name).ok()
+            })?;
             let head = target.log_head().await?;
             let hash = head
                 .hash
@@ -530,7 +534,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             target.shutdown().await?;
             source.shutdown().await?;
             println!(
-                "copied {copied} events from {} to {}; log head {} (hash {hash})",
+                "copied {copied} events and {keys} data keys from {} to {}; log head {} (hash {hash})",
                 from.display(),
                 crate::store::postgres::describe(&crate::store::postgres::parse_url(&to)?),
                 head.position

@@ -332,6 +332,9 @@ impl KeyStore {
     }
 }
 
+/// A stored key: its name (the hex SHA-256 of the customer id) and its wrapped bytes.
+pub type WrappedKey = (String, Zeroizing<Vec<u8>>);
+
 /// The customers' data keys in `DATA/keys/` (or a directory of its own).
 pub struct FileKeys {
     dir: PathBuf,
@@ -370,6 +373,22 @@ impl FileKeys {
 
     fn path(&self, customer: &str) -> PathBuf {
         self.dir.join(format!("{}.key", key_name(customer)))
+    }
+
+    /// Every key file, as its name (without `.key`) and stored bytes.
+    pub fn wrapped_files(&self) -> Result<Vec<WrappedKey>, ShredError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+            let path = entry.map_err(io(&self.dir))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(stem) = name.strip_suffix(".key") {
+                if stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    let bytes = Zeroizing::new(std::fs::read(&path).map_err(io(&path))?);
+                    out.push((stem.to_string(), bytes));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// What tells one key file of the customer from another (its modification time

@@ -52,6 +52,17 @@ impl PgKeys {
         url: &str,
         master: Option<(MasterKey, MasterSource)>,
     ) -> Result<(Self, MasterSource), ShredError> {
+        Self::connect_with(url, master, MasterKey::random()?)
+    }
+
+    /// [`PgKeys::connect`], proposing `dev` as the development master key when none
+    /// is configured (kept if the database has none yet: `migrate` brings a data
+    /// directory's development key along with its keys).
+    pub fn connect_with(
+        url: &str,
+        master: Option<(MasterKey, MasterSource)>,
+        dev: MasterKey,
+    ) -> Result<(Self, MasterSource), ShredError> {
         let (jobs, rx) = mpsc::unbounded_channel::<Job>();
         let (ready, started) = std_mpsc::sync_channel(1);
         let url = url.to_string();
@@ -63,10 +74,7 @@ impl PgKeys {
             .recv()
             .map_err(|_| ShredError::Io("the key store's thread ended".into()))?
             .map_err(store_error)?;
-        let mut keys = PgKeys {
-            master: MasterKey::random()?,
-            jobs,
-        };
+        let mut keys = PgKeys { master: dev, jobs };
         let source = match master {
             Some((master, source)) => {
                 keys.master = master;
@@ -130,6 +138,13 @@ impl PgKeys {
             Reply::Wrapped(Some(bytes)) => unwrap(&self.master, customer, &Zeroizing::new(bytes)),
             _ => Err(ShredError::Io("a data key vanished as it was made".into())),
         }
+    }
+
+    /// Stores a wrapped key as it is (copied from a key file named `name`), unless
+    /// the database has one of that name.
+    pub fn put_wrapped(&self, name: &str, wrapped: Zeroizing<Vec<u8>>) -> Result<(), ShredError> {
+        self.ask(Request::Insert(name.to_string(), wrapped))
+            .map(|_| ())
     }
 
     /// Deletes the customer's key row; whether there was one.

@@ -88,6 +88,36 @@ impl Vault {
         Ok(Self::with(KeyStore::Postgres(keys), source))
     }
 
+    /// Copies the data keys of the data directory `data` (its `keys` directory, or
+    /// `SWARMDESK_KEYS_DIR`) into the PostgreSQL database at `url`, as they are
+    /// (wrapped): the database's keys must be wrapped by the same master key (the
+    /// configured one, or the directory's development key, which the database takes
+    /// as its own if it has none). Keys the database has already are kept. Returns how
+    /// many key files there were.
+    pub fn copy_keys_to_postgres(
+        data: &Path,
+        url: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<usize, ShredError> {
+        let dir = env("SWARMDESK_KEYS_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
+        let (master, source) = MasterKey::load_in(&dir, &env)?;
+        let files = FileKeys::open_dir(dir.clone(), master)?.wrapped_files()?;
+        let (master, _) = MasterKey::load_in(&dir, &env)?;
+        let (keys, _) = match source {
+            MasterSource::Development(_) => {
+                super::pg_keys::PgKeys::connect_with(url, None, master)?
+            }
+            source => super::pg_keys::PgKeys::connect(url, Some((master, source)))?,
+        };
+        let copied = files.len();
+        for (name, wrapped) in files {
+            keys.put_wrapped(&name, wrapped)?;
+        }
+        Ok(copied)
+    }
+
     fn with(keys: KeyStore, source: MasterSource) -> Self {
         Vault {
             keys,

@@ -144,3 +144,40 @@ async fn a_customer_forgotten_on_one_node_is_erased_on_the_other_within_a_second
         .get(0);
     assert_eq!(keys, 0, "the forgotten customer's key row is deleted");
 }
+
+/// `migrate` brings a data directory's data keys (and its development master key)
+/// into the database with its log: fields sealed before the move open after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_brings_the_data_keys_along() {
+    let Some(admin) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = {
+        let vault = swarmdesk::shred::Vault::load(dir.path(), |_: &str| None).unwrap();
+        vault.seal("globex", NAME).unwrap()
+    };
+    let url = fresh_database(&admin).await;
+    let to = url.clone();
+    let from = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_swarmdesk"))
+            .args(["migrate", "--to", &to, "--from"])
+            .arg(from)
+            .env_remove("SWARMDESK_MASTER_KEY")
+            .env_remove("SWARMDESK_MASTER_KEY_FILE")
+            .env_remove("SWARMDESK_KEYS_DIR")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("and 1 data keys"), "{stdout}");
+    let vault = swarmdesk::shred::Vault::load_postgres(&url, |_: &str| None).unwrap();
+    assert_eq!(vault.open(&sealed), NAME);
+}
