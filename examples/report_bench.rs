@@ -132,7 +132,16 @@ fn fast_report(
         folded.insert(id, track);
     }
     let targets = report::default_targets();
-    let r = report::fast::report(p, from, to, &folded, &Scope::default(), &targets, &|_| true, &report::clear);
+    let r = report::fast::report(
+        p,
+        from,
+        to,
+        &folded,
+        &Scope::default(),
+        &targets,
+        &|_| true,
+        &report::clear,
+    );
     (r, folded.len())
 }
 
@@ -578,7 +587,15 @@ pub fn run(opts: &Opts) -> Outcome {
             let tracks = rt
                 .block_on(fold_log(store.as_ref(), from, to, None))
                 .unwrap();
-            report::build(from, to, tracks, &Scope::default(), &targets, &everyone, &report::clear)
+            report::build(
+                from,
+                to,
+                tracks,
+                &Scope::default(),
+                &targets,
+                &everyone,
+                &report::clear,
+            )
         });
         println!(
             "report by scan, {name}: best {best:.3} s, median {median:.3} s \

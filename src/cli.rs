@@ -461,7 +461,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--to must be after --from");
             }
             let store = open_store(&cli.data, store).await?;
-            let vault = crate::server::open_vault(&cli.data)?;
+            let vault = crate::server::open_vault_of(&cli.data, store_url.as_deref())?;
             let tracks = crate::app::fold_log(store.as_ref(), from, to, Some(&vault)).await?;
             store.shutdown().await?;
             let scope = crate::report::Scope {
@@ -498,7 +498,10 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::BufWriter::new(stdout.lock());
             // Asked for, lines carry their personal fields opened too.
             let vault = match opened {
-                true => Some(crate::server::open_vault(&cli.data)?),
+                true => Some(crate::server::open_vault_of(
+                    &cli.data,
+                    store_url.as_deref(),
+                )?),
                 false => None,
             };
             let mut write = |mut e: ExportedEvent| -> anyhow::Result<()> {
@@ -573,6 +576,10 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             let keys = crate::store::copy::copy_idempotency_keys(source.as_ref(), &target).await?;
+            // The customers' data keys go with the log, wrapped as they are.
+            let data_keys = crate::shred::Vault::copy_keys_to_postgres(&from, &to, |name| {
+                std::env::var(name).ok()
+            })?;
             let head = target.log_head().await?;
             let hash = head
                 .hash
@@ -581,8 +588,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             target.shutdown().await?;
             source.shutdown().await?;
             println!(
-                "copied {copied} events and {keys} idempotency keys from {} to {}; log head {} \
-                 (hash {hash})",
+                "copied {copied} events, {keys} idempotency keys and {data_keys} data keys from {} \
+                 to {}; log head {} (hash {hash})",
                 from.display(),
                 crate::store::postgres::describe(&crate::store::postgres::parse_url(&to)?),
                 head.position
@@ -593,7 +600,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut options = ServerOptions::new(cli.data.clone());
             routing.apply(&mut options)?;
             let before = store.head();
-            let vault = server::open_vault(&cli.data)?;
+            let vault = server::open_vault_of(&cli.data, store_url.as_deref())?;
             server::load_demo(store.clone(), &options, cases, vault).await?;
             println!(
                 "appended {} events (log head {})",

@@ -130,7 +130,8 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             let store = open_log(&options.data, Some(url)).await?;
             // Into an empty log only (several nodes may start on one database).
             if options.demo && store.head() == 0 {
-                load_demo(store.clone(), options, 300, open_vault(&options.data)?).await?;
+                let vault = open_vault_of(&options.data, Some(url))?;
+                load_demo(store.clone(), options, 300, vault).await?;
             }
             store
         }
@@ -141,14 +142,25 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             open_log(&options.data, None).await?
         }
     };
-    let vault = open_vault(&options.data)?;
-    if let crate::shred::MasterSource::Development(path) = vault.source() {
-        tracing::warn!(
+    let vault = open_vault_of(&options.data, options.store.as_deref())?;
+    if options.store.is_some() {
+        // Keys forgotten through another node are dropped from this one's memory.
+        crate::shred::follow::evict_forgotten(&vault, store.clone());
+    }
+    match vault.source() {
+        crate::shred::MasterSource::Development(path) => tracing::warn!(
             file = %path.display(),
             "no master key configured (SWARMDESK_MASTER_KEY or SWARMDESK_MASTER_KEY_FILE): \
              customers' data keys are wrapped by a development key kept next to them, which \
              protects nothing from whoever can read the data directory"
-        );
+        ),
+        crate::shred::MasterSource::DevelopmentInDatabase => tracing::warn!(
+            "no master key configured (SWARMDESK_MASTER_KEY or SWARMDESK_MASTER_KEY_FILE): \
+             customers' data keys are wrapped by a development key kept next to them in the \
+             database (table data_key_dev_master), which protects nothing from whoever can \
+             read the database or its backups"
+        ),
+        _ => {}
     }
     let projections = ProjectionRunner::start(store.clone()).await?;
     let app = Desk::new(store, projections, options.clock.clone(), seed_config).with_vault(vault);
@@ -211,7 +223,19 @@ async fn load_demo_all_or_nothing(options: &ServerOptions) -> Result<(), ServerE
 /// The key store of the data directory `data`, with the master key the environment
 /// names (or the development key: see [`crate::shred`]).
 pub fn open_vault(data: &std::path::Path) -> Result<Arc<crate::shred::Vault>, ServerError> {
-    Ok(Arc::new(crate::shred::Vault::from_env(data)?))
+    open_vault_of(data, None)
+}
+
+/// [`open_vault`], or with `store` (a PostgreSQL connection string) the key store in
+/// that database, shared by every node on it.
+pub fn open_vault_of(
+    data: &std::path::Path,
+    store: Option<&str>,
+) -> Result<Arc<crate::shred::Vault>, ServerError> {
+    Ok(Arc::new(match store {
+        Some(url) => crate::shred::Vault::load_postgres(url, |name| std::env::var(name).ok())?,
+        None => crate::shred::Vault::from_env(data)?,
+    }))
 }
 
 /// Appends the sample data: about three days of ordinary cases, then the overnight

@@ -27,8 +27,8 @@ pub mod counts;
 pub mod facts;
 pub mod knowledge;
 pub mod runner;
-pub mod timeline;
 pub mod standing;
+pub mod timeline;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

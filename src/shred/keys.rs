@@ -1,5 +1,9 @@
-//! The key store: one random data key per customer, wrapped by the master key, one
-//! file per key under `DATA/keys/` (outside the log, so that it can be destroyed).
+//! The key store: one random data key per customer, wrapped by the master key, kept
+//! outside the log so that it can be destroyed. [`KeyStore`] is either of two
+//! places: one file per key under `DATA/keys/` ([`FileKeys`], the embedded store's),
+//! or one row per key in the PostgreSQL database that holds the log
+//! ([`super::pg_keys::PgKeys`], shared by every node on it). Both hold the same bytes
+//! and refuse another master key at once (a check sealed with the first one).
 //!
 //! A key file is named by the hex SHA-256 of the customer id (a file name says
 //! nothing about whom it is for) and holds a random key id (16 bytes), then the data
@@ -57,6 +61,9 @@ pub enum MasterSource {
     File(PathBuf),
     /// Made for development in the data directory.
     Development(PathBuf),
+    /// Made for development by the first node on a PostgreSQL database, kept in it
+    /// (table `data_key_dev_master`) for every node.
+    DevelopmentInDatabase,
 }
 
 impl MasterKey {
@@ -116,6 +123,38 @@ impl MasterKey {
         }
     }
 
+    /// The master key `SWARMDESK_MASTER_KEY` or `SWARMDESK_MASTER_KEY_FILE` names
+    /// (`env` gives the variables), if either is set.
+    pub fn configured(
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<(Self, MasterSource)>, ShredError> {
+        if env("SWARMDESK_MASTER_KEY").is_some_and(|t| !t.trim().is_empty())
+            || env("SWARMDESK_MASTER_KEY_FILE").is_some_and(|t| !t.is_empty())
+        {
+            // Either variable set: never falls through to a development key.
+            return Self::load_in(Path::new(""), env).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// A new random key (for development).
+    pub(crate) fn random() -> Result<Self, ShredError> {
+        Ok(MasterKey(Zeroizing::new(random()?)))
+    }
+
+    /// The key's bytes (to store the development key).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+
+    /// From raw bytes (the stored development key).
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, ShredError> {
+        let key: [u8; KEY_BYTES] = bytes.try_into().map_err(|_| {
+            ShredError::MasterKey(format!("{} bytes, expected {KEY_BYTES}", bytes.len()))
+        })?;
+        Ok(MasterKey(Zeroizing::new(key)))
+    }
+
     fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(Key::from_slice(self.0.as_slice()))
     }
@@ -125,6 +164,97 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ShredError> {
     let mut f = std::fs::File::create(path).map_err(io(path))?;
     f.write_all(bytes).map_err(io(path))?;
     f.sync_all().map_err(io(path))
+}
+
+/// The name of the customer's key (file or row): the hex SHA-256 of the customer id,
+/// which says nothing about whom it is for.
+pub(crate) fn key_name(customer: &str) -> String {
+    crate::store::chain::hex(&Sha256::digest(customer.as_bytes()).into())
+}
+
+/// The master key check: [`MASTER_CHECK`] sealed with `master` (a nonce, then the
+/// ciphertext).
+pub(crate) fn seal_check(master: &MasterKey) -> Result<Vec<u8>, ShredError> {
+    let nonce: [u8; NONCE_BYTES] = random()?;
+    let sealed = master
+        .cipher()
+        .encrypt(Nonce::from_slice(&nonce), MASTER_CHECK)
+        .map_err(|_| ShredError::Io("cannot seal the master key check".into()))?;
+    Ok([nonce.as_slice(), &sealed].concat())
+}
+
+/// Whether `master` opens the check `bytes` ([`seal_check`]).
+pub(crate) fn check_opens(master: &MasterKey, bytes: &[u8]) -> bool {
+    bytes.len() > NONCE_BYTES && {
+        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+        master
+            .cipher()
+            .decrypt(Nonce::from_slice(nonce), sealed)
+            .is_ok_and(|clear| clear == MASTER_CHECK)
+    }
+}
+
+/// A new random data key for `customer`, and its stored form: the key id, a nonce,
+/// then the key sealed with `master` (the customer id as associated data).
+pub(crate) fn wrap_new(
+    master: &MasterKey,
+    customer: &str,
+) -> Result<(DataKey, Zeroizing<Vec<u8>>), ShredError> {
+    let key = DataKey {
+        id: random()?,
+        key: Zeroizing::new(random()?),
+    };
+    let nonce: [u8; NONCE_BYTES] = random()?;
+    let wrapped = master
+        .cipher()
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: key.key.as_slice(),
+                aad: customer.as_bytes(),
+            },
+        )
+        .map_err(|_| ShredError::Io("cannot wrap a data key".into()))?;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(ID_BYTES + NONCE_BYTES + wrapped.len()));
+    bytes.extend_from_slice(&key.id);
+    bytes.extend_from_slice(&nonce);
+    bytes.extend_from_slice(&wrapped);
+    Ok((key, bytes))
+}
+
+/// The data key of `customer` from its stored form ([`wrap_new`]).
+pub(crate) fn unwrap(
+    master: &MasterKey,
+    customer: &str,
+    bytes: &[u8],
+) -> Result<DataKey, ShredError> {
+    if bytes.len() <= ID_BYTES + NONCE_BYTES {
+        return Err(ShredError::Unwrap(customer.into()));
+    }
+    let (id, rest) = bytes.split_at(ID_BYTES);
+    let (nonce, wrapped) = rest.split_at(NONCE_BYTES);
+    let key = Zeroizing::new(
+        master
+            .cipher()
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: wrapped,
+                    aad: customer.as_bytes(),
+                },
+            )
+            .map_err(|_| ShredError::Unwrap(customer.into()))?,
+    );
+    Ok(DataKey {
+        id: id
+            .try_into()
+            .map_err(|_| ShredError::Unwrap(customer.into()))?,
+        key: Zeroizing::new(
+            key.as_slice()
+                .try_into()
+                .map_err(|_| ShredError::Unwrap(customer.into()))?,
+        ),
+    })
 }
 
 /// A customer's data key and its id (which sealed fields name).
@@ -139,20 +269,79 @@ impl DataKey {
     }
 }
 
-/// Which key file a cached key was read from (see [`KeyStore::stamp`]).
+/// Which stored key a cached key was read from (see [`KeyStore::stamp`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyStamp {
-    modified: Option<std::time::SystemTime>,
-    inode: u64,
+pub enum KeyStamp {
+    /// A key file, by its modification time and (on Unix) inode.
+    File {
+        modified: Option<std::time::SystemTime>,
+        inode: u64,
+    },
+    /// A row in the database, not read again on each use: a cached key is dropped
+    /// when the node sees the customer forgotten on its live feed
+    /// ([`super::Vault::evict`]).
+    Row,
 }
 
-/// The customers' data keys in `DATA/keys/`.
-pub struct KeyStore {
+/// Where the customers' data keys are kept.
+pub enum KeyStore {
+    /// One file per key in a directory.
+    Files(FileKeys),
+    /// One row per key in the PostgreSQL database of the log.
+    Postgres(super::pg_keys::PgKeys),
+}
+
+impl KeyStore {
+    /// The key store in the directory `data/keys` (see [`FileKeys::open`]).
+    pub fn open(data: &Path, master: MasterKey) -> Result<Self, ShredError> {
+        FileKeys::open(data, master).map(KeyStore::Files)
+    }
+
+    /// What tells one stored key of the customer from another, or `None` when there
+    /// is none: a cached key is good while this stays the same.
+    pub fn stamp(&self, customer: &str) -> Result<Option<KeyStamp>, ShredError> {
+        match self {
+            KeyStore::Files(f) => f.stamp(customer),
+            KeyStore::Postgres(_) => Ok(Some(KeyStamp::Row)),
+        }
+    }
+
+    /// The customer's data key, if it exists (it never existed, or was destroyed).
+    pub fn get(&self, customer: &str) -> Result<Option<DataKey>, ShredError> {
+        match self {
+            KeyStore::Files(f) => f.get(customer),
+            KeyStore::Postgres(p) => p.get(customer),
+        }
+    }
+
+    /// The customer's data key, made and stored if it does not exist yet; a key
+    /// another writer made first is the one returned.
+    pub fn get_or_create(&self, customer: &str) -> Result<DataKey, ShredError> {
+        match self {
+            KeyStore::Files(f) => f.get_or_create(customer),
+            KeyStore::Postgres(p) => p.get_or_create(customer),
+        }
+    }
+
+    /// Destroys the customer's data key; whether there was one.
+    pub fn destroy(&self, customer: &str) -> Result<bool, ShredError> {
+        match self {
+            KeyStore::Files(f) => f.destroy(customer),
+            KeyStore::Postgres(p) => p.destroy(customer),
+        }
+    }
+}
+
+/// A stored key: its name (the hex SHA-256 of the customer id) and its wrapped bytes.
+pub type WrappedKey = (String, Zeroizing<Vec<u8>>);
+
+/// The customers' data keys in `DATA/keys/` (or a directory of its own).
+pub struct FileKeys {
     dir: PathBuf,
     master: MasterKey,
 }
 
-impl KeyStore {
+impl FileKeys {
     /// The key store of the data directory `data`, its keys wrapped by `master`.
     /// Refused with [`ShredError::MasterKey`] when `master` is not the key this key
     /// store was first opened with.
@@ -160,20 +349,13 @@ impl KeyStore {
         Self::open_dir(data.join(KEYS_DIR), master)
     }
 
-    /// [`KeyStore::open`] on the key store in the directory `dir`.
+    /// [`FileKeys::open`] on the key store in the directory `dir`.
     pub fn open_dir(dir: PathBuf, master: MasterKey) -> Result<Self, ShredError> {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let check = dir.join(MASTER_CHECK_FILE);
         match std::fs::read(&check) {
             Ok(bytes) => {
-                let opens = bytes.len() > NONCE_BYTES && {
-                    let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
-                    master
-                        .cipher()
-                        .decrypt(Nonce::from_slice(nonce), sealed)
-                        .is_ok_and(|clear| clear == MASTER_CHECK)
-                };
-                if !opens {
+                if !check_opens(&master, &bytes) {
                     return Err(ShredError::MasterKey(format!(
                         "it is not the master key the keys in {} were made with (check \
                          SWARMDESK_MASTER_KEY / SWARMDESK_MASTER_KEY_FILE)",
@@ -182,21 +364,31 @@ impl KeyStore {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let nonce: [u8; NONCE_BYTES] = random()?;
-                let sealed = master
-                    .cipher()
-                    .encrypt(Nonce::from_slice(&nonce), MASTER_CHECK)
-                    .map_err(|_| ShredError::Io("cannot seal the master key check".into()))?;
-                write_synced(&check, &[nonce.as_slice(), &sealed].concat())?;
+                write_synced(&check, &seal_check(&master)?)?;
             }
             Err(e) => return Err(io(&check)(e)),
         }
-        Ok(KeyStore { dir, master })
+        Ok(FileKeys { dir, master })
     }
 
     fn path(&self, customer: &str) -> PathBuf {
-        let name = crate::store::chain::hex(&Sha256::digest(customer.as_bytes()).into());
-        self.dir.join(format!("{name}.key"))
+        self.dir.join(format!("{}.key", key_name(customer)))
+    }
+
+    /// Every key file, as its name (without `.key`) and stored bytes.
+    pub fn wrapped_files(&self) -> Result<Vec<WrappedKey>, ShredError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+            let path = entry.map_err(io(&self.dir))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(stem) = name.strip_suffix(".key") {
+                if stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    let bytes = Zeroizing::new(std::fs::read(&path).map_err(io(&path))?);
+                    out.push((stem.to_string(), bytes));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// What tells one key file of the customer from another (its modification time
@@ -210,7 +402,7 @@ impl KeyStore {
                 let inode = std::os::unix::fs::MetadataExt::ino(&m);
                 #[cfg(not(unix))]
                 let inode = 0;
-                Ok(Some(KeyStamp {
+                Ok(Some(KeyStamp::File {
                     modified: m.modified().ok(),
                     inode,
                 }))
@@ -228,33 +420,7 @@ impl KeyStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
         };
-        if bytes.len() <= ID_BYTES + NONCE_BYTES {
-            return Err(ShredError::Unwrap(customer.into()));
-        }
-        let (id, rest) = bytes.split_at(ID_BYTES);
-        let (nonce, wrapped) = rest.split_at(NONCE_BYTES);
-        let key = Zeroizing::new(
-            self.master
-                .cipher()
-                .decrypt(
-                    Nonce::from_slice(nonce),
-                    Payload {
-                        msg: wrapped,
-                        aad: customer.as_bytes(),
-                    },
-                )
-                .map_err(|_| ShredError::Unwrap(customer.into()))?,
-        );
-        Ok(Some(DataKey {
-            id: id
-                .try_into()
-                .map_err(|_| ShredError::Unwrap(customer.into()))?,
-            key: Zeroizing::new(
-                key.as_slice()
-                    .try_into()
-                    .map_err(|_| ShredError::Unwrap(customer.into()))?,
-            ),
-        }))
+        unwrap(&self.master, customer, &bytes).map(Some)
     }
 
     /// The customer's data key, made (and stored, synced) if it does not exist yet.
@@ -262,26 +428,7 @@ impl KeyStore {
         if let Some(key) = self.get(customer)? {
             return Ok(key);
         }
-        let key = DataKey {
-            id: random()?,
-            key: Zeroizing::new(random()?),
-        };
-        let nonce: [u8; NONCE_BYTES] = random()?;
-        let wrapped = self
-            .master
-            .cipher()
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: key.key.as_slice(),
-                    aad: customer.as_bytes(),
-                },
-            )
-            .map_err(|_| ShredError::Io("cannot wrap a data key".into()))?;
-        let mut bytes = Vec::with_capacity(ID_BYTES + NONCE_BYTES + wrapped.len());
-        bytes.extend_from_slice(&key.id);
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&wrapped);
+        let (key, bytes) = wrap_new(&self.master, customer)?;
         // Written aside and linked into place, so a crash never leaves half a key, and
         // a key made at the same time by another writer is never replaced: the first
         // one in place is the customer's key, which the loser reads back.
@@ -384,7 +531,7 @@ mod tests {
         );
         // A key file itself does not open with another master key either.
         let (other, _) = MasterKey::load(dir.path(), env(key(2))).unwrap();
-        let keys = KeyStore {
+        let keys = FileKeys {
             dir: dir.path().join(KEYS_DIR),
             master: other,
         };
@@ -411,7 +558,7 @@ mod tests {
     fn a_destroyed_key_is_gone_from_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let (master, _) = MasterKey::load(dir.path(), no_env).unwrap();
-        let keys = KeyStore::open(dir.path(), master).unwrap();
+        let keys = FileKeys::open(dir.path(), master).unwrap();
         let made = keys.get_or_create("globex").unwrap();
         let path = keys.path("globex");
         let stored = std::fs::read(&path).unwrap();

@@ -5,8 +5,9 @@
 //! the log was copied, while every event, hash and link stays as it was.
 //!
 //! - [`keys`]: the key store: one data key per customer, each wrapped (encrypted) by
-//!   the master key, one file per key in `DATA/keys/`; destroying a key overwrites its
-//!   file before removing it. The master key comes from `SWARMDESK_MASTER_KEY`
+//!   the master key, one file per key in `DATA/keys/` with the embedded store (a
+//!   destroyed key's file is overwritten before it is removed), one row per key in
+//!   the log's database with PostgreSQL ([`pg_keys`], a destroyed key's row deleted). The master key comes from `SWARMDESK_MASTER_KEY`
 //!   (base64 of 32 bytes), or a file named by `SWARMDESK_MASTER_KEY_FILE`; without
 //!   either, a development key is made once in `DATA/keys/master.key` (which protects
 //!   nothing from whoever can read the data directory).
@@ -14,6 +15,8 @@
 //!   key's id and the ciphertext), and opened back, or [`ERASED`] once its key is gone.
 //! - [`vault`]: the key store with the master key in use: seals a customer's field,
 //!   opens any sealed field, forgets a customer (destroys their key).
+//! - [`follow`]: on PostgreSQL, drops from memory the key of a customer another node
+//!   forgot, as the `CustomerForgotten` event arrives on the live feed.
 //! - [`personal`]: which fields are personal, sealed before events reach the log
 //!   (the command service) and opened where they are read (the API's answers,
 //!   exports, searches, reports).
@@ -21,8 +24,10 @@
 //! ChaCha20-Poly1305 (RustCrypto) does the encryption; keys and nonces are random
 //! (`getrandom`). Nothing here is hand-written cryptography.
 
+pub mod follow;
 pub mod keys;
 pub mod personal;
+pub mod pg_keys;
 pub mod seal;
 pub mod vault;
 

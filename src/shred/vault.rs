@@ -1,16 +1,18 @@
 //! The vault: the key store with the master key in use, the one place that seals a
 //! customer's field and opens any sealed field found in the log, a projection or an
-//! answer. Data keys read once are kept in memory while their file stays the same
-//! (checked on every use, so a key destroyed by another node sharing the directory is
-//! gone here too); [`Vault::forget`] drops a customer's key from memory and destroys
-//! its file.
+//! answer. Data keys read once are kept in memory: with key files, while their file
+//! stays the same (checked on every use, so a key destroyed by another node sharing
+//! the directory is gone here too); with keys in PostgreSQL, until the node sees the
+//! customer forgotten on its live feed ([`super::follow`] calls [`Vault::evict`]).
+//! [`Vault::forget`] drops a customer's key from memory and destroys the stored one.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::keys::{DataKey, KeyStamp, KeyStore, MasterKey, MasterSource, KEYS_DIR};
+use super::keys::{DataKey, FileKeys, KeyStamp, KeyStore, MasterKey, MasterSource, KEYS_DIR};
 use super::seal::{is_sealed, seal, Sealed};
 use super::ShredError;
 
@@ -26,6 +28,28 @@ pub struct Vault {
     cache: RwLock<HashMap<String, (Arc<DataKey>, KeyStamp)>>,
     /// Held while a key is made, so concurrent first writes for one customer share it.
     making: std::sync::Mutex<()>,
+    /// Counts evictions: a key read while one happened is not cached (it may be the
+    /// key just forgotten, read before its row was deleted).
+    evictions: AtomicU64,
+    /// Whether keys read from the database may be cached: false once the live feed
+    /// that evicts them is lost.
+    cache_rows: AtomicBool,
+    /// The task that evicts forgotten customers' keys ([`super::follow`]), stopped
+    /// with the vault.
+    pub(super) follower: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .follower
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Vault {
@@ -46,12 +70,64 @@ impl Vault {
             .filter(|d| !d.trim().is_empty())
             .map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
         let (master, source) = MasterKey::load_in(&dir, env)?;
-        Ok(Vault {
-            keys: KeyStore::open_dir(dir, master)?,
+        Ok(Self::with(
+            KeyStore::Files(FileKeys::open_dir(dir, master)?),
+            source,
+        ))
+    }
+
+    /// The vault of nodes whose log is in the PostgreSQL database at `url`: the keys
+    /// in its `data_keys` table, the master key from the variables `env` gives (or,
+    /// with none, the development key kept in the database for every node). Refused
+    /// when the master key is not the one the database's keys were made with.
+    pub fn load_postgres(
+        url: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ShredError> {
+        let (keys, source) = super::pg_keys::PgKeys::connect(url, MasterKey::configured(env)?)?;
+        Ok(Self::with(KeyStore::Postgres(keys), source))
+    }
+
+    /// Copies the data keys of the data directory `data` (its `keys` directory, or
+    /// `SWARMDESK_KEYS_DIR`) into the PostgreSQL database at `url`, as they are
+    /// (wrapped): the database's keys must be wrapped by the same master key (the
+    /// configured one, or the directory's development key, which the database takes
+    /// as its own if it has none). Keys the database has already are kept. Returns how
+    /// many key files there were.
+    pub fn copy_keys_to_postgres(
+        data: &Path,
+        url: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<usize, ShredError> {
+        let dir = env("SWARMDESK_KEYS_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
+        let (master, source) = MasterKey::load_in(&dir, &env)?;
+        let files = FileKeys::open_dir(dir.clone(), master)?.wrapped_files()?;
+        let (master, _) = MasterKey::load_in(&dir, &env)?;
+        let (keys, _) = match source {
+            MasterSource::Development(_) => {
+                super::pg_keys::PgKeys::connect_with(url, None, master)?
+            }
+            source => super::pg_keys::PgKeys::connect(url, Some((master, source)))?,
+        };
+        let copied = files.len();
+        for (name, wrapped) in files {
+            keys.put_wrapped(&name, wrapped)?;
+        }
+        Ok(copied)
+    }
+
+    fn with(keys: KeyStore, source: MasterSource) -> Self {
+        Vault {
+            keys,
             source,
             cache: RwLock::default(),
             making: std::sync::Mutex::new(()),
-        })
+            evictions: AtomicU64::new(0),
+            cache_rows: AtomicBool::new(true),
+            follower: std::sync::Mutex::new(None),
+        }
     }
 
     /// [`Vault::load`] with the process environment.
@@ -65,6 +141,7 @@ impl Vault {
     }
 
     fn key(&self, customer: &str, create: bool) -> Result<Option<Arc<DataKey>>, ShredError> {
+        let evictions = self.evictions.load(Ordering::SeqCst);
         if let Some(stamp) = self.keys.stamp(customer)? {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
             if let Some((key, _)) = cache.get(customer).filter(|(_, s)| *s == stamp) {
@@ -82,7 +159,10 @@ impl Vault {
             cache.remove(customer);
             return Ok(None);
         };
-        cache.insert(customer.to_string(), (key.clone(), stamp));
+        let cacheable = stamp != KeyStamp::Row || self.cache_rows.load(Ordering::SeqCst);
+        if cacheable && self.evictions.load(Ordering::SeqCst) == evictions {
+            cache.insert(customer.to_string(), (key.clone(), stamp));
+        }
         Ok(Some(key))
     }
 
@@ -135,7 +215,24 @@ impl Vault {
         Ok(self.key(customer, false)?.is_some())
     }
 
-    /// Destroys the customer's data key (in memory and on disk): every field sealed
+    /// Drops the customer's key from memory (it was forgotten through another node):
+    /// the next use reads the key store again.
+    pub fn evict(&self, customer: &str) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        self.evictions.fetch_add(1, Ordering::SeqCst);
+        cache.remove(customer);
+    }
+
+    /// Drops every cached key read from the database and caches none from now on
+    /// (the feed that says which to evict is lost): every use reads the key's row.
+    pub fn stop_caching_rows(&self) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        self.cache_rows.store(false, Ordering::SeqCst);
+        self.evictions.fetch_add(1, Ordering::SeqCst);
+        cache.retain(|_, (_, stamp)| *stamp != KeyStamp::Row);
+    }
+
+    /// Destroys the customer's data key (in memory and where it is stored): every field sealed
     /// with it reads [`super::ERASED`] from now on. Returns whether there was one.
     pub fn forget(&self, customer: &str) -> Result<bool, ShredError> {
         self.cache

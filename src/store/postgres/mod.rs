@@ -4,7 +4,8 @@
 //! Tables (created and migrated at start by [`schema`]): `events` (global `position`
 //! as primary key, `(stream, version)` unique, the stored record in the sled
 //! backend's binary format with its hash-chain link), `log_head` (one row: the last
-//! position and link), `idempotency` (the first outcome per key), `snapshots`.
+//! position and link), `idempotency` (the first outcome per key), `snapshots`;
+//! `data_keys` and `data_key_check`, the customers' wrapped data keys ([`keys`]).
 //!
 //! # Positions without gaps, never skipped
 //! Every append transaction, on every node, locks the one row of `log_head` before it
@@ -22,9 +23,11 @@
 //! - `schema`: versioned migrations, refused if the database is newer than the build;
 //! - `writer`: the group-committing writer task (append, import);
 //! - `reader`: reads, snapshots, the hash chain's links and `verify`;
+//! - `keys`: the customers' wrapped data keys (migration 2), for the key store;
 //! - `live`: this node's head and live channel, fed by its own commits and by other
 //!   nodes' (`LISTEN`/`NOTIFY`, plus polling as a fallback).
 
+pub mod keys;
 mod live;
 mod reader;
 mod schema;

@@ -57,6 +57,8 @@ pub const MIGRATIONS: &[&str] = &[
         bytes bytea NOT NULL
     );
     "#,
+    // 2: the customers' wrapped data keys (see `keys`).
+    super::keys::MIGRATION,
 ];
 
 /// The schema version this build writes.

@@ -24,6 +24,7 @@ mod logging;
 mod metrics;
 mod needed_skills;
 mod nodes;
+mod nodes_erasure;
 mod nodes_live;
 mod paging;
 mod presence;

@@ -151,13 +151,13 @@ async fn migrate_copies_a_sled_log_verbatim_and_refuses_another_log() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.starts_with("copied 5000 events and 10 idempotency keys"),
+        stdout.starts_with("copied 5000 events, 10 idempotency keys"),
         "{stdout}"
     );
     let again = migrate(url.clone()).await.unwrap();
     assert!(again.status.success());
     assert!(
-        String::from_utf8_lossy(&again.stdout).starts_with("copied 0 events and 0 idempotency"),
+        String::from_utf8_lossy(&again.stdout).starts_with("copied 0 events, 0 idempotency"),
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
