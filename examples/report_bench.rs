@@ -134,8 +134,7 @@ fn fast_report(
     let targets = report::default_targets();
     let r = report::fast::report(
         p,
-        from,
-        to,
+        from..to,
         &folded,
         &Scope::default(),
         &targets,

@@ -39,7 +39,13 @@ impl Desk {
                     .collect();
                 if missing.is_empty() {
                     return Ok(report::fast::report(
-                        &p, from, to, &folded, scope, targets, visible, &open,
+                        &p,
+                        from..to,
+                        &folded,
+                        scope,
+                        targets,
+                        visible,
+                        &open,
                     ));
                 }
                 missing

@@ -277,8 +277,7 @@ fn fast(
     }
     report::fast::report(
         p,
-        from,
-        to,
+        from..to,
         &folded,
         scope,
         &report::default_targets(),

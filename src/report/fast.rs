@@ -44,18 +44,22 @@ pub fn fold_case<'a>(
     folder.finish().remove(&id).unwrap_or_default()
 }
 
-/// The report of `[from, to)` from `p`, with `folded` holding the track of every case
-/// [`to_fold`] named; `visible` judges each case as it is now.
+/// The report of `period` (`[from, to)`) from `p`, with `folded` holding the track of
+/// every case [`to_fold`] named; `visible` judges each case as it is now, and `open`
+/// reads its subject in clear.
 pub fn report(
     p: &Projections,
-    from: Timestamp,
-    to: Timestamp,
+    period: std::ops::Range<Timestamp>,
     folded: &HashMap<CaseId, Track>,
     scope: &Scope,
     targets: &BTreeMap<Tier, f64>,
     visible: &dyn Fn(&Case) -> bool,
     open: super::Open<'_>,
 ) -> Report {
+    let std::ops::Range {
+        start: from,
+        end: to,
+    } = period;
     let rows: Vec<Row<'_>> = p
         .case_facts()
         .filter(|(_, v, _)| visible(&v.case))
