@@ -255,6 +255,25 @@ async fn a_forgotten_customer_is_found_in_no_file_and_no_answer_and_the_log_stil
         2,
         "{found}"
     );
+    // A report counts the words of the subjects as they read in clear, not the words
+    // of their ciphertext.
+    let report = s
+        .ok(
+            "{ report(from: \"2000-01-01T00:00:00Z\", to: \"2100-01-01T00:00:00Z\") { problems { topKeywords { term cases } } } }",
+            json!({}),
+        )
+        .await;
+    let terms: Vec<&str> = report["report"]["problems"]["topKeywords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"quillfeather"), "{report}");
+    assert!(
+        !terms.iter().any(|t| t.contains("sealed")),
+        "ciphertext counted as words: {report}"
+    );
     // Subscriptions deliver them in clear too.
     let live = Value::Array(subscribed(&s).await).to_string();
     assert!(live.contains(MESSAGE) && live.contains(NAME), "{live}");
