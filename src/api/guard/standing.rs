@@ -11,7 +11,7 @@ use crate::api::error::{bad_input, gql};
 use crate::domain::standing::{StandingKind, StandingSwarm};
 use crate::domain::{AgentId, Timestamp};
 use crate::policy;
-use crate::projection::{AgeKey, DispatchKey};
+use crate::projection::{AgeKey, CaseView, DispatchKey};
 
 /// Most days `backlog(olderThanDays)` looks back.
 pub const MAX_BACKLOG_DAYS: u32 = 3650;
@@ -82,17 +82,8 @@ impl Guard {
             .transpose()?;
         let page = {
             let p = self.app.projections().read();
-            let mut visible = p
-                .dispatch_queue(team, after)
-                .filter(|(_, v)| self.can_read(&v.case));
-            let cases: Vec<(String, _)> = visible
-                .by_ref()
-                .take(first)
-                .map(|(k, v)| (k.cursor(), self.case_obj(v)))
-                .collect();
-            let more = visible.next().is_some();
-            budget(cases.len())?;
-            CasePage { cases, more }
+            let entries = p.dispatch_queue(team, after).map(|(k, v)| (k.cursor(), v));
+            self.visible_page(entries, first, budget)?
         };
         self.audit_page(&page, "dispatchQueue").await?;
         Ok(page)
@@ -120,20 +111,30 @@ impl Guard {
         let before = Timestamp(self.now().0 - i64::from(older_than_days) * 86_400_000_000);
         let page = {
             let p = self.app.projections().read();
-            let mut visible = p
-                .backlog(team, before, after)
-                .filter(|(_, v)| self.can_read(&v.case));
-            let cases: Vec<(String, _)> = visible
-                .by_ref()
-                .take(first)
-                .map(|(k, v)| (k.cursor(), self.case_obj(v)))
-                .collect();
-            let more = visible.next().is_some();
-            budget(cases.len())?;
-            CasePage { cases, more }
+            let entries = p.backlog(team, before, after).map(|(k, v)| (k.cursor(), v));
+            self.visible_page(entries, first, budget)?
         };
         self.audit_page(&page, "backlog").await?;
         Ok(page)
+    }
+
+    /// The first `first` of a queue's `entries` that the caller may read, each with
+    /// its cursor, and whether more follow: unreadable cases count nowhere.
+    fn visible_page<'v>(
+        &self,
+        entries: impl Iterator<Item = (String, &'v CaseView)>,
+        first: usize,
+        budget: Budget<'_>,
+    ) -> Result<CasePage> {
+        let mut visible = entries.filter(|(_, v)| self.can_read(&v.case));
+        let cases: Vec<(String, _)> = visible
+            .by_ref()
+            .take(first)
+            .map(|(cursor, v)| (cursor, self.case_obj(v)))
+            .collect();
+        let more = visible.next().is_some();
+        budget(cases.len())?;
+        Ok(CasePage { cases, more })
     }
 
     async fn audit_page(&self, page: &CasePage, what: &str) -> Result<()> {

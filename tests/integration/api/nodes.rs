@@ -286,6 +286,28 @@ pub(super) async fn start_in_process(
     .await
 }
 
+/// Waits (at most 10 s) until `node`'s projections hold the log up to `head`.
+async fn projections_reach(node: &TestServer, head: u64) {
+    let app = node.running.as_ref().unwrap().app.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.projections().position() < head {
+        assert!(Instant::now() < deadline, "the node did not catch up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Both nodes sweep for due deadlines at once, three times over. A sweep that lost
+/// a race may report it; the log decides what happened.
+async fn sweep_at_once(a: &TestServer, b: &TestServer) {
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(
+            a.running.as_ref().unwrap().sweep_sla(),
+            b.running.as_ref().unwrap().sweep_sla()
+        );
+        let _ = (ra, rb);
+    }
+}
+
 /// Both nodes sweep for due SLA deadlines at once: the breach is recorded once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_sla_deadline_passing_with_two_nodes_up_is_breached_once() {
@@ -306,21 +328,9 @@ async fn an_sla_deadline_passing_with_two_nodes_up_is_breached_once() {
     for i in 0..3 {
         cases.push(a.open_case(&format!("outage {i}"), "URGENT").await);
     }
-    let head = a.head();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b.head() < head {
-        assert!(Instant::now() < deadline, "node b did not catch up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    projections_reach(&b, a.head()).await;
     clock.set(start.plus_secs(61 * 60));
-    for _ in 0..3 {
-        let (ra, rb) = tokio::join!(
-            a.running.as_ref().unwrap().sweep_sla(),
-            b.running.as_ref().unwrap().sweep_sla()
-        );
-        // A sweep that lost a race may report it; the log decides what happened.
-        let _ = (ra, rb);
-    }
+    sweep_at_once(&a, &b).await;
     for id in &cases {
         let types: Vec<String> = a
             .history(&json!(id))
@@ -377,23 +387,9 @@ async fn an_invitation_expiring_with_two_nodes_up_expires_once() {
         .await;
         cases.push(id);
     }
-    let head = a.head();
-    let b_app = b.running.as_ref().unwrap().app.clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b_app.projections().position() < head {
-        assert!(Instant::now() < deadline, "node b did not catch up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(b_app);
+    projections_reach(&b, a.head()).await;
     clock.set(start.plus_secs(11 * 60));
-    for _ in 0..3 {
-        let (ra, rb) = tokio::join!(
-            a.running.as_ref().unwrap().sweep_sla(),
-            b.running.as_ref().unwrap().sweep_sla()
-        );
-        // A sweep that lost a race may report it; the log decides what happened.
-        let _ = (ra, rb);
-    }
+    sweep_at_once(&a, &b).await;
     for id in &cases {
         let expired: Vec<String> = a
             .history(&json!(id))
