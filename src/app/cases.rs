@@ -46,7 +46,9 @@ struct Caller<'a> {
     /// the server's own callers.
     principal: Option<&'a Principal>,
     /// Whether the commands are checked against the configuration (assignees,
-    /// swarm members, hand-made routes); a new case's routing is already.
+    /// swarm members, hand-made routes); a new case's routing is already, but its
+    /// auto-assignment still claims the agent's slot, and is dropped (the case opens
+    /// unassigned) when the agent has none left.
     check_config: bool,
     /// The request's idempotency key was used for another request: refused once the
     /// caller is authorized.
@@ -343,7 +345,7 @@ impl Desk {
         turn: turns::Turn<'_>,
         caller: Caller<'_>,
         case_id: CaseId,
-        commands: Vec<Command>,
+        mut commands: Vec<Command>,
         fp: u64,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
@@ -397,23 +399,32 @@ impl Desk {
                     sla: &config.sla,
                 };
                 let events = decide_all(&state, commands.clone(), &ctx)?;
-                if check_config {
-                    for command in &commands {
-                        let Command::Assign { agent } = command else {
-                            continue;
-                        };
-                        if !self
-                            .claim_slot(actor, agent, case_id, &state, &config)
-                            .await?
-                        {
-                            if attempt >= MAX_RETRIES {
-                                return Err(AppError::Store(StoreError::Unavailable(format!(
-                                    "`{agent}` is being assigned too often at once; try again"
-                                ))));
-                            }
-                            continue 'attempt;
+                let mut unassign = false;
+                for command in &commands {
+                    let Command::Assign { agent } = command else {
+                        continue;
+                    };
+                    match self
+                        .claim_slot(actor, agent, case_id, &state, &config)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) if attempt >= MAX_RETRIES => {
+                            return Err(AppError::Store(StoreError::Unavailable(format!(
+                                "`{agent}` is being assigned too often at once; try again"
+                            ))));
                         }
+                        Ok(false) => continue 'attempt,
+                        // Routing picked the agent from this node's projections, and
+                        // another node gave away their last slot meanwhile: the case
+                        // opens unassigned, in its tier's queue.
+                        Err(AppError::Config(_)) if !check_config => unassign = true,
+                        Err(e) => return Err(e),
                     }
+                }
+                if unassign {
+                    commands.retain(|c| !matches!(c, Command::Assign { .. }));
+                    continue 'attempt;
                 }
                 let stored = self.sealed(&state, &events)?;
                 let mut request = append_request(

@@ -271,6 +271,74 @@ async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
     }
 }
 
+/// Two nodes open cases at once that a rule auto-assigns to the same agent, who has
+/// one free slot: one case gets the agent, the other opens unassigned in its queue
+/// (each node's routing picked the agent from its own projections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_auto_assigning_an_agents_last_slot_assign_once() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    let a = start_node(&url).await;
+    let b = start_node(&url).await;
+    a.server
+        .ok(
+            r#"mutation { addAgent(input: { id: "zoe", tiers: ["L1"], maxCases: 1 }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    a.server
+        .ok(
+            "mutation($r: RuleSetInput!) { setRules(rules: $r) { version } }",
+            json!({ "r": { "rules": [{
+                "id": "outages", "condition": { "keywords": { "words": ["outage"] } },
+                "actions": { "tier": "L1", "autoAssign": true }
+            }], "default": { "tier": "L1" } } }),
+        )
+        .await;
+    let open = "mutation($i: OpenCaseInput!) { openCase(input: $i) { id assignee } }";
+    let case = |n: u32| json!({ "i": { "subject": format!("Outage {n}"), "channel": "EMAIL", "customer": { "id": "c-1" } } });
+    for round in 0..4u32 {
+        // Both nodes know the rule and zoe's free slot before they race.
+        let head = log_head(&a).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let health: Value = serde_json::from_str(&b.server.get_text("/healthz").await).unwrap();
+            if health["projectionPosition"].as_u64() >= Some(head) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "b never caught up: {health}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (rx, ry) = tokio::join!(
+            a.server.ok(open, case(2 * round)),
+            b.server.ok(open, case(2 * round + 1)),
+        );
+        let assignees = [&rx, &ry].map(|r| r["openCase"]["assignee"].clone());
+        let won: Vec<&Value> = [&rx, &ry]
+            .into_iter()
+            .filter(|r| r["openCase"]["assignee"] == "zoe")
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: {assignees:?}");
+        assert!(
+            assignees.contains(&Value::Null),
+            "round {round}: the other case opens unassigned: {assignees:?}"
+        );
+        // The log agrees: one assignment.
+        let mut written = 0;
+        for r in [&rx, &ry] {
+            let h = a.server.history(&r["openCase"]["id"]).await;
+            written += h.iter().filter(|e| e["type"] == "AgentAssigned").count();
+        }
+        assert_eq!(written, 1, "round {round}");
+        a.server
+            .ok(
+                "mutation($id: ID!) { unassignCase(caseId: $id) { assignee } }",
+                json!({ "id": won[0]["openCase"]["id"] }),
+            )
+            .await;
+    }
+}
+
 /// An in-process node on the database at `url`, on `clock`, sweeping SLAs only
 /// when asked.
 pub(super) async fn start_in_process(
