@@ -75,6 +75,20 @@ pub(super) async fn start_node(url: &str) -> Node {
     }
 }
 
+/// Waits until `node`'s projections (and what follows the same feed: tokens and
+/// configuration) have applied everything up to `position`.
+pub(super) async fn caught_up(node: &Node, position: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let health: Value = serde_json::from_str(&node.server.get_text("/healthz").await).unwrap();
+        if health["projectionPosition"].as_u64() >= Some(position) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {health}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub(super) async fn log_head(node: &Node) -> u64 {
     let health: Value = serde_json::from_str(&node.server.get_text("/healthz").await).unwrap();
     health["logHead"].as_u64().unwrap()
@@ -223,16 +237,7 @@ async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
         let x = a.server.open_case(&format!("x{round}"), "NORMAL").await;
         let y = a.server.open_case(&format!("y{round}"), "NORMAL").await;
         // Both nodes know both cases (and zoe's free slot) before they race.
-        let head = log_head(&a).await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let health: Value = serde_json::from_str(&b.server.get_text("/healthz").await).unwrap();
-            if health["projectionPosition"].as_u64() >= Some(head) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "b never caught up: {health}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        caught_up(&b, log_head(&a).await).await;
         let (rx, ry) = tokio::join!(
             a.server.gql(assign, json!({ "id": x })),
             b.server.gql(assign, json!({ "id": y })),
@@ -299,16 +304,7 @@ async fn two_nodes_auto_assigning_an_agents_last_slot_assign_once() {
     let case = |n: u32| json!({ "i": { "subject": format!("Outage {n}"), "channel": "EMAIL", "customer": { "id": "c-1" } } });
     for round in 0..4u32 {
         // Both nodes know the rule and zoe's free slot before they race.
-        let head = log_head(&a).await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let health: Value = serde_json::from_str(&b.server.get_text("/healthz").await).unwrap();
-            if health["projectionPosition"].as_u64() >= Some(head) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "b never caught up: {health}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        caught_up(&b, log_head(&a).await).await;
         let (rx, ry) = tokio::join!(
             a.server.ok(open, case(2 * round)),
             b.server.ok(open, case(2 * round + 1)),
@@ -323,7 +319,8 @@ async fn two_nodes_auto_assigning_an_agents_last_slot_assign_once() {
             assignees.contains(&Value::Null),
             "round {round}: the other case opens unassigned: {assignees:?}"
         );
-        // The log agrees: one assignment.
+        // The log agrees: one assignment (read on a once it has b's case).
+        caught_up(&a, log_head(&b).await).await;
         let mut written = 0;
         for r in [&rx, &ry] {
             let h = a.server.history(&r["openCase"]["id"]).await;
@@ -364,15 +361,20 @@ async fn projections_reach(node: &TestServer, head: u64) {
     }
 }
 
-/// Both nodes sweep for due deadlines at once, three times over. A sweep that lost
-/// a race may report it; the log decides what happened.
+/// Both nodes sweep for due deadlines at once, four times over (a step falls due
+/// only once the one before it is recorded), each round once both have caught up
+/// with the other's writes. A sweep that lost a race may report it; the log decides
+/// what happened.
 async fn sweep_at_once(a: &TestServer, b: &TestServer) {
-    for _ in 0..3 {
+    for _ in 0..4 {
         let (ra, rb) = tokio::join!(
             a.running.as_ref().unwrap().sweep_sla(),
             b.running.as_ref().unwrap().sweep_sla()
         );
         let _ = (ra, rb);
+        let head = a.head().max(b.head());
+        projections_reach(a, head).await;
+        projections_reach(b, head).await;
     }
 }
 
@@ -388,7 +390,9 @@ async fn an_sla_deadline_passing_with_two_nodes_up_is_breached_once() {
     let b = start_in_process(&url, &clock).await;
     a.ok(
         r#"mutation { setSlaPolicy(input: { id: "urgent", priorities: [URGENT],
-           firstResponseMinutes: 60, resolutionMinutes: 600, calendar: "24x7" }) { id } }"#,
+           firstResponseMinutes: 60, resolutionMinutes: 600, calendar: "24x7",
+           escalation: [{ afterMinutes: 30, clock: FIRST_RESPONSE, notifyLead: true },
+                        { afterMinutes: 45, clock: FIRST_RESPONSE, escalateTier: true }] }) { id } }"#,
         json!({}),
     )
     .await;
@@ -410,6 +414,16 @@ async fn an_sla_deadline_passing_with_two_nodes_up_is_breached_once() {
             types.iter().filter(|t| *t == "SlaBreached").count(),
             1,
             "case {id}: {types:?}"
+        );
+        assert_eq!(
+            types.iter().filter(|t| *t == "SlaEscalated").count(),
+            2,
+            "case {id}: each escalation step once: {types:?}"
+        );
+        assert_eq!(
+            types.iter().filter(|t| *t == "CaseEscalated").count(),
+            1,
+            "case {id}: escalated one tier, once: {types:?}"
         );
     }
 }

@@ -5,23 +5,9 @@
 
 use std::time::Instant;
 
-use super::nodes::{log_head, start_node, Node};
+use super::nodes::{caught_up, log_head, start_node, Node};
 use super::*;
 use crate::store::conformance::harness::{fresh_database, postgres_url};
-
-/// Waits until `node`'s projections (and what follows the same feed: tokens and
-/// configuration) have applied everything up to `position`.
-async fn caught_up(node: &Node, position: u64) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let health: Value = serde_json::from_str(&node.server.get_text("/healthz").await).unwrap();
-        if health["projectionPosition"].as_u64() >= Some(position) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never caught up: {health}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// Asks `{ me { id } }` with `token` on `node` until `accepted` is the answer; returns
 /// how long that took (panics after 5 s).
