@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde::{Deserialize, Serialize};
+use swarmdesk::app::Recordable;
 use swarmdesk::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Channel, Command, Context, Customer,
     MessageKind, OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder,
@@ -158,17 +159,14 @@ fn typical_event() -> CaseEvent {
 }
 
 fn typical_record(position: u64) -> RecordedEvent {
-    let e = typical_event();
-    RecordedEvent {
+    RecordedEvent::stored(
         position,
-        id: Ulid::new(),
-        stream: CaseId(Ulid::new()).stream(),
-        version: 7,
-        event_type: e.event_type().into(),
-        schema_version: e.schema_version(),
-        metadata: metadata(Timestamp(1_767_603_600_000_000)),
-        payload: e.encode(),
-    }
+        Ulid::new(),
+        CaseId(Ulid::new()).stream(),
+        7,
+        metadata(Timestamp(1_767_603_600_000_000)),
+        typical_event().record(),
+    )
 }
 
 fn append_durable(c: &mut Criterion) {
@@ -400,16 +398,14 @@ fn realistic_log(cases: usize) -> Vec<RecordedEvent> {
                 position += 1;
                 let version = case.version + 1;
                 case.apply(&e, version, now);
-                log.push(RecordedEvent {
+                log.push(RecordedEvent::stored(
                     position,
-                    id: Ulid::new(),
-                    stream: id.stream(),
+                    Ulid::new(),
+                    id.stream(),
                     version,
-                    event_type: e.event_type().into(),
-                    schema_version: e.schema_version(),
-                    metadata: meta.clone(),
-                    payload: e.encode(),
-                });
+                    meta.clone(),
+                    e.record(),
+                ));
             }
         }
         if !progressed {

@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use swarmdesk::app::fold_log;
+use swarmdesk::app::{fold_log, Recordable};
 use swarmdesk::domain::{
     decide_all, Actor, AgentId, Case, CaseEvent, CaseId, Channel, Command, Context, Customer,
     MessageKind, OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder,
@@ -445,16 +445,14 @@ impl Desk {
                 self.position += 1;
                 let version = s.case.version + 1;
                 s.case.apply(&e, version, self.now);
-                out.push(RecordedEvent {
-                    position: self.position,
-                    id: Ulid::new(),
-                    stream: s.id.stream(),
+                out.push(RecordedEvent::stored(
+                    self.position,
+                    Ulid::new(),
+                    s.id.stream(),
                     version,
-                    event_type: e.event_type().into(),
-                    schema_version: e.schema_version(),
-                    metadata: meta.clone(),
-                    payload: e.encode(),
-                });
+                    meta.clone(),
+                    e.record(),
+                ));
             }
         }
         out

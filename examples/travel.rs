@@ -22,6 +22,7 @@
 use clap::Parser;
 use std::time::{Duration, Instant};
 use swarmdesk::app::travel::{fold_cases, past_cases, projections_until, Until};
+use swarmdesk::app::Recordable;
 use swarmdesk::domain::{
     decide_all, Actor, AgentId, Case, CaseId, Channel, Command, Context, Customer, MessageKind,
     OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder, Timestamp,
@@ -192,16 +193,14 @@ async fn write_log(store: &SledStore, events: u64, active: usize) -> (Vec<CaseId
                 position += 1;
                 let version = case.version + 1;
                 case.apply(&e, version, now);
-                batch.push(RecordedEvent {
+                batch.push(RecordedEvent::stored(
                     position,
-                    id: Ulid::new(),
-                    stream: id.stream(),
+                    Ulid::new(),
+                    id.stream(),
                     version,
-                    event_type: e.event_type().into(),
-                    schema_version: e.schema_version(),
-                    metadata: metadata.clone(),
-                    payload: e.encode(),
-                });
+                    metadata.clone(),
+                    e.record(),
+                ));
             }
         }
         working.retain(|(_, _, s)| !s.is_empty());

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::*;
 use crate::app::travel::{fold_cases, past_cases, Until};
+use crate::app::Recordable;
 use crate::domain::{
     decide_all, Actor, Channel, Command, Context, Customer, OpenCase, Role, RouteCase, Segment,
     SlaConfig, SlaKind, SlaPolicy, TierLadder,
@@ -217,16 +218,14 @@ fn history(seed: u64, commands: usize, backwards: bool) -> Vec<RecordedEvent> {
         for e in events {
             let version = case.version + 1;
             case.apply(&e, version, now);
-            out.push(RecordedEvent {
-                position: out.len() as u64 + 1,
-                id: ulid::Ulid::nil(),
-                stream: id.stream(),
+            out.push(RecordedEvent::stored(
+                out.len() as u64 + 1,
+                ulid::Ulid::nil(),
+                id.stream(),
                 version,
-                event_type: e.event_type().into(),
-                schema_version: e.schema_version(),
-                metadata: metadata.clone(),
-                payload: e.encode(),
-            });
+                metadata.clone(),
+                e.record(),
+            ));
         }
     }
     out

@@ -256,6 +256,33 @@ impl<'a> EventRef<'a> {
 }
 
 impl RecordedEvent {
+    /// `event` stored as version `version` of `stream` at `position`, under `id`: the
+    /// records of a log built without a store (benchmarks and tests).
+    pub fn stored(
+        position: u64,
+        id: Ulid,
+        stream: String,
+        version: u64,
+        metadata: Metadata,
+        event: NewEvent,
+    ) -> Self {
+        let NewEvent {
+            event_type,
+            schema_version,
+            payload,
+        } = event;
+        RecordedEvent {
+            position,
+            id,
+            stream,
+            version,
+            event_type,
+            schema_version,
+            metadata,
+            payload,
+        }
+    }
+
     /// The record in the current format, [`FORMAT_V3`], with a link of zeros: the
     /// writer [`seal`]s it once its position is assigned.
     pub fn to_bytes(&self) -> Vec<u8> {
