@@ -31,6 +31,7 @@
 
 use crate::auth::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, Tier, TierLadder};
+use crate::projection::listing::Among;
 
 /// The highest rank among the principal's tiers.
 fn top_rank(p: &Principal, ladder: &TierLadder) -> Option<usize> {
@@ -554,6 +555,50 @@ pub fn can_see_standing_queue(p: &Principal, member: bool) -> Result<(), String>
 #[cfg(test)]
 #[path = "policy_standing_tests.rs"]
 mod standing_tests;
+
+/// Where the cases `p` may read are found ([`can_read`] holds only for cases in it),
+/// so a page of `cases` walks those index sets instead of every case: admins,
+/// auditors and the system every case; a customer their own; an agent the tiers they
+/// work, a lead every tier up to theirs, both also unrouted cases and those they are
+/// assigned, swarming or invited to.
+pub fn read_scope(p: &Principal, ladder: &TierLadder) -> Among {
+    match p.actor.role {
+        Role::Admin | Role::Auditor | Role::System => Among::All,
+        Role::Customer => Among::Customer(p.actor.id.as_str().to_string()),
+        Role::Agent | Role::Lead => {
+            let tiers = match (p.actor.role, top_rank(p, ladder)) {
+                (Role::Lead, Some(reach)) => ladder.tiers()[..=reach].to_vec(),
+                (Role::Lead, None) => Vec::new(),
+                _ => p
+                    .tiers
+                    .iter()
+                    .filter(|t| ladder.rank(t).is_some())
+                    .cloned()
+                    .collect(),
+            };
+            Among::Staff {
+                tiers,
+                agent: p.actor.id.clone(),
+            }
+        }
+    }
+}
+
+/// Does `p` read every case routed to `tier` ([`can_read`] of each)? Then a tier
+/// queue's length and first entries need no check per case. True for admins, auditors
+/// and the system, agents who work the tier and leads whose tiers reach it: a private
+/// case's tier is then within their reach too.
+pub fn reads_whole_tier(p: &Principal, tier: &Tier, ladder: &TierLadder) -> bool {
+    let Some(rank) = ladder.rank(tier) else {
+        return false;
+    };
+    match p.actor.role {
+        Role::Admin | Role::Auditor | Role::System => true,
+        Role::Agent => p.tiers.contains(tier),
+        Role::Lead => top_rank(p, ladder).is_some_and(|r| r >= rank),
+        Role::Customer => false,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -412,13 +412,23 @@ impl TierQueue {
         first: usize,
         g: &super::guard::Guard,
     ) -> Self {
-        let all: Vec<&CaseView> = p.tier_queue(tier).filter(|v| g.can_read(&v.case)).collect();
+        // A caller who reads the whole tier needs no check per case; others see only
+        // their own cases in it, counted over the queue (its open cases, not the log).
+        let (length, shown): (usize, Vec<&CaseView>) = if g.reads_whole_tier(tier) {
+            (
+                p.tier_queue_len(tier),
+                p.tier_queue(tier).take(first).collect(),
+            )
+        } else {
+            let visible = g.reader();
+            let all: Vec<&CaseView> = p.tier_queue(tier).filter(|v| visible(&v.case)).collect();
+            (all.len(), all.into_iter().take(first).collect())
+        };
         TierQueue {
             tier: tier.to_string(),
-            length: all.len() as u32,
-            entries: all
-                .iter()
-                .take(first)
+            length: length as u32,
+            entries: shown
+                .into_iter()
                 .enumerate()
                 .map(|(i, v)| QueueEntry {
                     rank: i as u32 + 1,

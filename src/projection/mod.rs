@@ -12,6 +12,8 @@
 //!
 //! - [`changes`]: what each applied case event changed (queues, swarm rooms), which
 //!   the runner publishes for subscriptions.
+//! - [`listing`]: the indexes a `cases` page walks (all cases newest first, and per
+//!   filter value), so a page does not scan the log.
 //! - [`knowledge`]: captured articles and the full-text index that searches them.
 //! - [`facts`]: per case, what a report counts of its history, with times, so a
 //!   report reads them instead of folding the log.
@@ -26,6 +28,7 @@ pub mod changes;
 pub mod counts;
 pub mod facts;
 pub mod knowledge;
+pub mod listing;
 pub mod runner;
 pub mod standing;
 pub mod timeline;
@@ -47,6 +50,8 @@ pub use standing::{AgeKey, DispatchKey};
 
 #[cfg(test)]
 mod history_tests;
+#[cfg(test)]
+mod listing_tests;
 #[cfg(test)]
 mod queue_tests;
 #[cfg(test)]
@@ -232,6 +237,10 @@ pub struct Projections {
     dispatch: BTreeMap<String, BTreeSet<DispatchKey>>,
     /// Per team: its open cases, oldest first.
     backlog: BTreeMap<String, BTreeSet<AgeKey>>,
+    /// What `cases` pages walk: case ids newest first, overall and per filter value.
+    /// Not snapshotted: rebuilt from the views on load ([`Projections::relist`]).
+    #[serde(skip)]
+    listing: listing::Listing,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -400,8 +409,30 @@ impl Projections {
         let was_indexed = IndexEntries::may_have_any(&view.case);
         let facts = self.facts.entry(id).or_default();
         facts.observe(&view.case, &event, at);
+        // A posted message moves no listing key (checked in debug builds); any other
+        // event may, so its keys are taken before it applies.
+        let listed = match &event {
+            CaseEvent::MessagePosted(_) if view.case.exists() => None,
+            _ => Some(listing::Entry::of(&view.case)),
+        };
+        #[cfg(debug_assertions)]
+        let listed_before = listing::Entry::of(&view.case);
         view.case.apply(&event, record.version, at);
         facts.observed(&view.case, &event, at);
+        match listed {
+            Some(before) if !listing::Entry::same_as(&before, &view.case) => {
+                self.listing
+                    .reindex(id, before, listing::Entry::of(&view.case));
+            }
+            Some(_) => {}
+            None => {
+                #[cfg(debug_assertions)]
+                assert!(
+                    listing::Entry::same_as(&listed_before, &view.case),
+                    "a posted message moved a listing key"
+                );
+            }
+        }
         let is_indexed = IndexEntries::may_have_any(&view.case);
         self.timeline
             .moved(id, record.position, was_indexed, is_indexed);
@@ -520,11 +551,40 @@ impl Projections {
         after: Option<CaseId>,
         first: usize,
     ) -> (Vec<&CaseView>, bool) {
-        self.cases_visible(filter, after, first, &|_| true)
+        self.cases_visible(filter, &listing::Among::All, after, first, &|_| true)
     }
 
-    /// Like [`cases`](Self::cases), among the cases `visible` accepts.
+    /// Rebuilds the listing indexes from the case views (after a snapshot loads, as
+    /// they are not part of it).
+    pub fn relist(&mut self) {
+        self.listing = listing::Listing::of(&self.cases);
+    }
+
+    /// Like [`cases`](Self::cases), among the cases `visible` accepts, all of which
+    /// `among` holds ([`crate::policy::read_scope`]). The page walks the listing
+    /// index that holds the fewest candidates ([`listing::Listing::newest`]).
     pub fn cases_visible(
+        &self,
+        filter: &CaseFilter,
+        among: &listing::Among,
+        after: Option<CaseId>,
+        first: usize,
+        visible: &dyn Fn(&Case) -> bool,
+    ) -> (Vec<&CaseView>, bool) {
+        let mut matching = self
+            .listing
+            .newest(filter, among, after)
+            .map(|id| &self.cases[&id])
+            .filter(|v| filter.matches(&v.case) && visible(&v.case));
+        let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
+        let more = matching.next().is_some();
+        (page, more)
+    }
+
+    /// [`cases_visible`](Self::cases_visible) by a scan: every case id collected and
+    /// sorted, then walked. The reference the indexed pages are tested and benchmarked
+    /// against.
+    pub fn cases_scan(
         &self,
         filter: &CaseFilter,
         after: Option<CaseId>,
@@ -572,6 +632,11 @@ impl Projections {
             .into_iter()
             .flatten()
             .map(|k| &self.cases[&k.case])
+    }
+
+    /// How many open cases the tier's queue holds.
+    pub fn tier_queue_len(&self, tier: &Tier) -> usize {
+        self.queues.get(tier).map_or(0, BTreeSet::len)
     }
 
     /// Tiers that currently have a queue, with their lengths.

@@ -129,7 +129,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Option<Projections> {
     if format != SNAPSHOT_FORMAT.to_be_bytes() {
         return None;
     }
-    postcard::from_bytes(body).ok()
+    let mut p: Projections = postcard::from_bytes(body).ok()?;
+    p.relist();
+    Some(p)
 }
 
 /// Loads the snapshot, if there is one this build can read and it is not ahead of

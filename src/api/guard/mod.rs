@@ -42,6 +42,8 @@ mod audit;
 
 mod erasure;
 
+mod listing;
+
 use async_graphql::Result;
 use std::sync::Arc;
 

@@ -75,8 +75,10 @@ impl Guard {
             ..filter.clone()
         };
         let page = {
+            let among = self.read_scope();
+            let visible = self.reader();
             let p = self.app.projections().read();
-            let (page, more) = p.cases_visible(filter, after, first, &|c| self.can_read(c));
+            let (page, more) = p.cases_visible(filter, &among, after, first, &visible);
             budget(page.len())?;
             let cases: Vec<(String, CaseObj)> = page
                 .into_iter()
@@ -145,9 +147,10 @@ impl Guard {
     pub async fn swarm_rooms(&self) -> Result<Vec<SwarmRoomObj>> {
         self.require_staff()?;
         let rooms: Vec<SwarmRoomObj> = {
+            let visible = self.reader();
             let p = self.app.projections().read();
             p.swarm_rooms()
-                .filter(|r| self.can_read(r.case()))
+                .filter(|r| visible(r.case()))
                 .filter_map(|r| SwarmRoomObj::from_room(&r))
                 .collect()
         };
