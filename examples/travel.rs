@@ -152,15 +152,22 @@ fn script(i: usize, id: CaseId) -> Vec<(Actor, Command)> {
 }
 
 /// Writes about `events` events into `store`, `active` cases at a time; returns the
-/// ids of the cases and the time of the last event.
-async fn write_log(store: &SledStore, events: u64, active: usize) -> (Vec<CaseId>, Timestamp) {
+/// ids of the cases and the time of the last event. With `finish` every case started
+/// is worked to its end; without, the log stops at `events` with the cases being
+/// worked left as they are (open, in queues and swarms, as on a desk at work).
+pub async fn write_log(
+    store: &SledStore,
+    events: u64,
+    active: usize,
+    finish: bool,
+) -> (Vec<CaseId>, Timestamp) {
     let tiers = TierLadder::standard();
     let mut now = Timestamp(START);
     let mut position = 0u64;
     let mut ids = Vec::new();
     let mut working: Vec<Working> = Vec::new();
     let mut batch = Vec::new();
-    while position < events || !working.is_empty() {
+    while position < events || (finish && !working.is_empty()) {
         while working.len() < active && position < events {
             let id = CaseId(Ulid::new());
             working.push((id, Case::default(), script(ids.len(), id)));
@@ -287,7 +294,7 @@ pub async fn run(args: Args) -> Result<(u64, Vec<Measure>), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = SledStore::open(dir.path(), SledOptions::default()).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let (ids, end) = write_log(&store, args.events, args.active).await;
+    let (ids, end) = write_log(&store, args.events, args.active, true).await;
     let head = store.head();
     let begin = Timestamp(START);
     println!(

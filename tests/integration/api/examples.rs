@@ -46,9 +46,8 @@ fn the_report_benchmark_builds_its_log_and_the_report_agrees_with_the_projection
     );
 }
 
-#[allow(dead_code)]
-#[path = "../../../examples/travel.rs"]
-mod travel;
+// The queries example builds its log with the travel example's: one copy of it.
+use queries::travel;
 
 /// `cargo run --example swarm_room`: the room's snapshot, then every change in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -103,6 +102,28 @@ async fn the_travel_example_times_correct_answers() {
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     assert_eq!(positions.last(), Some(&head));
     assert!(measures[1].l2_queue > 0, "cases wait in L2 mid-way");
+}
+
+#[allow(dead_code)]
+#[path = "../../../examples/queries.rs"]
+mod queries;
+
+/// `cargo run --example queries`, scaled down: every query answers through the API,
+/// and each `cases` page equals the scan's (checked by the example itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queries_example_times_answers_equal_to_the_scan() {
+    let args = queries::Args::parse_from([
+        "queries", "--events", "3000", "--calls", "2", "--rounds", "1",
+    ]);
+    let rows = queries::run(args).await.unwrap();
+    let row = |name: &str| rows.iter().find(|r| r.name == name).unwrap();
+    assert_eq!(row("cases(first: 50)").items, 50);
+    assert!(row("cases as customer cust-7").items > 0);
+    assert_eq!(row("cases as agent of L3 (sees none)").items, 0);
+    assert_eq!(row("cases, tier L3 (no case)").items, 0);
+    assert!(row("tierQueue(L2, first: 50)").items > 0);
+    assert!(row("swarmRooms").items > 0);
+    assert!(rows.iter().all(|r| r.p50 > std::time::Duration::ZERO));
 }
 
 /// `serve --config examples/swarmdesk.toml`: the seed's calendars and SLA policies
