@@ -28,6 +28,9 @@
 //!   case only if they may read that case; customers read none.
 //! - Contributions ([`can_see_contributions`]): leads and admins see anyone's, an
 //!   agent their own, counted over the cases the caller may read.
+//! - Listings ([`read_scope`], [`reads_whole_tier`]): where the cases a caller may
+//!   read are found, so a page walks only those index sets; each case is still
+//!   checked with [`can_read`].
 
 use crate::auth::Principal;
 use crate::domain::{AgentId, Case, Command, MessageKind, Role, Tier, TierLadder};

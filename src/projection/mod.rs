@@ -554,6 +554,11 @@ impl Projections {
         self.cases_visible(filter, &listing::Among::All, after, first, &|_| true)
     }
 
+    /// The indexes `cases` pages walk.
+    pub fn listing(&self) -> &listing::Listing {
+        &self.listing
+    }
+
     /// Rebuilds the listing indexes from the case views (after a snapshot loads, as
     /// they are not part of it).
     pub fn relist(&mut self) {
