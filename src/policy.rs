@@ -555,6 +555,26 @@ pub fn can_see_standing_queue(p: &Principal, member: bool) -> Result<(), String>
     }
 }
 
+/// Who may share one execution of a subscription with other subscribers of the
+/// same document and variables (see `crate::http::fanout`): the key of `p`'s
+/// authorization context (role, agent, tiers and token: whatever can change what a
+/// subscription shows or when it ends), or `None` for callers whose every read is
+/// recorded on their own ([`reads_are_logged`]), who always run alone.
+pub fn subscription_sharing_key(p: &Principal) -> Option<String> {
+    if reads_are_logged(p) {
+        return None;
+    }
+    let mut tiers: Vec<&str> = p.tiers.iter().map(|t| t.as_str()).collect();
+    tiers.sort_unstable();
+    Some(format!(
+        "{:?}\u{0}{}\u{0}{}\u{0}{}",
+        p.actor.role,
+        p.actor.id,
+        tiers.join("\u{1}"),
+        p.token_id.as_deref().unwrap_or("")
+    ))
+}
+
 #[cfg(test)]
 #[path = "policy_standing_tests.rs"]
 mod standing_tests;

@@ -341,6 +341,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         limits: options.http_limits.clone(),
         rate: Default::default(),
         runtime: tokio::runtime::Handle::current(),
+        fanout: Default::default(),
     });
     let addr = listener.local_addr()?;
     let cors_origins = options.cors_origins.clone();

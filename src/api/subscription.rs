@@ -522,3 +522,32 @@ pub struct HelpRequestsUpdate {
     pub position: u64,
     pub requests: Vec<HelpRequest>,
 }
+
+/// How subscribers who join a shared execution (`crate::http::fanout`) at different
+/// times can each get their own beginning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedStart {
+    /// The updates replay from a fixed position or version: a joiner gets every update
+    /// the run has sent (while there are few), then the live ones.
+    Replay,
+    /// The first update is the state as it is (a snapshot, a list, a board), then the
+    /// changes after it: a joiner may join only while the run has sent nothing but
+    /// that first update, which then still is the state as it is, changes to come.
+    Snapshot,
+}
+
+/// Whether subscriptions to the root `field` (with the arguments `given` says were
+/// given, not null) may share one execution among subscribers, and how a joiner gets
+/// its beginning. `slaAlerts` without `fromPosition` starts at the head as it is when
+/// it runs ("live from now"), so it runs alone, as do fields not named here.
+pub fn shares_start(field: &str, given: impl Fn(&str) -> bool) -> Option<SharedStart> {
+    match field {
+        "events" | "caseEvents" => Some(SharedStart::Replay),
+        "slaAlerts" if given("fromPosition") => Some(SharedStart::Replay),
+        "swarmRoom" if given("fromVersion") => Some(SharedStart::Replay),
+        "swarmRoom" | "tierQueue" | "invitations" | "helpRequests" | "wallboard" => {
+            Some(SharedStart::Snapshot)
+        }
+        _ => None,
+    }
+}

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 
 pub mod console;
 pub mod cors;
+pub mod fanout;
 mod media;
 pub mod request_id;
 mod ws;
@@ -113,6 +114,8 @@ pub struct HttpState {
     pub runtime: tokio::runtime::Handle,
     /// Agents' open WebSocket connections, for their presence.
     pub connections: Arc<crate::presence::ConnectionWatch>,
+    /// Subscriptions shared among subscribers of one caller.
+    pub fanout: Arc<fanout::Hub>,
 }
 
 impl HttpState {

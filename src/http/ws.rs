@@ -13,6 +13,10 @@
 //! no `connection_init` arrives in time, `4409` for a `subscribe` whose id is in use,
 //! `4429` for a second `connection_init`.
 //!
+//! Subscriptions that can share one execution with others of the same caller
+//! ([`super::fanout`]) are taken out of async-graphql's state machine and served
+//! from their shared run; everything else goes through it.
+//!
 //! An agent's authenticated connection is counted for their presence while it is
 //! open ([`crate::presence`]); the first one after an automatic `AWAY` undoes it
 //! before the `connection_ack`.
@@ -30,11 +34,13 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
+use super::fanout::{Delivery, Membership};
 use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
-use crate::api::{Shutdown, SubscriptionSlots};
+use crate::api::{Principal, Shutdown, SubscriptionSlots};
 use crate::domain::Role;
 use crate::presence::Connected;
+use tokio_stream::StreamMap;
 
 /// Largest message a client may send (a subscription document).
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -87,6 +93,9 @@ pub fn upgrade(
     let presence_slot: Arc<std::sync::Mutex<Option<Connected>>> = Arc::default();
     let presence_of_init = presence_slot.clone();
     let max_subscriptions = state.limits.subscriptions_per_connection;
+    // Who the connection is and its subscription cap, once `connection_init` says.
+    let sharing: Arc<std::sync::Mutex<Option<(Principal, SubscriptionSlots)>>> = Arc::default();
+    let sharing_of_init = sharing.clone();
     let on_init = move |init: serde_json::Value| {
         let header = init
             .get("authorization")
@@ -119,9 +128,12 @@ pub fn upgrade(
                     }
                 }
             }
+            let slots = SubscriptionSlots::new(max_subscriptions);
+            *sharing_of_init.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((principal.clone(), slots.clone()));
             let mut data = Data::default();
             data.insert(principal);
-            data.insert(SubscriptionSlots::new(max_subscriptions));
+            data.insert(slots);
             Ok(data)
         }
     };
@@ -139,6 +151,7 @@ pub fn upgrade(
         state: state.clone(),
         caller,
         legacy,
+        sharing,
     };
     let rules = TransportRules::new(!legacy, state.limits.connection_init_timeout);
     // The connection logs under the upgrade request's id for as long as it lasts.
@@ -163,6 +176,8 @@ struct OperationRate {
     state: web::Data<HttpState>,
     caller: Arc<std::sync::Mutex<String>>,
     legacy: bool,
+    /// The connection's caller and subscription cap, once authenticated.
+    sharing: Arc<std::sync::Mutex<Option<(Principal, SubscriptionSlots)>>>,
 }
 
 impl OperationRate {
@@ -203,6 +218,28 @@ impl OperationRate {
         };
         let reply = serde_json::json!({ "type": "error", "id": envelope.id, "payload": payload });
         Some(reply.to_string())
+    }
+
+    /// The shared run a `subscribe` message joins, with its id, if it can share one
+    /// ([`super::fanout::Hub::join`]); `None` leaves the message to async-graphql.
+    fn join_shared(&self, message: &[u8]) -> Option<(String, Membership)> {
+        if self.legacy {
+            return None;
+        }
+        let ClientMessage::Start { id, payload } = ClientMessage::from_bytes(message).ok()? else {
+            return None;
+        };
+        let (principal, slots) = self
+            .sharing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        let state = &self.state;
+        let membership =
+            state
+                .fanout
+                .join(&principal, &slots, payload, &state.schema, &state.runtime)?;
+        Some((id, membership))
     }
 }
 
@@ -270,7 +307,9 @@ impl TransportRules {
 
     /// Notes what a server message says: the ack, or the end of a subscription.
     fn outgoing(&mut self, text: &str) {
-        if !self.active {
+        // async-graphql writes the type first: `next` messages change nothing here,
+        // and are not parsed again.
+        if !self.active || text.starts_with("{\"type\":\"next\"") {
             return;
         }
         #[derive(serde::Deserialize)]
@@ -325,6 +364,8 @@ async fn serve(
     let mut last_heard = tokio::time::Instant::now();
     let shutdown = shutdown.wait();
     tokio::pin!(shutdown);
+    // The subscriptions served from shared runs, by id.
+    let mut shared = StreamMap::new();
     let close = loop {
         tokio::select! {
             incoming = messages.next() => {
@@ -356,10 +397,44 @@ async fn serve(
                     }
                     continue;
                 }
+                if rules.acknowledged {
+                    if let Some((id, membership)) = rate.join_shared(&bytes) {
+                        shared.insert(id.clone(), membership.into_stream(&id));
+                        continue;
+                    }
+                    if let Ok(ClientMessage::Stop { id }) = ClientMessage::from_bytes(&bytes) {
+                        // Leaving a shared run sends nothing back, as async-graphql does
+                        // not for an id it does not run.
+                        if shared.remove(&id).is_some() {
+                            continue;
+                        }
+                    }
+                }
                 if inbox.send(bytes).await.is_err() {
                     break None;
                 }
             }
+            Some((id, delivery)) = shared.next(), if !shared.is_empty() => match delivery {
+                Delivery::Next(frame) => {
+                    if session.text(frame).await.is_err() {
+                        return;
+                    }
+                }
+                Delivery::Complete => {
+                    rules.running.remove(&id);
+                    if session.text(complete_message(&id)).await.is_err() {
+                        return;
+                    }
+                }
+                Delivery::TooSlow => break Some(close(
+                    1008,
+                    format!(
+                        "too slow: subscription {id} stayed {} updates behind for {} s",
+                        super::fanout::QUEUE,
+                        super::fanout::SLOW_GRACE.as_secs()
+                    ),
+                )),
+            },
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
                     rules.outgoing(&text);
@@ -396,6 +471,16 @@ async fn serve(
                                 return;
                             }
                         }
+                        Some((id, delivery)) = shared.next(), if !shared.is_empty() => {
+                            let text = match delivery {
+                                Delivery::Next(frame) => frame,
+                                Delivery::Complete => complete_message(&id),
+                                Delivery::TooSlow => continue,
+                            };
+                            if session.text(text).await.is_err() {
+                                return;
+                            }
+                        }
                         _ = &mut drain => break,
                     }
                 }
@@ -407,4 +492,9 @@ async fn serve(
         }
     };
     let _ = session.close(close).await;
+}
+
+/// The `complete` message of subscription `id`.
+fn complete_message(id: &str) -> String {
+    serde_json::json!({ "type": "complete", "id": id }).to_string()
 }

@@ -13,6 +13,7 @@ mod cors;
 mod erasure;
 mod errors;
 mod examples;
+mod fanout;
 mod faults;
 mod hardening;
 mod http_conventions;
