@@ -52,6 +52,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "load_parts/ab.rs"]
+mod ab;
 #[path = "load_parts/baselines.rs"]
 mod baselines;
 
@@ -98,6 +100,10 @@ pub struct Opts {
     /// `SWARMDESK_TEST_POSTGRES` set a PostgreSQL append), against the targets.
     #[arg(long)]
     sweep: bool,
+    /// Measure one write-path lever side by side: a second server with it changed
+    /// (`flusher`, `documents`, `workers=N`), rounds alternating (see `ab`).
+    #[arg(long)]
+    ab: Option<String>,
     /// Rounds of each mutation run (with `--sweep`, each beside its baselines);
     /// the side-by-side report gives the median and spread.
     #[arg(long, default_value_t = 1)]
@@ -114,8 +120,8 @@ pub struct Opts {
     /// Pace of the fan-out mutations, per second.
     #[arg(long, default_value_t = 50)]
     fanout_rate: u32,
-    /// HTTP workers of the in-process server.
-    #[arg(long, default_value_t = 2)]
+    /// HTTP workers of the in-process server (default: the server's, one per core).
+    #[arg(long, default_value_t = swarmdesk::server::default_workers())]
     workers: usize,
     /// Skip the mutation runs.
     #[arg(long)]
@@ -160,6 +166,9 @@ pub async fn run(opts: Opts) -> ExitCode {
         return ExitCode::from(2);
     }
     print_machine();
+    if let Some(lever) = opts.ab.clone() {
+        return ab::run(opts, &lever).await;
+    }
     let target = match connect_target(&opts).await {
         Ok(t) => t,
         Err(e) => {
