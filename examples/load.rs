@@ -62,6 +62,11 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "load_parts/ab.rs"]
+mod ab;
+#[path = "load_parts/baselines.rs"]
+mod baselines;
+
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!) { postMessage(caseId: $id, kind: $k, body: $b) { version } }";
 const START_SWARM: &str =
     "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"load bench\") { version tier } }";
@@ -102,9 +107,19 @@ pub struct Opts {
     /// Unmeasured warm-up before each mutation run, in seconds.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
-    /// Also run the mutation benchmark with 1 and 8 clients.
+    /// Also run the mutation benchmark with 1 and 8 clients, each beside its
+    /// baselines from the same run (raw sled, `{ __typename }`, and with
+    /// `SWARMDESK_TEST_POSTGRES` set a PostgreSQL append), against the targets.
     #[arg(long)]
     sweep: bool,
+    /// Measure one write-path lever side by side: a second server with it changed
+    /// (`flusher`, `documents`, `workers=N`), rounds alternating (see `ab`).
+    #[arg(long)]
+    ab: Option<String>,
+    /// Rounds of each mutation run (with `--sweep`, each beside its baselines);
+    /// the side-by-side report gives the median and spread.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// All clients post to one case (a busy swarm room) instead of one case each.
     #[arg(long)]
     one_case: bool,
@@ -117,8 +132,8 @@ pub struct Opts {
     /// Pace of the fan-out mutations, per second.
     #[arg(long, default_value_t = 50)]
     fanout_rate: u32,
-    /// HTTP workers of the in-process server.
-    #[arg(long, default_value_t = 2)]
+    /// HTTP workers of the in-process server (default: the server's, one per core).
+    #[arg(long, default_value_t = swarmdesk::server::default_workers())]
     workers: usize,
     /// Skip the mutation runs.
     #[arg(long)]
@@ -177,6 +192,9 @@ pub async fn run(opts: Opts) -> ExitCode {
         return ExitCode::from(2);
     }
     print_machine();
+    if let Some(lever) = opts.ab.clone() {
+        return ab::run(opts, &lever).await;
+    }
     let target = match connect_target(&opts).await {
         Ok(t) => t,
         Err(e) => {
@@ -576,8 +594,30 @@ async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, Str
         "{:>8} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7}",
         "clients", "mutations", "mut/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
     );
+    // With `--sweep`, every run has its baselines beside it (see `baselines`).
+    let postgres = match std::env::var("SWARMDESK_TEST_POSTGRES") {
+        Ok(admin) if opts.sweep => Some(baselines::postgres_database(&admin).await?),
+        _ => None,
+    };
     let mut runs = Vec::new();
-    for n in counts {
+    let mut side_by_side = Vec::new();
+    let rounds = (0..opts.rounds.max(1)).flat_map(|r| counts.iter().map(move |&n| (r, n)));
+    for (round, n) in rounds {
+        let sled = if opts.sweep {
+            let tmp = std::env::temp_dir();
+            let sync = baselines::raw_sled(&tmp, 1.0, true).await?;
+            let flush = baselines::raw_sled(&tmp, 1.0, false).await?;
+            let typename = baselines::typename(gql, n, opts.seconds as f64).await;
+            if let Some(e) = &typename.first_error {
+                return Err(format!(
+                    "{} {{ __typename }} failed; first: {e}",
+                    typename.errors
+                ));
+            }
+            Some((sync.p50, flush.p50, typename.per_sec()))
+        } else {
+            None
+        };
         if cases.len() < n {
             return Err(format!("only {} cases left for {n} clients", cases.len()));
         }
@@ -631,7 +671,35 @@ async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, Str
                 stats.errors, stats.clients
             );
         }
+        if let Some((sync, flush, typename)) = sled {
+            let postgres = match &postgres {
+                Some(url) if n <= 8 => {
+                    let label = format!("r{round}");
+                    let pg =
+                        baselines::postgres_append(url, n, opts.seconds as f64, &label).await?;
+                    if let Some(e) = &pg.first_error {
+                        let n = pg.errors;
+                        return Err(format!("{n} PostgreSQL appends failed; first: {e}"));
+                    }
+                    Some((pg.per_sec(), pg.latency.p50, pg.latency.p99))
+                }
+                _ => None,
+            };
+            side_by_side.push(baselines::Round {
+                clients: n,
+                mutations_per_sec: stats.per_sec(),
+                p50_us: stats.latency.p50,
+                p99_us: stats.latency.p99,
+                sled_sync_p50_us: sync,
+                sled_flush_p50_us: flush,
+                typename_per_sec: typename,
+                postgres,
+            });
+        }
         runs.push(stats);
+    }
+    if opts.sweep {
+        baselines::report(&side_by_side);
     }
     Ok(runs)
 }

@@ -227,8 +227,8 @@ pub struct ServeArgs {
     /// An admin token accepted from start, for automation.
     #[arg(long, env = "SWARMDESK_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<String>,
-    /// HTTP worker threads.
-    #[arg(long, env = "SWARMDESK_WORKERS", default_value_t = 2)]
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SWARMDESK_WORKERS", default_value_t = crate::server::default_workers())]
     pub workers: usize,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]

@@ -62,6 +62,8 @@ pub struct ServerOptions {
     pub http_limits: HttpLimits,
     pub clock: Arc<dyn Clock>,
     pub workers: usize,
+    /// The embedded store's tunables (without `store`).
+    pub sled: SledOptions,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
     pub sla_interval: std::time::Duration,
     /// How long all of an agent's WebSocket connections must have been gone before
@@ -73,6 +75,11 @@ pub struct ServerOptions {
     /// Origins (`scheme://host[:port]`) whose pages may call the API (CORS); none
     /// by default.
     pub cors_origins: Vec<String>,
+}
+
+/// HTTP workers by default: one per core the process may use (2 if unknown).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl ServerOptions {
@@ -87,7 +94,8 @@ impl ServerOptions {
             query_limits: QueryLimits::default(),
             http_limits: HttpLimits::default(),
             clock: Arc::new(crate::clock::SystemClock),
-            workers: 2,
+            workers: default_workers(),
+            sled: SledOptions::default(),
             sla_interval: std::time::Duration::from_secs(5),
             away_after: crate::presence::DEFAULT_AWAY_AFTER,
             status_update_interval: std::time::Duration::from_secs(u64::from(
@@ -139,7 +147,7 @@ pub async fn open_app(options: &ServerOptions) -> Result<Arc<Desk>, ServerError>
             if options.demo {
                 load_demo_all_or_nothing(options).await?;
             }
-            open_log(&options.data, None).await?
+            Arc::new(SledStore::open(&options.data, options.sled.clone())?)
         }
     };
     let vault = open_vault_of(&options.data, options.store.as_deref())?;

@@ -57,6 +57,8 @@ pub struct DocumentLimits {
     /// Deepest selection (`--max-depth`); introspection has its own allowance
     /// ([`super::depth`]).
     pub depth: usize,
+    /// Documents that passed these checks, by text (none kept without it).
+    pub documents: Option<Arc<super::documents::DocumentCache>>,
 }
 
 fn refuse(message: String) -> ServerError {
@@ -274,7 +276,12 @@ pub(crate) fn take_items(ctx: &async_graphql::Context<'_>, n: usize) -> async_gr
 /// Runs every pre-check on `request`, leaving it parsed (async-graphql then uses the
 /// parsed document instead of parsing again).
 pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<()> {
-    if !text_nesting_within(&request.query, limits.nesting) {
+    // A document kept by text passed the checks on its text before.
+    let cached = limits
+        .documents
+        .as_ref()
+        .and_then(|c| c.get(&request.query));
+    if cached.is_none() && !text_nesting_within(&request.query, limits.nesting) {
         return Err(refuse(format!(
             "the query nests brackets more than {} deep",
             limits.nesting
@@ -294,6 +301,10 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
             limits.nesting
         )));
     }
+    if let Some(doc) = cached {
+        request.set_parsed_query(doc);
+        return Ok(());
+    }
     let doc = request.parsed_query().map_err(|mut e| {
         // Parse errors are the client's: give them the code every refusal has.
         if e.extensions.is_none() {
@@ -304,6 +315,10 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
     })?;
     expanded_size(doc, limits.fields).map_err(|e| refuse(e.to_string()))?;
     super::depth::check(doc, limits.depth).map_err(refuse)?;
+    if let Some(cache) = &limits.documents {
+        let doc = doc.clone();
+        cache.insert(&request.query, doc);
+    }
     Ok(())
 }
 
@@ -529,6 +544,7 @@ mod tests {
             fields: 100,
             timeout,
             depth: 12,
+            documents: None,
         })))
         .limit_complexity(100)
         .finish()

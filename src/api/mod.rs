@@ -13,6 +13,7 @@
 //! - [`error`]: the stable error codes and the one conversion from [`AppError`](crate::app::AppError).
 //! - [`limits`]: pre-checks on every document (nesting, expanded size, depth) and the request deadline.
 //! - [`depth`]: the depth limit, with introspection's own allowance.
+//! - [`documents`]: parsed documents kept by text, parsed once.
 //! - [`measure`]: operation latency by type and running subscriptions, for `/metrics`.
 //! - [`variables`]: variables coerced to their definitions before execution.
 //! - [`opened`]: customers' sealed personal fields opened in every answer.
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod config;
 pub mod contributions;
 pub mod depth;
+pub mod documents;
 pub mod erasure;
 pub mod error;
 pub mod guard;
@@ -89,6 +91,8 @@ pub struct QueryLimits {
     pub complexity: usize,
     /// Deadline of one query or mutation (`TIMEOUT` beyond).
     pub timeout: std::time::Duration,
+    /// Parsed documents kept by text ([`documents`]); 0 parses every request.
+    pub document_cache: usize,
 }
 
 impl Default for QueryLimits {
@@ -97,6 +101,7 @@ impl Default for QueryLimits {
             depth: 12,
             complexity: 5_000,
             timeout: std::time::Duration::from_secs(30),
+            document_cache: 0,
         }
     }
 }
@@ -156,6 +161,8 @@ fn schema_builder(
             fields: limits.complexity,
             timeout: limits.timeout,
             depth: limits.depth,
+            documents: (limits.document_cache > 0)
+                .then(|| Arc::new(documents::DocumentCache::new(limits.document_cache))),
         })))
         .limit_complexity(limits.complexity)
 }
