@@ -64,6 +64,65 @@ pub struct Opts {
     /// sled's page cache in MiB (the store's default if not given).
     #[arg(long)]
     pub cache_mb: Option<u64>,
+    /// Internal: open the store in this directory, start the projections as `serve`
+    /// does, print the resident memory, and exit (the benchmark runs itself so, to
+    /// measure a fresh process).
+    #[arg(long, hide = true)]
+    pub start_only: Option<std::path::PathBuf>,
+    /// With `--start-only`: hold every message in the case views (the baseline).
+    #[arg(long, hide = true)]
+    pub held: bool,
+}
+
+/// `--start-only`: a fresh process opens the store, starts the projections and
+/// prints its resident memory: what a server holds once started.
+fn start_only(dir: &std::path::Path, opts: &Opts) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut options = SledOptions::default();
+    if let Some(mb) = opts.cache_mb {
+        options.cache_bytes = mb << 20;
+    }
+    let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
+    let n = store.head().max(1) as usize;
+    let snapshot = rt
+        .block_on(store.load_snapshot(SNAPSHOT_NAME))
+        .unwrap()
+        .is_some_and(|b| !b.is_empty());
+    let opened = resident();
+    let t = Instant::now();
+    let held = opts.held.then(|| {
+        let mut p = Projections::with_messages();
+        rt.block_on(catch_up(store.as_ref(), &mut p)).unwrap();
+        p
+    });
+    let runner = (!opts.held).then(|| {
+        rt.block_on(ProjectionRunner::start(store.clone() as Arc<dyn EventStore>))
+            .unwrap()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let started = resident();
+    println!(
+        "fresh process, {}: projections ready in {secs:.3} s; resident {} MB, {} bytes per \
+         event (target < 300; {} MB once the store was open, sled's cache {} MiB)",
+        match (opts.held, snapshot && !opts.held) {
+            (true, _) => "every message held (baseline), from the log",
+            (false, true) => "as the server starts, from the snapshot",
+            (false, false) => "as the server starts, from the log",
+        },
+        started >> 20,
+        started / n,
+        opened >> 20,
+        options.cache_bytes >> 20
+    );
+    drop(held);
+    if let Some(r) = runner {
+        rt.block_on(r.stop()).unwrap();
+    }
+    rt.block_on(store.shutdown()).unwrap();
 }
 
 /// What a run saw, for the test that keeps this example from rotting.
@@ -521,7 +580,34 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
 }
 
 fn main() {
-    run(&Opts::parse());
+    let opts = Opts::parse();
+    match &opts.start_only {
+        Some(dir) => start_only(dir, &opts),
+        None => {
+            run(&opts);
+        }
+    }
+}
+
+/// Runs `--start-only` on `dir` in fresh processes: as the server starts (from the
+/// log, then from the snapshot the first wrote), and as the previous build kept its
+/// projections (every message held; the baseline).
+#[cfg(not(test))]
+fn fresh_starts(dir: &std::path::Path, opts: &Opts) {
+    let exe = std::env::current_exe().unwrap();
+    // The first writes a snapshot at its stop, which the third starts from.
+    for held in [false, true, false] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("--start-only").arg(dir);
+        if let Some(mb) = opts.cache_mb {
+            cmd.arg("--cache-mb").arg(mb.to_string());
+        }
+        if held {
+            cmd.arg("--held");
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "--start-only failed");
+    }
 }
 
 pub fn run(opts: &Opts) -> Outcome {
@@ -591,6 +677,18 @@ pub fn run(opts: &Opts) -> Outcome {
     // the projections' runner started from the log (cold start), and again from the
     // snapshot it wrote at stop. The resident memory after the cold start is the
     // server's: sled's cache and the projections, nothing else held.
+    // Each in a fresh process first (its resident memory is the server's).
+    #[cfg(not(test))]
+    let store = {
+        rt.block_on(store.shutdown()).unwrap();
+        drop(store);
+        fresh_starts(dir.path(), opts);
+        let store = Arc::new(SledStore::open(dir.path(), options.clone()).unwrap());
+        // An empty snapshot is ignored: the cold start below replays the log.
+        rt.block_on(store.save_snapshot(SNAPSHOT_NAME, Vec::new()))
+            .unwrap();
+        store
+    };
     let (store, _) = reopen(&rt, store, dir.path(), &options);
     let resident_open = resident();
     let (runner, cold) = start_runner(&rt, &store);

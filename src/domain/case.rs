@@ -167,8 +167,9 @@ pub struct Case {
     pub pauses: Vec<(Timestamp, Timestamp)>,
     /// Where the resolution clock starts: `opened_at`, or the last reopen.
     pub resolution_clock_start: Timestamp,
-    /// The SLA in force, if a policy applied (see [`super::sla`]).
-    pub sla: Option<SlaClock>,
+    /// The SLA in force, if a policy applied (see [`super::sla`]). Boxed: most cases
+    /// have none, and every case the projections hold would carry its size.
+    pub sla: Option<Box<SlaClock>>,
     /// Needed skills, invitations, help requests, the swarm's type and roles.
     pub swarming: Swarming,
 }
@@ -275,7 +276,9 @@ impl Case {
                 self.end_wait(at);
                 self.status = Status::Closed;
             }
-            CaseEvent::SlaApplied(e) => self.sla = Some(SlaClock::applied(self.sla.take(), e)),
+            CaseEvent::SlaApplied(e) => {
+                self.sla = Some(Box::new(SlaClock::applied(self.sla.take().map(|b| *b), e)))
+            }
             CaseEvent::AwaitingCustomer(_) => self.awaiting_customer_since = Some(at),
             CaseEvent::Resumed(_) => self.end_wait(at),
             CaseEvent::FirstResponded(_) => {
