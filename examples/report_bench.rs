@@ -40,7 +40,9 @@ use swarmdesk::domain::{
     MessageKind, OpenCase, Priority, Role, RouteCase, Segment, SlaConfig, Tier, TierLadder,
     Timestamp,
 };
-use swarmdesk::projection::runner::rebuild;
+use swarmdesk::projection::runner::{
+    catch_up, decode_snapshot, encode_snapshot, rebuild, ProjectionRunner, SNAPSHOT_NAME,
+};
 use swarmdesk::projection::Projections;
 use swarmdesk::report::{self, Scope};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
@@ -59,6 +61,68 @@ pub struct Opts {
     /// Timed runs of each measurement (the best and the median are printed).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// sled's page cache in MiB (the store's default if not given).
+    #[arg(long)]
+    pub cache_mb: Option<u64>,
+    /// Internal: open the store in this directory, start the projections as `serve`
+    /// does, print the resident memory, and exit (the benchmark runs itself so, to
+    /// measure a fresh process).
+    #[arg(long, hide = true)]
+    pub start_only: Option<std::path::PathBuf>,
+    /// With `--start-only`: hold every message in the case views (the baseline).
+    #[arg(long, hide = true)]
+    pub held: bool,
+}
+
+/// `--start-only`: a fresh process opens the store, starts the projections and
+/// prints its resident memory: what a server holds once started.
+fn start_only(dir: &std::path::Path, opts: &Opts) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut options = SledOptions::default();
+    if let Some(mb) = opts.cache_mb {
+        options.cache_bytes = mb << 20;
+    }
+    let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
+    let n = store.head().max(1) as usize;
+    let snapshot = rt
+        .block_on(store.load_snapshot(SNAPSHOT_NAME))
+        .unwrap()
+        .is_some_and(|b| !b.is_empty());
+    let opened = resident();
+    let t = Instant::now();
+    let held = opts.held.then(|| {
+        let mut p = Projections::with_messages();
+        rt.block_on(catch_up(store.as_ref(), &mut p)).unwrap();
+        p
+    });
+    let runner = (!opts.held).then(|| {
+        rt.block_on(ProjectionRunner::start(store.clone() as Arc<dyn EventStore>))
+            .unwrap()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let started = resident();
+    println!(
+        "fresh process, {}: projections ready in {secs:.3} s; resident {} MB, {} bytes per \
+         event (target < 300; {} MB once the store was open, sled's cache {} MiB)",
+        match (opts.held, snapshot && !opts.held) {
+            (true, _) => "every message held (baseline), from the log",
+            (false, true) => "as the server starts, from the snapshot",
+            (false, false) => "as the server starts, from the log",
+        },
+        started >> 20,
+        started / n,
+        opened >> 20,
+        options.cache_bytes >> 20
+    );
+    drop(held);
+    if let Some(r) = runner {
+        rt.block_on(r.stop()).unwrap();
+    }
+    rt.block_on(store.shutdown()).unwrap();
 }
 
 /// What a run saw, for the test that keeps this example from rotting.
@@ -98,12 +162,55 @@ fn heap() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// The process's resident memory in bytes (Linux; 0 elsewhere).
+/// The process's resident memory in bytes (`VmRSS`; Linux, 0 elsewhere).
 fn resident() -> usize {
-    std::fs::read_to_string("/proc/self/statm")
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
-        .map_or(0, |pages| pages * 4096)
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Shuts `store` down and opens its directory again (sled's cache cold, as at a
+/// start); returns it and the seconds the open took.
+fn reopen(
+    rt: &tokio::runtime::Runtime,
+    store: Arc<SledStore>,
+    dir: &std::path::Path,
+    options: &SledOptions,
+) -> (Arc<SledStore>, f64) {
+    rt.block_on(store.shutdown()).unwrap();
+    // Stopped runners' tasks let go of their handles as the runtime drops them.
+    let mut store = store;
+    let waited = Instant::now();
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(s) => {
+                drop(s);
+                break;
+            }
+            Err(s) => {
+                assert!(waited.elapsed().as_secs() < 10, "the store is still held");
+                store = s;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+    let t = Instant::now();
+    let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
+    (store, t.elapsed().as_secs_f64())
+}
+
+/// Starts a projections runner on `store` as `serve` does; returns it and the seconds
+/// until its projections were ready.
+fn start_runner(rt: &tokio::runtime::Runtime, store: &Arc<SledStore>) -> (ProjectionRunner, f64) {
+    let t = Instant::now();
+    let runner = rt
+        .block_on(ProjectionRunner::start(store.clone() as Arc<dyn EventStore>))
+        .unwrap();
+    (runner, t.elapsed().as_secs_f64())
 }
 
 /// The report from the live projections, as the server makes it: the facts read, and
@@ -473,7 +580,34 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
 }
 
 fn main() {
-    run(&Opts::parse());
+    let opts = Opts::parse();
+    match &opts.start_only {
+        Some(dir) => start_only(dir, &opts),
+        None => {
+            run(&opts);
+        }
+    }
+}
+
+/// Runs `--start-only` on `dir` in fresh processes: as the server starts (from the
+/// log, then from the snapshot the first wrote), and as the previous build kept its
+/// projections (every message held; the baseline).
+#[cfg(not(test))]
+fn fresh_starts(dir: &std::path::Path, opts: &Opts) {
+    let exe = std::env::current_exe().unwrap();
+    // The first writes a snapshot at its stop, which the third starts from.
+    for held in [false, true, false] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("--start-only").arg(dir);
+        if let Some(mb) = opts.cache_mb {
+            cmd.arg("--cache-mb").arg(mb.to_string());
+        }
+        if held {
+            cmd.arg("--held");
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "--start-only failed");
+    }
 }
 
 pub fn run(opts: &Opts) -> Outcome {
@@ -486,7 +620,11 @@ pub fn run(opts: &Opts) -> Outcome {
         .prefix("swarmdesk-report-bench-")
         .tempdir()
         .unwrap();
-    let store = Arc::new(SledStore::open(dir.path(), SledOptions::default()).unwrap());
+    let mut options = SledOptions::default();
+    if let Some(mb) = opts.cache_mb {
+        options.cache_bytes = mb << 20;
+    }
+    let store = Arc::new(SledStore::open(dir.path(), options.clone()).unwrap());
     let start = Timestamp(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
     let span_micros = opts.days * 86_400_000_000;
     let mut desk = Desk {
@@ -535,30 +673,122 @@ pub fn run(opts: &Opts) -> Outcome {
         "replay (read + decode in place): best {best:.3} s ({:.2} M events/s), median {median:.3} s",
         rate(best)
     );
-    let heap_before = heap();
-    let resident_before = resident();
-    let (best, median, p) = time(runs, || rt.block_on(rebuild(store.as_ref())).unwrap());
+    // Start-up as `serve` runs it: the store opened again (sled's cache cold), then
+    // the projections' runner started from the log (cold start), and again from the
+    // snapshot it wrote at stop. The resident memory after the cold start is the
+    // server's: sled's cache and the projections, nothing else held.
+    // Each in a fresh process first (its resident memory is the server's).
+    #[cfg(not(test))]
+    let store = {
+        rt.block_on(store.shutdown()).unwrap();
+        drop(store);
+        fresh_starts(dir.path(), opts);
+        let store = Arc::new(SledStore::open(dir.path(), options.clone()).unwrap());
+        // An empty snapshot is ignored: the cold start below replays the log.
+        rt.block_on(store.save_snapshot(SNAPSHOT_NAME, Vec::new()))
+            .unwrap();
+        store
+    };
+    let (store, _) = reopen(&rt, store, dir.path(), &options);
+    let resident_open = resident();
+    let (runner, cold) = start_runner(&rt, &store);
+    let resident_started = resident();
+    rt.block_on(runner.stop()).unwrap();
+    let snapshot = rt
+        .block_on(store.load_snapshot(SNAPSHOT_NAME))
+        .unwrap()
+        .unwrap();
+    let (store, open_secs) = reopen(&rt, store, dir.path(), &options);
+    let (runner, warm) = start_runner(&rt, &store);
+    rt.block_on(runner.stop()).unwrap();
+    println!(
+        "start-up: store open {open_secs:.3} s; projections from the log (cold start, \
+         sled's cache cold) {cold:.3} s ({:.2} M events/s; target < 2 s), from the snapshot \
+         {warm:.3} s (target < 0.5 s; snapshot {} bytes, {} per event)",
+        rate(cold),
+        snapshot.len(),
+        snapshot.len() / n as usize,
+    );
+    println!(
+        "memory: resident after the cold start {} MB, {} bytes per event (target < 300; \
+         sled's cache {} MiB); {} MB with the store open, before the projections",
+        resident_started >> 20,
+        resident_started / n as usize,
+        options.cache_bytes >> 20,
+        resident_open >> 20,
+    );
+    drop(snapshot);
+
+    // The projections as the server keeps them, and (the baseline, the previous
+    // build's) with every message held in the case views: rebuilt in turns.
+    let mut lean_secs = Vec::new();
+    let mut held_secs = Vec::new();
+    let mut lean_heap = 0;
+    let mut held_heap = 0;
+    let mut p = None;
+    for _ in 0..runs.max(1) {
+        drop(p.take());
+        let before = heap();
+        let t = Instant::now();
+        let held = rt
+            .block_on(async {
+                let mut p = Projections::with_messages();
+                catch_up(store.as_ref(), &mut p).await.map(|()| p)
+            })
+            .unwrap();
+        held_secs.push(t.elapsed().as_secs_f64());
+        held_heap = heap().saturating_sub(before);
+        drop(held);
+        let before = heap();
+        let t = Instant::now();
+        let lean = rt.block_on(rebuild(store.as_ref())).unwrap();
+        lean_secs.push(t.elapsed().as_secs_f64());
+        lean_heap = heap().saturating_sub(before);
+        p = Some(lean);
+    }
+    let p = p.unwrap();
     assert_eq!(p.position(), n);
     let stats = p.stats();
+    let spread = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let (best, median, worst) = spread(&mut lean_secs);
+    let (hbest, hmedian, hworst) = spread(&mut held_secs);
     println!(
-        "rebuild projections: best {best:.3} s ({:.2} M events/s), median {median:.3} s",
-        rate(best)
+        "rebuild projections: best {best:.3} s ({:.2} M events/s; target 1 M/s), median \
+         {median:.3} s, worst {worst:.3} s; with messages held (baseline): best {hbest:.3} s \
+         ({:.2} M events/s), median {hmedian:.3} s, worst {hworst:.3} s",
+        rate(best),
+        rate(hbest)
     );
-    let projections_heap = heap().saturating_sub(heap_before);
     // What the facts and the timeline hold: the heap bytes of a copy of them.
     let copy_before = heap();
     let copy: Vec<_> = p.case_facts().map(|(_, _, f)| f.clone()).collect();
+    let facts_heap = heap().saturating_sub(copy_before);
+    drop(copy);
+    let copy_before = heap();
     let timeline = p.timeline().clone();
-    let history_heap = heap().saturating_sub(copy_before);
-    drop((copy, timeline));
+    let timeline_heap = heap().saturating_sub(copy_before);
+    drop(timeline);
     println!(
-        "memory: projections {} heap bytes per event (of which the report facts and the \
-         timeline about {}); resident {} MB with the projections, {} MB before them",
-        projections_heap / n as usize,
-        history_heap / n as usize,
-        resident() >> 20,
-        resident_before >> 20,
+        "memory: projections {} heap bytes per event, of which the report facts {} and the \
+         timeline {}; with messages held (baseline) {}",
+        lean_heap / n as usize,
+        facts_heap / n as usize,
+        timeline_heap / n as usize,
+        held_heap / n as usize,
     );
+    let (ebest, emedian, bytes) = time(runs, || encode_snapshot(&p));
+    let (dbest, dmedian, decoded) = time(runs, || decode_snapshot(&bytes).unwrap());
+    assert!(decoded == p, "the snapshot decodes to the projections");
+    drop(decoded);
+    println!(
+        "snapshot: {} bytes; encode best {ebest:.3} s (median {emedian:.3} s), decode best \
+         {dbest:.3} s (median {dmedian:.3} s)",
+        bytes.len()
+    );
+    drop(bytes);
 
     let targets = report::default_targets();
     let everyone = |_: CaseId| true;

@@ -358,7 +358,7 @@ pub async fn run(args: Args) -> Result<(u64, Vec<Measure>), String> {
         }
         let case = ids[(ids.len() / fraction as usize).saturating_sub(1)];
         let (case_at, found) = best(args.runs, || async {
-            let mut past = Projections::new();
+            let mut past = Projections::with_messages();
             for r in store
                 .read_stream(&case.stream(), 1, usize::MAX)
                 .await

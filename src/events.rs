@@ -321,7 +321,8 @@ mod tests {
     /// FROZEN: `snapshot_v1.txt` holds, per case of `export_v1.ndjson` (by id), the
     /// postcard bytes of its projected view, as stored in projection snapshots. What
     /// JSON looks like must never change them. (Snapshot format 4 appended each case's
-    /// swarming state, hence the trailing default bytes.)
+    /// swarming state, hence the trailing default bytes; format 10 holds no messages
+    /// in the live views but the current swarm's chat after them.)
     #[test]
     fn projection_snapshot_bytes_do_not_change() {
         let mut p = Projections::new();

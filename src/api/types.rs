@@ -298,6 +298,7 @@ impl CaseObj {
                 let g = super::guard::Guard::of(ctx)?;
                 let id = super::parse_case_id(&self.id)?;
                 Ok(g.live_messages(id, self.version)
+                    .await?
                     .iter()
                     .filter(wanted)
                     .map(MessageObj::from)

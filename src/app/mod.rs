@@ -32,6 +32,7 @@
 //!   live feed too); the auditors' access log.
 //! - [`simulation`]: replaying past cases through a proposed rule set.
 //! - [`past`]: a case (or its full view) as it was at an earlier version.
+//! - [`messages`]: a live case's messages, read from its stream when asked.
 //! - [`reports`]: the log folded up to the end of a period for [`crate::report`].
 //! - [`swarming`]: the expert finder's inputs, expiring invitations, auto-replacement.
 //! - [`presence`]: agents' presence on their own streams (set by them, or by the
@@ -50,6 +51,7 @@ mod cases;
 mod configuration;
 mod contributions;
 mod erasure;
+mod messages;
 mod past;
 mod presence;
 mod record;

@@ -19,7 +19,7 @@ impl Desk {
         id: CaseId,
         keep: impl Fn(&RecordedEvent) -> bool,
     ) -> Result<Option<crate::projection::CaseView>, AppError> {
-        let mut past = crate::projection::Projections::new();
+        let mut past = crate::projection::Projections::with_messages();
         for record in self.store.read_stream(&id.stream(), 1, usize::MAX).await? {
             if keep(&record) {
                 past.apply(&record)?;

@@ -35,7 +35,7 @@ pub async fn projections_until(
     store: &dyn EventStore,
     until: Until,
 ) -> Result<Projections, ProjectionError> {
-    let mut p = Projections::new();
+    let mut p = Projections::with_messages();
     let mut failed = None;
     store
         .replay(1, &mut |e| {
@@ -75,7 +75,7 @@ pub fn fold_cases(
 ) -> Result<Projections, AppError> {
     records.retain(|r| r.position <= position);
     records.sort_unstable_by_key(|r| r.position);
-    let mut p = Projections::new();
+    let mut p = Projections::with_messages();
     for r in &records {
         p.apply(r)?;
     }

@@ -32,8 +32,8 @@ pub struct RoomChange {
     pub agent: Option<AgentId>,
     /// The chat message, for [`RoomChangeKind::Chat`].
     pub message: Option<Message>,
-    /// The case after the event, with only the current swarm's chat as messages
-    /// (`None` once the swarm ended): what a room update shows.
+    /// The case after the event, with the current swarm's chat (`None` once the
+    /// swarm ended): what a room update shows.
     pub room: Option<Arc<CaseView>>,
 }
 
@@ -92,7 +92,12 @@ impl Change {
 
 /// The room part of a change: what happened (from the event alone), with the room
 /// after it taken from `view` (the case already folded with the event).
-pub(super) fn room_change(event: &CaseEvent, view: &CaseView) -> Option<RoomChange> {
+/// `posted` is the message the event posted, if it did.
+pub(super) fn room_change(
+    event: &CaseEvent,
+    view: &CaseView,
+    posted: Option<&Message>,
+) -> Option<RoomChange> {
     let (kind, agent) = match event {
         CaseEvent::SwarmStarted(s) => (RoomChangeKind::Started, Some(s.lead.clone())),
         CaseEvent::SwarmJoined(a) => (RoomChangeKind::Joined, Some(a.agent.clone())),
@@ -105,13 +110,13 @@ pub(super) fn room_change(event: &CaseEvent, view: &CaseView) -> Option<RoomChan
         _ => return None,
     };
     let message = (kind == RoomChangeKind::Chat)
-        .then(|| view.messages.last().cloned())
+        .then(|| posted.cloned())
         .flatten();
     let room = view.case.swarm.as_ref().map(|_| {
-        let chat = super::SwarmRoom { view }.chat().cloned().collect();
         Arc::new(CaseView {
             case: view.case.clone(),
-            messages: chat,
+            messages: Vec::new(),
+            chat: view.chat.clone(),
             last_position: view.last_position,
         })
     });

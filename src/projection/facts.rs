@@ -3,6 +3,10 @@
 //! open), kept up to date as events are applied, so that a report reads these
 //! instead of folding the log (`crate::report::fast`). [`Tally::observe`] is the
 //! same code the scan (`crate::report::fold`) runs, so the two cannot count apart.
+//!
+//! The facts are kept encoded (postcard, each after its time as a varint difference
+//! from the previous fact's), about a fifth of their size as values, and decoded
+//! when a report reads them.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +25,10 @@ pub struct CaseFacts {
     /// relies on; a case whose clock stepped back is folded from the log instead).
     pub in_order: bool,
     pub tally: Tally,
-    /// Every fact of its history, in order, and the time of each.
-    pub facts: Vec<Fact>,
-    pub times: Vec<Timestamp>,
+    /// Every fact of its history, in order, each after its time (see [`Self::facts`]).
+    encoded: Vec<u8>,
+    /// The time of the last fact in `encoded` (what the next one's is relative to).
+    last_fact_at: Timestamp,
     /// Each time it became open (existing and `Open`) or stopped being open.
     pub open: Vec<(Timestamp, bool)>,
 }
@@ -44,8 +49,7 @@ impl CaseFacts {
         self.events += 1;
         self.last_at = self.last_at.max(at);
         if let Some(fact) = self.tally.observe(before, event, at) {
-            self.facts.push(fact);
-            self.times.push(at);
+            self.push(at, &fact);
         }
     }
 
@@ -58,11 +62,41 @@ impl CaseFacts {
         }
     }
 
+    fn push(&mut self, at: Timestamp, fact: &Fact) {
+        let delta = at.0.wrapping_sub(self.last_fact_at.0);
+        self.last_fact_at = at;
+        // Encoding into a Vec cannot fail (every fact is plain data).
+        let encoded = std::mem::take(&mut self.encoded);
+        let encoded = postcard::to_extend(&delta, encoded)
+            .and_then(|e| postcard::to_extend(fact, e))
+            .expect("a fact encodes");
+        self.encoded = encoded;
+    }
+
+    /// Every fact of its history, in order, with its time.
+    pub fn facts(&self) -> impl Iterator<Item = (Timestamp, Fact)> + '_ {
+        let mut rest = self.encoded.as_slice();
+        let mut at = Timestamp::default();
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            // Bytes this type wrote: they decode (a failure would be a bug, not data).
+            let (delta, r) = postcard::take_from_bytes::<i64>(rest).expect("a fact's time");
+            let (fact, r) = postcard::take_from_bytes::<Fact>(r).expect("a fact");
+            rest = r;
+            at = Timestamp(at.0.wrapping_add(delta));
+            Some((at, fact))
+        })
+    }
+
     /// The facts of events at or after `from` and before `to` (times in order).
-    pub fn facts_between(&self, from: Timestamp, to: Timestamp) -> &[Fact] {
-        let lo = self.times.partition_point(|t| *t < from);
-        let hi = self.times.partition_point(|t| *t < to);
-        &self.facts[lo..hi.max(lo)]
+    pub fn facts_between(&self, from: Timestamp, to: Timestamp) -> Vec<Fact> {
+        self.facts()
+            .skip_while(|(at, _)| *at < from)
+            .take_while(|(at, _)| *at < to)
+            .map(|(_, f)| f)
+            .collect()
     }
 
     /// Whether it was open once every event before `at` was applied.

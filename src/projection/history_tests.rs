@@ -370,8 +370,8 @@ fn time_travel_through_the_timeline_equals_the_fold_of_the_log() {
             .iter()
             .filter_map(|r| CaseId::from_stream(&r.stream))
             .collect();
-        // The reference, one event further at each step.
-        let mut full = Projections::new();
+        // The reference (as `projections_until` folds it), one event further at each step.
+        let mut full = Projections::with_messages();
         for position in 0..=log.len() as u64 {
             if position > 0 {
                 full.apply(&log[position as usize - 1]).unwrap();

@@ -68,10 +68,18 @@ pub struct Message {
 }
 
 /// What the API shows of a case.
+///
+/// The live projections do not hold a case's messages (the API reads them from the
+/// case's stream when asked): `messages` is empty there, and filled only in the
+/// short-lived projections of past views ([`Projections::with_messages`]). `chat`,
+/// the current swarm's chat, is kept in both: it is what a swarm room shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseView {
     pub case: Case,
+    /// Every message, oldest first, in projections made [`with_messages`](Projections::with_messages); empty otherwise.
     pub messages: Vec<Message>,
+    /// The chat of the current swarm, oldest first (empty without a swarm).
+    pub chat: Vec<Message>,
     /// Global position of the case's last event.
     pub last_position: u64,
 }
@@ -130,17 +138,7 @@ impl SwarmRoom<'_> {
 
     /// Chat of the current swarm, oldest first.
     pub fn chat(&self) -> impl Iterator<Item = &Message> {
-        let since = self
-            .view
-            .case
-            .swarm
-            .as_ref()
-            .map(|s| s.started_at)
-            .unwrap_or_default();
-        self.view
-            .messages
-            .iter()
-            .filter(move |m| m.kind == MessageKind::SwarmChat && m.at >= since)
+        self.view.chat.iter()
     }
 }
 
@@ -241,6 +239,10 @@ pub struct Projections {
     /// Not snapshotted: rebuilt from the views on load ([`Projections::relist`]).
     #[serde(skip)]
     listing: listing::Listing,
+    /// Whether case views keep every message (past views); the live projections
+    /// do not (see [`CaseView`]).
+    #[serde(skip)]
+    keep_messages: bool,
 }
 
 /// A case's entries in every index, for before/after comparison.
@@ -313,6 +315,23 @@ impl IndexEntries {
     }
 }
 
+/// Keeps `view.chat` the current swarm's chat once `event` is applied to its case
+/// (`posted`: the message the event posted, if it did). A new swarm keeps the chat
+/// posted since its start; a case without a swarm has none.
+fn keep_chat(view: &mut CaseView, event: &CaseEvent, posted: Option<&Message>) {
+    let Some(swarm) = &view.case.swarm else {
+        view.chat = Vec::new();
+        return;
+    };
+    let since = swarm.started_at;
+    if matches!(event, CaseEvent::SwarmStarted(_)) {
+        view.chat.retain(|m| m.at >= since);
+    }
+    if let Some(m) = posted.filter(|m| m.kind == MessageKind::SwarmChat && m.at >= since) {
+        view.chat.push(m.clone());
+    }
+}
+
 /// Removes `key` from `team`'s index, dropping the team's set once empty (so a
 /// rebuilt projection holds exactly the same maps).
 fn remove_entry<K: Ord>(index: &mut BTreeMap<String, BTreeSet<K>>, team: &str, key: &K) {
@@ -325,8 +344,19 @@ fn remove_entry<K: Ord>(index: &mut BTreeMap<String, BTreeSet<K>>, team: &str, k
 }
 
 impl Projections {
+    /// Projections whose case views hold no messages but the current swarm's chat:
+    /// the live ones (messages are read from the log when asked).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Projections whose case views also hold every message: past views, folded
+    /// from a few cases' streams and dropped after one answer.
+    pub fn with_messages() -> Self {
+        Projections {
+            keep_messages: true,
+            ..Self::default()
+        }
     }
 
     /// The last global position applied.
@@ -403,6 +433,7 @@ impl Projections {
         let view = self.cases.entry(id).or_insert_with(|| CaseView {
             case: Case::default(),
             messages: Vec::new(),
+            chat: Vec::new(),
             last_position: 0,
         });
         let before = IndexEntries::of(&view.case, id);
@@ -437,17 +468,27 @@ impl Projections {
         self.timeline
             .moved(id, record.position, was_indexed, is_indexed);
         view.last_position = record.position;
-        if let Some(change) = change {
-            if let CaseEvent::MessagePosted(m) = &event {
-                view.messages.push(Message {
+        // Only a swarm's chat is kept live (and every message in past views).
+        let posted = match &event {
+            CaseEvent::MessagePosted(m)
+                if self.keep_messages || m.kind == MessageKind::SwarmChat =>
+            {
+                Some(Message {
                     id: record.version,
                     kind: m.kind,
                     author: m.author.clone(),
                     body: m.body.clone(),
                     at,
-                });
+                })
             }
-            change.room = changes::room_change(&event, view);
+            _ => None,
+        };
+        keep_chat(view, &event, posted.as_ref());
+        if let Some(change) = change {
+            change.room = changes::room_change(&event, view, posted.as_ref());
+            if let Some(m) = posted.filter(|_| self.keep_messages) {
+                view.messages.push(m);
+            }
             change.queue_before = before.queue.as_ref().map(|(t, _)| t.clone());
             let after = IndexEntries::of(&view.case, id);
             change.queue_after = after.queue.as_ref().map(|(t, _)| t.clone());
@@ -457,14 +498,8 @@ impl Projections {
             }
             return;
         }
-        if let CaseEvent::MessagePosted(m) = event {
-            view.messages.push(Message {
-                id: record.version,
-                kind: m.kind,
-                author: m.author,
-                body: m.body,
-                at,
-            });
+        if let Some(m) = posted.filter(|_| self.keep_messages) {
+            view.messages.push(m);
         }
         if !before.same_as(&view.case, id) {
             let after = IndexEntries::of(&view.case, id);

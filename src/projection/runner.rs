@@ -34,7 +34,7 @@ use crate::store::{feed::FeedEvent, subscribe_from, EventStore, RecordedEvent, S
 pub const SNAPSHOT_NAME: &str = "projections";
 /// Bump when [`Projections`]' serialized shape changes: older snapshots are then
 /// ignored and the projections rebuilt from the log.
-pub const SNAPSHOT_FORMAT: u32 = 9;
+pub const SNAPSHOT_FORMAT: u32 = 10;
 /// How often a changed projection is snapshotted.
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 /// Batches of changes kept for listeners that are behind.

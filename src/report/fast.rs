@@ -71,7 +71,7 @@ pub fn report(
                     case: &t.case,
                     open_at_start: t.open_at_start,
                     tally: &t.tally,
-                    facts: &t.facts,
+                    facts: std::borrow::Cow::Borrowed(&t.facts),
                 });
             }
             // Every event before `to`, or none.
@@ -80,7 +80,7 @@ pub fn report(
                 case: &v.case,
                 open_at_start: f.open_before(from),
                 tally: &f.tally,
-                facts: f.facts_between(from, to),
+                facts: std::borrow::Cow::Owned(f.facts_between(from, to)),
             })
         })
         .collect();

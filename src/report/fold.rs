@@ -8,7 +8,7 @@
 //! counts each event with the same [`Tally::observe`] as it is applied, and a test
 //! checks that reports from it equal reports from this fold.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -77,12 +77,21 @@ pub struct Tally {
     /// Seconds from a swarm's start to the first member other than its lead.
     pub first_join_secs: Option<i64>,
     pub messages: u32,
-    /// Staff who posted, were assigned or joined its swarm.
-    pub participants: BTreeSet<AgentId>,
+    /// Staff who posted, were assigned or joined its swarm, sorted, each once (a
+    /// sorted `Vec`, not a set: a case has a handful, and every case of the facts
+    /// projection keeps one).
+    pub participants: Vec<AgentId>,
     /// When it was last resolved (before `to`).
     pub resolved_at: Option<Timestamp>,
     swarm_started: Option<Timestamp>,
     last_assignee: Option<AgentId>,
+}
+
+/// Adds `agent` to the sorted `participants` unless it is there.
+fn participate(participants: &mut Vec<AgentId>, agent: &AgentId) {
+    if let Err(at) = participants.binary_search(agent) {
+        participants.insert(at, agent.clone());
+    }
 }
 
 impl Tally {
@@ -127,7 +136,7 @@ impl Tally {
                     t.handoffs += 1;
                 }
                 t.last_assignee = Some(a.agent.clone());
-                t.participants.insert(a.agent.clone());
+                participate(&mut t.participants, &a.agent);
                 Some(Fact::Assigned {
                     agent: a.agent.clone(),
                 })
@@ -135,7 +144,7 @@ impl Tally {
             CaseEvent::SwarmStarted(s) => {
                 t.swarmed = true;
                 t.swarm_started = Some(at);
-                t.participants.insert(s.lead.clone());
+                participate(&mut t.participants, &s.lead);
                 t.swarm_size = t.swarm_size.max(1);
                 Some(Fact::SwarmJoined {
                     agent: s.lead.clone(),
@@ -145,7 +154,7 @@ impl Tally {
                 if let (Some(start), None) = (t.swarm_started, t.first_join_secs) {
                     t.first_join_secs = Some(secs_between(start, at));
                 }
-                t.participants.insert(a.agent.clone());
+                participate(&mut t.participants, &a.agent);
                 Some(Fact::SwarmJoined {
                     agent: a.agent.clone(),
                 })
@@ -158,7 +167,7 @@ impl Tally {
                     .is_some_and(|c| c.id == m.author.as_str());
                 let staff = !customer;
                 if staff {
-                    t.participants.insert(m.author.clone());
+                    participate(&mut t.participants, &m.author);
                 }
                 Some(Fact::Message {
                     author: m.author.clone(),

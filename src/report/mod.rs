@@ -60,7 +60,7 @@ const COMMON_WORDS: &[&str] = &[
 
 /// One case as the report's figures read it, however it was folded: by the scan
 /// ([`fold::Folder`]) or from the live facts projection ([`fast`]).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Row<'a> {
     pub id: CaseId,
     /// The case as it was at the end of the period.
@@ -70,7 +70,7 @@ pub struct Row<'a> {
     /// Its history up to the end of the period.
     pub tally: &'a Tally,
     /// What happened to it inside the period.
-    pub facts: &'a [Fact],
+    pub facts: std::borrow::Cow<'a, [Fact]>,
 }
 
 /// What a subject reads in clear: [`crate::shred::Vault::open`] where personal
@@ -101,7 +101,7 @@ pub fn build(
             case: &t.case,
             open_at_start: t.open_at_start,
             tally: &t.tally,
-            facts: &t.facts,
+            facts: std::borrow::Cow::Borrowed(&t.facts),
         })
         .collect();
     build_rows(from, to, rows, scope, targets, open)
@@ -522,7 +522,7 @@ fn load(cases: &[Row<'_>]) -> Load {
     let mut agents: BTreeMap<String, AgentLoad> = BTreeMap::new();
     let mut teams: BTreeMap<String, TeamLoad> = BTreeMap::new();
     for t in cases {
-        for f in t.facts {
+        for f in t.facts.iter() {
             let (agent, field): (&str, fn(&mut AgentLoad)) = match f {
                 Fact::Assigned { agent } => (agent.as_str(), |l| l.assigned += 1),
                 Fact::Message {

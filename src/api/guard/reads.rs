@@ -97,19 +97,19 @@ impl Guard {
         Ok(page)
     }
 
-    /// The messages of a live case up to `version` that the caller may see.
-    pub fn live_messages(&self, id: CaseId, version: u64) -> Vec<Message> {
-        let p = self.app.projections().read();
-        p.case(id)
-            .filter(|v| self.can_read(&v.case))
-            .map(|v| {
-                v.messages
-                    .iter()
-                    .filter(|m| m.id <= version && self.can_see_message(m.kind))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The messages of a live case up to `version` that the caller may see, read
+    /// from the case's stream (the live projections do not hold them).
+    pub async fn live_messages(&self, id: CaseId, version: u64) -> Result<Vec<Message>> {
+        let readable = {
+            let p = self.app.projections().read();
+            p.case(id).is_some_and(|v| self.can_read(&v.case))
+        };
+        if !readable {
+            return Ok(Vec::new());
+        }
+        let mut messages = self.app.messages(id, version).await.map_err(gql)?;
+        messages.retain(|m| self.can_see_message(m.kind));
+        Ok(messages)
     }
 
     /// The first `first` entries of a tier's queue that the caller may see (staff).

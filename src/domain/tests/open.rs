@@ -11,7 +11,7 @@ fn open_starts_a_case_at_version_one_unrouted() {
     assert_eq!(case.status, Status::Open);
     assert_eq!(case.tier, None);
     assert_eq!(case.customer, Some(customer()));
-    assert_eq!(case.tags, BTreeSet::from(["billing".to_string()]));
+    assert_eq!(case.tags, vec!["billing".to_string()]);
     assert_eq!(case.opened_at, at(1));
 }
 

@@ -22,7 +22,7 @@ fn tag_is_normalised_to_lowercase() {
     let case = given([opened()])
         .when(tag(" Refund "))
         .then_events([tagged("refund")]);
-    assert!(case.tags.contains("refund"));
+    assert!(case.tags.contains(&"refund".to_string()));
 }
 
 #[test]

@@ -28,10 +28,7 @@ fn route_sets_tier_team_priority_sensitivity_and_adds_only_new_tags() {
     assert_eq!(case.team.as_deref(), Some("billing-team"));
     assert_eq!(case.priority, Priority::High);
     assert!(case.sensitive);
-    assert_eq!(
-        case.tags,
-        BTreeSet::from(["billing".to_string(), "refund".to_string()])
-    );
+    assert_eq!(case.tags, vec!["billing".to_string(), "refund".to_string()]);
 }
 
 #[test]

@@ -170,7 +170,9 @@ const STAGING_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 /// Tunables of the sled backend.
 #[derive(Clone, Debug)]
 pub struct SledOptions {
-    /// sled's page cache, in bytes.
+    /// sled's page cache, in bytes (64 MiB by default: the resident memory a large
+    /// log costs beyond the projections; reads beyond it come from the file system's
+    /// cache, see the README's Benchmarks).
     pub cache_bytes: u64,
     /// How many live events a subscriber may fall behind before it must catch up
     /// from the log.
@@ -197,7 +199,7 @@ pub struct SledOptions {
 impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
-            cache_bytes: 512 * 1024 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
             live_buffer: 16 * 1024,
             index_every: 4096,
             sync_data: true,

@@ -5,8 +5,8 @@
 
 use super::binary::cli;
 use super::*;
+use swarmdesk::app::travel::{projections_until, Until};
 use swarmdesk::domain::{CaseId, Timestamp};
-use swarmdesk::projection::runner::rebuild;
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::EventStore;
 
@@ -66,11 +66,13 @@ fn lines(export: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Each case's view (the case and its messages; not the position of its last event,
-/// which is this log's own) as the log in `dir` folds it.
+/// Each case's view (the case and its messages, as a past view folds them; not the
+/// position of its last event, which is this log's own) as the log in `dir` folds it.
 async fn case_views(dir: &std::path::Path, ids: &[String]) -> Vec<Value> {
     let store = SledStore::open(dir, SledOptions::default()).unwrap();
-    let p = rebuild(&store).await.unwrap();
+    let p = projections_until(&store, Until::Position(store.head()))
+        .await
+        .unwrap();
     let views = ids
         .iter()
         .map(|id| {
