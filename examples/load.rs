@@ -116,8 +116,9 @@ pub struct Opts {
     /// (`flusher`, `documents`, `workers=N`), rounds alternating (see `ab`).
     #[arg(long)]
     ab: Option<String>,
-    /// Rounds of each mutation run (with `--sweep`, each beside its baselines);
-    /// the side-by-side report gives the median and spread.
+    /// Rounds of each mutation run (with `--sweep`, each beside its baselines)
+    /// and of the fan-out (each shared, and unshared with `--baseline`); the
+    /// side-by-side reports give the median and spread.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// All clients post to one case (a busy swarm room) instead of one case each.
@@ -156,9 +157,6 @@ pub struct Opts {
     /// execution is shared (the baseline), alternating with the shared runs.
     #[arg(long)]
     baseline: bool,
-    /// Fan-out rounds (each shared, and unshared with `--baseline`).
-    #[arg(long, default_value_t = 1)]
-    rounds: usize,
     /// Threads of the load generator's own subscriber runtime.
     #[arg(long, default_value_t = 2)]
     subscriber_threads: usize,
