@@ -59,7 +59,7 @@ impl Entry {
             tier: c.tier.clone(),
             team: c.team.clone(),
             priority: c.priority,
-            tags: c.tags.iter().cloned().collect(),
+            tags: c.tags.to_vec(),
             assignee: c.assignee.clone(),
             customer: c.customer.as_ref().map(|x| x.id.clone()),
             swarm: c
