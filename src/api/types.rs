@@ -335,7 +335,7 @@ impl CaseObj {
             team: case.team.clone(),
             sensitive: Some(case.sensitive),
             assignee: case.assignee.as_ref().map(|a| a.to_string()),
-            tags: Some(case.tags.iter().cloned().collect()),
+            tags: Some(case.tags.to_vec()),
             swarm: case.swarm.as_ref().map(Into::into),
             resolution: case.resolution.as_ref().map(|r| Resolution {
                 text: r.text.clone(),

@@ -495,7 +495,7 @@ fn problems(cases: &[Row<'_>], resolved: &[&Row<'_>], open: Open<'_>) -> Problem
         .map(|(secs, r)| CostlyCase {
             case_id: r.id.to_string(),
             subject: open(&r.case.subject),
-            tags: r.case.tags.iter().cloned().collect(),
+            tags: r.case.tags.to_vec(),
             resolution_secs: secs,
             messages: r.tally.messages,
             participants: r.tally.participants.len() as u32,

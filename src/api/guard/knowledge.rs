@@ -97,7 +97,7 @@ impl Guard {
             let Some(v) = p.case(id).filter(|v| self.can_read(&v.case)) else {
                 return Err(not_found(format!("case {id}")));
             };
-            let tags: Vec<String> = v.case.tags.iter().cloned().collect();
+            let tags: Vec<String> = v.case.tags.to_vec();
             let subject = match self.app.vault() {
                 Some(vault) => vault.open(&v.case.subject).into_owned(),
                 None => v.case.subject.clone(),
