@@ -14,7 +14,12 @@
 //! each for the last 7 days, days 10 to 17 (a past period: the cases open on day 17
 //! are folded from the log) and the whole span. It also prints the projections' heap
 //! bytes per event (counted by this example's allocator), of which the facts and the
-//! timeline, and the process's resident memory.
+//! timeline. Before those, start-up and memory: in fresh processes (this example run
+//! with `--start-only`), the store opened and the projections started as `serve` does,
+//! from the log and from the snapshot, and (the baseline) with every message held in
+//! the case views, each with its resident memory (`VmRSS`); then in this process the
+//! same start-ups timed, `rebuild` alternating with the baseline, and the snapshot's
+//! size, encode and decode times. `--cache-mb` sets sled's page cache.
 //!
 //! ```sh
 //! cargo run --release --example report_bench                 # 1 M events
