@@ -196,23 +196,9 @@ fn append_durable(c: &mut Criterion) {
         )
         .expect("open store"),
     );
-    // The same store with every group handed to the flusher thread, even when the
-    // writer could commit it itself (`commit_inline` off): the hand-off's cost.
-    let dir_flusher = temp_dir();
-    let store_flusher = Arc::new(
-        SledStore::open(
-            dir_flusher.path(),
-            SledOptions {
-                commit_inline: false,
-                ..options()
-            },
-        )
-        .expect("open store"),
-    );
     let mut group = c.benchmark_group("append_durable");
     let runs = [
         ("writers", 1usize, &store),
-        ("writers_via_flusher", 1, &store_flusher),
         ("writers", 8, &store),
         ("writers", 64, &store),
         ("writers_sled_flush_only", 64, &store_nosync),

@@ -52,12 +52,6 @@
 //! - [`cli`]: the command line; [`client`]: the commands that work through a running
 //!   server's API (`--url`, `--token`).
 
-/// With the `mimalloc` feature, every binary linking the library allocates with
-/// mimalloc (see Cargo.toml).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod api;
 pub mod app;
 pub mod archive;

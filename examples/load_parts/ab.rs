@@ -2,8 +2,7 @@
 //! servers start in this process, A as `serve` runs by default and B with the lever
 //! changed; each round runs the same mutation benchmark on A and on B (alternating
 //! which goes first), and the report gives both medians and B/A per client count.
-//! Levers: `flusher` (B hands every group to the flusher thread: the sled store's
-//! `commit_inline` off), `documents` (B keeps 256 parsed documents by text),
+//! Levers: `documents` (B parses every request: no parsed-document cache),
 //! `workers=N` (B has N HTTP workers).
 
 use super::{ms, open_cases, run_clients, BenchCase, Gql, Opts, RunStats};
@@ -25,22 +24,16 @@ struct Side {
 /// Changes `o` as the lever says; the lever's description, or why it is unknown.
 fn apply(lever: &str, o: &mut ServerOptions) -> Result<String, String> {
     match lever {
-        "flusher" => {
-            o.sled.commit_inline = false;
-            Ok("every group through the flusher thread".into())
-        }
         "documents" => {
-            o.query_limits.document_cache = 256;
-            Ok("256 parsed documents kept by text".into())
+            o.query_limits.document_cache = 0;
+            Ok("no parsed-document cache (every request parsed)".into())
         }
         other => match other.strip_prefix("workers=").map(str::parse::<usize>) {
             Some(Ok(n)) if n > 0 => {
                 o.workers = n;
                 Ok(format!("{n} HTTP worker(s)"))
             }
-            _ => Err(format!(
-                "unknown lever `{other}` (flusher, documents, workers=N)"
-            )),
+            _ => Err(format!("unknown lever `{other}` (documents, workers=N)")),
         },
     }
 }

@@ -274,7 +274,9 @@ pub(crate) fn take_items(ctx: &async_graphql::Context<'_>, n: usize) -> async_gr
 }
 
 /// Runs every pre-check on `request`, leaving it parsed (async-graphql then uses the
-/// parsed document instead of parsing again).
+/// parsed document instead of parsing again). A document kept by text
+/// ([`DocumentLimits::documents`]) passed the checks on its text before: only the
+/// variables are checked again.
 pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<()> {
     // A document kept by text passed the checks on its text before.
     let cached = limits

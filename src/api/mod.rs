@@ -101,7 +101,7 @@ impl Default for QueryLimits {
             depth: 12,
             complexity: 5_000,
             timeout: std::time::Duration::from_secs(30),
-            document_cache: 0,
+            document_cache: 256,
         }
     }
 }

@@ -1,8 +1,7 @@
-//! Committing applied groups: make them durable (sled's `flush`, which uses
+//! The flusher thread: makes applied groups durable (sled's `flush`, which uses
 //! `sync_file_range`, then an `fdatasync` of sled's data file when
-//! [`SledOptions::sync_data`] is set), then advance the head, publish and answer, in
-//! order; on a failed flush, write the fence. The flusher thread does it for the
-//! groups handed to it, the writer for a group when none is in flight.
+//! [`SledOptions::sync_data`] is set), then advances the head, publishes and answers,
+//! in order; on a failed flush it writes the fence.
 
 use super::*;
 
@@ -64,57 +63,13 @@ impl Shared {
     }
 }
 
-/// Makes `ready` (groups applied in order) durable with one flush, then advances the
-/// head, publishes and answers them in order; on a failed flush it fails the store,
-/// writes the fence (once per open) and refuses them. Called by the flusher thread,
-/// or by the writer itself when no group is in flight (see [`Shared::in_flight`]), so
-/// only one thread at a time advances the head and answers.
-pub(super) fn commit(shared: &Shared, ready: &mut Vec<Group>) {
-    let common = &shared.common;
-    let durable = if common.failed.load(Ordering::Acquire) {
-        Err(failed_error())
-    } else {
-        shared.flush()
-    };
-    match durable {
-        Ok(_) => {
-            let head = ready.last().map_or(0, |g| g.last_position);
-            common.head.fetch_max(head, Ordering::AcqRel);
-            debug!(head, groups = ready.len(), "group committed");
-            let events: usize = ready
-                .iter()
-                .flat_map(|g| &g.staged)
-                .map(|s| s.events().len())
-                .sum();
-            if events > 0 {
-                common.stats.commit_events.observe(events as f64);
-            }
-            for group in ready.drain(..) {
-                for s in group.staged {
-                    s.complete(&common.live);
-                }
-            }
-        }
-        Err(e) => {
-            common.fail(&e, "flush");
-            if !shared.fenced.swap(true, Ordering::AcqRel) {
-                common.write_fence(common.head.load(Ordering::Acquire));
-            }
-            let answer = refused(&e);
-            for group in ready.drain(..) {
-                for s in group.staged {
-                    s.fail(&answer);
-                }
-            }
-        }
-    }
-}
-
 /// The flusher thread: makes groups durable, in order, then publishes and answers.
-/// It alone advances the head while groups are in flight, so once it has failed a
-/// group the head is final, and it writes the fence (see the module documentation).
+/// It alone advances the head, so once it has failed a group the head is final, and it
+/// writes the fence (see the module documentation).
 pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
+    let common = &shared.common;
     let mut ready = Vec::new();
+    let mut fenced = false;
     while let Ok(first) = groups.recv() {
         ready.push(first);
         // One flush covers every group applied before it. If the writer is applying
@@ -126,9 +81,43 @@ pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group
                 ready.extend(groups.try_iter());
             }
         }
-        let n = ready.len();
-        commit(&shared, &mut ready);
-        // Answered: the writer may commit the next group itself.
-        shared.in_flight.fetch_sub(n, Ordering::AcqRel);
+        let durable = if common.failed.load(Ordering::Acquire) {
+            Err(failed_error())
+        } else {
+            shared.flush()
+        };
+        match durable {
+            Ok(_) => {
+                let head = ready.last().map_or(0, |g| g.last_position);
+                common.head.fetch_max(head, Ordering::AcqRel);
+                debug!(head, groups = ready.len(), "group committed");
+                let events: usize = ready
+                    .iter()
+                    .flat_map(|g| &g.staged)
+                    .map(|s| s.events().len())
+                    .sum();
+                if events > 0 {
+                    common.stats.commit_events.observe(events as f64);
+                }
+                for group in ready.drain(..) {
+                    for s in group.staged {
+                        s.complete(&common.live);
+                    }
+                }
+            }
+            Err(e) => {
+                common.fail(&e, "flush");
+                if !fenced {
+                    fenced = true;
+                    common.write_fence(common.head.load(Ordering::Acquire));
+                }
+                let answer = refused(&e);
+                for group in ready.drain(..) {
+                    for s in group.staged {
+                        s.fail(&answer);
+                    }
+                }
+            }
+        }
     }
 }

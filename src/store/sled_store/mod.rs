@@ -32,13 +32,9 @@
 //! head, publishes the group's events and answers its requests, rejections included,
 //! in order. While it flushes, the writer already stages the next group; a flush due
 //! while the writer is applying a group waits (briefly) for that group, so that one
-//! flush covers both. When no group is in flight and no request waits behind the one
-//! just applied (one client, or a lull), the writer does the flusher's part itself
-//! ([`SledOptions::commit_inline`]): waking the flusher would only cost a thread
-//! hand-off, as there is nothing to stage meanwhile. Either way one thread at a time
-//! advances the head and answers, in order. One writer means version checks and
-//! position assignment need no locks; one flush per group (or per several groups)
-//! means durability costs one flush per group, not per request.
+//! flush covers both. One writer means version checks and position assignment need no
+//! locks; one flush per group (or per several groups) means durability costs one
+//! flush per group, not per request.
 //!
 //! Readers see only what is durable: `read_all`, `replay`, `read_stream`,
 //! `stream_version` and `idempotent_result` stop at the head. A rejection (e.g. a
@@ -52,9 +48,8 @@
 //! the same error while [`EventStore::health`] reports [`WriteState::Refusing`]. sled
 //! itself is fail-stop too (after an I/O error every sled call fails), so the store
 //! resumes by reopening sled, never by writing on:
-//! - Only the thread committing a group (the flusher, or the writer while none is in
-//!   flight) advances the head and answers, so once it has failed a group the head is
-//!   final: everything at or before it was acknowledged,
+//! - The flusher is the only thread that advances the head and answers, so once it has
+//!   failed a group the head is final: everything at or before it was acknowledged,
 //!   everything after it was refused. It writes that position to the *fence* file
 //!   ([`FENCE_FILE`], 8 bytes overwritten in place, so it needs no new disk space).
 //! - Reads go on, but not on the failed open of sled: sled's reads write too (a
@@ -128,7 +123,7 @@ pub use open::{set_aside_unfinished_snapshots, SET_ASIDE_DIR};
 pub use reserve::{RESERVE_BYTES, RESERVE_FILE};
 
 use self::fence::{open_fence, roll_back_after, write_fence_value, NO_FENCE};
-use self::flusher::{commit, flush_groups, Group, Staged};
+use self::flusher::{flush_groups, Group, Staged};
 use self::integrity::check_integrity;
 use self::open::{last_position, open_shared};
 use self::reader::{event_at, scan, scan_page};
@@ -139,7 +134,7 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -185,11 +180,6 @@ pub struct SledOptions {
     /// the process but neither flushes the disk's write cache nor file metadata, so
     /// without this an acknowledged write can be lost on power failure.
     pub sync_data: bool,
-    /// While no group is being flushed and no request waits, the writer thread makes
-    /// a group durable and answers it itself instead of handing it to the flusher
-    /// thread (one thread hand-off less per request at low load). Off: every group
-    /// goes through the flusher (kept to measure the two side by side).
-    pub commit_inline: bool,
     /// After a failed write, how long the store waits before it first tries to
     /// resume; each failed try doubles the wait, up to `retry_max`.
     pub retry_first: Duration,
@@ -203,7 +193,6 @@ impl Default for SledOptions {
             live_buffer: 16 * 1024,
             index_every: 4096,
             sync_data: true,
-            commit_inline: true,
             retry_first: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
         }
@@ -309,12 +298,6 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Set while the writer checks and applies a group.
     staging: AtomicBool,
-    /// Groups handed to the flusher and not answered yet. While none is, the writer
-    /// commits a group itself when no request waits behind it (one thread hand-off
-    /// less per request at low load); otherwise it hands it over and stages the next.
-    in_flight: AtomicUsize,
-    /// Whether a failed flush on this open has written the fence already.
-    fenced: AtomicBool,
     /// sled's data file, synced after each flush (see [`SledOptions::sync_data`]).
     data_file: Option<std::fs::File>,
     /// [`Common::failures`] when this open was made: once it is behind, writes failed

@@ -39,10 +39,9 @@ impl Core {
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer_shared = shared.clone();
         let index_every = self.options.index_every.max(1);
-        let inline = self.options.commit_inline;
         let writer = std::thread::Builder::new()
             .name("swarmdesk-writer".into())
-            .spawn(move || Writer::new(writer_shared, head, last_link, index_every, inline).run(rx))
+            .spawn(move || Writer::new(writer_shared, head, last_link, index_every).run(rx))
             .map_err(|e| StoreError::Io(e.to_string()))?;
         *slot = Some(shared);
         *lock(&self.jobs) = Some(tx);

@@ -1,8 +1,7 @@
 //! The writer thread: takes the appends and imports waiting, checks expected versions
 //! and idempotency keys, assigns positions, versions and ids, seals each record into
 //! the hash chain (see [`chain`](crate::store::chain)), packs records into pages and
-//! applies each group with one `apply_batch`, then hands it to the flusher (or,
-//! with none in flight and nobody waiting, commits it itself).
+//! applies each group with one `apply_batch`, then hands it to the flusher.
 
 use super::*;
 
@@ -77,22 +76,13 @@ pub(super) struct Writer {
     /// The link of the last staged record: the next one is sealed after it.
     last_link: Link,
     index_every: usize,
-    /// [`SledOptions::commit_inline`].
-    inline: bool,
 }
 
 impl Writer {
     /// A writer continuing the log after `head`, whose last record's link (the
     /// [`GENESIS`](crate::store::chain::GENESIS) if it has none) is `last_link`.
-    pub(super) fn new(
-        shared: Arc<Shared>,
-        head: u64,
-        last_link: Link,
-        index_every: usize,
-        inline: bool,
-    ) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, head: u64, last_link: Link, index_every: usize) -> Self {
         Writer {
-            inline,
             shared,
             versions: HashMap::new(),
             ids: ulid::Generator::new(),
@@ -130,16 +120,8 @@ impl Writer {
             let group = self.stage(jobs.drain(..));
             self.shared.staging.store(false, Ordering::Release);
             if let Some(group) = group {
-                let in_flight = &self.shared.in_flight;
-                if self.inline && in_flight.load(Ordering::Acquire) == 0 && rx.is_empty() {
-                    // Nothing to stage meanwhile and nothing ahead of it: commit here,
-                    // without waking the flusher.
-                    commit(&self.shared, &mut vec![group]);
-                } else {
-                    in_flight.fetch_add(1, Ordering::AcqRel);
-                    // Only fails if the flusher is gone, which it is not while we hold it.
-                    let _ = to_flusher.send(group);
-                }
+                // Only fails if the flusher is gone, which it is not while we hold it.
+                let _ = to_flusher.send(group);
             }
             let failed = self.shared.common.failed.load(Ordering::Acquire);
             if !failed && self.pending_len() >= self.index_every {
