@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::api::subscription::SharedStart;
 use crate::api::{Principal, Slot, SubscriptionSlots, SwarmSchema};
@@ -232,13 +233,17 @@ impl Hub {
         let request = request
             .data(principal.clone())
             .data(SubscriptionSlots::new(usize::MAX));
-        runtime.spawn(drive(
-            self.clone(),
-            key.clone(),
-            run.clone(),
-            schema.clone(),
-            request,
-        ));
+        // The run logs under the span (request id) of the connection that started it.
+        runtime.spawn(
+            drive(
+                self.clone(),
+                key.clone(),
+                run.clone(),
+                schema.clone(),
+                request,
+            )
+            .instrument(tracing::Span::current()),
+        );
         Some(Membership {
             rx,
             evicted,
