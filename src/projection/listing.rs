@@ -168,13 +168,78 @@ fn move_keys<'a, K: Ord + Clone + 'a>(
 }
 
 impl Listing {
-    /// The indexes of these cases (a snapshot's views, on load).
+    /// The indexes of these cases (a snapshot's views, on load): each key's ids
+    /// gathered, then each set built at once from them (sorted, not one insert each).
     pub fn of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Listing {
-        let mut listing = Listing::default();
-        for (id, v) in cases {
-            listing.reindex(*id, None, Entry::of(&v.case));
+        fn add<K: Ord + Clone>(m: &mut BTreeMap<K, Vec<CaseId>>, k: &K, id: CaseId) {
+            match m.get_mut(k) {
+                Some(ids) => ids.push(id),
+                None => {
+                    m.insert(k.clone(), vec![id]);
+                }
+            }
         }
-        listing
+        fn sets<K: Ord>(m: BTreeMap<K, Vec<CaseId>>) -> BTreeMap<K, Ids> {
+            m.into_iter()
+                .map(|(k, ids)| (k, ids.into_iter().collect()))
+                .collect()
+        }
+        let (mut all, mut unrouted) = (Vec::new(), Vec::new());
+        let mut status = BTreeMap::new();
+        let mut tier = BTreeMap::new();
+        let mut team = BTreeMap::new();
+        let mut priority = BTreeMap::new();
+        let mut tag = BTreeMap::new();
+        let mut assignee = BTreeMap::new();
+        let mut customer = BTreeMap::new();
+        let mut involved = BTreeMap::new();
+        for (id, v) in cases {
+            let (c, id) = (&v.case, *id);
+            if !c.exists() {
+                continue;
+            }
+            all.push(id);
+            add(&mut status, &c.status, id);
+            match &c.tier {
+                Some(t) => add(&mut tier, t, id),
+                None => unrouted.push(id),
+            }
+            if let Some(t) = &c.team {
+                add(&mut team, t, id);
+            }
+            add(&mut priority, &c.priority, id);
+            for t in &c.tags {
+                add(&mut tag, t, id);
+            }
+            if let Some(a) = &c.assignee {
+                add(&mut assignee, a, id);
+            }
+            if let Some(x) = &c.customer {
+                add(&mut customer, &x.id, id);
+            }
+            let members = c.swarm.iter().flat_map(|s| s.members.keys());
+            let agents: BTreeSet<&AgentId> = c
+                .assignee
+                .iter()
+                .chain(members)
+                .chain(c.swarming.invitations.keys())
+                .collect();
+            for a in agents {
+                add(&mut involved, a, id);
+            }
+        }
+        Listing {
+            all: all.into_iter().collect(),
+            status: sets(status),
+            tier: sets(tier),
+            unrouted: unrouted.into_iter().collect(),
+            team: sets(team),
+            priority: sets(priority),
+            tag: sets(tag),
+            assignee: sets(assignee),
+            customer: sets(customer),
+            involved: sets(involved),
+        }
     }
 
     /// Moves case `id` from its `before` keys to its `after` keys.
