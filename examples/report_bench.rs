@@ -46,7 +46,7 @@ use swarmdesk::domain::{
     Timestamp,
 };
 use swarmdesk::projection::runner::{
-    catch_up, decode_snapshot, encode_snapshot, rebuild, ProjectionRunner, SNAPSHOT_NAME,
+    apply_log, catch_up, decode_snapshot, encode_snapshot, rebuild, ProjectionRunner, SNAPSHOT_NAME,
 };
 use swarmdesk::projection::Projections;
 use swarmdesk::report::{self, Scope};
@@ -77,6 +77,13 @@ pub struct Opts {
     /// With `--start-only`: hold every message in the case views (the baseline).
     #[arg(long, hide = true)]
     pub held: bool,
+    /// With `--start-only`: drop the snapshot first, so the start replays the log.
+    #[arg(long, hide = true)]
+    pub from_log: bool,
+    /// Build the log in this directory (empty or new) and keep it, e.g. to profile
+    /// `--start-only --from-log` on it.
+    #[arg(long)]
+    pub keep: Option<std::path::PathBuf>,
 }
 
 /// `--start-only`: a fresh process opens the store, starts the projections and
@@ -93,6 +100,10 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
     }
     let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
     let n = store.head().max(1) as usize;
+    if opts.from_log {
+        rt.block_on(store.save_snapshot(SNAPSHOT_NAME, Vec::new()))
+            .unwrap();
+    }
     let snapshot = rt
         .block_on(store.load_snapshot(SNAPSHOT_NAME))
         .unwrap()
@@ -121,13 +132,25 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
         started >> 20,
         started / n,
         opened >> 20,
-        options.cache_bytes >> 20
+        options.cache_bytes >> 20,
     );
+    // Whose the live heap is: what stopping the projections frees, then the store.
+    let live = heap();
     drop(held);
     if let Some(r) = runner {
         rt.block_on(r.stop()).unwrap();
     }
+    let without_projections = heap();
     rt.block_on(store.shutdown()).unwrap();
+    drop(store);
+    let rest = heap();
+    println!(
+        "  live heap {} MB: the projections {} MB, the store (sled) {} MB, the rest {} MB",
+        live >> 20,
+        live.saturating_sub(without_projections) >> 20,
+        without_projections.saturating_sub(rest) >> 20,
+        rest >> 20
+    );
 }
 
 /// What a run saw, for the test that keeps this example from rotting.
@@ -621,15 +644,16 @@ pub fn run(opts: &Opts) -> Outcome {
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix("swarmdesk-report-bench-")
         .tempdir()
         .unwrap();
+    let dir = opts.keep.as_deref().unwrap_or(temp.path());
     let mut options = SledOptions::default();
     if let Some(mb) = opts.cache_mb {
         options.cache_bytes = mb << 20;
     }
-    let store = Arc::new(SledStore::open(dir.path(), options.clone()).unwrap());
+    let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
     let start = Timestamp(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
     let span_micros = opts.days * 86_400_000_000;
     let mut desk = Desk {
@@ -644,6 +668,7 @@ pub fn run(opts: &Opts) -> Outcome {
     };
     let t = Instant::now();
     let mut bytes = 0usize;
+    assert_eq!(store.head(), 0, "--keep wants an empty directory");
     while desk.position < opts.events {
         let want = (opts.events - desk.position).min(50_000) as usize;
         let chunk = desk.chunk(want);
@@ -687,14 +712,14 @@ pub fn run(opts: &Opts) -> Outcome {
     let store = {
         rt.block_on(store.shutdown()).unwrap();
         drop(store);
-        fresh_starts(dir.path(), opts);
-        let store = Arc::new(SledStore::open(dir.path(), options.clone()).unwrap());
+        fresh_starts(dir, opts);
+        let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
         // An empty snapshot is ignored: the cold start below replays the log.
         rt.block_on(store.save_snapshot(SNAPSHOT_NAME, Vec::new()))
             .unwrap();
         store
     };
-    let (store, _) = reopen(&rt, store, dir.path(), &options);
+    let (store, _) = reopen(&rt, store, dir, &options);
     let resident_open = resident();
     let (runner, cold) = start_runner(&rt, &store);
     let resident_started = resident();
@@ -703,7 +728,7 @@ pub fn run(opts: &Opts) -> Outcome {
         .block_on(store.load_snapshot(SNAPSHOT_NAME))
         .unwrap()
         .unwrap();
-    let (store, open_secs) = reopen(&rt, store, dir.path(), &options);
+    let (store, open_secs) = reopen(&rt, store, dir, &options);
     let (runner, warm) = start_runner(&rt, &store);
     rt.block_on(runner.stop()).unwrap();
     println!(
@@ -724,9 +749,11 @@ pub fn run(opts: &Opts) -> Outcome {
     );
     drop(snapshot);
 
-    // The projections as the server keeps them, and (the baseline, the previous
-    // build's) with every message held in the case views: rebuilt in turns.
+    // The projections as the server keeps them, and two baselines (earlier builds):
+    // with every index kept event by event, and with every message held in the case
+    // views: rebuilt in turns.
     let mut lean_secs = Vec::new();
+    let mut each_secs = Vec::new();
     let mut held_secs = Vec::new();
     let mut lean_heap = 0;
     let mut held_heap = 0;
@@ -744,6 +771,15 @@ pub fn run(opts: &Opts) -> Outcome {
         held_secs.push(t.elapsed().as_secs_f64());
         held_heap = heap().saturating_sub(before);
         drop(held);
+        let t = Instant::now();
+        let each = rt
+            .block_on(async {
+                let mut p = Projections::new();
+                apply_log(store.as_ref(), &mut p).await.map(|()| p)
+            })
+            .unwrap();
+        each_secs.push(t.elapsed().as_secs_f64());
+        drop(each);
         let before = heap();
         let t = Instant::now();
         let lean = rt.block_on(rebuild(store.as_ref())).unwrap();
@@ -760,11 +796,15 @@ pub fn run(opts: &Opts) -> Outcome {
     };
     let (best, median, worst) = spread(&mut lean_secs);
     let (hbest, hmedian, hworst) = spread(&mut held_secs);
+    let (xbest, xmedian, xworst) = spread(&mut each_secs);
     println!(
         "rebuild projections: best {best:.3} s ({:.2} M events/s; target 1 M/s), median \
-         {median:.3} s, worst {worst:.3} s; with messages held (baseline): best {hbest:.3} s \
-         ({:.2} M events/s), median {hmedian:.3} s, worst {hworst:.3} s",
+         {median:.3} s, worst {worst:.3} s; baselines: every index kept event by event: best \
+         {xbest:.3} s ({:.2} M events/s), median {xmedian:.3} s, worst {xworst:.3} s; with \
+         messages held: best {hbest:.3} s ({:.2} M events/s), median {hmedian:.3} s, worst \
+         {hworst:.3} s",
         rate(best),
+        rate(xbest),
         rate(hbest)
     );
     // What the facts and the timeline hold: the heap bytes of a copy of them.

@@ -223,6 +223,29 @@ fn indexed_pages_equal_the_scan_live_rebuilt_and_from_a_snapshot() {
             described.apply_with(r.view(), Some(&mut changes)).unwrap();
         }
         assert_eq!(live, described);
+        // A long replay builds the indexes once at its end (`defer_indexes`), also
+        // from a snapshot taken a third of the way.
+        let mut deferred = Projections::new();
+        deferred.defer_indexes();
+        for r in &log {
+            deferred.apply(r).unwrap();
+        }
+        deferred.index_all();
+        assert_eq!(
+            live, deferred,
+            "the indexes built after a deferred replay differ"
+        );
+        let third = projections_of(&log[..log.len() / 3]);
+        let mut deferred = decode_snapshot(&encode_snapshot(&third)).expect("a snapshot");
+        deferred.defer_indexes();
+        for r in &log[log.len() / 3..] {
+            deferred.apply(r).unwrap();
+        }
+        deferred.index_all();
+        assert_eq!(
+            live, deferred,
+            "the indexes built after a deferred catch-up differ"
+        );
         let restored = decode_snapshot(&encode_snapshot(&live)).expect("a snapshot");
         assert_eq!(live, restored, "the listing rebuilt on load differs");
         // A snapshot taken half way, then the rest of the log applied.

@@ -211,7 +211,9 @@ pub struct Stats {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Projections {
     position: u64,
-    cases: HashMap<CaseId, CaseView>,
+    /// Boxed: a view is large (about 700 bytes), so the table's empty slots and its
+    /// growth move pointers rather than views.
+    cases: HashMap<CaseId, Box<CaseView>>,
     /// Open, routed cases per tier, most urgent first.
     queues: BTreeMap<Tier, BTreeSet<QueueKey>>,
     /// Cases with an active swarm.
@@ -226,7 +228,7 @@ pub struct Projections {
     /// Captured articles, searchable.
     knowledge: knowledge::Knowledge,
     /// Each case's report facts.
-    facts: HashMap<CaseId, facts::CaseFacts>,
+    facts: HashMap<CaseId, Box<facts::CaseFacts>>,
     /// Positions by time, and the cases in an index at each position.
     timeline: timeline::Timeline,
     /// Each standing swarm's members, by team and kind.
@@ -239,6 +241,12 @@ pub struct Projections {
     /// Not snapshotted: rebuilt from the views on load ([`Projections::relist`]).
     #[serde(skip)]
     listing: listing::Listing,
+    /// Whether the indexes (queues, swarms, workload, dispatch, backlog, listing) are
+    /// left behind while a long replay applies (see
+    /// [`defer_indexes`](Projections::defer_indexes)); [`index_all`](Projections::index_all)
+    /// builds them from the views.
+    #[serde(skip)]
+    deferred: bool,
     /// Whether case views keep every message (past views); the live projections
     /// do not (see [`CaseView`]).
     #[serde(skip)]
@@ -256,6 +264,17 @@ struct IndexEntries {
 }
 
 impl IndexEntries {
+    /// A case in no index.
+    fn none() -> Self {
+        IndexEntries {
+            queue: None,
+            swarm_members: Vec::new(),
+            assignee: None,
+            dispatch: None,
+            backlog: None,
+        }
+    }
+
     /// The case's key in its tier's queue (if it is in one).
     fn queue_key(c: &Case, id: CaseId) -> QueueKey {
         QueueKey {
@@ -430,24 +449,29 @@ impl Projections {
         if let CaseEvent::KnowledgeCaptured(k) = &event {
             self.knowledge.capture(record.position, id, at, k);
         }
-        let view = self.cases.entry(id).or_insert_with(|| CaseView {
-            case: Case::default(),
-            messages: Vec::new(),
-            chat: Vec::new(),
-            last_position: 0,
+        let view = self.cases.entry(id).or_insert_with(|| {
+            Box::new(CaseView {
+                case: Case::default(),
+                messages: Vec::new(),
+                chat: Vec::new(),
+                last_position: 0,
+            })
         });
-        let before = IndexEntries::of(&view.case, id);
+        // A long replay builds the indexes once at its end instead.
+        let deferred = self.deferred;
+        let before = (!deferred).then(|| IndexEntries::of(&view.case, id));
         let was_indexed = IndexEntries::may_have_any(&view.case);
         let facts = self.facts.entry(id).or_default();
         facts.observe(&view.case, &event, at);
         // A posted message moves no listing key (checked in debug builds); any other
         // event may, so its keys are taken before it applies.
         let listed = match &event {
+            _ if deferred => None,
             CaseEvent::MessagePosted(_) if view.case.exists() => None,
             _ => Some(listing::Entry::of(&view.case)),
         };
         #[cfg(debug_assertions)]
-        let listed_before = listing::Entry::of(&view.case);
+        let listed_before = (!deferred).then(|| listing::Entry::of(&view.case));
         view.case.apply(&event, record.version, at);
         facts.observed(&view.case, &event, at);
         match listed {
@@ -456,12 +480,15 @@ impl Projections {
                     .reindex(id, before, listing::Entry::of(&view.case));
             }
             Some(_) => {}
-            None => {
+            None =>
+            {
                 #[cfg(debug_assertions)]
-                assert!(
-                    listing::Entry::same_as(&listed_before, &view.case),
-                    "a posted message moved a listing key"
-                );
+                if let Some(listed_before) = listed_before {
+                    assert!(
+                        listing::Entry::same_as(&listed_before, &view.case),
+                        "a posted message moved a listing key"
+                    );
+                }
             }
         }
         let is_indexed = IndexEntries::may_have_any(&view.case);
@@ -485,6 +512,8 @@ impl Projections {
         };
         keep_chat(view, &event, posted.as_ref());
         if let Some(change) = change {
+            debug_assert!(!deferred, "changes are described with the indexes kept");
+            let before = before.unwrap_or_else(IndexEntries::none);
             change.room = changes::room_change(&event, view, posted.as_ref());
             if let Some(m) = posted.filter(|_| self.keep_messages) {
                 view.messages.push(m);
@@ -501,7 +530,7 @@ impl Projections {
         if let Some(m) = posted.filter(|_| self.keep_messages) {
             view.messages.push(m);
         }
-        if !before.same_as(&view.case, id) {
+        if let Some(before) = before.filter(|b| !b.same_as(&view.case, id)) {
             let after = IndexEntries::of(&view.case, id);
             self.reindex(id, before, after);
         }
@@ -575,7 +604,7 @@ impl Projections {
     }
 
     pub fn case(&self, id: CaseId) -> Option<&CaseView> {
-        self.cases.get(&id)
+        self.cases.get(&id).map(|v| &**v)
     }
 
     /// Cases matching `filter`, newest first (ULIDs sort by creation time), starting
@@ -597,7 +626,43 @@ impl Projections {
     /// Rebuilds the listing indexes from the case views (after a snapshot loads, as
     /// they are not part of it).
     pub fn relist(&mut self) {
-        self.listing = listing::Listing::of(&self.cases);
+        self.listing = listing::Listing::of(self.cases.iter().map(|(id, v)| (id, &**v)));
+    }
+
+    /// Stops keeping the indexes (tier queues, swarms, workload, dispatch, backlog,
+    /// listing) event by event until [`index_all`](Self::index_all) builds them from
+    /// the views: a long replay pays one build instead of moving each case between
+    /// sets at every event. Nothing may read them in between; the case views, facts,
+    /// timeline and counts are kept as always.
+    pub fn defer_indexes(&mut self) {
+        self.queues.clear();
+        self.swarms.clear();
+        self.workload.clear();
+        self.dispatch.clear();
+        self.backlog.clear();
+        self.listing = listing::Listing::default();
+        self.deferred = true;
+    }
+
+    /// Builds every index from the case views (what applying each event would have
+    /// kept; tests compare the two) and keeps them event by event again.
+    pub fn index_all(&mut self) {
+        self.queues.clear();
+        self.swarms.clear();
+        self.workload.clear();
+        self.dispatch.clear();
+        self.backlog.clear();
+        let entries: Vec<(CaseId, IndexEntries)> = self
+            .cases
+            .iter()
+            .map(|(id, v)| (*id, IndexEntries::of(&v.case, *id)))
+            .filter(|(_, e)| *e != IndexEntries::none())
+            .collect();
+        for (id, after) in entries {
+            self.reindex(id, IndexEntries::none(), after);
+        }
+        self.relist();
+        self.deferred = false;
     }
 
     /// Like [`cases`](Self::cases), among the cases `visible` accepts, all of which
@@ -614,7 +679,7 @@ impl Projections {
         let mut matching = self
             .listing
             .newest(filter, among, after)
-            .map(|id| &self.cases[&id])
+            .map(|id| &*self.cases[&id])
             .filter(|v| filter.matches(&v.case) && visible(&v.case));
         let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
         let more = matching.next().is_some();
@@ -640,7 +705,7 @@ impl Projections {
         };
         let mut matching = ids[start..]
             .iter()
-            .map(|id| &self.cases[*id])
+            .map(|id| &*self.cases[*id])
             .filter(|v| filter.matches(&v.case) && visible(&v.case));
         let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
         let more = matching.next().is_some();
@@ -671,7 +736,7 @@ impl Projections {
             .get(tier)
             .into_iter()
             .flatten()
-            .map(|k| &self.cases[&k.case])
+            .map(|k| &*self.cases[&k.case])
     }
 
     /// How many open cases the tier's queue holds.
@@ -702,12 +767,12 @@ impl Projections {
     pub fn case_facts(&self) -> impl Iterator<Item = (CaseId, &CaseView, &facts::CaseFacts)> {
         self.cases
             .iter()
-            .filter_map(|(id, v)| Some((*id, v, self.facts.get(id)?)))
+            .filter_map(|(id, v)| Some((*id, &**v, &**self.facts.get(id)?)))
     }
 
     /// One case's report facts.
     pub fn facts_of(&self, id: CaseId) -> Option<&facts::CaseFacts> {
-        self.facts.get(&id)
+        self.facts.get(&id).map(|f| &**f)
     }
 
     /// Positions by time, and the cases in an index at each position.

@@ -94,9 +94,27 @@ pub async fn rebuild(store: &dyn EventStore) -> Result<Projections, ProjectionEr
     Ok(p)
 }
 
+/// A replay longer than this many events builds the indexes once at its end
+/// ([`Projections::defer_indexes`]) rather than keeping them event by event.
+pub const DEFER_INDEXES_AFTER: u64 = 10_000;
+
 /// Applies everything in the log after `p`'s position, reading records in place
 /// ([`EventStore::replay`]) rather than copying them.
 pub async fn catch_up(store: &dyn EventStore, p: &mut Projections) -> Result<(), ProjectionError> {
+    let defer = store.head().saturating_sub(p.position()) > DEFER_INDEXES_AFTER;
+    if defer {
+        p.defer_indexes();
+    }
+    let applied = apply_log(store, p).await;
+    if defer {
+        p.index_all();
+    }
+    applied
+}
+
+/// Applies everything in the log after `p`'s position, keeping every index event by
+/// event (what [`catch_up`] does for a short replay; benchmarks compare the two).
+pub async fn apply_log(store: &dyn EventStore, p: &mut Projections) -> Result<(), ProjectionError> {
     loop {
         let mut failed = None;
         let visited = store
@@ -149,6 +167,19 @@ pub async fn load_snapshot(store: &dyn EventStore) -> Result<Option<Projections>
     }
 }
 
+/// Hands the memory freed during start-up back to the system. A replay allocates and
+/// frees far more than the projections keep (each event decoded, a snapshot's bytes),
+/// and glibc's allocator otherwise keeps those pages, so the server's resident memory
+/// would stay at the replay's peak rather than what it holds.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free heap pages to the kernel; it takes no
+    // pointer and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl ProjectionRunner {
     /// Loads the snapshot and starts following the log.
     pub async fn start(store: Arc<dyn EventStore>) -> Result<Self, ProjectionError> {
@@ -156,6 +187,7 @@ impl ProjectionRunner {
         let mut initial = load_snapshot(store.as_ref()).await?.unwrap_or_default();
         let from_snapshot = initial.position();
         catch_up(store.as_ref(), &mut initial).await?;
+        release_freed_memory();
         info!(
             snapshot_position = from_snapshot,
             position = initial.position(),

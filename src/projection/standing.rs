@@ -162,7 +162,7 @@ impl Projections {
             .get(team)
             .into_iter()
             .flat_map(move |q| q.range((from, Bound::Unbounded)))
-            .map(|k| (*k, &self.cases[&k.case]))
+            .map(|k| (*k, &*self.cases[&k.case]))
     }
 
     /// `team`'s open cases opened at or before `before`, oldest first, after the entry
@@ -179,6 +179,6 @@ impl Projections {
             .into_iter()
             .flat_map(move |q| q.range((from, Bound::Unbounded)))
             .take_while(move |k| k.opened_at <= before)
-            .map(|k| (*k, &self.cases[&k.case]))
+            .map(|k| (*k, &*self.cases[&k.case]))
     }
 }

@@ -15,7 +15,9 @@
 //! idempotency keys it uses. The stream index (`s`, `x`) is derived from the pages and
 //! written lazily, one key per stream for many events (module `index`).
 //!
-//! A second tree, `snapshots`, holds projection snapshots; losing it only costs a replay.
+//! Projection snapshots are files beside sled's (module `snapshot_file`); losing one
+//! only costs a replay. The `snapshots` tree holds those of earlier builds until a
+//! file replaces them.
 //!
 //! # Group commit, pipelined
 //! [`SledStore::append`] encodes the records in the caller's task (position, version
@@ -100,6 +102,7 @@
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
 //! - `reserve`: the space reserve released for reads when a write fails;
+//! - `snapshot_file`: projection snapshots as files, written atomically;
 //! - `integrity`: the background check that finds damaged streams;
 //! - `chain`: the hash chain on disk: the last link at open, the log head, and
 //!   `verify` (of the open store, or of a directory no process holds).
@@ -115,12 +118,14 @@ mod page;
 mod reader;
 mod recovery;
 mod reserve;
+mod snapshot_file;
 mod writer;
 
 pub use chain::verify_dir;
 pub use fence::FENCE_FILE;
 pub use open::{set_aside_unfinished_snapshots, SET_ASIDE_DIR};
 pub use reserve::{RESERVE_BYTES, RESERVE_FILE};
+pub use snapshot_file::SNAPSHOTS_DIR;
 
 use self::fence::{open_fence, roll_back_after, write_fence_value, NO_FENCE};
 use self::flusher::{flush_groups, Group, Staged};
@@ -668,8 +673,14 @@ impl EventStore for SledStore {
         let Some(shared) = guard.as_ref() else {
             return Err(failed_error());
         };
-        shared.snapshots.insert(name.as_bytes(), bytes)?;
-        shared.snapshots.flush_async().await?;
+        let (dir, owned) = (self.core.dir.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || snapshot_file::save(&dir, &owned, &bytes))
+            .await
+            .map_err(|e| StoreError::Io(format!("snapshot write: {e}")))??;
+        // An earlier build's snapshot in sled is replaced by the file.
+        if shared.snapshots.remove(name.as_bytes())?.is_some() {
+            shared.snapshots.flush_async().await?;
+        }
         Ok(())
     }
 
@@ -678,7 +689,15 @@ impl EventStore for SledStore {
         let Some(shared) = guard.as_ref() else {
             return Err(failed_error());
         };
-        Ok(shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec()))
+        let (dir, owned) = (self.core.dir.clone(), name.to_string());
+        let file = tokio::task::spawn_blocking(move || snapshot_file::load(&dir, &owned))
+            .await
+            .map_err(|e| StoreError::Io(format!("snapshot read: {e}")))??;
+        match file {
+            Some(bytes) => Ok(Some(bytes)),
+            // Written by an earlier build.
+            None => Ok(shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec())),
+        }
     }
 
     async fn shutdown(&self) -> Result<(), StoreError> {

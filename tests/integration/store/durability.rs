@@ -1,4 +1,4 @@
-//! Durability: reopen, unfinished sled snapshots, a directory in use, SIGKILL, the lazy stream index, logs of earlier builds.
+//! Durability: reopen, unfinished sled snapshots, a directory in use, SIGKILL, the lazy stream index, logs of earlier builds, projection snapshots kept as files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -73,6 +73,53 @@ async fn an_unfinished_sled_snapshot_is_set_aside_and_the_store_opens() {
 }
 
 /// A second process on a data directory in use is told so in words, not `WouldBlock`.
+/// Projection snapshots are files (sled would keep every one it read or wrote in
+/// memory); one an earlier build wrote into sled's `snapshots` tree is still read,
+/// and leaves sled once a file replaces it.
+#[tokio::test]
+async fn projection_snapshots_are_files_and_earlier_builds_snapshots_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    close_store(open_store(dir.path()));
+    {
+        // As an earlier build left it.
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("snapshots").unwrap();
+        tree.insert("projections", &b"from sled"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_store(dir.path());
+    assert_eq!(
+        store.load_snapshot("projections").await.unwrap().as_deref(),
+        Some(&b"from sled"[..]),
+        "an earlier build's snapshot loads"
+    );
+    store
+        .save_snapshot("projections", b"from a file".to_vec())
+        .await
+        .unwrap();
+    close_store(store);
+    let file = dir
+        .path()
+        .join(swarmdesk::store::sled_store::SNAPSHOTS_DIR)
+        .join("projections");
+    assert_eq!(std::fs::read(&file).unwrap(), b"from a file");
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("snapshots").unwrap();
+        assert_eq!(
+            tree.get("projections").unwrap(),
+            None,
+            "sled no longer holds it"
+        );
+    }
+    let store = open_store(dir.path());
+    assert_eq!(
+        store.load_snapshot("projections").await.unwrap().as_deref(),
+        Some(&b"from a file"[..])
+    );
+    close_store(store);
+}
+
 #[tokio::test]
 async fn a_data_directory_in_use_is_named_as_such() {
     let dir = temp_dir();
