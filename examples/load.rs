@@ -57,6 +57,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swarmdesk::domain::Timestamp;
+use swarmdesk::http::fanout::{self, Handoff};
 use swarmdesk::server::{self, Running, ServerOptions};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -157,6 +158,13 @@ pub struct Opts {
     /// execution is shared (the baseline), alternating with the shared runs.
     #[arg(long)]
     baseline: bool,
+    /// Alternate the fan-out rounds between ways a shared run hands updates to its
+    /// members' connections (`swarmdesk::http::fanout::Handoff`), the first one the
+    /// baseline: `queue` (each member's queue, read by its connection's task), `drain`
+    /// (the same, a connection sending what waits in one go), `direct` (straight into
+    /// the sessions). E.g. `--handoff-ab queue,direct,drain`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_handoff)]
+    handoff_ab: Vec<Handoff>,
     /// Threads of the load generator's own subscriber runtime.
     #[arg(long, default_value_t = 2)]
     subscriber_threads: usize,
@@ -249,19 +257,27 @@ pub async fn run(opts: Opts) -> ExitCode {
 
     drop(listener);
     let mut fanout: Option<FanoutStats> = None;
+    let default_handoff = fanout::handoff();
     if opts.subscribers > 0 && opts.fanout_events > 0 {
-        let modes: &[bool] = if opts.baseline {
-            &[false, true]
+        let default = Mode::Shared(default_handoff);
+        let modes: Vec<Mode> = if !opts.handoff_ab.is_empty() {
+            opts.handoff_ab.iter().map(|&h| Mode::Shared(h)).collect()
+        } else if opts.baseline {
+            vec![Mode::Unshared, default]
         } else {
-            &[true]
+            vec![default]
         };
-        let mut results: Vec<(bool, FanoutStats)> = Vec::new();
+        let mut results: Vec<(Mode, FanoutStats)> = Vec::new();
         'rounds: for round in 1..=opts.rounds.max(1) {
-            for &shared in modes {
-                match fanout_run(&opts, &gql, &target, shared, round).await {
+            for &mode in &modes {
+                if let Mode::Shared(h) = mode {
+                    // Members joining from now on (the in-process server's).
+                    fanout::set_handoff(h);
+                }
+                match fanout_run(&opts, &gql, &target, mode, round).await {
                     Ok(f) => {
                         failed |= !f.exactly_once;
-                        results.push((shared, f));
+                        results.push((mode, f));
                     }
                     Err(e) => {
                         println!("FAIL fan-out benchmark could not run: {e}");
@@ -271,11 +287,12 @@ pub async fn run(opts: Opts) -> ExitCode {
                 }
             }
         }
-        print_fanout_rounds(&opts, &results);
+        fanout::set_handoff(default_handoff);
+        print_fanout_rounds(&opts, &modes, &results);
         fanout = results
             .into_iter()
             .rev()
-            .find(|(shared, _)| *shared)
+            .find(|(mode, _)| *mode == default)
             .map(|(_, f)| f);
     }
 
@@ -896,12 +913,41 @@ async fn paced_writes(
     out
 }
 
-/// The rounds side by side, and per mode the median of the rounds.
-fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
+/// How a fan-out round runs: every document unique (nothing shared), or shared, with
+/// the given hand-off from a run to its members' connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unshared,
+    Shared(Handoff),
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Unshared => "unshared",
+            Mode::Shared(Handoff::Queue) => "queue",
+            Mode::Shared(Handoff::Direct) => "direct",
+            Mode::Shared(Handoff::Drain) => "drain",
+        }
+    }
+}
+
+fn parse_handoff(s: &str) -> Result<Handoff, String> {
+    match s {
+        "queue" => Ok(Handoff::Queue),
+        "direct" => Ok(Handoff::Direct),
+        "drain" => Ok(Handoff::Drain),
+        _ => Err(format!("{s}: not queue, direct or drain")),
+    }
+}
+
+/// The rounds side by side, per mode the median of the rounds, and each mode against
+/// the first, round by round.
+fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStats)]) {
     if results.is_empty() {
         return;
     }
-    let label = |shared: bool| if shared { "shared" } else { "unshared" };
+    let label = |mode: Mode| mode.label();
     println!();
     println!(
         "Fan-out rounds: {} subscribers, {} caller(s), {} events at {}/s",
@@ -911,12 +957,12 @@ fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
         opts.fanout_rate
     );
     println!("  round  mode       delivery p50   p99        write p99 without  with  (ratio)   CPU server  subscribers  exactly once");
-    let per_mode = if opts.baseline { 2 } else { 1 };
-    for (i, (shared, f)) in results.iter().enumerate() {
+    let per_mode = modes.len();
+    for (i, (mode, f)) in results.iter().enumerate() {
         println!(
             "  {:>5}  {:<9}  {:>9.2} ms  {:>8.2} ms  {:>9.2} ms  {:>8.2} ms  ({:.2})  {:>7.2} s  {:>7.2} s  {}",
             i / per_mode + 1,
-            label(*shared),
+            label(*mode),
             ms(f.delivery.p50),
             ms(f.delivery.p99),
             ms(f.write_quiet.p99),
@@ -927,10 +973,10 @@ fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
             if f.exactly_once { "PASS" } else { "FAIL" }
         );
     }
-    for shared in [false, true] {
+    for &mode in modes {
         let mut of: Vec<&FanoutStats> = results
             .iter()
-            .filter(|(s, _)| *s == shared)
+            .filter(|(m, _)| *m == mode)
             .map(|(_, f)| f)
             .collect();
         if of.is_empty() {
@@ -947,7 +993,7 @@ fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
         let (wl, ..) = median(&mut of, |f| f.write_loaded.p99);
         println!(
             "  median {:<9} over {} round(s): delivery p50 {:.2} ms, p99 {:.2} ms (spread {:.2}-{:.2}); write p99 {:.2} ms without listeners, {:.2} ms with",
-            label(shared),
+            label(mode),
             of.len(),
             ms(p50),
             ms(p99),
@@ -956,6 +1002,34 @@ fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
             ms(wq),
             ms(wl)
         );
+    }
+    if let [a, rest @ ..] = modes {
+        for b in rest {
+            let ratios = |key: fn(&FanoutStats) -> u64| {
+                let mut r: Vec<f64> = results
+                    .chunks(modes.len())
+                    .filter_map(|round| {
+                        let of = |m: &Mode| round.iter().find(|(x, _)| x == m).map(|(_, f)| key(f));
+                        Some(of(b)? as f64 / of(a)?.max(1) as f64)
+                    })
+                    .collect();
+                r.sort_by(f64::total_cmp);
+                r
+            };
+            let show = |r: &[f64]| match r {
+                [] => "-".to_string(),
+                _ => format!("{:.2} ({:.2}-{:.2})", r[r.len() / 2], r[0], r[r.len() - 1]),
+            };
+            println!(
+                "  {} / {}, median of the rounds' ratios (min-max): delivery p50 {}, p99 {}; write p99 with listeners {}; server CPU {}",
+                b.label(),
+                a.label(),
+                show(&ratios(|f| f.delivery.p50)),
+                show(&ratios(|f| f.delivery.p99)),
+                show(&ratios(|f| f.write_loaded.p99)),
+                show(&ratios(|f| (f.cpu_server * 1000.0) as u64)),
+            );
+        }
     }
 }
 
@@ -1333,9 +1407,10 @@ async fn fanout_run(
     opts: &Opts,
     gql: &Arc<Gql>,
     target: &Target,
-    shared: bool,
+    mode: Mode,
     round: usize,
 ) -> Result<FanoutStats, String> {
+    let shared = mode != Mode::Unshared;
     let subs = opts.subscribers;
     // Each subscriber costs one descriptor here, and one more if the server is in-process.
     let per_sub = if target.local.is_some() { 2 } else { 1 };
@@ -1418,10 +1493,13 @@ async fn fanout_run(
     let kinds: Vec<SubKind> = (0..subs).map(|i| SubKind::of(i, opts.mix)).collect();
     println!(
         "Round {round}, {}: {} caller(s){}",
-        if shared {
-            "shared"
-        } else {
-            "unshared (every document unique)"
+        match mode {
+            Mode::Unshared => "unshared (every document unique)",
+            Mode::Shared(Handoff::Queue) => "shared, hand-off through each member's queue",
+            Mode::Shared(Handoff::Direct) => "shared, hand-off straight into the sessions",
+            Mode::Shared(Handoff::Drain) => {
+                "shared, hand-off through each member's queue, drained in one go"
+            }
         },
         tokens.len(),
         if opts.agents > 0 {
