@@ -57,7 +57,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swarmdesk::domain::Timestamp;
-use swarmdesk::http::fanout::{self, Handoff};
 use swarmdesk::server::{self, Running, ServerOptions};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -158,13 +157,6 @@ pub struct Opts {
     /// execution is shared (the baseline), alternating with the shared runs.
     #[arg(long)]
     baseline: bool,
-    /// Alternate the fan-out rounds between ways a shared run hands updates to its
-    /// members' connections (`swarmdesk::http::fanout::Handoff`), the first one the
-    /// baseline: `queue` (each member's queue, read by its connection's task), `drain`
-    /// (the same, a connection sending what waits in one go), `direct` (straight into
-    /// the sessions). E.g. `--handoff-ab queue,direct,drain`.
-    #[arg(long, value_delimiter = ',', value_parser = parse_handoff)]
-    handoff_ab: Vec<Handoff>,
     /// Threads of the load generator's own subscriber runtime.
     #[arg(long, default_value_t = 2)]
     subscriber_threads: usize,
@@ -257,27 +249,19 @@ pub async fn run(opts: Opts) -> ExitCode {
 
     drop(listener);
     let mut fanout: Option<FanoutStats> = None;
-    let default_handoff = fanout::handoff();
     if opts.subscribers > 0 && opts.fanout_events > 0 {
-        let default = Mode::Shared(default_handoff);
-        let modes: Vec<Mode> = if !opts.handoff_ab.is_empty() {
-            opts.handoff_ab.iter().map(|&h| Mode::Shared(h)).collect()
-        } else if opts.baseline {
-            vec![Mode::Unshared, default]
+        let modes: &[bool] = if opts.baseline {
+            &[false, true]
         } else {
-            vec![default]
+            &[true]
         };
-        let mut results: Vec<(Mode, FanoutStats)> = Vec::new();
+        let mut results: Vec<(bool, FanoutStats)> = Vec::new();
         'rounds: for round in 1..=opts.rounds.max(1) {
-            for &mode in &modes {
-                if let Mode::Shared(h) = mode {
-                    // Members joining from now on (the in-process server's).
-                    fanout::set_handoff(h);
-                }
-                match fanout_run(&opts, &gql, &target, mode, round).await {
+            for &shared in modes {
+                match fanout_run(&opts, &gql, &target, shared, round).await {
                     Ok(f) => {
                         failed |= !f.exactly_once;
-                        results.push((mode, f));
+                        results.push((shared, f));
                     }
                     Err(e) => {
                         println!("FAIL fan-out benchmark could not run: {e}");
@@ -287,12 +271,11 @@ pub async fn run(opts: Opts) -> ExitCode {
                 }
             }
         }
-        fanout::set_handoff(default_handoff);
-        print_fanout_rounds(&opts, &modes, &results);
+        print_fanout_rounds(&opts, &results);
         fanout = results
             .into_iter()
             .rev()
-            .find(|(mode, _)| *mode == default)
+            .find(|(shared, _)| *shared)
             .map(|(_, f)| f);
     }
 
@@ -913,41 +896,12 @@ async fn paced_writes(
     out
 }
 
-/// How a fan-out round runs: every document unique (nothing shared), or shared, with
-/// the given hand-off from a run to its members' connections.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Unshared,
-    Shared(Handoff),
-}
-
-impl Mode {
-    fn label(self) -> &'static str {
-        match self {
-            Mode::Unshared => "unshared",
-            Mode::Shared(Handoff::Queue) => "queue",
-            Mode::Shared(Handoff::Direct) => "direct",
-            Mode::Shared(Handoff::Drain) => "drain",
-        }
-    }
-}
-
-fn parse_handoff(s: &str) -> Result<Handoff, String> {
-    match s {
-        "queue" => Ok(Handoff::Queue),
-        "direct" => Ok(Handoff::Direct),
-        "drain" => Ok(Handoff::Drain),
-        _ => Err(format!("{s}: not queue, direct or drain")),
-    }
-}
-
-/// The rounds side by side, per mode the median of the rounds, and each mode against
-/// the first, round by round.
-fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStats)]) {
+/// The rounds side by side, and per mode the median of the rounds.
+fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) {
     if results.is_empty() {
         return;
     }
-    let label = |mode: Mode| mode.label();
+    let label = |shared: bool| if shared { "shared" } else { "unshared" };
     println!();
     println!(
         "Fan-out rounds: {} subscribers, {} caller(s), {} events at {}/s",
@@ -957,12 +911,12 @@ fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStat
         opts.fanout_rate
     );
     println!("  round  mode       delivery p50   p99        write p99 without  with  (ratio)   CPU server  subscribers  exactly once");
-    let per_mode = modes.len();
-    for (i, (mode, f)) in results.iter().enumerate() {
+    let per_mode = if opts.baseline { 2 } else { 1 };
+    for (i, (shared, f)) in results.iter().enumerate() {
         println!(
             "  {:>5}  {:<9}  {:>9.2} ms  {:>8.2} ms  {:>9.2} ms  {:>8.2} ms  ({:.2})  {:>7.2} s  {:>7.2} s  {}",
             i / per_mode + 1,
-            label(*mode),
+            label(*shared),
             ms(f.delivery.p50),
             ms(f.delivery.p99),
             ms(f.write_quiet.p99),
@@ -973,10 +927,10 @@ fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStat
             if f.exactly_once { "PASS" } else { "FAIL" }
         );
     }
-    for &mode in modes {
+    for shared in [false, true] {
         let mut of: Vec<&FanoutStats> = results
             .iter()
-            .filter(|(m, _)| *m == mode)
+            .filter(|(s, _)| *s == shared)
             .map(|(_, f)| f)
             .collect();
         if of.is_empty() {
@@ -993,7 +947,7 @@ fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStat
         let (wl, ..) = median(&mut of, |f| f.write_loaded.p99);
         println!(
             "  median {:<9} over {} round(s): delivery p50 {:.2} ms, p99 {:.2} ms (spread {:.2}-{:.2}); write p99 {:.2} ms without listeners, {:.2} ms with",
-            label(mode),
+            label(shared),
             of.len(),
             ms(p50),
             ms(p99),
@@ -1002,34 +956,6 @@ fn print_fanout_rounds(opts: &Opts, modes: &[Mode], results: &[(Mode, FanoutStat
             ms(wq),
             ms(wl)
         );
-    }
-    if let [a, rest @ ..] = modes {
-        for b in rest {
-            let ratios = |key: fn(&FanoutStats) -> u64| {
-                let mut r: Vec<f64> = results
-                    .chunks(modes.len())
-                    .filter_map(|round| {
-                        let of = |m: &Mode| round.iter().find(|(x, _)| x == m).map(|(_, f)| key(f));
-                        Some(of(b)? as f64 / of(a)?.max(1) as f64)
-                    })
-                    .collect();
-                r.sort_by(f64::total_cmp);
-                r
-            };
-            let show = |r: &[f64]| match r {
-                [] => "-".to_string(),
-                _ => format!("{:.2} ({:.2}-{:.2})", r[r.len() / 2], r[0], r[r.len() - 1]),
-            };
-            println!(
-                "  {} / {}, median of the rounds' ratios (min-max): delivery p50 {}, p99 {}; write p99 with listeners {}; server CPU {}",
-                b.label(),
-                a.label(),
-                show(&ratios(|f| f.delivery.p50)),
-                show(&ratios(|f| f.delivery.p99)),
-                show(&ratios(|f| f.write_loaded.p99)),
-                show(&ratios(|f| (f.cpu_server * 1000.0) as u64)),
-            );
-        }
     }
 }
 
@@ -1407,10 +1333,9 @@ async fn fanout_run(
     opts: &Opts,
     gql: &Arc<Gql>,
     target: &Target,
-    mode: Mode,
+    shared: bool,
     round: usize,
 ) -> Result<FanoutStats, String> {
-    let shared = mode != Mode::Unshared;
     let subs = opts.subscribers;
     // Each subscriber costs one descriptor here, and one more if the server is in-process.
     let per_sub = if target.local.is_some() { 2 } else { 1 };
@@ -1493,13 +1418,10 @@ async fn fanout_run(
     let kinds: Vec<SubKind> = (0..subs).map(|i| SubKind::of(i, opts.mix)).collect();
     println!(
         "Round {round}, {}: {} caller(s){}",
-        match mode {
-            Mode::Unshared => "unshared (every document unique)",
-            Mode::Shared(Handoff::Queue) => "shared, hand-off through each member's queue",
-            Mode::Shared(Handoff::Direct) => "shared, hand-off straight into the sessions",
-            Mode::Shared(Handoff::Drain) => {
-                "shared, hand-off through each member's queue, drained in one go"
-            }
+        if shared {
+            "shared"
+        } else {
+            "unshared (every document unique)"
         },
         tokens.len(),
         if opts.agents > 0 {

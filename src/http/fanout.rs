@@ -21,19 +21,12 @@
 //! closed with a reason (`1008`), so it holds the others back for at most that long.
 //! A run's only member is waited for as long as it takes, as an unshared subscription
 //! would be.
-//!
-//! How a run hands an update to a member's connection ([`Handoff`]): through the
-//! member's queue, read by the connection's task, which frames and sends it; or
-//! straight into the member's WebSocket session, framed by the run, with the member's
-//! queue (the same bound) used only while the session is backed up, and drained by
-//! the connection's task in order.
 
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use async_graphql::{Request, Value};
 use futures_util::stream::{self, Stream, StreamExt};
-use futures_util::FutureExt;
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -50,39 +43,6 @@ pub const REPLAY: usize = 256;
 pub const QUEUE: usize = 1024;
 /// Longest a member's queue may stay full while others share its run; then it is dropped.
 pub const SLOW_GRACE: Duration = Duration::from_secs(5);
-
-/// How a run hands its updates to its members' connections (chosen as each member
-/// joins; the load example measures one against the other, `--fanout-ab handoff`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handoff {
-    /// Into the member's queue; its connection's task frames and sends each update
-    /// (two task wake-ups per delivery: the connection's, then the socket writer's).
-    Queue,
-    /// Straight into the member's WebSocket session, framed by the run (one wake-up:
-    /// the socket writer's); the queue only holds what a backed-up session cannot
-    /// take yet.
-    Direct,
-    /// As `Queue`, and a connection whose task wakes to several updates (of any of its
-    /// shared subscriptions) sends them in one go: one socket write for them all.
-    Drain,
-}
-
-static HANDOFF: AtomicU8 = AtomicU8::new(0);
-
-/// Sets how members joining from now on get their updates (process-wide; for
-/// side-by-side measurements).
-pub fn set_handoff(h: Handoff) {
-    HANDOFF.store(h as u8, Ordering::Relaxed);
-}
-
-/// How members joining now get their updates.
-pub fn handoff() -> Handoff {
-    match HANDOFF.load(Ordering::Relaxed) {
-        1 => Handoff::Direct,
-        2 => Handoff::Drain,
-        _ => Handoff::Queue,
-    }
-}
 
 /// The shared runs of one server, by what they execute and for whom.
 #[derive(Default)]
@@ -120,7 +80,7 @@ struct RunState {
 
 #[derive(Clone)]
 struct Member {
-    sink: Sink,
+    tx: mpsc::Sender<Arc<str>>,
     evicted: Arc<AtomicBool>,
     /// Since when its queue has been full at every update (`None`: it was not, last).
     full_since: Option<Instant>,
@@ -128,152 +88,6 @@ struct Member {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Where a run puts a member's updates.
-#[derive(Clone)]
-enum Sink {
-    Queue(mpsc::Sender<Arc<str>>),
-    Direct(Arc<Line>),
-}
-
-/// What became of an update offered to a member.
-enum Offer {
-    Taken,
-    Full,
-    Gone,
-}
-
-impl Sink {
-    /// Hands `payload` over without waiting.
-    fn offer(&self, payload: &Arc<str>) -> Offer {
-        match self {
-            Sink::Queue(tx) => match tx.try_send(payload.clone()) {
-                Ok(()) => Offer::Taken,
-                Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-                Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
-            },
-            Sink::Direct(line) => line.offer(payload),
-        }
-    }
-
-    /// Hands `payload` over once there is room; `false` if the member is gone.
-    async fn send(&self, payload: Arc<str>) -> bool {
-        match self {
-            Sink::Queue(tx) => tx.send(payload).await.is_ok(),
-            Sink::Direct(line) => loop {
-                // Told after every update the connection takes from the queue.
-                let room = line.room.notified();
-                match line.offer(&payload) {
-                    Offer::Taken => return true,
-                    Offer::Gone => return false,
-                    Offer::Full => room.await,
-                }
-            },
-        }
-    }
-
-    /// The run is done with this member: it completes (or, `evicted`, is closed as too
-    /// slow) once it has what it was sent. A queue's end is its sender dropped.
-    fn end(&self) {
-        if let Sink::Direct(line) = self {
-            lock(&line.slot).ended = true;
-            line.ready.notify_one();
-        }
-    }
-
-    fn same(&self, other: &Sink) -> bool {
-        match (self, other) {
-            (Sink::Queue(a), Sink::Queue(b)) => a.same_channel(b),
-            (Sink::Direct(a), Sink::Direct(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
-/// A member served straight into its WebSocket session.
-struct Line {
-    /// `{"type":"next","id":<id>,"payload":`: a `next` message up to its payload.
-    prefix: String,
-    slot: Mutex<LineState>,
-    /// Told when the queue has something, or the run ended.
-    ready: Notify,
-    /// Told when the connection took an update from the queue.
-    room: Notify,
-}
-
-struct LineState {
-    /// The run's own handle on the member's session.
-    session: actix_ws::Session,
-    /// Updates the session could not take yet, oldest first (at most [`QUEUE`]); the
-    /// connection's task sends them. While any wait (or one is being sent), newer
-    /// ones queue behind them, so the order holds.
-    queue: VecDeque<Arc<str>>,
-    /// The connection's task is sending one it took from the queue.
-    sending: bool,
-    /// The member left (its subscription stopped, its connection closed): nothing
-    /// more is sent for it.
-    left: bool,
-    /// The run is done with it.
-    ended: bool,
-}
-
-/// A whole `next` message: `prefix`, the payload, the closing brace.
-fn frame(prefix: &str, payload: &str) -> String {
-    let mut frame = String::with_capacity(prefix.len() + payload.len() + 1);
-    frame.push_str(prefix);
-    frame.push_str(payload);
-    frame.push('}');
-    frame
-}
-
-fn next_prefix(id: &str) -> String {
-    let id_json = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
-    format!("{{\"type\":\"next\",\"id\":{id_json},\"payload\":")
-}
-
-impl Line {
-    fn offer(&self, payload: &Arc<str>) -> Offer {
-        let mut slot = lock(&self.slot);
-        if slot.left || slot.ended {
-            return Offer::Gone;
-        }
-        if slot.queue.is_empty() && !slot.sending {
-            // Into the session's own channel if it has room now (under the slot's
-            // lock, so nothing is sent once the member has left).
-            match slot
-                .session
-                .text(frame(&self.prefix, payload))
-                .now_or_never()
-            {
-                Some(Ok(())) => return Offer::Taken,
-                Some(Err(_closed)) => {
-                    slot.left = true;
-                    return Offer::Gone;
-                }
-                // Backed up: the connection's task takes over, from the queue.
-                None => {}
-            }
-        }
-        if slot.queue.len() >= QUEUE {
-            return Offer::Full;
-        }
-        slot.queue.push_back(payload.clone());
-        drop(slot);
-        self.ready.notify_one();
-        Offer::Taken
-    }
-}
-
-/// Marks a direct member gone when its membership ends.
-struct Left(Arc<Line>);
-
-impl Drop for Left {
-    fn drop(&mut self) {
-        lock(&self.0.slot).left = true;
-        // A run waiting for room hears it is gone.
-        self.0.room.notify_one();
-    }
 }
 
 /// What a member's connection sends next.
@@ -286,25 +100,12 @@ pub enum Delivery {
     TooSlow,
 }
 
-/// Who joins: the subscription's id on its connection's WebSocket session.
-pub struct Subscriber<'a> {
-    pub session: &'a actix_ws::Session,
-    pub id: &'a str,
-}
-
 /// One subscriber's place in a run: its queue, its connection's subscription slot.
 pub struct Membership {
-    rx: Rx,
+    rx: mpsc::Receiver<Arc<str>>,
     evicted: Arc<AtomicBool>,
     _leave: Leave,
     _slot: Slot,
-}
-
-/// Where a membership's updates come from.
-enum Rx {
-    Queue(mpsc::Receiver<Arc<str>>),
-    /// Sent straight into the session by the run; only the queue is left to send.
-    Direct(Left),
 }
 
 /// Leaves the run when the membership is dropped; the last one out stops it.
@@ -338,48 +139,22 @@ impl Membership {
     /// The member's deliveries, each `next` framed with its subscription `id`; ends
     /// after `Complete` or `TooSlow`.
     pub fn into_stream(self, id: &str) -> impl Stream<Item = Delivery> + Unpin + Send + 'static {
-        let prefix = next_prefix(id);
+        let id_json = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
+        let prefix = format!("{{\"type\":\"next\",\"id\":{id_json},\"payload\":");
         Box::pin(stream::unfold(Some(self), move |this| {
             let prefix = prefix.clone();
             async move {
                 let mut this = this?;
-                let end = |this: &Membership| {
-                    if this.evicted.load(Ordering::Acquire) {
-                        Delivery::TooSlow
-                    } else {
-                        Delivery::Complete
+                match this.rx.recv().await {
+                    Some(payload) => {
+                        let mut frame = String::with_capacity(prefix.len() + payload.len() + 1);
+                        frame.push_str(&prefix);
+                        frame.push_str(&payload);
+                        frame.push('}');
+                        Some((Delivery::Next(frame), Some(this)))
                     }
-                };
-                match &mut this.rx {
-                    Rx::Queue(rx) => match rx.recv().await {
-                        Some(payload) => {
-                            Some((Delivery::Next(frame(&prefix, &payload)), Some(this)))
-                        }
-                        None => Some((end(&this), None)),
-                    },
-                    Rx::Direct(Left(line)) => {
-                        let line = line.clone();
-                        loop {
-                            let ready = line.ready.notified();
-                            {
-                                let mut slot = lock(&line.slot);
-                                // Asked again: the one handed out before has been sent.
-                                slot.sending = false;
-                                if let Some(payload) = slot.queue.pop_front() {
-                                    slot.sending = true;
-                                    drop(slot);
-                                    line.room.notify_one();
-                                    let next = Delivery::Next(frame(&prefix, &payload));
-                                    return Some((next, Some(this)));
-                                }
-                                if slot.ended {
-                                    drop(slot);
-                                    return Some((end(&this), None));
-                                }
-                            }
-                            ready.await;
-                        }
-                    }
+                    None if this.evicted.load(Ordering::Acquire) => Some((Delivery::TooSlow, None)),
+                    None => Some((Delivery::Complete, None)),
                 }
             }
         }))
@@ -397,9 +172,7 @@ impl Hub {
         request: Request,
         schema: &SwarmSchema,
         runtime: &tokio::runtime::Handle,
-        to: Subscriber<'_>,
     ) -> Option<Membership> {
-        let Subscriber { session, id } = to;
         let caller = policy::subscription_sharing_key(principal)?;
         let joinable = match shareable(&request)? {
             SharedStart::Replay => REPLAY,
@@ -414,29 +187,9 @@ impl Hub {
             variables: serde_json::to_string(&request.variables).ok()?,
         };
         let evicted = Arc::new(AtomicBool::new(false));
-        let (sink, rx) = match handoff() {
-            Handoff::Queue | Handoff::Drain => {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                (Sink::Queue(tx), Rx::Queue(rx))
-            }
-            Handoff::Direct => {
-                let line = Arc::new(Line {
-                    prefix: next_prefix(id),
-                    slot: Mutex::new(LineState {
-                        session: session.clone(),
-                        queue: VecDeque::new(),
-                        sending: false,
-                        left: false,
-                        ended: false,
-                    }),
-                    ready: Notify::new(),
-                    room: Notify::new(),
-                });
-                (Sink::Direct(line.clone()), Rx::Direct(Left(line)))
-            }
-        };
+        let (tx, rx) = mpsc::channel(QUEUE);
         let member = Member {
-            sink,
+            tx,
             evicted: evicted.clone(),
             full_since: None,
         };
@@ -447,7 +200,7 @@ impl Hub {
                 if let Some(history) = &st.history {
                     // The replay fits: REPLAY <= QUEUE.
                     for payload in history {
-                        let _ = member.sink.offer(payload);
+                        let _ = member.tx.try_send(payload.clone());
                     }
                     st.members.push(member);
                     st.alive += 1;
@@ -547,28 +300,28 @@ async fn drive(hub: Arc<Hub>, key: Key, run: Arc<Run>, schema: SwarmSchema, requ
             let alone = st.members.len() == 1;
             let now = Instant::now();
             let mut blocked = Vec::new();
-            st.members.retain_mut(|m| match m.sink.offer(&payload) {
-                Offer::Taken => {
-                    m.full_since = None;
-                    true
-                }
-                Offer::Full => {
-                    let since = *m.full_since.get_or_insert(now);
-                    let left = SLOW_GRACE.saturating_sub(now - since);
-                    if alone {
-                        blocked.push((m.clone(), None));
-                        true
-                    } else if left.is_zero() {
-                        m.evicted.store(true, Ordering::Release);
-                        m.sink.end();
-                        false
-                    } else {
-                        blocked.push((m.clone(), Some(left)));
+            st.members
+                .retain_mut(|m| match m.tx.try_send(payload.clone()) {
+                    Ok(()) => {
+                        m.full_since = None;
                         true
                     }
-                }
-                Offer::Gone => false,
-            });
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        let since = *m.full_since.get_or_insert(now);
+                        let left = SLOW_GRACE.saturating_sub(now - since);
+                        if alone {
+                            blocked.push((m.clone(), None));
+                            true
+                        } else if left.is_zero() {
+                            m.evicted.store(true, Ordering::Release);
+                            false
+                        } else {
+                            blocked.push((m.clone(), Some(left)));
+                            true
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                });
             blocked
         };
         // Wait for the members that are behind (each in order, so none misses one);
@@ -576,8 +329,8 @@ async fn drive(hub: Arc<Hub>, key: Key, run: Arc<Run>, schema: SwarmSchema, requ
         for (m, left) in blocked {
             let mut left = left.unwrap_or(SLOW_GRACE);
             let sent = loop {
-                match tokio::time::timeout(left, m.sink.send(payload.clone())).await {
-                    Ok(sent) => break sent,
+                match tokio::time::timeout(left, m.tx.send(payload.clone())).await {
+                    Ok(sent) => break sent.is_ok(),
                     // Alone, it is waited for as long as it stays alone.
                     Err(_) if lock(&run.state).members.len() == 1 => left = SLOW_GRACE,
                     Err(_) => break false,
@@ -585,8 +338,9 @@ async fn drive(hub: Arc<Hub>, key: Key, run: Arc<Run>, schema: SwarmSchema, requ
             };
             if !sent {
                 m.evicted.store(true, Ordering::Release);
-                m.sink.end();
-                lock(&run.state).members.retain(|x| !x.sink.same(&m.sink));
+                lock(&run.state)
+                    .members
+                    .retain(|x| !x.tx.same_channel(&m.tx));
             }
         }
     }
@@ -594,9 +348,7 @@ async fn drive(hub: Arc<Hub>, key: Key, run: Arc<Run>, schema: SwarmSchema, requ
     {
         let mut st = lock(&run.state);
         st.closed = true;
-        for m in st.members.drain(..) {
-            m.sink.end();
-        }
+        st.members.clear();
     }
     hub.forget(&key, &run);
 }
@@ -644,156 +396,6 @@ fn shareable(request: &Request) -> Option<SharedStart> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A WebSocket session whose socket writer (the response body) is polled only
-    /// when the test reads it, so the session's own channel fills up.
-    async fn session() -> (actix_ws::Session, actix_web::body::BoxBody) {
-        use actix_web::FromRequest;
-        let (req, mut pl) = actix_web::test::TestRequest::get()
-            .insert_header(("upgrade", "websocket"))
-            .insert_header(("connection", "upgrade"))
-            .insert_header(("sec-websocket-version", "13"))
-            .insert_header(("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="))
-            .to_http_parts();
-        let payload = actix_web::web::Payload::from_request(&req, &mut pl)
-            .await
-            .unwrap();
-        let (response, session, _messages) = actix_ws::handle(&req, payload).unwrap();
-        (session, response.into_body())
-    }
-
-    /// Reads what the session writes: short unmasked text frames, as the test sends.
-    struct Reader {
-        body: actix_web::body::BoxBody,
-        buf: Vec<u8>,
-        texts: VecDeque<String>,
-    }
-
-    impl Reader {
-        /// The texts of the next `n` frames.
-        async fn take(&mut self, n: usize) -> Vec<String> {
-            use actix_web::body::MessageBody;
-            while self.texts.len() < n {
-                let body = &mut self.body;
-                let chunk = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_next(cx))
-                    .await
-                    .expect("the session ended")
-                    .unwrap();
-                self.buf.extend_from_slice(&chunk);
-                while self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1]) {
-                    assert_eq!(self.buf[0], 0x81, "a final text frame");
-                    assert!(self.buf[1] < 126, "short frames only");
-                    let len = usize::from(self.buf[1]);
-                    let text = String::from_utf8(self.buf[2..2 + len].to_vec()).unwrap();
-                    self.texts.push_back(text);
-                    self.buf.drain(..2 + len);
-                }
-            }
-            self.texts.drain(..n).collect()
-        }
-    }
-
-    fn update(n: usize) -> Arc<str> {
-        format!("{{\"n\":{n}}}").into()
-    }
-
-    /// A member served straight into its session, whose session backs up: the rest
-    /// waits in its queue and its connection sends it; every update arrives once, in
-    /// order, newer ones behind the queued ones; then `complete`; nothing once gone.
-    #[tokio::test]
-    async fn a_backed_up_session_gets_every_update_once_in_order() {
-        let (session, body) = session().await;
-        let mut body = Reader {
-            body,
-            buf: Vec::new(),
-            texts: VecDeque::new(),
-        };
-        let hub = Arc::new(Hub::default());
-        let key = Key {
-            caller: "c".into(),
-            query: "q".into(),
-            operation: None,
-            variables: "{}".into(),
-        };
-        let run = Arc::new(Run {
-            state: Mutex::new(RunState {
-                history: None,
-                joinable: 0,
-                members: Vec::new(),
-                alive: 1,
-                closed: false,
-            }),
-            stop: Notify::new(),
-        });
-        let line = Arc::new(Line {
-            prefix: next_prefix("7"),
-            slot: Mutex::new(LineState {
-                session: session.clone(),
-                queue: VecDeque::new(),
-                sending: false,
-                left: false,
-                ended: false,
-            }),
-            ready: Notify::new(),
-            room: Notify::new(),
-        });
-        let sink = Sink::Direct(line.clone());
-        let membership = Membership {
-            rx: Rx::Direct(Left(line.clone())),
-            evicted: Arc::new(AtomicBool::new(false)),
-            _leave: Leave { hub, key, run },
-            _slot: SubscriptionSlots::new(1).acquire().ok().unwrap(),
-        };
-        // The connection: sends what its stream gives, as `ws::serve` does.
-        let (done_tx, mut done_rx) = mpsc::channel(1);
-        let connection = tokio::spawn(async move {
-            let mut deliveries = membership.into_stream("7");
-            let mut session = session;
-            while let Some(d) = deliveries.next().await {
-                match d {
-                    Delivery::Next(frame) => session.text(frame).await.unwrap(),
-                    Delivery::Complete => {
-                        session.text("complete").await.unwrap();
-                        done_tx.send(deliveries).await.unwrap();
-                        return;
-                    }
-                    Delivery::TooSlow => panic!("not evicted"),
-                }
-            }
-        });
-        // More than the session's channel holds, with nobody writing to the socket.
-        for n in 0..100 {
-            assert!(matches!(sink.offer(&update(n)), Offer::Taken));
-        }
-        assert!(!lock(&line.slot).queue.is_empty(), "the session backed up");
-        let want = |r: std::ops::Range<usize>| -> Vec<String> {
-            r.map(|n| format!("{{\"type\":\"next\",\"id\":\"7\",\"payload\":{{\"n\":{n}}}}}"))
-                .collect()
-        };
-        assert_eq!(body.take(50).await, want(0..50));
-        // Newer updates while older ones still wait go behind them.
-        for n in 100..150 {
-            assert!(matches!(sink.offer(&update(n)), Offer::Taken));
-        }
-        assert_eq!(body.take(100).await, want(50..150));
-        // Drained: straight into the session again.
-        for n in 150..160 {
-            assert!(matches!(sink.offer(&update(n)), Offer::Taken));
-        }
-        assert_eq!(body.take(10).await, want(150..160));
-        sink.end();
-        assert_eq!(body.take(1).await, ["complete"]);
-        assert!(matches!(sink.offer(&update(160)), Offer::Gone));
-        let deliveries = tokio::time::timeout(Duration::from_secs(10), done_rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        connection.await.unwrap();
-        // Gone: nothing more is sent for it, even before the run ends it.
-        lock(&line.slot).ended = false;
-        drop(deliveries);
-        assert!(matches!(sink.offer(&update(161)), Offer::Gone));
-    }
 
     fn req(query: &str, variables: serde_json::Value) -> Request {
         Request::new(query).variables(async_graphql::Variables::from_json(variables))

@@ -25,7 +25,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
-use super::fanout::{self, Delivery, Handoff, Membership, Subscriber};
+use super::fanout::{Delivery, Membership};
 use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Principal, Shutdown, SubscriptionSlots};
@@ -46,8 +46,6 @@ use tokio_stream::StreamMap;
 const MAX_MESSAGE: usize = 256 * 1024;
 /// Client messages buffered before the connection stops reading.
 const INBOX: usize = 64;
-/// Shared deliveries sent in one go after the first (`Handoff::Drain`).
-const DRAIN: usize = 64;
 
 /// The protocol the client asked for, first supported one wins.
 fn protocol(req: &HttpRequest) -> Option<WebSocketProtocols> {
@@ -224,11 +222,7 @@ impl OperationRate {
 
     /// The shared run a `subscribe` message joins, with its id, if it can share one
     /// ([`super::fanout::Hub::join`]); `None` leaves the message to async-graphql.
-    fn join_shared(
-        &self,
-        message: &[u8],
-        session: &actix_ws::Session,
-    ) -> Option<(String, Membership)> {
+    fn join_shared(&self, message: &[u8]) -> Option<(String, Membership)> {
         if self.legacy {
             return None;
         }
@@ -241,14 +235,10 @@ impl OperationRate {
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
         let state = &self.state;
-        let membership = state.fanout.join(
-            &principal,
-            &slots,
-            payload,
-            &state.schema,
-            &state.runtime,
-            Subscriber { session, id: &id },
-        )?;
+        let membership =
+            state
+                .fanout
+                .join(&principal, &slots, payload, &state.schema, &state.runtime)?;
         Some((id, membership))
     }
 }
@@ -408,7 +398,7 @@ async fn serve(
                     continue;
                 }
                 if rules.acknowledged {
-                    if let Some((id, membership)) = rate.join_shared(&bytes, &session) {
+                    if let Some((id, membership)) = rate.join_shared(&bytes) {
                         shared.insert(id.clone(), membership.into_stream(&id));
                         continue;
                     }
@@ -424,47 +414,27 @@ async fn serve(
                     break None;
                 }
             }
-            Some((id, delivery)) = shared.next(), if !shared.is_empty() => {
-                // With `Handoff::Drain`, deliveries already waiting go out with this
-                // one (at most `DRAIN` more): one pass through this loop, and one
-                // socket write for them all.
-                let mut more = if fanout::handoff() == Handoff::Drain { DRAIN } else { 0 };
-                let mut next = Some((id, delivery));
-                let mut closing = None;
-                while let Some((id, delivery)) = next.take() {
-                    match delivery {
-                        Delivery::Next(frame) => {
-                            if session.text(frame).await.is_err() {
-                                return;
-                            }
-                        }
-                        Delivery::Complete => {
-                            rules.running.remove(&id);
-                            if session.text(complete_message(&id)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Delivery::TooSlow => {
-                            closing = Some(close(
-                                1008,
-                                format!(
-                                    "too slow: subscription {id} stayed {} updates behind for {} s",
-                                    fanout::QUEUE,
-                                    fanout::SLOW_GRACE.as_secs()
-                                ),
-                            ));
-                            break;
-                        }
-                    }
-                    if more > 0 && !shared.is_empty() {
-                        more -= 1;
-                        next = shared.next().now_or_never().flatten();
+            Some((id, delivery)) = shared.next(), if !shared.is_empty() => match delivery {
+                Delivery::Next(frame) => {
+                    if session.text(frame).await.is_err() {
+                        return;
                     }
                 }
-                if closing.is_some() {
-                    break closing;
+                Delivery::Complete => {
+                    rules.running.remove(&id);
+                    if session.text(complete_message(&id)).await.is_err() {
+                        return;
+                    }
                 }
-            }
+                Delivery::TooSlow => break Some(close(
+                    1008,
+                    format!(
+                        "too slow: subscription {id} stayed {} updates behind for {} s",
+                        super::fanout::QUEUE,
+                        super::fanout::SLOW_GRACE.as_secs()
+                    ),
+                )),
+            },
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
                     rules.outgoing(&text);
