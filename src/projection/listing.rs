@@ -126,23 +126,6 @@ pub struct Listing {
     involved: BTreeMap<AgentId, Ids>,
 }
 
-/// Adds `id` to the ids gathered for key `k`.
-fn gather<K: Ord + Clone>(m: &mut BTreeMap<K, Vec<CaseId>>, k: &K, id: CaseId) {
-    match m.get_mut(k) {
-        Some(ids) => ids.push(id),
-        None => {
-            m.insert(k.clone(), vec![id]);
-        }
-    }
-}
-
-/// Each key's gathered ids as its set (built at once, not one insert each).
-fn sets<K: Ord>(m: BTreeMap<K, Vec<CaseId>>) -> BTreeMap<K, Ids> {
-    m.into_iter()
-        .map(|(k, ids)| (k, ids.into_iter().collect()))
-        .collect()
-}
-
 /// Moves `id` from `old`'s set to `new`'s in `index`, if they differ.
 fn move_key<K: Ord + Clone>(
     index: &mut BTreeMap<K, Ids>,
@@ -185,70 +168,27 @@ fn move_keys<'a, K: Ord + Clone + 'a>(
 }
 
 impl Listing {
-    /// The indexes of these cases (a snapshot's views, on load; the end of a long
-    /// replay): each key's ids gathered, then each set built at once from them (sorted,
-    /// not one insert each). The two halves of the indexes are built on two threads.
-    pub fn of<'a, I>(cases: I) -> Listing
-    where
-        I: IntoIterator<Item = (&'a CaseId, &'a CaseView)> + Clone + Send,
-    {
-        let (mut listing, (tag, assignee, customer, involved)) = std::thread::scope(|s| {
-            let theirs = cases.clone();
-            let people = s.spawn(move || Self::people_of(theirs));
-            let fields = Self::fields_of(cases.clone());
-            (fields, people.join().expect("building the listing indexes"))
-        });
-        listing.tag = tag;
-        listing.assignee = assignee;
-        listing.customer = customer;
-        listing.involved = involved;
-        listing
-    }
-
-    /// The sets of all cases, and per status, tier, team and priority.
-    fn fields_of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Listing {
+    /// The indexes of these cases (a snapshot's views, on load): each key's ids
+    /// gathered, then each set built at once from them (sorted, not one insert each).
+    pub fn of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Listing {
+        fn add<K: Ord + Clone>(m: &mut BTreeMap<K, Vec<CaseId>>, k: &K, id: CaseId) {
+            match m.get_mut(k) {
+                Some(ids) => ids.push(id),
+                None => {
+                    m.insert(k.clone(), vec![id]);
+                }
+            }
+        }
+        fn sets<K: Ord>(m: BTreeMap<K, Vec<CaseId>>) -> BTreeMap<K, Ids> {
+            m.into_iter()
+                .map(|(k, ids)| (k, ids.into_iter().collect()))
+                .collect()
+        }
         let (mut all, mut unrouted) = (Vec::new(), Vec::new());
         let mut status = BTreeMap::new();
         let mut tier = BTreeMap::new();
         let mut team = BTreeMap::new();
         let mut priority = BTreeMap::new();
-        for (id, v) in cases {
-            let (c, id) = (&v.case, *id);
-            if !c.exists() {
-                continue;
-            }
-            all.push(id);
-            gather(&mut status, &c.status, id);
-            match &c.tier {
-                Some(t) => gather(&mut tier, t, id),
-                None => unrouted.push(id),
-            }
-            if let Some(t) = &c.team {
-                gather(&mut team, t, id);
-            }
-            gather(&mut priority, &c.priority, id);
-        }
-        Listing {
-            all: all.into_iter().collect(),
-            status: sets(status),
-            tier: sets(tier),
-            unrouted: unrouted.into_iter().collect(),
-            team: sets(team),
-            priority: sets(priority),
-            ..Listing::default()
-        }
-    }
-
-    /// The sets per tag, assignee, customer and involved agent.
-    #[allow(clippy::type_complexity)]
-    fn people_of<'a>(
-        cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>,
-    ) -> (
-        BTreeMap<String, Ids>,
-        BTreeMap<AgentId, Ids>,
-        BTreeMap<String, Ids>,
-        BTreeMap<AgentId, Ids>,
-    ) {
         let mut tag = BTreeMap::new();
         let mut assignee = BTreeMap::new();
         let mut customer = BTreeMap::new();
@@ -258,14 +198,24 @@ impl Listing {
             if !c.exists() {
                 continue;
             }
+            all.push(id);
+            add(&mut status, &c.status, id);
+            match &c.tier {
+                Some(t) => add(&mut tier, t, id),
+                None => unrouted.push(id),
+            }
+            if let Some(t) = &c.team {
+                add(&mut team, t, id);
+            }
+            add(&mut priority, &c.priority, id);
             for t in &c.tags {
-                gather(&mut tag, t, id);
+                add(&mut tag, t, id);
             }
             if let Some(a) = &c.assignee {
-                gather(&mut assignee, a, id);
+                add(&mut assignee, a, id);
             }
             if let Some(x) = &c.customer {
-                gather(&mut customer, &x.id, id);
+                add(&mut customer, &x.id, id);
             }
             let members = c.swarm.iter().flat_map(|s| s.members.keys());
             let agents: BTreeSet<&AgentId> = c
@@ -275,10 +225,21 @@ impl Listing {
                 .chain(c.swarming.invitations.keys())
                 .collect();
             for a in agents {
-                gather(&mut involved, a, id);
+                add(&mut involved, a, id);
             }
         }
-        (sets(tag), sets(assignee), sets(customer), sets(involved))
+        Listing {
+            all: all.into_iter().collect(),
+            status: sets(status),
+            tier: sets(tier),
+            unrouted: unrouted.into_iter().collect(),
+            team: sets(team),
+            priority: sets(priority),
+            tag: sets(tag),
+            assignee: sets(assignee),
+            customer: sets(customer),
+            involved: sets(involved),
+        }
     }
 
     /// Moves case `id` from its `before` keys to its `after` keys.
