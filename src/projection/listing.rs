@@ -242,6 +242,37 @@ impl Listing {
         }
     }
 
+    /// Adds `other`'s sets to these (the listings of two disjoint sets of cases).
+    pub fn merge(&mut self, other: Listing) {
+        fn sets<K: Ord>(into: &mut BTreeMap<K, Ids>, from: BTreeMap<K, Ids>) {
+            for (k, mut ids) in from {
+                into.entry(k).or_default().append(&mut ids);
+            }
+        }
+        let Listing {
+            mut all,
+            status,
+            tier,
+            mut unrouted,
+            team,
+            priority,
+            tag,
+            assignee,
+            customer,
+            involved,
+        } = other;
+        self.all.append(&mut all);
+        sets(&mut self.status, status);
+        sets(&mut self.tier, tier);
+        self.unrouted.append(&mut unrouted);
+        sets(&mut self.team, team);
+        sets(&mut self.priority, priority);
+        sets(&mut self.tag, tag);
+        sets(&mut self.assignee, assignee);
+        sets(&mut self.customer, customer);
+        sets(&mut self.involved, involved);
+    }
+
     /// Moves case `id` from its `before` keys to its `after` keys.
     pub fn reindex(&mut self, id: CaseId, before: Option<Entry>, after: Option<Entry>) {
         match (&before, &after) {

@@ -328,3 +328,15 @@ fn the_read_scope_holds_every_readable_case() {
         }
     }
 }
+
+/// A snapshot cut short anywhere (a damaged file) is refused, never half read: the
+/// log is replayed instead.
+#[test]
+fn a_truncated_snapshot_is_refused() {
+    let live = projections_of(&history(3, 200, false));
+    let bytes = encode_snapshot(&live);
+    assert_eq!(decode_snapshot(&bytes).as_ref(), Some(&live));
+    for cut in (0..bytes.len()).step_by(bytes.len() / 97 + 1) {
+        assert!(decode_snapshot(&bytes[..cut]).is_none(), "cut at {cut}");
+    }
+}
