@@ -213,7 +213,7 @@ pub struct Projections {
     position: u64,
     /// Boxed: a view is large (about 700 bytes), so the table's empty slots and its
     /// growth move pointers rather than views. Snapshotted apart from the rest, in two
-    /// halves decoded at once ([`runner::encode_snapshot`]).
+    /// parts decoded at once ([`runner::encode_snapshot`]).
     #[serde(skip)]
     cases: HashMap<CaseId, Box<CaseView>>,
     /// Open, routed cases per tier, most urgent first.
