@@ -18,8 +18,10 @@
 //! with `--start-only`), the store opened and the projections started as `serve` does,
 //! from the log and from the snapshot, and (the baseline) with every message held in
 //! the case views, each with its resident memory (`VmRSS`); then in this process the
-//! same start-ups timed, `rebuild` alternating with the baseline, and the snapshot's
-//! size, encode and decode times. `--cache-mb` sets sled's page cache.
+//! same start-ups timed, `rebuild` alternating with two baselines (every index kept
+//! event by event; every message held), and the snapshot's size, encode and decode
+//! times. `--cache-mb` sets sled's page cache; `--keep DIR` keeps the log built in
+//! `DIR` for `--start-only DIR [--from-log]`.
 //!
 //! ```sh
 //! cargo run --release --example report_bench                 # 1 M events

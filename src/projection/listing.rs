@@ -244,7 +244,7 @@ impl Listing {
 
     /// Adds `other`'s sets to these (the listings of two disjoint sets of cases).
     pub fn merge(&mut self, other: Listing) {
-        fn sets<K: Ord>(into: &mut BTreeMap<K, Ids>, from: BTreeMap<K, Ids>) {
+        fn append<K: Ord>(into: &mut BTreeMap<K, Ids>, from: BTreeMap<K, Ids>) {
             for (k, mut ids) in from {
                 into.entry(k).or_default().append(&mut ids);
             }
@@ -262,15 +262,15 @@ impl Listing {
             involved,
         } = other;
         self.all.append(&mut all);
-        sets(&mut self.status, status);
-        sets(&mut self.tier, tier);
+        append(&mut self.status, status);
+        append(&mut self.tier, tier);
         self.unrouted.append(&mut unrouted);
-        sets(&mut self.team, team);
-        sets(&mut self.priority, priority);
-        sets(&mut self.tag, tag);
-        sets(&mut self.assignee, assignee);
-        sets(&mut self.customer, customer);
-        sets(&mut self.involved, involved);
+        append(&mut self.team, team);
+        append(&mut self.priority, priority);
+        append(&mut self.tag, tag);
+        append(&mut self.assignee, assignee);
+        append(&mut self.customer, customer);
+        append(&mut self.involved, involved);
     }
 
     /// Moves case `id` from its `before` keys to its `after` keys.

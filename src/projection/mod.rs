@@ -637,23 +637,14 @@ impl Projections {
     /// sets at every event. Nothing may read them in between; the case views, facts,
     /// timeline and counts are kept as always.
     pub fn defer_indexes(&mut self) {
-        self.queues.clear();
-        self.swarms.clear();
-        self.workload.clear();
-        self.dispatch.clear();
-        self.backlog.clear();
-        self.listing = listing::Listing::default();
+        self.clear_indexes();
         self.deferred = true;
     }
 
     /// Builds every index from the case views (what applying each event would have
     /// kept; tests compare the two) and keeps them event by event again.
     pub fn index_all(&mut self) {
-        self.queues.clear();
-        self.swarms.clear();
-        self.workload.clear();
-        self.dispatch.clear();
-        self.backlog.clear();
+        self.clear_indexes();
         let entries: Vec<(CaseId, IndexEntries)> = self
             .cases
             .iter()
@@ -665,6 +656,16 @@ impl Projections {
         }
         self.relist();
         self.deferred = false;
+    }
+
+    /// Empties every index [`index_all`](Self::index_all) builds from the views.
+    fn clear_indexes(&mut self) {
+        self.queues.clear();
+        self.swarms.clear();
+        self.workload.clear();
+        self.dispatch.clear();
+        self.backlog.clear();
+        self.listing = listing::Listing::default();
     }
 
     /// Like [`cases`](Self::cases), among the cases `visible` accepts, all of which

@@ -72,7 +72,6 @@ async fn an_unfinished_sled_snapshot_is_set_aside_and_the_store_opens() {
     );
 }
 
-/// A second process on a data directory in use is told so in words, not `WouldBlock`.
 /// Projection snapshots are files (sled would keep every one it read or wrote in
 /// memory); one an earlier build wrote into sled's `snapshots` tree is still read,
 /// and leaves sled once a file replaces it.
@@ -120,6 +119,7 @@ async fn projection_snapshots_are_files_and_earlier_builds_snapshots_still_load(
     close_store(store);
 }
 
+/// A second process on a data directory in use is told so in words, not `WouldBlock`.
 #[tokio::test]
 async fn a_data_directory_in_use_is_named_as_such() {
     let dir = temp_dir();
