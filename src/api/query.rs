@@ -130,9 +130,22 @@ impl CaseQuery {
         Guard::of(ctx)?.swarm_room(id).await
     }
 
-    /// All active swarm rooms you may see.
-    async fn swarm_rooms(&self, ctx: &Context<'_>) -> Result<Vec<SwarmRoomObj>> {
-        Guard::of(ctx)?.swarm_rooms().await
+    /// The active swarm rooms you may see, oldest case first: the first `first`
+    /// (default 50, at most 500) after the case `after` (the last `caseId` of the page
+    /// before). Its complexity is `first` times that of one room.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE, child_complexity)")]
+    async fn swarm_rooms(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<ID>,
+    ) -> Result<Vec<SwarmRoomObj>> {
+        let first = page_size(first)?;
+        let after = after.map(|a| parse_case_id(&a)).transpose()?;
+        let chat = ctx.look_ahead().field("chat").exists();
+        Guard::of(ctx)?
+            .swarm_rooms(after, first, chat, &|n| take_items(ctx, n))
+            .await
     }
 
     /// A case's full history, from `fromVersion` (1 = the beginning). Its complexity

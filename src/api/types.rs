@@ -466,6 +466,12 @@ pub struct SwarmRoomObj {
 
 impl SwarmRoomObj {
     pub fn from_room(room: &SwarmRoom<'_>) -> Option<Self> {
+        Self::from_room_with(room, true)
+    }
+
+    /// The room, with its chat only if `chat` (a listing that does not ask for the
+    /// chat does not copy it).
+    pub fn from_room_with(room: &SwarmRoom<'_>, chat: bool) -> Option<Self> {
         let case = room.case();
         let swarm = Swarm::from(case.swarm.as_ref()?);
         Some(SwarmRoomObj {
@@ -475,7 +481,11 @@ impl SwarmRoomObj {
             lead: swarm.lead,
             members: swarm.members,
             started_at: swarm.started_at,
-            chat: room.chat().map(MessageObj::from).collect(),
+            chat: if chat {
+                room.chat().map(MessageObj::from).collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 }

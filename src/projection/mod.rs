@@ -761,7 +761,15 @@ impl Projections {
 
     /// Active swarms, oldest case first.
     pub fn swarm_rooms(&self) -> impl Iterator<Item = SwarmRoom<'_>> {
-        self.swarms.iter().map(|id| SwarmRoom {
+        self.swarm_rooms_after(None)
+    }
+
+    /// Active swarms of cases after `after` (all if `None`), oldest case first: a
+    /// page starts where the last one ended without walking what came before.
+    pub fn swarm_rooms_after(&self, after: Option<CaseId>) -> impl Iterator<Item = SwarmRoom<'_>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        self.swarms.range((from, Unbounded)).map(|id| SwarmRoom {
             view: &self.cases[id],
         })
     }

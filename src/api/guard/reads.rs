@@ -143,15 +143,24 @@ impl Guard {
         Ok(room)
     }
 
-    /// Every active swarm room the caller may see (staff).
-    pub async fn swarm_rooms(&self) -> Result<Vec<SwarmRoomObj>> {
+    /// The first `first` active swarm rooms the caller may see after the case `after`,
+    /// oldest case first (staff); with their chat only if `chat`.
+    pub async fn swarm_rooms(
+        &self,
+        after: Option<CaseId>,
+        first: usize,
+        chat: bool,
+        budget: Budget<'_>,
+    ) -> Result<Vec<SwarmRoomObj>> {
         self.require_staff()?;
+        budget(first)?;
         let rooms: Vec<SwarmRoomObj> = {
             let visible = self.reader();
             let p = self.app.projections().read();
-            p.swarm_rooms()
+            p.swarm_rooms_after(after)
                 .filter(|r| visible(r.case()))
-                .filter_map(|r| SwarmRoomObj::from_room(&r))
+                .filter_map(|r| SwarmRoomObj::from_room_with(&r, chat))
+                .take(first)
                 .collect()
         };
         self.audit_many(

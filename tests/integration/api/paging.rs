@@ -113,5 +113,85 @@ async fn every_page_continues_after_the_last_item_of_the_previous_one() {
         (1..=head).collect::<Vec<_>>(),
         "the log once, in order"
     );
+
+    // `swarmRooms(first, after)`: oldest case first, each page after the last
+    // `caseId` of the one before; a swarm on 7 of the cases, a chat line in one.
+    let mut swarmed: Vec<String> = all.iter().step_by(3).cloned().collect();
+    for id in &swarmed {
+        s.ok(
+            "mutation($id: ID!) { startSwarm(caseId: $id, lead: \"dana\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    s.ok_as(
+        "dana-token",
+        "mutation($id: ID!) { postMessage(caseId: $id, kind: SWARM_CHAT, body: \"on it\") { version } }",
+        json!({ "id": swarmed[2] }),
+    )
+    .await;
+    let chatty = swarmed[2].clone();
+    swarmed.sort();
+    let rooms = |v: &Value| -> Vec<String> {
+        v["swarmRooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["caseId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = s
+        .ok("{ swarmRooms { caseId chat { body } } }", json!({}))
+        .await;
+    assert_eq!(
+        rooms(&whole),
+        swarmed,
+        "every active room, oldest case first"
+    );
+    // The chat is copied only when asked for, through a fragment as well.
+    let spread = s
+        .ok(
+            "{ swarmRooms { ...R } } fragment R on SwarmRoom { caseId chat { body } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(spread, whole);
+    for room in whole["swarmRooms"].as_array().unwrap() {
+        let chat = if room["caseId"] == chatty.as_str() {
+            json!([{ "body": "on it" }])
+        } else {
+            json!([])
+        };
+        assert_eq!(room["chat"], chat, "{whole}");
+    }
+    let mut paged = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = s
+            .ok(
+                "query($after: ID) { swarmRooms(first: 3, after: $after) { caseId } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let page = rooms(&page);
+        assert!(page.len() <= 3, "{page:?}");
+        let Some(last) = page.last() else { break };
+        after = json!(last);
+        paged.extend(page);
+        assert!(
+            paged.len() <= swarmed.len(),
+            "paging does not end: {paged:?}"
+        );
+    }
+    assert_eq!(paged, swarmed, "every room once, in order");
+    for (args, code) in [
+        ("first: -1", "BAD_USER_INPUT"),
+        ("after: \"nope\"", "BAD_USER_INPUT"),
+    ] {
+        let bad = s
+            .gql(&format!("{{ swarmRooms({args}) {{ caseId }} }}"), json!({}))
+            .await;
+        assert_eq!(bad["errors"][0]["extensions"]["code"], code, "{bad}");
+    }
     s.stop().await;
 }
