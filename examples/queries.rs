@@ -83,9 +83,10 @@ const CASES: &str =
     { edges { cursor node { id subject status tier priority } } pageInfo { hasNextPage } } }";
 const TIER_QUEUE: &str =
     "query($t: String!) { tierQueue(tier: $t, first: 50) { length entries { rank case { id subject } } } }";
-const SWARM_ROOMS: &str =
-    "{ swarmRooms { caseId subject lead members { agent } chat { author body } } }";
-const SWARM_ROOMS_NO_CHAT: &str = "{ swarmRooms { caseId subject lead members { agent } } }";
+const SWARM_ROOMS: &str = "query($n: Int) { swarmRooms(first: $n) \
+    { caseId subject lead members { agent } chat { author body } } }";
+const SWARM_ROOMS_NO_CHAT: &str =
+    "query($n: Int) { swarmRooms(first: $n) { caseId subject lead members { agent } } }";
 
 /// Who calls.
 #[derive(Clone, Copy, PartialEq)]
@@ -307,12 +308,23 @@ fn queries(ids: &[CaseId]) -> Vec<Query> {
             TIER_QUEUE,
             json!({ "t": "L2" }),
         ),
-        plain("swarmRooms", Caller::Admin, SWARM_ROOMS, json!({})),
         plain(
-            "swarmRooms without chat",
+            "swarmRooms (first page: 50)",
+            Caller::Admin,
+            SWARM_ROOMS,
+            json!({ "n": 50 }),
+        ),
+        plain(
+            "swarmRooms (first page) without chat",
             Caller::Admin,
             SWARM_ROOMS_NO_CHAT,
-            json!({}),
+            json!({ "n": 50 }),
+        ),
+        plain(
+            "swarmRooms(first: 500): every room",
+            Caller::Admin,
+            SWARM_ROOMS,
+            json!({ "n": 500 }),
         ),
     ]
 }
