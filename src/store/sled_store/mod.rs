@@ -590,10 +590,15 @@ impl EventStore for SledStore {
             return Err(failed_error());
         };
         // One range over everything durable; each record is decoded where sled holds it.
-        scan(&shared.log, from, head, |record| {
+        let mut each = |record: &[u8]| {
             visited += 1;
             Ok(visit(EventRef::decode(record)?))
-        })?;
+        };
+        if head - from > reader::READ_AHEAD_AFTER {
+            reader::scan_ahead(&shared.log, from, head, each)?;
+        } else {
+            scan(&shared.log, from, head, &mut each)?;
+        }
         Ok(visited)
     }
 

@@ -39,23 +39,104 @@ pub(super) fn scan(
     if from > to {
         return Ok(());
     }
-    // The page holding `from` starts at or before it.
-    let start = match log.range(keys::event(0)..=keys::event(from)).next_back() {
-        Some(kv) => keys::u64_suffix(&kv?.0),
-        None => from,
-    };
+    let start = page_start(log, from)?;
     for kv in log.range(keys::event(start)..=keys::event(to)) {
         let (_, value) = kv?;
-        for record in page::records(&value) {
-            let record = record?;
-            let position = page::position_of(record)?;
-            if position < from {
-                continue;
-            }
-            if position > to || !visit(record)? {
-                return Ok(());
-            }
+        if !visit_page(&value, from, to, &mut visit)? {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// A scan longer than this many positions reads ahead on a second thread
+/// ([`scan_ahead`]).
+pub(super) const READ_AHEAD_AFTER: u64 = 10_000;
+
+/// Pages one hand-over between the threads of [`scan_ahead`] carries.
+const READ_AHEAD_PAGES: usize = 64;
+
+/// [`scan`], with sled's walk of the tree on a thread of its own: it hands the pages
+/// over in batches (at most four batches ahead) while this thread visits their
+/// records. A long replay then waits for whichever of the two is slower rather than
+/// for both one after the other. The pages are sled's own reference-counted buffers,
+/// not copies.
+pub(super) fn scan_ahead(
+    log: &sled::Tree,
+    from: u64,
+    to: u64,
+    mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    if from > to {
+        return Ok(());
+    }
+    let start = page_start(log, from)?;
+    let (pages, ahead) = std::sync::mpsc::sync_channel::<Result<Vec<sled::IVec>, StoreError>>(4);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(READ_AHEAD_PAGES);
+            for kv in log.range(keys::event(start)..=keys::event(to)) {
+                match kv {
+                    Ok((_, value)) => batch.push(value),
+                    Err(e) => {
+                        let _ = pages.send(Err(e.into()));
+                        return;
+                    }
+                }
+                // A send fails once the visitor has stopped: then so does the walk.
+                if batch.len() == READ_AHEAD_PAGES
+                    && pages
+                        .send(Ok(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(READ_AHEAD_PAGES),
+                        )))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            if !batch.is_empty() {
+                let _ = pages.send(Ok(batch));
+            }
+        });
+        for batch in ahead {
+            for value in batch? {
+                if !visit_page(&value, from, to, &mut visit)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The key of the page holding `from`, which starts at or before it.
+fn page_start(log: &sled::Tree, from: u64) -> Result<u64, StoreError> {
+    Ok(
+        match log.range(keys::event(0)..=keys::event(from)).next_back() {
+            Some(kv) => keys::u64_suffix(&kv?.0),
+            None => from,
+        },
+    )
+}
+
+/// Visits the records of one page from `from` to `to`; `false` once the scan is
+/// over (past `to`, or `visit` said stop).
+fn visit_page(
+    value: &[u8],
+    from: u64,
+    to: u64,
+    visit: &mut impl FnMut(&[u8]) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    for record in page::records(value) {
+        let record = record?;
+        let position = page::position_of(record)?;
+        if position < from {
+            continue;
+        }
+        if position > to || !visit(record)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

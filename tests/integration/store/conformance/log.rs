@@ -258,3 +258,52 @@ pub async fn imports_continue_the_log_verbatim_or_not_at_all(f: Fresh) {
     assert!(store.verify().await.unwrap().is_ok());
     let _: Arc<dyn EventStore> = store;
 }
+
+/// A replay long enough for the sled store to read ahead on a second thread
+/// (`READ_AHEAD_AFTER`, 10,000 positions), after a reopen so the pages come from
+/// disk: every event once and in order, from any position, and nothing after the
+/// visitor says stop.
+pub async fn a_long_replay_visits_every_event_once_in_order_and_stops_when_told(mut f: Fresh) {
+    const EVENTS: u64 = 24_000;
+    const BATCH: u64 = 400;
+    for b in 0..EVENTS / BATCH {
+        let events = (0..BATCH).map(|i| raw_event(&format!("e{}", b * BATCH + i), 40));
+        f.store
+            .append(request(
+                &format!("s{}", b % 7),
+                ExpectedVersion::Any,
+                events.collect(),
+            ))
+            .await
+            .unwrap();
+    }
+    f.reopen().await;
+    assert_eq!(f.store.head(), EVENTS);
+    for from in [1, 2, 9_999, 13_001] {
+        let mut seen = Vec::new();
+        let visited = f
+            .store
+            .replay(from, &mut |e| {
+                seen.push(e.position);
+                true
+            })
+            .await
+            .unwrap();
+        assert_eq!(visited, EVENTS - from + 1, "from {from}");
+        assert!(
+            seen.iter().copied().eq(from..=EVENTS),
+            "every position once, in order, from {from}"
+        );
+    }
+    let mut seen = Vec::new();
+    let visited = f
+        .store
+        .replay(3, &mut |e| {
+            seen.push(e.position);
+            e.position < 17_500
+        })
+        .await
+        .unwrap();
+    assert_eq!(visited, 17_498);
+    assert!(seen.iter().copied().eq(3..=17_500), "stops when told");
+}

@@ -47,4 +47,5 @@ conformance!(
     log::appends_are_durable_across_a_reopen,
     log::records_carry_one_hash_chain_in_the_shared_format,
     log::imports_continue_the_log_verbatim_or_not_at_all,
+    log::a_long_replay_visits_every_event_once_in_order_and_stops_when_told,
 );
