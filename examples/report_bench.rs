@@ -36,9 +36,7 @@
 //! thing. No SLA policies (their events are a few per case at most).
 
 use clap::Parser;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use swarmdesk::app::{fold_log, Recordable};
@@ -55,6 +53,10 @@ use swarmdesk::report::{self, Scope};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, Metadata, RecordedEvent};
 use ulid::Ulid;
+
+#[path = "common/counting.rs"]
+mod counting;
+use counting::heap;
 
 #[derive(Parser, Debug)]
 #[command(about = "swarmdesk report benchmark over a large realistic log")]
@@ -164,32 +166,6 @@ pub struct Outcome {
     pub resolved_by_tier: std::collections::BTreeMap<String, u64>,
     /// The whole-span report.
     pub report: report::Report,
-}
-
-/// The system allocator, counting the bytes live on the heap.
-pub struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-// Only when run as an example: the test that includes this file keeps its own.
-#[cfg(not(test))]
-#[global_allocator]
-static COUNTING: Counting = Counting;
-
-/// Heap bytes live now (0 when the counting allocator is not in use).
-fn heap() -> usize {
-    LIVE.load(Ordering::Relaxed)
 }
 
 /// The process's resident memory in bytes (`VmRSS`; Linux, 0 elsewhere).
