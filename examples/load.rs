@@ -66,6 +66,11 @@ use tokio_tungstenite::tungstenite::Message;
 mod ab;
 #[path = "load_parts/baselines.rs"]
 mod baselines;
+#[path = "common/clients.rs"]
+mod clients;
+#[cfg(test)]
+use clients::percentile;
+use clients::{ms, Summary};
 
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!) { postMessage(caseId: $id, kind: $k, body: $b) { version } }";
 const START_SWARM: &str =
@@ -405,23 +410,7 @@ struct Gql {
 impl Gql {
     /// Sends one operation; returns `data`, or the HTTP or GraphQL error.
     async fn call(&self, query: &str, variables: Value) -> Result<Value, String> {
-        let res = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(|e| format!("HTTP: {e}"))?;
-        let status = res.status();
-        let body: Value = res.json().await.map_err(|e| format!("body: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {body}"));
-        }
-        if let Some(errors) = body.get("errors") {
-            return Err(format!("GraphQL errors: {errors}"));
-        }
-        Ok(body["data"].clone())
+        clients::call(&self.http, &self.url, &self.token, query, variables).await
     }
 
     /// Opens a case; returns its id and version.
@@ -492,44 +481,6 @@ async fn open_cases(gql: &Gql, n: usize, label: &str) -> Result<Vec<BenchCase>, 
         .collect()
         .await;
     opened.into_iter().collect()
-}
-
-// ---------------------------------------------------------------------------
-// Statistics
-
-/// Nearest-rank percentile of an ascending slice (0 if empty).
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// p50, p90, p99 and max of microsecond samples, sorted in place.
-struct Summary {
-    n: usize,
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    max: u64,
-}
-
-impl Summary {
-    fn of(samples: &mut [u64]) -> Summary {
-        samples.sort_unstable();
-        Summary {
-            n: samples.len(),
-            p50: percentile(samples, 50.0),
-            p90: percentile(samples, 90.0),
-            p99: percentile(samples, 99.0),
-            max: samples.last().copied().unwrap_or(0),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

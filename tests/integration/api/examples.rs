@@ -224,7 +224,8 @@ async fn the_load_example_on_one_case_acknowledges_every_write() {
     assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
 }
 
-#[allow(dead_code)]
+// It includes the examples' shared clients too, as load does.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../../examples/pg_nodes.rs"]
 mod pg_nodes;
 
