@@ -70,6 +70,34 @@ impl Summary {
     }
 }
 
+/// The errors of a run's clients: how many, and the first.
+#[derive(Default)]
+pub struct Errors {
+    pub count: usize,
+    pub first: Option<String>,
+}
+
+impl Errors {
+    /// Counts one error (kept if it is the first).
+    pub fn one(&mut self, e: String) {
+        self.count += 1;
+        self.first.get_or_insert(e);
+    }
+
+    /// Adds a client's errors.
+    pub fn merge(&mut self, client: Errors) {
+        self.count += client.count;
+        if let Some(e) = client.first {
+            self.first.get_or_insert(e);
+        }
+    }
+
+    /// Counts a client task that did not finish.
+    pub fn lost(&mut self, e: tokio::task::JoinError) {
+        self.one(format!("client task: {e}"));
+    }
+}
+
 /// What a closed loop of clients did: every client sends its next operation as soon
 /// as the last one was answered.
 pub struct Looped {
@@ -101,46 +129,39 @@ where
             let op = op.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(4096);
-                let (mut errors, mut first_error) = (0, None);
+                let mut errors = Errors::default();
                 let mut n = 0;
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
                     match op(c, n).await {
                         Ok(()) => latencies.push(t0.elapsed().as_micros() as u64),
                         Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert(e);
+                            errors.one(e);
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
                     n += 1;
                 }
-                (latencies, errors, first_error)
+                (latencies, errors)
             })
         })
         .collect();
     let mut all = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
+    let mut errors = Errors::default();
     for t in tasks {
         match t.await {
-            Ok((l, e, fe)) => {
+            Ok((l, e)) => {
                 all.extend(l);
-                errors += e;
-                if first_error.is_none() {
-                    first_error = fe;
-                }
+                errors.merge(e);
             }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(format!("client task: {e}"));
-            }
+            Err(e) => errors.lost(e),
         }
     }
     Looped {
         done: all.len(),
         elapsed: start.elapsed(),
         latency: Summary::of(&mut all),
-        errors,
-        first_error,
+        errors: errors.count,
+        first_error: errors.first,
     }
 }
