@@ -66,6 +66,11 @@ use tokio_tungstenite::tungstenite::Message;
 mod ab;
 #[path = "load_parts/baselines.rs"]
 mod baselines;
+#[path = "common/clients.rs"]
+mod clients;
+#[cfg(test)]
+use clients::percentile;
+use clients::{ms, Errors, Summary};
 
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!) { postMessage(caseId: $id, kind: $k, body: $b) { version } }";
 const START_SWARM: &str =
@@ -405,23 +410,7 @@ struct Gql {
 impl Gql {
     /// Sends one operation; returns `data`, or the HTTP or GraphQL error.
     async fn call(&self, query: &str, variables: Value) -> Result<Value, String> {
-        let res = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(|e| format!("HTTP: {e}"))?;
-        let status = res.status();
-        let body: Value = res.json().await.map_err(|e| format!("body: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {body}"));
-        }
-        if let Some(errors) = body.get("errors") {
-            return Err(format!("GraphQL errors: {errors}"));
-        }
-        Ok(body["data"].clone())
+        clients::call(&self.http, &self.url, &self.token, query, variables).await
     }
 
     /// Opens a case; returns its id and version.
@@ -492,44 +481,6 @@ async fn open_cases(gql: &Gql, n: usize, label: &str) -> Result<Vec<BenchCase>, 
         .collect()
         .await;
     opened.into_iter().collect()
-}
-
-// ---------------------------------------------------------------------------
-// Statistics
-
-/// Nearest-rank percentile of an ascending slice (0 if empty).
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// p50, p90, p99 and max of microsecond samples, sorted in place.
-struct Summary {
-    n: usize,
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    max: u64,
-}
-
-impl Summary {
-    fn of(samples: &mut [u64]) -> Summary {
-        samples.sort_unstable();
-        Summary {
-            n: samples.len(),
-            p50: percentile(samples, 50.0),
-            p90: percentile(samples, 90.0),
-            p99: percentile(samples, 99.0),
-            max: samples.last().copied().unwrap_or(0),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -721,8 +672,7 @@ async fn run_clients(
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(4096);
             let mut per_second = vec![0usize; seconds as usize + 1];
-            let mut errors = 0usize;
-            let mut first_error = None;
+            let mut errors = Errors::default();
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
@@ -740,8 +690,7 @@ async fn run_clients(
                         case.version = Some(v);
                     }
                     Ok(v) => {
-                        errors += 1;
-                        first_error.get_or_insert(format!(
+                        errors.one(format!(
                             "case {} went from version {:?} to {v}, expected {}",
                             case.id,
                             case.version,
@@ -750,14 +699,13 @@ async fn run_clients(
                         case.version = Some(v);
                     }
                     Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
+                        errors.one(e);
                         case.version = None;
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
             }
-            (case, latencies, per_second, errors, first_error)
+            (case, latencies, per_second, errors)
         })
     });
     let results = futures_util::future::join_all(tasks).await;
@@ -765,25 +713,18 @@ async fn run_clients(
     let mut back = Vec::with_capacity(clients);
     let mut all = Vec::new();
     let mut per_second = vec![0usize; seconds as usize + 1];
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut errors = Errors::default();
     for r in results {
         match r {
-            Ok((case, lat, ps, e, fe)) => {
+            Ok((case, lat, ps, e)) => {
                 back.push(case);
                 all.extend(lat);
                 for (total, n) in per_second.iter_mut().zip(ps) {
                     *total += n;
                 }
-                errors += e;
-                if first_error.is_none() {
-                    first_error = fe;
-                }
+                errors.merge(e);
             }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(format!("client task: {e}"));
-            }
+            Err(e) => errors.lost(e),
         }
     }
     let stats = RunStats {
@@ -792,8 +733,8 @@ async fn run_clients(
         elapsed,
         latency: Summary::of(&mut all),
         per_second,
-        errors,
-        first_error,
+        errors: errors.count,
+        first_error: errors.first,
     };
     (back, stats)
 }
@@ -1883,6 +1824,24 @@ mod tests {
         assert_eq!(percentile(&v, 100.0), 100);
         assert_eq!(percentile(&[7], 99.0), 7);
         assert_eq!(percentile(&[], 50.0), 0);
+    }
+
+    /// A closed loop times only what succeeds, and counts every failure, keeping the
+    /// first client's first.
+    #[tokio::test]
+    async fn a_closed_loop_counts_failures_and_keeps_the_first() {
+        let looped = clients::closed_loop(2, 0.2, |c, n| async move {
+            tokio::task::yield_now().await;
+            match (c, n) {
+                (0, 1) => Err("client 0 failed".to_string()),
+                (1, 0 | 2) => Err(format!("client 1 failed at {n}")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert_eq!(looped.errors, 3);
+        assert_eq!(looped.first_error.as_deref(), Some("client 0 failed"));
+        assert!(looped.done > 0 && looped.latency.n == looped.done);
     }
 
     #[test]

@@ -23,9 +23,14 @@ use clap::Parser;
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use swarmdesk::server::{self, Running, ServerOptions};
 use swarmdesk::store::postgres::parse_url;
+
+#[allow(dead_code)]
+#[path = "common/clients.rs"]
+mod clients;
+use clients::{closed_loop, ms, Looped};
 
 const POST: &str = "mutation($id: ID!, $b: String!) { postMessage(caseId: $id, kind: INTERNAL_NOTE, body: $b) { version } }";
 const OPEN: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"nodes-bench\", segment: B2B}}) { id } }";
@@ -186,23 +191,15 @@ async fn run_nodes(opts: &Opts, n: usize) -> Result<Run, String> {
     if opts.warmup > 0 {
         measure(&client, &cases, opts.warmup).await;
     }
-    let (mut latencies, errors, first_error, elapsed) =
-        measure(&client, &cases, opts.seconds).await;
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        latencies
-            .get(rank.clamp(1, latencies.len().max(1)) - 1)
-            .map_or(0.0, |us| *us as f64 / 1000.0)
-    };
+    let looped = measure(&client, &cases, opts.seconds).await;
     let run = Run {
         nodes: n,
-        mutations: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        p50_ms: pct(50.0),
-        p99_ms: pct(99.0),
-        errors,
-        first_error,
+        mutations: looped.done,
+        per_second: looped.per_sec(),
+        p50_ms: ms(looped.latency.p50),
+        p99_ms: ms(looped.latency.p99),
+        errors: looped.errors,
+        first_error: looped.first_error,
     };
     for (running, _dir) in nodes {
         running.stop().await.map_err(|e| format!("stop: {e}"))?;
@@ -210,55 +207,18 @@ async fn run_nodes(opts: &Opts, n: usize) -> Result<Run, String> {
     Ok(run)
 }
 
-/// Every client loops `postMessage` on its case until `seconds` are up; returns the
-/// acknowledged mutations' latencies (µs), errors, the first error and the time taken.
-async fn measure(
-    client: &Arc<Client>,
-    cases: &[(String, String)],
-    seconds: u64,
-) -> (Vec<u64>, usize, Option<String>, Duration) {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(seconds);
-    let tasks = cases.iter().cloned().map(|(url, id)| {
-        let client = client.clone();
-        tokio::spawn(async move {
-            let (mut lat, mut errors, mut first) = (Vec::new(), 0, None);
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                i += 1;
-                let t0 = Instant::now();
-                match client
-                    .call(&url, POST, json!({ "id": id, "b": format!("note {i}") }))
-                    .await
-                {
-                    Ok(_) => lat.push(t0.elapsed().as_micros() as u64),
-                    Err(e) => {
-                        errors += 1;
-                        first.get_or_insert(e);
-                    }
-                }
-            }
-            (lat, errors, first)
-        })
-    });
-    let mut all = Vec::new();
-    let (mut errors, mut first) = (0, None);
-    for r in futures_util::future::join_all(tasks).await {
-        match r {
-            Ok((lat, e, f)) => {
-                all.extend(lat);
-                errors += e;
-                if first.is_none() {
-                    first = f;
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                first.get_or_insert(format!("client task: {e}"));
-            }
+/// Every client loops `postMessage` on its case until `seconds` are up.
+async fn measure(client: &Arc<Client>, cases: &[(String, String)], seconds: u64) -> Looped {
+    let (client, cases) = (client.clone(), Arc::new(cases.to_vec()));
+    closed_loop(cases.len(), seconds as f64, move |c, i| {
+        let (client, cases) = (client.clone(), cases.clone());
+        async move {
+            let (url, id) = &cases[c];
+            let note = json!({ "id": id, "b": format!("note {i}") });
+            client.call(url, POST, note).await.map(|_| ())
         }
-    }
-    (all, errors, first, start.elapsed())
+    })
+    .await
 }
 
 /// A GraphQL-over-HTTP client with one shared connection pool.
@@ -269,22 +229,6 @@ struct Client {
 
 impl Client {
     async fn call(&self, url: &str, query: &str, variables: Value) -> Result<Value, String> {
-        let res = self
-            .http
-            .post(url)
-            .bearer_auth(&self.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(|e| format!("HTTP: {e}"))?;
-        let status = res.status();
-        let body: Value = res.json().await.map_err(|e| format!("body: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {body}"));
-        }
-        if let Some(errors) = body.get("errors") {
-            return Err(format!("GraphQL errors: {errors}"));
-        }
-        Ok(body["data"].clone())
+        clients::call(&self.http, url, &self.token, query, variables).await
     }
 }

@@ -23,9 +23,7 @@
 
 use clap::Parser;
 use serde_json::{json, Value};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use swarmdesk::auth::{Grant, Principal};
 use swarmdesk::domain::{Actor, AgentId, CaseId, Priority, Role, Status, Tier, TierLadder};
@@ -36,26 +34,9 @@ use swarmdesk::server::{self, ServerOptions};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::EventStore;
 
-/// The system allocator, counting the bytes live on the heap.
-pub struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-// Only when run as an example: the test that includes this file keeps its own.
-#[cfg(not(test))]
-#[global_allocator]
-static COUNTING: Counting = Counting;
+#[path = "common/counting.rs"]
+mod counting;
+use counting::heap;
 
 /// The travel example, whose log builder this one shares.
 #[allow(dead_code)]
@@ -567,9 +548,9 @@ pub async fn run(args: Args) -> Result<Vec<Row>, String> {
         let relist = started.elapsed();
         // The heap the listing indexes take: that of a copy of them (0 without the
         // counting allocator, in the test).
-        let heap = LIVE.load(Ordering::Relaxed);
+        let before = heap();
         let listing = p.listing().clone();
-        let listing_heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap);
+        let listing_heap = heap().saturating_sub(before);
         drop(listing);
         (
             encoded,

@@ -36,9 +36,7 @@
 //! thing. No SLA policies (their events are a few per case at most).
 
 use clap::Parser;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use swarmdesk::app::{fold_log, Recordable};
@@ -55,6 +53,10 @@ use swarmdesk::report::{self, Scope};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, Metadata, RecordedEvent};
 use ulid::Ulid;
+
+#[path = "common/counting.rs"]
+mod counting;
+use counting::heap;
 
 #[derive(Parser, Debug)]
 #[command(about = "swarmdesk report benchmark over a large realistic log")]
@@ -164,32 +166,6 @@ pub struct Outcome {
     pub resolved_by_tier: std::collections::BTreeMap<String, u64>,
     /// The whole-span report.
     pub report: report::Report,
-}
-
-/// The system allocator, counting the bytes live on the heap.
-pub struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-// Only when run as an example: the test that includes this file keeps its own.
-#[cfg(not(test))]
-#[global_allocator]
-static COUNTING: Counting = Counting;
-
-/// Heap bytes live now (0 when the counting allocator is not in use).
-fn heap() -> usize {
-    LIVE.load(Ordering::Relaxed)
 }
 
 /// The process's resident memory in bytes (`VmRSS`; Linux, 0 elsewhere).
@@ -609,6 +585,24 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
     (secs[0], secs[secs.len() / 2], last.unwrap())
 }
 
+/// `f`'s result and the heap bytes it left live (0 without the counting allocator).
+fn with_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = heap();
+    let out = f();
+    (out, heap().saturating_sub(before))
+}
+
+/// Runs `f` once, its seconds pushed onto `secs`; returns its result and the heap
+/// bytes it left live.
+fn timed<T>(secs: &mut Vec<f64>, f: impl FnOnce() -> T) -> (T, usize) {
+    with_heap(|| {
+        let t = Instant::now();
+        let out = f();
+        secs.push(t.elapsed().as_secs_f64());
+        out
+    })
+}
+
 fn main() {
     let opts = Opts::parse();
     match &opts.start_only {
@@ -762,31 +756,27 @@ pub fn run(opts: &Opts) -> Outcome {
     let mut p = None;
     for _ in 0..runs.max(1) {
         drop(p.take());
-        let before = heap();
-        let t = Instant::now();
-        let held = rt
-            .block_on(async {
+        let (held, bytes) = timed(&mut held_secs, || {
+            rt.block_on(async {
                 let mut p = Projections::with_messages();
                 catch_up(store.as_ref(), &mut p).await.map(|()| p)
             })
-            .unwrap();
-        held_secs.push(t.elapsed().as_secs_f64());
-        held_heap = heap().saturating_sub(before);
+            .unwrap()
+        });
+        held_heap = bytes;
         drop(held);
-        let t = Instant::now();
-        let each = rt
-            .block_on(async {
+        let (each, _) = timed(&mut each_secs, || {
+            rt.block_on(async {
                 let mut p = Projections::new();
                 apply_log(store.as_ref(), &mut p).await.map(|()| p)
             })
-            .unwrap();
-        each_secs.push(t.elapsed().as_secs_f64());
+            .unwrap()
+        });
         drop(each);
-        let before = heap();
-        let t = Instant::now();
-        let lean = rt.block_on(rebuild(store.as_ref())).unwrap();
-        lean_secs.push(t.elapsed().as_secs_f64());
-        lean_heap = heap().saturating_sub(before);
+        let (lean, bytes) = timed(&mut lean_secs, || {
+            rt.block_on(rebuild(store.as_ref())).unwrap()
+        });
+        lean_heap = bytes;
         p = Some(lean);
     }
     let p = p.unwrap();
@@ -810,13 +800,13 @@ pub fn run(opts: &Opts) -> Outcome {
         rate(hbest)
     );
     // What the facts and the timeline hold: the heap bytes of a copy of them.
-    let copy_before = heap();
-    let copy: Vec<_> = p.case_facts().map(|(_, _, f)| f.clone()).collect();
-    let facts_heap = heap().saturating_sub(copy_before);
+    let (copy, facts_heap) = with_heap(|| {
+        p.case_facts()
+            .map(|(_, _, f)| f.clone())
+            .collect::<Vec<_>>()
+    });
     drop(copy);
-    let copy_before = heap();
-    let timeline = p.timeline().clone();
-    let timeline_heap = heap().saturating_sub(copy_before);
+    let (timeline, timeline_heap) = with_heap(|| p.timeline().clone());
     drop(timeline);
     println!(
         "memory: projections {} heap bytes per event, of which the report facts {} and the \

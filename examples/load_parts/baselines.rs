@@ -10,8 +10,8 @@
 //!   lock, version check, insert; one connection per client, fsync as the cluster has
 //!   it), as `benches/postgres.rs` measures it.
 
+use super::clients::{closed_loop, Looped};
 use super::{ms, Gql, Summary};
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,80 +24,6 @@ const PAYLOAD: usize = 300;
 /// The Message-DB-style schema and append function (`benches/message_db.sql`, which
 /// `benches/postgres.rs` runs too).
 const MESSAGE_DB: &str = include_str!("../../benches/message_db.sql");
-
-/// What a closed loop of clients did: every client sends its next operation as soon
-/// as the last one was answered.
-pub struct Looped {
-    pub done: usize,
-    pub elapsed: Duration,
-    pub latency: Summary,
-    pub errors: usize,
-    pub first_error: Option<String>,
-}
-
-impl Looped {
-    pub fn per_sec(&self) -> f64 {
-        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// Runs `op(client, n)` from `clients` concurrent clients in a closed loop for
-/// `seconds`; only successful operations count and are timed.
-pub async fn closed_loop<F, Fut>(clients: usize, seconds: f64, op: F) -> Looped
-where
-    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(4096);
-                let (mut errors, mut first_error) = (0, None);
-                let mut n = 0;
-                while Instant::now() < deadline {
-                    let t0 = Instant::now();
-                    match op(c, n).await {
-                        Ok(()) => latencies.push(t0.elapsed().as_micros() as u64),
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert(e);
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                    n += 1;
-                }
-                (latencies, errors, first_error)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
-    for t in tasks {
-        match t.await {
-            Ok((l, e, fe)) => {
-                all.extend(l);
-                errors += e;
-                if first_error.is_none() {
-                    first_error = fe;
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(format!("client task: {e}"));
-            }
-        }
-    }
-    Looped {
-        done: all.len(),
-        elapsed: start.elapsed(),
-        latency: Summary::of(&mut all),
-        errors,
-        first_error,
-    }
-}
 
 /// `{ __typename }` from `clients` clients for `seconds`.
 pub async fn typename(gql: &Arc<Gql>, clients: usize, seconds: f64) -> Looped {

@@ -9,7 +9,7 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
-use super::guard::Guard;
+use super::guard::{CasePage, Guard};
 use super::limits::take_items;
 use super::query::{list_complexity, page_size};
 use super::types::CaseObj;
@@ -46,6 +46,15 @@ impl StandingSwarmObj {
     }
 }
 
+/// A queue's page as a connection (`previous`: whether the page started after a
+/// cursor).
+fn connection(page: CasePage, previous: bool) -> Connection<String, CaseObj> {
+    let mut conn = Connection::new(previous, page.more);
+    conn.edges
+        .extend(page.cases.into_iter().map(|(c, case)| Edge::new(c, case)));
+    conn
+}
+
 #[derive(Default)]
 pub struct StandingQuery;
 
@@ -69,10 +78,7 @@ impl StandingQuery {
         let page = g
             .dispatch_queue(&team, n, after.as_deref(), &|n| take_items(ctx, n))
             .await?;
-        let mut conn = Connection::new(after.is_some(), page.more);
-        conn.edges
-            .extend(page.cases.into_iter().map(|(c, case)| Edge::new(c, case)));
-        Ok(conn)
+        Ok(connection(page, after.is_some()))
     }
 
     /// `team`'s backlog: its open cases opened `olderThanDays` days ago or earlier
@@ -96,10 +102,7 @@ impl StandingQuery {
                 take_items(ctx, n)
             })
             .await?;
-        let mut conn = Connection::new(after.is_some(), page.more);
-        conn.edges
-            .extend(page.cases.into_iter().map(|(c, case)| Edge::new(c, case)));
-        Ok(conn)
+        Ok(connection(page, after.is_some()))
     }
 
     /// Every standing swarm that has members, by team then kind (staff).
@@ -130,9 +133,7 @@ impl StandingMutation {
         team: String,
         kind: StandingKind,
     ) -> Result<StandingSwarmObj> {
-        let g = Guard::of(ctx)?;
-        let swarm = g.change_standing(&team, kind.into(), true).await?;
-        Ok(StandingSwarmObj::new(&team, kind.into(), &swarm))
+        change_standing(ctx, team, kind, true).await
     }
 
     /// The caller leaves `team`'s standing swarm of `kind` (a `StandingSwarmLeft`;
@@ -143,8 +144,19 @@ impl StandingMutation {
         team: String,
         kind: StandingKind,
     ) -> Result<StandingSwarmObj> {
-        let g = Guard::of(ctx)?;
-        let swarm = g.change_standing(&team, kind.into(), false).await?;
-        Ok(StandingSwarmObj::new(&team, kind.into(), &swarm))
+        change_standing(ctx, team, kind, false).await
     }
+}
+
+/// The caller joins (`join: true`) or leaves `team`'s standing swarm of `kind`
+/// (`joinStandingSwarm`, `leaveStandingSwarm`); the swarm after.
+async fn change_standing(
+    ctx: &Context<'_>,
+    team: String,
+    kind: StandingKind,
+    join: bool,
+) -> Result<StandingSwarmObj> {
+    let g = Guard::of(ctx)?;
+    let swarm = g.change_standing(&team, kind.into(), join).await?;
+    Ok(StandingSwarmObj::new(&team, kind.into(), &swarm))
 }

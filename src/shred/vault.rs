@@ -140,13 +140,30 @@ impl Vault {
         &self.source
     }
 
+    /// The customer's data key (made first with `create`), `None` when there is none.
+    /// The stored key is stamped once per use (a key file: one `stat`), before it is
+    /// read, so a key is cached with the stamp of the file it was read from or of one
+    /// before it (then the next use reads it again), never of a later one; the stamp
+    /// is taken again only after a key is made.
     fn key(&self, customer: &str, create: bool) -> Result<Option<Arc<DataKey>>, ShredError> {
         let evictions = self.evictions.load(Ordering::SeqCst);
-        if let Some(stamp) = self.keys.stamp(customer)? {
-            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((key, _)) = cache.get(customer).filter(|(_, s)| *s == stamp) {
-                return Ok(Some(key.clone()));
+        let stamp = self.keys.stamp(customer)?;
+        match stamp {
+            Some(stamp) => {
+                let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+                if let Some((key, _)) = cache.get(customer).filter(|(_, s)| *s == stamp) {
+                    return Ok(Some(key.clone()));
+                }
             }
+            // No stored key (never made, or destroyed): nothing to read.
+            None if !create => {
+                self.cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(customer);
+                return Ok(None);
+            }
+            None => {}
         }
         let _making = create.then(|| self.making.lock().unwrap_or_else(|p| p.into_inner()));
         let key = if create {
@@ -154,8 +171,12 @@ impl Vault {
         } else {
             self.keys.get(customer)?
         };
+        let stamp = match stamp {
+            Some(stamp) => Some(stamp),
+            None => self.keys.stamp(customer)?,
+        };
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        let (Some(key), Some(stamp)) = (key.map(Arc::new), self.keys.stamp(customer)?) else {
+        let (Some(key), Some(stamp)) = (key.map(Arc::new), stamp) else {
             cache.remove(customer);
             return Ok(None);
         };
@@ -270,15 +291,20 @@ mod tests {
         assert_eq!(again.open("sealed:v1:bad"), UNREADABLE);
     }
 
+    /// Two vaults (two nodes), each with a data directory of its own, and one keys
+    /// directory (`SWARMDESK_KEYS_DIR`) for both; the directories are returned with them.
+    fn two_nodes_sharing_keys() -> ([tempfile::TempDir; 3], Vault, Vault) {
+        let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+        let shared = dirs[2].path().display().to_string();
+        let env = |name: &str| (name == "SWARMDESK_KEYS_DIR").then(|| shared.clone());
+        let a = Vault::load(dirs[0].path(), env).unwrap();
+        let b = Vault::load(dirs[1].path(), env).unwrap();
+        (dirs, a, b)
+    }
+
     #[test]
     fn a_key_forgotten_by_another_node_sharing_the_keys_is_gone_here_too() {
-        let data = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-        let shared = tempfile::tempdir().unwrap();
-        let env = |name: &str| {
-            (name == "SWARMDESK_KEYS_DIR").then(|| shared.path().display().to_string())
-        };
-        let a = Vault::load(data[0].path(), env).unwrap();
-        let b = Vault::load(data[1].path(), env).unwrap();
+        let (data, a, b) = two_nodes_sharing_keys();
         let sealed = a.seal("globex", "Hank Scorpio").unwrap();
         assert_eq!(b.open(&sealed), "Hank Scorpio", "b reads a's key");
         assert!(!data[0].path().join(KEYS_DIR).exists());
@@ -292,6 +318,24 @@ mod tests {
         let fresh = b.seal("globex", "new").unwrap();
         assert_eq!(a.open(&fresh), "new");
         assert_eq!(a.open(&sealed), ERASED);
+    }
+
+    #[test]
+    fn a_key_made_anew_by_another_node_replaces_the_one_cached_here() {
+        let (_dirs, a, b) = two_nodes_sharing_keys();
+        let old = a.seal("globex", "Hank Scorpio").unwrap();
+        assert_eq!(b.open(&old), "Hank Scorpio", "b holds the first key");
+        // a forgets the customer and makes a new key at once; b has not looked since.
+        assert!(a.forget("globex").unwrap());
+        let fresh = a.seal("globex", "new").unwrap();
+        assert_eq!(
+            b.open(&fresh),
+            "new",
+            "b reads the new key, not its cached one"
+        );
+        assert_eq!(b.open(&old), ERASED);
+        let from_b = b.seal("globex", "from b").unwrap();
+        assert_eq!(a.open(&from_b), "from b", "b seals with the new key");
     }
 
     #[test]

@@ -104,7 +104,8 @@ async fn the_travel_example_times_correct_answers() {
     assert!(measures[1].l2_queue > 0, "cases wait in L2 mid-way");
 }
 
-#[allow(dead_code)]
+// It includes the examples' counting allocator too, as report_bench does.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../../examples/queries.rs"]
 mod queries;
 
@@ -225,7 +226,8 @@ async fn the_load_example_on_one_case_acknowledges_every_write() {
     assert_eq!(load::run(opts).await, ExitCode::SUCCESS);
 }
 
-#[allow(dead_code)]
+// It includes the examples' shared clients too, as load does.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../../examples/pg_nodes.rs"]
 mod pg_nodes;
 

@@ -218,12 +218,10 @@ async fn racing_expected_version_writes_on_two_nodes_have_one_winner() {
     }
 }
 
-/// Two nodes assign two cases to an agent with one free slot at the same moment:
-/// exactly one assignment is written, the other is refused as over capacity.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
-    let Some(admin) = postgres_url() else { return };
-    let url = fresh_database(&admin).await;
+/// Two nodes on a fresh database of the server `admin` names, and the agent `zoe`
+/// with room for one case (`maxCases: 1`), for the races for her last slot.
+async fn two_nodes_and_zoe_with_one_slot(admin: &str) -> (Node, Node) {
+    let url = fresh_database(admin).await;
     let a = start_node(&url).await;
     let b = start_node(&url).await;
     a.server
@@ -232,6 +230,35 @@ async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
             json!({}),
         )
         .await;
+    (a, b)
+}
+
+/// How many `AgentAssigned` events the cases `ids` have in the log, read on `node`.
+async fn assignments(node: &Node, ids: [Value; 2]) -> usize {
+    let mut written = 0;
+    for id in &ids {
+        let h = node.server.history(id).await;
+        written += h.iter().filter(|e| e["type"] == "AgentAssigned").count();
+    }
+    written
+}
+
+/// Unassigns the case `id`, freeing its agent's slot for the next round.
+async fn unassign(node: &Node, id: &Value) {
+    node.server
+        .ok(
+            "mutation($id: ID!) { unassignCase(caseId: $id) { assignee } }",
+            json!({ "id": id }),
+        )
+        .await;
+}
+
+/// Two nodes assign two cases to an agent with one free slot at the same moment:
+/// exactly one assignment is written, the other is refused as over capacity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
+    let Some(admin) = postgres_url() else { return };
+    let (a, b) = two_nodes_and_zoe_with_one_slot(&admin).await;
     let assign = "mutation($id: ID!) { assignCase(caseId: $id, agent: \"zoe\") { assignee } }";
     for round in 0..4 {
         let x = a.server.open_case(&format!("x{round}"), "NORMAL").await;
@@ -260,19 +287,9 @@ async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
             "{lost}"
         );
         // The log agrees: one assignment.
-        let mut written = 0;
-        for id in [&x, &y] {
-            let h = a.server.history(&json!(id)).await;
-            written += h.iter().filter(|e| e["type"] == "AgentAssigned").count();
-        }
-        assert_eq!(written, 1, "round {round}");
-        // Free the slot for the next round.
-        a.server
-            .ok(
-                "mutation($id: ID!) { unassignCase(caseId: $id) { assignee } }",
-                json!({ "id": won[0].0 }),
-            )
-            .await;
+        let ids = [json!(x), json!(y)];
+        assert_eq!(assignments(&a, ids).await, 1, "round {round}");
+        unassign(&a, &json!(won[0].0)).await;
     }
 }
 
@@ -282,15 +299,7 @@ async fn two_nodes_racing_for_an_agents_last_slot_have_one_winner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_auto_assigning_an_agents_last_slot_assign_once() {
     let Some(admin) = postgres_url() else { return };
-    let url = fresh_database(&admin).await;
-    let a = start_node(&url).await;
-    let b = start_node(&url).await;
-    a.server
-        .ok(
-            r#"mutation { addAgent(input: { id: "zoe", tiers: ["L1"], maxCases: 1 }) { id } }"#,
-            json!({}),
-        )
-        .await;
+    let (a, b) = two_nodes_and_zoe_with_one_slot(&admin).await;
     a.server
         .ok(
             "mutation($r: RuleSetInput!) { setRules(rules: $r) { version } }",
@@ -321,18 +330,9 @@ async fn two_nodes_auto_assigning_an_agents_last_slot_assign_once() {
         );
         // The log agrees: one assignment (read on a once it has b's case).
         caught_up(&a, log_head(&b).await).await;
-        let mut written = 0;
-        for r in [&rx, &ry] {
-            let h = a.server.history(&r["openCase"]["id"]).await;
-            written += h.iter().filter(|e| e["type"] == "AgentAssigned").count();
-        }
-        assert_eq!(written, 1, "round {round}");
-        a.server
-            .ok(
-                "mutation($id: ID!) { unassignCase(caseId: $id) { assignee } }",
-                json!({ "id": won[0]["openCase"]["id"] }),
-            )
-            .await;
+        let ids = [&rx, &ry].map(|r| r["openCase"]["id"].clone());
+        assert_eq!(assignments(&a, ids).await, 1, "round {round}");
+        unassign(&a, &won[0]["openCase"]["id"]).await;
     }
 }
 
