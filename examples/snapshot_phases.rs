@@ -13,9 +13,10 @@
 //!
 //! ```sh
 //! cargo build --release --example snapshot_phases
-//! cp -a DIR /tmp/copy && target/release/examples/snapshot_phases /tmp/copy --parts
+//! cp -a DIR /tmp/copy && sync && target/release/examples/snapshot_phases /tmp/copy --parts
 //! ```
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use swarmdesk::domain::CaseId;
@@ -25,8 +26,12 @@ use swarmdesk::projection::{CaseView, Projections};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, SnapshotBytes};
 
-fn ms(t: Instant) -> String {
-    format!("{:.1} ms", t.elapsed().as_secs_f64() * 1e3)
+/// What to time (see the module header).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mode {
+    pub parts: bool,
+    pub copied: bool,
+    pub deferred: bool,
 }
 
 /// Splits a big-endian `u64` length and that many bytes off the front of `bytes`.
@@ -35,12 +40,19 @@ fn length_prefixed(bytes: &[u8]) -> (&[u8], &[u8]) {
     rest.split_at(u64::from_be_bytes(len.try_into().unwrap()) as usize)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).expect("usage: snapshot_phases DIR [--parts]");
-    let parts = args.iter().any(|a| a == "--parts");
-    let copied = args.iter().any(|a| a == "--copied");
-    let deferred = args.iter().any(|a| a == "--deferred");
+/// The phases timed, each as it was printed, and the position the projections reached.
+pub struct Phases {
+    pub lines: Vec<String>,
+    pub position: u64,
+}
+
+pub fn run(dir: &Path, mode: Mode) -> Phases {
+    let mut lines = Vec::new();
+    let mut note = |what: String, t: Instant| {
+        let line = format!("{what}: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!("{line}");
+        lines.push(line);
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -49,9 +61,9 @@ fn main() {
     let start = Instant::now();
     let t = Instant::now();
     let store = Arc::new(SledStore::open(dir, SledOptions::default()).unwrap());
-    println!("open the store (sled): {}", ms(t));
+    note("open the store (sled)".into(), t);
     let t = Instant::now();
-    let bytes = match copied {
+    let bytes = match mode.copied {
         true => rt
             .block_on(store.load_snapshot(SNAPSHOT_NAME))
             .unwrap()
@@ -61,80 +73,97 @@ fn main() {
             .unwrap(),
     }
     .expect("no snapshot");
-    println!(
-        "{} the snapshot file ({} MB): {}",
-        if copied { "read" } else { "map" },
-        bytes.len() >> 20,
-        ms(t)
+    let how = if mode.copied { "read" } else { "map" };
+    note(
+        format!("{how} the snapshot file ({} MB)", bytes.len() >> 20),
+        t,
     );
-    if parts {
+    let position = if mode.parts {
         let (first, body) = length_prefixed(&bytes[4..]);
         let (second, rest) = length_prefixed(body);
         type Part = Vec<(CaseId, Box<CaseView>)>;
         let t = Instant::now();
         let a: Part = postcard::from_bytes(first).unwrap();
-        println!("decode part 1 ({} case views): {}", a.len(), ms(t));
+        note(format!("decode part 1 ({} case views)", a.len()), t);
         let t = Instant::now();
         let b: Part = postcard::from_bytes(second).unwrap();
-        println!("decode part 2 ({} case views): {}", b.len(), ms(t));
+        note(format!("decode part 2 ({} case views)", b.len()), t);
         let t = Instant::now();
         let p: Projections = postcard::from_bytes(rest).unwrap();
-        println!("decode the rest (position {}): {}", p.position(), ms(t));
+        note(format!("decode the rest (position {})", p.position()), t);
         let t = Instant::now();
         let mut ga = Gathered::of(a.iter().map(|(id, v)| (id, &**v)));
-        println!("listing keys of part 1 gathered: {}", ms(t));
+        note("listing keys of part 1 gathered".into(), t);
         let t = Instant::now();
         let gb = Gathered::of(b.iter().map(|(id, v)| (id, &**v)));
-        println!("listing keys of part 2 gathered: {}", ms(t));
+        note("listing keys of part 2 gathered".into(), t);
         let t = Instant::now();
         ga.append(gb);
-        println!("the two joined: {}", ms(t));
+        note("the two joined".into(), t);
         let t = Instant::now();
-        let la = ga.build();
-        println!("the listing's sets built: {}", ms(t));
+        let listing = ga.build();
+        note(
+            format!("the listing's sets built ({} cases)", listing.len()),
+            t,
+        );
         let t = Instant::now();
         let mut cases = std::collections::HashMap::with_capacity(a.len() + b.len());
         cases.extend(a);
         cases.extend(b);
-        println!("case views into one map: {}", ms(t));
+        note("case views into one map".into(), t);
+        p.position()
+    } else {
+        let head = match mode.deferred {
+            // As if the log ran on past the snapshot: the catch-up builds the listing.
+            true => u64::MAX,
+            false => store.head(),
+        };
         let t = Instant::now();
-        drop((cases, la, p));
-        println!("drop it all: {}", ms(t));
-        return;
-    }
-    let head = match deferred {
-        // As if the log ran on past the snapshot: the catch-up then builds the listing.
-        true => u64::MAX,
-        false => store.head(),
-    };
-    let t = Instant::now();
-    let mut p = decode_snapshot_for(&bytes, head).expect("cannot decode");
-    println!(
-        "decode_snapshot_for (two threads{}): {}",
-        if deferred {
-            ", the listing left to the catch-up"
+        let mut p = decode_snapshot_for(&bytes, head).expect("cannot decode");
+        let listing = match mode.deferred {
+            true => "the listing left to the catch-up",
+            false => "with the listing",
+        };
+        note(format!("decode_snapshot_for (two threads, {listing})"), t);
+        let t = Instant::now();
+        drop(bytes);
+        note("drop the snapshot's bytes".into(), t);
+        let tail = store.head() - p.position();
+        let t = Instant::now();
+        rt.block_on(catch_up(store.as_ref(), &mut p)).unwrap();
+        let built = if mode.deferred {
+            ", every index built"
         } else {
-            ", with the listing"
-        },
-        ms(t)
-    );
-    let t = Instant::now();
-    drop(bytes);
-    println!("drop the snapshot's bytes: {}", ms(t));
-    let tail = store.head() - p.position();
-    let t = Instant::now();
-    rt.block_on(catch_up(store.as_ref(), &mut p)).unwrap();
-    println!(
-        "catch up ({tail} events after the snapshot{}): {}",
-        if deferred { ", every index built" } else { "" },
-        ms(t)
-    );
-    let t = Instant::now();
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    println!("malloc_trim: {}", ms(t));
-    println!("total: {}", ms(start));
+            ""
+        };
+        note(
+            format!("catch up ({tail} events after the snapshot{built})"),
+            t,
+        );
+        let t = Instant::now();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: `malloc_trim` only returns free heap pages to the kernel.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        note("malloc_trim".into(), t);
+        note("total".into(), start);
+        p.position()
+    };
+    rt.block_on(store.shutdown()).unwrap();
+    Phases { lines, position }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args
+        .get(1)
+        .expect("usage: snapshot_phases DIR [--parts | --copied | --deferred]");
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let mode = Mode {
+        parts: has("--parts"),
+        copied: has("--copied"),
+        deferred: has("--deferred"),
+    };
+    run(Path::new(dir), mode);
 }
