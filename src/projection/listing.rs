@@ -10,10 +10,11 @@
 //!
 //! Kept by comparing a case's [`Entry`] before and after each event (as the other
 //! indexes are), so every event type is covered; not snapshotted but rebuilt from the
-//! case views on load ([`Listing::of`]).
+//! case views on load: their ids gathered per key ([`Gathered`], a snapshot's two parts
+//! on two threads), then each key's set built at once.
 
 use std::collections::btree_set::Range;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::iter::{Peekable, Rev};
 use std::ops::Bound;
 
@@ -168,109 +169,10 @@ fn move_keys<'a, K: Ord + Clone + 'a>(
 }
 
 impl Listing {
-    /// The indexes of these cases (a snapshot's views, on load): each key's ids
-    /// gathered, then each set built at once from them (sorted, not one insert each).
+    /// The indexes of these cases (the views after a deferred replay):
+    /// [`Gathered::of`], then [`Gathered::build`].
     pub fn of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Listing {
-        fn add<K: Ord + Clone>(m: &mut BTreeMap<K, Vec<CaseId>>, k: &K, id: CaseId) {
-            match m.get_mut(k) {
-                Some(ids) => ids.push(id),
-                None => {
-                    m.insert(k.clone(), vec![id]);
-                }
-            }
-        }
-        fn sets<K: Ord>(m: BTreeMap<K, Vec<CaseId>>) -> BTreeMap<K, Ids> {
-            m.into_iter()
-                .map(|(k, ids)| (k, ids.into_iter().collect()))
-                .collect()
-        }
-        let (mut all, mut unrouted) = (Vec::new(), Vec::new());
-        let mut status = BTreeMap::new();
-        let mut tier = BTreeMap::new();
-        let mut team = BTreeMap::new();
-        let mut priority = BTreeMap::new();
-        let mut tag = BTreeMap::new();
-        let mut assignee = BTreeMap::new();
-        let mut customer = BTreeMap::new();
-        let mut involved = BTreeMap::new();
-        for (id, v) in cases {
-            let (c, id) = (&v.case, *id);
-            if !c.exists() {
-                continue;
-            }
-            all.push(id);
-            add(&mut status, &c.status, id);
-            match &c.tier {
-                Some(t) => add(&mut tier, t, id),
-                None => unrouted.push(id),
-            }
-            if let Some(t) = &c.team {
-                add(&mut team, t, id);
-            }
-            add(&mut priority, &c.priority, id);
-            for t in &c.tags {
-                add(&mut tag, t, id);
-            }
-            if let Some(a) = &c.assignee {
-                add(&mut assignee, a, id);
-            }
-            if let Some(x) = &c.customer {
-                add(&mut customer, &x.id, id);
-            }
-            let members = c.swarm.iter().flat_map(|s| s.members.keys());
-            let agents: BTreeSet<&AgentId> = c
-                .assignee
-                .iter()
-                .chain(members)
-                .chain(c.swarming.invitations.keys())
-                .collect();
-            for a in agents {
-                add(&mut involved, a, id);
-            }
-        }
-        Listing {
-            all: all.into_iter().collect(),
-            status: sets(status),
-            tier: sets(tier),
-            unrouted: unrouted.into_iter().collect(),
-            team: sets(team),
-            priority: sets(priority),
-            tag: sets(tag),
-            assignee: sets(assignee),
-            customer: sets(customer),
-            involved: sets(involved),
-        }
-    }
-
-    /// Adds `other`'s sets to these (the listings of two disjoint sets of cases).
-    pub fn merge(&mut self, other: Listing) {
-        fn append<K: Ord>(into: &mut BTreeMap<K, Ids>, from: BTreeMap<K, Ids>) {
-            for (k, mut ids) in from {
-                into.entry(k).or_default().append(&mut ids);
-            }
-        }
-        let Listing {
-            mut all,
-            status,
-            tier,
-            mut unrouted,
-            team,
-            priority,
-            tag,
-            assignee,
-            customer,
-            involved,
-        } = other;
-        self.all.append(&mut all);
-        append(&mut self.status, status);
-        append(&mut self.tier, tier);
-        self.unrouted.append(&mut unrouted);
-        append(&mut self.team, team);
-        append(&mut self.priority, priority);
-        append(&mut self.tag, tag);
-        append(&mut self.assignee, assignee);
-        append(&mut self.customer, customer);
-        append(&mut self.involved, involved);
+        Gathered::of(cases).build()
     }
 
     /// Moves case `id` from its `before` keys to its `after` keys.
@@ -410,6 +312,167 @@ impl Listing {
 
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
+    }
+}
+
+/// The case ids of each index key, gathered from some cases but not yet made sets:
+/// what [`Listing`]'s sets are built from at once. A snapshot's two parts are gathered
+/// on two threads and joined ([`append`](Self::append)) before the one build, so no
+/// set is built twice.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    all: Vec<CaseId>,
+    status: BTreeMap<Status, Vec<CaseId>>,
+    tier: HashMap<Tier, Vec<CaseId>>,
+    unrouted: Vec<CaseId>,
+    team: HashMap<String, Vec<CaseId>>,
+    priority: BTreeMap<Priority, Vec<CaseId>>,
+    tag: HashMap<String, Vec<CaseId>>,
+    assignee: HashMap<AgentId, Vec<CaseId>>,
+    customer: HashMap<String, Vec<CaseId>>,
+    involved: HashMap<AgentId, Vec<CaseId>>,
+}
+
+/// A map of each key's ids while gathering.
+trait Gather<K>: Sized {
+    /// Adds `id` to the ids of `key` (the key cloned once, when first met).
+    fn add(&mut self, key: &K, id: CaseId);
+    /// Adds `other`'s ids to these, key by key.
+    fn join(&mut self, other: Self);
+}
+
+impl<K: Ord + Clone> Gather<K> for BTreeMap<K, Vec<CaseId>> {
+    fn add(&mut self, key: &K, id: CaseId) {
+        match self.get_mut(key) {
+            Some(ids) => ids.push(id),
+            None => {
+                self.insert(key.clone(), vec![id]);
+            }
+        }
+    }
+
+    fn join(&mut self, other: Self) {
+        for (k, ids) in other {
+            self.entry(k).or_default().extend(ids);
+        }
+    }
+}
+
+// Hashed where keys are strings, some of them many (customers, agents): one hash and
+// one comparison per case rather than a dozen string comparisons down a tree.
+impl<K: std::hash::Hash + Eq + Clone> Gather<K> for HashMap<K, Vec<CaseId>> {
+    fn add(&mut self, key: &K, id: CaseId) {
+        match self.get_mut(key) {
+            Some(ids) => ids.push(id),
+            None => {
+                self.insert(key.clone(), vec![id]);
+            }
+        }
+    }
+
+    fn join(&mut self, other: Self) {
+        for (k, ids) in other {
+            self.entry(k).or_default().extend(ids);
+        }
+    }
+}
+
+impl Gathered {
+    /// The ids of each key among these cases, in id order (the cases are sorted first:
+    /// cheap when they come sorted, as a snapshot's do, and each key's ids then need no
+    /// sorting of their own).
+    pub fn of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Gathered {
+        let mut cases: Vec<(&CaseId, &CaseView)> = cases.into_iter().collect();
+        cases.sort_unstable_by_key(|(id, _)| **id);
+        let mut g = Gathered::default();
+        // The agents involved in one case, reused from case to case.
+        let mut agents: Vec<&AgentId> = Vec::new();
+        for (id, v) in cases {
+            let (c, id) = (&v.case, *id);
+            if !c.exists() {
+                continue;
+            }
+            g.all.push(id);
+            g.status.add(&c.status, id);
+            match &c.tier {
+                Some(t) => g.tier.add(t, id),
+                None => g.unrouted.push(id),
+            }
+            if let Some(t) = &c.team {
+                g.team.add(t, id);
+            }
+            g.priority.add(&c.priority, id);
+            for t in &c.tags {
+                g.tag.add(t, id);
+            }
+            if let Some(a) = &c.assignee {
+                g.assignee.add(a, id);
+            }
+            if let Some(x) = &c.customer {
+                g.customer.add(&x.id, id);
+            }
+            agents.clear();
+            agents.extend(&c.assignee);
+            agents.extend(c.swarm.iter().flat_map(|s| s.members.keys()));
+            agents.extend(c.swarming.invitations.keys());
+            agents.sort_unstable();
+            agents.dedup();
+            for a in &agents {
+                g.involved.add(*a, id);
+            }
+        }
+        g
+    }
+
+    /// Adds `other`'s ids to these (gathered from other cases).
+    pub fn append(&mut self, other: Gathered) {
+        let Gathered {
+            all,
+            status,
+            tier,
+            unrouted,
+            team,
+            priority,
+            tag,
+            assignee,
+            customer,
+            involved,
+        } = other;
+        self.all.extend(all);
+        self.status.join(status);
+        self.tier.join(tier);
+        self.unrouted.extend(unrouted);
+        self.team.join(team);
+        self.priority.join(priority);
+        self.tag.join(tag);
+        self.assignee.join(assignee);
+        self.customer.join(customer);
+        self.involved.join(involved);
+    }
+
+    /// The listing: each key's ids made a set at once (a set collected from a `Vec`
+    /// sorts it first, which costs one pass over ids gathered in order, as
+    /// [`of`](Self::of) gathers them, or two runs merged for two parts
+    /// [`append`](Self::append)ed).
+    pub fn build(self) -> Listing {
+        fn set(ids: Vec<CaseId>) -> Ids {
+            ids.into_iter().collect()
+        }
+        fn sets<K: Ord>(m: impl IntoIterator<Item = (K, Vec<CaseId>)>) -> BTreeMap<K, Ids> {
+            m.into_iter().map(|(k, ids)| (k, set(ids))).collect()
+        }
+        Listing {
+            all: set(self.all),
+            status: sets(self.status),
+            tier: sets(self.tier),
+            unrouted: set(self.unrouted),
+            team: sets(self.team),
+            priority: sets(self.priority),
+            tag: sets(self.tag),
+            assignee: sets(self.assignee),
+            customer: sets(self.customer),
+            involved: sets(self.involved),
+        }
     }
 }
 

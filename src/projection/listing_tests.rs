@@ -6,7 +6,7 @@
 
 use super::history_tests::{history, projections_of};
 use super::listing::Among;
-use super::runner::{decode_snapshot, encode_snapshot};
+use super::runner::{self, decode_snapshot, decode_snapshot_for, encode_snapshot};
 use super::*;
 use crate::auth::Principal;
 use crate::domain::{Actor, Role, TierLadder};
@@ -235,9 +235,16 @@ fn indexed_pages_equal_the_scan_live_rebuilt_and_from_a_snapshot() {
             live, deferred,
             "the indexes built after a deferred replay differ"
         );
+        // A snapshot decoded for a catch-up that will defer leaves the listing to it.
         let third = projections_of(&log[..log.len() / 3]);
-        let mut deferred = decode_snapshot(&encode_snapshot(&third)).expect("a snapshot");
-        deferred.defer_indexes();
+        let far = third.position() + runner::DEFER_INDEXES_AFTER + 1;
+        let mut deferred = decode_snapshot_for(&encode_snapshot(&third), far).expect("a snapshot");
+        assert!(deferred.deferred && deferred.listing.is_empty());
+        let near = decode_snapshot_for(&encode_snapshot(&third), far - 1).expect("a snapshot");
+        assert_eq!(
+            near, third,
+            "a short catch-up gets the listing built on load"
+        );
         for r in &log[log.len() / 3..] {
             deferred.apply(r).unwrap();
         }

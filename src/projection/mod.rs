@@ -625,26 +625,24 @@ impl Projections {
         &self.listing
     }
 
-    /// Rebuilds the listing indexes from the case views (after a snapshot loads, as
-    /// they are not part of it).
-    /// Two threads each build half of them, and the halves are merged.
+    /// Rebuilds the listing indexes from the case views ([`index_all`](Self::index_all)).
+    /// Two threads each gather half of them ([`listing::Gathered`], the cases in id
+    /// order so the halves join in order), and the sets are built once.
     pub fn relist(&mut self) {
-        let cases: Vec<(&CaseId, &CaseView)> =
+        let mut cases: Vec<(&CaseId, &CaseView)> =
             self.cases.iter().map(|(id, v)| (id, &**v)).collect();
+        cases.sort_unstable_by_key(|(id, _)| **id);
         let (first, second) = cases.split_at(cases.len() / 2);
-        let of = |half: &[(&CaseId, &CaseView)]| listing::Listing::of(half.iter().copied());
-        let (listing, other) = std::thread::scope(|s| {
-            let other = s.spawn(|| of(second));
-            (of(first), other.join())
+        let gather = |half: &[(&CaseId, &CaseView)]| listing::Gathered::of(half.iter().copied());
+        let (mut gathered, other) = std::thread::scope(|s| {
+            let other = s.spawn(|| gather(second));
+            (gather(first), other.join())
         });
-        self.listing = match other {
-            Ok(other) => {
-                let mut listing = listing;
-                listing.merge(other);
-                listing
-            }
+        match other {
+            Ok(other) => gathered.append(other),
             Err(panic) => std::panic::resume_unwind(panic),
-        };
+        }
+        self.listing = gathered.build();
     }
 
     /// Stops keeping the indexes (tier queues, swarms, workload, dispatch, backlog,

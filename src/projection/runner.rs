@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::changes::{mark_append_ends, Change};
-use super::listing::Listing;
+use super::listing::Gathered;
 use super::{CaseView, Projections};
 use crate::domain::CaseId;
 use crate::domain::CodecError;
@@ -103,7 +103,8 @@ pub const DEFER_INDEXES_AFTER: u64 = 10_000;
 /// Applies everything in the log after `p`'s position, reading records in place
 /// ([`EventStore::replay`]) rather than copying them.
 pub async fn catch_up(store: &dyn EventStore, p: &mut Projections) -> Result<(), ProjectionError> {
-    let defer = store.head().saturating_sub(p.position()) > DEFER_INDEXES_AFTER;
+    // Already deferred: a snapshot decoded for this catch-up left the listing to it.
+    let defer = p.deferred || store.head().saturating_sub(p.position()) > DEFER_INDEXES_AFTER;
     if defer {
         p.defer_indexes();
     }
@@ -138,15 +139,19 @@ pub async fn apply_log(store: &dyn EventStore, p: &mut Projections) -> Result<()
     }
 }
 
-/// A snapshot: the format, then the case views in two parts (3/8 and 5/8) and the rest
-/// of the projections, each postcard-encoded and length-prefixed (the rest runs to the
-/// end). The parts decode on two threads, each also building its cases' listing
-/// indexes, and the first's thread then decodes the rest, so a start from the snapshot
-/// waits for about half the work.
+/// A snapshot: the format, then the case views in two parts (1/4 and 3/4, in id order)
+/// and the rest of the projections, each postcard-encoded and length-prefixed (the rest
+/// runs to the end). The parts decode on two threads, each also gathering its cases'
+/// listing keys ([`Gathered`]), and the first's thread then decodes the rest, so a start
+/// from the snapshot waits for about half the work.
 pub fn encode_snapshot(p: &Projections) -> Vec<u8> {
-    let cases: Vec<(&CaseId, &CaseView)> = p.cases.iter().map(|(id, v)| (id, &**v)).collect();
-    // The first part's thread also decodes the rest (about a fifth of the work).
-    let (first, second) = cases.split_at(cases.len() * 3 / 8);
+    let mut cases: Vec<(&CaseId, &CaseView)> = p.cases.iter().map(|(id, v)| (id, &**v)).collect();
+    // In id order, the ids a load gathers for each listing key come sorted: each set
+    // is then built without sorting, and the first part's ids all precede the second's.
+    cases.sort_unstable_by_key(|(id, _)| **id);
+    // The first part's thread also decodes the rest (the facts, queues, timeline: about
+    // a third of the work now the listing is gathered once per case).
+    let (first, second) = cases.split_at(cases.len() / 4);
     let mut out = SNAPSHOT_FORMAT.to_be_bytes().to_vec();
     for half in [first, second] {
         let bytes = postcard::to_allocvec(half).unwrap_or_default();
@@ -160,29 +165,58 @@ pub fn encode_snapshot(p: &Projections) -> Vec<u8> {
 /// Reads a snapshot [`encode_snapshot`] wrote; `None` for another format or damaged
 /// bytes (the log is then replayed).
 pub fn decode_snapshot(bytes: &[u8]) -> Option<Projections> {
+    decode(bytes, |_| false)
+}
+
+/// [`decode_snapshot`] for a catch-up to `head`: when that catch-up will defer the
+/// indexes ([`catch_up`]: more than [`DEFER_INDEXES_AFTER`] events after the
+/// snapshot), the listing is not built here, only once at the catch-up's end, and the
+/// projections come back with their indexes deferred ([`Projections::defer_indexes`]).
+pub fn decode_snapshot_for(bytes: &[u8], head: u64) -> Option<Projections> {
+    decode(bytes, |position| {
+        head.saturating_sub(position) > DEFER_INDEXES_AFTER
+    })
+}
+
+/// Decodes a snapshot, the listing left to a catch-up if `deferred(position)`.
+fn decode(bytes: &[u8], deferred: impl Fn(u64) -> bool) -> Option<Projections> {
     let (format, body) = bytes.split_at_checked(4)?;
     if format != SNAPSHOT_FORMAT.to_be_bytes() {
         return None;
     }
     let (first, body) = length_prefixed(body)?;
     let (second, rest) = length_prefixed(body)?;
-    type Half = (Vec<(CaseId, Box<CaseView>)>, Listing);
-    let half = |bytes: &[u8]| -> Option<Half> {
+    // The position is the rest's first field (a test pins it): known before the
+    // threads start, it says whether they gather the listing's keys at all.
+    let (position, _) = postcard::take_from_bytes::<u64>(rest).ok()?;
+    let defer = deferred(position);
+    type Part = (Vec<(CaseId, Box<CaseView>)>, Gathered);
+    let part = |bytes: &[u8]| -> Option<Part> {
         let cases: Vec<(CaseId, Box<CaseView>)> = postcard::from_bytes(bytes).ok()?;
-        let listing = Listing::of(cases.iter().map(|(id, v)| (id, &**v)));
-        Some((cases, listing))
+        let gathered = match defer {
+            true => Gathered::default(),
+            false => Gathered::of(cases.iter().map(|(id, v)| (id, &**v))),
+        };
+        Some((cases, gathered))
     };
     let ((first, p), second) = std::thread::scope(|s| {
-        let first = s.spawn(|| (half(first), postcard::from_bytes::<Projections>(rest).ok()));
-        let second = half(second);
+        let first = s.spawn(|| (part(first), postcard::from_bytes::<Projections>(rest).ok()));
+        let second = part(second);
         (first.join().unwrap_or((None, None)), second)
     });
-    let (mut p, (first, mut listing), (second, other)) = (p?, first?, second?);
+    let (mut p, (first, mut gathered), (second, other)) = (p?, first?, second?);
+    if p.position != position {
+        return None;
+    }
     p.cases.reserve(first.len() + second.len());
     p.cases.extend(first);
     p.cases.extend(second);
-    listing.merge(other);
-    p.listing = listing;
+    if defer {
+        p.defer_indexes();
+    } else {
+        gathered.append(other);
+        p.listing = gathered.build();
+    }
     Some(p)
 }
 
@@ -194,12 +228,14 @@ fn length_prefixed(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Loads the snapshot, if there is one this build can read and it is not ahead of
-/// the log (a snapshot from another data directory would be).
+/// the log (a snapshot from another data directory would be), for a [`catch_up`] to
+/// the log's head ([`decode_snapshot_for`]). The store maps the snapshot's file where
+/// it can ([`EventStore::load_snapshot_mapped`]): decoded where it lies, not copied.
 pub async fn load_snapshot(store: &dyn EventStore) -> Result<Option<Projections>, StoreError> {
-    let Some(bytes) = store.load_snapshot(SNAPSHOT_NAME).await? else {
+    let Some(bytes) = store.load_snapshot_mapped(SNAPSHOT_NAME).await? else {
         return Ok(None);
     };
-    match decode_snapshot(&bytes) {
+    match decode_snapshot_for(&bytes, store.head()) {
         Some(p) if p.position() <= store.head() => Ok(Some(p)),
         _ => {
             warn!("ignoring a projections snapshot this build cannot use; replaying the log");

@@ -17,6 +17,7 @@
 //! - [`in_order`]: one stream's events applied once each, in version order, from a
 //!   read of the stream and the live feed together.
 //! - [`stats`]: what the write path measures (append latency, commit sizes).
+//! - [`snapshot_bytes`]: a loaded snapshot's bytes, copied or mapped from its file.
 //!
 //! A store also reports its health ([`StoreHealth`]): whether it accepts writes (a
 //! backend that failed to write refuses them until it can write again) and what a
@@ -29,6 +30,7 @@ pub mod feed;
 pub mod in_order;
 pub mod postgres;
 pub mod sled_store;
+pub mod snapshot_bytes;
 pub mod stats;
 
 use async_trait::async_trait;
@@ -39,6 +41,7 @@ use tokio::sync::broadcast;
 pub use chain::{LogHead, VerifyReport};
 pub use envelope::{EventRef, Metadata, NewEvent, RecordedEvent};
 pub use feed::{subscribe_from, FeedStream};
+pub use snapshot_bytes::SnapshotBytes;
 pub use stats::WriteStats;
 
 /// What the writer expects the stream's current version to be.
@@ -300,6 +303,13 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Loads the snapshot saved under `name`.
     async fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// [`load_snapshot`](Self::load_snapshot), mapped rather than copied where the
+    /// store keeps snapshots in files (the sled store): its bytes are read as they are
+    /// decoded. Other stores hand over the copy.
+    async fn load_snapshot_mapped(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        Ok(self.load_snapshot(name).await?.map(SnapshotBytes::Owned))
+    }
 
     /// Makes everything written so far durable and stops accepting appends.
     async fn shutdown(&self) -> Result<(), StoreError>;

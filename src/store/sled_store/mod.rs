@@ -152,7 +152,8 @@ use super::chain::{Link, LogHead, VerifyReport};
 use super::envelope::{assign, seal};
 use super::{
     AppendOutcome, AppendRequest, EventRef, EventStore, ExpectedVersion, IdempotentResult,
-    IntegrityCheck, Metadata, NewEvent, RecordedEvent, StoreError, StoreHealth, WriteState,
+    IntegrityCheck, Metadata, NewEvent, RecordedEvent, SnapshotBytes, StoreError, StoreHealth,
+    WriteState,
 };
 use crate::domain::Timestamp;
 
@@ -702,6 +703,25 @@ impl EventStore for SledStore {
             Some(bytes) => Ok(Some(bytes)),
             // Written by an earlier build.
             None => Ok(shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec())),
+        }
+    }
+
+    async fn load_snapshot_mapped(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        let (dir, owned) = (self.core.dir.clone(), name.to_string());
+        let file = tokio::task::spawn_blocking(move || snapshot_file::load_mapped(&dir, &owned))
+            .await
+            .map_err(|e| StoreError::Io(format!("snapshot read: {e}")))??;
+        match file {
+            Some(bytes) => Ok(Some(bytes)),
+            // Written by an earlier build.
+            None => Ok(shared
+                .snapshots
+                .get(name.as_bytes())?
+                .map(|v| SnapshotBytes::Owned(v.to_vec()))),
         }
     }
 

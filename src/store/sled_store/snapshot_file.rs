@@ -2,18 +2,21 @@
 //! (`projections-snapshots/<name>`), not values in sled: sled keeps every value it has
 //! read or written in its page cache whatever its size, so a snapshot in sled (about
 //! 80 bytes per event) stayed in memory for the life of the process, once when it was
-//! read at start and again each time one was written. A file is read once and dropped.
+//! read at start and again each time one was written. A file is read (mapped) once and
+//! dropped.
 //!
 //! A save writes a temporary file, syncs it, renames it over the previous one and
 //! syncs the directory, so a crash leaves the old snapshot or the new one, never half
-//! of one. Snapshots written into sled by earlier builds are still read (and removed
+//! of one. A start maps the file rather than copying it ([`load_mapped`]): since a
+//! file is only ever replaced, never written in place, the mapped bytes stay as they
+//! were. Snapshots written into sled by earlier builds are still read (and removed
 //! from sled once a file replaces them).
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::store::StoreError;
+use crate::store::{SnapshotBytes, StoreError};
 
 /// The directory, inside the store's, that holds the snapshot files.
 pub const SNAPSHOTS_DIR: &str = "projections-snapshots";
@@ -54,6 +57,25 @@ pub(super) fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErro
         .map_err(|e| io("directory sync", e))
 }
 
+/// Maps snapshot `name`'s file, if one holds it (an empty file, which cannot be
+/// mapped, comes back as no bytes).
+pub(super) fn load_mapped(dir: &Path, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+    let file = match fs::File::open(path(dir, name)?) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("open", e)),
+    };
+    if file.metadata().map_err(|e| io("read", e))?.len() == 0 {
+        return Ok(Some(SnapshotBytes::Owned(Vec::new())));
+    }
+    // SAFETY: a mapped file that changed underneath would change the bytes being read.
+    // The store never writes a snapshot file in place ([`save`] renames a new file over
+    // it, and the mapping keeps the old one), and the data directory is this process's
+    // alone while the store is open (sled locks it).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io("map", e))?;
+    Ok(Some(SnapshotBytes::Mapped(map)))
+}
+
 /// Reads snapshot `name`, if a file holds it.
 pub(super) fn load(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
     match fs::read(path(dir, name)?) {
@@ -82,6 +104,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(files, ["projections"]);
+    }
+
+    #[test]
+    fn a_mapped_snapshot_reads_as_the_file_and_outlives_its_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_mapped(dir.path(), "projections").unwrap().is_none());
+        save(dir.path(), "projections", b"").unwrap();
+        assert_eq!(
+            load_mapped(dir.path(), "projections").unwrap().as_deref(),
+            Some(&b""[..])
+        );
+        save(dir.path(), "projections", b"first").unwrap();
+        let mapped = load_mapped(dir.path(), "projections").unwrap().unwrap();
+        assert!(matches!(mapped, SnapshotBytes::Mapped(_)));
+        save(dir.path(), "projections", b"second, longer").unwrap();
+        assert_eq!(&*mapped, b"first");
+        assert!(load_mapped(dir.path(), "../x").is_err());
     }
 
     #[test]

@@ -104,6 +104,44 @@ async fn the_travel_example_times_correct_answers() {
     assert!(measures[1].l2_queue > 0, "cases wait in L2 mid-way");
 }
 
+#[allow(dead_code)]
+#[path = "../../../examples/snapshot_phases.rs"]
+mod snapshot_phases;
+
+/// `cargo run --example snapshot_phases DIR`, on the report benchmark's log (kept, with
+/// the snapshot its last start wrote at its stop): every mode times its phases and
+/// ends at the log's head.
+#[test]
+fn the_snapshot_phases_example_times_a_start_from_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().to_str().unwrap();
+    let opts = report_bench::Opts::parse_from([
+        "report_bench",
+        "--events",
+        "3000",
+        "--runs",
+        "1",
+        "--keep",
+        keep,
+    ]);
+    let out = report_bench::run(&opts);
+    for (parts, copied, deferred) in [
+        (false, false, false),
+        (false, true, true),
+        (true, false, false),
+    ] {
+        let mode = snapshot_phases::Mode {
+            parts,
+            copied,
+            deferred,
+        };
+        let phases = snapshot_phases::run(dir.path(), mode);
+        assert_eq!(phases.position, out.events, "{mode:?}");
+        let listed = phases.lines.iter().any(|l| l.contains("listing"));
+        assert!(phases.lines.len() >= 6 && listed, "{:?}", phases.lines);
+    }
+}
+
 // It includes the examples' counting allocator too, as report_bench does.
 #[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../../examples/queries.rs"]
