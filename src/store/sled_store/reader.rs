@@ -36,11 +36,10 @@ pub(super) fn scan(
     to: u64,
     mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    if from > to {
+    let Some(walk) = pages(log, from, to)? else {
         return Ok(());
-    }
-    let start = page_start(log, from)?;
-    for kv in log.range(keys::event(start)..=keys::event(to)) {
+    };
+    for kv in walk {
         let (_, value) = kv?;
         if !visit_page(&value, from, to, &mut visit)? {
             return Ok(());
@@ -67,15 +66,14 @@ pub(super) fn scan_ahead(
     to: u64,
     mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    if from > to {
+    let Some(walk) = pages(log, from, to)? else {
         return Ok(());
-    }
-    let start = page_start(log, from)?;
+    };
     let (pages, ahead) = std::sync::mpsc::sync_channel::<Result<Vec<sled::IVec>, StoreError>>(4);
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut batch = Vec::with_capacity(READ_AHEAD_PAGES);
-            for kv in log.range(keys::event(start)..=keys::event(to)) {
+            for kv in walk {
                 match kv {
                     Ok((_, value)) => batch.push(value),
                     Err(e) => {
@@ -110,14 +108,17 @@ pub(super) fn scan_ahead(
     })
 }
 
-/// The key of the page holding `from`, which starts at or before it.
-fn page_start(log: &sled::Tree, from: u64) -> Result<u64, StoreError> {
-    Ok(
-        match log.range(keys::event(0)..=keys::event(from)).next_back() {
-            Some(kv) => keys::u64_suffix(&kv?.0),
-            None => from,
-        },
-    )
+/// The pages holding positions `from` to `to`, from the page holding `from` (which
+/// starts at or before it); `None` if `from` is past `to`.
+fn pages(log: &sled::Tree, from: u64, to: u64) -> Result<Option<sled::Iter>, StoreError> {
+    if from > to {
+        return Ok(None);
+    }
+    let start = match log.range(keys::event(0)..=keys::event(from)).next_back() {
+        Some(kv) => keys::u64_suffix(&kv?.0),
+        None => from,
+    };
+    Ok(Some(log.range(keys::event(start)..=keys::event(to))))
 }
 
 /// Visits the records of one page from `from` to `to`; `false` once the scan is
