@@ -341,41 +341,32 @@ trait Gather<K>: Sized {
     fn join(&mut self, other: Self);
 }
 
-impl<K: Ord + Clone> Gather<K> for BTreeMap<K, Vec<CaseId>> {
-    fn add(&mut self, key: &K, id: CaseId) {
-        match self.get_mut(key) {
-            Some(ids) => ids.push(id),
-            None => {
-                self.insert(key.clone(), vec![id]);
+/// [`Gather`] for a map type, the same for a tree and a hash map.
+macro_rules! gather {
+    ($map:ident, $($bound:tt)+) => {
+        impl<K: $($bound)+> Gather<K> for $map<K, Vec<CaseId>> {
+            fn add(&mut self, key: &K, id: CaseId) {
+                match self.get_mut(key) {
+                    Some(ids) => ids.push(id),
+                    None => {
+                        self.insert(key.clone(), vec![id]);
+                    }
+                }
+            }
+
+            fn join(&mut self, other: Self) {
+                for (k, ids) in other {
+                    self.entry(k).or_default().extend(ids);
+                }
             }
         }
-    }
-
-    fn join(&mut self, other: Self) {
-        for (k, ids) in other {
-            self.entry(k).or_default().extend(ids);
-        }
-    }
+    };
 }
 
+gather!(BTreeMap, Ord + Clone);
 // Hashed where keys are strings, some of them many (customers, agents): one hash and
 // one comparison per case rather than a dozen string comparisons down a tree.
-impl<K: std::hash::Hash + Eq + Clone> Gather<K> for HashMap<K, Vec<CaseId>> {
-    fn add(&mut self, key: &K, id: CaseId) {
-        match self.get_mut(key) {
-            Some(ids) => ids.push(id),
-            None => {
-                self.insert(key.clone(), vec![id]);
-            }
-        }
-    }
-
-    fn join(&mut self, other: Self) {
-        for (k, ids) in other {
-            self.entry(k).or_default().extend(ids);
-        }
-    }
-}
+gather!(HashMap, std::hash::Hash + Eq + Clone);
 
 impl Gathered {
     /// The ids of each key among these cases, in id order (the cases are sorted first:
