@@ -169,12 +169,6 @@ fn move_keys<'a, K: Ord + Clone + 'a>(
 }
 
 impl Listing {
-    /// The indexes of these cases (the views after a deferred replay):
-    /// [`Gathered::of`], then [`Gathered::build`].
-    pub fn of<'a>(cases: impl IntoIterator<Item = (&'a CaseId, &'a CaseView)>) -> Listing {
-        Gathered::of(cases).build()
-    }
-
     /// Moves case `id` from its `before` keys to its `after` keys.
     pub fn reindex(&mut self, id: CaseId, before: Option<Entry>, after: Option<Entry>) {
         match (&before, &after) {

@@ -240,7 +240,9 @@ pub struct Projections {
     /// Per team: its open cases, oldest first.
     backlog: BTreeMap<String, BTreeSet<AgeKey>>,
     /// What `cases` pages walk: case ids newest first, overall and per filter value.
-    /// Not snapshotted: rebuilt from the views on load ([`Projections::relist`]).
+    /// Not snapshotted: gathered from the views as a snapshot decodes
+    /// ([`runner::decode_snapshot`]), or rebuilt after a deferred replay
+    /// ([`Projections::relist`]).
     #[serde(skip)]
     listing: listing::Listing,
     /// Whether the indexes (queues, swarms, workload, dispatch, backlog, listing) are

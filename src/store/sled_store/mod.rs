@@ -338,6 +338,32 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// Snapshot `name`: its file, read by `read` off the async runtime, else the copy
+    /// an earlier build kept in sled, made a `T` by `copied`.
+    async fn snapshot<T: Send + 'static>(
+        &self,
+        name: &str,
+        read: fn(&Path, &str) -> Result<Option<T>, StoreError>,
+        copied: fn(Vec<u8>) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let guard = self.shared().await?;
+        let Some(shared) = guard.as_ref() else {
+            return Err(failed_error());
+        };
+        let (dir, owned) = (self.core.dir.clone(), name.to_string());
+        let file = tokio::task::spawn_blocking(move || read(&dir, &owned))
+            .await
+            .map_err(|e| StoreError::Io(format!("snapshot read: {e}")))??;
+        match file {
+            Some(bytes) => Ok(Some(bytes)),
+            // Written by an earlier build.
+            None => Ok(shared
+                .snapshots
+                .get(name.as_bytes())?
+                .map(|v| copied(v.to_vec()))),
+        }
+    }
+
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
         let (live, _) = broadcast::channel(options.live_buffer.max(16));
@@ -691,38 +717,13 @@ impl EventStore for SledStore {
     }
 
     async fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let guard = self.shared().await?;
-        let Some(shared) = guard.as_ref() else {
-            return Err(failed_error());
-        };
-        let (dir, owned) = (self.core.dir.clone(), name.to_string());
-        let file = tokio::task::spawn_blocking(move || snapshot_file::load(&dir, &owned))
+        self.snapshot(name, snapshot_file::load, |bytes| bytes)
             .await
-            .map_err(|e| StoreError::Io(format!("snapshot read: {e}")))??;
-        match file {
-            Some(bytes) => Ok(Some(bytes)),
-            // Written by an earlier build.
-            None => Ok(shared.snapshots.get(name.as_bytes())?.map(|v| v.to_vec())),
-        }
     }
 
     async fn load_snapshot_mapped(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
-        let guard = self.shared().await?;
-        let Some(shared) = guard.as_ref() else {
-            return Err(failed_error());
-        };
-        let (dir, owned) = (self.core.dir.clone(), name.to_string());
-        let file = tokio::task::spawn_blocking(move || snapshot_file::load_mapped(&dir, &owned))
+        self.snapshot(name, snapshot_file::load_mapped, SnapshotBytes::Owned)
             .await
-            .map_err(|e| StoreError::Io(format!("snapshot read: {e}")))??;
-        match file {
-            Some(bytes) => Ok(Some(bytes)),
-            // Written by an earlier build.
-            None => Ok(shared
-                .snapshots
-                .get(name.as_bytes())?
-                .map(|v| SnapshotBytes::Owned(v.to_vec()))),
-        }
     }
 
     async fn shutdown(&self) -> Result<(), StoreError> {
