@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use swarmdesk::domain::CaseId;
 use swarmdesk::projection::listing::Gathered;
-use swarmdesk::projection::runner::{catch_up, decode_snapshot_for, SNAPSHOT_NAME};
+use swarmdesk::projection::runner::{
+    catch_up, decode_snapshot_for, release_freed_memory, snapshot_sections, SNAPSHOT_NAME,
+};
 use swarmdesk::projection::{CaseView, Projections};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, SnapshotBytes};
@@ -32,12 +34,6 @@ pub struct Mode {
     pub parts: bool,
     pub copied: bool,
     pub deferred: bool,
-}
-
-/// Splits a big-endian `u64` length and that many bytes off the front of `bytes`.
-fn length_prefixed(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let (len, rest) = bytes.split_at(8);
-    rest.split_at(u64::from_be_bytes(len.try_into().unwrap()) as usize)
 }
 
 /// The phases timed, each as it was printed, and the position the projections reached.
@@ -79,8 +75,7 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
         t,
     );
     let position = if mode.parts {
-        let (first, body) = length_prefixed(&bytes[4..]);
-        let (second, rest) = length_prefixed(body);
+        let [first, second, rest] = snapshot_sections(&bytes).expect("not a snapshot");
         type Part = Vec<(CaseId, Box<CaseView>)>;
         let t = Instant::now();
         let a: Part = postcard::from_bytes(first).unwrap();
@@ -141,11 +136,7 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
             t,
         );
         let t = Instant::now();
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: `malloc_trim` only returns free heap pages to the kernel.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        release_freed_memory();
         note("malloc_trim".into(), t);
         note("total".into(), start);
         p.position()

@@ -180,12 +180,7 @@ pub fn decode_snapshot_for(bytes: &[u8], head: u64) -> Option<Projections> {
 
 /// Decodes a snapshot, the listing left to a catch-up if `deferred(position)`.
 fn decode(bytes: &[u8], deferred: impl Fn(u64) -> bool) -> Option<Projections> {
-    let (format, body) = bytes.split_at_checked(4)?;
-    if format != SNAPSHOT_FORMAT.to_be_bytes() {
-        return None;
-    }
-    let (first, body) = length_prefixed(body)?;
-    let (second, rest) = length_prefixed(body)?;
+    let [first, second, rest] = snapshot_sections(bytes)?;
     // The position is the rest's first field (a test pins it): known before the
     // threads start, it says whether they gather the listing's keys at all.
     let (position, _) = postcard::take_from_bytes::<u64>(rest).ok()?;
@@ -220,6 +215,18 @@ fn decode(bytes: &[u8], deferred: impl Fn(u64) -> bool) -> Option<Projections> {
     Some(p)
 }
 
+/// A snapshot's three sections as [`encode_snapshot`] lays them out: the case views'
+/// two parts and the rest; `None` for another format or a truncated snapshot.
+pub fn snapshot_sections(bytes: &[u8]) -> Option<[&[u8]; 3]> {
+    let (format, body) = bytes.split_at_checked(4)?;
+    if format != SNAPSHOT_FORMAT.to_be_bytes() {
+        return None;
+    }
+    let (first, body) = length_prefixed(body)?;
+    let (second, rest) = length_prefixed(body)?;
+    Some([first, second, rest])
+}
+
 /// Splits a big-endian `u64` length and that many bytes off the front of `bytes`.
 fn length_prefixed(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let (len, rest) = bytes.split_at_checked(8)?;
@@ -248,7 +255,7 @@ pub async fn load_snapshot(store: &dyn EventStore) -> Result<Option<Projections>
 /// frees far more than the projections keep (each event decoded, a snapshot's bytes),
 /// and glibc's allocator otherwise keeps those pages, so the server's resident memory
 /// would stay at the replay's peak rather than what it holds.
-fn release_freed_memory() {
+pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` only returns free heap pages to the kernel; it takes no
     // pointer and is safe to call at any time from any thread.
