@@ -37,6 +37,9 @@ impl Desk {
         // The key first: once it is gone nothing can bring the fields back, and a
         // failed append below is retried by forgetting again.
         let destroyed = vault.forget(customer)?;
+        // The text index holds subjects and bodies in clear: dropped now, not at
+        // the next text search.
+        self.projections.read().text().forget();
         let event = CustomerForgotten::checked(customer, reason, destroyed)?;
         tracing::info!(key_destroyed = destroyed, "customer forgotten");
         let mut attempt = 0;

@@ -44,6 +44,8 @@
 //!   changed in a case between two versions.
 //! - [`record`]: events in the form the store takes and gives back (append requests, decoding).
 //! - [`erasure`]: forgetting a customer (crypto-shredding: their data key destroyed).
+//! - [`search`]: building the case text index off the projections' lock, when a text
+//!   search first needs it.
 
 mod cadence;
 mod capacity;
@@ -56,6 +58,7 @@ mod past;
 mod presence;
 mod record;
 mod reports;
+mod search;
 mod simulation;
 mod standing;
 mod swarming;

@@ -243,16 +243,21 @@ impl Listing {
 
     /// The case ids a page of `filter` among `among` walks, newest first, after the
     /// case `after` (exclusive): those of the smallest index set that holds every
-    /// matching case. Each still has to be checked against the filter and the
-    /// caller's visibility.
+    /// matching case, `candidates` (the only cases the filter's text may match, from
+    /// the text index) among them. Each still has to be checked against the filter
+    /// and the caller's visibility.
     pub fn newest<'a>(
         &'a self,
         filter: &CaseFilter,
         among: &Among,
         after: Option<CaseId>,
+        candidates: Option<&'a Ids>,
     ) -> Newest<'a> {
         let one = |set: Option<&'a Ids>| vec![set.unwrap_or(&EMPTY)];
         let mut choices: Vec<Vec<&Ids>> = Vec::new();
+        if let Some(c) = candidates {
+            choices.push(vec![c]);
+        }
         if let Some(s) = filter.status {
             choices.push(one(self.status.get(&s)));
         }

@@ -24,7 +24,7 @@ fn principal(role: Role, id: &str, tiers: &[&str]) -> Principal {
     }
 }
 
-fn callers() -> Vec<Principal> {
+pub(super) fn callers() -> Vec<Principal> {
     vec![
         principal(Role::Admin, "root", &[]),
         principal(Role::Auditor, "audit", &[]),
@@ -127,7 +127,12 @@ fn ids((page, more): (Vec<&CaseView>, bool)) -> Page {
 }
 
 /// Every page of `first` cases, by cursor, both ways; they must agree page by page.
-fn compare_pages(p: &Projections, who: &Principal, filter: &CaseFilter, first: usize) -> usize {
+pub(super) fn compare_pages(
+    p: &Projections,
+    who: &Principal,
+    filter: &CaseFilter,
+    first: usize,
+) -> usize {
     let ladder = TierLadder::standard();
     let among = policy::read_scope(who, &ladder);
     let visible = |c: &Case| policy::can_read(who, c, &ladder);
@@ -313,7 +318,7 @@ fn the_read_scope_holds_every_readable_case() {
             let among = policy::read_scope(&who, &ladder);
             let walked: BTreeSet<CaseId> = p
                 .listing
-                .newest(&CaseFilter::default(), &among, None)
+                .newest(&CaseFilter::default(), &among, None, None)
                 .collect();
             for (id, v) in &p.cases {
                 if policy::can_read(&who, &v.case, &ladder) {

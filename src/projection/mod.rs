@@ -15,6 +15,8 @@
 //! - [`listing`]: the indexes a `cases` page walks (all cases newest first, and per
 //!   filter value), so a page does not scan the log.
 //! - [`knowledge`]: captured articles and the full-text index that searches them.
+//! - [`text`]: the trigram index of cases' subjects and bodies behind the `text`
+//!   filter of `cases`, built when a text search first asks for it.
 //! - [`facts`]: per case, what a report counts of its history, with times, so a
 //!   report reads them instead of folding the log.
 //! - [`timeline`]: which position a moment falls at, and which cases were in an index
@@ -31,6 +33,7 @@ pub mod knowledge;
 pub mod listing;
 pub mod runner;
 pub mod standing;
+pub mod text;
 pub mod timeline;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +59,8 @@ mod listing_tests;
 mod queue_tests;
 #[cfg(test)]
 mod standing_tests;
+#[cfg(test)]
+mod text_tests;
 
 /// A message on a case. Its id is the stream version of the event that posted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +250,10 @@ pub struct Projections {
     /// ([`Projections::relist`]).
     #[serde(skip)]
     listing: listing::Listing,
+    /// Which cases a `text` filter may match ([`text::CaseText`]): derived, never
+    /// snapshotted, built on the first text search of the live projections.
+    #[serde(skip)]
+    text: text::CaseText,
     /// Whether the indexes (queues, swarms, workload, dispatch, backlog, listing) are
     /// left behind while a long replay applies (see
     /// [`defer_indexes`](Projections::defer_indexes)); [`index_all`](Projections::index_all)
@@ -450,8 +459,10 @@ impl Projections {
     ) {
         let at = record.occurred_at;
         self.counts.count(&event);
-        if let CaseEvent::KnowledgeCaptured(k) = &event {
-            self.knowledge.capture(record.position, id, at, k);
+        match &event {
+            CaseEvent::KnowledgeCaptured(k) => self.knowledge.capture(record.position, id, at, k),
+            CaseEvent::Opened(_) => self.text.opened(id),
+            _ => {}
         }
         let view = self.cases.entry(id).or_insert_with(|| {
             Box::new(CaseView {
@@ -627,6 +638,18 @@ impl Projections {
         &self.listing
     }
 
+    /// The text index ([`text::CaseText`]).
+    pub fn text(&self) -> &text::CaseText {
+        &self.text
+    }
+
+    /// What the text index is built from, if it is neither built nor being built
+    /// ([`text::CaseText::begin`]); `erasures` is the vault's now.
+    pub fn begin_text_index(&self, erasures: u64) -> Option<text::Build> {
+        self.text
+            .begin(self.cases.iter().map(|(id, v)| (id, &**v)), erasures)
+    }
+
     /// Rebuilds the listing indexes from the case views ([`index_all`](Self::index_all)).
     /// Two threads each gather half of them ([`listing::Gathered`], the cases in id
     /// order so the halves join in order), and the sets are built once.
@@ -695,10 +718,14 @@ impl Projections {
         first: usize,
         visible: &dyn Fn(&Case) -> bool,
     ) -> (Vec<&CaseView>, bool) {
+        let candidates = filter.text.as_deref().and_then(|t| {
+            self.text
+                .candidates(t, filter.vault.as_deref(), &self.cases)
+        });
         let mut matching = self
             .listing
-            .newest(filter, among, after)
-            .map(|id| &*self.cases[&id])
+            .newest(filter, among, after, candidates.as_ref())
+            .filter_map(|id| self.cases.get(&id).map(|v| &**v))
             .filter(|v| filter.matches(&v.case) && visible(&v.case));
         let page: Vec<&CaseView> = matching.by_ref().take(first).collect();
         let more = matching.next().is_some();

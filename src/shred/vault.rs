@@ -28,8 +28,9 @@ pub struct Vault {
     cache: RwLock<HashMap<String, (Arc<DataKey>, KeyStamp)>>,
     /// Held while a key is made, so concurrent first writes for one customer share it.
     making: std::sync::Mutex<()>,
-    /// Counts evictions: a key read while one happened is not cached (it may be the
-    /// key just forgotten, read before its row was deleted).
+    /// Counts evictions and keys destroyed here: a key read while one happened is not
+    /// cached (it may be the key just forgotten, read before its row was deleted).
+    /// Also what [`erasures`](Self::erasures) tells.
     evictions: AtomicU64,
     /// Whether keys read from the database may be cached: false once the live feed
     /// that evicts them is lost.
@@ -260,7 +261,19 @@ impl Vault {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(customer);
-        self.keys.destroy(customer)
+        let destroyed = self.keys.destroy(customer);
+        self.evictions.fetch_add(1, Ordering::SeqCst);
+        destroyed
+    }
+
+    /// A number that changes whenever a key may have been destroyed (forgotten here,
+    /// or evicted as another node forgot it), for whatever holds fields opened in
+    /// clear and must drop them then (the case text index). `None` once the vault
+    /// cannot tell (its live feed lost): then nothing opened may be kept.
+    pub fn erasures(&self) -> Option<u64> {
+        self.cache_rows
+            .load(Ordering::SeqCst)
+            .then(|| self.evictions.load(Ordering::SeqCst))
     }
 }
 

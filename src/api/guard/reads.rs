@@ -69,6 +69,9 @@ impl Guard {
             || filter.assignee.is_some()
             || filter.tag.is_some();
         policy::can_filter_cases(&self.principal, internal).map_err(forbidden)?;
+        if filter.text.is_some() {
+            self.app.prepare_text_index().await;
+        }
         // Text is searched in the clear subjects and bodies.
         let filter = &CaseFilter {
             vault: self.app.vault().cloned(),

@@ -148,7 +148,8 @@ fn the_snapshot_phases_example_times_a_start_from_the_snapshot() {
 mod queries;
 
 /// `cargo run --example queries`, scaled down: every query answers through the API,
-/// and each `cases` page equals the scan's (checked by the example itself).
+/// and each `cases` page equals the scan's (checked by the example itself, which also
+/// fails when the first text search builds no text index).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queries_example_times_answers_equal_to_the_scan() {
     let args = queries::Args::parse_from([
@@ -160,6 +161,8 @@ async fn the_queries_example_times_answers_equal_to_the_scan() {
     assert!(row("cases as customer cust-7").items > 0);
     assert_eq!(row("cases as agent of L3 (sees none)").items, 0);
     assert_eq!(row("cases, tier L3 (no case)").items, 0);
+    assert_eq!(row("cases, text \"invoice\" (every case)").items, 50);
+    assert!(row("cases, text \"42\" (no trigram: walks the listing)").items > 0);
     assert!(row("tierQueue(L2, first: 50)").items > 0);
     let page = row("swarmRooms (first page: 50)").items;
     assert!(page > 0 && page <= 50);
