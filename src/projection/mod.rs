@@ -443,6 +443,12 @@ impl Projections {
                 record.version,
                 record.occurred_at,
             );
+        } else if record.stream == crate::config::CONFIG_STREAM
+            && record.event_type == "CustomerForgotten"
+        {
+            // The text index holds subjects and bodies in clear: a customer forgotten
+            // through any node drops it (see `text`).
+            self.text.forget();
         }
         self.timeline.record(record.position, record.occurred_at);
         self.position = record.position;

@@ -16,11 +16,13 @@
 //! index at once.
 //!
 //! The index holds personal fields in clear, so it must not outlive a customer's
-//! erasure: it remembers the vault's [`erasures`](crate::shred::Vault::erasures) it was
-//! built under and is dropped whole when they change (a key destroyed here, or one
-//! another node destroyed evicted), to be built again at the next text search from the
-//! fields as they open then (`[erased]`). With a vault that cannot tell (its live feed
-//! lost) no index is built.
+//! erasure: it is dropped whole as the key is destroyed here (`forgetCustomer`), as
+//! the projections apply a `CustomerForgotten` (written through any node), and, should
+//! a search come first, when the vault's [`erasures`](crate::shred::Vault::erasures)
+//! differ from those it was built under (a key destroyed here, or one another node
+//! destroyed evicted); it is built again at the next text search from the fields as
+//! they open then (`[erased]`). With a vault that cannot tell (its live feed lost) no
+//! index is built.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;

@@ -246,3 +246,28 @@ fn a_build_begun_before_a_key_was_destroyed_is_never_installed() {
     p.text().abandon(again.number());
     assert!(p.begin_text_index(vault.erasures().unwrap()).is_some());
 }
+
+/// Another node's `forgetCustomer` reaches this one as a `CustomerForgotten` in the
+/// log: applying it drops the index, whatever the vault here knows yet.
+#[test]
+fn a_customer_forgotten_in_the_log_drops_the_index() {
+    use crate::config::{ConfigEvent, CustomerForgotten, CONFIG_STREAM};
+    let log = varied(history(11, 300, false), 11, None);
+    let mut p = projections_of(&log);
+    build_index(&p, None);
+    let last = log.last().unwrap();
+    let forgotten = ConfigEvent::CustomerForgotten(
+        CustomerForgotten::checked("cust-0", "GDPR Art. 17", true).unwrap(),
+    );
+    p.apply(&RecordedEvent::stored(
+        last.position + 1,
+        ulid::Ulid::nil(),
+        CONFIG_STREAM.into(),
+        1,
+        last.metadata.clone(),
+        forgotten.record(),
+    ))
+    .unwrap();
+    assert!(p.text().stats().is_none(), "the index outlived the erasure");
+    assert!(p.begin_text_index(0).is_some(), "built again when asked");
+}
