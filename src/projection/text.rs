@@ -27,7 +27,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::directory::RamDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -45,6 +45,9 @@ use crate::shred::Vault;
 pub const PENDING: usize = 256;
 /// Most trigrams of a text a search uses (the first ones; the filter checks the rest).
 pub const MAX_TRIGRAMS: usize = 64;
+/// A text held by more than one case in this many is common: a page of it fills fast
+/// walking the listing, faster than collecting its candidates.
+pub const COMMON: u64 = 4;
 /// The tokenizer's name in the index.
 const TRIGRAMS: &str = "trigrams";
 /// The index writer's memory budget while building (freed when done).
@@ -183,7 +186,8 @@ impl CaseText {
     /// The only cases whose subject or body may hold `text` (case-insensitive): those
     /// holding all its trigrams, and those opened since the index was written. `None`
     /// when there is no index to ask (not built, or dropped now because a key was
-    /// destroyed since it was built) or `text` has no trigram: then every case is one.
+    /// destroyed since it was built), when `text` has no trigram, or when more than one
+    /// case in [`COMMON`] holds them all: then every case is one.
     pub fn candidates(
         &self,
         text: &str,
@@ -218,7 +222,8 @@ impl CaseText {
             }
         }
         match index.search(&grams) {
-            Ok(found) => Some(found.into_iter().chain(pending.iter().copied()).collect()),
+            Ok(Some(found)) => Some(found.into_iter().chain(pending.iter().copied()).collect()),
+            Ok(None) => None,
             Err(e) => {
                 log(e);
                 None
@@ -357,19 +362,31 @@ impl TextIndex {
         out
     }
 
-    /// The cases holding every one of `grams`.
-    fn search(&self, grams: &[String]) -> tantivy::Result<Vec<CaseId>> {
-        let clauses: Vec<(Occur, Box<dyn Query>)> = grams
+    /// The cases holding every one of `grams`; `None` if more than one in [`COMMON`]
+    /// do (counted only when each gram is that common).
+    fn search(&self, grams: &[String]) -> tantivy::Result<Option<Vec<CaseId>>> {
+        let searcher = self.reader.searcher();
+        let terms: Vec<Term> = grams
             .iter()
-            .map(|g| {
-                let term = Term::from_field_text(self.text, g);
-                let q: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+            .map(|g| Term::from_field_text(self.text, g))
+            .collect();
+        let mut rarest = u64::MAX;
+        for t in &terms {
+            rarest = rarest.min(searcher.doc_freq(t)?);
+        }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .into_iter()
+            .map(|t| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
                 (Occur::Must, q)
             })
             .collect();
-        self.reader
-            .searcher()
-            .search(&BooleanQuery::new(clauses), &Ids)
+        let query = BooleanQuery::new(clauses);
+        let common = self.cases / COMMON;
+        if rarest > common && searcher.search(&query, &Count)? as u64 > common {
+            return Ok(None);
+        }
+        searcher.search(&query, &Ids).map(Some)
     }
 
     fn stats(&self) -> TextStats {
