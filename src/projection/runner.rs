@@ -270,7 +270,12 @@ impl ProjectionRunner {
         let started = std::time::Instant::now();
         let mut initial = load_snapshot(store.as_ref()).await?.unwrap_or_default();
         let from_snapshot = initial.position();
+        let long = store.head().saturating_sub(from_snapshot) > DEFER_INDEXES_AFTER;
         catch_up(store.as_ref(), &mut initial).await?;
+        if long {
+            // Before anything follows the log or writes to it.
+            store.release_read_state().await?;
+        }
         release_freed_memory();
         info!(
             snapshot_position = from_snapshot,

@@ -311,6 +311,15 @@ pub trait EventStore: Send + Sync + 'static {
         Ok(self.load_snapshot(name).await?.map(SnapshotBytes::Owned))
     }
 
+    /// Hands back the memory a long read left behind, where the store keeps any: sled
+    /// keeps state for every page a process has read, whatever its cache size, so the
+    /// sled store closes sled and opens it again. A start calls it once its long
+    /// replay is done, before anything writes (an append meanwhile may be refused).
+    /// Other stores keep nothing: they do nothing.
+    async fn release_read_state(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Makes everything written so far durable and stops accepting appends.
     async fn shutdown(&self) -> Result<(), StoreError>;
 

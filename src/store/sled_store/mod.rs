@@ -101,6 +101,7 @@
 //! - `flusher`: the flusher thread (durability, head, publish, answers);
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
+//! - `release`: reopening sled after a start's long replay, to drop its page state;
 //! - `reserve`: the space reserve released for reads when a write fails;
 //! - `snapshot_file`: projection snapshots as files, written atomically;
 //! - `integrity`: the background check that finds damaged streams;
@@ -117,6 +118,7 @@ mod open;
 mod page;
 mod reader;
 mod recovery;
+mod release;
 mod reserve;
 mod snapshot_file;
 mod writer;
@@ -724,6 +726,13 @@ impl EventStore for SledStore {
     async fn load_snapshot_mapped(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
         self.snapshot(name, snapshot_file::load_mapped, SnapshotBytes::Owned)
             .await
+    }
+
+    async fn release_read_state(&self) -> Result<(), StoreError> {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || core.reopen())
+            .await
+            .map_err(|e| StoreError::Io(format!("reopening sled: {e}")))?
     }
 
     async fn shutdown(&self) -> Result<(), StoreError> {

@@ -307,3 +307,69 @@ pub async fn a_long_replay_visits_every_event_once_in_order_and_stops_when_told(
     assert_eq!(visited, 17_498);
     assert!(seen.iter().copied().eq(3..=17_500), "stops when told");
 }
+
+/// What a start does after a long replay (`release_read_state`: the sled store closes
+/// sled and opens it again) changes nothing a reader or writer sees: a feed following
+/// the log and a replay running across it see every event once and in order, the head
+/// and the log are the same, and appends go on from where they were (each stream's
+/// version too).
+pub async fn releasing_the_read_state_keeps_the_log_its_readers_and_writers(f: Fresh) {
+    const EVENTS: u64 = 3_000;
+    for b in 0..EVENTS / 100 {
+        let events = (0..100).map(|i| raw_event(&format!("r{}", b * 100 + i), 60));
+        f.store
+            .append(request(
+                &format!("r{}", b % 5),
+                ExpectedVersion::Any,
+                events.collect(),
+            ))
+            .await
+            .unwrap();
+    }
+    let before = read_log(f.store.as_ref()).await;
+    let mut feed = subscribe_from(f.store.clone(), 1);
+    let replaying = {
+        let store = f.store.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            store
+                .replay(1, &mut |e| {
+                    seen.push(e.position);
+                    true
+                })
+                .await
+                .unwrap();
+            seen
+        })
+    };
+    f.store.release_read_state().await.unwrap();
+    assert!(
+        replaying.await.unwrap().into_iter().eq(1..=EVENTS),
+        "a replay across the release"
+    );
+    assert_eq!(f.store.head(), EVENTS);
+    assert_eq!(read_log(f.store.as_ref()).await, before);
+    let o = f
+        .store
+        .append(request(
+            "r0",
+            ExpectedVersion::Exact(600),
+            vec![raw_event("after", 60)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((o.first_position, o.first_version), (EVENTS + 1, 601));
+    let mut got = Vec::new();
+    while got.len() < EVENTS as usize + 1 {
+        match tokio::time::timeout(Duration::from_secs(10), feed.next()).await {
+            Ok(Some(Ok(FeedEvent::Event(e)))) => got.push(e.position),
+            Ok(Some(Ok(FeedEvent::Lagged { .. }))) => {}
+            other => panic!("feed stopped after {} events: {other:?}", got.len()),
+        }
+    }
+    assert!(
+        got.into_iter().eq(1..=EVENTS + 1),
+        "the feed, once and in order"
+    );
+    assert!(f.store.verify().await.unwrap().is_ok());
+}

@@ -48,4 +48,5 @@ conformance!(
     log::records_carry_one_hash_chain_in_the_shared_format,
     log::imports_continue_the_log_verbatim_or_not_at_all,
     log::a_long_replay_visits_every_event_once_in_order_and_stops_when_told,
+    log::releasing_the_read_state_keeps_the_log_its_readers_and_writers,
 );
