@@ -62,6 +62,13 @@ impl CaseFacts {
         }
     }
 
+    /// Gives back the room kept for facts to come: buffers grown fact by fact (a
+    /// replay) hold up to twice what they use, where decoded ones hold just that.
+    pub fn shrink_to_fit(&mut self) {
+        self.encoded.shrink_to_fit();
+        self.open.shrink_to_fit();
+    }
+
     fn push(&mut self, at: Timestamp, fact: &Fact) {
         let delta = at.0.wrapping_sub(self.last_fact_at.0);
         self.last_fact_at = at;

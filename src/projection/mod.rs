@@ -676,6 +676,15 @@ impl Projections {
         self.listing = gathered.build();
     }
 
+    /// Gives back the room a long replay's growth left in the report facts (see
+    /// [`facts::CaseFacts::shrink_to_fit`]), so projections replayed from the log hold
+    /// about what the same decoded from a snapshot do.
+    pub fn shrink_to_fit(&mut self) {
+        for f in self.facts.values_mut() {
+            f.shrink_to_fit();
+        }
+    }
+
     /// Stops keeping the indexes (tier queues, swarms, workload, dispatch, backlog,
     /// listing) event by event until [`index_all`](Self::index_all) builds them from
     /// the views: a long replay pays one build instead of moving each case between

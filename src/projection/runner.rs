@@ -273,6 +273,7 @@ impl ProjectionRunner {
         let long = store.head().saturating_sub(from_snapshot) > DEFER_INDEXES_AFTER;
         catch_up(store.as_ref(), &mut initial).await?;
         if long {
+            initial.shrink_to_fit();
             // Before anything follows the log or writes to it.
             store.release_read_state().await?;
         }
