@@ -26,6 +26,7 @@
 
 pub mod changes;
 pub mod counts;
+mod decode;
 pub mod facts;
 pub mod knowledge;
 pub mod listing;
@@ -33,8 +34,9 @@ pub mod runner;
 pub mod standing;
 pub mod timeline;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::presence::{agent_of_stream, AgentEvent, AgentPresence, Presence};
 use crate::domain::standing::{standing_of_stream, StandingEvent, StandingKind, StandingSwarm};
@@ -54,6 +56,8 @@ mod history_tests;
 mod listing_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod standing_tests;
 
@@ -412,8 +416,7 @@ impl Projections {
             return Ok(());
         }
         if let Some(id) = crate::domain::CaseId::from_stream(record.stream) {
-            let event =
-                CaseEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            let event = decode::case_event(&record, self.keep_messages)?;
             match changes {
                 None => self.apply_case(id, &record, event, None),
                 Some(out) => {
