@@ -667,6 +667,9 @@ impl Projections {
         let entries: Vec<(CaseId, IndexEntries)> = self
             .cases
             .iter()
+            // Only an open case, or one with a swarm, has an entry ([`IndexEntries::of`]):
+            // the others (most of a long log's) are passed over without building theirs.
+            .filter(|(_, v)| v.case.status == Status::Open || v.case.swarm.is_some())
             .map(|(id, v)| (*id, IndexEntries::of(&v.case, *id)))
             .filter(|(_, e)| *e != IndexEntries::none())
             .collect();

@@ -1,6 +1,7 @@
 //! A long replay from the store (more than `DEFER_INDEXES_AFTER` events: read ahead,
 //! the indexes built at its end, message bodies left unread) gives the projections
-//! applying each event in turn gives, with and without every message kept.
+//! applying each event in turn gives, with and without every message kept; and what
+//! `index_all` may pass over.
 
 use super::history_tests::{history, projections_of};
 use super::runner::{self, catch_up, rebuild, DEFER_INDEXES_AFTER};
@@ -46,4 +47,27 @@ async fn a_long_replay_equals_the_events_applied_one_by_one() {
         "the history posts messages"
     );
     store.shutdown().await.unwrap();
+}
+
+/// What `index_all` passes over: a case neither open nor with a swarm has no entry in
+/// any index, after every event of the histories.
+#[test]
+fn only_an_open_case_or_one_with_a_swarm_has_index_entries() {
+    let mut passed_over = 0;
+    for seed in 1..=6u64 {
+        let log = history(seed, 400, false);
+        let mut p = Projections::new();
+        for r in &log {
+            p.apply(r).unwrap();
+            let Some(id) = CaseId::from_stream(&r.stream) else {
+                continue;
+            };
+            let c = &p.cases[&id].case;
+            if c.status != Status::Open && c.swarm.is_none() {
+                assert!(IndexEntries::of(c, id) == IndexEntries::none(), "{id}");
+                passed_over += 1;
+            }
+        }
+    }
+    assert!(passed_over > 100, "too few closed cases: {passed_over}");
 }
