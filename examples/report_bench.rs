@@ -88,6 +88,11 @@ pub struct Opts {
     /// `--start-only --from-log` on it.
     #[arg(long)]
     pub keep: Option<std::path::PathBuf>,
+    /// Only time `rebuild` (`--runs` times) on the log already in this directory (one
+    /// `--keep` built), printing each run's time: what two builds are compared by,
+    /// alternating. Opens the store, so give it a copy, not a directory in use.
+    #[arg(long)]
+    pub rebuild_only: Option<std::path::PathBuf>,
 }
 
 /// `--start-only`: a fresh process opens the store, starts the projections and
@@ -154,6 +159,42 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
         live.saturating_sub(without_projections) >> 20,
         without_projections.saturating_sub(rest) >> 20,
         rest >> 20
+    );
+}
+
+/// `--rebuild-only`: `rebuild` timed `--runs` times on the log in `dir`, each run's
+/// seconds printed, then the best and the median.
+fn rebuild_only(dir: &std::path::Path, opts: &Opts) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut options = SledOptions::default();
+    if let Some(mb) = opts.cache_mb {
+        options.cache_bytes = mb << 20;
+    }
+    let store = Arc::new(SledStore::open(dir, options).unwrap());
+    let n = store.head();
+    let mut secs = Vec::new();
+    let mut p = None;
+    for _ in 0..opts.runs.max(1) {
+        drop(p.take());
+        let t = Instant::now();
+        p = Some(rt.block_on(rebuild(store.as_ref())).unwrap());
+        let s = t.elapsed().as_secs_f64();
+        println!("rebuild: {s:.3} s ({:.2} M events/s)", n as f64 / s / 1e6);
+        secs.push(s);
+    }
+    let p = p.unwrap();
+    assert_eq!(p.position(), n);
+    secs.sort_by(f64::total_cmp);
+    println!(
+        "rebuild of {n} events, {} cases: best {:.3} s ({:.2} M events/s), median {:.3} s",
+        p.stats().cases,
+        secs[0],
+        n as f64 / secs[0] / 1e6,
+        secs[secs.len() / 2]
     );
 }
 
@@ -605,9 +646,10 @@ fn timed<T>(secs: &mut Vec<f64>, f: impl FnOnce() -> T) -> (T, usize) {
 
 fn main() {
     let opts = Opts::parse();
-    match &opts.start_only {
-        Some(dir) => start_only(dir, &opts),
-        None => {
+    match (&opts.start_only, &opts.rebuild_only) {
+        (Some(dir), _) => start_only(dir, &opts),
+        (None, Some(dir)) => rebuild_only(dir, &opts),
+        (None, None) => {
             run(&opts);
         }
     }

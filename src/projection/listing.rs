@@ -13,8 +13,9 @@
 //! case views on load: their ids gathered per key ([`Gathered`], a snapshot's two parts
 //! on two threads), then each key's set built at once.
 
+use foldhash::HashMap;
 use std::collections::btree_set::Range;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::iter::{Peekable, Rev};
 use std::ops::Bound;
 

@@ -28,6 +28,7 @@
 
 pub mod changes;
 pub mod counts;
+mod decode;
 pub mod facts;
 pub mod knowledge;
 pub mod listing;
@@ -36,8 +37,9 @@ pub mod standing;
 pub mod text;
 pub mod timeline;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::presence::{agent_of_stream, AgentEvent, AgentPresence, Presence};
 use crate::domain::standing::{standing_of_stream, StandingEvent, StandingKind, StandingSwarm};
@@ -57,6 +59,8 @@ mod history_tests;
 mod listing_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod standing_tests;
 #[cfg(test)]
@@ -421,8 +425,7 @@ impl Projections {
             return Ok(());
         }
         if let Some(id) = crate::domain::CaseId::from_stream(record.stream) {
-            let event =
-                CaseEvent::decode(record.event_type, record.schema_version, record.payload)?;
+            let event = decode::case_event(&record, self.keep_messages)?;
             match changes {
                 None => self.apply_case(id, &record, event, None),
                 Some(out) => {
@@ -702,6 +705,9 @@ impl Projections {
         let entries: Vec<(CaseId, IndexEntries)> = self
             .cases
             .iter()
+            // Only an open case, or one with a swarm, has an entry ([`IndexEntries::of`]):
+            // the others (most of a long log's) are passed over without building theirs.
+            .filter(|(_, v)| v.case.status == Status::Open || v.case.swarm.is_some())
             .map(|(id, v)| (*id, IndexEntries::of(&v.case, *id)))
             .filter(|(_, e)| *e != IndexEntries::none())
             .collect();

@@ -24,9 +24,10 @@
 //! they open then (`[erased]`). With a vault that cannot tell (its live feed lost) no
 //! index is built.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+use foldhash::HashMap;
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::directory::RamDirectory;

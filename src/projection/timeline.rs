@@ -4,8 +4,8 @@
 //! position instead of the whole log: the queues, swarms and workloads are made of
 //! per-case entries, so a fold of the cases that had one gives the same answer.
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 use crate::domain::{CaseId, Timestamp};
 
