@@ -679,13 +679,21 @@ impl Projections {
         self.listing = gathered.build();
     }
 
-    /// Gives back the room a long replay's growth left in the report facts (see
-    /// [`facts::CaseFacts::shrink_to_fit`]), so projections replayed from the log hold
-    /// about what the same decoded from a snapshot do.
+    /// Gives back the room a long replay's growth left in the lists it filled entry
+    /// by entry (report facts, timeline, case views' tags, pauses and chat), so
+    /// projections replayed from the log hold about what the same decoded from a
+    /// snapshot do.
     pub fn shrink_to_fit(&mut self) {
         for f in self.facts.values_mut() {
             f.shrink_to_fit();
         }
+        for v in self.cases.values_mut() {
+            v.case.tags.shrink_to_fit();
+            v.case.pauses.shrink_to_fit();
+            v.chat.shrink_to_fit();
+            v.messages.shrink_to_fit();
+        }
+        self.timeline.shrink_to_fit();
     }
 
     /// Stops keeping the indexes (tier queues, swarms, workload, dispatch, backlog,

@@ -92,6 +92,15 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// Gives back the room its lists kept for what is to come (grown entry by entry in
+    /// a replay, they hold up to twice what they use).
+    pub fn shrink_to_fit(&mut self) {
+        self.rises.blocks.shrink_to_fit();
+        self.rises.offsets.shrink_to_fit();
+        self.indexed.shrink_to_fit();
+        self.stays.shrink_to_fit();
+    }
+
     /// Notes the event at `position` recorded at `at` (every event, of any stream).
     pub fn record(&mut self, position: u64, at: Timestamp) {
         if self.rises.last().is_none_or(|t| at > t) {
