@@ -194,6 +194,23 @@ fn log(e: tantivy::TantivyError) {
     error!(error = %e, "knowledge index");
 }
 
+/// The tokens of `text` as `index` cuts `field`'s values, without repeats, in order, at
+/// most `most`: what a search looks up (here, and in the case text index).
+pub(super) fn distinct_tokens(index: &Index, field: Field, text: &str, most: usize) -> Vec<String> {
+    let Ok(mut analyzer) = index.tokenizer_for_field(field) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() && out.len() < most {
+        let token = &stream.token().text;
+        if !out.contains(token) {
+            out.push(token.clone());
+        }
+    }
+    out
+}
+
 impl SearchIndex {
     fn build<'a>(articles: impl Iterator<Item = &'a Article>) -> tantivy::Result<Self> {
         let mut schema = Schema::builder();
@@ -239,18 +256,7 @@ impl SearchIndex {
     /// The words of `text` as the title and body were indexed (the index's own
     /// tokenizer: split on non-alphanumerics, lower-cased), without repeats.
     fn words(&self, text: &str) -> Vec<String> {
-        let Ok(mut analyzer) = self.index.tokenizer_for_field(self.fields.title) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = Vec::new();
-        let mut stream = analyzer.token_stream(text);
-        while stream.advance() && out.len() < MAX_QUERY_WORDS {
-            let word = &stream.token().text;
-            if !out.contains(word) {
-                out.push(word.clone());
-            }
-        }
-        out
+        distinct_tokens(&self.index, self.fields.title, text, MAX_QUERY_WORDS)
     }
 
     fn query(&self, search: &Search<'_>) -> Option<BooleanQuery> {

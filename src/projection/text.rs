@@ -349,18 +349,7 @@ impl TextIndex {
     /// The distinct trigrams of `text` (lower-cased already), as the index's own
     /// tokenizer cuts them, at most [`MAX_TRIGRAMS`].
     fn trigrams(&self, text: &str) -> Vec<String> {
-        let Ok(mut analyzer) = self.index.tokenizer_for_field(self.text) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = Vec::new();
-        let mut stream = analyzer.token_stream(text);
-        while stream.advance() && out.len() < MAX_TRIGRAMS {
-            let gram = &stream.token().text;
-            if !out.contains(gram) {
-                out.push(gram.clone());
-            }
-        }
-        out
+        super::knowledge::distinct_tokens(&self.index, self.text, text, MAX_TRIGRAMS)
     }
 
     /// The cases holding every one of `grams`; `None` if more than one in [`COMMON`]
