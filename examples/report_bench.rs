@@ -95,9 +95,12 @@ pub struct Opts {
     pub rebuild_only: Option<std::path::PathBuf>,
 }
 
-/// `--start-only`: a fresh process opens the store, starts the projections and
-/// prints its resident memory: what a server holds once started.
-fn start_only(dir: &std::path::Path, opts: &Opts) {
+/// What `--start-only` and `--rebuild-only` work in: a runtime of two workers, and the
+/// store in `dir` opened with `--cache-mb` (the options returned for printing).
+fn open_in_runtime(
+    dir: &std::path::Path,
+    opts: &Opts,
+) -> (tokio::runtime::Runtime, Arc<SledStore>, SledOptions) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -108,6 +111,13 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
         options.cache_bytes = mb << 20;
     }
     let store = Arc::new(SledStore::open(dir, options.clone()).unwrap());
+    (rt, store, options)
+}
+
+/// `--start-only`: a fresh process opens the store, starts the projections and
+/// prints its resident memory: what a server holds once started.
+fn start_only(dir: &std::path::Path, opts: &Opts) {
+    let (rt, store, options) = open_in_runtime(dir, opts);
     let n = store.head().max(1) as usize;
     if opts.from_log {
         rt.block_on(store.save_snapshot(SNAPSHOT_NAME, Vec::new()))
@@ -165,16 +175,7 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
 /// `--rebuild-only`: `rebuild` timed `--runs` times on the log in `dir`, each run's
 /// seconds printed, then the best and the median.
 fn rebuild_only(dir: &std::path::Path, opts: &Opts) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut options = SledOptions::default();
-    if let Some(mb) = opts.cache_mb {
-        options.cache_bytes = mb << 20;
-    }
-    let store = Arc::new(SledStore::open(dir, options).unwrap());
+    let (rt, store, _) = open_in_runtime(dir, opts);
     let n = store.head();
     let mut secs = Vec::new();
     let mut p = None;
