@@ -114,17 +114,33 @@ impl Core {
     /// (readers get `Unavailable`) until writes resume.
     fn reopen_for_reads(&self) {
         reserve::release(&self.dir);
-        self.stop_writer();
-        let head = self.common.head.load(Ordering::Acquire);
-        let mut slot = self.current.blocking_write();
-        slot.take();
-        let reopened = self.install(&mut slot, Some(head), false);
-        drop(slot);
-        self.common.reopened.notify_waiters();
-        match reopened {
-            Ok(()) => info!(head, "reopened the store for reads; writes stay refused"),
+        match self.replace_open(true, false) {
+            Ok(()) => info!(
+                head = self.common.head.load(Ordering::Acquire),
+                "reopened the store for reads; writes stay refused"
+            ),
             Err(e) => error!(error = %e, "cannot reopen the store for reads"),
         }
+    }
+
+    /// Stops the writer (it answers what is queued), waits for readers to leave, drops
+    /// the open of sled and installs a new one, with a writer if `writes`, rolled back
+    /// to the head the stopped writer left if `fence_at_head`. Readers waiting for a
+    /// reopen are woken either way. On failure no open is left (readers get
+    /// `Unavailable`). The recovery after a failed write and `release` reopen here.
+    pub(super) fn replace_open(&self, fence_at_head: bool, writes: bool) -> Result<(), StoreError> {
+        self.stop_writer();
+        // The writer and its flusher have ended: from here on the head is final.
+        let fence = fence_at_head.then(|| self.common.head.load(Ordering::Acquire));
+        let mut slot = self.current.blocking_write();
+        // Nobody else holds this open of sled now: readers wait for the lock.
+        // Dropping it releases sled's lock; sled's background threads may hold the
+        // old open for a moment, so opening waits for its lock (`open::LOCK_WAIT`).
+        slot.take();
+        let installed = self.install(&mut slot, fence, writes);
+        drop(slot);
+        self.common.reopened.notify_waiters();
+        installed
     }
 
     /// One try at resuming writes; returns the head it resumed at. The space reserve
@@ -134,20 +150,8 @@ impl Core {
             .map_err(|e| StoreError::Io(format!("writing the space reserve: {e}")))?;
         probe(&self.dir).map_err(|e| StoreError::Io(format!("write probe: {e}")))?;
         // The failed writer refuses what is queued, and its flusher has answered
-        // everything: from here on the head is final.
-        self.stop_writer();
-        let head = self.common.head.load(Ordering::Acquire);
-        let mut slot = self.current.blocking_write();
-        // Nobody else holds this open of sled now: the writer and flusher threads
-        // have ended and readers wait for the lock. Dropping it releases sled's lock.
-        slot.take();
-        // sled's background threads may hold the old open for a moment: opening waits
-        // for its lock (`open::LOCK_WAIT`). On failure, stay without an open (readers
-        // get `Unavailable`); the next try opens.
-        let installed = self.install(&mut slot, Some(head), true);
-        drop(slot);
-        self.common.reopened.notify_waiters();
-        installed?;
+        // everything. On failure, stay without an open; the next try opens.
+        self.replace_open(true, true)?;
         let resumed = self.common.head.load(Ordering::Acquire);
         self.common.failed.store(false, Ordering::Release);
         lock(&self.common.status).refusing = None;

@@ -15,15 +15,6 @@ impl Core {
         if self.common.failed.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.stop_writer();
-        let mut slot = self.current.blocking_write();
-        // The writer and its flusher have ended and readers wait for the lock:
-        // dropping this open releases sled (its background threads may hold it a
-        // moment longer: opening waits for its lock, `open::LOCK_WAIT`).
-        slot.take();
-        let installed = self.install(&mut slot, None, true);
-        drop(slot);
-        self.common.reopened.notify_waiters();
-        installed
+        self.replace_open(false, true)
     }
 }
