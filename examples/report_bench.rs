@@ -157,6 +157,17 @@ fn start_only(dir: &std::path::Path, opts: &Opts) {
     let live = heap();
     drop(held);
     if let Some(r) = runner {
+        // What each part of the projections holds: a copy dropped part by part (the
+        // runner keeps its own, which it snapshots as it stops).
+        let taken = r.read().clone();
+        let mut before = heap();
+        let mut parts = Vec::new();
+        taken.drop_by_part(|part| {
+            let now = heap();
+            parts.push(format!("{part} {} MB", before.saturating_sub(now) >> 20));
+            before = now;
+        });
+        println!("  the projections by part: {}", parts.join(", "));
         rt.block_on(r.stop()).unwrap();
     }
     let without_projections = heap();

@@ -10,6 +10,7 @@ use super::error::DomainError;
 use super::event::CaseEvent;
 use super::ids::{AgentId, CaseId, Timestamp};
 use super::sla::SlaClock;
+use super::sparse::Sparse;
 use super::swarming::{self, Swarming};
 use super::tier::Tier;
 
@@ -172,8 +173,9 @@ pub struct Case {
     /// The SLA in force, if a policy applied (see [`super::sla`]). Boxed: most cases
     /// have none, and every case the projections hold would carry its size.
     pub sla: Option<Box<SlaClock>>,
-    /// Needed skills, invitations, help requests, the swarm's type and roles.
-    pub swarming: Swarming,
+    /// Needed skills, invitations, help requests, the swarm's type and roles. Sparse:
+    /// most cases never swarm, and it is about a quarter of a case's size.
+    pub swarming: Sparse<Swarming>,
 }
 
 impl Case {
@@ -322,6 +324,8 @@ impl Case {
             | CaseEvent::StatusUpdateDue(_) => {}
         }
         swarming::apply(self, event, at);
+        // A write through `swarming` boxes it even when nothing changed.
+        self.swarming.settle();
     }
 
     /// Ends a wait on the customer (resume, resolve, close), keeping it as a pause.

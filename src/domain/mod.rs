@@ -19,6 +19,8 @@
 //! - [`swarming`]: intelligent swarming: needed skills, invitations, help requests,
 //!   swarm types and roles (state, fold, and its commands' rules).
 //! - [`error`]: why a command was refused.
+//! - [`sparse`]: a part of a case most cases leave at its default, boxed only once it
+//!   differs (what keeps every case the projections hold small).
 //! - [`request`]: the canonical, versioned encoding of a request that idempotency
 //!   fingerprints hash.
 
@@ -32,6 +34,7 @@ pub mod ids;
 pub mod presence;
 pub mod request;
 pub mod sla;
+pub mod sparse;
 pub mod standing;
 pub mod swarming;
 pub mod tier;

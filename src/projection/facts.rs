@@ -63,10 +63,12 @@ impl CaseFacts {
     }
 
     /// Gives back the room kept for facts to come: buffers grown fact by fact (a
-    /// replay) hold up to twice what they use, where decoded ones hold just that.
+    /// replay) hold up to twice what they use, and the tally's lists room for four,
+    /// where decoded ones hold just what they use.
     pub fn shrink_to_fit(&mut self) {
         self.encoded.shrink_to_fit();
         self.open.shrink_to_fit();
+        self.tally.shrink_to_fit();
     }
 
     fn push(&mut self, at: Timestamp, fact: &Fact) {

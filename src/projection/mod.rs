@@ -696,6 +696,42 @@ impl Projections {
         self.timeline.shrink_to_fit();
     }
 
+    /// Drops the parts one at a time, biggest first, calling `after(part)` after each,
+    /// so a benchmark measuring the heap between calls can say what each part holds
+    /// (`report_bench --start-only`).
+    pub fn drop_by_part(self, mut after: impl FnMut(&'static str)) {
+        let Projections {
+            cases,
+            queues,
+            swarms,
+            workload,
+            presence,
+            knowledge,
+            facts,
+            timeline,
+            standing,
+            dispatch,
+            backlog,
+            listing,
+            text,
+            ..
+        } = self;
+        drop(cases);
+        after("case views");
+        drop(facts);
+        after("report facts");
+        drop(timeline);
+        after("timeline");
+        drop(listing);
+        after("listing");
+        drop((
+            queues, swarms, workload, presence, dispatch, backlog, standing,
+        ));
+        after("queues, swarms, workload, dispatch, backlog");
+        drop((knowledge, text));
+        after("knowledge and text index");
+    }
+
     /// Stops keeping the indexes (tier queues, swarms, workload, dispatch, backlog,
     /// listing) event by event until [`index_all`](Self::index_all) builds them from
     /// the views: a long replay pays one build instead of moving each case between

@@ -95,6 +95,13 @@ fn participate(participants: &mut Vec<AgentId>, agent: &AgentId) {
 }
 
 impl Tally {
+    /// Gives back the room its lists kept for more (they grow by inserting, which
+    /// leaves room for four; a case has a tier or two and a handful of participants).
+    pub fn shrink_to_fit(&mut self) {
+        self.path.shrink_to_fit();
+        self.participants.shrink_to_fit();
+    }
+
     /// Counts one case event recorded at `at`, read off the case as it was `before`
     /// the event (the caller applies the event to its case afterwards, then calls
     /// [`Tally::observed`]); returns the fact the event is if it falls in a period.

@@ -32,6 +32,7 @@ use super::case::{Case, MessageKind};
 use super::error::DomainError;
 use super::event::CaseEvent;
 use super::ids::{AgentId, Timestamp};
+use super::sparse::SharedDefault;
 
 /// Most needed skills on one case, and most skills in one help request.
 pub const MAX_SKILLS: usize = 16;
@@ -191,6 +192,25 @@ pub struct Swarming {
     pub status_since: Option<Timestamp>,
     /// The due time of the last `StatusUpdateDue` since then.
     pub reminded_due: Option<Timestamp>,
+}
+
+/// What a case's [`Swarming`] is until it swarms (see [`Sparse`](super::sparse::Sparse)).
+static NOT_SWARMING: Swarming = Swarming {
+    skills: BTreeSet::new(),
+    skills_source: None,
+    swarm_type: SwarmType::Case,
+    roles: BTreeMap::new(),
+    invitations: BTreeMap::new(),
+    help_requests: Vec::new(),
+    cleared: BTreeMap::new(),
+    status_since: None,
+    reminded_due: None,
+};
+
+impl SharedDefault for Swarming {
+    fn shared_default() -> &'static Self {
+        &NOT_SWARMING
+    }
 }
 
 impl Swarming {

@@ -128,6 +128,24 @@ fn set_case_skills_replaces_and_can_clear() {
 }
 
 #[test]
+fn a_case_boxes_its_swarming_state_only_once_it_has_one() {
+    let h = routed_to("L1");
+    let mut handled = h.clone();
+    handled.extend([
+        posted(MessageKind::PublicReply, "alice", "On it"),
+        resolved("Fixed", Some("L1"), "alice"),
+        reopened("Not fixed"),
+    ]);
+    let case = Case::fold(handled.iter().zip(1..).map(|(e, v)| (e, v, at(v as i64))));
+    assert!(case.exists());
+    assert!(!case.swarming.is_boxed(), "never swarmed: {case:?}");
+    let case = given(h)
+        .when(set_skills(&["billing"]))
+        .then_events([skills_set(&["billing"])]);
+    assert!(case.swarming.is_boxed());
+}
+
+#[test]
 fn set_case_skills_to_what_it_already_needs_is_refused() {
     let mut h = routed_to("L1");
     h.push(skills_set(&["saml"]));
