@@ -207,7 +207,7 @@ pub fn seed(base: &ConfigSeed) -> ConfigSeed {
     let mut seed = base.clone();
     let ladder =
         TierLadder::new(seed.tiers.iter().cloned()).unwrap_or_else(|_| TierLadder::standard());
-    let floor = crate::routing::sensitive_floor(&ladder).0;
+    let floor = crate::routing::sensitive_floor(&ladder).0.to_string();
     if !seed.teams.iter().any(|t| t.name == "billing") {
         seed.teams.push(Team {
             name: "billing".into(),

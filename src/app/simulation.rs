@@ -47,7 +47,7 @@ impl Desk {
                     CaseEvent::Opened(o) => opened = Some(o),
                     CaseEvent::Routed(route) if placement.is_none() => {
                         placement = Some(Placement {
-                            tier: route.tier.0,
+                            tier: route.tier.0.into(),
                             team: route.team,
                             rule_id: route.rule_id,
                         })

@@ -624,7 +624,7 @@ pub fn decide(config: &Config, command: ConfigCommand) -> Result<Vec<ConfigEvent
                     .validate(&ladder, Some(&config.team_names()))?;
             }
             ConfigEvent::TiersSet(TiersSet {
-                tiers: ladder.tiers().iter().map(|t| t.0.clone()).collect(),
+                tiers: ladder.tiers().iter().map(|t| t.0.to_string()).collect(),
             })
         }
         ConfigCommand::CreateTeam(team) => {
@@ -830,7 +830,7 @@ fn list(field: &str, values: Vec<String>) -> Result<Vec<String>, ConfigError> {
 fn team_checked(config: &Config, team: Team) -> Result<Team, ConfigError> {
     let team = Team {
         name: name("team name", &team.name, crate::routing::rule::MAX_TEAM)?,
-        tier: config.tiers.get(team.tier.trim())?.0,
+        tier: config.tiers.get(team.tier.trim())?.0.into(),
         description: team.description.trim().chars().take(500).collect(),
         calendar: team.calendar.map(|c| c.trim().to_string()),
     };
@@ -928,9 +928,9 @@ impl ConfigSeed {
             .map(|name| Team {
                 name: name.to_string(),
                 tier: if *name == "general" {
-                    front_line(&tiers).0
+                    front_line(&tiers).0.into()
                 } else {
-                    floor.clone()
+                    floor.to_string()
                 },
                 description: String::new(),
                 calendar: None,
@@ -949,7 +949,7 @@ impl ConfigSeed {
             }
         }
         ConfigSeed {
-            tiers: tiers.tiers().iter().map(|t| t.0.clone()).collect(),
+            tiers: tiers.tiers().iter().map(|t| t.0.to_string()).collect(),
             teams,
             agents: Vec::new(),
             rules,
@@ -964,7 +964,7 @@ impl ConfigSeed {
     /// Just a ladder and a default route to `tier`: no rules, teams or agents.
     pub fn minimal(tiers: TierLadder, tier: &str) -> ConfigSeed {
         ConfigSeed {
-            tiers: tiers.tiers().iter().map(|t| t.0.clone()).collect(),
+            tiers: tiers.tiers().iter().map(|t| t.0.to_string()).collect(),
             teams: Vec::new(),
             agents: Vec::new(),
             rules: RuleSet {

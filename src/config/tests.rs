@@ -131,7 +131,7 @@ fn agent_tiers_combine_their_own_and_their_teams() {
     let tiers: Vec<String> = c
         .agent_tiers(&AgentId::new("dana").unwrap())
         .into_iter()
-        .map(|t| t.0)
+        .map(|t| t.0.into())
         .collect();
     assert_eq!(tiers, vec!["L3", "L2"]);
     assert!(c.agent_tiers(&AgentId::new("ghost").unwrap()).is_empty());

@@ -1,5 +1,6 @@
 //! Identifiers, timestamps and actors: small value types every layer shares.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -43,9 +44,10 @@ impl FromStr for CaseId {
     }
 }
 
-/// An agent's (or any user's) stable id, e.g. `alice` or `alice@example.com`.
+/// An agent's (or any user's) stable id, e.g. `alice` or `alice@example.com`. Up to
+/// 24 bytes are held inline (encoded as a string, as before).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct AgentId(String);
+pub struct AgentId(CompactString);
 
 impl AgentId {
     pub const MAX_LEN: usize = 64;
@@ -60,7 +62,7 @@ impl AgentId {
                 Self::MAX_LEN
             )));
         }
-        Ok(AgentId(id))
+        Ok(AgentId(id.into()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,18 +2,20 @@
 //! only L0 and L1; an integrator adds an L4 vendor tier), so tiers are configuration:
 //! an ordered list of names, lowest first. Escalation moves up the list.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::error::DomainError;
 
-/// A tier's name, e.g. `L2`. Its rank comes from the ladder it is part of.
+/// A tier's name, e.g. `L2`. Its rank comes from the ladder it is part of. Held
+/// inline up to 24 bytes (encoded as a string, as before).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Tier(pub String);
+pub struct Tier(pub CompactString);
 
 impl Tier {
     pub fn new(name: impl Into<String>) -> Self {
-        Tier(name.into())
+        Tier(name.into().into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -43,7 +45,7 @@ impl TierLadder {
     {
         let tiers: Vec<Tier> = names
             .into_iter()
-            .map(|n| Tier(n.into().trim().to_string()))
+            .map(|n| Tier(n.into().trim().into()))
             .collect();
         if tiers.is_empty() {
             return Err(DomainError::Invalid("at least one tier is required".into()));

@@ -31,7 +31,7 @@ impl EventCounts {
             CaseEvent::Escalated(t) => {
                 *self
                     .escalations
-                    .entry((t.from.0.clone(), t.to.0.clone()))
+                    .entry((t.from.0.to_string(), t.to.0.to_string()))
                     .or_default() += 1
             }
             CaseEvent::SwarmStarted(_) => self.swarms_started += 1,

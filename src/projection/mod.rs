@@ -946,7 +946,7 @@ impl Projections {
                 let tier = r
                     .tier
                     .as_ref()
-                    .map(|t| t.0.clone())
+                    .map(|t| t.0.to_string())
                     .unwrap_or_else(|| "unrouted".into());
                 *s.resolved_by_tier.entry(tier).or_default() += 1;
             }

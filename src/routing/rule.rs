@@ -394,8 +394,8 @@ fn check_actions(
     if actions.sensitive && tiers.rank(&tier) < tiers.rank(floor) {
         return Err(RuleError::SensitiveBelowFloor {
             origin,
-            tier: tier.0,
-            floor: floor.0.clone(),
+            tier: tier.0.into(),
+            floor: floor.0.to_string(),
         });
     }
     Ok(tier)
@@ -428,7 +428,7 @@ fn check_social_sensitive(
     Err(RuleError::SensitiveOnSocial {
         rule: rule.id.clone(),
         keyword: keyword.to_string(),
-        floor: floor.0.clone(),
+        floor: floor.0.to_string(),
     })
 }
 

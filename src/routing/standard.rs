@@ -86,7 +86,7 @@ impl RuleSet {
     /// for its rules. It passes [`RuleSet::validate`] on any ladder, with teams
     /// [`STANDARD_TEAMS`].
     pub fn standard(tiers: &TierLadder) -> RuleSet {
-        let floor = sensitive_floor(tiers).0;
+        let floor = sensitive_floor(tiers).0.to_string();
         RuleSet {
             version: STANDARD_VERSION,
             rules: vec![
@@ -138,7 +138,7 @@ impl RuleSet {
                 },
             ],
             default: Actions {
-                tier: Some(front_line(tiers).0),
+                tier: Some(front_line(tiers).0.into()),
                 team: Some("general".into()),
                 ..Actions::default()
             },
@@ -176,7 +176,7 @@ pub fn enforce_sensitive_floor(decision: &mut RouteDecision, case: &OpenCase, ti
     };
     decision.actions.sensitive = true;
     if below {
-        decision.actions.tier = Some(floor.0.clone());
+        decision.actions.tier = Some(floor.0.to_string());
         decision.actions.team = None;
     }
     decision.explanation.push(format!(

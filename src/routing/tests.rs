@@ -1527,7 +1527,7 @@ proptest! {
         }
         // And the decision is a valid route command.
         let rc = decision.to_route_case().unwrap();
-        prop_assert_eq!(Some(rc.tier.0), decision.actions.tier.clone());
+        prop_assert_eq!(Some(rc.tier.0.into()), decision.actions.tier.clone());
     }
 }
 

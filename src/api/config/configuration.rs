@@ -31,7 +31,12 @@ pub struct ConfigurationObj {
 pub(super) fn configuration(g: &Guard, config: &Config) -> ConfigurationObj {
     ConfigurationObj {
         version: config.version,
-        tiers: config.tiers.tiers().iter().map(|t| t.0.clone()).collect(),
+        tiers: config
+            .tiers
+            .tiers()
+            .iter()
+            .map(|t| t.0.to_string())
+            .collect(),
         teams: config.teams.values().map(|t| team_obj(config, t)).collect(),
         agents: config
             .agents

@@ -122,7 +122,11 @@ pub(super) fn agent_obj(g: &Guard, config: &Config, a: &Agent) -> AgentObj {
         name: a.name.clone(),
         tiers: a.tiers.clone(),
         teams: a.teams.clone(),
-        works_tiers: config.agent_tiers(&a.id).into_iter().map(|t| t.0).collect(),
+        works_tiers: config
+            .agent_tiers(&a.id)
+            .into_iter()
+            .map(|t| t.0.into())
+            .collect(),
         skills: a.skills.clone(),
         languages: a.languages.clone(),
         max_cases: a.max_cases,
