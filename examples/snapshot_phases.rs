@@ -22,7 +22,7 @@ use std::time::Instant;
 use swarmdesk::domain::CaseId;
 use swarmdesk::projection::listing::Gathered;
 use swarmdesk::projection::runner::{
-    catch_up, decode_snapshot_for, release_freed_memory, snapshot_sections, SNAPSHOT_NAME,
+    catch_up, decode_snapshot_for, snapshot_sections, SNAPSHOT_NAME,
 };
 use swarmdesk::projection::{CaseView, Projections};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
@@ -136,7 +136,7 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
             t,
         );
         let t = Instant::now();
-        release_freed_memory();
+        swarmdesk::allocator::release_freed_memory();
         note("malloc_trim".into(), t);
         note("total".into(), start);
         p.position()

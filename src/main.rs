@@ -4,8 +4,16 @@ use clap::Parser;
 use swarmdesk::cli::{Cli, Command};
 use swarmdesk::logging::{self, LogFormat};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before any thread starts (see the function).
+    swarmdesk::allocator::give_threads_their_own_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init(match &cli.command {
         Command::Serve(args) => args.log_format,

@@ -251,19 +251,6 @@ pub async fn load_snapshot(store: &dyn EventStore) -> Result<Option<Projections>
     }
 }
 
-/// Hands the memory freed during start-up back to the system. A replay allocates and
-/// frees far more than the projections keep (each event decoded, a snapshot's bytes),
-/// and glibc's allocator otherwise keeps those pages, so the server's resident memory
-/// would stay at the replay's peak rather than what it holds.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only returns free heap pages to the kernel; it takes no
-    // pointer and is safe to call at any time from any thread.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 impl ProjectionRunner {
     /// Loads the snapshot and starts following the log.
     pub async fn start(store: Arc<dyn EventStore>) -> Result<Self, ProjectionError> {
@@ -277,7 +264,7 @@ impl ProjectionRunner {
             // Before anything follows the log or writes to it.
             store.release_read_state().await?;
         }
-        release_freed_memory();
+        crate::allocator::release_freed_memory();
         info!(
             snapshot_position = from_snapshot,
             position = initial.position(),
