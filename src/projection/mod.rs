@@ -696,16 +696,19 @@ impl Projections {
         self.timeline.shrink_to_fit();
     }
 
-    /// Drops the parts one at a time, biggest first, calling `after(part)` after each,
-    /// so a benchmark measuring the heap between calls can say what each part holds
-    /// (`report_bench --start-only`).
+    /// Drops the parts one at a time, calling `after(part)` after each, so a benchmark
+    /// measuring the heap between calls can say what each part holds (`report_bench
+    /// --start-only`). Every field is named, so a new one must be placed here.
     pub fn drop_by_part(self, mut after: impl FnMut(&'static str)) {
         let Projections {
+            position: _,
             cases,
             queues,
             swarms,
             workload,
             presence,
+            events: _,
+            counts,
             knowledge,
             facts,
             timeline,
@@ -714,7 +717,8 @@ impl Projections {
             backlog,
             listing,
             text,
-            ..
+            deferred: _,
+            keep_messages: _,
         } = self;
         drop(cases);
         after("case views");
@@ -725,7 +729,7 @@ impl Projections {
         drop(listing);
         after("listing");
         drop((
-            queues, swarms, workload, presence, dispatch, backlog, standing,
+            queues, swarms, workload, presence, dispatch, backlog, standing, counts,
         ));
         after("queues, swarms, workload, dispatch, backlog");
         drop((knowledge, text));
