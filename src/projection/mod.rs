@@ -167,16 +167,23 @@ pub struct CaseFilter {
     pub vault: Option<std::sync::Arc<crate::shred::Vault>>,
 }
 
+/// A subject or body as a `text` filter reads it: opened with `vault` if it is sealed,
+/// and lower-cased. The filter and the text index ([`text`]) both read it so, and must
+/// agree.
+fn searchable(vault: Option<&crate::shred::Vault>, field: &str) -> String {
+    match vault {
+        Some(v) => v.open(field).to_lowercase(),
+        None => field.to_lowercase(),
+    }
+}
+
 impl CaseFilter {
     pub fn matches(&self, c: &Case) -> bool {
         let text_ok = || match &self.text {
             None => true,
             Some(t) => {
                 let t = t.to_lowercase();
-                let open = |s: &'_ str| match &self.vault {
-                    Some(v) => v.open(s).to_lowercase(),
-                    None => s.to_lowercase(),
-                };
+                let open = |s: &str| searchable(self.vault.as_deref(), s);
                 open(&c.subject).contains(&t) || open(&c.body).contains(&t)
             }
         };

@@ -324,17 +324,13 @@ impl TextIndex {
         vault: Option<&Vault>,
         budget: usize,
     ) -> tantivy::Result<()> {
-        let open = |s: &str| match vault {
-            Some(v) => v.open(s).to_lowercase(),
-            None => s.to_lowercase(),
-        };
         let mut writer = self.index.writer_with_num_threads(1, budget)?;
         let mut added = 0;
         for (id, subject, body) in cases {
             let id = id.0 .0;
             let mut doc = TantivyDocument::default();
-            doc.add_text(self.text, open(subject));
-            doc.add_text(self.text, open(body));
+            doc.add_text(self.text, super::searchable(vault, subject));
+            doc.add_text(self.text, super::searchable(vault, body));
             doc.add_u64(self.high, (id >> 64) as u64);
             doc.add_u64(self.low, id as u64);
             writer.add_document(doc)?;
