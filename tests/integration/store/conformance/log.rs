@@ -9,10 +9,26 @@ use futures_util::StreamExt;
 use swarmdesk::store::chain::{link, GENESIS};
 use swarmdesk::store::envelope::{link_of, seal};
 use swarmdesk::store::feed::FeedEvent;
-use swarmdesk::store::{subscribe_from, EventStore, ExpectedVersion, StoreError};
+use swarmdesk::store::{
+    subscribe_from, EventStore, ExpectedVersion, FeedStream, RecordedEvent, StoreError,
+};
 
 use super::harness::*;
 use crate::common::*;
+
+/// The next `n` events of `feed`, each within 10 s. Lag markers are skipped: the
+/// callers check the positions, which show any gap.
+async fn next_events(feed: &mut FeedStream, n: usize) -> Vec<Arc<RecordedEvent>> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), feed.next()).await {
+            Ok(Some(Ok(FeedEvent::Event(e)))) => got.push(e),
+            Ok(Some(Ok(FeedEvent::Lagged { .. }))) => {}
+            other => panic!("feed stopped after {} events: {other:?}", got.len()),
+        }
+    }
+    got
+}
 
 /// Writers on many streams (through two nodes where the backend has them): positions
 /// are 1..N without gap, each append owns a contiguous range.
@@ -93,14 +109,7 @@ pub async fn catch_up_subscriptions_see_every_event_once_in_order(f: Fresh) {
                 .unwrap();
         }
     });
-    let mut got = Vec::new();
-    while got.len() < 61 {
-        match tokio::time::timeout(Duration::from_secs(10), feed.next()).await {
-            Ok(Some(Ok(FeedEvent::Event(e)))) => got.push(e),
-            Ok(Some(Ok(FeedEvent::Lagged { .. }))) => {}
-            other => panic!("feed stopped after {} events: {other:?}", got.len()),
-        }
-    }
+    let got = next_events(&mut feed, 61).await;
     live.await.unwrap();
     assert_eq!(
         got.iter().map(|e| e.position).collect::<Vec<_>>(),
@@ -359,16 +368,9 @@ pub async fn releasing_the_read_state_keeps_the_log_its_readers_and_writers(f: F
         .await
         .unwrap();
     assert_eq!((o.first_position, o.first_version), (EVENTS + 1, 601));
-    let mut got = Vec::new();
-    while got.len() < EVENTS as usize + 1 {
-        match tokio::time::timeout(Duration::from_secs(10), feed.next()).await {
-            Ok(Some(Ok(FeedEvent::Event(e)))) => got.push(e.position),
-            Ok(Some(Ok(FeedEvent::Lagged { .. }))) => {}
-            other => panic!("feed stopped after {} events: {other:?}", got.len()),
-        }
-    }
+    let got = next_events(&mut feed, EVENTS as usize + 1).await;
     assert!(
-        got.into_iter().eq(1..=EVENTS + 1),
+        got.iter().map(|e| e.position).eq(1..=EVENTS + 1),
         "the feed, once and in order"
     );
     assert!(f.store.verify().await.unwrap().is_ok());
