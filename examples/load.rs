@@ -167,7 +167,14 @@ pub struct Opts {
     subscriber_threads: usize,
 }
 
+// The server's allocator, as `swarmdesk serve` runs it (see `swarmdesk::allocator`);
+// only when run as an example: the test that includes the examples keeps its own.
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: swarmdesk::allocator::Allocator = swarmdesk::allocator::Allocator;
+
 fn main() -> ExitCode {
+    swarmdesk::allocator::configure();
     let opts = Opts::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

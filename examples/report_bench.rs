@@ -658,7 +658,7 @@ fn timed<T>(secs: &mut Vec<f64>, f: impl FnOnce() -> T) -> (T, usize) {
 
 fn main() {
     // As the server's `main` does, so its starts are measured as they run.
-    swarmdesk::allocator::give_threads_their_own_arenas();
+    swarmdesk::allocator::configure();
     let opts = Opts::parse();
     match (&opts.start_only, &opts.rebuild_only) {
         (Some(dir), _) => start_only(dir, &opts),

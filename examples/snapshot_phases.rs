@@ -6,7 +6,8 @@
 //! `snapshot_phases DIR` times, as the server starts: opening the store (sled), mapping
 //! the snapshot file (`--copied`: reading it), `decode_snapshot_for` (both parts and the
 //! rest at once, with the listing; `--deferred`: as for a long catch-up, without), the
-//! catch-up over the log after the snapshot, and `malloc_trim`.
+//! catch-up over the log after the snapshot, and handing the freed memory back
+//! (`allocator::release_freed_memory`).
 //! `snapshot_phases DIR --parts` times the decode's pieces one after another on one
 //! thread instead: each part's case views, each part's listing keys gathered, the rest
 //! of the projections, the gathered keys joined and the listing's sets built.
@@ -137,7 +138,7 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
         );
         let t = Instant::now();
         swarmdesk::allocator::release_freed_memory();
-        note("malloc_trim".into(), t);
+        note("freed memory released".into(), t);
         note("total".into(), start);
         p.position()
     };
@@ -145,7 +146,14 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
     Phases { lines, position }
 }
 
+// The server's allocator, as `swarmdesk serve` runs it (see `swarmdesk::allocator`);
+// only when run as an example: the test that includes the examples keeps its own.
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: swarmdesk::allocator::Allocator = swarmdesk::allocator::Allocator;
+
 fn main() {
+    swarmdesk::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let dir = args
         .get(1)

@@ -38,7 +38,8 @@
 //! - [`clock`]: the system clock, and a manual one for tests.
 //! - [`demo`]: the realistic sample data of `serve --demo`.
 //! - [`metrics`]: Prometheus metrics; [`logging`]: text or JSON log lines.
-//! - [`allocator`]: the process's malloc arenas, and the memory a start hands back.
+//! - [`allocator`]: the process's memory allocator (mimalloc), its settings, and the memory a
+//!   start hands back.
 //! - [`shred`]: crypto-shredding (the right to erasure): per-customer data keys wrapped
 //!   by a master key, outside the log; customers' personal fields sealed with them
 //!   before they are appended and opened where read; forgetting destroys the key.

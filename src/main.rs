@@ -4,9 +4,11 @@ use clap::Parser;
 use swarmdesk::cli::{Cli, Command};
 use swarmdesk::logging::{self, LogFormat};
 
+#[global_allocator]
+static ALLOCATOR: swarmdesk::allocator::Allocator = swarmdesk::allocator::Allocator;
+
 fn main() -> anyhow::Result<()> {
-    // Before any thread starts (see the function).
-    swarmdesk::allocator::give_threads_their_own_arenas();
+    swarmdesk::allocator::configure();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -1,14 +1,15 @@
-//! The examples' counting allocator: the system allocator, counting the bytes live on
+//! The examples' counting allocator: the server's allocator, counting the bytes live on
 //! the heap, so an example can say what a structure holds ([`heap`] before and after).
 //! An example includes this file with `#[path = "common/counting.rs"] mod counting;`;
 //! it is the process's global allocator only when built as an example: the
 //! integration test that includes the examples keeps the system's (where [`heap`]
 //! stays 0).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use swarmdesk::allocator::Allocator;
 
-/// The system allocator, counting the bytes live on the heap.
+/// The server's allocator ([`Allocator`]), counting the bytes live on the heap.
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -16,11 +17,11 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
+        unsafe { Allocator.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { Allocator.dealloc(ptr, layout) }
     }
 }
 
