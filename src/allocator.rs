@@ -1,7 +1,7 @@
 //! The process's memory allocator: mimalloc, which the `swarmdesk` binary and the
-//! benchmarks declare global (`#[global_allocator]` belongs to the final binary, so a
-//! library cannot choose it for them) and [`configure`] first thing in `main`; and
-//! handing freed memory back to the system once a start's replay is done.
+//! examples that measure it declare global (`#[global_allocator]` belongs to the final
+//! binary, so a library cannot choose it for them) and [`configure`] first thing in
+//! `main`; and handing freed memory back to the system once a start's replay is done.
 //!
 //! Why mimalloc rather than the system's (glibc's) malloc: a profile of 64 clients
 //! posting messages spent about a fifth of the process's CPU in glibc's `malloc`,
