@@ -64,6 +64,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "load_parts/ab.rs"]
 mod ab;
+#[path = "common/allocator.rs"]
+mod allocator;
 #[path = "load_parts/baselines.rs"]
 mod baselines;
 #[path = "common/clients.rs"]
@@ -166,12 +168,6 @@ pub struct Opts {
     #[arg(long, default_value_t = 2)]
     subscriber_threads: usize,
 }
-
-// The server's allocator, as `swarmdesk serve` runs it (see `swarmdesk::allocator`);
-// only when run as an example: the test that includes the examples keeps its own.
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOCATOR: swarmdesk::allocator::Allocator = swarmdesk::allocator::Allocator;
 
 fn main() -> ExitCode {
     swarmdesk::allocator::configure();

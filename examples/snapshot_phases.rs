@@ -29,6 +29,9 @@ use swarmdesk::projection::{CaseView, Projections};
 use swarmdesk::store::sled_store::{SledOptions, SledStore};
 use swarmdesk::store::{EventStore, SnapshotBytes};
 
+#[path = "common/allocator.rs"]
+mod allocator;
+
 /// What to time (see the module header).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mode {
@@ -145,12 +148,6 @@ pub fn run(dir: &Path, mode: Mode) -> Phases {
     rt.block_on(store.shutdown()).unwrap();
     Phases { lines, position }
 }
-
-// The server's allocator, as `swarmdesk serve` runs it (see `swarmdesk::allocator`);
-// only when run as an example: the test that includes the examples keeps its own.
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOCATOR: swarmdesk::allocator::Allocator = swarmdesk::allocator::Allocator;
 
 fn main() {
     swarmdesk::allocator::configure();

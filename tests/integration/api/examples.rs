@@ -104,7 +104,8 @@ async fn the_travel_example_times_correct_answers() {
     assert!(measures[1].l2_queue > 0, "cases wait in L2 mid-way");
 }
 
-#[allow(dead_code)]
+// It includes the examples' allocator declaration too, as load does.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../../examples/snapshot_phases.rs"]
 mod snapshot_phases;
 
