@@ -17,7 +17,8 @@ use crate::auth::{generate_token, Grant};
 use crate::clock::{Clock, ManualClock};
 use crate::config::ConfigSeed;
 use crate::domain::{Actor, Role, TierLadder};
-use crate::http::{configure, HttpLimits, HttpState};
+use crate::http::takeover::Sockets;
+use crate::http::{HttpLimits, HttpState};
 use crate::metrics::Metrics;
 use crate::presence::{AwaySweeper, ConnectionWatch};
 use crate::projection::runner::ProjectionError;
@@ -120,6 +121,8 @@ pub struct Running {
     pub app: Arc<Desk>,
     pub demo_tokens: Vec<DemoToken>,
     handle: ServerHandle,
+    /// The runtime of the WebSocket connections.
+    sockets: Sockets,
     sla: SlaScheduler,
     away: AwaySweeper,
     shutdown: watch::Sender<bool>,
@@ -352,24 +355,15 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         fanout: Default::default(),
     });
     let addr = listener.local_addr()?;
-    let cors_origins = options.cors_origins.clone();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .wrap(actix_web::middleware::Condition::new(
-                !cors_origins.is_empty(),
-                crate::http::cors::cors(&cors_origins),
-            ))
-            // Outermost: every request, refused ones too, gets its id.
-            .wrap(actix_web::middleware::from_fn(
-                crate::http::request_id::middleware,
-            ))
-            .configure(configure(state.clone()))
-    })
-    .workers(options.workers.max(1))
-    .disable_signals()
-    .shutdown_timeout(5)
-    .listen(listener)?
-    .run();
+    // WebSocket connections run on threads of their own, as many as the HTTP workers.
+    let sockets = Sockets::start(options.workers)?;
+    let server = crate::http::workers::server(
+        listener,
+        options.workers,
+        state,
+        options.cors_origins.clone(),
+        sockets.handle(),
+    )?;
     let handle = server.handle();
     let server = tokio::spawn(server);
     let sla = SlaScheduler::start(app.clone(), options.sla_interval, metrics);
@@ -395,6 +389,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         app,
         demo_tokens,
         handle,
+        sockets,
         sla,
         away,
         shutdown: shutdown_tx,
@@ -431,6 +426,9 @@ impl Running {
             self.handle.stop(false).await;
         }
         let _ = self.server.await;
+        // The connections close on the shutdown signal; one whose client stopped
+        // reading is dropped after a while.
+        self.sockets.stop(std::time::Duration::from_secs(5)).await;
         close_app(self.app).await?;
         info!("swarmdesk stopped");
         Ok(())

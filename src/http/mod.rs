@@ -28,6 +28,8 @@ pub mod cors;
 pub mod fanout;
 mod media;
 pub mod request_id;
+pub mod takeover;
+pub mod workers;
 mod ws;
 
 /// Request limits enforced before GraphQL sees a request.
@@ -323,17 +325,13 @@ async fn graphql_post(
     }
 }
 
-async fn graphql_get(
-    state: web::Data<HttpState>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> HttpResponse {
+async fn graphql_get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok());
     if upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return ws::upgrade(state, req, payload);
+        return ws::upgrade(state, req);
     }
     let request = match parse_query_string(req.query_string()) {
         Ok(r) => r,

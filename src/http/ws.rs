@@ -21,24 +21,30 @@
 //! open ([`crate::presence`]); the first one after an automatic `AWAY` undoes it
 //! before the `connection_ack`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use super::fanout::{Delivery, Membership};
+use super::takeover::{Accepted, CanTakeOver};
 use super::{principal, refuse, HttpState};
 use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
 use crate::api::{Principal, Shutdown, SubscriptionSlots};
-use crate::domain::Role;
+use crate::domain::Role as ActorRole;
 use crate::presence::Connected;
 use tokio_stream::StreamMap;
 
@@ -46,6 +52,13 @@ use tokio_stream::StreamMap;
 const MAX_MESSAGE: usize = 256 * 1024;
 /// Client messages buffered before the connection stops reading.
 const INBOX: usize = 64;
+/// How long a closing connection waits for the client's answering close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest close reason: a control frame carries 125 bytes, 2 of them the code.
+const MAX_CLOSE_REASON: usize = 123;
+
+type CloseReason = CloseFrame<'static>;
 
 /// The protocol the client asked for, first supported one wins.
 fn protocol(req: &HttpRequest) -> Option<WebSocketProtocols> {
@@ -57,26 +70,27 @@ fn protocol(req: &HttpRequest) -> Option<WebSocketProtocols> {
         .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
 }
 
-/// Upgrades the request and spawns the connection's task.
-pub fn upgrade(
-    state: web::Data<HttpState>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> HttpResponse {
+/// Accepts the upgrade: answers `101` with what runs the connection once it is on
+/// the WebSocket runtime ([`super::takeover`]).
+pub fn upgrade(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
     let Some(protocol) = protocol(&req) else {
         return refuse(
             BAD_USER_INPUT,
             "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
         );
     };
-    let (response, session, messages) = match actix_ws::handle_with_protocols(
-        &req,
-        payload,
-        &[protocol.sec_websocket_protocol()],
-    ) {
-        Ok(parts) => parts,
+    if !req.extensions().contains::<CanTakeOver>() {
+        return refuse(BAD_USER_INPUT, "WebSocket connections need HTTP/1.1");
+    }
+    let mut response = match actix_http::ws::handshake(req.head()) {
+        Ok(response) => response,
         Err(e) => return refuse(BAD_USER_INPUT, &e.to_string()),
     };
+    response.insert_header((
+        actix_web::http::header::SEC_WEBSOCKET_PROTOCOL,
+        protocol.sec_websocket_protocol(),
+    ));
+    let mut response = HttpResponse::from(response.finish()).map_into_boxed_body();
     // A token on the upgrade request itself is accepted too (for clients that can set
     // headers); one in `connection_init` takes precedence.
     let from_header = principal(&state, &req);
@@ -117,7 +131,7 @@ pub fn upgrade(
                 *caller_of_init.lock().unwrap_or_else(|p| p.into_inner()) = token.clone();
             }
             let agent = &principal.actor;
-            let watched = matches!(agent.role, Role::Agent | Role::Lead)
+            let watched = matches!(agent.role, ActorRole::Agent | ActorRole::Lead)
                 && app.config().agents.contains_key(&agent.id);
             if watched {
                 let (connected, first) = connections.connect(agent.id.clone());
@@ -140,10 +154,6 @@ pub fn upgrade(
     let (inbox, rx) = mpsc::channel::<Vec<u8>>(INBOX);
     let graphql = WebSocket::new(state.schema.clone(), ReceiverStream::new(rx), protocol)
         .on_connection_init(on_init);
-    state.metrics.websocket_connections.inc();
-    let messages = messages
-        .aggregate_continuations()
-        .max_continuation_size(MAX_MESSAGE);
     let metrics = state.metrics.clone();
     let shutdown = state.shutdown.clone();
     let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
@@ -156,17 +166,33 @@ pub fn upgrade(
     let rules = TransportRules::new(!legacy, state.limits.connection_init_timeout);
     // The connection logs under the upgrade request's id for as long as it lasts.
     let span = tracing::Span::current();
-    actix_web::rt::spawn(
-        async move {
-            serve(session, messages, inbox, graphql, shutdown, rate, rules).await;
-            presence_slot
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            metrics.websocket_connections.dec();
-        }
-        .instrument(span),
-    );
+    let run = move |socket: TcpStream, leftover: Vec<u8>| {
+        Box::pin(
+            async move {
+                metrics.websocket_connections.inc();
+                let config = WebSocketConfig {
+                    max_message_size: Some(MAX_MESSAGE),
+                    max_frame_size: Some(MAX_MESSAGE),
+                    ..WebSocketConfig::default()
+                };
+                let socket = WebSocketStream::from_partially_read(
+                    socket,
+                    leftover,
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                serve(socket, inbox, graphql, shutdown, rate, rules).await;
+                presence_slot
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                metrics.websocket_connections.dec();
+            }
+            .instrument(span),
+        ) as futures_util::future::BoxFuture<'static, ()>
+    };
+    response.extensions_mut().insert(Accepted(Box::new(run)));
     response
 }
 
@@ -255,10 +281,19 @@ struct TransportRules {
     running: HashSet<String>,
 }
 
+/// A close frame; its reason cut to what a control frame holds (123 bytes).
 fn close(code: u16, why: impl Into<String>) -> CloseReason {
-    CloseReason {
+    let mut why = why.into();
+    if why.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+    }
+    CloseFrame {
         code: CloseCode::from(code),
-        description: Some(why.into()),
+        reason: Cow::Owned(why),
     }
 }
 
@@ -344,14 +379,14 @@ impl TransportRules {
 /// Runs one connection until the client leaves, the protocol ends it, the client
 /// stops answering pings, or the server shuts down.
 async fn serve(
-    mut session: actix_ws::Session,
-    mut messages: actix_ws::AggregatedMessageStream,
+    socket: WebSocketStream<TcpStream>,
     inbox: mpsc::Sender<Vec<u8>>,
     graphql: impl futures_util::Stream<Item = WsMessage> + Unpin,
     shutdown: Shutdown,
     rate: OperationRate,
     mut rules: TransportRules,
 ) {
+    let (mut session, mut messages) = socket.split();
     let mut graphql = graphql;
     let init_deadline = tokio::time::sleep(rules.init_timeout);
     tokio::pin!(init_deadline);
@@ -371,20 +406,16 @@ async fn serve(
             incoming = messages.next() => {
                 last_heard = tokio::time::Instant::now();
                 let bytes = match incoming {
-                    Some(Ok(AggregatedMessage::Text(text))) => text.into_bytes().to_vec(),
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => bytes.to_vec(),
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            return;
-                        }
-                        continue;
+                    Some(Ok(Message::Text(text))) => text.into_bytes(),
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    // The WebSocket layer answers pings itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(WsError::Capacity(e))) => break Some(close(1009, e.to_string())),
+                    Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_))) => {
+                        return;
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
-                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                    Some(Err(e)) => break Some(CloseReason {
-                        code: CloseCode::Protocol,
-                        description: Some(e.to_string()),
-                    }),
+                    Some(Err(e)) => break Some(close(1002, e.to_string())),
                 };
                 if let Some(close) = rules.incoming(&bytes) {
                     break Some(close);
@@ -392,7 +423,7 @@ async fn serve(
                 if let Some(refusal) = rate.check(&bytes) {
                     // The refused subscription does not run.
                     rules.outgoing(&refusal);
-                    if session.text(refusal).await.is_err() {
+                    if session.send(Message::Text(refusal)).await.is_err() {
                         return;
                     }
                     continue;
@@ -416,13 +447,13 @@ async fn serve(
             }
             Some((id, delivery)) = shared.next(), if !shared.is_empty() => match delivery {
                 Delivery::Next(frame) => {
-                    if session.text(frame).await.is_err() {
+                    if session.send(Message::Text(frame)).await.is_err() {
                         return;
                     }
                 }
                 Delivery::Complete => {
                     rules.running.remove(&id);
-                    if session.text(complete_message(&id)).await.is_err() {
+                    if session.send(Message::Text(complete_message(&id))).await.is_err() {
                         return;
                     }
                 }
@@ -438,7 +469,7 @@ async fn serve(
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
                     rules.outgoing(&text);
-                    if session.text(text).await.is_err() {
+                    if session.send(Message::Text(text)).await.is_err() {
                         return;
                     }
                 }
@@ -450,12 +481,9 @@ async fn serve(
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > client_timeout {
-                    break Some(CloseReason {
-                        code: CloseCode::Policy,
-                        description: Some("no answer to pings".into()),
-                    });
+                    break Some(close(1008, "no answer to pings"));
                 }
-                if session.ping(b"").await.is_err() {
+                if session.send(Message::Ping(Vec::new())).await.is_err() {
                     return;
                 }
             }
@@ -467,7 +495,7 @@ async fn serve(
                 loop {
                     tokio::select! {
                         Some(WsMessage::Text(text)) = graphql.next() => {
-                            if session.text(text).await.is_err() {
+                            if session.send(Message::Text(text)).await.is_err() {
                                 return;
                             }
                         }
@@ -477,24 +505,41 @@ async fn serve(
                                 Delivery::Complete => complete_message(&id),
                                 Delivery::TooSlow => continue,
                             };
-                            if session.text(text).await.is_err() {
+                            if session.send(Message::Text(text)).await.is_err() {
                                 return;
                             }
                         }
                         _ = &mut drain => break,
                     }
                 }
-                break Some(CloseReason {
-                    code: CloseCode::Away,
-                    description: Some("server shutting down".into()),
-                });
+                break Some(close(1001, "server shutting down"));
             }
         }
     };
-    let _ = session.close(close).await;
+    // Our close frame (or the answer to the client's), then the client's answer, so
+    // that the close frame is not lost to a connection reset.
+    let _ = session.send(Message::Close(close)).await;
+    let _ = session.flush().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(_)) = messages.next().await {}
+    })
+    .await;
 }
 
 /// The `complete` message of subscription `id`.
 fn complete_message(id: &str) -> String {
     serde_json::json!({ "type": "complete", "id": id }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_reason_is_cut_to_what_a_control_frame_holds_on_a_char_boundary() {
+        let frame = close(4400, "é".repeat(100));
+        assert_eq!(frame.reason.len(), 122);
+        assert_eq!(u16::from(frame.code), 4400);
+        assert_eq!(close(1001, "short").reason, "short");
+    }
 }

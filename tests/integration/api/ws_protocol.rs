@@ -1,6 +1,8 @@
 //! `graphql-transport-ws` close codes, each over a real WebSocket: 4400 invalid
 //! message, 4401 subscribe before the ack, 4403 rejected `connection_init`, 4408 no
-//! `connection_init` in time, 4409 duplicate subscription id, 4429 second init.
+//! `connection_init` in time, 4409 duplicate subscription id, 4429 second init; 1009
+//! for a message over the size limit. And the upgrade requests the server refuses:
+//! answered like any request, then the connection closed.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -194,4 +196,78 @@ async fn a_client_that_answers_no_pings_is_disconnected() {
         alive.next_json()
     );
     assert_eq!(v["type"], "next", "{v}");
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_closes_with_1009() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    let query = format!(
+        "subscription {{ events {{ position }} }} #{}",
+        "x".repeat(300 * 1024)
+    );
+    let huge = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    // The server may close before the client finished sending it.
+    let _ = ws.stream.send(Message::Text(huge.to_string())).await;
+    assert_eq!(close_code(&mut ws).await, 1009);
+    // The server still serves others.
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    assert_eq!(ws.next_json().await["type"], "next");
+}
+
+/// Sends `request` on a connection of its own and reads until the server closes it.
+async fn raw_exchange(s: &TestServer, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
+        .await
+        .expect("the server kept the connection open after refusing the upgrade")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+const UPGRADE_HEADERS: &str = "Host: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+#[tokio::test]
+async fn a_refused_upgrade_gets_a_coded_error_and_the_connection_closes() {
+    let s = TestServer::start().await;
+    // No subprotocol.
+    let answer = raw_exchange(
+        &s,
+        &format!("GET /graphql HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"BAD_USER_INPUT\""), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // A subprotocol, but no WebSocket version.
+    let answer = raw_exchange(
+        &s,
+        "GET /graphql HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"BAD_USER_INPUT\""), "{answer}");
+    // Another route answers as it would without the upgrade, body and all.
+    let answer = raw_exchange(
+        &s,
+        &format!("GET /healthz HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"status\":\"ok\""), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("x-request-id"),
+        "{answer}"
+    );
 }

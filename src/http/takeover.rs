@@ -1,0 +1,199 @@
+//! WebSocket connections on threads of their own.
+//!
+//! actix's HTTP/1 dispatcher hands every request that asks for `Upgrade: websocket`
+//! to [`hand_over`] together with its connection. The app answers it like any other
+//! request (routes, middleware, the handler's checks); when the handler accepts it,
+//! it answers `101 Switching Protocols` carrying an [`Accepted`], and the connection
+//! leaves the HTTP worker: its socket moves to the [`Sockets`] runtime, where the
+//! connection's task runs from then on. Any other answer is written back and the
+//! connection closed.
+//!
+//! So the frames of thousands of subscribers are written on threads that serve no
+//! HTTP request: a mutation's request is not queued behind each event's burst of
+//! deliveries on the HTTP worker that reads it.
+
+use actix_codec::Framed;
+use actix_http::body::BodySize;
+use actix_http::{h1, HttpMessage, Request, StatusCode};
+use actix_service::{Service, ServiceFactory};
+use actix_web::body::BoxBody;
+use actix_web::dev::{AppConfig, ServiceResponse};
+use futures_util::future::BoxFuture;
+use futures_util::SinkExt;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::runtime::{Handle, Runtime};
+use tokio_util::task::TaskTracker;
+
+/// What runs a connection the app accepted, once it is on the [`Sockets`] runtime:
+/// given its socket and the bytes the client already sent after its request.
+pub struct Accepted(pub Box<dyn FnOnce(TcpStream, Vec<u8>) -> BoxFuture<'static, ()> + Send>);
+
+/// Set on a request that came through [`hand_over`]: its connection can be taken
+/// over. A request without it (HTTP/2) cannot become a WebSocket.
+#[derive(Clone, Copy)]
+pub struct CanTakeOver;
+
+/// The runtime the taken-over connections run on, and their tasks.
+pub struct Sockets {
+    runtime: Option<Runtime>,
+    tasks: TaskTracker,
+}
+
+/// What the HTTP workers need to move a connection onto the [`Sockets`] runtime.
+#[derive(Clone)]
+pub struct SocketsHandle {
+    runtime: Handle,
+    tasks: TaskTracker,
+}
+
+impl Sockets {
+    /// A runtime of `threads` threads named `swarmdesk-ws`.
+    pub fn start(threads: usize) -> std::io::Result<Sockets> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("swarmdesk-ws")
+            .enable_all()
+            .build()?;
+        Ok(Sockets {
+            runtime: Some(runtime),
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    pub fn handle(&self) -> SocketsHandle {
+        SocketsHandle {
+            runtime: self
+                .runtime
+                .as_ref()
+                .expect("the runtime lives until stop")
+                .handle()
+                .clone(),
+            tasks: self.tasks.clone(),
+        }
+    }
+
+    /// Waits up to `grace` for the connections to end (they close on the server's
+    /// shutdown signal), then drops whatever still runs, so that a client that stopped
+    /// reading cannot hold the stop up.
+    pub async fn stop(mut self, grace: Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                connections = self.tasks.len(),
+                "WebSocket connections still open at shutdown; closing them"
+            );
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The upgrade service of one HTTP worker: `app` is a factory of the same app the
+/// worker serves.
+pub fn service<F, S>(
+    app: F,
+    sockets: SocketsHandle,
+) -> impl ServiceFactory<
+    (Request, Framed<TcpStream, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = actix_web::Error,
+    InitError = (),
+>
+where
+    F: Fn() -> S + Clone + 'static,
+    S: ServiceFactory<
+            Request,
+            Config = AppConfig,
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+        > + 'static,
+    S::InitError: std::fmt::Debug,
+{
+    actix_service::fn_factory(move || {
+        let factory = app();
+        let sockets = sockets.clone();
+        async move {
+            let app = factory
+                .new_service(AppConfig::default())
+                .await
+                .map_err(|e| tracing::error!(error = ?e, "the upgrade service did not start"))?;
+            let app = Rc::new(app);
+            Ok(actix_service::fn_service(
+                move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+                    hand_over(app.clone(), sockets.clone(), req, framed)
+                },
+            ))
+        }
+    })
+}
+
+/// Answers an upgrade request through the app; moves the connection to the
+/// [`Sockets`] runtime if the app accepted it, else writes the answer and closes.
+async fn hand_over<S>(
+    app: Rc<S>,
+    sockets: SocketsHandle,
+    req: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> Result<(), actix_web::Error>
+where
+    S: Service<Request, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+{
+    req.extensions_mut().insert(CanTakeOver);
+    let response: actix_web::HttpResponse = match app.call(req).await {
+        Ok(res) => res.into_parts().1,
+        Err(e) => e.error_response(),
+    };
+    let mut response = actix_http::Response::from(response);
+    let accepted = response.extensions_mut().remove::<Accepted>();
+    let (mut head, body) = response.into_parts();
+    match accepted {
+        Some(accepted) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            framed
+                .send(h1::Message::Item((head, BodySize::None)))
+                .await?;
+            let parts = framed.into_parts();
+            let leftover = parts.read_buf.to_vec();
+            let socket = parts.io.into_std()?;
+            let SocketsHandle { runtime, tasks } = sockets;
+            runtime.spawn(tasks.track_future(async move {
+                match TcpStream::from_std(socket) {
+                    Ok(socket) => (accepted.0)(socket, leftover).await,
+                    Err(e) => tracing::warn!(error = %e, "could not take the connection over"),
+                }
+            }));
+        }
+        _ => {
+            let body = actix_web::body::to_bytes(body)
+                .await
+                .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
+            head.head_mut()
+                .set_connection_type(actix_http::ConnectionType::Close);
+            framed
+                .send(h1::Message::Item((
+                    head,
+                    BodySize::Sized(body.len() as u64),
+                )))
+                .await?;
+            if !body.is_empty() {
+                framed.send(h1::Message::Chunk(Some(body))).await?;
+            }
+            framed.send(h1::Message::Chunk(None)).await?;
+        }
+    }
+    Ok(())
+}
