@@ -172,7 +172,12 @@ where
             let SocketsHandle { runtime, tasks } = sockets;
             runtime.spawn(tasks.track_future(async move {
                 match TcpStream::from_std(socket) {
-                    Ok(socket) => (accepted.0)(socket, leftover).await,
+                    Ok(socket) => {
+                        // Each update goes out as soon as it is written (measured: with
+                        // Nagle's algorithm deliveries wait for the previous ones' ACKs).
+                        let _ = socket.set_nodelay(true);
+                        (accepted.0)(socket, leftover).await
+                    }
                     Err(e) => tracing::warn!(error = %e, "could not take the connection over"),
                 }
             }));

@@ -24,7 +24,7 @@
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -52,6 +52,8 @@ use tokio_stream::StreamMap;
 const MAX_MESSAGE: usize = 256 * 1024;
 /// Client messages buffered before the connection stops reading.
 const INBOX: usize = 64;
+/// Most shared-run updates written to a connection in one go.
+const MAX_BATCH: usize = 64;
 /// How long a closing connection waits for the client's answering close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -445,27 +447,45 @@ async fn serve(
                     break None;
                 }
             }
-            Some((id, delivery)) = shared.next(), if !shared.is_empty() => match delivery {
-                Delivery::Next(frame) => {
-                    if session.send(Message::Text(frame)).await.is_err() {
+            Some((id, delivery)) = shared.next(), if !shared.is_empty() => {
+                // This delivery and those already waiting go out in one write.
+                let mut next = Some((id, delivery));
+                let mut written = 0;
+                let mut too_slow = None;
+                while let Some((id, delivery)) = next.take() {
+                    let text = match delivery {
+                        Delivery::Next(frame) => frame,
+                        Delivery::Complete => {
+                            rules.running.remove(&id);
+                            complete_message(&id)
+                        }
+                        Delivery::TooSlow => {
+                            too_slow = Some(id);
+                            break;
+                        }
+                    };
+                    if session.feed(Message::Text(text)).await.is_err() {
                         return;
                     }
-                }
-                Delivery::Complete => {
-                    rules.running.remove(&id);
-                    if session.send(Message::Text(complete_message(&id))).await.is_err() {
-                        return;
+                    written += 1;
+                    if written < MAX_BATCH {
+                        next = shared.next().now_or_never().flatten();
                     }
                 }
-                Delivery::TooSlow => break Some(close(
-                    1008,
-                    format!(
-                        "too slow: subscription {id} stayed {} updates behind for {} s",
-                        super::fanout::QUEUE,
-                        super::fanout::SLOW_GRACE.as_secs()
-                    ),
-                )),
-            },
+                if session.flush().await.is_err() {
+                    return;
+                }
+                if let Some(id) = too_slow {
+                    break Some(close(
+                        1008,
+                        format!(
+                            "too slow: subscription {id} stayed {} updates behind for {} s",
+                            super::fanout::QUEUE,
+                            super::fanout::SLOW_GRACE.as_secs()
+                        ),
+                    ));
+                }
+            }
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
                     rules.outgoing(&text);
