@@ -1,7 +1,7 @@
 //! WebSocket connections on threads of their own.
 //!
 //! actix's HTTP/1 dispatcher hands every request that asks for `Upgrade: websocket`
-//! to [`hand_over`] together with its connection. The app answers it like any other
+//! to the upgrade [`service`] together with its connection. The app answers it like any other
 //! request (routes, middleware, the handler's checks); when the handler accepts it,
 //! it answers `101 Switching Protocols` carrying an [`Accepted`], and the connection
 //! leaves the HTTP worker: its socket moves to the [`Sockets`] runtime, where the
@@ -30,7 +30,7 @@ use tokio_util::task::TaskTracker;
 /// given its socket and the bytes the client already sent after its request.
 pub struct Accepted(pub Box<dyn FnOnce(TcpStream, Vec<u8>) -> BoxFuture<'static, ()> + Send>);
 
-/// Set on a request that came through [`hand_over`]: its connection can be taken
+/// Set on a request that came through the upgrade [`service`]: its connection can be taken
 /// over. A request without it (HTTP/2) cannot become a WebSocket.
 #[derive(Clone, Copy)]
 pub struct CanTakeOver;

@@ -1,5 +1,7 @@
 //! GraphQL subscriptions over WebSocket (`graphql-transport-ws` and the legacy
-//! `graphql-ws`), one task per connection.
+//! `graphql-ws`), one task per connection, on the WebSocket threads
+//! ([`super::takeover`]): [`upgrade`] accepts the HTTP request, the task runs once the
+//! socket has moved there.
 //!
 //! The task owns the connection: it feeds the client's frames to async-graphql's
 //! protocol state machine, writes its replies back, answers pings, drops clients that
