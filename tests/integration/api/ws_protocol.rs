@@ -237,37 +237,34 @@ const UPGRADE_HEADERS: &str = "Host: localhost\r\nUpgrade: websocket\r\nConnecti
 #[tokio::test]
 async fn a_refused_upgrade_gets_a_coded_error_and_the_connection_closes() {
     let s = TestServer::start().await;
-    // No subprotocol.
-    let answer = raw_exchange(
-        &s,
-        &format!("GET /graphql HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("\"BAD_USER_INPUT\""), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("connection: close"),
-        "{answer}"
-    );
-    // A subprotocol, but no WebSocket version.
-    let answer = raw_exchange(
-        &s,
-        "GET /graphql HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("\"BAD_USER_INPUT\""), "{answer}");
-    // Another route answers as it would without the upgrade, body and all.
-    let answer = raw_exchange(
-        &s,
-        &format!("GET /healthz HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"status\":\"ok\""), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("x-request-id"),
-        "{answer}"
-    );
+    let cases = [
+        // No subprotocol.
+        (
+            format!("GET /graphql HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
+            "HTTP/1.1 400",
+            "\"BAD_USER_INPUT\"",
+        ),
+        // A subprotocol, but no WebSocket key or version.
+        (
+            "GET /graphql HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+                .to_string(),
+            "HTTP/1.1 400",
+            "\"BAD_USER_INPUT\"",
+        ),
+        // Another route answers as it would without the upgrade, body and all.
+        (
+            format!("GET /healthz HTTP/1.1\r\n{UPGRADE_HEADERS}\r\n"),
+            "HTTP/1.1 200",
+            "\"status\":\"ok\"",
+        ),
+    ];
+    for (request, status, body) in cases {
+        let answer = raw_exchange(&s, &request).await;
+        assert!(answer.starts_with(status), "{request}: {answer}");
+        assert!(answer.contains(body), "{request}: {answer}");
+        let lower = answer.to_ascii_lowercase();
+        assert!(lower.contains("connection: close"), "{request}: {answer}");
+        assert!(lower.contains("x-request-id"), "{request}: {answer}");
+    }
 }
