@@ -338,6 +338,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let (shutdown_tx, shutdown) = Shutdown::new();
     let connections = ConnectionWatch::new(options.away_after);
     let away = AwaySweeper::start(app.clone(), connections.clone());
+    let sockets = Sockets::start(options.workers)?;
     let state = actix_web::web::Data::new(HttpState {
         connections,
         schema: build_measured_schema(
@@ -353,10 +354,9 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         rate: Default::default(),
         runtime: tokio::runtime::Handle::current(),
         fanout: Default::default(),
+        deliveries: sockets.runtime(),
     });
     let addr = listener.local_addr()?;
-    // WebSocket connections run on threads of their own, as many as the HTTP workers.
-    let sockets = Sockets::start(options.workers)?;
     let server = crate::http::workers::server(
         listener,
         options.workers,

@@ -265,10 +265,13 @@ impl OperationRate {
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
         let state = &self.state;
-        let membership =
-            state
-                .fanout
-                .join(&principal, &slots, payload, &state.schema, &state.runtime)?;
+        let membership = state.fanout.join(
+            &principal,
+            &slots,
+            payload,
+            &state.schema,
+            &state.deliveries,
+        )?;
         Some((id, membership))
     }
 }

@@ -268,3 +268,50 @@ async fn a_refused_upgrade_gets_a_coded_error_and_the_connection_closes() {
         assert!(lower.contains("x-request-id"), "{request}: {answer}");
     }
 }
+
+/// `(thread name, nice value)` of every thread of this process (Linux).
+#[cfg(target_os = "linux")]
+fn threads_and_nice() -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        let (head, rest) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_string();
+        // After the name: field 3 (state) first, so field 19 (nice) is the 17th.
+        let nice = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        found.push((name, nice));
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn websocket_threads_yield_to_the_threads_that_serve_requests() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    assert_eq!(ws.next_json().await["type"], "next");
+    let threads = threads_and_nice();
+    let ws_threads: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| n == "swarmdesk-ws")
+        .collect();
+    assert!(
+        !ws_threads.is_empty(),
+        "no WebSocket threads in {threads:?}"
+    );
+    assert!(
+        ws_threads.iter().all(|(_, nice)| *nice == 10),
+        "{ws_threads:?}"
+    );
+    // The HTTP workers keep the process's priority.
+    let workers: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| n.starts_with("actix-server w"))
+        .collect();
+    assert!(!workers.is_empty(), "no HTTP workers in {threads:?}");
+    assert!(workers.iter().all(|(_, nice)| *nice == 0), "{workers:?}");
+}
