@@ -1,16 +1,18 @@
 //! WebSocket connections on threads of their own.
 //!
 //! actix's HTTP/1 dispatcher hands every request that asks for `Upgrade: websocket`
-//! to the upgrade [`service`] together with its connection. The app answers it like any other
-//! request (routes, middleware, the handler's checks); when the handler accepts it,
-//! it answers `101 Switching Protocols` carrying an [`Accepted`], and the connection
-//! leaves the HTTP worker: its socket moves to the [`Sockets`] runtime, where the
-//! connection's task runs from then on. Any other answer is written back and the
-//! connection closed.
+//! to the upgrade [`service`] together with its connection. The app answers it like
+//! any other request (routes, middleware, the handler's checks); when the handler
+//! accepts it, it answers `101 Switching Protocols` carrying an [`Accepted`], and the
+//! connection leaves the HTTP worker: its socket moves to the [`Sockets`] runtime,
+//! where the connection's task runs from then on. Any other answer is written back
+//! and the connection closed.
 //!
 //! So the frames of thousands of subscribers are written on threads that serve no
 //! HTTP request: a mutation's request is not queued behind each event's burst of
-//! deliveries on the HTTP worker that reads it.
+//! deliveries on the HTTP worker that reads it. The shared subscription runs run on
+//! this runtime too ([`super::HttpState::deliveries`]), and its threads run at
+//! [`DELIVERY_NICE`], so that deliveries yield the CPU to requests when it is short.
 
 use actix_codec::Framed;
 use actix_http::body::BodySize;

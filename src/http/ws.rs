@@ -84,7 +84,10 @@ pub fn upgrade(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
         );
     };
     if !req.extensions().contains::<CanTakeOver>() {
-        return refuse(BAD_USER_INPUT, "WebSocket connections need HTTP/1.1");
+        return refuse(
+            BAD_USER_INPUT,
+            "a WebSocket upgrade needs HTTP/1.1 and a request without a body",
+        );
     }
     let mut response = match actix_http::ws::handshake(req.head()) {
         Ok(response) => response,
