@@ -46,6 +46,21 @@ async fn close_code(ws: &mut Ws) -> u16 {
 
 const EVENTS: &str = "subscription { events { position } }";
 
+/// An authenticated connection whose `events` subscription (id `1`) has delivered an
+/// update.
+async fn delivering(s: &TestServer) -> Ws {
+    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
+    ws.subscribe("1", EVENTS, json!({})).await;
+    s.open_case("printer on fire", "HIGH").await;
+    let v = ws.next_json().await;
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("next"), Some("1")),
+        "{v}"
+    );
+    ws
+}
+
 #[tokio::test]
 async fn a_rejected_connection_init_closes_with_4403() {
     let s = TestServer::start().await;
@@ -93,15 +108,7 @@ async fn a_second_connection_init_closes_with_4429() {
 #[tokio::test]
 async fn a_duplicate_subscription_id_closes_with_4409() {
     let s = TestServer::start().await;
-    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
-    ws.subscribe("1", EVENTS, json!({})).await;
-    s.open_case("printer on fire", "HIGH").await;
-    let v = ws.next_json().await;
-    assert_eq!(
-        (v["type"].as_str(), v["id"].as_str()),
-        (Some("next"), Some("1")),
-        "{v}"
-    );
+    let mut ws = delivering(&s).await;
     ws.subscribe("1", EVENTS, json!({})).await;
     assert_eq!(close_code(&mut ws).await, 4409);
 }
@@ -211,10 +218,7 @@ async fn a_message_over_the_size_limit_closes_with_1009() {
     let _ = ws.stream.send(Message::Text(huge.to_string())).await;
     assert_eq!(close_code(&mut ws).await, 1009);
     // The server still serves others.
-    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
-    ws.subscribe("1", EVENTS, json!({})).await;
-    s.open_case("printer on fire", "HIGH").await;
-    assert_eq!(ws.next_json().await["type"], "next");
+    delivering(&s).await;
 }
 
 /// Sends `request` on a connection of its own and reads until the server closes it.
@@ -290,10 +294,7 @@ fn threads_and_nice() -> Vec<(String, i32)> {
 #[tokio::test]
 async fn websocket_threads_yield_to_the_threads_that_serve_requests() {
     let s = TestServer::start().await;
-    let mut ws = s.ws("graphql-transport-ws", ADMIN).await;
-    ws.subscribe("1", EVENTS, json!({})).await;
-    s.open_case("printer on fire", "HIGH").await;
-    assert_eq!(ws.next_json().await["type"], "next");
+    let _ws = delivering(&s).await;
     let threads = threads_and_nice();
     let ws_threads: Vec<_> = threads
         .iter()
