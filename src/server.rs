@@ -354,7 +354,6 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         rate: Default::default(),
         runtime: tokio::runtime::Handle::current(),
         fanout: Default::default(),
-        deliveries: sockets.runtime(),
     });
     let addr = listener.local_addr()?;
     let server = crate::http::workers::server(

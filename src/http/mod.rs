@@ -118,10 +118,6 @@ pub struct HttpState {
     pub connections: Arc<crate::presence::ConnectionWatch>,
     /// Subscriptions shared among subscribers of one caller.
     pub fanout: Arc<fanout::Hub>,
-    /// The runtime of the WebSocket connections ([`takeover::Sockets`]), where the
-    /// shared subscription runs run too: each event's burst of deliveries stays off the
-    /// runtime that executes requests, and yields to it.
-    pub deliveries: tokio::runtime::Handle,
 }
 
 impl HttpState {

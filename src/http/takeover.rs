@@ -10,9 +10,7 @@
 //!
 //! So the frames of thousands of subscribers are written on threads that serve no
 //! HTTP request: a mutation's request is not queued behind each event's burst of
-//! deliveries on the HTTP worker that reads it. The shared subscription runs run on
-//! this runtime too ([`super::HttpState::deliveries`]), and its threads run at
-//! [`DELIVERY_NICE`], so that deliveries yield the CPU to requests when it is short.
+//! deliveries on the HTTP worker that reads it.
 
 use actix_codec::Framed;
 use actix_http::body::BodySize;
@@ -37,31 +35,6 @@ pub struct Accepted(pub Box<dyn FnOnce(TcpStream, Vec<u8>) -> BoxFuture<'static,
 #[derive(Clone, Copy)]
 pub struct CanTakeOver;
 
-/// The nice value of the WebSocket threads: when the CPU is short, the kernel gives
-/// it to the threads that serve requests and write the log first, and deliveries
-/// take what is left (measured: with 5,000 subscribers on two cores, writes' p99 and
-/// delivery p99 both fall; see the README's benchmarks).
-pub const DELIVERY_NICE: i32 = 10;
-
-/// Lowers the calling thread's priority to [`DELIVERY_NICE`] (Linux: per thread; a
-/// process may always lower its own threads). Elsewhere, nothing.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
-        let failed = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, DELIVERY_NICE) != 0
-        };
-        if failed {
-            tracing::warn!(
-                error = %std::io::Error::last_os_error(),
-                "could not lower the WebSocket thread's priority"
-            );
-        }
-    }
-}
-
 /// The runtime the taken-over connections run on, and their tasks.
 pub struct Sockets {
     runtime: Option<Runtime>,
@@ -76,28 +49,17 @@ pub struct SocketsHandle {
 }
 
 impl Sockets {
-    /// A runtime of `threads` threads named `swarmdesk-ws`, at [`DELIVERY_NICE`].
+    /// A runtime of `threads` threads named `swarmdesk-ws`.
     pub fn start(threads: usize) -> std::io::Result<Sockets> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("swarmdesk-ws")
-            .on_thread_start(yield_to_requests)
             .enable_all()
             .build()?;
         Ok(Sockets {
             runtime: Some(runtime),
             tasks: TaskTracker::new(),
         })
-    }
-
-    /// The runtime itself, for the work that belongs with the connections (the shared
-    /// subscription runs).
-    pub fn runtime(&self) -> Handle {
-        self.runtime
-            .as_ref()
-            .expect("the runtime lives until stop")
-            .handle()
-            .clone()
     }
 
     pub fn handle(&self) -> SocketsHandle {

@@ -268,13 +268,10 @@ impl OperationRate {
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
         let state = &self.state;
-        let membership = state.fanout.join(
-            &principal,
-            &slots,
-            payload,
-            &state.schema,
-            &state.deliveries,
-        )?;
+        let membership =
+            state
+                .fanout
+                .join(&principal, &slots, payload, &state.schema, &state.runtime)?;
         Some((id, membership))
     }
 }
