@@ -30,8 +30,8 @@ use tokio_util::task::TaskTracker;
 /// given its socket and the bytes the client already sent after its request.
 pub struct Accepted(pub Box<dyn FnOnce(TcpStream, Vec<u8>) -> BoxFuture<'static, ()> + Send>);
 
-/// Set on a request that came through the upgrade [`service`]: its connection can be taken
-/// over. A request without it (HTTP/2) cannot become a WebSocket.
+/// Set on a request that came through the upgrade [`service`]: its connection can be
+/// taken over. A request without it (HTTP/2) cannot become a WebSocket.
 #[derive(Clone, Copy)]
 pub struct CanTakeOver;
 
@@ -75,9 +75,9 @@ impl Sockets {
     }
 
     /// Waits up to `grace` for the connections to end (they close on the server's
-    /// shutdown signal), then drops whatever still runs, so that a client that stopped
-    /// reading cannot hold the stop up.
-    pub async fn stop(mut self, grace: Duration) {
+    /// shutdown signal), then drops whatever still runs (dropping `self` shuts the
+    /// runtime down), so that a client that stopped reading cannot hold the stop up.
+    pub async fn stop(self, grace: Duration) {
         self.tasks.close();
         if tokio::time::timeout(grace, self.tasks.wait())
             .await
@@ -88,13 +88,11 @@ impl Sockets {
                 "WebSocket connections still open at shutdown; closing them"
             );
         }
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 
 impl Drop for Sockets {
+    /// Without waiting: a runtime may not block while it is dropped in async code.
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
