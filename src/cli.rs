@@ -236,6 +236,10 @@ pub struct ServeArgs {
     /// Sustained GraphQL requests per second per token.
     #[arg(long, env = "SWARMDESK_RATE_LIMIT", default_value_t = 500.0)]
     pub rate_limit: f64,
+    /// WebSocket connections held at once; further upgrades get `503` (`UNAVAILABLE`).
+    /// Keep it below the process's open-file limit.
+    #[arg(long, env = "SWARMDESK_MAX_WEBSOCKETS", default_value_t = 50_000)]
+    pub max_websockets: usize,
     /// Requests a token may burst above the sustained rate.
     #[arg(long, default_value_t = 1000.0)]
     pub rate_burst: f64,
@@ -368,6 +372,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.workers = args.workers;
             options.http_limits.body_bytes = args.max_body;
             options.http_limits.rate_per_second = args.rate_limit;
+            options.http_limits.websocket_connections = args.max_websockets;
             options.http_limits.rate_burst = args.rate_burst;
             options.query_limits.depth = args.max_depth;
             options.query_limits.complexity = args.max_complexity;

@@ -106,8 +106,10 @@ impl Code {
             Code::Unavailable => (
                 "UNAVAILABLE",
                 503,
-                "the store refuses writes for now (e.g. its disk is full); nothing of the request \
-                 was written; retry later (`/healthz` says when writes are accepted again)",
+                "the server cannot take this now: the store refuses writes (e.g. its disk is full; \
+                 nothing of the request was written; `/healthz` says when writes are accepted \
+                 again), or it holds as many WebSocket connections as it may (`--max-websockets`); \
+                 retry later",
             ),
             Code::Damaged => (
                 "DAMAGED",

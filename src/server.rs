@@ -338,7 +338,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let (shutdown_tx, shutdown) = Shutdown::new();
     let connections = ConnectionWatch::new(options.away_after);
     let away = AwaySweeper::start(app.clone(), connections.clone());
-    let sockets = Sockets::start(options.workers)?;
+    let sockets = Sockets::start(options.workers, options.http_limits.websocket_connections)?;
     let state = actix_web::web::Data::new(HttpState {
         connections,
         schema: build_measured_schema(

@@ -16,6 +16,7 @@ pub const UNAUTHENTICATED: Code = Code::Unauthenticated;
 pub const FORBIDDEN: Code = Code::Forbidden;
 pub const RATE_LIMITED: Code = Code::RateLimited;
 pub const INTERNAL: Code = Code::Internal;
+pub const UNAVAILABLE: Code = Code::Unavailable;
 /// The request did not finish within the server's request timeout.
 pub const TIMEOUT: Code = Code::Timeout;
 

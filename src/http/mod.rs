@@ -44,6 +44,9 @@ pub struct HttpLimits {
     pub rate_burst: f64,
     /// Subscriptions one WebSocket connection may hold at once.
     pub subscriptions_per_connection: usize,
+    /// WebSocket connections the server holds at once; an upgrade beyond is
+    /// refused with `503` (`UNAVAILABLE`).
+    pub websocket_connections: usize,
     /// Time a client has to send a request's whole body (`408` beyond).
     pub body_timeout: Duration,
     /// Time a `graphql-transport-ws` client has to send `connection_init` (closed
@@ -64,6 +67,7 @@ impl Default for HttpLimits {
             rate_per_second: 500.0,
             rate_burst: 1000.0,
             subscriptions_per_connection: 32,
+            websocket_connections: 50_000,
             body_timeout: Duration::from_secs(10),
             connection_init_timeout: Duration::from_secs(3),
             ping_interval: Duration::from_secs(10),

@@ -21,24 +21,32 @@ use actix_web::dev::{AppConfig, ServiceResponse};
 use futures_util::future::BoxFuture;
 use futures_util::SinkExt;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 /// What runs a connection the app accepted, once it is on the [`Sockets`] runtime:
 /// given its socket and the bytes the client already sent after its request.
 pub struct Accepted(pub Box<dyn FnOnce(TcpStream, Vec<u8>) -> BoxFuture<'static, ()> + Send>);
 
-/// Set on a request that came through the upgrade [`service`]: its connection can be
-/// taken over. A request without it (HTTP/2) cannot become a WebSocket.
-#[derive(Clone, Copy)]
-pub struct CanTakeOver;
+/// Set on a request that came through the upgrade [`service`]: whether its
+/// connection can be taken over. A request without it (HTTP/2) cannot become a
+/// WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CanTakeOver {
+    Yes,
+    /// The [`Sockets`] runtime holds as many connections as it may.
+    Full,
+}
 
 /// The runtime the taken-over connections run on, and their tasks.
 pub struct Sockets {
     runtime: Option<Runtime>,
     tasks: TaskTracker,
+    slots: Arc<Semaphore>,
 }
 
 /// What the HTTP workers need to move a connection onto the [`Sockets`] runtime.
@@ -46,11 +54,17 @@ pub struct Sockets {
 pub struct SocketsHandle {
     runtime: Handle,
     tasks: TaskTracker,
+    /// One permit per connection the runtime may still take: a connection holds
+    /// its permit from its upgrade request until it ends. Once taken over, a
+    /// connection no longer counts against the HTTP workers' own cap, so this is
+    /// what bounds them (below the process's file limit).
+    slots: Arc<Semaphore>,
 }
 
 impl Sockets {
-    /// A runtime of `threads` threads named `swarmdesk-ws`.
-    pub fn start(threads: usize) -> std::io::Result<Sockets> {
+    /// A runtime of `threads` threads named `swarmdesk-ws`, for at most
+    /// `max_connections` connections at once.
+    pub fn start(threads: usize, max_connections: usize) -> std::io::Result<Sockets> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("swarmdesk-ws")
@@ -59,6 +73,7 @@ impl Sockets {
         Ok(Sockets {
             runtime: Some(runtime),
             tasks: TaskTracker::new(),
+            slots: Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS))),
         })
     }
 
@@ -71,6 +86,7 @@ impl Sockets {
                 .handle()
                 .clone(),
             tasks: self.tasks.clone(),
+            slots: self.slots.clone(),
         }
     }
 
@@ -151,7 +167,14 @@ async fn hand_over<S>(
 where
     S: Service<Request, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
-    req.extensions_mut().insert(CanTakeOver);
+    // Taken before the app answers, so that racing upgrades cannot both get the
+    // last one; released when the connection ends (or now, if it is refused).
+    let slot = sockets.slots.clone().try_acquire_owned().ok();
+    req.extensions_mut().insert(if slot.is_some() {
+        CanTakeOver::Yes
+    } else {
+        CanTakeOver::Full
+    });
     let response: actix_web::HttpResponse = match app.call(req).await {
         Ok(res) => res.into_parts().1,
         Err(e) => e.error_response(),
@@ -160,15 +183,16 @@ where
     let accepted = response.extensions_mut().remove::<Accepted>();
     let (mut head, body) = response.into_parts();
     match accepted {
-        Some(accepted) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
+        Some(accepted) if head.status() == StatusCode::SWITCHING_PROTOCOLS && slot.is_some() => {
             framed
                 .send(h1::Message::Item((head, BodySize::None)))
                 .await?;
             let parts = framed.into_parts();
             let leftover = parts.read_buf.to_vec();
             let socket = parts.io.into_std()?;
-            let SocketsHandle { runtime, tasks } = sockets;
+            let SocketsHandle { runtime, tasks, .. } = sockets;
             runtime.spawn(tasks.track_future(async move {
+                let _slot = slot;
                 match TcpStream::from_std(socket) {
                     Ok(socket) => {
                         // Each update goes out as soon as it is written (measured: with

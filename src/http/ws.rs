@@ -44,7 +44,7 @@ use tracing::Instrument;
 use super::fanout::{Delivery, Membership};
 use super::takeover::{Accepted, CanTakeOver};
 use super::{principal, refuse, HttpState};
-use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED};
+use crate::api::error::{coded, BAD_USER_INPUT, RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE};
 use crate::api::{Principal, Shutdown, SubscriptionSlots};
 use crate::domain::Role as ActorRole;
 use crate::presence::Connected;
@@ -83,11 +83,21 @@ pub fn upgrade(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
             "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
         );
     };
-    if !req.extensions().contains::<CanTakeOver>() {
-        return refuse(
-            BAD_USER_INPUT,
-            "a WebSocket upgrade needs HTTP/1.1 and a request without a body",
-        );
+    let can_take_over = req.extensions().get::<CanTakeOver>().copied();
+    match can_take_over {
+        Some(CanTakeOver::Yes) => {}
+        Some(CanTakeOver::Full) => {
+            return refuse(
+                UNAVAILABLE,
+                "the server holds as many WebSocket connections as it may; retry later",
+            )
+        }
+        None => {
+            return refuse(
+                BAD_USER_INPUT,
+                "a WebSocket upgrade needs HTTP/1.1 and a request without a body",
+            )
+        }
     }
     let mut response = match actix_http::ws::handshake(req.head()) {
         Ok(response) => response,

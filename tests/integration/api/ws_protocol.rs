@@ -1,8 +1,9 @@
 //! `graphql-transport-ws` close codes, each over a real WebSocket: 4400 invalid
 //! message, 4401 subscribe before the ack, 4403 rejected `connection_init`, 4408 no
 //! `connection_init` in time, 4409 duplicate subscription id, 4429 second init; 1009
-//! for a message over the size limit. And the upgrade requests the server refuses:
-//! answered like any request, then the connection closed.
+//! for a message over the size limit. And the upgrade requests the server refuses
+//! (malformed, or beyond its cap on connections): answered like any request, then
+//! the connection closed.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -271,4 +272,68 @@ async fn a_refused_upgrade_gets_a_coded_error_and_the_connection_closes() {
         assert!(lower.contains("connection: close"), "{request}: {answer}");
         assert!(lower.contains("x-request-id"), "{request}: {answer}");
     }
+}
+
+/// A `graphql-transport-ws` upgrade: the connection, or the status it was refused with.
+async fn try_open(s: &TestServer) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::Error;
+    let mut req = format!("{}/graphql", s.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((stream, _)) => Ok(Ws {
+            stream,
+            legacy: false,
+        }),
+        Err(Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("upgrade failed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn upgrades_beyond_the_connection_cap_get_503_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| o.http_limits.websocket_connections = 2).await;
+    let first = delivering(&s).await;
+    // Authenticated, so that neither is closed for want of `connection_init`.
+    let _second = s.ws("graphql-transport-ws", ADMIN).await;
+    let upgrade = format!(
+        "GET /graphql HTTP/1.1\r\n{UPGRADE_HEADERS}Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    );
+    let answer = raw_exchange(&s, &upgrade).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"UNAVAILABLE\""), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // A refused upgrade takes no slot, and plain requests do not count.
+    assert_eq!(try_open(&s).await.err(), Some(503));
+    assert_eq!(
+        s.gql("{ __typename }", json!({})).await["data"]["__typename"],
+        "QueryRoot"
+    );
+    // A closed connection frees its slot once the server has seen it end.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut third = loop {
+        match try_open(&s).await {
+            Ok(ws) => break ws,
+            Err(status) => assert_eq!(status, 503),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot of a closed connection was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // And the connection that took it works.
+    third
+        .send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ADMIN}") } }))
+        .await;
+    assert_eq!(third.next_json().await["type"], "connection_ack");
 }
