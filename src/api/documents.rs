@@ -1,21 +1,75 @@
 //! A bounded cache of parsed GraphQL documents by their text, so that the operations
-//! clients send again and again (every `postMessage` of an agent's console) are parsed
-//! and pre-checked once ([`super::limits::precheck`]), not on every request. Only
-//! documents that passed the pre-checks are kept; a hit still has its variables
-//! checked, and is validated and executed like any other request.
+//! clients send again and again (every `postMessage` of an agent's console) are parsed,
+//! pre-checked ([`super::limits::precheck`]) and validated once, not on every request.
+//! Only documents that passed the pre-checks are kept; a hit still has its variables
+//! checked ([`super::variables`]) and is executed like any other request.
+//!
+//! Validation depends on the document, and on the variables only through the values
+//! that complexity is computed from (`first`, `limit`, `@skip(if:)`) and through the
+//! variables' types, which [`super::variables::check`] checks on every request. So a
+//! document's validation is kept per [`validation_key`]: the operation's name and
+//! the values of its variables that are neither `String` nor `ID` (text never
+//! weighs in complexity). A new complexity rule that reads a text argument must
+//! change that key.
 
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ValidationResult, Variables};
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 /// Longest document text kept (longer ones are parsed each time).
 pub const MAX_CACHED_TEXT: usize = 4096;
 
+/// Validations kept per document, one per distinct [`validation_key`] (the oldest
+/// makes room).
+pub const MAX_VALIDATIONS: usize = 16;
+
 /// Parsed documents by text, at most `capacity` of them.
 #[derive(Debug)]
 pub struct DocumentCache {
     capacity: usize,
-    documents: Mutex<HashMap<Arc<str>, ExecutableDocument>>,
+    documents: Mutex<HashMap<Arc<str>, Kept>>,
+}
+
+/// A kept document, and the validations it passed by [`validation_key`].
+#[derive(Debug)]
+struct Kept {
+    doc: ExecutableDocument,
+    valid: Vec<(String, ValidationResult)>,
+}
+
+/// What a document's validation depends on besides its text, or `None` when the
+/// request names no operation of the document (it is then validated every time).
+pub fn validation_key(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<String> {
+    let op = super::variables::operation(doc, operation_name)?;
+    let mut key = operation_name.unwrap_or_default().to_string();
+    for def in &op.node.variable_definitions {
+        let mut ty = &def.node.var_type.node.base;
+        while let async_graphql::parser::types::BaseType::List(inner) = ty {
+            ty = &inner.base;
+        }
+        let async_graphql::parser::types::BaseType::Named(name) = ty else {
+            continue;
+        };
+        if matches!(name.as_str(), "String" | "ID") {
+            continue;
+        }
+        let name = def.node.name.node.as_str();
+        match variables.get(name) {
+            Some(value) => {
+                let _ = write!(key, "\u{0}{name}={value}");
+            }
+            None => {
+                let _ = write!(key, "\u{0}{name}");
+            }
+        }
+    }
+    Some(key)
 }
 
 impl DocumentCache {
@@ -29,7 +83,31 @@ impl DocumentCache {
     /// A copy of the document parsed from `text`, if kept.
     pub fn get(&self, text: &str) -> Option<ExecutableDocument> {
         let documents = self.documents.lock().unwrap_or_else(|p| p.into_inner());
-        documents.get(text).cloned()
+        documents.get(text).map(|kept| kept.doc.clone())
+    }
+
+    /// What validating the document of `text` gave, for requests of `key`, if it
+    /// passed and was kept.
+    pub fn validated(&self, text: &str, key: &str) -> Option<ValidationResult> {
+        let documents = self.documents.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = documents.get(text)?;
+        kept.valid.iter().find(|(k, _)| k == key).map(|(_, r)| *r)
+    }
+
+    /// Keeps that the document of `text` passed validation for requests of `key`
+    /// (nothing if the document itself is not kept).
+    pub fn remember_valid(&self, text: &str, key: String, result: ValidationResult) {
+        let mut documents = self.documents.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(kept) = documents.get_mut(text) else {
+            return;
+        };
+        if kept.valid.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if kept.valid.len() >= MAX_VALIDATIONS {
+            kept.valid.remove(0);
+        }
+        kept.valid.push((key, result));
     }
 
     /// Keeps `doc`, parsed from `text`; when full, one kept document makes room
@@ -44,7 +122,13 @@ impl DocumentCache {
                 documents.remove(&victim);
             }
         }
-        documents.insert(Arc::from(text), doc);
+        documents.insert(
+            Arc::from(text),
+            Kept {
+                doc,
+                valid: Vec::new(),
+            },
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -79,5 +163,61 @@ mod tests {
         let long = format!("{{ {} }}", "a ".repeat(MAX_CACHED_TEXT));
         cache.insert(&long, parse_query(&long).unwrap());
         assert!(cache.get(&long).is_none(), "long documents are not kept");
+    }
+
+    fn valid(complexity: usize) -> ValidationResult {
+        ValidationResult {
+            cache_control: Default::default(),
+            complexity,
+            depth: 1,
+        }
+    }
+
+    #[test]
+    fn validations_are_kept_per_key_for_kept_documents_only_and_bounded() {
+        let cache = DocumentCache::new(4);
+        cache.remember_valid("{ a }", "k".into(), valid(1));
+        assert!(
+            cache.validated("{ a }", "k").is_none(),
+            "not a kept document"
+        );
+        cache.insert("{ a }", parse_query("{ a }").unwrap());
+        assert!(cache.validated("{ a }", "k").is_none());
+        cache.remember_valid("{ a }", "k".into(), valid(1));
+        cache.remember_valid("{ a }", "j".into(), valid(2));
+        assert_eq!(cache.validated("{ a }", "k").map(|v| v.complexity), Some(1));
+        assert_eq!(cache.validated("{ a }", "j").map(|v| v.complexity), Some(2));
+        assert!(cache.validated("{ a }", "other").is_none());
+        for i in 0..MAX_VALIDATIONS {
+            cache.remember_valid("{ a }", format!("n{i}"), valid(3));
+        }
+        // The oldest made room.
+        assert!(cache.validated("{ a }", "k").is_none());
+        let kept = MAX_VALIDATIONS - 1;
+        assert!(cache.validated("{ a }", &format!("n{kept}")).is_some());
+    }
+
+    #[test]
+    fn the_validation_key_holds_the_operation_and_its_non_text_variables() {
+        let text = "query Q($id: ID!, $b: String, $n: Int, $l: [Int!], $s: Status) { a }";
+        let doc = parse_query(text).unwrap();
+        let vars = |v: serde_json::Value| Variables::from_json(v);
+        let key = |v| validation_key(&doc, Some("Q"), &vars(v)).unwrap();
+        let base = key(serde_json::json!({ "id": "1", "b": "x", "n": 5, "l": [1], "s": "OPEN" }));
+        // Text does not change it; numbers, lists of them and enums do.
+        assert_eq!(
+            base,
+            key(serde_json::json!({ "id": "2", "b": "y", "n": 5, "l": [1], "s": "OPEN" }))
+        );
+        for other in [
+            serde_json::json!({ "n": 6, "l": [1], "s": "OPEN" }),
+            serde_json::json!({ "n": 5, "l": [1, 2], "s": "OPEN" }),
+            serde_json::json!({ "n": 5, "l": [1], "s": "CLOSED" }),
+            serde_json::json!({ "l": [1], "s": "OPEN" }),
+        ] {
+            assert_ne!(base, key(other.clone()), "{other}");
+        }
+        // No operation of that name: nothing to key on.
+        assert!(validation_key(&doc, Some("R"), &vars(serde_json::json!({}))).is_none());
     }
 }

@@ -304,6 +304,8 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
         )));
     }
     if let Some(doc) = cached {
+        let validation = validation_of(limits, request, &doc);
+        request.data.insert(validation);
         request.set_parsed_query(doc);
         return Ok(());
     }
@@ -319,9 +321,46 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
     super::depth::check(doc, limits.depth).map_err(refuse)?;
     if let Some(cache) = &limits.documents {
         let doc = doc.clone();
+        let validation = validation_of(limits, request, &doc);
         cache.insert(&request.query, doc);
+        request.data.insert(validation);
     }
     Ok(())
+}
+
+/// A request's validation as the document cache knows it.
+enum KnownValidation {
+    /// The document passed validation for requests like this one.
+    Valid(ValidationResult),
+    /// Not known yet: once it passes, kept under this key.
+    Unknown { text: String, key: String },
+    /// Not kept: validated every time.
+    Uncached,
+}
+
+fn validation_of(
+    limits: &DocumentLimits,
+    request: &Request,
+    doc: &ExecutableDocument,
+) -> KnownValidation {
+    let Some(cache) = &limits.documents else {
+        return KnownValidation::Uncached;
+    };
+    let key = super::documents::validation_key(
+        doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+    );
+    let Some(key) = key else {
+        return KnownValidation::Uncached;
+    };
+    match cache.validated(&request.query, &key) {
+        Some(valid) => KnownValidation::Valid(valid),
+        None => KnownValidation::Unknown {
+            text: request.query.clone(),
+            key,
+        },
+    }
 }
 
 /// The async-graphql extension that runs [`precheck`] on every request and puts a
@@ -378,10 +417,20 @@ impl Extension for DocumentGuardExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
+        let known = ctx.data_opt::<KnownValidation>();
+        if let Some(KnownValidation::Valid(valid)) = known {
+            return Ok(*valid);
+        }
+        let valid = next.run(ctx).await.map_err(|mut errors| {
             code_uncoded(&mut errors);
             errors
-        })
+        })?;
+        if let (Some(KnownValidation::Unknown { text, key }), Some(cache)) =
+            (known, &self.0.documents)
+        {
+            cache.remember_valid(text, key.clone(), valid);
+        }
+        Ok(valid)
     }
 
     async fn prepare_request(

@@ -17,7 +17,7 @@ use async_graphql::{Positioned, ServerError, Value, Variables};
 use super::error::{coded, BAD_USER_INPUT};
 
 /// The operation a request executes: the named one, or the only one.
-fn operation<'a>(
+pub(super) fn operation<'a>(
     doc: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'a Positioned<OperationDefinition>> {

@@ -513,3 +513,34 @@ async fn websocket_documents_get_the_same_pre_checks() {
     assert_eq!(s.head(), head);
     s.stop().await;
 }
+
+/// A document's validation is kept (see `api::documents`), but only for requests
+/// whose complexity it decided: a variable that sizes a list is part of its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kept_validation_does_not_pass_a_larger_list_of_the_same_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir, |o| o.query_limits.complexity = 100).await;
+    let list = "query($n: Int, $s: Status) { cases(first: $n, filter: { status: $s }) { edges { node { id subject } } } }";
+    for _ in 0..3 {
+        s.ok(list, json!({ "n": 5, "s": "OPEN" })).await;
+        s.ok(list, json!({ "n": 5 })).await;
+    }
+    // The same text, now sized past the limit: refused, every time.
+    for _ in 0..2 {
+        let v = s.gql(list, json!({ "n": 90, "s": "OPEN" })).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+        assert!(v.get("data").is_none_or(Value::is_null), "{v}");
+    }
+    // A variable of the wrong type is refused although the document was validated.
+    let v = s.gql(list, json!({ "n": "five", "s": "OPEN" })).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let v = s.gql(list, json!({ "n": 5, "s": "NOT_A_STATUS" })).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    // A document that fails validation fails it every time.
+    for _ in 0..2 {
+        let v = s.gql("{ cases { noSuchField } }", json!({})).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    }
+    s.ok(list, json!({ "n": 5, "s": "OPEN" })).await;
+    s.stop().await;
+}
