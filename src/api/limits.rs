@@ -289,15 +289,12 @@ pub fn precheck(request: &mut Request, limits: &DocumentLimits) -> ServerResult<
             limits.nesting
         )));
     }
-    let variables = Value::Object(
-        request
-            .variables
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    );
     // The variables object itself is one level.
-    if !value_nesting_within(&variables, limits.nesting + 1) {
+    let within = request
+        .variables
+        .iter()
+        .all(|(_, v)| value_nesting_within(v, limits.nesting));
+    if !within {
         return Err(refuse(format!(
             "the variables nest more than {} deep",
             limits.nesting

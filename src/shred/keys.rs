@@ -281,6 +281,10 @@ pub enum KeyStamp {
     /// when the node sees the customer forgotten on its live feed
     /// ([`super::Vault::evict`]).
     Row,
+    /// A key file in a directory no other process uses (`DATA/keys/`, whose data
+    /// directory the store holds locked): a cached key is good until it is destroyed
+    /// through this process, which drops it.
+    Owned,
 }
 
 /// Where the customers' data keys are kept.
@@ -339,6 +343,9 @@ pub type WrappedKey = (String, Zeroizing<Vec<u8>>);
 pub struct FileKeys {
     dir: PathBuf,
     master: MasterKey,
+    /// Whether other processes may change the keys (a directory several nodes
+    /// share): each use then checks the key's file ([`FileKeys::stamp`]).
+    shared: bool,
 }
 
 impl FileKeys {
@@ -368,7 +375,18 @@ impl FileKeys {
             }
             Err(e) => return Err(io(&check)(e)),
         }
-        Ok(FileKeys { dir, master })
+        Ok(FileKeys {
+            dir,
+            master,
+            shared: true,
+        })
+    }
+
+    /// Says whether other processes may change these keys; a store opened with
+    /// [`FileKeys::open_dir`] is taken as shared until told otherwise.
+    pub fn shared(mut self, shared: bool) -> Self {
+        self.shared = shared;
+        self
     }
 
     fn path(&self, customer: &str) -> PathBuf {
@@ -395,6 +413,9 @@ impl FileKeys {
     /// and, on Unix, its inode), or `None` when there is none: a cached key is good
     /// while this stays the same.
     pub fn stamp(&self, customer: &str) -> Result<Option<KeyStamp>, ShredError> {
+        if !self.shared {
+            return Ok(Some(KeyStamp::Owned));
+        }
         let path = self.path(customer);
         match std::fs::metadata(&path) {
             Ok(m) => {
@@ -534,6 +555,7 @@ mod tests {
         let keys = FileKeys {
             dir: dir.path().join(KEYS_DIR),
             master: other,
+            shared: true,
         };
         assert!(matches!(keys.get("globex"), Err(ShredError::Unwrap(_))));
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err(), "too short");

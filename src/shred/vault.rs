@@ -1,9 +1,12 @@
 //! The vault: the key store with the master key in use, the one place that seals a
 //! customer's field and opens any sealed field found in the log, a projection or an
-//! answer. Data keys read once are kept in memory: with key files, while their file
-//! stays the same (checked on every use, so a key destroyed by another node sharing
-//! the directory is gone here too); with keys in PostgreSQL, until the node sees the
-//! customer forgotten on its live feed ([`super::follow`] calls [`Vault::evict`]).
+//! answer. Data keys read once are kept in memory: with key files in `DATA/keys/`,
+//! which no other process uses (the store holds the data directory locked), until
+//! forgotten through this vault; with key files in a `SWARMDESK_KEYS_DIR` several
+//! nodes may share, while their file stays the same (checked on every use, so a key
+//! destroyed by another node is gone here too); with keys in PostgreSQL, until the
+//! node sees the customer forgotten on its live feed ([`super::follow`] calls
+//! [`Vault::evict`]).
 //! [`Vault::forget`] drops a customer's key from memory and destroys the stored one.
 
 use std::borrow::Cow;
@@ -67,12 +70,12 @@ impl Vault {
     /// master key from the variables `env` gives ([`MasterKey::load_in`]). Refused
     /// when the master key is not the one the keys were made with.
     pub fn load(data: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ShredError> {
-        let dir = env("SWARMDESK_KEYS_DIR")
-            .filter(|d| !d.trim().is_empty())
-            .map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
+        let shared_dir = env("SWARMDESK_KEYS_DIR").filter(|d| !d.trim().is_empty());
+        let shared = shared_dir.is_some();
+        let dir = shared_dir.map_or_else(|| data.join(KEYS_DIR), std::path::PathBuf::from);
         let (master, source) = MasterKey::load_in(&dir, env)?;
         Ok(Self::with(
-            KeyStore::Files(FileKeys::open_dir(dir, master)?),
+            KeyStore::Files(FileKeys::open_dir(dir, master)?.shared(shared)),
             source,
         ))
     }
@@ -142,7 +145,7 @@ impl Vault {
     }
 
     /// The customer's data key (made first with `create`), `None` when there is none.
-    /// The stored key is stamped once per use (a key file: one `stat`), before it is
+    /// The stored key is stamped once per use (a shared key file: one `stat`), before it is
     /// read, so a key is cached with the stamp of the file it was read from or of one
     /// before it (then the next use reads it again), never of a later one; the stamp
     /// is taken again only after a key is made.
@@ -257,12 +260,15 @@ impl Vault {
     /// Destroys the customer's data key (in memory and where it is stored): every field sealed
     /// with it reads [`super::ERASED`] from now on. Returns whether there was one.
     pub fn forget(&self, customer: &str) -> Result<bool, ShredError> {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(customer);
+        // Under the cache's lock throughout: a use that read the key before it was
+        // destroyed then either caches it before (and it is removed here) or finds
+        // the count of evictions changed and does not cache it (a key file no other
+        // process uses is not checked again).
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.remove(customer);
         let destroyed = self.keys.destroy(customer);
         self.evictions.fetch_add(1, Ordering::SeqCst);
+        drop(cache);
         destroyed
     }
 
@@ -376,5 +382,28 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
+    }
+
+    #[test]
+    fn a_key_in_the_data_directory_is_read_once_and_dropped_when_forgotten_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::load(dir.path(), |_: &str| None).unwrap();
+        let sealed = vault.seal("globex", "kept").unwrap();
+        // No other process uses `DATA/keys/`: the file is not read or checked again,
+        // so a change behind the vault's back does not reach it...
+        let keys = dir.path().join(KEYS_DIR);
+        for entry in std::fs::read_dir(&keys).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "key") {
+                std::fs::write(&path, b"not a key").unwrap();
+            }
+        }
+        assert_eq!(vault.open(&sealed), "kept");
+        // ...and forgetting through it drops the key at once.
+        assert!(vault.forget("globex").unwrap());
+        assert_eq!(vault.open(&sealed), ERASED);
+        let resealed = vault.seal("globex", "new").unwrap();
+        assert_eq!(vault.open(&resealed), "new");
+        assert_eq!(vault.open(&sealed), ERASED);
     }
 }
