@@ -15,18 +15,9 @@ use super::{TestServer, Ws, ADMIN};
 
 /// A `graphql-transport-ws` connection on which nothing has been sent yet.
 async fn open(s: &TestServer) -> Ws {
-    let mut req = format!("{}/graphql", s.url.replace("http", "ws"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    Ws {
-        stream,
-        legacy: false,
-    }
+    try_open(s)
+        .await
+        .unwrap_or_else(|status| panic!("the upgrade was refused with {status}"))
 }
 
 /// The code the server closes the connection with (messages before it skipped), or
