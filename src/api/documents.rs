@@ -25,6 +25,11 @@ pub const MAX_CACHED_TEXT: usize = 4096;
 /// makes room).
 pub const MAX_VALIDATIONS: usize = 16;
 
+/// Longest [`validation_key`] kept: a request whose non-text variables say more
+/// (a large input object) is validated every time, so that the kept keys stay
+/// within `capacity` x [`MAX_VALIDATIONS`] x this many bytes.
+pub const MAX_KEY: usize = 512;
+
 /// Parsed documents by text, at most `capacity` of them.
 #[derive(Debug)]
 pub struct DocumentCache {
@@ -40,7 +45,8 @@ struct Kept {
 }
 
 /// What a document's validation depends on besides its text, or `None` when the
-/// request names no operation of the document (it is then validated every time).
+/// request names no operation of the document or the key would be longer than
+/// [`MAX_KEY`] (it is then validated every time).
 pub fn validation_key(
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
@@ -67,6 +73,9 @@ pub fn validation_key(
             None => {
                 let _ = write!(key, "\u{0}{name}");
             }
+        }
+        if key.len() > MAX_KEY {
+            return None;
         }
     }
     Some(key)
@@ -217,6 +226,14 @@ mod tests {
         ] {
             assert_ne!(base, key(other.clone()), "{other}");
         }
+        // Too much to key on: none.
+        let long = vec![1; MAX_KEY];
+        assert!(validation_key(
+            &doc,
+            Some("Q"),
+            &vars(serde_json::json!({ "n": 5, "l": long, "s": "OPEN" }))
+        )
+        .is_none());
         // No operation of that name: nothing to key on.
         assert!(validation_key(&doc, Some("R"), &vars(serde_json::json!({}))).is_none());
     }
