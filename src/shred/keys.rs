@@ -302,7 +302,8 @@ impl KeyStore {
     }
 
     /// What tells one stored key of the customer from another, or `None` when there
-    /// is none: a cached key is good while this stays the same.
+    /// is none (as far as the store looks: see [`FileKeys::stamp`]): a cached key is
+    /// good while this stays the same.
     pub fn stamp(&self, customer: &str) -> Result<Option<KeyStamp>, ShredError> {
         match self {
             KeyStore::Files(f) => f.stamp(customer),
@@ -411,7 +412,8 @@ impl FileKeys {
 
     /// What tells one key file of the customer from another (its modification time
     /// and, on Unix, its inode), or `None` when there is none: a cached key is good
-    /// while this stays the same.
+    /// while this stays the same. Keys no other process changes are not looked at:
+    /// always [`KeyStamp::Owned`], whether the file exists or not.
     pub fn stamp(&self, customer: &str) -> Result<Option<KeyStamp>, ShredError> {
         if !self.shared {
             return Ok(Some(KeyStamp::Owned));
