@@ -72,6 +72,16 @@ fn scoped_key(actor: &Actor, key: &str) -> String {
     )
 }
 
+/// The fingerprint of a request's canonical form, which only a request with an
+/// idempotency key stores and compares (see `replayed`); 0 for one without, which
+/// so does not pay for copying and hashing its message body.
+fn keyed_fingerprint(opts: &WriteOptions, canonical: impl FnOnce() -> Vec<u8>) -> u64 {
+    match opts.idempotency_key {
+        Some(_) => fingerprint(&canonical()),
+        None => 0,
+    }
+}
+
 impl Desk {
     /// Opens a case and routes it, as one atomic append.
     pub async fn open_case(
@@ -81,7 +91,7 @@ impl Desk {
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
         // The fingerprint must not depend on the id this attempt happens to draw.
-        let fp = fingerprint(&request::open_request(&open));
+        let fp = keyed_fingerprint(&opts, || request::open_request(&open));
         let legacy = || {
             let nil = OpenCase {
                 case_id: CaseId(Ulid::nil()),
@@ -249,7 +259,7 @@ impl Desk {
         command: Command,
         opts: WriteOptions,
     ) -> Result<Written, AppError> {
-        let fp = fingerprint(&request::case_request(case_id, &command));
+        let fp = keyed_fingerprint(&opts, || request::case_request(case_id, &command));
         let legacy = || fingerprint(format!("{case_id} {command:?}").as_bytes());
         // A key reused for another request is told only to a caller who may act on
         // the case (after `authorize`); others learn nothing of it but `NOT_FOUND`.
