@@ -73,8 +73,8 @@ fn scoped_key(actor: &Actor, key: &str) -> String {
 }
 
 /// The fingerprint of a request's canonical form, which only a request with an
-/// idempotency key stores and compares (see `replayed`); 0 for one without, which
-/// so does not pay for copying and hashing its message body.
+/// idempotency key stores and compares (see `replayed`); 0 for a request without
+/// one, so that it does not pay for copying and hashing its message.
 fn keyed_fingerprint(opts: &WriteOptions, canonical: impl FnOnce() -> Vec<u8>) -> u64 {
     match opts.idempotency_key {
         Some(_) => fingerprint(&canonical()),
