@@ -55,7 +55,7 @@ pub struct Metrics {
     latency: Family<Labels, Histogram>,
     /// One per [`OperationKind`], in the order of [`OperationKind::ALL`]: made once,
     /// so that timing an operation takes no label to build and look up.
-    operations: [Histogram; 4],
+    operations: [Histogram; OperationKind::ALL.len()],
     /// Set at scrape time from the store and projections.
     pub log_head: Gauge,
     pub projection_position: Gauge,
