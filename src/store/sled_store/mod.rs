@@ -31,8 +31,9 @@
 //! flusher makes everything applied so far durable with one flush (sled's `flush`,
 //! which is not an fsync: it uses `sync_file_range`; then, with
 //! [`SledOptions::sync_data`], an `fdatasync` of sled's data file), then advances the
-//! head, publishes the group's events and answers its requests, rejections included,
-//! in order. While it flushes, the writer already stages the next group; a flush due
+//! head, answers the group's requests, rejections included, then publishes its
+//! events, in order (answers first, so that a request's task is not queued behind
+//! the tasks its events wake). While it flushes, the writer already stages the next group; a flush due
 //! while the writer is applying a group waits (briefly) for that group, so that one
 //! flush covers both. One writer means version checks and position assignment need no
 //! locks; one flush per group (or per several groups) means durability costs one
@@ -98,7 +99,7 @@
 //!   pending index read back);
 //! - `reader`: reading records and scanning pages up to the head;
 //! - `writer`: the writer thread (checks, assignment, one `apply_batch` per group);
-//! - `flusher`: the flusher thread (durability, head, publish, answers);
+//! - `flusher`: the flusher thread (durability, head, answers, publish);
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
 //! - `release`: reopening sled after a start's long replay, to drop its page state;
