@@ -279,6 +279,9 @@ async fn drive(hub: Arc<Hub>, key: Key, run: Arc<Run>, schema: SwarmSchema, requ
             _ = run.stop.notified() => return,
         };
         let Some(response) = response else { break };
+        // Deliver after the tasks already waiting on this runtime (among them the
+        // writes whose commit woke this run), not before them.
+        tokio::task::yield_now().await;
         let payload: Arc<str> = match serde_json::to_string(&response) {
             Ok(p) => p.into(),
             Err(e) => {
