@@ -183,6 +183,19 @@ async fn a_stalled_subscriber_does_not_block_writers_and_still_gets_everything()
         ))
         .await
         .unwrap();
+    // Published right after the append is answered: wait for it, then nothing more.
+    let next = tokio::time::timeout(HANG_GUARD, feed.next())
+        .await
+        .expect("the live event arrives")
+        .expect("feed ended")
+        .expect("feed error");
+    match next {
+        FeedEvent::Event(e) => {
+            seen.push(Seen::Event(e.position));
+            events.push(e);
+        }
+        FeedEvent::Lagged { .. } => panic!("unexpected lag"),
+    }
     drain_ready(&mut feed, &mut events, &mut seen);
     assert_eq!(events.len(), 21);
 
