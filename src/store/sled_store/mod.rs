@@ -33,9 +33,9 @@
 //! [`SledOptions::sync_data`], an `fdatasync` of sled's data file), then advances the
 //! head, answers the group's requests, rejections included, then publishes its
 //! events, in order (answers first, so that a request's task is not queued behind
-//! the tasks its events wake). While it flushes, the writer already stages the next group; a flush due
-//! while the writer is applying a group waits (briefly) for that group, so that one
-//! flush covers both. One writer means version checks and position assignment need no
+//! the tasks its events wake). While it flushes, the writer already stages the next
+//! group; a flush due while the writer is applying a group waits (briefly) for that
+//! group, so that one flush covers both. One writer means version checks and position assignment need no
 //! locks; one flush per group (or per several groups) means durability costs one
 //! flush per group, not per request.
 //!
