@@ -35,9 +35,9 @@
 //! events, in order (answers first, so that a request's task is not queued behind
 //! the tasks its events wake). While it flushes, the writer already stages the next
 //! group; a flush due while the writer is applying a group waits (briefly) for that
-//! group, so that one flush covers both. One writer means version checks and position assignment need no
-//! locks; one flush per group (or per several groups) means durability costs one
-//! flush per group, not per request.
+//! group, so that one flush covers both. One writer means version checks and position
+//! assignment need no locks; one flush per group (or per several groups) means
+//! durability costs one flush per group, not per request.
 //!
 //! Readers see only what is durable: `read_all`, `replay`, `read_stream`,
 //! `stream_version` and `idempotent_result` stop at the head. A rejection (e.g. a
