@@ -7,7 +7,7 @@
 //! posting messages spent about a fifth of the process's CPU in glibc's `malloc`,
 //! `free` and their consolidation; the load example built with mimalloc did about
 //! 1.4x the durable mutations per second at a lower p99, and starts were faster
-//! (README, Benchmarks). Its settings keep resident memory where glibc's was: no
+//! (`docs/performance.md`, "mimalloc"). Its settings keep resident memory where glibc's was: no
 //! transparent huge pages (the crate's `no_thp` feature: a huge page held for a few
 //! live objects cost about 25 MB at 1 M events) and freed pages handed back at once.
 

@@ -176,7 +176,7 @@ const STAGING_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 pub struct SledOptions {
     /// sled's page cache, in bytes (64 MiB by default: the resident memory a large
     /// log costs beyond the projections; reads beyond it come from the file system's
-    /// cache, see the README's Benchmarks).
+    /// cache, see `docs/performance.md`).
     pub cache_bytes: u64,
     /// How many live events a subscriber may fall behind before it must catch up
     /// from the log.
