@@ -5,6 +5,8 @@
 //! Levers: `documents` (B parses every request: no parsed-document cache),
 //! `workers=N` (B has N HTTP workers).
 
+use super::mutations::client_counts;
+use super::target::bench_server;
 use super::{ms, open_cases, run_clients, BenchCase, Gql, Opts, RunStats};
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -39,13 +41,7 @@ fn apply(lever: &str, o: &mut ServerOptions) -> Result<String, String> {
 }
 
 async fn start(opts: &Opts, lever: Option<&str>) -> Result<Side, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let token = swarmdesk::auth::generate_token().map_err(|e| format!("token: {e}"))?;
-    let mut o = ServerOptions::new(dir.path().to_path_buf());
-    o.bootstrap_token = Some(token.clone());
-    o.workers = opts.workers.max(1);
-    o.http_limits.rate_per_second = 1e9;
-    o.http_limits.rate_burst = 1e9;
+    let (mut o, token, dir) = bench_server(opts)?;
     let label = match lever {
         Some(l) => format!("B: {}", apply(l, &mut o)?),
         None => format!("A: default, {} HTTP worker(s)", o.workers),
@@ -125,13 +121,7 @@ pub async fn run(opts: Opts, lever: &str) -> ExitCode {
         opts.seconds, opts.warmup
     );
     println!("  {}\n  {}", a.label, b.label);
-    let mut counts = if opts.sweep {
-        vec![1, 8, opts.clients]
-    } else {
-        vec![opts.clients]
-    };
-    counts.sort_unstable();
-    counts.dedup();
+    let counts = client_counts(&opts);
     let mut rows: Vec<(usize, RunStats, RunStats)> = Vec::new();
     let mut failed = false;
     println!(

@@ -26,7 +26,9 @@ impl RunStats {
     }
 }
 
-pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, String> {
+/// The client counts a mutation run measures: `--clients`, and with `--sweep` 1
+/// and 8 as well, in increasing order.
+pub(crate) fn client_counts(opts: &Opts) -> Vec<usize> {
     let mut counts = if opts.sweep {
         vec![1, 8, opts.clients]
     } else {
@@ -34,6 +36,11 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
     };
     counts.sort_unstable();
     counts.dedup();
+    counts
+}
+
+pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<RunStats>, String> {
+    let counts = client_counts(opts);
     let max = counts.iter().copied().max().unwrap_or(1);
     let started = Instant::now();
     let opened = if opts.one_case { 1 } else { max };

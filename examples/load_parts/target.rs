@@ -34,6 +34,22 @@ pub(crate) fn loopback_base(url: &str) -> Result<String, String> {
     Ok(format!("http://{host}:{port}"))
 }
 
+/// The options of a server this process starts: a temporary data directory, a new
+/// bootstrap token, `--workers`; one token stands in for all the clients, so its
+/// per-token rate limit is lifted.
+pub(crate) fn bench_server(
+    opts: &Opts,
+) -> Result<(ServerOptions, String, tempfile::TempDir), String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let token = swarmdesk::auth::generate_token().map_err(|e| format!("token: {e}"))?;
+    let mut o = ServerOptions::new(dir.path().to_path_buf());
+    o.bootstrap_token = Some(token.clone());
+    o.workers = opts.workers.max(1);
+    o.http_limits.rate_per_second = 1e9;
+    o.http_limits.rate_burst = 1e9;
+    Ok((o, token, dir))
+}
+
 pub(crate) async fn connect_target(opts: &Opts) -> Result<Target, String> {
     if let Some(url) = &opts.url {
         let base = loopback_base(url)?;
@@ -45,14 +61,7 @@ pub(crate) async fn connect_target(opts: &Opts) -> Result<Target, String> {
             local: None,
         });
     }
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let token = swarmdesk::auth::generate_token().map_err(|e| format!("token: {e}"))?;
-    let mut o = ServerOptions::new(dir.path().to_path_buf());
-    o.bootstrap_token = Some(token.clone());
-    o.workers = opts.workers.max(1);
-    // One token stands in for all the clients, so its per-token rate limit is lifted.
-    o.http_limits.rate_per_second = 1e9;
-    o.http_limits.rate_burst = 1e9;
+    let (o, token, dir) = bench_server(opts)?;
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let running = server::start(o, listener)
         .await
