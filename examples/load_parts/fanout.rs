@@ -174,6 +174,93 @@ pub(crate) fn print_fanout_rounds(opts: &Opts, results: &[(bool, FanoutStats)]) 
     }
 }
 
+/// The callers of a round: the admin, or `--agents` agents of the cases' tier with
+/// tokens of their own (subscribers of one caller with one document share an execution).
+async fn callers(
+    gql: &Gql,
+    target: &Target,
+    cases: &[BenchCase],
+    opts: &Opts,
+    round: usize,
+) -> Result<Vec<String>, String> {
+    if opts.agents == 0 {
+        Ok(vec![target.token.clone()])
+    } else {
+        let d = gql.call(CASE_TIER, json!({ "id": cases[0].id })).await?;
+        let case_tier = d["case"]["tier"]
+            .as_str()
+            .ok_or_else(|| format!("case has no tier: {d}"))?
+            .to_string();
+        let mut tokens = Vec::with_capacity(opts.agents);
+        for a in 0..opts.agents {
+            let d = gql
+                .call(
+                    CREATE_TOKEN,
+                    json!({ "u": format!("load-agent-{round}-{a}"), "t": case_tier }),
+                )
+                .await?;
+            let t = d["createToken"]["token"]
+                .as_str()
+                .ok_or_else(|| format!("createToken returned no token: {d}"))?;
+            tokens.push(t.to_string());
+        }
+        Ok(tokens)
+    }
+}
+
+/// Waits (at most 120 s) until each of `subs` subscribers said whether it subscribed:
+/// which did, how many, how many failed, and the first failure.
+async fn wait_subscribed(
+    ready_rx: &mut mpsc::Receiver<(usize, Result<(), String>)>,
+    subs: usize,
+) -> (Vec<bool>, usize, usize, Option<String>) {
+    let mut ready = vec![false; subs];
+    let mut setup_failures = 0usize;
+    let mut first_setup_error = None;
+    let ready_deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut connected = 0usize;
+    while connected + setup_failures < subs {
+        match tokio::time::timeout_at(ready_deadline, ready_rx.recv()).await {
+            Ok(Some((i, Ok(())))) => {
+                ready[i] = true;
+                connected += 1;
+            }
+            Ok(Some((_, Err(e)))) => {
+                setup_failures += 1;
+                first_setup_error.get_or_insert(e);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    (ready, connected, setup_failures, first_setup_error)
+}
+
+/// Each subscriber's outcome once told to stop (at most 10 s each; one that does not
+/// stop is aborted and counted as failed).
+async fn collect_outcomes(handles: Vec<tokio::task::JoinHandle<SubOutcome>>) -> Vec<SubOutcome> {
+    let mut outcomes = Vec::with_capacity(handles.len());
+    for h in handles {
+        let abort = h.abort_handle();
+        match tokio::time::timeout(Duration::from_secs(10), h).await {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(e)) => outcomes.push(SubOutcome {
+                ready: false,
+                error: Some(format!("subscriber task: {e}")),
+                received: Vec::new(),
+            }),
+            Err(_) => {
+                abort.abort();
+                outcomes.push(SubOutcome {
+                    ready: false,
+                    error: Some("subscriber did not stop".into()),
+                    received: Vec::new(),
+                });
+            }
+        }
+    }
+    outcomes
+}
+
 pub(crate) async fn fanout_run(
     opts: &Opts,
     gql: &Arc<Gql>,
@@ -212,30 +299,7 @@ pub(crate) async fn fanout_run(
     } else {
         "INTERNAL_NOTE"
     };
-    // The callers: the admin, or agents of the cases' tier with tokens of their own.
-    let tokens: Vec<String> = if opts.agents == 0 {
-        vec![target.token.clone()]
-    } else {
-        let d = gql.call(CASE_TIER, json!({ "id": cases[0].id })).await?;
-        let case_tier = d["case"]["tier"]
-            .as_str()
-            .ok_or_else(|| format!("case has no tier: {d}"))?
-            .to_string();
-        let mut tokens = Vec::with_capacity(opts.agents);
-        for a in 0..opts.agents {
-            let d = gql
-                .call(
-                    CREATE_TOKEN,
-                    json!({ "u": format!("load-agent-{round}-{a}"), "t": case_tier }),
-                )
-                .await?;
-            let t = d["createToken"]["token"]
-                .as_str()
-                .ok_or_else(|| format!("createToken returned no token: {d}"))?;
-            tokens.push(t.to_string());
-        }
-        tokens
-    };
+    let tokens = callers(gql, target, &cases, opts, round).await?;
     // The same writes with nobody listening, for the write latency without listeners.
     let mut quiet_lat: Vec<u64> = Vec::new();
     for (_, r, took) in paced_writes(
@@ -338,24 +402,8 @@ pub(crate) async fn fanout_run(
     drop(ready_tx);
 
     // Wait for every subscriber to be connected, acknowledged and subscribed.
-    let mut ready = vec![false; subs];
-    let mut setup_failures = 0usize;
-    let mut first_setup_error = None;
-    let ready_deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut connected = 0usize;
-    while connected + setup_failures < subs {
-        match tokio::time::timeout_at(ready_deadline, ready_rx.recv()).await {
-            Ok(Some((i, Ok(())))) => {
-                ready[i] = true;
-                connected += 1;
-            }
-            Ok(Some((_, Err(e)))) => {
-                setup_failures += 1;
-                first_setup_error.get_or_insert(e);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
+    let (ready, connected, setup_failures, first_setup_error) =
+        wait_subscribed(&mut ready_rx, subs).await;
     println!(
         "  subscribed: {connected}/{subs} acknowledged in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -462,26 +510,7 @@ pub(crate) async fn fanout_run(
     let (cpu_server, cpu_subscribers) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop_tx.send(true);
-    let mut outcomes = Vec::with_capacity(subs);
-    for h in handles {
-        let abort = h.abort_handle();
-        match tokio::time::timeout(Duration::from_secs(10), h).await {
-            Ok(Ok(o)) => outcomes.push(o),
-            Ok(Err(e)) => outcomes.push(SubOutcome {
-                ready: false,
-                error: Some(format!("subscriber task: {e}")),
-                received: Vec::new(),
-            }),
-            Err(_) => {
-                abort.abort();
-                outcomes.push(SubOutcome {
-                    ready: false,
-                    error: Some("subscriber did not stop".into()),
-                    received: Vec::new(),
-                });
-            }
-        }
-    }
+    let outcomes = collect_outcomes(handles).await;
     drop(sub_rt);
     println!(
         "  drained: {done}/{connected} subscribers had everything up to position {last_position} {:.2} s after the first send",
