@@ -195,6 +195,7 @@ async fn a_stalled_subscriber_does_not_block_writers_and_still_gets_everything()
 
     // Now the subscriber does not read at all. If writers waited for it, this would
     // hang on the 17th event (the hang guard turns that into a failure).
+    let mut published = store.subscribe();
     let writers: Vec<_> = (0..4)
         .map(|w| tokio::spawn(append_many(store.clone(), format!("burst{w}"), 2, 250)))
         .collect();
@@ -207,6 +208,20 @@ async fn a_stalled_subscriber_does_not_block_writers_and_still_gets_everything()
         .await
         .expect("writers finished while the subscriber was stalled");
     assert_eq!(store.head(), 1021);
+    // The store answers a group's appends before it publishes their events: wait until
+    // the last one is published, so that the subscriber reads again once the live
+    // channel is settled (else its catch-up can meet the last publishes and lag twice).
+    tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match published.recv().await {
+                Ok(e) if e.position == 1021 => break,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the live channel closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the last event is published");
 
     drain_ready(&mut feed, &mut events, &mut seen);
     assert_eq!(events.len(), 1021);
