@@ -208,23 +208,13 @@ pub async fn run(opts: Opts) -> ExitCode {
     let mut failed = false;
     let mut setup_error = false;
     let pool = opts.clients + FANOUT_CASES + 16;
-    let http = match reqwest::Client::builder()
-        .pool_max_idle_per_host(pool)
-        .tcp_nodelay(true)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-    {
-        Ok(c) => c,
+    let gql = match Gql::connect(&target.base, target.token.clone(), pool) {
+        Ok(g) => Arc::new(g),
         Err(e) => {
-            eprintln!("FAIL cannot build the HTTP client: {e}");
+            eprintln!("FAIL {e}");
             return ExitCode::from(2);
         }
     };
-    let gql = Arc::new(Gql {
-        http,
-        url: format!("{}/graphql", target.base),
-        token: target.token.clone(),
-    });
 
     let mut mutation_64: Option<RunStats> = None;
     let mut listener = None;

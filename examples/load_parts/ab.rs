@@ -6,13 +6,12 @@
 //! `workers=N` (B has N HTTP workers).
 
 use super::mutations::client_counts;
-use super::target::bench_server;
+use super::target::{bench_server, start_local};
 use super::{ms, open_cases, run_clients, BenchCase, Gql, Opts, RunStats};
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use swarmdesk::server::{self, Running, ServerOptions};
+use swarmdesk::server::{Running, ServerOptions};
 
 /// A server of this run, its client and its cases.
 struct Side {
@@ -46,21 +45,9 @@ async fn start(opts: &Opts, lever: Option<&str>) -> Result<Side, String> {
         Some(l) => format!("B: {}", apply(l, &mut o)?),
         None => format!("A: default, {} HTTP worker(s)", o.workers),
     };
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let running = server::start(o, listener)
-        .await
-        .map_err(|e| format!("start: {e}"))?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(opts.clients + 16)
-        .tcp_nodelay(true)
-        .timeout(super::REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let gql = Arc::new(Gql {
-        http,
-        url: format!("http://{}/graphql", running.addr),
-        token,
-    });
+    let running = start_local(o).await?;
+    let base = format!("http://{}", running.addr);
+    let gql = Arc::new(Gql::connect(&base, token, opts.clients + 16)?);
     let cases = open_cases(&gql, opts.clients.max(8), "ab").await?;
     Ok(Side {
         label,

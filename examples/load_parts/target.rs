@@ -2,7 +2,7 @@
 //! `--url`, loopback only), the GraphQL client every run uses, and the cases it opens.
 
 use super::clients;
-use super::{Opts, CASE_VERSION, OPEN_CASE, POST_MESSAGE, START_SWARM};
+use super::{Opts, CASE_VERSION, OPEN_CASE, POST_MESSAGE, REQUEST_TIMEOUT, START_SWARM};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use std::net::{IpAddr, TcpListener};
@@ -50,6 +50,14 @@ pub(crate) fn bench_server(
     Ok((o, token, dir))
 }
 
+/// Starts the real server in this process on a free loopback port.
+pub(crate) async fn start_local(o: ServerOptions) -> Result<Running, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    server::start(o, listener)
+        .await
+        .map_err(|e| format!("start: {e}"))
+}
+
 pub(crate) async fn connect_target(opts: &Opts) -> Result<Target, String> {
     if let Some(url) = &opts.url {
         let base = loopback_base(url)?;
@@ -62,10 +70,7 @@ pub(crate) async fn connect_target(opts: &Opts) -> Result<Target, String> {
         });
     }
     let (o, token, dir) = bench_server(opts)?;
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let running = server::start(o, listener)
-        .await
-        .map_err(|e| format!("start: {e}"))?;
+    let running = start_local(o).await?;
     let base = format!("http://{}", running.addr);
     println!(
         "server: in-process at {base}, {} HTTP worker(s), data in {} (temporary)",
@@ -87,6 +92,22 @@ pub(crate) struct Gql {
 }
 
 impl Gql {
+    /// A client of `base`'s GraphQL endpoint with `token`, keeping up to `pool` idle
+    /// connections (one per concurrent client, and some).
+    pub(crate) fn connect(base: &str, token: String, pool: usize) -> Result<Gql, String> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Gql {
+            http,
+            url: format!("{base}/graphql"),
+            token,
+        })
+    }
+
     /// Sends one operation; returns `data`, or the HTTP or GraphQL error.
     pub(crate) async fn call(&self, query: &str, variables: Value) -> Result<Value, String> {
         clients::call(&self.http, &self.url, &self.token, query, variables).await
