@@ -124,7 +124,7 @@ pub struct Opts {
     #[arg(long)]
     sweep: bool,
     /// Measure one write-path lever side by side: a second server with it changed
-    /// (`documents`, `workers=N`), rounds alternating (see `ab`).
+    /// (`documents`, `execute=runtime`, `workers=N`), rounds alternating (see `ab`).
     #[arg(long)]
     ab: Option<String>,
     /// Rounds of each mutation run (with `--sweep`, each beside its baselines)

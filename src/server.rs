@@ -63,6 +63,8 @@ pub struct ServerOptions {
     pub http_limits: HttpLimits,
     pub clock: Arc<dyn Clock>,
     pub workers: usize,
+    /// Where GraphQL operations over HTTP execute: on the HTTP workers by default.
+    pub execution: crate::http::Execution,
     /// The embedded store's tunables (without `store`).
     pub sled: SledOptions,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
@@ -96,6 +98,7 @@ impl ServerOptions {
             http_limits: HttpLimits::default(),
             clock: Arc::new(crate::clock::SystemClock),
             workers: default_workers(),
+            execution: Default::default(),
             sled: SledOptions::default(),
             sla_interval: std::time::Duration::from_secs(5),
             away_after: crate::presence::DEFAULT_AWAY_AFTER,
@@ -353,6 +356,7 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
         limits: options.http_limits.clone(),
         rate: Default::default(),
         runtime: tokio::runtime::Handle::current(),
+        execution: options.execution,
         fanout: Default::default(),
     });
     let addr = listener.local_addr()?;

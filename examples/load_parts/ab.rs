@@ -3,7 +3,8 @@
 //! changed; each round runs the same mutation benchmark on A and on B (alternating
 //! which goes first), and the report gives both medians and B/A per client count.
 //! Levers: `documents` (B parses every request: no parsed-document cache),
-//! `workers=N` (B has N HTTP workers).
+//! `execute=runtime` (B hands GraphQL to the main runtime and back, as before
+//! 2026-12-02), `workers=N` (B has N HTTP workers).
 
 use super::mutations::client_counts;
 use super::target::{bench_server, start_local};
@@ -29,12 +30,18 @@ fn apply(lever: &str, o: &mut ServerOptions) -> Result<String, String> {
             o.query_limits.document_cache = 0;
             Ok("no parsed-document cache (every request parsed)".into())
         }
+        "execute=runtime" => {
+            o.execution = swarmdesk::http::Execution::OnRuntime;
+            Ok("GraphQL handed to the main runtime and back".into())
+        }
         other => match other.strip_prefix("workers=").map(str::parse::<usize>) {
             Some(Ok(n)) if n > 0 => {
                 o.workers = n;
                 Ok(format!("{n} HTTP worker(s)"))
             }
-            _ => Err(format!("unknown lever `{other}` (documents, workers=N)")),
+            _ => Err(format!(
+                "unknown lever `{other}` (documents, execute=runtime, workers=N)"
+            )),
         },
     }
 }

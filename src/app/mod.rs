@@ -69,7 +69,7 @@ mod turns;
 pub use cadence::DEFAULT_STATUS_UPDATE_SECS;
 pub use cases::MAX_IDEMPOTENCY_KEY;
 pub use record::{decode, Recordable};
-pub use reports::fold_log;
+pub use reports::{fold_log, Visible};
 
 use std::sync::Arc;
 use thiserror::Error;

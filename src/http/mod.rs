@@ -4,7 +4,7 @@
 //! types and status codes of GraphQL responses are [`media`]'s. Handlers
 //! are thin: authenticate, enforce request limits (body size and read deadline,
 //! operations per batch, every operation against the caller's rate), hand the request
-//! to the schema, which executes on the main runtime rather than on the HTTP worker.
+//! to the schema, which executes on the HTTP worker that read it ([`Execution`]).
 //! Every request runs in a span with its request id ([`request_id`]).
 
 use actix_web::http::header::{self, HeaderValue};
@@ -105,6 +105,23 @@ impl RateLimiter {
     }
 }
 
+/// Where a GraphQL operation received over HTTP executes.
+///
+/// On the worker that read it, by default: handing it to the main runtime and its
+/// answer back costs two thread wake-ups per request, which on the 2-vCPU machines
+/// measured took a sixth of a mutation's time at one client and about 40% of the
+/// cheapest query's (see `docs/performance.md`, "GraphQL on the HTTP workers"). The
+/// operations that take long compute on blocking threads (reports, time travel,
+/// the log's verification), so a worker's other connections do not wait behind them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Execution {
+    #[default]
+    OnWorker,
+    /// Handed to the main runtime and back, as before 2026-12-02: kept to measure
+    /// against (`load --ab execute=runtime`).
+    OnRuntime,
+}
+
 /// Everything the handlers share; built once, outside `HttpServer::new`.
 pub struct HttpState {
     pub schema: SwarmSchema,
@@ -114,10 +131,10 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
     pub rate: RateLimiter,
-    /// The multi-threaded runtime GraphQL operations execute on, off the HTTP
-    /// workers, so that a CPU-heavy request cannot hold up `/healthz` or other
-    /// connections on the same worker.
+    /// The main (multi-threaded) runtime: shared subscriptions run there, and
+    /// GraphQL operations too with [`Execution::OnRuntime`].
     pub runtime: tokio::runtime::Handle,
+    pub execution: Execution,
     /// Agents' open WebSocket connections, for their presence.
     pub connections: Arc<crate::presence::ConnectionWatch>,
     /// Subscriptions shared among subscribers of one caller.
@@ -223,21 +240,26 @@ async fn execute(state: &HttpState, req: &HttpRequest, batch: BatchRequest) -> H
         Some(p) => batch.data(p),
         None => batch,
     };
-    let schema = state.schema.clone();
-    let mut task = AbortOnDrop(
-        state
-            .runtime
-            // The request's span follows it to the runtime (its request id with it).
-            .spawn(
-                async move { schema.execute_batch(batch).await }
-                    .instrument(tracing::Span::current()),
-            ),
-    );
-    let response = match (&mut task.0).await {
-        Ok(response) => response,
-        Err(e) => {
-            tracing::error!(error = %e, "GraphQL execution failed");
-            return refuse(INTERNAL, "internal error; see the server log");
+    let response = match state.execution {
+        Execution::OnWorker => state.schema.execute_batch(batch).await,
+        Execution::OnRuntime => {
+            let schema = state.schema.clone();
+            let mut task = AbortOnDrop(
+                state
+                    .runtime
+                    // The request's span follows it to the runtime (its request id with it).
+                    .spawn(
+                        async move { schema.execute_batch(batch).await }
+                            .instrument(tracing::Span::current()),
+                    ),
+            );
+            match (&mut task.0).await {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = %e, "GraphQL execution failed");
+                    return refuse(INTERNAL, "internal error; see the server log");
+                }
+            }
         }
     };
     let out = media::respond(media, response);

@@ -3,9 +3,11 @@
 
 use async_graphql::Result;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{forbidden, Guard};
 use crate::api::error::gql;
+use crate::app::Visible;
 use crate::domain::{Tier, Timestamp};
 use crate::policy;
 use crate::report::{Report, Scope};
@@ -27,10 +29,12 @@ impl Guard {
             teams: teams.map(|t| t.into_iter().collect()),
         };
         // Judged on each case's current state, as everywhere else.
-        let visible = |case: &crate::domain::Case| policy::can_read(&self.principal, case, &ladder);
+        let principal = self.principal.clone();
+        let visible: Visible =
+            Arc::new(move |case: &crate::domain::Case| policy::can_read(&principal, case, &ladder));
         let report = self
             .app
-            .report(from, to, &scope, targets, &visible)
+            .report(from, to, scope, targets.clone(), visible)
             .await
             .map_err(gql)?;
         Ok(report)
