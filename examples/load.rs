@@ -8,6 +8,7 @@
 //! cargo run --release --example load -- --skip-mutations --mix --subscribers 5000
 //! cargo run --release --example load -- --skip-mutations --subscribers 5000 --baseline --rounds 3
 //! cargo run --release --example load -- --skip-mutations --subscribers 5000 --agents 50
+//! cargo run --release --example load -- --skip-mutations --subscribers 5000 --websocket-nice 0
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 --token "$TOKEN"
 //! ```
 //!
@@ -147,6 +148,10 @@ pub struct Opts {
     /// HTTP workers of the in-process server (default: the server's, one per core).
     #[arg(long, default_value_t = swarmdesk::server::default_workers())]
     workers: usize,
+    /// Nice value of the in-process server's WebSocket connections' threads (the
+    /// server's default; 0 runs them like its other threads).
+    #[arg(long, default_value_t = swarmdesk::http::takeover::DEFAULT_NICE)]
+    websocket_nice: i32,
     /// Skip the mutation runs.
     #[arg(long)]
     skip_mutations: bool,

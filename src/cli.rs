@@ -240,6 +240,12 @@ pub struct ServeArgs {
     /// Keep it below the process's open-file limit.
     #[arg(long, env = "SWARMDESK_MAX_WEBSOCKETS", default_value_t = 50_000)]
     pub max_websockets: usize,
+    /// The CPU priority (nice, 0-19) of the threads that write WebSocket frames
+    /// (Linux): higher than 0 lets writes go first when subscribers keep the cores busy.
+    #[arg(long, env = "SWARMDESK_WEBSOCKET_NICE",
+          default_value_t = crate::http::takeover::DEFAULT_NICE,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub websocket_nice: i32,
     /// Requests a token may burst above the sustained rate.
     #[arg(long, default_value_t = 1000.0)]
     pub rate_burst: f64,
@@ -374,6 +380,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             options.http_limits.rate_per_second = args.rate_limit;
             options.http_limits.websocket_connections = args.max_websockets;
             options.http_limits.rate_burst = args.rate_burst;
+            options.websocket_nice = args.websocket_nice;
             options.query_limits.depth = args.max_depth;
             options.query_limits.complexity = args.max_complexity;
             options.query_limits.timeout = Duration::from_secs(args.request_timeout.max(1));

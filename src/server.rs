@@ -65,6 +65,10 @@ pub struct ServerOptions {
     pub workers: usize,
     /// Where GraphQL operations over HTTP execute: on the HTTP workers by default.
     pub execution: crate::http::Execution,
+    /// The nice value of the threads that write WebSocket frames (Linux), so that a
+    /// write preempts the delivery of earlier events on a busy machine; 0 runs them
+    /// like the other threads.
+    pub websocket_nice: i32,
     /// The embedded store's tunables (without `store`).
     pub sled: SledOptions,
     /// How often the SLA scheduler sweeps for breaches and escalations due.
@@ -99,6 +103,7 @@ impl ServerOptions {
             clock: Arc::new(crate::clock::SystemClock),
             workers: default_workers(),
             execution: Default::default(),
+            websocket_nice: crate::http::takeover::DEFAULT_NICE,
             sled: SledOptions::default(),
             sla_interval: std::time::Duration::from_secs(5),
             away_after: crate::presence::DEFAULT_AWAY_AFTER,
@@ -341,7 +346,11 @@ pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Runn
     let (shutdown_tx, shutdown) = Shutdown::new();
     let connections = ConnectionWatch::new(options.away_after);
     let away = AwaySweeper::start(app.clone(), connections.clone());
-    let sockets = Sockets::start(options.workers, options.http_limits.websocket_connections)?;
+    let sockets = Sockets::start(
+        options.workers,
+        options.http_limits.websocket_connections,
+        options.websocket_nice,
+    )?;
     let state = actix_web::web::Data::new(HttpState {
         connections,
         schema: build_measured_schema(

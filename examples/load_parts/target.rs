@@ -35,7 +35,7 @@ pub(crate) fn loopback_base(url: &str) -> Result<String, String> {
 }
 
 /// The options of a server this process starts: a temporary data directory, a new
-/// bootstrap token, `--workers`; one token stands in for all the clients, so its
+/// bootstrap token, `--workers`, `--websocket-nice`; one token stands in for all the clients, so its
 /// per-token rate limit is lifted.
 pub(crate) fn bench_server(
     opts: &Opts,
@@ -45,6 +45,7 @@ pub(crate) fn bench_server(
     let mut o = ServerOptions::new(dir.path().to_path_buf());
     o.bootstrap_token = Some(token.clone());
     o.workers = opts.workers.max(1);
+    o.websocket_nice = opts.websocket_nice;
     o.http_limits.rate_per_second = 1e9;
     o.http_limits.rate_burst = 1e9;
     Ok((o, token, dir))

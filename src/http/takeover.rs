@@ -10,7 +10,10 @@
 //!
 //! So the frames of thousands of subscribers are written on threads that serve no
 //! HTTP request: a mutation's request is not queued behind each event's burst of
-//! deliveries on the HTTP worker that reads it.
+//! deliveries on the HTTP worker that reads it. On Linux those threads also run at a
+//! lower CPU priority ([`DEFAULT_NICE`]), so that when the cores are busy a write's
+//! request, commit and answer preempt the frames of earlier events rather than wait
+//! for part of their burst.
 
 use actix_codec::Framed;
 use actix_http::body::BodySize;
@@ -42,6 +45,11 @@ pub enum CanTakeOver {
     Full,
 }
 
+/// The nice value the connections' threads run at by default: a tenth of the CPU
+/// share of a thread at 0 when both want the same core, and nothing taken away when
+/// the cores are otherwise idle.
+pub const DEFAULT_NICE: i32 = 10;
+
 /// The runtime the taken-over connections run on, and their tasks.
 pub struct Sockets {
     runtime: Option<Runtime>,
@@ -63,11 +71,13 @@ pub struct SocketsHandle {
 
 impl Sockets {
     /// A runtime of `threads` threads named `swarmdesk-ws`, for at most
-    /// `max_connections` connections at once.
-    pub fn start(threads: usize, max_connections: usize) -> std::io::Result<Sockets> {
+    /// `max_connections` connections at once, each thread at nice `nice` or the
+    /// process's own if that is higher (Linux; elsewhere at the process's priority).
+    pub fn start(threads: usize, max_connections: usize, nice: i32) -> std::io::Result<Sockets> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("swarmdesk-ws")
+            .on_thread_start(move || lower_priority(nice))
             .enable_all()
             .build()?;
         Ok(Sockets {
@@ -115,6 +125,30 @@ impl Drop for Sockets {
         }
     }
 }
+
+/// Puts the calling thread at nice `nice` unless it already runs at that or lower
+/// priority. Raising a thread's nice needs no privilege; failing is logged, not fatal.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    // On Linux `PRIO_PROCESS` with `who == 0` names the calling thread only (each
+    // thread has its own nice value), not the whole process.
+    // SAFETY: plain system calls on the calling thread; no memory is passed.
+    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    if current >= nice {
+        return;
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        tracing::warn!(
+            nice,
+            error = %std::io::Error::last_os_error(),
+            "could not lower the priority of a WebSocket connections' thread"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
 
 /// The upgrade service of one HTTP worker: `app` is a factory of the same app the
 /// worker serves.
@@ -223,4 +257,32 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The nice value of a thread of `sockets`' runtime.
+    fn nice_of_runtime_thread(sockets: &Sockets) -> i32 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        sockets.handle().runtime.spawn(async move {
+            // SAFETY: a plain system call on the calling thread.
+            let _ = tx.send(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) });
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the runtime runs the task")
+    }
+
+    #[test]
+    fn connections_threads_run_at_the_nice_asked_never_higher_priority_than_the_process() {
+        // SAFETY: as above.
+        let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let lowered = Sockets::start(1, 1, DEFAULT_NICE).unwrap();
+        assert_eq!(nice_of_runtime_thread(&lowered), DEFAULT_NICE.max(own));
+        let plain = Sockets::start(1, 1, 0).unwrap();
+        assert_eq!(nice_of_runtime_thread(&plain), own);
+        // The thread that started them keeps its own priority.
+        assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, own);
+    }
 }

@@ -231,3 +231,22 @@ fn readme_limits_are_the_serve_defaults() {
         assert!(para.contains(&claim), "README limits say {claim:?}? {para}");
     }
 }
+
+/// The README's decision on the WebSocket connections' threads states `serve`'s default.
+#[test]
+fn readme_websocket_priority_is_the_serve_default() {
+    use clap::Parser;
+    let readme = include_str!("../../../README.md");
+    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
+    let swarmdesk::cli::Command::Serve(a) = cli.command else {
+        panic!("serve")
+    };
+    let claim = format!("run at nice {} (`--websocket-nice`", a.websocket_nice);
+    assert!(readme.contains(&claim), "README says {claim:?}?");
+    for out_of_range in ["--websocket-nice=-1", "--websocket-nice=20"] {
+        let parsed = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve", out_of_range]);
+        assert!(parsed.is_err(), "{out_of_range} accepted");
+    }
+    let parsed = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve", "--websocket-nice=0"]);
+    assert!(parsed.is_ok(), "0 (no lowering) refused");
+}
