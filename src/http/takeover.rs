@@ -71,8 +71,9 @@ pub struct SocketsHandle {
 
 impl Sockets {
     /// A runtime of `threads` threads named `swarmdesk-ws`, for at most
-    /// `max_connections` connections at once, each thread at nice `nice` or the
-    /// process's own if that is higher (Linux; elsewhere at the process's priority).
+    /// `max_connections` connections at once, each thread at nice `nice`, or at the
+    /// nice it inherits from the thread that starts it if that is higher (Linux;
+    /// elsewhere at the inherited priority).
     pub fn start(threads: usize, max_connections: usize, nice: i32) -> std::io::Result<Sockets> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
