@@ -131,14 +131,11 @@ impl Drop for Sockets {
 /// priority. Raising a thread's nice needs no privilege; failing is logged, not fatal.
 #[cfg(target_os = "linux")]
 fn lower_priority(nice: i32) {
-    // On Linux `PRIO_PROCESS` with `who == 0` names the calling thread only (each
-    // thread has its own nice value), not the whole process.
-    // SAFETY: plain system calls on the calling thread; no memory is passed.
-    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-    if current >= nice {
+    if thread_nice() >= nice {
         return;
     }
-    // SAFETY: as above.
+    // SAFETY: a plain system call on the calling thread (`who == 0`, see
+    // [`thread_nice`]); no memory is passed.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
         tracing::warn!(
             nice,
@@ -146,6 +143,14 @@ fn lower_priority(nice: i32) {
             "could not lower the priority of a WebSocket connections' thread"
         );
     }
+}
+
+/// The calling thread's nice value. On Linux `PRIO_PROCESS` with `who == 0` names
+/// the calling thread only (each thread has its own nice value), not the process.
+#[cfg(target_os = "linux")]
+fn thread_nice() -> i32 {
+    // SAFETY: a plain system call on the calling thread; no memory is passed.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -268,8 +273,7 @@ mod tests {
     fn nice_of_runtime_thread(sockets: &Sockets) -> i32 {
         let (tx, rx) = std::sync::mpsc::channel();
         sockets.handle().runtime.spawn(async move {
-            // SAFETY: a plain system call on the calling thread.
-            let _ = tx.send(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) });
+            let _ = tx.send(thread_nice());
         });
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the runtime runs the task")
@@ -277,13 +281,12 @@ mod tests {
 
     #[test]
     fn connections_threads_run_at_the_nice_asked_never_higher_priority_than_the_process() {
-        // SAFETY: as above.
-        let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let own = thread_nice();
         let lowered = Sockets::start(1, 1, DEFAULT_NICE).unwrap();
         assert_eq!(nice_of_runtime_thread(&lowered), DEFAULT_NICE.max(own));
         let plain = Sockets::start(1, 1, 0).unwrap();
         assert_eq!(nice_of_runtime_thread(&plain), own);
         // The thread that started them keeps its own priority.
-        assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, own);
+        assert_eq!(thread_nice(), own);
     }
 }

@@ -184,10 +184,19 @@ async fn an_interrupted_demo_load_leaves_nothing_half_loaded() {
     s.stop().await;
 }
 
+/// `serve`'s arguments as they are when none is given.
+fn serve_defaults() -> swarmdesk::cli::ServeArgs {
+    use clap::Parser;
+    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
+    let swarmdesk::cli::Command::Serve(a) = cli.command else {
+        panic!("serve")
+    };
+    a
+}
+
 /// The README's limits paragraph states the defaults `serve` really has.
 #[test]
 fn readme_limits_are_the_serve_defaults() {
-    use clap::Parser;
     let readme = include_str!("../../../README.md");
     let start = readme
         .find("Limits, all checked")
@@ -197,10 +206,7 @@ fn readme_limits_are_the_serve_defaults() {
         .next()
         .unwrap()
         .replace('\n', " ");
-    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
-    let swarmdesk::cli::Command::Serve(a) = cli.command else {
-        panic!("serve")
-    };
+    let a = serve_defaults();
     let http = swarmdesk::http::HttpLimits::default();
     let thousands = |n: usize| {
         let s = n.to_string();
@@ -237,10 +243,7 @@ fn readme_limits_are_the_serve_defaults() {
 fn readme_websocket_priority_is_the_serve_default() {
     use clap::Parser;
     let readme = include_str!("../../../README.md");
-    let cli = swarmdesk::cli::Cli::try_parse_from(["swarmdesk", "serve"]).unwrap();
-    let swarmdesk::cli::Command::Serve(a) = cli.command else {
-        panic!("serve")
-    };
+    let a = serve_defaults();
     let claim = format!("run at nice {} (`--websocket-nice`", a.websocket_nice);
     assert!(readme.contains(&claim), "README says {claim:?}?");
     for out_of_range in ["--websocket-nice=-1", "--websocket-nice=20"] {
