@@ -27,7 +27,8 @@
 //! before, assigns positions, versions and ids, seals each record into the log's hash
 //! chain (one SHA-256 per record, see [`chain`](crate::store::chain): sequential, so
 //! only the writer can do it), packs the records into pages, writes
-//! the group with a single `apply_batch` and hands it to the flusher thread. The
+//! the group in one atomic step (one `insert` when it is a single page, else one
+//! `apply_batch`, module `writes`) and hands it to the flusher thread. The
 //! flusher makes everything applied so far durable with one flush (sled's `flush`,
 //! which is not an fsync: it uses `sync_file_range`; then, with
 //! [`SledOptions::sync_data`], an `fdatasync` of sled's data file), then advances the
@@ -98,7 +99,8 @@
 //! - `open`: opening sled (unfinished snapshots set aside, fence applied, head and
 //!   pending index read back);
 //! - `reader`: reading records and scanning pages up to the head;
-//! - `writer`: the writer thread (checks, assignment, one `apply_batch` per group);
+//! - `writer`: the writer thread (checks, assignment, one atomic write per group);
+//! - `writes`: a group's writes, one `insert` for a single key, else one `apply_batch`;
 //! - `flusher`: the flusher thread (durability, head, answers, publish);
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
@@ -123,6 +125,7 @@ mod release;
 mod reserve;
 mod snapshot_file;
 mod writer;
+mod writes;
 
 pub use chain::verify_dir;
 pub use fence::FENCE_FILE;

@@ -11,6 +11,8 @@
 use crate::store::envelope::{FORMAT_V1, FORMAT_V2, FORMAT_V3};
 use crate::store::StoreError;
 
+use super::writes::Sink;
+
 /// Format byte of a page.
 pub const PAGE: u8 = 3;
 /// A page is closed once it holds this many bytes.
@@ -82,7 +84,7 @@ pub struct Pages {
 
 impl Pages {
     /// Adds the record at `position`, the one after the previous record added.
-    pub fn push(&mut self, batch: &mut sled::Batch, position: u64, record: &[u8]) {
+    pub fn push(&mut self, batch: &mut impl Sink, position: u64, record: &[u8]) {
         let (_, page) = self.open.get_or_insert_with(|| {
             let mut page = Vec::with_capacity(TARGET_BYTES + 512);
             page.push(PAGE);
@@ -96,9 +98,9 @@ impl Pages {
     }
 
     /// Writes the open page, if any.
-    pub fn close(&mut self, batch: &mut sled::Batch) {
+    pub fn close(&mut self, batch: &mut impl Sink) {
         if let Some((first, page)) = self.open.take() {
-            batch.insert(&super::keys::event(first), page);
+            batch.put(&super::keys::event(first), page);
         }
     }
 }

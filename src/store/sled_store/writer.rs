@@ -1,8 +1,9 @@
 //! The writer thread: takes the appends and imports waiting, checks expected versions
 //! and idempotency keys, assigns positions, versions and ids, seals each record into
 //! the hash chain (see [`chain`](crate::store::chain)), packs records into pages and
-//! applies each group with one `apply_batch`, then hands it to the flusher.
+//! writes each group in one atomic step (see `writes`), then hands it to the flusher.
 
+use super::writes::{Sink, Writes};
 use super::*;
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -162,7 +163,7 @@ impl Writer {
             return None;
         }
         let first_position = self.next;
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         let mut pages = Pages::default();
         let mut staged = Vec::new();
         // Idempotency keys this batch uses (earlier batches are in the tree already).
@@ -188,7 +189,7 @@ impl Writer {
         // answered after a flush (see the module documentation).
         let writes = self.next != first_position || !keys.is_empty();
         if writes {
-            if let Err(e) = self.shared.log.apply_batch(batch) {
+            if let Err(e) = batch.apply(&self.shared.log) {
                 // The flusher refuses the group (the store has failed) and writes the
                 // fence: part of the batch may be on disk.
                 self.fail(&StoreError::from(e));
@@ -289,7 +290,7 @@ impl Writer {
     pub(super) fn stage_append(
         &mut self,
         req: Prepared,
-        batch: &mut sled::Batch,
+        batch: &mut Writes,
         pages: &mut Pages,
         keys: &mut HashMap<String, IdempotentResult>,
     ) -> Result<(AppendOutcome, Vec<Arc<RecordedEvent>>), StoreError> {
@@ -335,8 +336,8 @@ impl Writer {
                 fingerprint: req.fingerprint,
                 outcome: outcome.clone(),
             };
-            batch.insert(
-                keys::idempotency(&k),
+            batch.put(
+                &keys::idempotency(&k),
                 postcard::to_allocvec(&r).unwrap_or_default(),
             );
             keys.insert(k, r);
@@ -347,7 +348,7 @@ impl Writer {
     pub(super) fn stage_import(
         &mut self,
         records: Vec<RecordedEvent>,
-        batch: &mut sled::Batch,
+        batch: &mut Writes,
         pages: &mut Pages,
     ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         // Validate everything before staging anything: an import is all or nothing.

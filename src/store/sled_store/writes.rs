@@ -1,0 +1,93 @@
+//! A group's writes to the log tree, applied as one atomic step: a single key with one
+//! `insert`, more with one `apply_batch`.
+//!
+//! Both are atomic, and both are made durable by the flusher's next flush alike. They
+//! differ in what sled does before that flush: `apply_batch` first writes out the I/O
+//! buffer it is filling and then the one holding the batch's manifest (two writes, each
+//! a job for sled's I/O thread pool), while an `insert` only fills the buffer, which the
+//! flush then writes once. A group of a few appends without idempotency keys fits in one
+//! page, which is one key (see `docs/performance.md`, "Where one client's write spends
+//! its time").
+
+/// Where pages and other entries of a write go: a group's [`Writes`], or a
+/// `sled::Batch` built by hand (the fence's roll-back).
+pub(super) trait Sink {
+    fn put(&mut self, key: &[u8], value: Vec<u8>);
+}
+
+impl Sink for sled::Batch {
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.insert(key, value);
+    }
+}
+
+/// The entries one group writes, in the order staged.
+#[derive(Default)]
+pub(super) struct Writes {
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Sink for Writes {
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.entries.push((key.to_vec(), value));
+    }
+}
+
+impl Writes {
+    /// Writes every entry to `log` at once: none or all of them are ever read back.
+    pub(super) fn apply(mut self, log: &sled::Tree) -> Result<(), sled::Error> {
+        if self.entries.len() == 1 {
+            if let Some((key, value)) = self.entries.pop() {
+                return log.insert(key, value).map(drop);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.entries {
+            batch.insert(key, value);
+        }
+        log.apply_batch(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let log = db.open_tree("log").unwrap();
+        (db, log)
+    }
+
+    #[test]
+    fn one_entry_and_many_are_all_written() {
+        let (_db, log) = tree();
+        let mut one = Writes::default();
+        one.put(b"e1", b"page one".to_vec());
+        one.apply(&log).unwrap();
+        let mut many = Writes::default();
+        many.put(b"e2", b"page two".to_vec());
+        many.put(b"ikey", b"result".to_vec());
+        many.put(b"e2", b"page two, last write wins".to_vec());
+        many.apply(&log).unwrap();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = log
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (b"e1".to_vec(), b"page one".to_vec()),
+                (b"e2".to_vec(), b"page two, last write wins".to_vec()),
+                (b"ikey".to_vec(), b"result".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_staged_writes_nothing() {
+        let (_db, log) = tree();
+        Writes::default().apply(&log).unwrap();
+        assert_eq!(log.len(), 0);
+    }
+}
