@@ -100,7 +100,7 @@ impl Pages {
     /// Writes the open page, if any.
     pub fn close(&mut self, batch: &mut impl Sink) {
         if let Some((first, page)) = self.open.take() {
-            batch.put(&super::keys::event(first), page);
+            batch.put(super::keys::event(first), page);
         }
     }
 }

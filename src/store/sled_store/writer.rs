@@ -337,7 +337,7 @@ impl Writer {
                 outcome: outcome.clone(),
             };
             batch.put(
-                &keys::idempotency(&k),
+                keys::idempotency(&k),
                 postcard::to_allocvec(&r).unwrap_or_default(),
             );
             keys.insert(k, r);

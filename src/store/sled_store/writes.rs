@@ -12,12 +12,12 @@
 /// Where pages and other entries of a write go: a group's [`Writes`], or a
 /// `sled::Batch` built by hand (the fence's roll-back).
 pub(super) trait Sink {
-    fn put(&mut self, key: &[u8], value: Vec<u8>);
+    fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>);
 }
 
 impl Sink for sled::Batch {
-    fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.insert(key, value);
+    fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.insert(key.into(), value);
     }
 }
 
@@ -28,8 +28,8 @@ pub(super) struct Writes {
 }
 
 impl Sink for Writes {
-    fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.entries.push((key.to_vec(), value));
+    fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.entries.push((key.into(), value));
     }
 }
 
@@ -63,12 +63,12 @@ mod tests {
     fn one_entry_and_many_are_all_written() {
         let (_db, log) = tree();
         let mut one = Writes::default();
-        one.put(b"e1", b"page one".to_vec());
+        one.put(*b"e1", b"page one".to_vec());
         one.apply(&log).unwrap();
         let mut many = Writes::default();
-        many.put(b"e2", b"page two".to_vec());
-        many.put(b"ikey", b"result".to_vec());
-        many.put(b"e2", b"page two, last write wins".to_vec());
+        many.put(*b"e2", b"page two".to_vec());
+        many.put(*b"ikey", b"result".to_vec());
+        many.put(*b"e2", b"page two, last write wins".to_vec());
         many.apply(&log).unwrap();
         let got: Vec<(Vec<u8>, Vec<u8>)> = log
             .iter()
