@@ -80,6 +80,7 @@ use subscribers::idle_listener;
 use target::{connect_target, open_cases, BenchCase, Gql};
 
 const POST_MESSAGE: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!) { postMessage(caseId: $id, kind: $k, body: $b) { version } }";
+const POST_MESSAGE_KEYED: &str = "mutation($id: ID!, $b: String!, $k: MessageKind!, $key: String!) { postMessage(caseId: $id, kind: $k, body: $b, idempotencyKey: $key) { version } }";
 const START_SWARM: &str =
     "mutation($id: ID!) { startSwarm(caseId: $id, reason: \"load bench\") { version tier } }";
 const OPEN_CASE: &str = "mutation($s: String!) { openCase(input: {subject: $s, channel: EMAIL, priority: NORMAL, customer: {id: \"load-bench\", segment: B2B}}) { id version } }";
@@ -160,6 +161,10 @@ pub struct Opts {
     /// of having a listener), though none is for it.
     #[arg(long)]
     listener: bool,
+    /// Every mutation carries an idempotency key of its own (as a client that retries
+    /// safely sends), so the store also writes the key with the event.
+    #[arg(long)]
+    keyed: bool,
     /// Mixed fan-out: a third each of `events`, `tierQueue` (the fan-out cases' tier)
     /// and `swarmRoom` (one of the fan-out cases, each swarmed) subscribers, and the
     /// fan-out mutations are swarm chat, so every kind has something to deliver.
@@ -214,7 +219,7 @@ pub async fn run(opts: Opts) -> ExitCode {
     let mut setup_error = false;
     let pool = opts.clients + FANOUT_CASES + 16;
     let gql = match Gql::connect(&target.base, target.token.clone(), pool) {
-        Ok(g) => Arc::new(g),
+        Ok(g) => Arc::new(g.keyed(opts.keyed)),
         Err(e) => {
             eprintln!("FAIL {e}");
             return ExitCode::from(2);

@@ -54,7 +54,7 @@ async fn start(opts: &Opts, lever: Option<&str>) -> Result<Side, String> {
     };
     let running = start_local(o).await?;
     let base = format!("http://{}", running.addr);
-    let gql = Arc::new(Gql::connect(&base, token, opts.clients + 16)?);
+    let gql = Arc::new(Gql::connect(&base, token, opts.clients + 16)?.keyed(opts.keyed));
     let cases = open_cases(&gql, opts.clients.max(8), "ab").await?;
     Ok(Side {
         label,

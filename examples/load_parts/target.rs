@@ -2,7 +2,9 @@
 //! `--url`, loopback only), the GraphQL client every run uses, and the cases it opens.
 
 use super::clients;
-use super::{Opts, CASE_VERSION, OPEN_CASE, POST_MESSAGE, REQUEST_TIMEOUT, START_SWARM};
+use super::{
+    Opts, CASE_VERSION, OPEN_CASE, POST_MESSAGE, POST_MESSAGE_KEYED, REQUEST_TIMEOUT, START_SWARM,
+};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use std::net::{IpAddr, TcpListener};
@@ -90,6 +92,8 @@ pub(crate) struct Gql {
     pub(crate) http: reqwest::Client,
     pub(crate) url: String,
     pub(crate) token: String,
+    /// With `--keyed`: the prefix of this process's idempotency keys, and their count.
+    keys: Option<(String, std::sync::atomic::AtomicU64)>,
 }
 
 impl Gql {
@@ -106,7 +110,22 @@ impl Gql {
             http,
             url: format!("{base}/graphql"),
             token,
+            keys: None,
         })
+    }
+
+    /// Whether `postMessage` sends an idempotency key, unique to this process and call.
+    pub(crate) fn keyed(mut self, keyed: bool) -> Gql {
+        self.keys = keyed.then(|| {
+            let started = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            (
+                format!("load-{}-{started}", std::process::id()),
+                std::sync::atomic::AtomicU64::new(0),
+            )
+        });
+        self
     }
 
     /// Sends one operation; returns `data`, or the HTTP or GraphQL error.
@@ -132,9 +151,18 @@ impl Gql {
 
     /// Posts a message of `kind`; returns the case's new version.
     pub(crate) async fn post(&self, case: &str, body: String, kind: &str) -> Result<u64, String> {
-        let d = self
-            .call(POST_MESSAGE, json!({ "id": case, "b": body, "k": kind }))
-            .await?;
+        let d = match &self.keys {
+            None => {
+                self.call(POST_MESSAGE, json!({ "id": case, "b": body, "k": kind }))
+                    .await?
+            }
+            Some((prefix, count)) => {
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let key = format!("{prefix}-{n}");
+                let vars = json!({ "id": case, "b": body, "k": kind, "key": key });
+                self.call(POST_MESSAGE_KEYED, vars).await?
+            }
+        };
         d["postMessage"]["version"]
             .as_u64()
             .ok_or_else(|| format!("postMessage returned no version: {d}"))
