@@ -67,6 +67,14 @@ pub(super) fn roll_back_after(log: &sled::Tree, fence: u64) -> Result<(), StoreE
                 pages.push(&mut batch, *position, record);
             }
             pages.close(&mut batch);
+            // The keys the page carried for what it keeps get entries of their own.
+            for (key, value) in page::carried_keys(&value).unwrap_or_default() {
+                let kept_result = postcard::from_bytes::<IdempotentResult>(&value)
+                    .is_ok_and(|r| r.outcome.last_position <= fence);
+                if kept_result {
+                    batch.insert(key, value);
+                }
+            }
         }
     }
     for kv in log.range(keys::event(fence.saturating_add(1))..=keys::event(u64::MAX)) {

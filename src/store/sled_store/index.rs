@@ -10,12 +10,16 @@
 //! thus writes one key per event. The index is derived from the log: at open, the
 //! events after `x` are read back into [`Pending`], so a crash loses none of it.
 //!
+//! Idempotency keys that a group carried in its page (see module `page`) wait in
+//! [`Pending`] the same way and get their `i` entries with the same index write; an
+//! open reads them back from the pages after `x`. Their readers ask [`Pending`] first.
+//!
 //! Readers combine the runs on disk with [`Pending`]. They take a stream's pending run
 //! first and the disk runs second, and ignore disk entries from the pending run's first
 //! version on: the writer writes a run to disk *before* dropping it from memory, so a
 //! reader racing with an index write sees every version once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use super::keys;
@@ -41,9 +45,30 @@ pub struct Pending {
     events: usize,
     /// The last position pushed.
     last: u64,
+    /// Idempotency keys carried in pages (full `i` keys and their values).
+    keys: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Pending {
+    /// Keeps an idempotency key carried in a page until the index is written.
+    pub fn add_key(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.keys.insert(key, value);
+    }
+
+    /// The value of a pending idempotency key (a full `i` key).
+    pub fn key(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.keys.get(key).cloned()
+    }
+
+    /// Pending idempotency keys from `start` on (full `i` keys), in key order.
+    pub fn keys_from(&self, start: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.keys
+            .range(start.to_vec()..)
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Records that `stream`'s `version` is at `position`. Positions come in log
     /// order and each stream's versions without gaps.
     pub fn push(&mut self, stream: &str, version: u64, position: u64) -> Result<(), StoreError> {
@@ -85,6 +110,9 @@ impl Pending {
             }
             batch.insert(keys::stream(stream, run.first), positions);
         }
+        for (key, value) in &self.keys {
+            batch.insert(key.as_slice(), value.as_slice());
+        }
         batch.insert(&keys::INDEXED, &self.last.to_be_bytes());
         batch
     }
@@ -93,6 +121,7 @@ impl Pending {
     pub fn clear(&mut self) {
         self.streams.clear();
         self.events = 0;
+        self.keys.clear();
     }
 }
 

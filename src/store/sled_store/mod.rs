@@ -318,6 +318,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// The stored value of an idempotency key (a full `i` key): pending (carried in a
+    /// page, see module `index`) or in its own entry.
+    fn stored_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .key(key);
+        match pending {
+            Some(value) => Ok(Some(value)),
+            None => Ok(self.log.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
     /// Whether writes failed on this open of sled (it is to be replaced).
     fn is_failed_open(&self) -> bool {
         self.generation < self.common.failures.load(Ordering::Acquire)
@@ -649,7 +663,7 @@ impl EventStore for SledStore {
         let Some(shared) = guard.as_ref() else {
             return Err(failed_error());
         };
-        match shared.log.get(keys::idempotency(key))? {
+        match shared.stored_key(&keys::idempotency(key))? {
             Some(bytes) => postcard::from_bytes::<IdempotentResult>(&bytes)
                 .map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
                 .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}"))),
@@ -676,20 +690,44 @@ impl EventStore for SledStore {
             }
             None => vec![keys::IDEMPOTENCY],
         };
-        let mut out = Vec::new();
-        for kv in shared.log.range(start..) {
-            let (k, v) = kv?;
-            if k.first() != Some(&keys::IDEMPOTENCY) || out.len() >= limit {
+        // The keys on disk and those pending (carried in pages), merged in key order;
+        // a key in both (an index write racing) is the same result, taken once. Keys
+        // of appends after the head (not durable) are not results yet.
+        let durable = |v: &[u8]| {
+            postcard::from_bytes::<IdempotentResult>(v)
+                .map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
+                .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))
+        };
+        let pending = shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys_from(&start, usize::MAX);
+        let mut merged = std::collections::BTreeMap::new();
+        for (k, v) in pending {
+            if merged.len() >= limit {
                 break;
             }
-            let r = postcard::from_bytes::<IdempotentResult>(&v)
-                .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))?;
-            // Keys of appends after the head (not durable) are not results yet.
-            if r.outcome.last_position <= head {
-                let key = String::from_utf8(k[1..].to_vec())
-                    .map_err(|e| StoreError::Corrupt(format!("idempotency key: {e}")))?;
-                out.push((key, r));
+            if let Some(r) = durable(&v)? {
+                merged.insert(k, r);
             }
+        }
+        let mut from_disk = 0;
+        for kv in shared.log.range(start.as_slice()..) {
+            let (k, v) = kv?;
+            if k.first() != Some(&keys::IDEMPOTENCY) || from_disk >= limit {
+                break;
+            }
+            if let Some(r) = durable(&v)? {
+                from_disk += 1;
+                merged.entry(k.to_vec()).or_insert(r);
+            }
+        }
+        let mut out = Vec::new();
+        for (k, r) in merged.into_iter().take(limit) {
+            let key = String::from_utf8(k[1..].to_vec())
+                .map_err(|e| StoreError::Corrupt(format!("idempotency key: {e}")))?;
+            out.push((key, r));
         }
         Ok(out)
     }

@@ -121,6 +121,20 @@ pub(super) fn open_shared(
         pending.push(e.stream, e.version, e.position)?;
         Ok(true)
     })?;
+    // The idempotency keys carried in pages the index does not cover yet (a group is
+    // wholly before or after `x`; the page before is read too, in case).
+    let before = log
+        .range(keys::event(0)..=keys::event(indexed))
+        .next_back()
+        .into_iter();
+    for kv in
+        before.chain(log.range(keys::event(indexed.saturating_add(1))..=keys::event(u64::MAX)))
+    {
+        let (_, value) = kv?;
+        for (key, value) in page::carried_keys(&value)? {
+            pending.add_key(key, value);
+        }
+    }
     let data_file =
         if options.sync_data {
             Some(std::fs::File::open(dir.join("db")).map_err(|e| {

@@ -7,6 +7,14 @@
 //! sled a few inserts instead of one per event, and a scan reads many events per sled
 //! entry. Builds before pages stored one record per key; such a value (a record's own
 //! format byte first) reads as a page of one.
+//!
+//! A group that is one page and idempotency keys stores the keys in its page, so that
+//! the group stays one sled key (one `insert`, no batch: see module `writes`): the
+//! format byte [`KEYED_PAGE`], the records' section's length as a u32 big-endian, the
+//! records' section as in a page, the number of keys as a u32 big-endian, then each
+//! key and its value as a u32 big-endian length and its bytes. Readers of records read past the keys; the keys wait in the
+//! pending index until it is written, when they get their own `i` entries, and an open
+//! reads them back from the pages after the index (module `index`).
 
 use crate::store::envelope::{FORMAT_V1, FORMAT_V2, FORMAT_V3};
 use crate::store::StoreError;
@@ -15,6 +23,8 @@ use super::writes::Sink;
 
 /// Format byte of a page.
 pub const PAGE: u8 = 3;
+/// Format byte of a page that also carries idempotency keys.
+pub const KEYED_PAGE: u8 = 4;
 /// A page is closed once it holds this many bytes.
 pub const TARGET_BYTES: usize = 4096;
 
@@ -22,13 +32,76 @@ pub const TARGET_BYTES: usize = 4096;
 pub fn records(value: &[u8]) -> Records<'_> {
     match value.first() {
         Some(&PAGE) => Records::Page(&value[1..]),
+        Some(&KEYED_PAGE) => match sections(value) {
+            Some((records, _)) => Records::Page(records),
+            None => Records::Broken(true),
+        },
         _ => Records::Single(Some(value)),
     }
+}
+
+/// A keyed page's records' section and keys' section.
+fn sections(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = value.get(1..)?.split_first_chunk::<4>()?;
+    let len = u32::from_be_bytes(*len) as usize;
+    (len <= rest.len()).then(|| rest.split_at(len))
+}
+
+/// The idempotency keys a stored value carries (full `i` keys and their values):
+/// none unless it is a keyed page.
+pub fn carried_keys(value: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    if value.first() != Some(&KEYED_PAGE) {
+        return Ok(Vec::new());
+    }
+    let truncated = || StoreError::Corrupt("truncated keyed page".into());
+    let (_, mut rest) = sections(value).ok_or_else(truncated)?;
+    let take = |rest: &mut &[u8]| -> Option<Vec<u8>> {
+        let (len, tail) = rest.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let (bytes, tail) = (len <= tail.len()).then(|| tail.split_at(len))?;
+        *rest = tail;
+        Some(bytes.to_vec())
+    };
+    let (count, tail) = rest.split_first_chunk::<4>().ok_or_else(truncated)?;
+    let count = u32::from_be_bytes(*count) as usize;
+    rest = tail;
+    let mut keys = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let key = take(&mut rest).ok_or_else(truncated)?;
+        let value = take(&mut rest).ok_or_else(truncated)?;
+        keys.push((key, value));
+    }
+    if !rest.is_empty() {
+        return Err(StoreError::Corrupt(
+            "bytes after a keyed page's keys".into(),
+        ));
+    }
+    Ok(keys)
+}
+
+/// `page` (format [`PAGE`]) carrying `keys` as well (format [`KEYED_PAGE`]).
+pub fn with_keys(page: &[u8], keys: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let records = page.get(1..).unwrap_or_default();
+    let extra: usize = keys.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
+    let mut out = Vec::with_capacity(9 + records.len() + extra);
+    out.push(KEYED_PAGE);
+    out.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    out.extend_from_slice(records);
+    out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+    for (k, v) in keys {
+        out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+        out.extend_from_slice(k);
+        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    out
 }
 
 pub enum Records<'a> {
     Page(&'a [u8]),
     Single(Option<&'a [u8]>),
+    /// A keyed page cut short: one error.
+    Broken(bool),
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -37,6 +110,8 @@ impl<'a> Iterator for Records<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Records::Single(record) => record.take().map(Ok),
+            Records::Broken(once) => std::mem::take(once)
+                .then(|| Err(StoreError::Corrupt("truncated keyed page".into()))),
             Records::Page([]) => None,
             Records::Page(rest) => {
                 let record = rest
@@ -140,6 +215,31 @@ mod tests {
             if len != 1 + 4 + 4 {
                 assert!(results.last().unwrap().is_err(), "{len}");
             }
+        }
+    }
+
+    #[test]
+    fn a_keyed_page_yields_its_records_and_carries_its_keys() {
+        let page = page_of(&[b"\x02one", b"\x02two"]);
+        let keys = vec![
+            (b"ik1".to_vec(), b"result one".to_vec()),
+            (b"ik2".to_vec(), Vec::new()),
+        ];
+        let keyed = with_keys(&page, &keys);
+        assert_eq!(keyed[0], KEYED_PAGE);
+        let got: Vec<&[u8]> = records(&keyed).map(Result::unwrap).collect();
+        assert_eq!(got, vec![&b"\x02one"[..], b"\x02two"]);
+        assert_eq!(carried_keys(&keyed).unwrap(), keys);
+        assert!(
+            carried_keys(&page).unwrap().is_empty(),
+            "a plain page carries none"
+        );
+        // Cut anywhere, it is an error, never a panic.
+        for len in 1..keyed.len() {
+            let cut = &keyed[..len];
+            let records_ok = records(cut).all(|r| r.is_ok());
+            let keys_ok = carried_keys(cut).is_ok();
+            assert!(!(records_ok && keys_ok), "cut at {len} read as whole");
         }
     }
 

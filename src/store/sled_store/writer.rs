@@ -185,6 +185,8 @@ impl Writer {
             });
         }
         pages.close(&mut batch);
+        // A group of one page keeps its idempotency keys in the page: one key to write.
+        let carried = batch.carry_keys_in_page();
         // A group of rejections and deduplications writes nothing, but is still
         // answered after a flush (see the module documentation).
         let writes = self.next != first_position || !keys.is_empty();
@@ -209,6 +211,9 @@ impl Writer {
                 // The writer checked these versions itself: this cannot happen.
                 self.fail(&err);
             }
+        }
+        for (key, value) in carried {
+            pending.add_key(key, value);
         }
         Some(Group {
             last_position: self.next - 1,
@@ -300,7 +305,7 @@ impl Writer {
         if let Some(k) = &req.idempotency_key {
             let earlier = match keys.get(k) {
                 Some(r) => Some(r.clone()),
-                None => match self.shared.log.get(keys::idempotency(k))? {
+                None => match self.shared.stored_key(&keys::idempotency(k))? {
                     Some(b) => Some(
                         postcard::from_bytes::<IdempotentResult>(&b)
                             .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))?,

@@ -34,6 +34,42 @@ impl Sink for Writes {
 }
 
 impl Writes {
+    /// When the group is one page and idempotency keys, moves the keys into the page
+    /// (a keyed page, see module `page`), so that the group is one key; returns the
+    /// keys moved, which the caller keeps pending until the index gives them entries
+    /// of their own. Any other group is left as it is (and nothing is returned).
+    pub(super) fn carry_keys_in_page(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let space = |k: &[u8]| k.first().copied();
+        let pages = self
+            .entries
+            .iter()
+            .filter(|(k, _)| space(k) == Some(super::keys::EVENT))
+            .count();
+        let only_keys_beside = self.entries.iter().all(|(k, _)| {
+            matches!(
+                space(k),
+                Some(super::keys::EVENT) | Some(super::keys::IDEMPOTENCY)
+            )
+        });
+        if pages != 1 || self.entries.len() < 2 || !only_keys_beside {
+            return Vec::new();
+        }
+        let (mut page, keys): (Vec<_>, Vec<_>) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|(k, _)| space(k) == Some(super::keys::EVENT));
+        if let Some((key, value)) = page.pop() {
+            if value.first() == Some(&super::page::PAGE) {
+                self.entries
+                    .push((key, super::page::with_keys(&value, &keys)));
+                return keys;
+            }
+            // Not a page this build writes: left as it was.
+            self.entries.push((key, value));
+        }
+        self.entries.extend(keys);
+        Vec::new()
+    }
+
     /// Writes every entry to `log` at once: none or all of them are ever read back.
     pub(super) fn apply(mut self, log: &sled::Tree) -> Result<(), sled::Error> {
         if self.entries.len() == 1 {
@@ -52,6 +88,39 @@ impl Writes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_and_keys_become_one_keyed_page() {
+        let mut pages = super::super::page::Pages::default();
+        let mut w = Writes::default();
+        pages.push(&mut w, 7, b"\x02record");
+        pages.close(&mut w);
+        w.put(super::super::keys::idempotency("k1"), b"r1".to_vec());
+        w.put(super::super::keys::idempotency("k2"), b"r2".to_vec());
+        let moved = w.carry_keys_in_page();
+        assert_eq!(moved.len(), 2);
+        assert_eq!(w.entries.len(), 1, "one key left to write");
+        let (key, value) = &w.entries[0];
+        assert_eq!(key.as_slice(), &super::super::keys::event(7));
+        assert_eq!(super::super::page::carried_keys(value).unwrap(), moved);
+        let (_db, log) = tree();
+        w.apply(&log).unwrap();
+        assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn two_pages_and_a_key_stay_a_batch() {
+        let mut w = Writes::default();
+        w.put(super::super::keys::event(1), vec![super::super::page::PAGE]);
+        w.put(super::super::keys::event(2), vec![super::super::page::PAGE]);
+        w.put(super::super::keys::idempotency("k"), b"r".to_vec());
+        assert!(w.carry_keys_in_page().is_empty());
+        assert_eq!(w.entries.len(), 3);
+        let mut alone = Writes::default();
+        alone.put(super::super::keys::event(1), vec![super::super::page::PAGE]);
+        assert!(alone.carry_keys_in_page().is_empty());
+        assert_eq!(alone.entries.len(), 1);
+    }
 
     fn tree() -> (sled::Db, sled::Tree) {
         let db = sled::Config::new().temporary(true).open().unwrap();

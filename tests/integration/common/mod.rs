@@ -55,6 +55,21 @@ pub fn open_store_with(path: &Path, options: SledOptions) -> Arc<SledStore> {
     Arc::new(SledStore::open(path, options).expect("open sled store"))
 }
 
+/// Copies a directory tree (a store's files, say: a copy taken while it is open is
+/// what a crash would leave of it).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Drops the last handle on a store and checks it really was the last one, so the
 /// directory can be opened again.
 pub fn close_store(store: Arc<SledStore>) {

@@ -41,19 +41,6 @@ async fn written_store(dir: &Path) -> String {
     hex(&head.hash.expect("a new log is hashed"))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A page as the store writes it: format byte 3, then length-prefixed records.
 fn split_page(value: &[u8]) -> Vec<Vec<u8>> {
     assert_eq!(value[0], 3, "a page");

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use swarmdesk::store::sled_store::SledOptions;
 use swarmdesk::store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, StoreError};
 use tokio::sync::Barrier;
 
@@ -216,4 +217,79 @@ async fn concurrent_requests_with_one_key_and_two_fingerprints() {
             .fingerprint,
         winner_fp
     );
+}
+
+/// A group of one page carries its keys in the page (one sled key written): they are
+/// found and listed while only the page holds them, in a copy taken while the store
+/// was open (what a crash leaves: no index written), and after a clean close, which
+/// gives them entries of their own.
+#[tokio::test]
+async fn keys_carried_in_pages_are_found_after_a_crash_and_after_the_index() {
+    let dir = temp_dir();
+    let options = SledOptions {
+        index_every: 1_000_000,
+        ..test_options()
+    };
+    let store = open_store_with(dir.path(), options.clone());
+    let mut first = Vec::new();
+    for i in 0..5u64 {
+        let outcome = store
+            .append(keyed("s", ExpectedVersion::Any, &format!("k{i}"), i, 2))
+            .await
+            .unwrap();
+        first.push(outcome);
+    }
+    let check = |store: Arc<swarmdesk::store::sled_store::SledStore>, first: Vec<AppendOutcome>| async move {
+        for (i, outcome) in first.iter().enumerate() {
+            let r = store
+                .idempotent_result(&format!("k{i}"))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("k{i} is found"));
+            assert_eq!((r.fingerprint, &r.outcome), (i as u64, outcome));
+        }
+        let all: Vec<String> = store
+            .idempotency_keys(None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(all, ["k0", "k1", "k2", "k3", "k4"]);
+        let second_page: Vec<String> = store
+            .idempotency_keys(Some("k1"), 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(second_page, ["k2", "k3"]);
+        // A retry writes nothing and answers the first outcome.
+        let again = store
+            .append(keyed("s", ExpectedVersion::Exact(0), "k2", 2, 2))
+            .await
+            .unwrap();
+        assert!(again.deduplicated);
+        assert_eq!(
+            AppendOutcome {
+                deduplicated: false,
+                ..again
+            },
+            first[2]
+        );
+        assert_eq!(store.head(), 10, "the retry wrote nothing");
+        store
+    };
+    let store = check(store, first.clone()).await;
+
+    // What a crash would leave: the pages, no index (it waits for a million events).
+    let crashed = temp_dir();
+    copy_dir(dir.path(), crashed.path());
+    let copy = open_store_with(crashed.path(), options.clone());
+    close_store(check(copy, first.clone()).await);
+
+    // A clean close writes the index: the keys get entries of their own.
+    close_store(store);
+    let reopened = open_store_with(dir.path(), options);
+    close_store(check(reopened, first).await);
 }
