@@ -5,14 +5,16 @@
 //! a whole group of appends atomic. Its key spaces, all with big-endian integers so
 //! that byte order is numeric order:
 //! - `e` + position(u64)                    -> a page: the encoded [`RecordedEvent`]s
-//!   from that position on (module `page`; earlier builds stored one per key)
-//! - `i` + idempotency key                  -> the first [`IdempotentResult`]
+//!   from that position on (module `page`; earlier builds stored one per key), and
+//!   for a group of one page the idempotency keys it used
+//! - `i` + idempotency key                  -> the first [`IdempotentResult`] (a key
+//!   carried in a page gets its entry lazily, with the stream index)
 //! - `s` + stream + 0xFF + version(u64)     -> positions of that version and the next
 //!   ones (a run; UTF-8 never holds 0xFF)
 //! - `x`                                    -> the last position the `s` runs cover
 //!
 //! A group of appends thus writes one page per 4 KiB or so of records, plus the
-//! idempotency keys it uses. The stream index (`s`, `x`) is derived from the pages and
+//! idempotency keys it uses unless it is one page, which then carries them. The stream index (`s`, `x`) is derived from the pages and
 //! written lazily, one key per stream for many events (module `index`).
 //!
 //! Projection snapshots are files beside sled's (module `snapshot_file`); losing one

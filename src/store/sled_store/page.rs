@@ -25,6 +25,9 @@ use super::writes::Sink;
 pub const PAGE: u8 = 3;
 /// Format byte of a page that also carries idempotency keys.
 pub const KEYED_PAGE: u8 = 4;
+
+/// An idempotency key carried in a page: its full `i` key and its stored value.
+pub type CarriedKey = (Vec<u8>, Vec<u8>);
 /// A page is closed once it holds this many bytes.
 pub const TARGET_BYTES: usize = 4096;
 
@@ -49,7 +52,7 @@ fn sections(value: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The idempotency keys a stored value carries (full `i` keys and their values):
 /// none unless it is a keyed page.
-pub fn carried_keys(value: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+pub fn carried_keys(value: &[u8]) -> Result<Vec<CarriedKey>, StoreError> {
     if value.first() != Some(&KEYED_PAGE) {
         return Ok(Vec::new());
     }
@@ -80,7 +83,7 @@ pub fn carried_keys(value: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>
 }
 
 /// `page` (format [`PAGE`]) carrying `keys` as well (format [`KEYED_PAGE`]).
-pub fn with_keys(page: &[u8], keys: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+pub fn with_keys(page: &[u8], keys: &[CarriedKey]) -> Vec<u8> {
     let records = page.get(1..).unwrap_or_default();
     let extra: usize = keys.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
     let mut out = Vec::with_capacity(9 + records.len() + extra);

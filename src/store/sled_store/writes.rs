@@ -7,7 +7,10 @@
 //! a job for sled's I/O thread pool), while an `insert` only fills the buffer, which the
 //! flush then writes once. A group of a few appends without idempotency keys fits in one
 //! page, which is one key (see `docs/performance.md`, "Where one client's write spends
-//! its time").
+//! its time"); so does one with idempotency keys, which its page then carries
+//! ([`Writes::carry_keys_in_page`]: sled makes a batch atomic with a lock of the whole
+//! process, which reads of other threads wait on; see "Mutations with an idempotency
+//! key" there).
 
 /// Where pages and other entries of a write go: a group's [`Writes`], or a
 /// `sled::Batch` built by hand (the fence's roll-back).
@@ -38,7 +41,7 @@ impl Writes {
     /// (a keyed page, see module `page`), so that the group is one key; returns the
     /// keys moved, which the caller keeps pending until the index gives them entries
     /// of their own. Any other group is left as it is (and nothing is returned).
-    pub(super) fn carry_keys_in_page(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub(super) fn carry_keys_in_page(&mut self) -> Vec<super::page::CarriedKey> {
         let space = |k: &[u8]| k.first().copied();
         let pages = self
             .entries
