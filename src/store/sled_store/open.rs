@@ -130,9 +130,18 @@ pub(super) fn open_shared(
     for kv in
         before.chain(log.range(keys::event(indexed.saturating_add(1))..=keys::event(u64::MAX)))
     {
-        let (_, value) = kv?;
-        for (key, value) in page::carried_keys(&value)? {
-            pending.add_key(key, value);
+        let (at, value) = kv?;
+        match page::carried_keys(&value) {
+            Ok(carried) => {
+                for (key, value) in carried {
+                    pending.add_key(key, value);
+                }
+            }
+            // The page's records are checked by the integrity check; its keys are lost
+            // (a retry of its requests would write them again).
+            Err(e) => {
+                warn!(page = keys::u64_suffix(&at), error = %e, "idempotency keys unreadable")
+            }
         }
     }
     let data_file =

@@ -25,6 +25,19 @@ fn keyed(
     }
 }
 
+/// Sends `request` again and checks it is answered with `first`, marked deduplicated.
+async fn assert_replays(store: &dyn EventStore, request: AppendRequest, first: &AppendOutcome) {
+    let again = store.append(request).await.unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(
+        &AppendOutcome {
+            deduplicated: false,
+            ..again
+        },
+        first
+    );
+}
+
 #[tokio::test]
 async fn idempotent_retry_writes_once_and_returns_the_first_outcome() {
     let dir = temp_dir();
@@ -48,18 +61,8 @@ async fn idempotent_retry_writes_once_and_returns_the_first_outcome() {
     assert_eq!((first.first_position, first.last_position), (2, 3));
 
     // The same request again, even though its expected version is now stale.
-    let again = store
-        .append(keyed("s", ExpectedVersion::Exact(0), "req-1", 42, 2))
-        .await
-        .unwrap();
-    assert!(again.deduplicated);
-    assert_eq!(
-        AppendOutcome {
-            deduplicated: false,
-            ..again.clone()
-        },
-        first
-    );
+    let request = keyed("s", ExpectedVersion::Exact(0), "req-1", 42, 2);
+    assert_replays(store.as_ref(), request, &first).await;
 
     // The key with a different meaning is refused.
     match store
@@ -265,18 +268,8 @@ async fn keys_carried_in_pages_are_found_after_a_crash_and_after_the_index() {
             .collect();
         assert_eq!(second_page, ["k2", "k3"]);
         // A retry writes nothing and answers the first outcome.
-        let again = store
-            .append(keyed("s", ExpectedVersion::Exact(0), "k2", 2, 2))
-            .await
-            .unwrap();
-        assert!(again.deduplicated);
-        assert_eq!(
-            AppendOutcome {
-                deduplicated: false,
-                ..again
-            },
-            first[2]
-        );
+        let request = keyed("s", ExpectedVersion::Exact(0), "k2", 2, 2);
+        assert_replays(store.as_ref(), request, &first[2]).await;
         assert_eq!(store.head(), 10, "the retry wrote nothing");
         store
     };
