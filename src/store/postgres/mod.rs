@@ -24,9 +24,11 @@
 //! - `writer`: the group-committing writer task (append, import);
 //! - `reader`: reads, snapshots, the hash chain's links and `verify`;
 //! - `keys`: the customers' wrapped data keys (migration 2), for the key store;
+//! - `connect`: the pool's connections, made and driven on the store's runtime;
 //! - `live`: this node's head and live channel, fed by its own commits and by other
 //!   nodes' (`LISTEN`/`NOTIFY`, plus polling as a fallback).
 
+mod connect;
 pub mod keys;
 mod live;
 mod reader;
@@ -191,9 +193,9 @@ impl PgStore {
         let _ = driver.await;
         migrated?;
 
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             config.clone(),
-            NoTls,
+            connect::OnRuntime(tokio::runtime::Handle::current()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
