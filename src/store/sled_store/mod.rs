@@ -14,8 +14,9 @@
 //! - `x`                                    -> the last position the `s` runs cover
 //!
 //! A group of appends thus writes one page per 4 KiB or so of records, plus the
-//! idempotency keys it uses unless it is one page, which then carries them. The stream index (`s`, `x`) is derived from the pages and
-//! written lazily, one key per stream for many events (module `index`).
+//! idempotency keys it uses unless it is one page, which then carries them. The stream
+//! index (`s`, `x`) is derived from the pages and written lazily, one key per stream for
+//! many events (module `index`).
 //!
 //! Projection snapshots are files beside sled's (module `snapshot_file`); losing one
 //! only costs a replay. The `snapshots` tree holds those of earlier builds until a

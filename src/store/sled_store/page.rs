@@ -12,9 +12,10 @@
 //! the group stays one sled key (one `insert`, no batch: see module `writes`): the
 //! format byte [`KEYED_PAGE`], the records' section's length as a u32 big-endian, the
 //! records' section as in a page, the number of keys as a u32 big-endian, then each
-//! key and its value as a u32 big-endian length and its bytes. Readers of records read past the keys; the keys wait in the
-//! pending index until it is written, when they get their own `i` entries, and an open
-//! reads them back from the pages after the index (module `index`).
+//! key and its value as a u32 big-endian length and its bytes. Readers of records read
+//! past the keys; the keys wait in the pending index until it is written, when they get
+//! their own `i` entries, and an open reads them back from the pages after the index
+//! (module `index`).
 
 use crate::store::envelope::{FORMAT_V1, FORMAT_V2, FORMAT_V3};
 use crate::store::StoreError;
@@ -43,6 +44,23 @@ pub fn records(value: &[u8]) -> Records<'_> {
     }
 }
 
+/// Appends `bytes` with its length as a u32 big-endian before it: how a page holds
+/// each record, and a keyed page each key and value.
+fn put_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Takes the next length-prefixed field (see [`put_prefixed`]) off `rest`; `None` if
+/// it is cut short.
+fn take_prefixed<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let (len, tail) = rest.split_first_chunk::<4>()?;
+    let len = u32::from_be_bytes(*len) as usize;
+    let (field, tail) = (len <= tail.len()).then(|| tail.split_at(len))?;
+    *rest = tail;
+    Some(field)
+}
+
 /// A keyed page's records' section and keys' section.
 fn sections(value: &[u8]) -> Option<(&[u8], &[u8])> {
     let (len, rest) = value.get(1..)?.split_first_chunk::<4>()?;
@@ -57,22 +75,14 @@ pub fn carried_keys(value: &[u8]) -> Result<Vec<CarriedKey>, StoreError> {
         return Ok(Vec::new());
     }
     let truncated = || StoreError::Corrupt("truncated keyed page".into());
-    let (_, mut rest) = sections(value).ok_or_else(truncated)?;
-    let take = |rest: &mut &[u8]| -> Option<Vec<u8>> {
-        let (len, tail) = rest.split_first_chunk::<4>()?;
-        let len = u32::from_be_bytes(*len) as usize;
-        let (bytes, tail) = (len <= tail.len()).then(|| tail.split_at(len))?;
-        *rest = tail;
-        Some(bytes.to_vec())
-    };
-    let (count, tail) = rest.split_first_chunk::<4>().ok_or_else(truncated)?;
+    let (_, rest) = sections(value).ok_or_else(truncated)?;
+    let (count, mut rest) = rest.split_first_chunk::<4>().ok_or_else(truncated)?;
     let count = u32::from_be_bytes(*count) as usize;
-    rest = tail;
     let mut keys = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
-        let key = take(&mut rest).ok_or_else(truncated)?;
-        let value = take(&mut rest).ok_or_else(truncated)?;
-        keys.push((key, value));
+        let key = take_prefixed(&mut rest).ok_or_else(truncated)?;
+        let value = take_prefixed(&mut rest).ok_or_else(truncated)?;
+        keys.push((key.to_vec(), value.to_vec()));
     }
     if !rest.is_empty() {
         return Err(StoreError::Corrupt(
@@ -92,10 +102,8 @@ pub fn with_keys(page: &[u8], keys: &[CarriedKey]) -> Vec<u8> {
     out.extend_from_slice(records);
     out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
     for (k, v) in keys {
-        out.extend_from_slice(&(k.len() as u32).to_be_bytes());
-        out.extend_from_slice(k);
-        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        out.extend_from_slice(v);
+        put_prefixed(&mut out, k);
+        put_prefixed(&mut out, v);
     }
     out
 }
@@ -116,23 +124,13 @@ impl<'a> Iterator for Records<'a> {
             Records::Broken(once) => std::mem::take(once)
                 .then(|| Err(StoreError::Corrupt("truncated keyed page".into()))),
             Records::Page([]) => None,
-            Records::Page(rest) => {
-                let record = rest
-                    .split_first_chunk::<4>()
-                    .map(|(len, tail)| (u32::from_be_bytes(*len) as usize, tail))
-                    .filter(|(len, tail)| *len <= tail.len())
-                    .map(|(len, tail)| tail.split_at(len));
-                match record {
-                    Some((record, tail)) => {
-                        *rest = tail;
-                        Some(Ok(record))
-                    }
-                    None => {
-                        *rest = &[];
-                        Some(Err(StoreError::Corrupt("truncated page".into())))
-                    }
+            Records::Page(rest) => match take_prefixed(rest) {
+                Some(record) => Some(Ok(record)),
+                None => {
+                    *rest = &[];
+                    Some(Err(StoreError::Corrupt("truncated page".into())))
                 }
-            }
+            },
         }
     }
 }
@@ -168,8 +166,7 @@ impl Pages {
             page.push(PAGE);
             (position, page)
         });
-        page.extend_from_slice(&(record.len() as u32).to_be_bytes());
-        page.extend_from_slice(record);
+        put_prefixed(page, record);
         if page.len() >= TARGET_BYTES {
             self.close(batch);
         }
