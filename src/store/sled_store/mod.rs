@@ -320,19 +320,29 @@ struct Shared {
     generation: u64,
 }
 
+/// A stored [`IdempotentResult`], decoded.
+fn decode_result(bytes: &[u8]) -> Result<IdempotentResult, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))
+}
+
 impl Shared {
-    /// The stored value of an idempotency key (a full `i` key): pending (carried in a
-    /// page, see module `index`) or in its own entry.
-    fn stored_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The stored result of idempotency key `key`: pending (carried in a page, see
+    /// module `index`) or in its own entry.
+    fn stored_result(&self, key: &str) -> Result<Option<IdempotentResult>, StoreError> {
+        let key = keys::idempotency(key);
         let pending = self
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .key(key);
-        match pending {
-            Some(value) => Ok(Some(value)),
-            None => Ok(self.log.get(key)?.map(|v| v.to_vec())),
-        }
+            .key(&key);
+        let bytes = match pending {
+            Some(value) => value,
+            None => match self.log.get(&key)? {
+                Some(value) => value.to_vec(),
+                None => return Ok(None),
+            },
+        };
+        decode_result(&bytes).map(Some)
     }
 
     /// Whether writes failed on this open of sled (it is to be replaced).
@@ -666,12 +676,9 @@ impl EventStore for SledStore {
         let Some(shared) = guard.as_ref() else {
             return Err(failed_error());
         };
-        match shared.stored_key(&keys::idempotency(key))? {
-            Some(bytes) => postcard::from_bytes::<IdempotentResult>(&bytes)
-                .map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
-                .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}"))),
-            None => Ok(None),
-        }
+        Ok(shared
+            .stored_result(key)?
+            .filter(|r| r.outcome.last_position <= head))
     }
 
     async fn idempotency_keys(
@@ -697,9 +704,7 @@ impl EventStore for SledStore {
         // a key in both (an index write racing) is the same result, taken once. Keys
         // of appends after the head (not durable) are not results yet.
         let durable = |v: &[u8]| {
-            postcard::from_bytes::<IdempotentResult>(v)
-                .map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
-                .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))
+            decode_result(v).map(|r| Some(r).filter(|r| r.outcome.last_position <= head))
         };
         let pending = shared
             .pending

@@ -305,13 +305,7 @@ impl Writer {
         if let Some(k) = &req.idempotency_key {
             let earlier = match keys.get(k) {
                 Some(r) => Some(r.clone()),
-                None => match self.shared.stored_key(&keys::idempotency(k))? {
-                    Some(b) => Some(
-                        postcard::from_bytes::<IdempotentResult>(&b)
-                            .map_err(|e| StoreError::Corrupt(format!("idempotency record: {e}")))?,
-                    ),
-                    None => None,
-                },
+                None => self.shared.stored_result(k)?,
             };
             if let Some(r) = earlier {
                 // Answered after the flush like everything else: the first write may
