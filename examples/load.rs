@@ -63,6 +63,8 @@ mod allocator;
 mod baselines;
 #[path = "common/clients.rs"]
 mod clients;
+#[path = "load_parts/cpu.rs"]
+mod cpu;
 #[path = "load_parts/fanout.rs"]
 mod fanout;
 #[path = "load_parts/mutations.rs"]
@@ -188,6 +190,7 @@ fn main() -> ExitCode {
     let opts = Opts::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name(cpu::GENERATOR_THREADS)
         .build()
     {
         Ok(rt) => rt,
@@ -291,7 +294,7 @@ pub async fn run(opts: Opts) -> ExitCode {
     if let Some((running, dir)) = target.local {
         match tokio::time::timeout(Duration::from_secs(30), running.stop()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("warning: server stop: {e}"),
+            Ok(Err(e)) => eprintln!("warning: server {e}"),
             Err(_) => eprintln!("warning: the server did not stop within 30 s"),
         }
         drop(dir);

@@ -7,19 +7,19 @@
 //! 2026-12-02), `workers=N` (B has N HTTP workers).
 
 use super::mutations::client_counts;
-use super::target::{bench_server, start_local};
+use super::target::{bench_server, start_local, LocalServer};
 use super::{ms, open_cases, run_clients, BenchCase, Gql, Opts, RunStats};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use swarmdesk::server::{Running, ServerOptions};
+use swarmdesk::server::ServerOptions;
 
 /// A server of this run, its client and its cases.
 struct Side {
     label: String,
     gql: Arc<Gql>,
     cases: Vec<BenchCase>,
-    running: Running,
+    running: LocalServer,
     _dir: tempfile::TempDir,
 }
 

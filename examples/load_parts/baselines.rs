@@ -178,6 +178,12 @@ pub struct Round {
     pub sled_sync_p50_us: u64,
     pub sled_flush_p50_us: u64,
     pub typename_per_sec: f64,
+    /// CPU microseconds per request of the server's threads and of the generator's
+    /// clients (see `cpu`): a mutation's, then a `{ __typename }`'s.
+    pub server_cpu_us: (f64, f64),
+    /// Of a mutation's server CPU, sled's I/O threads'.
+    pub sled_io_cpu_us: f64,
+    pub generator_cpu_us: (f64, f64),
     /// PostgreSQL appends/s, p50 and p99, when configured.
     pub postgres: Option<(f64, u64, u64)>,
 }
@@ -261,6 +267,17 @@ pub fn report(rounds: &[Round]) {
                 }
             );
         }
+        let server = of(&|r| r.server_cpu_us.0);
+        let server_typename = of(&|r| r.server_cpu_us.1);
+        println!(
+            "    server CPU per request: mutation {} us (sled's I/O threads {}), {{ __typename }} {} us: {}x (load generator's clients: {} and {} us)",
+            spread(server, 0),
+            spread(of(&|r| r.sled_io_cpu_us), 0),
+            spread(server_typename, 0),
+            spread(of(&|r| r.server_cpu_us.0 / r.server_cpu_us.1.max(1e-9)), 2),
+            spread(of(&|r| r.generator_cpu_us.0), 0),
+            spread(of(&|r| r.generator_cpu_us.1), 0),
+        );
         let typename = of(&|r| r.mutations_per_sec / r.typename_per_sec.max(1e-9));
         let met = n >= 64 && typename.0 >= 0.5 && p99.0 < 20.0;
         println!(

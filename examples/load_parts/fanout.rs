@@ -28,34 +28,6 @@ pub(crate) struct FanoutStats {
     pub(crate) exactly_once: bool,
 }
 
-/// CPU seconds used so far by this process's threads, by whether they are the load
-/// generator's subscriber runtime (named `load-sub`) or not (the server, mostly).
-fn cpu_by_thread() -> (f64, f64) {
-    let tick = 100.0; // USER_HZ on Linux
-    let (mut other, mut subs) = (0.0, 0.0);
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (0.0, 0.0);
-    };
-    for t in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ...`: fields after the last `)`; utime, stime are 14, 15.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let used = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        if head.contains("(load-sub") {
-            subs += used / tick;
-        } else {
-            other += used / tick;
-        }
-    }
-    (other, subs)
-}
-
 /// A runtime shut down in the background when dropped (it may be dropped in async
 /// code, where a blocking shutdown is not allowed).
 struct BackgroundRuntime(Option<tokio::runtime::Runtime>);
@@ -365,7 +337,7 @@ pub(crate) async fn fanout_run(
     let sub_rt = BackgroundRuntime(Some(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(opts.subscriber_threads.max(1))
-            .thread_name("load-sub")
+            .thread_name(super::cpu::SUBSCRIBER_THREADS)
             .enable_all()
             .build()
             .map_err(|e| format!("subscriber runtime: {e}"))?,
@@ -448,7 +420,7 @@ pub(crate) async fn fanout_run(
 
     // The measured events, at a steady pace.
     let send_start = Instant::now();
-    let cpu_before = cpu_by_thread();
+    let cpu_before = super::cpu::now();
     let sends = paced_writes(
         gql,
         &cases,
@@ -506,8 +478,8 @@ pub(crate) async fn fanout_run(
     )
     .await;
     let drained = send_start.elapsed();
-    let cpu_after = cpu_by_thread();
-    let (cpu_server, cpu_subscribers) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    let cpu_after = super::cpu::now() - cpu_before;
+    let (cpu_server, cpu_subscribers) = (cpu_after.server, cpu_after.subscribers);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop_tx.send(true);
     let outcomes = collect_outcomes(handles).await;

@@ -1,10 +1,10 @@
 //! Phase 1: durable mutations, `postMessage` in a closed loop from N clients, and the
 //! statistics of a run.
 
-use super::baselines;
 use super::clients::{ms, Errors, Summary};
 use super::target::{open_cases, BenchCase, Gql};
 use super::Opts;
+use super::{baselines, cpu};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,14 +79,16 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
             let tmp = std::env::temp_dir();
             let sync = baselines::raw_sled(&tmp, 1.0, true).await?;
             let flush = baselines::raw_sled(&tmp, 1.0, false).await?;
+            let cpu_before = cpu::now();
             let typename = baselines::typename(gql, n, opts.seconds as f64).await;
+            let typename_cpu = per_request(cpu::now() - cpu_before, typename.done);
             if let Some(e) = &typename.first_error {
                 return Err(format!(
                     "{} {{ __typename }} failed; first: {e}",
                     typename.errors
                 ));
             }
-            Some((sync.p50, flush.p50, typename.per_sec()))
+            Some((sync.p50, flush.p50, typename.per_sec(), typename_cpu))
         } else {
             None
         };
@@ -106,8 +108,10 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
             cases.splice(0..0, back);
         }
         let before = gql.case_version(&cases[0].id).await?;
+        let cpu_before = cpu::now();
         let (back, mut stats) =
             run_clients(gql, cases.drain(..n).collect(), shared, opts.seconds, "run").await;
+        let mutation_cpu = per_request(cpu::now() - cpu_before, stats.mutations);
         cases.splice(0..0, back);
         if shared {
             // Nothing else writes the case: one version per acknowledged write.
@@ -143,7 +147,7 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
                 stats.errors, stats.clients
             );
         }
-        if let Some((sync, flush, typename)) = sled {
+        if let Some((sync, flush, typename, typename_cpu)) = sled {
             let postgres = match &postgres {
                 Some(url) if n <= 8 => {
                     let label = format!("r{round}");
@@ -165,6 +169,9 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
                 sled_sync_p50_us: sync,
                 sled_flush_p50_us: flush,
                 typename_per_sec: typename,
+                server_cpu_us: (mutation_cpu.server, typename_cpu.server),
+                sled_io_cpu_us: mutation_cpu.sled_io,
+                generator_cpu_us: (mutation_cpu.generator, typename_cpu.generator),
                 postgres,
             });
         }
@@ -174,6 +181,17 @@ pub(crate) async fn mutation_runs(opts: &Opts, gql: &Arc<Gql>) -> Result<Vec<Run
         baselines::report(&side_by_side);
     }
     Ok(runs)
+}
+
+/// CPU microseconds per request of a run that made `requests` requests.
+fn per_request(used: cpu::Cpu, requests: usize) -> cpu::Cpu {
+    let n = requests.max(1) as f64 / 1e6;
+    cpu::Cpu {
+        server: used.server / n,
+        sled_io: used.sled_io / n,
+        generator: used.generator / n,
+        subscribers: used.subscribers / n,
+    }
 }
 
 /// One client per entry of `cases`, each looping mutations until `seconds` are up.

@@ -14,7 +14,35 @@ use swarmdesk::server::{self, Running, ServerOptions};
 pub(crate) struct Target {
     pub(crate) base: String,
     pub(crate) token: String,
-    pub(crate) local: Option<(Running, tempfile::TempDir)>,
+    pub(crate) local: Option<(LocalServer, tempfile::TempDir)>,
+}
+
+/// A server started in this process, on a runtime of its own (threads `load-server`),
+/// as `swarmdesk serve` runs on its main runtime: the generator's clients, on the
+/// runtime of `main` (`load-gen`), do not share the server's threads, so the CPU each
+/// side uses can be told apart (module `cpu`). (Until 2026-12-03 both shared one
+/// runtime; the rates did not change with the split, see `docs/performance.md`.)
+pub(crate) struct LocalServer {
+    pub(crate) addr: std::net::SocketAddr,
+    running: Running,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LocalServer {
+    /// Stops the server gracefully on its runtime, then the runtime.
+    pub(crate) async fn stop(self) -> Result<(), String> {
+        let LocalServer {
+            running, runtime, ..
+        } = self;
+        let stopped = runtime
+            .spawn(running.stop())
+            .await
+            .map_err(|e| format!("stop: {e}"))
+            .and_then(|r| r.map_err(|e| format!("stop: {e}")));
+        // Dropping a runtime waits for its tasks, which an async caller may not.
+        runtime.shutdown_background();
+        stopped
+    }
 }
 
 /// Accepts only `http://` URLs on a loopback address.
@@ -54,11 +82,29 @@ pub(crate) fn bench_server(
 }
 
 /// Starts the real server in this process on a free loopback port.
-pub(crate) async fn start_local(o: ServerOptions) -> Result<Running, String> {
+pub(crate) async fn start_local(o: ServerOptions) -> Result<LocalServer, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    server::start(o, listener)
-        .await
-        .map_err(|e| format!("start: {e}"))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("load-server")
+        .build()
+        .map_err(|e| format!("the server's runtime: {e}"))?;
+    let started = runtime.spawn(server::start(o, listener)).await;
+    match started {
+        Ok(Ok(running)) => Ok(LocalServer {
+            addr: running.addr,
+            running,
+            runtime,
+        }),
+        Ok(Err(e)) => {
+            runtime.shutdown_background();
+            Err(format!("start: {e}"))
+        }
+        Err(e) => {
+            runtime.shutdown_background();
+            Err(format!("start: {e}"))
+        }
+    }
 }
 
 pub(crate) async fn connect_target(opts: &Opts) -> Result<Target, String> {
