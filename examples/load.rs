@@ -417,4 +417,41 @@ mod tests {
         assert_eq!(looped.first_error.as_deref(), Some("client 0 failed"));
         assert!(looped.done > 0 && looped.latency.n == looped.done);
     }
+
+    /// CPU time is counted for whom the thread works, by its name: a busy thread named
+    /// like the generator's clients adds to theirs, one named like a server thread
+    /// (sled's I/O pool here) to the server's and to sled's. (Only lower bounds: other
+    /// tests in this process run threads of both kinds meanwhile.)
+    #[test]
+    fn cpu_time_is_told_apart_by_thread_name() {
+        fn busy_for(name: &str, busy: Duration) -> cpu::Cpu {
+            let (done, measured) = (std::sync::mpsc::channel(), std::sync::mpsc::channel());
+            let (done_tx, done_rx) = done;
+            let (go_tx, go_rx) = measured;
+            let before = cpu::now();
+            let t = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    let start = std::time::Instant::now();
+                    let mut x = 0u64;
+                    while start.elapsed() < busy {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                    done_tx.send(()).unwrap();
+                    // Still alive while it is measured: an ended thread's time is gone.
+                    go_rx.recv().unwrap();
+                })
+                .unwrap();
+            done_rx.recv().unwrap();
+            let after = cpu::now();
+            go_tx.send(()).unwrap();
+            t.join().unwrap();
+            after - before
+        }
+        let busy = Duration::from_millis(60);
+        let generator = busy_for(cpu::GENERATOR_THREADS, busy);
+        assert!(generator.generator >= 0.04, "{generator:?}");
+        let sled = busy_for("sled-io-99", busy);
+        assert!(sled.server >= 0.04 && sled.sled_io >= 0.04, "{sled:?}");
+    }
 }
