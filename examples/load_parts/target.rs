@@ -24,24 +24,36 @@ pub(crate) struct Target {
 /// runtime; the rates did not change with the split, see `docs/performance.md`.)
 pub(crate) struct LocalServer {
     pub(crate) addr: std::net::SocketAddr,
-    running: Running,
-    runtime: tokio::runtime::Runtime,
+    /// Both `Some` until stopped or dropped.
+    running: Option<Running>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl LocalServer {
     /// Stops the server gracefully on its runtime, then the runtime.
-    pub(crate) async fn stop(self) -> Result<(), String> {
-        let LocalServer {
-            running, runtime, ..
-        } = self;
+    pub(crate) async fn stop(mut self) -> Result<(), String> {
+        let (Some(running), Some(runtime)) = (self.running.take(), self.runtime.take()) else {
+            return Ok(());
+        };
         let stopped = runtime
             .spawn(running.stop())
             .await
             .map_err(|e| format!("stop: {e}"))
             .and_then(|r| r.map_err(|e| format!("stop: {e}")));
-        // Dropping a runtime waits for its tasks, which an async caller may not.
         runtime.shutdown_background();
         stopped
+    }
+}
+
+impl Drop for LocalServer {
+    /// A server dropped without [`stop`](Self::stop) (a run that failed early) stops
+    /// with its runtime, in the background: dropping a runtime waits for its tasks,
+    /// which async code, where this is dropped, may not.
+    fn drop(&mut self) {
+        drop(self.running.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -93,8 +105,8 @@ pub(crate) async fn start_local(o: ServerOptions) -> Result<LocalServer, String>
     match started {
         Ok(Ok(running)) => Ok(LocalServer {
             addr: running.addr,
-            running,
-            runtime,
+            running: Some(running),
+            runtime: Some(runtime),
         }),
         Ok(Err(e)) => {
             runtime.shutdown_background();
