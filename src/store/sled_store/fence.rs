@@ -69,8 +69,8 @@ pub(super) fn roll_back_after(log: &sled::Tree, fence: u64) -> Result<(), StoreE
             pages.close(&mut batch);
             // The keys the page carried for what it keeps get entries of their own.
             for (key, value) in page::carried_keys(&value).unwrap_or_default() {
-                let kept_result = postcard::from_bytes::<IdempotentResult>(&value)
-                    .is_ok_and(|r| r.outcome.last_position <= fence);
+                let kept_result =
+                    decode_result(&value).is_ok_and(|r| r.outcome.last_position <= fence);
                 if kept_result {
                     batch.insert(key, value);
                 }

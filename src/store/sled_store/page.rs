@@ -63,9 +63,9 @@ fn take_prefixed<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
 
 /// A keyed page's records' section and keys' section.
 fn sections(value: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (len, rest) = value.get(1..)?.split_first_chunk::<4>()?;
-    let len = u32::from_be_bytes(*len) as usize;
-    (len <= rest.len()).then(|| rest.split_at(len))
+    let mut rest = value.get(1..)?;
+    let records = take_prefixed(&mut rest)?;
+    Some((records, rest))
 }
 
 /// The idempotency keys a stored value carries (full `i` keys and their values):
@@ -98,8 +98,7 @@ pub fn with_keys(page: &[u8], keys: &[CarriedKey]) -> Vec<u8> {
     let extra: usize = keys.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
     let mut out = Vec::with_capacity(9 + records.len() + extra);
     out.push(KEYED_PAGE);
-    out.extend_from_slice(&(records.len() as u32).to_be_bytes());
-    out.extend_from_slice(records);
+    put_prefixed(&mut out, records);
     out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
     for (k, v) in keys {
         put_prefixed(&mut out, k);
