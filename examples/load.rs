@@ -425,9 +425,8 @@ mod tests {
     #[test]
     fn cpu_time_is_told_apart_by_thread_name() {
         fn busy_for(name: &str, busy: Duration) -> cpu::Cpu {
-            let (done, measured) = (std::sync::mpsc::channel(), std::sync::mpsc::channel());
-            let (done_tx, done_rx) = done;
-            let (go_tx, go_rx) = measured;
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
             let before = cpu::now();
             let t = std::thread::Builder::new()
                 .name(name.into())

@@ -35,14 +35,18 @@ impl LocalServer {
         let (Some(running), Some(runtime)) = (self.running.take(), self.runtime.take()) else {
             return Ok(());
         };
-        let stopped = runtime
-            .spawn(running.stop())
-            .await
-            .map_err(|e| format!("stop: {e}"))
-            .and_then(|r| r.map_err(|e| format!("stop: {e}")));
+        let stopped = joined(runtime.spawn(running.stop()).await);
         runtime.shutdown_background();
-        stopped
+        stopped.map_err(|e| format!("stop: {e}"))
     }
+}
+
+/// What a task spawned on the server's runtime returned, its panic or cancellation
+/// and its own error alike as text.
+fn joined<T, E: std::fmt::Display>(
+    task: Result<Result<T, E>, tokio::task::JoinError>,
+) -> Result<T, String> {
+    task.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
 }
 
 impl Drop for LocalServer {
@@ -101,17 +105,13 @@ pub(crate) async fn start_local(o: ServerOptions) -> Result<LocalServer, String>
         .thread_name("load-server")
         .build()
         .map_err(|e| format!("the server's runtime: {e}"))?;
-    let started = runtime.spawn(server::start(o, listener)).await;
+    let started = joined(runtime.spawn(server::start(o, listener)).await);
     match started {
-        Ok(Ok(running)) => Ok(LocalServer {
+        Ok(running) => Ok(LocalServer {
             addr: running.addr,
             running: Some(running),
             runtime: Some(runtime),
         }),
-        Ok(Err(e)) => {
-            runtime.shutdown_background();
-            Err(format!("start: {e}"))
-        }
         Err(e) => {
             runtime.shutdown_background();
             Err(format!("start: {e}"))
