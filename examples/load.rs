@@ -420,24 +420,44 @@ mod tests {
 
     /// CPU time is counted for whom the thread works, by its name: a busy thread named
     /// like the generator's clients adds to theirs, one named like a server thread
-    /// (sled's I/O pool here) to the server's and to sled's. (Only lower bounds: other
-    /// tests in this process run threads of both kinds meanwhile.)
+    /// (sled's I/O pool here) to the server's and to sled's. A server thread that worked
+    /// before the first reading and ended before the second takes nothing off the others
+    /// (as other tests in this process start and end threads meanwhile; summed per share,
+    /// the server's time came out negative). Only lower bounds: the other tests' threads
+    /// add to both.
     #[test]
     fn cpu_time_is_told_apart_by_thread_name() {
+        fn spin(busy: Duration) {
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < busy {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
         fn busy_for(name: &str, busy: Duration) -> cpu::Cpu {
+            let (worked_tx, worked_rx) = std::sync::mpsc::channel();
+            let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+            let ends_between = std::thread::Builder::new()
+                .name("ends-between".into())
+                .spawn(move || {
+                    spin(busy * 2);
+                    worked_tx.send(()).unwrap();
+                    end_rx.recv().unwrap();
+                })
+                .unwrap();
+            worked_rx.recv().unwrap();
             let (done_tx, done_rx) = std::sync::mpsc::channel();
             let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
             let before = cpu::now();
+            end_tx.send(()).unwrap();
+            ends_between.join().unwrap();
             let t = std::thread::Builder::new()
                 .name(name.into())
                 .spawn(move || {
-                    let start = std::time::Instant::now();
-                    let mut x = 0u64;
-                    while start.elapsed() < busy {
-                        x = std::hint::black_box(x.wrapping_add(1));
-                    }
+                    spin(busy);
                     done_tx.send(()).unwrap();
-                    // Still alive while it is measured: an ended thread's time is gone.
+                    // Still alive while it is measured: an ended thread's last stretch
+                    // is gone.
                     go_rx.recv().unwrap();
                 })
                 .unwrap();
