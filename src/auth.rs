@@ -47,8 +47,15 @@ pub fn hash_token(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// `bytes` as lowercase hex digits, written into one string (every request's token id
+/// is made with it).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 fn unhex(s: &str) -> Option<TokenHash> {
@@ -259,7 +266,14 @@ impl TokenRegistry {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{bearer_token, hex, unhex};
+
+    #[test]
+    fn hex_is_two_lowercase_digits_a_byte_and_reads_back() {
+        assert_eq!(hex(&[0x00, 0xab, 0x0f, 0xf0]), "00ab0ff0");
+        let hash: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
+        assert_eq!(unhex(&hex(&hash)), Some(hash));
+    }
 
     #[test]
     fn bearer_needs_exactly_one_space_and_a_token() {

@@ -8,11 +8,14 @@
 //! prefix (written before sealing, or never personal) opens as itself.
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, Payload};
 use chacha20poly1305::Nonce;
 use std::borrow::Cow;
 
 use super::keys::{DataKey, KeyStore, ID_BYTES, NONCE_BYTES};
+
+/// Bytes of the Poly1305 tag after the ciphertext.
+const TAG_BYTES: usize = 16;
 use super::ShredError;
 
 /// What a sealed field starts with.
@@ -34,28 +37,30 @@ fn aad(customer: &str, key_id: &[u8]) -> Vec<u8> {
     aad
 }
 
-/// `text` sealed with the customer's data key.
+/// `text` sealed with the customer's data key, encrypted in place in the buffer that
+/// then holds the nonce, the ciphertext and the tag, written out in one string.
 pub fn seal(key: &DataKey, customer: &str, text: &str) -> Result<String, ShredError> {
-    let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(|e| ShredError::Io(format!("no randomness: {e}")))?;
-    let sealed = key
+    let mut body = Vec::with_capacity(NONCE_BYTES + text.len() + TAG_BYTES);
+    body.resize(NONCE_BYTES, 0);
+    getrandom::fill(&mut body).map_err(|e| ShredError::Io(format!("no randomness: {e}")))?;
+    body.extend_from_slice(text.as_bytes());
+    let (nonce, msg) = body.split_at_mut(NONCE_BYTES);
+    let tag = key
         .cipher()
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: text.as_bytes(),
-                aad: &aad(customer, &key.id),
-            },
-        )
+        .encrypt_in_place_detached(Nonce::from_slice(nonce), &aad(customer, &key.id), msg)
         .map_err(|_| ShredError::Io("cannot seal a field".into()))?;
-    let mut body = nonce.to_vec();
-    body.extend_from_slice(&sealed);
-    Ok(format!(
-        "{SEALED_PREFIX}{}:{}:{}",
-        b64().encode(customer),
-        b64().encode(key.id),
-        b64().encode(body)
-    ))
+    body.extend_from_slice(&tag);
+    let b64_len = |n: usize| n.div_ceil(3) * 4;
+    let mut out = String::with_capacity(
+        SEALED_PREFIX.len() + b64_len(customer.len()) + b64_len(ID_BYTES) + b64_len(body.len()) + 2,
+    );
+    out.push_str(SEALED_PREFIX);
+    b64().encode_string(customer, &mut out);
+    out.push(':');
+    b64().encode_string(key.id, &mut out);
+    out.push(':');
+    b64().encode_string(&body, &mut out);
+    Ok(out)
 }
 
 /// Whether `text` is a sealed field.
@@ -159,6 +164,31 @@ mod tests {
             seal(&key, "globex", "Hank Scorpio, +1 555 0100").unwrap()
         );
         assert_eq!(open(&keys, &sealed).unwrap(), "Hank Scorpio, +1 555 0100");
+        // The layout fields written before are read by: the customer, the key's id,
+        // then the nonce, the ciphertext and the tag, and the string is exactly that.
+        let parts: Vec<&str> = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .unwrap()
+            .split(':')
+            .collect();
+        let body = b64().decode(parts[2]).unwrap();
+        assert_eq!(b64().decode(parts[0]).unwrap(), b"globex");
+        assert_eq!(b64().decode(parts[1]).unwrap(), key.id);
+        assert_eq!(
+            body.len(),
+            NONCE_BYTES + "Hank Scorpio, +1 555 0100".len() + TAG_BYTES
+        );
+        let clear = key
+            .cipher()
+            .decrypt(
+                Nonce::from_slice(&body[..NONCE_BYTES]),
+                Payload {
+                    msg: &body[NONCE_BYTES..],
+                    aad: &aad("globex", &key.id),
+                },
+            )
+            .unwrap();
+        assert_eq!(clear, b"Hank Scorpio, +1 555 0100");
         // Fields never sealed read as they are.
         assert_eq!(open(&keys, "plain").unwrap(), "plain");
         // Sealed for one customer, it does not open as another's.

@@ -172,6 +172,28 @@ async fn malformed_oversized_and_abusive_requests_get_4xx_or_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // An empty batch is refused as such (it was once read as one request without a query).
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty batch"),
+        "{v}"
+    );
     assert_eq!(s.head(), head);
     s.stop().await;
 }
