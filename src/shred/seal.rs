@@ -13,10 +13,10 @@ use chacha20poly1305::Nonce;
 use std::borrow::Cow;
 
 use super::keys::{DataKey, KeyStore, ID_BYTES, NONCE_BYTES};
+use super::ShredError;
 
 /// Bytes of the Poly1305 tag after the ciphertext.
 const TAG_BYTES: usize = 16;
-use super::ShredError;
 
 /// What a sealed field starts with.
 pub const SEALED_PREFIX: &str = "sealed:v1:";
