@@ -100,8 +100,8 @@ pub(crate) fn now() -> Threads {
     threads
 }
 
-/// One thread's CPU seconds so far.
-fn run_seconds(task: &std::path::Path) -> Option<f64> {
+/// One thread's CPU seconds so far (`task` is its `/proc` directory).
+pub(crate) fn run_seconds(task: &std::path::Path) -> Option<f64> {
     if let Ok(s) = std::fs::read_to_string(task.join("schedstat")) {
         if let Some(ns) = s
             .split_whitespace()
