@@ -13,6 +13,9 @@
 //! position N never later finds a smaller position committed. The unique
 //! `(stream, version)` and idempotency-key constraints are the database's backstop.
 //!
+//! A group costs two round trips to the database: `BEGIN`, the lock and the reads go
+//! out together, then the writes and `COMMIT` (see [`transact`]).
+//!
 //! Nothing is answered before the commit returns: a rejection (a version conflict
 //! with a request earlier in the same group, a reused key) is answered after it too,
 //! so that a retry can read what it was told about.
@@ -21,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Object;
+use tokio_postgres::Statement;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -294,8 +298,64 @@ async fn commit_group(inner: &Inner, jobs: Vec<Job>) {
 
 type Failed = (Vec<Decided>, StoreError);
 
+/// A group's statements, prepared once per connection (deadpool caches them).
+struct Statements {
+    lock: Statement,
+    versions: Statement,
+    idem: Statement,
+    insert: Statement,
+    insert_keys: Statement,
+    advance: Statement,
+    notify: Statement,
+}
+
+async fn statements(client: &Object) -> Result<Statements, tokio_postgres::Error> {
+    let (lock, versions, idem, insert, insert_keys, advance, notify) = futures_util::try_join!(
+        client.prepare_cached("SELECT position, link FROM log_head FOR UPDATE"),
+        client.prepare_cached(
+            "SELECT s, (SELECT coalesce(max(version), 0) FROM events WHERE stream = s) \
+             FROM unnest($1::text[]) AS s",
+        ),
+        client.prepare_cached(
+            "SELECT key, fingerprint, stream, first_version, last_version, first_position, \
+             last_position FROM idempotency WHERE key = ANY($1::text[])",
+        ),
+        client.prepare_cached(
+            "INSERT INTO events (position, stream, version, event_type, record) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bytea[])",
+        ),
+        client.prepare_cached(
+            "INSERT INTO idempotency (key, fingerprint, stream, first_version, last_version, \
+             first_position, last_position) SELECT * FROM unnest($1::text[], $2::bigint[], \
+             $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])",
+        ),
+        client.prepare_cached("UPDATE log_head SET position = $1, link = $2"),
+        client.prepare_cached("SELECT pg_notify($1, $2)"),
+    )?;
+    Ok(Statements {
+        lock,
+        versions,
+        idem,
+        insert,
+        insert_keys,
+        advance,
+        notify,
+    })
+}
+
+/// A connection whose transaction may still be open after a failure: taken out of the
+/// pool and closed, so that no later user of the pool runs inside it.
+fn discard(client: Object) {
+    drop(Object::take(client));
+}
+
+/// Decides and commits one group in two round trips: `BEGIN`, the lock and the reads
+/// pipelined in the first; the inserts, the head's move, the notification and `COMMIT`
+/// in the second. A statement that fails aborts the transaction, and the `COMMIT`
+/// behind it then rolls back (PostgreSQL answers it without an error), so every
+/// result is checked, not only the commit's.
 async fn transact(
-    mut client: Object,
+    client: Object,
     jobs: Vec<Job>,
 ) -> Result<(Vec<Decided>, Vec<Arc<RecordedEvent>>), Failed> {
     let mut streams: Vec<String> = Vec::new();
@@ -311,50 +371,38 @@ async fn transact(
     }
     streams.sort_unstable();
     streams.dedup();
-    let tx = match client.transaction().await {
-        Ok(tx) => tx,
+    let st = match statements(&client).await {
+        Ok(st) => st,
         Err(e) => return Err((undecided(jobs), db_error(e))),
     };
-    // One round trip: the lock, then (pipelined behind it) the committed versions of
-    // the group's streams and its idempotency keys.
-    let read = async {
-        let lock = tx
-            .prepare_cached("SELECT position, link FROM log_head FOR UPDATE")
-            .await?;
-        let versions = tx
-            .prepare_cached(
-                "SELECT s, (SELECT coalesce(max(version), 0) FROM events WHERE stream = s) \
-                 FROM unnest($1::text[]) AS s",
-            )
-            .await?;
-        let idem = tx
-            .prepare_cached(
-                "SELECT key, fingerprint, stream, first_version, last_version, first_position, \
-                 last_position FROM idempotency WHERE key = ANY($1::text[])",
-            )
-            .await?;
-        let (by_stream, by_key): ([&Param; 1], [&Param; 1]) = ([&streams], [&keys]);
-        futures_util::try_join!(
-            tx.query_one(&lock, &[]),
-            tx.query(&versions, &by_stream),
-            tx.query(&idem, &by_key),
-        )
-    };
-    let (head, versions, idem) = match read.await {
+    let (by_stream, by_key): ([&Param; 1], [&Param; 1]) = ([&streams], [&keys]);
+    let (begun, head, versions, idem) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(&st.lock, &[]),
+        client.query(&st.versions, &by_stream),
+        client.query(&st.idem, &by_key),
+    );
+    let read = begun.and(head).and_then(|head| Ok((head, versions?, idem?)));
+    let (head, versions, idem) = match read {
         Ok(r) => r,
-        Err(e) => return Err((undecided(jobs), db_error(e))),
+        Err(e) => {
+            discard(client);
+            return Err((undecided(jobs), db_error(e)));
+        }
     };
     let position: i64 = head.get(0);
     let link: &[u8] = head.get(1);
+    let last_link = match <[u8; LINK_BYTES]>::try_from(link) {
+        Ok(l) => l,
+        Err(_) => {
+            discard(client);
+            let e = StoreError::Corrupt("log_head.link is not 32 bytes".into());
+            return Err((undecided(jobs), e));
+        }
+    };
     let mut group = Group {
         next: position as u64 + 1,
-        last_link: match <[u8; LINK_BYTES]>::try_from(link) {
-            Ok(l) => l,
-            Err(_) => {
-                let e = StoreError::Corrupt("log_head.link is not 32 bytes".into());
-                return Err((undecided(jobs), e));
-            }
-        },
+        last_link,
         versions: versions
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
@@ -398,78 +446,67 @@ async fn transact(
     } = group;
     if rows.events.is_empty() && rows.keys.is_empty() {
         // Rejections and deduplications only: nothing to write.
-        return match tx.rollback().await {
+        return match client.batch_execute("ROLLBACK").await {
             Ok(()) => Ok((decided, Vec::new())),
-            Err(e) => Err((decided, db_error(e))),
+            Err(e) => {
+                discard(client);
+                Err((decided, db_error(e)))
+            }
         };
     }
     let head = next as i64 - 1;
-    let write = async {
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO events (position, stream, version, event_type, record) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bytea[])",
-            )
-            .await?;
-        let insert_keys = tx
-            .prepare_cached(
-                "INSERT INTO idempotency (key, fingerprint, stream, first_version, last_version, \
-                 first_position, last_position) SELECT * FROM unnest($1::text[], $2::bigint[], \
-                 $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])",
-            )
-            .await?;
-        let advance = tx
-            .prepare_cached("UPDATE log_head SET position = $1, link = $2")
-            .await?;
-        let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-        let col = |f: fn(&IdempotentResult) -> i64| rows.key_rows.iter().map(f).collect::<Vec<_>>();
-        let key_streams: Vec<String> = rows
-            .key_rows
-            .iter()
-            .map(|r| r.outcome.stream.clone())
-            .collect();
-        let fingerprints = col(|r| r.fingerprint as i64);
-        let first_versions = col(|r| r.outcome.first_version as i64);
-        let last_versions = col(|r| r.outcome.last_version as i64);
-        let first_positions = col(|r| r.outcome.first_position as i64);
-        let last_positions = col(|r| r.outcome.last_position as i64);
-        let link = last_link.to_vec();
-        let head_text = head.to_string();
-        let events: [&Param; 5] = [
-            &rows.positions,
-            &rows.streams,
-            &rows.versions,
-            &rows.types,
-            &rows.records,
-        ];
-        let keys: [&Param; 7] = [
-            &rows.keys,
-            &fingerprints,
-            &key_streams,
-            &first_versions,
-            &last_versions,
-            &first_positions,
-            &last_positions,
-        ];
-        let moved: [&Param; 2] = [&head, &link];
-        let announced: [&Param; 2] = [&CHANNEL, &head_text];
-        futures_util::try_join!(
-            tx.execute(&insert, &events),
-            tx.execute(&insert_keys, &keys),
-            tx.execute(&advance, &moved),
-            tx.query_one(&notify, &announced),
-        )?;
-        Ok::<_, tokio_postgres::Error>(())
-    };
-    if let Err(e) = write.await {
-        // The lock serialises writers, so a constraint violation here means someone
-        // wrote without it (e.g. by hand): refuse rather than guess.
-        warn!(error = %e, "a group's writes failed");
-        return Err((decided, db_error(e)));
-    }
-    match tx.commit().await {
+    let col = |f: fn(&IdempotentResult) -> i64| rows.key_rows.iter().map(f).collect::<Vec<_>>();
+    let key_streams: Vec<String> = rows
+        .key_rows
+        .iter()
+        .map(|r| r.outcome.stream.clone())
+        .collect();
+    let fingerprints = col(|r| r.fingerprint as i64);
+    let first_versions = col(|r| r.outcome.first_version as i64);
+    let last_versions = col(|r| r.outcome.last_version as i64);
+    let first_positions = col(|r| r.outcome.first_position as i64);
+    let last_positions = col(|r| r.outcome.last_position as i64);
+    let link = last_link.to_vec();
+    let head_text = head.to_string();
+    let events: [&Param; 5] = [
+        &rows.positions,
+        &rows.streams,
+        &rows.versions,
+        &rows.types,
+        &rows.records,
+    ];
+    let keys: [&Param; 7] = [
+        &rows.keys,
+        &fingerprints,
+        &key_streams,
+        &first_versions,
+        &last_versions,
+        &first_positions,
+        &last_positions,
+    ];
+    let moved: [&Param; 2] = [&head, &link];
+    let announced: [&Param; 2] = [&CHANNEL, &head_text];
+    let (inserted, keyed, advanced, notified, committed) = futures_util::join!(
+        client.execute(&st.insert, &events),
+        client.execute(&st.insert_keys, &keys),
+        client.execute(&st.advance, &moved),
+        client.query_one(&st.notify, &announced),
+        client.batch_execute("COMMIT"),
+    );
+    let written = inserted
+        .and(keyed)
+        .and(advanced)
+        .and(notified.map(drop))
+        .and(committed);
+    match written {
         Ok(()) => Ok((decided, rows.events)),
-        Err(e) => Err((decided, db_error(e))),
+        Err(e) => {
+            // The lock serialises writers, so a constraint violation here means someone
+            // wrote without it (e.g. by hand): refuse rather than guess.
+            warn!(error = %e, "a group's writes failed");
+            discard(client);
+            Err((decided, db_error(e)))
+        }
     }
 }
 
