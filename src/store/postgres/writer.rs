@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Object;
-use tokio_postgres::Statement;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Statement;
 use tracing::{debug, warn};
 
 use super::{db_error, Inner, CHANNEL};
@@ -382,7 +382,9 @@ async fn transact(
         client.query(&st.versions, &by_stream),
         client.query(&st.idem, &by_key),
     );
-    let read = begun.and(head).and_then(|head| Ok((head, versions?, idem?)));
+    let read = begun
+        .and(head)
+        .and_then(|head| Ok((head, versions?, idem?)));
     let (head, versions, idem) = match read {
         Ok(r) => r,
         Err(e) => {

@@ -287,3 +287,62 @@ async fn verify_export_import_and_replay_work_on_a_postgres_store() {
     assert!(err.contains("cannot verify someone@127.0.0.1:1/x"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// A group whose writes fail (a row written without the log's lock, here by hand) is
+/// refused as a whole: nothing of it is kept, the head does not move, and once the
+/// cause is gone the next append is written where the refused one would have been.
+/// (A group's statements go out pipelined behind `BEGIN` and ahead of `COMMIT`, which
+/// PostgreSQL then answers with a rollback rather than an error.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_whose_writes_fail_is_refused_whole_and_the_next_one_is_written() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    let store = open_pg(&url).await;
+    let first = request("a", ExpectedVersion::Exact(0), vec![raw_event("a1", 5)]);
+    assert_eq!(store.append(first).await.unwrap().last_position, 1);
+    sql(
+        &url,
+        "INSERT INTO events (position, stream, version, event_type, record) \
+         VALUES (2, 'rogue', 1, 'Rogue', '\\x00')",
+    )
+    .await;
+    let refused = store
+        .append(request(
+            "b",
+            ExpectedVersion::Exact(0),
+            vec![raw_event("b1", 5)],
+        ))
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("may or may not")),
+        "{refused:?}"
+    );
+    let streams = sql(&url, "SELECT stream FROM events ORDER BY position").await;
+    let streams: Vec<String> = streams.iter().map(|r| r.get(0)).collect();
+    assert_eq!(streams, ["a", "rogue"]);
+    let head = sql(&url, "SELECT position FROM log_head").await;
+    assert_eq!(head[0].get::<_, i64>(0), 1);
+    sql(&url, "DELETE FROM events WHERE stream = 'rogue'").await;
+    // Every connection of the pool is used in turn: none is left inside the failed
+    // transaction.
+    for i in 0..8u64 {
+        let stream = format!("c{i}");
+        let appended = store
+            .append(request(
+                &stream,
+                ExpectedVersion::Exact(0),
+                vec![raw_event("c", 5)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(appended.last_position, 2 + i);
+    }
+    let read: Vec<String> = store
+        .read_all(1, 20)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.stream.clone())
+        .collect();
+    assert_eq!(read, ["a", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
+}
