@@ -343,10 +343,36 @@ async fn statements(client: &Object) -> Result<Statements, tokio_postgres::Error
     })
 }
 
-/// A connection whose transaction may still be open after a failure: taken out of the
-/// pool and closed, so that no later user of the pool runs inside it.
-fn discard(client: Object) {
-    drop(Object::take(client));
+/// A group's connection while its transaction may be open. Dropped before [`done`]
+/// (a failure, or the writer's task cancelled midway), it is closed instead of going
+/// back to the pool, so that no later user of the pool runs inside the transaction.
+///
+/// [`done`]: Open::done
+struct Open(Option<Object>);
+
+impl Open {
+    /// The transaction is over (committed or rolled back): the connection goes back
+    /// to the pool.
+    fn done(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl std::ops::Deref for Open {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        self.0
+            .as_ref()
+            .expect("the connection is there until `done` or drop takes it")
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
 }
 
 /// Decides and commits one group in two round trips: `BEGIN`, the lock and the reads
@@ -358,6 +384,7 @@ async fn transact(
     client: Object,
     jobs: Vec<Job>,
 ) -> Result<(Vec<Decided>, Vec<Arc<RecordedEvent>>), Failed> {
+    let client = Open(Some(client));
     let mut streams: Vec<String> = Vec::new();
     let mut keys: Vec<String> = Vec::new();
     for job in &jobs {
@@ -387,17 +414,13 @@ async fn transact(
         .and_then(|head| Ok((head, versions?, idem?)));
     let (head, versions, idem) = match read {
         Ok(r) => r,
-        Err(e) => {
-            discard(client);
-            return Err((undecided(jobs), db_error(e)));
-        }
+        Err(e) => return Err((undecided(jobs), db_error(e))),
     };
     let position: i64 = head.get(0);
     let link: &[u8] = head.get(1);
     let last_link = match <[u8; LINK_BYTES]>::try_from(link) {
         Ok(l) => l,
         Err(_) => {
-            discard(client);
             let e = StoreError::Corrupt("log_head.link is not 32 bytes".into());
             return Err((undecided(jobs), e));
         }
@@ -449,11 +472,11 @@ async fn transact(
     if rows.events.is_empty() && rows.keys.is_empty() {
         // Rejections and deduplications only: nothing to write.
         return match client.batch_execute("ROLLBACK").await {
-            Ok(()) => Ok((decided, Vec::new())),
-            Err(e) => {
-                discard(client);
-                Err((decided, db_error(e)))
+            Ok(()) => {
+                client.done();
+                Ok((decided, Vec::new()))
             }
+            Err(e) => Err((decided, db_error(e))),
         };
     }
     let head = next as i64 - 1;
@@ -501,12 +524,14 @@ async fn transact(
         .and(notified.map(drop))
         .and(committed);
     match written {
-        Ok(()) => Ok((decided, rows.events)),
+        Ok(()) => {
+            client.done();
+            Ok((decided, rows.events))
+        }
         Err(e) => {
             // The lock serialises writers, so a constraint violation here means someone
             // wrote without it (e.g. by hand): refuse rather than guess.
             warn!(error = %e, "a group's writes failed");
-            discard(client);
             Err((decided, db_error(e)))
         }
     }
