@@ -478,8 +478,8 @@ pub(crate) async fn fanout_run(
     )
     .await;
     let drained = send_start.elapsed();
-    let cpu_after = super::cpu::now() - cpu_before;
-    let (cpu_server, cpu_subscribers) = (cpu_after.server, cpu_after.subscribers);
+    let used = super::cpu::now() - cpu_before;
+    let (cpu_server, cpu_subscribers) = (used.server, used.subscribers);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop_tx.send(true);
     let outcomes = collect_outcomes(handles).await;
