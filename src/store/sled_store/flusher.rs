@@ -1,7 +1,8 @@
-//! The flusher thread: makes applied groups durable (sled's `flush`, which uses
+//! Committing applied groups: making them durable (sled's `flush`, which uses
 //! `sync_file_range`, then an `fdatasync` of sled's data file when
-//! [`SledOptions::sync_data`] is set), then advances the head, publishes and answers,
-//! in order; on a failed flush it writes the fence.
+//! [`SledOptions::sync_data`] is set), then advancing the head, publishing and
+//! answering, in order; on a failed flush, writing the fence. The flusher thread
+//! commits the groups the writer hands it; the writer commits a lone group itself.
 
 use super::*;
 
@@ -81,13 +82,59 @@ fn publish_then_answer(
     }
 }
 
-/// The flusher thread: makes groups durable, in order, then publishes and answers.
-/// It alone advances the head, so once it has failed a group the head is final, and it
-/// writes the fence (see the module documentation).
-pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
+/// Commits the groups in `ready`, applied in this order: makes them durable with one
+/// flush, advances the head, publishes and answers; on a failed flush refuses them all
+/// and writes the fence (once per open of sled). One thread commits at a time, so the
+/// head, the publications and the answers follow the log's order: the flusher, or the
+/// writer itself while no group is in flight ([`Shared::in_flight`]). Leaves `ready`
+/// empty.
+pub(super) fn commit(shared: &Shared, ready: &mut Vec<Group>) {
     let common = &shared.common;
+    let durable = if common.failed.load(Ordering::Acquire) {
+        Err(failed_error())
+    } else {
+        shared.flush()
+    };
+    match durable {
+        Ok(_) => {
+            let head = ready.last().map_or(0, |g| g.last_position);
+            common.head.fetch_max(head, Ordering::AcqRel);
+            debug!(head, groups = ready.len(), "group committed");
+            let events: usize = ready
+                .iter()
+                .flat_map(|g| &g.staged)
+                .map(|s| s.events().len())
+                .sum();
+            if events > 0 {
+                common.stats.commit_events.observe(events as f64);
+            }
+            publish_then_answer(ready.drain(..), |e| {
+                // No receivers is fine: nobody is listening.
+                let _ = common.live.send(e);
+            });
+        }
+        Err(e) => {
+            common.fail(&e, "flush");
+            // The head is final now (nothing commits after a failure): record it once.
+            if !shared.fenced.swap(true, Ordering::AcqRel) {
+                common.write_fence(common.head.load(Ordering::Acquire));
+            }
+            let answer = refused(&e);
+            for group in ready.drain(..) {
+                for s in group.staged {
+                    s.fail(&answer);
+                }
+            }
+        }
+    }
+}
+
+/// The flusher thread: commits the groups the writer hands it, in order, several with
+/// one flush when they wait together. It and the writer are the only threads that
+/// advance the head, one at a time, so once a group has failed the head is final, and
+/// the fence is written (see the module documentation).
+pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group>) {
     let mut ready = Vec::new();
-    let mut fenced = false;
     while let Ok(first) = groups.recv() {
         ready.push(first);
         // One flush covers every group applied before it. If the writer is applying
@@ -99,43 +146,10 @@ pub(super) fn flush_groups(shared: Arc<Shared>, groups: std_mpsc::Receiver<Group
                 ready.extend(groups.try_iter());
             }
         }
-        let durable = if common.failed.load(Ordering::Acquire) {
-            Err(failed_error())
-        } else {
-            shared.flush()
-        };
-        match durable {
-            Ok(_) => {
-                let head = ready.last().map_or(0, |g| g.last_position);
-                common.head.fetch_max(head, Ordering::AcqRel);
-                debug!(head, groups = ready.len(), "group committed");
-                let events: usize = ready
-                    .iter()
-                    .flat_map(|g| &g.staged)
-                    .map(|s| s.events().len())
-                    .sum();
-                if events > 0 {
-                    common.stats.commit_events.observe(events as f64);
-                }
-                publish_then_answer(ready.drain(..), |e| {
-                    // No receivers is fine: nobody is listening.
-                    let _ = common.live.send(e);
-                });
-            }
-            Err(e) => {
-                common.fail(&e, "flush");
-                if !fenced {
-                    fenced = true;
-                    common.write_fence(common.head.load(Ordering::Acquire));
-                }
-                let answer = refused(&e);
-                for group in ready.drain(..) {
-                    for s in group.staged {
-                        s.fail(&answer);
-                    }
-                }
-            }
-        }
+        let committed = ready.len();
+        commit(&shared, &mut ready);
+        // Only now may the writer commit a group itself: these are answered.
+        shared.in_flight.fetch_sub(committed, Ordering::AcqRel);
     }
 }
 

@@ -35,13 +35,16 @@
 //! flusher makes everything applied so far durable with one flush (sled's `flush`,
 //! which is not an fsync: it uses `sync_file_range`; then, with
 //! [`SledOptions::sync_data`], an `fdatasync` of sled's data file), then advances the
-//! head, answers the group's requests, rejections included, then publishes its
-//! events, in order (answers first, so that a request's task is not queued behind
-//! the tasks its events wake). While it flushes, the writer already stages the next
-//! group; a flush due while the writer is applying a group waits (briefly) for that
-//! group, so that one flush covers both. One writer means version checks and position
-//! assignment need no locks; one flush per group (or per several groups) means
-//! durability costs one flush per group, not per request.
+//! head, publishes the group's events, then answers its requests, rejections
+//! included, in order (publishing first, so that the projections are on the events
+//! while the requests' tasks wake). While it flushes, the writer already stages the
+//! next group; a flush due while the writer is applying a group waits (briefly) for
+//! that group, so that one flush covers both. When no group is in flight and no
+//! request waits, the writer commits its group itself the same way (a lone write
+//! then skips one thread hand-off); one thread commits at a time either way. One
+//! writer means version checks and position assignment need no locks; one flush per
+//! group (or per several groups) means durability costs one flush per group, not per
+//! request.
 //!
 //! Readers see only what is durable: `read_all`, `replay`, `read_stream`,
 //! `stream_version` and `idempotent_result` stop at the head. A rejection (e.g. a
@@ -55,8 +58,9 @@
 //! the same error while [`EventStore::health`] reports [`WriteState::Refusing`]. sled
 //! itself is fail-stop too (after an I/O error every sled call fails), so the store
 //! resumes by reopening sled, never by writing on:
-//! - The flusher is the only thread that advances the head and answers, so once it has
-//!   failed a group the head is final: everything at or before it was acknowledged,
+//! - Only the committing thread (the flusher, or the writer while no group is in
+//!   flight; one at a time) advances the head and answers, so once a group has
+//!   failed the head is final: everything at or before it was acknowledged,
 //!   everything after it was refused. It writes that position to the *fence* file
 //!   ([`FENCE_FILE`], 8 bytes overwritten in place, so it needs no new disk space).
 //! - Reads go on, but not on the failed open of sled: sled's reads write too (a
@@ -104,7 +108,8 @@
 //! - `reader`: reading records and scanning pages up to the head;
 //! - `writer`: the writer thread (checks, assignment, one atomic write per group);
 //! - `writes`: a group's writes, one `insert` for a single key, else one `apply_batch`;
-//! - `flusher`: the flusher thread (durability, head, answers, publish);
+//! - `flusher`: committing a group (durability, head, publish, answers) and the
+//!   flusher thread;
 //! - `fence`: the full-disk fence file and the roll-back after it;
 //! - `recovery`: probing the disk and reopening sled after a failed write;
 //! - `release`: reopening sled after a start's long replay, to drop its page state;
@@ -137,7 +142,7 @@ pub use reserve::{RESERVE_BYTES, RESERVE_FILE};
 pub use snapshot_file::SNAPSHOTS_DIR;
 
 use self::fence::{open_fence, roll_back_after, write_fence_value, NO_FENCE};
-use self::flusher::{flush_groups, Group, Staged};
+use self::flusher::{commit, flush_groups, Group, Staged};
 use self::integrity::check_integrity;
 use self::open::{last_position, open_shared};
 use self::reader::{event_at, scan, scan_page};
@@ -148,7 +153,7 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -313,6 +318,11 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Set while the writer checks and applies a group.
     staging: AtomicBool,
+    /// Groups handed to the flusher and not yet committed; while none is, the writer
+    /// commits a group itself (see `writer`).
+    in_flight: AtomicUsize,
+    /// Whether a failed commit on this open has written the fence.
+    fenced: AtomicBool,
     /// sled's data file, synced after each flush (see [`SledOptions::sync_data`]).
     data_file: Option<std::fs::File>,
     /// [`Common::failures`] when this open was made: once it is behind, writes failed

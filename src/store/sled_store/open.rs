@@ -160,6 +160,8 @@ pub(super) fn open_shared(
         common: common.clone(),
         pending: Mutex::new(pending),
         staging: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
+        fenced: AtomicBool::new(false),
         generation: common.failures.load(Ordering::Acquire),
     };
     Ok((shared, head))

@@ -1,7 +1,8 @@
 //! The writer thread: takes the appends and imports waiting, checks expected versions
 //! and idempotency keys, assigns positions, versions and ids, seals each record into
 //! the hash chain (see [`chain`](crate::store::chain)), packs records into pages and
-//! writes each group in one atomic step (see `writes`), then hands it to the flusher.
+//! writes each group in one atomic step (see `writes`), then hands it to the flusher,
+//! or commits it itself when nothing is in flight and no request waits.
 
 use super::writes::{Sink, Writes};
 use super::*;
@@ -121,8 +122,17 @@ impl Writer {
             let group = self.stage(jobs.drain(..));
             self.shared.staging.store(false, Ordering::Release);
             if let Some(group) = group {
-                // Only fails if the flusher is gone, which it is not while we hold it.
-                let _ = to_flusher.send(group);
+                if self.shared.in_flight.load(Ordering::Acquire) == 0 && rx.is_empty() {
+                    // No group before it uncommitted, no request to stage meanwhile: a
+                    // lone write (one client) saves the hand-off to the flusher, a
+                    // thread wake-up (docs/performance.md, "The writer commits a lone
+                    // group itself").
+                    commit(&self.shared, &mut vec![group]);
+                } else {
+                    self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+                    // Only fails if the flusher is gone, which it is not while we hold it.
+                    let _ = to_flusher.send(group);
+                }
             }
             let failed = self.shared.common.failed.load(Ordering::Acquire);
             if !failed && self.pending_len() >= self.index_every {

@@ -64,6 +64,49 @@ fn assert_exactly_once_in_order(events: &[Arc<RecordedEvent>], from: u64, log: &
     }
 }
 
+/// The live channel carries every durable event once, in log order, whichever thread
+/// commits it: the writer commits a lone group itself, the flusher the groups that
+/// queue up behind one in flight; lone writes and bursts by turns use both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_events_come_once_in_log_order_from_lone_and_queued_commits() {
+    let dir = temp_dir();
+    let store: Arc<dyn EventStore> = open_store(dir.path());
+    let mut live = store.subscribe();
+    let mut total = 0;
+    for round in 0..20 {
+        append_many(store.clone(), format!("lone{round}"), 1, 3).await;
+        let burst: Vec<_> = (0..8)
+            .map(|w| {
+                tokio::spawn(append_many(
+                    store.clone(),
+                    format!("burst{round}-{w}"),
+                    1,
+                    5,
+                ))
+            })
+            .collect();
+        for b in burst {
+            b.await.unwrap();
+        }
+        total += 3 + 8 * 5;
+    }
+    // Every append was answered, and a commit publishes before it answers.
+    let mut positions = Vec::new();
+    while let Ok(e) = live.try_recv() {
+        positions.push(e.position);
+    }
+    let expected: Vec<u64> = (1..=total).collect();
+    if let Some(i) = (0..expected.len()).find(|&i| positions.get(i) != Some(&expected[i])) {
+        let around = &positions[i.saturating_sub(3)..(i + 4).min(positions.len())];
+        panic!(
+            "{} events published; position {} expected at index {i}, found {around:?} around it",
+            positions.len(),
+            expected[i]
+        );
+    }
+    assert_eq!(positions.len(), expected.len(), "nothing published twice");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn catch_up_subscription_switches_from_history_to_live_without_gap() {
     let dir = temp_dir();
